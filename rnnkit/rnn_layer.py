@@ -1,0 +1,162 @@
+"""One direction of an Elman (tanh) RNN over a whole sequence, with hand-written BPTT.
+
+The recurrence, for t = 1..T with h_0 = 0 unless given:
+
+    z_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh          (H,)
+    h_t = tanh(z_t)
+
+The lecture's concatenated form ``h_t = tanh(W_h [h_{t-1}; x_t])`` is the same computation
+with ``W_h = [W_hh | W_ih]`` (H, H+D): the product of a block row with a stacked vector is
+the sum of the two products (``tests/test_rnn_layer.py::test_concat_form_equals_split_form``).
+
+Layout: x (T, B, D), states (T, B, H), h0 (B, H). Parameters follow ``torch.nn.RNN``:
+``weight_ih_l{k}`` (H, D), ``weight_hh_l{k}`` (H, H), ``bias_ih_l{k}`` (H,), ``bias_hh_l{k}``
+(H,), with the ``_reverse`` suffix for the right-to-left direction.
+
+Input may also be integer ids (T, B) in [0, D): then x_t is one-hot and W_ih x_t is the
+column W_ih[:, x_t], gathered rather than multiplied (see ``embedding.py``).
+
+Variable lengths: an optional mask m (T, B) of 0/1. Where m_t = 0 the state is held,
+h_t = h_{t-1}, and the output there is 0 (as ``pad_packed_sequence`` gives). So padded
+steps change nothing, the final state is the state at each sequence's own last real step,
+and, reading right to left, a right-padded sequence starts from h_0 at its own last step.
+
+Work is done for all steps at once wherever the recurrence allows: the input projection
+and biases before the loop, ``dW_ih``, ``dW_hh`` and the bias gradients after it, each one
+matrix product over the T*B rows. Only ``h_{t-1} -> h_t`` is a Python loop.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .embedding import check_ids, gather_rows, scatter_add_rows
+from .init import recurrent, uniform
+
+
+class RNNLayer:
+    """h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), over a whole (T, B, D) sequence.
+
+    >>> layer = RNNLayer(D=3, H=4, rng=np.random.default_rng(0))
+    >>> x = np.ones((5, 2, 3), dtype=np.float32)          # (T, B, D)
+    >>> (states, h_last), cache = layer.forward(x)         # (5, 2, 4), (2, 4)
+    >>> dx, dh0, grads = layer.backward(np.ones_like(states), np.zeros_like(h_last), cache)
+    """
+
+    def __init__(self, D: int, H: int, suffix: str = "_l0", reverse: bool = False,
+                 rng=None, init: str = "uniform", dtype=np.float32):
+        rng = rng if rng is not None else np.random.default_rng(0)
+        self.D, self.H, self.reverse = D, H, reverse
+        self.dtype = np.dtype(dtype)
+        k = 1.0 / np.sqrt(H)
+        self.k_ih, self.k_hh = f"weight_ih{suffix}", f"weight_hh{suffix}"
+        self.k_bih, self.k_bhh = f"bias_ih{suffix}", f"bias_hh{suffix}"
+        self.params = {
+            self.k_ih: uniform(rng, (H, D), k, dtype),
+            self.k_hh: recurrent(rng, H, init, dtype) if init != "uniform" else uniform(rng, (H, H), k, dtype),
+            self.k_bih: uniform(rng, (H,), k, dtype),
+            self.k_bhh: uniform(rng, (H,), k, dtype),
+        }
+        self.grads = {key: np.zeros_like(v) for key, v in self.params.items()}
+
+    # ------------------------------------------------------------------ forward
+    def input_projection(self, x: np.ndarray) -> np.ndarray:
+        """x (T, B, D) floats or (T, B) ids -> W_ih x_t + b_ih + b_hh for all t: (T, B, H)."""
+        W_ih = self.params[self.k_ih]
+        bias = self.params[self.k_bih] + self.params[self.k_bhh]
+        if np.issubdtype(x.dtype, np.integer):
+            check_ids(x, self.D)
+            xw = gather_rows(W_ih.T, x)                                # (T, B, H)
+        else:
+            if x.ndim != 3 or x.shape[2] != self.D:
+                raise ValueError(f"input must be (T, B, {self.D}), got {x.shape}")
+            T, B, D = x.shape
+            xw = (x.reshape(T * B, D) @ W_ih.T).reshape(T, B, self.H)  # one GEMM for all t
+        xw += bias
+        return xw
+
+    def forward(self, x: np.ndarray, h0: np.ndarray | None = None, mask: np.ndarray | None = None):
+        """Returns ((states (T, B, H), h_last (B, H)), cache).
+
+        ``states[t]`` is h_t in the original time order for either direction (0 where
+        masked); ``h_last`` is the state after the direction's last real step.
+        """
+        xw = self.input_projection(x)                                  # (T, B, H)
+        T, B, H = xw.shape
+        if h0 is None:
+            h0 = np.zeros((B, H), dtype=self.dtype)
+        elif h0.shape != (B, H):
+            raise ValueError(f"h0 must be ({B}, {H}), got {h0.shape}")
+        m = None if mask is None else np.asarray(mask, dtype=self.dtype)[:, :, None]  # (T, B, 1)
+        if self.reverse:  # right to left is left to right over the flipped views
+            xw = xw[::-1]
+            m = None if m is None else m[::-1]
+        W_hhT = self.params[self.k_hh].T
+        S = np.empty((T + 1, B, H), dtype=self.dtype)                  # S[0] = h0, S[t] = h_t
+        S[0] = h0
+        for t in range(T):
+            z = np.matmul(S[t], W_hhT, out=S[t + 1])
+            z += xw[t]
+            np.tanh(z, out=z)
+            if m is not None:  # hold the state on padded steps: h_t = m h_t + (1 - m) h_{t-1}
+                z -= S[t]
+                z *= m[t]
+                z += S[t]
+        h_last = S[T]
+        out = S[1:] if m is None else S[1:] * m                         # (T, B, H)
+        if self.reverse:
+            out = out[::-1]
+        cache = (x, S, m)
+        return (out, h_last), cache
+
+    # ----------------------------------------------------------------- backward
+    def backward(self, dstates: np.ndarray | None, dh_last: np.ndarray | None, cache):
+        """BPTT in one reverse sweep.
+
+        With g_t = dL/dh_t (from the output at t and from step t+1):
+            dz_t = g_t * (1 - h_t^2)          (masked steps: dz_t = 0, g passes to h_{t-1})
+            g_{t-1} += dz_t W_hh
+            dW_hh = sum_t dz_t^T h_{t-1},  dW_ih = sum_t dz_t^T x_t,  db = sum_t dz_t
+        Returns (dx, dh0, grads); dx is None for id input (its gradient is the scatter-add
+        into W_ih).
+        """
+        x, S, m = cache
+        T1, B, H = S.shape
+        T = T1 - 1
+        if dstates is not None and self.reverse:
+            dstates = dstates[::-1]
+        W_hh = self.params[self.k_hh]
+        dz_all = np.empty((T, B, H), dtype=self.dtype)                  # (T, B, H)
+        dh = np.zeros((B, H), dtype=self.dtype) if dh_last is None else np.array(dh_last, dtype=self.dtype)
+        tmp = np.empty((B, H), dtype=self.dtype)
+        for t in range(T - 1, -1, -1):
+            if dstates is not None:
+                dh += dstates[t] if m is None else dstates[t] * m[t]
+            dz = dz_all[t]
+            np.multiply(S[t + 1], S[t + 1], out=tmp)                    # h_t^2
+            np.subtract(1.0, tmp, out=tmp)                              # 1 - h_t^2 = tanh'
+            np.multiply(dh, tmp, out=dz)
+            if m is not None:
+                dz *= m[t]
+                dh *= 1.0 - m[t]                                        # held steps pass g through
+                dh += dz @ W_hh
+            else:
+                np.matmul(dz, W_hh, out=dh)
+        dh0 = dh
+        dz2 = dz_all.reshape(T * B, H)
+        S_prev = S[:-1].reshape(T * B, H)
+        np.matmul(dz2.T, S_prev, out=self.grads[self.k_hh])             # one GEMM over all t
+        np.sum(dz2, axis=0, out=self.grads[self.k_bih])
+        self.grads[self.k_bhh][...] = self.grads[self.k_bih]
+        if self.reverse:
+            dz_all = dz_all[::-1]
+        if np.issubdtype(x.dtype, np.integer):
+            dWT = np.empty((self.D, H), dtype=self.dtype)
+            scatter_add_rows(dWT, x, dz_all)
+            self.grads[self.k_ih][...] = dWT.T
+            dx = None
+        else:
+            x2 = x.reshape(T * B, self.D)
+            dzt = np.ascontiguousarray(dz_all).reshape(T * B, H)
+            np.matmul(dzt.T, x2, out=self.grads[self.k_ih])
+            dx = (dzt @ self.params[self.k_ih]).reshape(T, B, self.D)
+        return dx, dh0, self.grads

@@ -1,0 +1,86 @@
+"""A stack of L RNN layers, each one- or two-directional.
+
+    h^(1)_t = RNN_1(x_t),   h^(l)_t = RNN_l(dropout(h^(l-1)_t)),   l = 2..L
+
+The sequence length T stays the same through the stack; only the feature size changes
+(D -> H, or 2H when bidirectional). Initial and final states use ``torch.nn.RNN`` 's
+layout: (L * dirs, B, H), ordered layer by layer, forward direction first.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .bidirectional import Bidirectional
+from .params import MergedDict
+from .rnn_layer import RNNLayer
+
+
+class RNNStack:
+    """L layers of ``RNNLayer`` or ``Bidirectional``; dropout ``p`` between layers.
+
+    >>> rnn = RNNStack(D=3, H=4, L=2, bidirectional=True, rng=np.random.default_rng(0))
+    >>> (y, h_n), cache = rnn.forward(np.ones((5, 2, 3), np.float32))   # (5, 2, 8), (4, 2, 4)
+    """
+
+    def __init__(self, D: int, H: int, L: int = 1, bidirectional: bool = False, dropout: float = 0.0,
+                 rng=None, init: str = "uniform", dtype=np.float32):
+        if L < 1 or H < 1 or D < 1:
+            raise ValueError(f"sizes must be positive: D={D}, H={H}, L={L}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
+        rng = rng if rng is not None else np.random.default_rng(0)
+        self.D, self.H, self.L, self.dropout = D, H, L, dropout
+        self.dirs = 2 if bidirectional else 1
+        self.layers = []
+        for k in range(L):
+            d_in = D if k == 0 else H * self.dirs
+            if bidirectional:
+                self.layers.append(Bidirectional(d_in, H, k, rng, init, dtype))
+            else:
+                self.layers.append(RNNLayer(d_in, H, f"_l{k}", False, rng, init, dtype))
+        self.params = MergedDict([l.params for l in self.layers])
+        self.grads = MergedDict([l.grads for l in self.layers])
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def out_size(self) -> int:
+        return self.H * self.dirs
+
+    def _h(self, h, k):
+        if h is None:
+            return None
+        return h[k] if self.dirs == 1 else h[2 * k:2 * k + 2]
+
+    def forward(self, x, h0=None, mask=None, rng: np.random.Generator | None = None, train: bool = False):
+        """x (T, B, D) or ids (T, B); h0 (L*dirs, B, H) -> ((y (T, B, dirs*H), h_n (L*dirs, B, H)), cache).
+
+        Dropout (inverted: kept units scaled by 1/(1-p)) applies between layers only
+        when ``train`` is true; ``rng`` draws its masks.
+        """
+        caches, drops, finals = [], [], []
+        h = x
+        for k, layer in enumerate(self.layers):
+            drop = None
+            if k > 0 and train and self.dropout > 0:
+                rng = rng if rng is not None else np.random.default_rng()
+                drop = (rng.random(h.shape) >= self.dropout).astype(self.dtype) / (1 - self.dropout)
+                h = h * drop
+            (h, hn), c = layer.forward(h, self._h(h0, k), mask)
+            caches.append(c)
+            drops.append(drop)
+            finals.append(hn if self.dirs == 2 else hn[None])
+        return (h, np.concatenate(finals, axis=0)), (caches, drops)
+
+    def backward(self, dy, dh_n, cache):
+        """dy (T, B, dirs*H) or None, dh_n (L*dirs, B, H) or None -> (dx, dh0 (L*dirs, B, H), grads)."""
+        caches, drops = cache
+        dh0s = [None] * self.L
+        d = dy
+        for k in range(self.L - 1, -1, -1):
+            dhk = self._h(dh_n, k)
+            d, dh0, _ = self.layers[k].backward(d, dhk, caches[k])
+            dh0s[k] = dh0 if self.dirs == 2 else dh0[None]
+            if drops[k] is not None:
+                d = d * drops[k]
+        return d, np.concatenate(dh0s, axis=0), self.grads
+
