@@ -7,6 +7,7 @@ from .bidirectional import Bidirectional
 from .char_rnn import CharRNN, ModelConfig
 from .embedding import Embedding
 from .linear import Linear
+from .mask import lengths_to_mask
 from .params import FlatParams
 from .rnn_layer import RNNLayer
 from .softmax_cross_entropy import softmax_cross_entropy
@@ -16,11 +17,3 @@ __version__ = "0.1.0"
 __all__ = ["Bidirectional", "CharRNN", "ModelConfig", "Embedding", "Linear", "FlatParams",
            "RNNLayer", "RNNStack", "softmax_cross_entropy", "lengths_to_mask"]
 
-
-def lengths_to_mask(lengths, T: int, dtype="float32"):
-    """lengths (B,) -> mask (T, B): 1 where t < length[b] (right padding)."""
-    import numpy as np
-    lengths = np.asarray(lengths)
-    if lengths.size and (lengths.min() < 0 or lengths.max() > T):
-        raise ValueError(f"lengths must lie in [0, {T}], got {lengths.tolist()}")
-    return (np.arange(T)[:, None] < lengths[None, :]).astype(dtype)
