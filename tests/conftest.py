@@ -1,0 +1,41 @@
+"""Shared helpers for the engine tests.
+
+``gradcheck`` compares hand-written gradients with centered differences (float64):
+the test fails if any tensor's relative error reaches 1e-6.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnnkit.gradcheck import numeric_grad, rel_error
+
+GRAD_TOL = 1e-6
+
+
+def _gradcheck(f, items, tol: float = GRAD_TOL) -> dict[str, float]:
+    """f() -> float reads every array in items; items: [(name, array, analytic_grad)].
+
+    Each array is perturbed in place (and restored) by ``numeric_grad``. Returns the
+    errors by name so a test can print them; asserts every one is below ``tol``.
+    """
+    errors = {}
+    for name, arr, analytic in items:
+        assert arr.dtype == np.float64, f"{name}: gradient checks run in float64"
+        assert analytic is not None, f"{name}: no analytic gradient"
+        assert np.shape(analytic) == arr.shape, f"{name}: shape {np.shape(analytic)} vs {arr.shape}"
+        num = numeric_grad(f, arr)
+        errors[name] = rel_error(analytic, num)
+    bad = {k: v for k, v in errors.items() if not v < tol}
+    assert not bad, f"relative errors above {tol}: {bad} (all: {errors})"
+    return errors
+
+
+@pytest.fixture
+def gradcheck():
+    return _gradcheck
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
