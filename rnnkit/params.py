@@ -89,3 +89,8 @@ class MergedDict(dict):
             if key in p:
                 p[key] = value
         super().__setitem__(key, value)
+
+    def update(self, *args, **kwargs):
+        """Like ``dict.update``, but through ``__setitem__`` (``dict.update`` bypasses it)."""
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
