@@ -26,13 +26,64 @@ def gather_rows(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return np.take(table, ids, axis=0)
 
 
-def scatter_add_rows(dtable: np.ndarray, ids: np.ndarray, drows: np.ndarray) -> None:
-    """dtable (V, E) += sum of drows (…, E) into the rows named by ids (…,). Overwrites dtable.
+# Below this vocabulary size the scatter-add is done as one GEMM with a one-hot matrix:
+# 2·N·V·E flops, but BLAS runs them at full speed, while np.add.at walks the N rows one by one
+# (measured with B*T = 2048, E = 128..1024, V = 65: the GEMM is 10-15x faster than np.add.at).
+# Above it, rows are sorted by id and summed per id with np.add.reduceat (no V-wide matrix).
+# Either way a row's contributions are summed; x*1 and y*0 are exact, so only the order of
+# the float additions differs from np.add.at.
+ONEHOT_GEMM_MAX_V = 256
 
-    Repeated ids accumulate (``np.add.at`` is unbuffered, unlike ``dtable[ids] += …``).
+
+def _onehot_rows(ids: np.ndarray, V: int, dtype) -> np.ndarray:
+    """ids (N,) -> (N, V) one-hot, built with one fancy-index write."""
+    oh = np.zeros((ids.size, V), dtype=dtype)
+    oh[np.arange(ids.size), ids] = 1
+    return oh
+
+
+def _sorted_segments(ids: np.ndarray):
+    """ids (N,) -> (order, unique ids u (K,), segment starts (K,)) of the id-sorted rows."""
+    order = np.argsort(ids, kind="stable")
+    s = ids[order]
+    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+    return order, s[starts], starts
+
+
+def scatter_add_rows(dtable: np.ndarray, ids: np.ndarray, drows: np.ndarray) -> None:
+    """dtable (V, E) = onehot(ids)^T @ drows: the sum of drows (…, E) into the rows named by
+    ids (…,). Overwrites dtable. Repeated ids accumulate (as ``np.add.at`` does).
     """
-    dtable[...] = 0
-    np.add.at(dtable, ids.reshape(-1), drows.reshape(-1, dtable.shape[1]))
+    V, E = dtable.shape
+    ids = ids.reshape(-1)                                                   # (N,)
+    d = drows.reshape(-1, E)                                                # (N, E)
+    if ids.size == 0:
+        dtable[...] = 0
+    elif V <= ONEHOT_GEMM_MAX_V:
+        np.matmul(_onehot_rows(ids, V, dtable.dtype).T, d, out=dtable)     # (V, N) @ (N, E)
+    else:
+        order, u, starts = _sorted_segments(ids)
+        dtable[...] = 0
+        dtable[u] = np.add.reduceat(d[order], starts, axis=0)              # (K, E)
+
+
+def scatter_add_cols(dtableT: np.ndarray, ids: np.ndarray, drows: np.ndarray) -> None:
+    """dtableT (E, V) = drows^T @ onehot(ids): ``scatter_add_rows`` into a transposed table.
+
+    This is ``dW_ih`` (H, V) of an RNN layer reading one-hot ids: column c collects every
+    dz_t (H,) whose input was c. Overwrites dtableT.
+    """
+    E, V = dtableT.shape
+    ids = ids.reshape(-1)                                                   # (N,)
+    d = drows.reshape(-1, E)                                                # (N, E)
+    if ids.size == 0:
+        dtableT[...] = 0
+    elif V <= ONEHOT_GEMM_MAX_V:
+        np.matmul(d.T, _onehot_rows(ids, V, dtableT.dtype), out=dtableT)   # (E, N) @ (N, V)
+    else:
+        order, u, starts = _sorted_segments(ids)
+        dtableT[...] = 0
+        dtableT[:, u] = np.add.reduceat(d[order], starts, axis=0).T        # (E, K)
 
 
 def check_ids(ids: np.ndarray, V: int) -> None:

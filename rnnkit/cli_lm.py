@@ -1,0 +1,153 @@
+"""``rnnkit train``, ``rnnkit eval`` and ``rnnkit sample``: the character language model verbs."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from .corpus import read_text_file
+from .errors import UserError
+from .evaluate import evaluate_ids
+from .lm_checkpoint import load_lm
+from .sample import beam_search, sample
+from .train import train
+from .train_config import TrainConfig
+
+D = TrainConfig()  # defaults, shown in --help
+
+
+def _train_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("files", nargs="*", help="UTF-8 text files or directories of them (default: the Python standard library's source)")
+    g.add_argument("--val", dest="val_files", nargs="+", metavar="FILE", help="validation text from these files instead of the last part of the training text")
+    g.add_argument("--val-fraction", type=float, help=f"share of the text, taken from its end, used for validation (default {D.val_fraction})")
+    g.add_argument("--encoding-errors", choices=["strict", "replace"], help="'replace' turns invalid UTF-8 into U+FFFD instead of refusing the file (default strict)")
+    g = p.add_argument_group("model")
+    g.add_argument("--hidden", type=int, help=f"hidden units H per layer (default {D.hidden})")
+    g.add_argument("--layers", type=int, help=f"stacked RNN layers L (default {D.layers})")
+    g.add_argument("--embed", type=int, help="0 feeds one-hot characters (layer 0's W_ih is the embedding); E>0 adds an E-wide embedding table (default 0)")
+    g.add_argument("--dropout", type=float, help=f"dropout between layers and before the output layer (default {D.dropout})")
+    g.add_argument("--init", choices=["uniform", "orthogonal", "identity"], help="recurrent weight init: uniform ±1/√H (as PyTorch), orthogonal, or identity (default uniform)")
+    g = p.add_argument_group("truncated BPTT")
+    g.add_argument("--seq-len", type=int, help=f"chunk length T: steps backpropagated through (default {D.seq_len})")
+    g.add_argument("--batch", type=int, help=f"B parallel streams the text is cut into (default {D.batch})")
+    g.add_argument("--no-carry", dest="carry", action="store_false", default=argparse.SUPPRESS, help="start every chunk from a zero state instead of carrying the state over")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--optimizer", choices=["sgd", "adagrad", "rmsprop", "adam", "adamw"], help=f"update rule (default {D.optimizer})")
+    g.add_argument("--lr", type=float, help=f"peak learning rate (default {D.lr})")
+    g.add_argument("--momentum", type=float, help=f"SGD momentum (default {D.momentum})")
+    g.add_argument("--weight-decay", type=float, help="L2 (adam) or decoupled (adamw) weight decay (default 0)")
+    g.add_argument("--clip", type=float, help=f"gradient clipping threshold, 0 for none (default {D.clip})")
+    g.add_argument("--clip-mode", choices=["norm", "value", "none"], help="clip the global L2 norm, or each element (default norm)")
+    g.add_argument("--schedule", choices=["constant", "step", "cosine"], help=f"learning-rate schedule (default {D.schedule})")
+    g.add_argument("--warmup", type=int, help=f"linear warm-up steps (default {D.warmup})")
+    g.add_argument("--min-lr", type=float, help=f"final learning rate of the cosine schedule (default {D.min_lr})")
+    g.add_argument("--step-size", type=int, help=f"steps between decays of the step schedule (default {D.step_size})")
+    g.add_argument("--gamma", type=float, help=f"decay factor of the step schedule (default {D.gamma})")
+    g.add_argument("--nonfinite", choices=["skip", "stop"], help="on a NaN/Inf loss or gradient: skip the step and halve the learning rate, or stop (default skip)")
+    g = p.add_argument_group("run")
+    g.add_argument("--out", type=Path, help="run directory for checkpoints, data and metrics (default runs/lm)")
+    g.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR exactly where its last checkpoint left it")
+    g.add_argument("--force", action="store_true", default=False, help="start over in an existing --out directory, deleting its checkpoints")
+    g.add_argument("--max-steps", type=int, help=f"stop after this many steps (default {D.max_steps})")
+    g.add_argument("--minutes", type=float, help="also stop after this much training time (default: no limit)")
+    g.add_argument("--seed", type=int, help=f"seed for initialisation and dropout (default {D.seed})")
+    g.add_argument("--eval-every", type=int, help=f"validate every N steps (default {D.eval_every})")
+    g.add_argument("--val-chars", type=int, help=f"validation characters scored during training, 0 for all (default {D.val_chars})")
+    g.add_argument("--save-every", type=int, help=f"checkpoint every N steps (default {D.save_every})")
+    g.add_argument("--log-every", type=int, help=f"write a metrics line every N steps (default {D.log_every})")
+    g.add_argument("--no-progress", dest="progress", action="store_false", default=argparse.SUPPRESS, help="no progress bar")
+    g.add_argument("--fault-nan-step", type=int, help="testing: poison the gradient at this step to exercise --nonfinite")
+
+
+def cmd_train(args) -> int:
+    names = {f.name for f in fields(TrainConfig)}
+    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    for k in ("files", "val_files"):
+        if k in given:
+            given[k] = [str(x) for x in given[k]]
+    if args.resume is not None:
+        if args.out is not None and args.out.resolve() != args.resume.resolve():
+            raise UserError("--out and --resume name different directories; --resume continues in its own")
+        return train(TrainConfig(), args.resume, resume=args.resume, given=given)
+    cfg = TrainConfig(**given)
+    return train(cfg, args.out or Path("runs/lm"), force=args.force)
+
+
+def cmd_eval(args) -> int:
+    model, vocab, c = load_lm(args.dir, args.which)
+    text = read_text_file(args.file, args.encoding_errors)
+    ids = vocab.encode(text, what=str(args.file))
+    if len(ids) < 2:
+        raise UserError(f"{args.file} has {len(ids)} characters; evaluation needs at least 2")
+    r = evaluate_ids(model, ids, progress=not args.json and sys.stderr.isatty())
+    r["checkpoint"] = str(c.dir)
+    if args.json:
+        print(json.dumps(r))
+    else:
+        print(f"{args.file}: {r['loss_nats']:.4f} nats/char, {r['bpc']:.4f} bits/char, "
+              f"perplexity {r['perplexity']:.3f} over {r['predictions']:,} predictions ({c.dir})")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    if args.length < 0:
+        raise UserError(f"--length must be non-negative, got {args.length}")
+    if not args.greedy and args.beam == 0 and not args.temperature > 0:
+        raise UserError(f"--temperature must be positive (or use --greedy), got {args.temperature}")
+    if not 0 < args.top_p <= 1:
+        raise UserError(f"--top-p must lie in (0, 1], got {args.top_p}")
+    if args.top_k < 0 or args.beam < 0:
+        raise UserError("--top-k and --beam must be non-negative")
+    model, vocab, _ = load_lm(args.dir, args.which)
+    prime = args.prime if args.prime is not None else ("\n" if "\n" in vocab.index else vocab.chars[0])
+    if prime == "":
+        raise UserError("--prime must hold at least one character")
+    prime_ids = vocab.encode(prime, what="--prime")
+    out = sys.stdout
+    out.write(prime)
+    if args.beam:
+        ids, _ = beam_search(model, prime_ids, args.length, args.beam)
+        out.write(vocab.decode(ids))
+    else:
+        def emit(c):
+            out.write(vocab.chars[c])
+            out.flush()
+        sample(model, prime_ids, args.length, args.temperature, args.top_k, args.top_p, args.greedy, args.seed, emit)
+    out.write("\n")
+    out.flush()
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a character language model", argument_default=None,
+                       description="Train a character-level RNN language model with truncated BPTT. "
+                                   "Example: rnnkit train input.txt --out runs/shakespeare --hidden 512 --minutes 15")
+    _train_flags(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="score a text: nats/char, bits/char, perplexity",
+                       description="Read FILE as one sequence from a zero state and report the mean "
+                                   "cross-entropy of its N-1 next-character predictions.")
+    p.add_argument("dir", type=Path, help="run directory (its best checkpoint) or a checkpoint directory")
+    p.add_argument("file", type=Path, help="UTF-8 text to score")
+    p.add_argument("--json", action="store_true", help="print one JSON object: loss_nats, bpc, perplexity, chars, predictions")
+    p.add_argument("--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory")
+    p.add_argument("--encoding-errors", choices=["strict", "replace"], default="strict", help="'replace' turns invalid UTF-8 into U+FFFD")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("sample", help="generate text from a trained model",
+                       description="Generate text character by character; each output becomes the next input.")
+    p.add_argument("dir", type=Path, help="run directory (its best checkpoint) or a checkpoint directory")
+    p.add_argument("--prime", help="text to start from (default: a newline)")
+    p.add_argument("--length", type=int, default=500, help="characters to generate")
+    p.add_argument("--temperature", type=float, default=0.8, help="divide logits by this; lower is more conservative")
+    p.add_argument("--top-k", type=int, default=0, help="sample among the K most likely characters (0: all)")
+    p.add_argument("--top-p", type=float, default=1.0, help="sample among the smallest set with this much probability")
+    p.add_argument("--greedy", action="store_true", help="always take the most likely character")
+    p.add_argument("--beam", type=int, default=0, help="beam search with this many hypotheses (prints at the end)")
+    p.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
+    p.add_argument("--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory")
+    p.set_defaults(func=cmd_sample)

@@ -1,0 +1,45 @@
+"""The metrics log: one JSON object per line (``metrics.jsonl``), for plots and comparisons.
+
+Training lines: {"kind": "train", "step", "epoch", "time_s", "lr", "loss", "bpc", "grad_norm",
+"chars_per_s"}. Validation lines: {"kind": "val", "step", "time_s", "loss", "bpc", "perplexity"}.
+On resume, lines past the checkpoint's step are dropped first: they belong to steps that are
+about to be replayed.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+class MetricsLog:
+    def __init__(self, path: Path, resume_step: int | None = None, enabled: bool = True):
+        self.path = path
+        self.enabled = enabled
+        if enabled and resume_step is not None and path.is_file():
+            keep = []
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    if json.loads(line).get("step", 0) <= resume_step:
+                        keep.append(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a crash
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text("".join(l + "\n" for l in keep), encoding="utf-8")
+            os.replace(tmp, path)
+
+    def write(self, **row) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+def read_metrics(path: Path) -> list[dict]:
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows

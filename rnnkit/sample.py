@@ -1,0 +1,81 @@
+"""Autoregressive sampling: the model's output character becomes its next input.
+
+    p_t = softmax(y_t / temperature),   c_{t+1} ~ p_t   (after optional top-k / top-p filtering)
+
+- greedy: c_{t+1} = argmax y_t
+- top-k: sample among the k most likely characters
+- top-p (nucleus): sample among the smallest set whose probability reaches p
+- beam search: keep the ``beam`` most likely continuations by total log-probability;
+  returns the best one at the end (so it cannot stream)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .softmax_cross_entropy import log_softmax, softmax
+
+
+def filter_probs(logits: np.ndarray, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> np.ndarray:
+    """logits (V,) -> a probability vector (V,) after temperature, top-k and top-p."""
+    p = softmax(logits.astype(np.float64) / temperature)
+    if 0 < top_k < p.size:
+        kth = np.partition(p, -top_k)[-top_k]
+        p = np.where(p >= kth, p, 0.0)
+    if top_p < 1.0:
+        order = np.argsort(-p)
+        cum = np.cumsum(p[order])
+        keep = order[: int(np.searchsorted(cum, top_p * cum[-1])) + 1]
+        mask = np.zeros_like(p, dtype=bool)
+        mask[keep] = True
+        p = np.where(mask, p, 0.0)
+    return p / p.sum()
+
+
+def warm_up(model, prime_ids: np.ndarray):
+    """Feed the prime through the model: returns (logits for the next char (V,), state (L, 1, H))."""
+    h = model.zero_state(1)
+    logits = None
+    for c in prime_ids:
+        logits, h = model.step(np.array([c]), h)
+    return logits[0], h
+
+
+def sample(model, prime_ids: np.ndarray, length: int, temperature: float = 1.0, top_k: int = 0,
+           top_p: float = 1.0, greedy: bool = False, seed: int | None = None, emit=None) -> list[int]:
+    """Generate ``length`` ids after ``prime_ids`` (non-empty). ``emit(id)`` is called per id."""
+    rng = np.random.default_rng(seed)
+    logits, h = warm_up(model, prime_ids)
+    out = []
+    for _ in range(length):
+        if greedy:
+            c = int(np.argmax(logits))
+        else:
+            p = filter_probs(logits, temperature, top_k, top_p)
+            c = int(rng.choice(p.size, p=p))
+        out.append(c)
+        if emit is not None:
+            emit(c)
+        logits, h = model.step(np.array([c]), h)
+        logits = logits[0]
+    return out
+
+
+def beam_search(model, prime_ids: np.ndarray, length: int, beam: int) -> tuple[list[int], float]:
+    """The most likely continuation found with ``beam`` hypotheses: (ids, total log-prob)."""
+    logits, h = warm_up(model, prime_ids)
+    seqs = [[]]
+    scores = np.zeros(1)                                                    # (K,)
+    logp = log_softmax(logits[None].astype(np.float64))                    # (K, V)
+    for _ in range(length):
+        V = logp.shape[1]
+        cand = (scores[:, None] + logp).ravel()                            # (K*V,)
+        k = min(beam, cand.size)
+        top = np.argpartition(-cand, k - 1)[:k]
+        top = top[np.argsort(-cand[top], kind="stable")]
+        src, c = top // V, top % V
+        seqs = [seqs[s] + [int(ci)] for s, ci in zip(src, c)]
+        scores = cand[top]
+        h = h[:, src]                                                       # (L, K, H)
+        logits, h = model.step(c, h)
+        logp = log_softmax(logits.astype(np.float64))
+    return seqs[0], float(scores[0])

@@ -1,0 +1,280 @@
+"""Training the character language model with truncated BPTT.
+
+One step, for chunk k of the B parallel streams (see ``batcher.py``):
+
+    h_0^(k) = h_T^(k-1)  (carried; a constant, so no gradient crosses the chunk edge)
+    loss    = mean CE over the T x B next-character predictions of chunk k
+    g       = d loss / d θ  by BPTT inside the chunk;  clip g;  θ <- optimizer(θ, g, lr(step))
+
+``--no-carry`` starts every chunk from zeros; ``--seq-len`` as long as the streams makes it
+full BPTT. Everything that decides the next step — weights, optimizer buffers, the step
+(hence the schedule), the data position, the carried state and the RNG — is saved in
+every checkpoint, so ``--resume`` continues bit-identically.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from . import checkpoint as ckpt
+from .batcher import StreamBatcher
+from .char_rnn import CharRNN, ModelConfig
+from .corpus import default_corpus_files, find_files, load_prepared, prepare
+from .errors import UserError
+from .evaluate import evaluate_ids
+from .interrupt import StopRequest
+from .metrics_log import MetricsLog
+from .optim import clip_gradients, make_optimizer
+from .schedule import learning_rate
+from .train_config import RESUMABLE_OVERRIDES, TrainConfig
+from .vocab import Vocab
+
+LN2 = math.log(2)
+VOCAB_WARN = 1000
+MAX_SKIPS = 10
+
+
+def model_config(cfg: TrainConfig, V: int) -> ModelConfig:
+    return ModelConfig(vocab_size=V, hidden=cfg.hidden, layers=cfg.layers, embed=cfg.embed,
+                       dropout=cfg.dropout, init=cfg.init)
+
+
+def build_optimizer(cfg: TrainConfig, model):
+    hp = {"sgd": {"momentum": cfg.momentum}, "adam": {"weight_decay": cfg.weight_decay},
+          "adamw": {"weight_decay": cfg.weight_decay}}.get(cfg.optimizer, {})
+    return make_optimizer(cfg.optimizer, model.flat, **hp)
+
+
+def merge_resume_config(saved: TrainConfig, given: dict) -> TrainConfig:
+    """Saved configuration, with the explicitly given flags that may change on resume."""
+    d = saved.to_dict()
+    for k, v in given.items():
+        if k in ("files", "val_files") and not v:
+            continue
+        if d.get(k) != v:
+            if k not in RESUMABLE_OVERRIDES:
+                raise UserError(f"--{k.replace('_', '-')} differs from the run being resumed "
+                                f"({v!r} given, {d.get(k)!r} saved); drop the flag or start a new run")
+            d[k] = v
+    return TrainConfig.from_dict(d)
+
+
+class LMTrainer:
+    """Owns the model, optimizer, data position and RNG of one run; saves and restores them."""
+
+    def __init__(self, cfg: TrainConfig, out: Path, data, log=print):
+        self.cfg, self.out, self.data, self.log = cfg, out, data, log
+        self.vocab: Vocab = data.vocab
+        self.model = CharRNN(model_config(cfg, len(self.vocab)), seed=cfg.seed)
+        self.opt = build_optimizer(cfg, self.model)
+        self.batcher = StreamBatcher(data.n_train, cfg.batch, cfg.seq_len)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.h = self.model.zero_state(cfg.batch)                              # (L, B, H) carried
+        self.step = 0
+        self.epoch, self.chunk = 0, 0
+        self.best_val = float("inf")
+        self.lr_scale = 1.0
+        self.elapsed = 0.0
+        if data.n_val < 2:
+            raise UserError(f"the validation split has {data.n_val} characters; it needs at least 2 "
+                            f"(more text, a larger --val-fraction, or --val FILE)")
+
+    # ------------------------------------------------------------------ state
+    def config_dict(self) -> dict:
+        return {"task": "lm", "model": self.model.cfg.to_dict(), "train": self.cfg.to_dict()}
+
+    def save(self, best: bool = False) -> Path:
+        state = {"step": self.step, "epoch": self.epoch, "chunk": self.chunk, "best_val": self.best_val,
+                 "lr_scale": self.lr_scale, "elapsed_s": self.elapsed,
+                 "rng": self.rng.bit_generator.state}
+        trainer = dict(self.opt.state_dict())
+        trainer["carry.h"] = self.h
+        path = ckpt.save(self.out, self.step, self.model.flat.state_dict(), trainer,
+                         self.config_dict(), self.vocab.to_json(), state)
+        ckpt.point(self.out, "last", path)
+        if best:
+            ckpt.point(self.out, "best", path)
+        ckpt.prune(self.out)
+        return path
+
+    def restore(self, c: ckpt.Checkpoint) -> None:
+        try:
+            self.model.flat.load_state_dict(c.model)
+            self.opt.load_state_dict(c.trainer)
+            h = c.trainer["carry.h"]
+            if h.shape != self.h.shape:
+                raise ValueError(f"carried state has shape {h.shape}, expected {self.h.shape}")
+            self.h[...] = h
+            s = c.state
+            self.step, self.epoch, self.chunk = int(s["step"]), int(s["epoch"]), int(s["chunk"])
+            self.best_val, self.lr_scale = float(s["best_val"]), float(s["lr_scale"])
+            self.elapsed = float(s.get("elapsed_s", 0.0))
+            self.rng.bit_generator.state = s["rng"]
+        except (KeyError, ValueError, TypeError) as e:
+            raise UserError(f"checkpoint {c.dir} does not match this model: {e}") from None
+
+    # ------------------------------------------------------------------- steps
+    def lr(self) -> float:
+        c = self.cfg
+        return self.lr_scale * learning_rate(self.step, c.lr, c.schedule, c.max_steps, c.warmup,
+                                             c.min_lr, c.step_size, c.gamma)
+
+    def train_step(self, ids) -> dict:
+        """One TBPTT chunk: forward, backward, clip, non-finite check, update, advance."""
+        c = self.cfg
+        x, y = self.batcher.chunk(ids, self.chunk)                              # (T, B) each
+        h0 = self.h if c.carry else self.model.zero_state(c.batch)
+        loss, h_n, cache = self.model.forward(x, y, h0, train=True, rng=self.rng)
+        self.model.backward(cache)
+        if self.step == c.fault_nan_step:
+            self.model.flat.grad[0] = np.nan                                    # injected fault
+        norm = clip_gradients(self.model.flat.grad, c.clip_mode, c.clip)
+        lr = self.lr()
+        finite = math.isfinite(loss) and math.isfinite(norm)
+        if finite:
+            self.opt.step(lr)
+            self.h = h_n
+        else:
+            self.h = self.model.zero_state(c.batch)
+        self.step += 1
+        self.chunk += 1
+        if self.chunk == self.batcher.chunks_per_epoch:                         # streams restart
+            self.chunk, self.epoch = 0, self.epoch + 1
+            self.h = self.model.zero_state(c.batch)
+        return {"loss": loss, "grad_norm": norm, "lr": lr, "finite": finite, "chars": x.size}
+
+    def validate(self) -> dict:
+        val = self.data.val_ids()
+        if self.cfg.val_chars:
+            val = val[: self.cfg.val_chars]
+        return evaluate_ids(self.model, val, progress=False)
+
+
+def prepare_data(cfg: TrainConfig, out: Path, log) -> object:
+    files = find_files(cfg.files) if cfg.files else default_corpus_files()
+    val_files = find_files(cfg.val_files) if cfg.val_files else None
+    if not cfg.files:
+        log(f"no files given: training on the Python standard library source ({len(files)} files under {files[0].parent})")
+    data = prepare(files, out / "data", val_files, cfg.val_fraction, cfg.encoding_errors, log=log)
+    if len(data.vocab) > VOCAB_WARN:
+        log(f"warning: the vocabulary has {len(data.vocab)} characters (over {VOCAB_WARN}); "
+            f"the one-hot input and softmax grow with it. Consider --embed or cleaning the text")
+    return data
+
+
+def train(cfg: TrainConfig, out: Path, resume: Path | None = None, given: dict | None = None,
+          force: bool = False, log=print) -> int:
+    """Run training; returns the process exit status (0 done, 130 interrupted, 1 diverged)."""
+    if resume is not None:
+        c = ckpt.load(resume, task="lm", which="last")
+        run = c.dir.parent.parent
+        saved = TrainConfig.from_dict(c.config.get("train", {}))
+        cfg = merge_resume_config(saved, given or {})
+        cfg.validate()
+        out = run
+        data = load_prepared(out / "data")
+        trainer = LMTrainer(cfg, out, data, log)
+        trainer.restore(c)
+        log(f"resumed {c.dir} at step {trainer.step} (epoch {trainer.epoch}, chunk {trainer.chunk})")
+    else:
+        cfg.validate()
+        ckpt.init_run_dir(out, force)
+        data = prepare_data(cfg, out, log)
+        trainer = LMTrainer(cfg, out, data, log)
+    metrics = MetricsLog(out / "metrics.jsonl", resume_step=trainer.step if resume else None)
+    m = trainer.model
+    log(f"model: {m.cfg.layers} x {m.cfg.hidden} tanh RNN, vocabulary {len(trainer.vocab)}, "
+        f"{len(m.flat):,} parameters; {cfg.batch} streams x {cfg.seq_len} steps, "
+        f"{trainer.batcher.chunks_per_epoch} chunks per epoch; out: {out}")
+    return _loop(trainer, metrics, log)
+
+
+def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
+    cfg = tr.cfg
+    start_wall = time.perf_counter()
+    base_elapsed = tr.elapsed
+    limit_s = cfg.minutes * 60 if cfg.minutes else float("inf")
+    bar = tqdm(total=cfg.max_steps, initial=tr.step, unit="step", disable=not cfg.progress,
+               dynamic_ncols=True, file=sys.stderr)
+    ema, skips, status = None, 0, 0
+    ids = None
+    with StopRequest() as stop:
+        while tr.step < cfg.max_steps:
+            if ids is None or tr.step % 200 == 0:
+                # nanoGPT's trick: a fresh memmap now and then, so pages read long ago
+                # stop counting towards this process's resident memory.
+                ids = tr.data.train_ids()
+            t0 = time.perf_counter()
+            r = tr.train_step(ids)
+            dt = time.perf_counter() - t0
+            tr.elapsed = base_elapsed + (time.perf_counter() - start_wall)
+            if not r["finite"]:
+                skips += 1
+                if cfg.nonfinite == "stop" or skips > MAX_SKIPS:
+                    bar.close()
+                    log(f"error: non-finite loss or gradient at step {tr.step - 1} "
+                        f"({'--nonfinite stop' if cfg.nonfinite == 'stop' else f'{skips} steps in a row'}); "
+                        f"the update was not applied and the last good checkpoint is kept in {cfg_out(tr)}. "
+                        f"Lower --lr or --clip, then --resume {tr.out}")
+                    return 1
+                tr.lr_scale *= 0.5
+                tqdm.write(f"step {tr.step - 1}: non-finite loss or gradient; step skipped, "
+                           f"learning rate halved (now x{tr.lr_scale:g})", file=sys.stderr)
+            else:
+                skips = 0
+                ema = r["loss"] if ema is None else 0.95 * ema + 0.05 * r["loss"]
+            bar.update(1)
+            cps = r["chars"] / dt
+            if ema is not None:
+                bar.set_postfix(loss=f"{ema:.3f}", bpc=f"{ema / LN2:.3f}", chars_s=f"{cps:,.0f}",
+                                lr=f"{r['lr']:.2e}", refresh=False)
+            if tr.step % cfg.log_every == 0 and r["finite"]:
+                metrics.write(kind="train", step=tr.step, epoch=tr.epoch, time_s=round(tr.elapsed, 3),
+                              lr=r["lr"], loss=r["loss"], bpc=r["loss"] / LN2, grad_norm=r["grad_norm"],
+                              chars_per_s=cps)
+            last = tr.step >= cfg.max_steps or tr.elapsed >= limit_s
+            if tr.step % cfg.eval_every == 0 or last:
+                v = tr.validate()
+                better = v["loss_nats"] < tr.best_val
+                if better:
+                    tr.best_val = v["loss_nats"]
+                metrics.write(kind="val", step=tr.step, time_s=round(tr.elapsed, 3), loss=v["loss_nats"],
+                              bpc=v["bpc"], perplexity=v["perplexity"])
+                tqdm.write(f"step {tr.step}: val {v['loss_nats']:.4f} nats/char, {v['bpc']:.4f} bpc, "
+                           f"perplexity {v['perplexity']:.2f} ({v['predictions']:,} chars)"
+                           + (" *best*" if better else ""), file=sys.stderr)
+                _save(tr, best=better, log=log)
+            elif tr.step % cfg.save_every == 0:
+                _save(tr, best=False, log=log)
+            if last:
+                break
+            if stop.requested:
+                bar.close()
+                path = _save(tr, best=False, log=log)
+                log(f"stopped by signal at step {tr.step}; checkpoint saved to {path}. "
+                    f"Continue with: rnnkit train --resume {tr.out}")
+                return stop.exit_code
+        bar.close()
+    if tr.step >= cfg.max_steps or tr.elapsed >= limit_s:
+        log(f"done at step {tr.step}: best val {tr.best_val:.4f} nats/char "
+            f"({tr.best_val / LN2:.4f} bpc); checkpoints in {tr.out}/best and {tr.out}/last")
+    return status
+
+
+def cfg_out(tr: LMTrainer) -> Path:
+    return tr.out / "last"
+
+
+def _save(tr: LMTrainer, best: bool, log) -> Path | None:
+    try:
+        return tr.save(best=best)
+    except ckpt.NonFiniteCheckpoint as e:
+        log(f"warning: {e}; the previous checkpoint is kept")
+        return None

@@ -1,0 +1,82 @@
+"""Training configuration for the language model: one dataclass, saved in every checkpoint."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from .errors import UserError
+from .init import RECURRENT_INITS
+from .optim import OPTIMIZERS
+from .schedule import SCHEDULES
+
+# Flags that may differ when a run is resumed; every other one must match the checkpoint.
+RESUMABLE_OVERRIDES = {"max_steps", "minutes", "eval_every", "save_every", "log_every", "val_chars", "progress"}
+
+
+@dataclass
+class TrainConfig:
+    files: list = field(default_factory=list)   # empty: the Python standard library's source
+    val_files: list = field(default_factory=list)
+    val_fraction: float = 0.1
+    encoding_errors: str = "strict"
+    # model
+    hidden: int = 256
+    layers: int = 2
+    embed: int = 0
+    dropout: float = 0.0
+    init: str = "uniform"
+    # truncated BPTT
+    seq_len: int = 64
+    batch: int = 32
+    carry: bool = True
+    # optimisation
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    clip: float = 5.0
+    clip_mode: str = "norm"
+    schedule: str = "cosine"
+    warmup: int = 100
+    min_lr: float = 1e-4
+    step_size: int = 1000
+    gamma: float = 0.5
+    # length and bookkeeping
+    max_steps: int = 2000
+    minutes: float = 0.0                         # 0: no time limit
+    seed: int = 1337
+    eval_every: int = 250
+    val_chars: int = 200_000                     # validation characters scored during training (0: all)
+    save_every: int = 250
+    log_every: int = 10
+    nonfinite: str = "skip"
+    progress: bool = True
+    fault_nan_step: int = -1                     # testing only: poison the gradient at this step
+
+    def validate(self) -> None:
+        def pos(name, allow_zero=False):
+            v = getattr(self, name)
+            if v < 0 or (v == 0 and not allow_zero):
+                raise UserError(f"--{name.replace('_', '-')} must be {'non-negative' if allow_zero else 'positive'}, got {v}")
+        for n in ("hidden", "layers", "seq_len", "batch", "max_steps", "eval_every", "save_every", "log_every"):
+            pos(n)
+        for n in ("embed", "minutes", "val_chars", "warmup", "weight_decay", "clip"):
+            pos(n, allow_zero=True)
+        if not self.lr > 0:
+            raise UserError(f"--lr must be positive, got {self.lr}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise UserError(f"--dropout must lie in [0, 1), got {self.dropout}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise UserError(f"--val-fraction must lie in (0, 1), got {self.val_fraction}")
+        for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("init", RECURRENT_INITS),
+                              ("clip_mode", ("norm", "value", "none")), ("nonfinite", ("skip", "stop")),
+                              ("encoding_errors", ("strict", "replace"))):
+            if getattr(self, name) not in allowed:
+                raise UserError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
