@@ -21,9 +21,9 @@ def onehot(ids: np.ndarray, V: int, dtype=np.float32) -> np.ndarray:
     return out
 
 
-def gather_rows(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """table (V, E), ids (…,) -> (…, E)."""
-    return np.take(table, ids, axis=0)
+def gather_rows(table: np.ndarray, ids: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """table (V, E), ids (…,) -> (…, E), written into ``out`` when given."""
+    return np.take(table, ids, axis=0, out=out)
 
 
 # Below this vocabulary size the scatter-add is done as one GEMM with a one-hot matrix:

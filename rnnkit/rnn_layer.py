@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .embedding import check_ids, gather_rows, scatter_add_rows
+from .embedding import check_ids, gather_rows, scatter_add_cols
 from .init import recurrent, uniform
 
 
@@ -59,20 +59,34 @@ class RNNLayer:
         self.grads = {key: np.zeros_like(v) for key, v in self.params.items()}
 
     # ------------------------------------------------------------------ forward
-    def input_projection(self, x: np.ndarray) -> np.ndarray:
-        """x (T, B, D) floats or (T, B) ids -> W_ih x_t + b_ih + b_hh for all t: (T, B, H)."""
+    def _project(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """x (T, B, D) floats or (T, B) ids -> W_ih x_t + b_ih + b_hh for all t: (T, B, H).
+
+        Written into ``out`` when given (the forward pass writes straight into its state
+        buffer, so no separate (T, B, H) projection is kept alive).
+        """
         W_ih = self.params[self.k_ih]
-        bias = self.params[self.k_bih] + self.params[self.k_bhh]
+        bias = self.params[self.k_bih] + self.params[self.k_bhh]             # (H,)
         if np.issubdtype(x.dtype, np.integer):
             check_ids(x, self.D)
-            xw = gather_rows(W_ih.T, x)                                # (T, B, H)
-        else:
-            if x.ndim != 3 or x.shape[2] != self.D:
-                raise ValueError(f"input must be (T, B, {self.D}), got {x.shape}")
-            T, B, D = x.shape
-            xw = (x.reshape(T * B, D) @ W_ih.T).reshape(T, B, self.H)  # one GEMM for all t
-        xw += bias
-        return xw
+            # Trick: fold the bias into a contiguous (D, H) copy of W_ih^T, then one row
+            # gather gives W_ih onehot(x_t) + b for every t (the same sums, done D*H times
+            # instead of T*B*H, and the gather reads contiguous rows).
+            table = W_ih.T + bias                                            # (D, H)
+            return gather_rows(table, x, out)                                # (T, B, H)
+        if x.ndim != 3 or x.shape[2] != self.D:
+            raise ValueError(f"input must be (T, B, {self.D}), got {x.shape}")
+        T, B, D = x.shape
+        if out is None:
+            out = np.empty((T, B, self.H), dtype=self.dtype)
+        # one GEMM for all t (a reversed view is copied by the reshape)
+        np.matmul(x.reshape(T * B, D), W_ih.T, out=out.reshape(T * B, self.H))
+        out += bias
+        return out
+
+    def input_projection(self, x: np.ndarray) -> np.ndarray:
+        """x (T, B, D) floats or (T, B) ids -> W_ih x_t + b_ih + b_hh for all t: (T, B, H)."""
+        return self._project(x)
 
     def forward(self, x: np.ndarray, h0: np.ndarray | None = None, mask: np.ndarray | None = None):
         """Returns ((states (T, B, H), h_last (B, H)), cache).
@@ -80,23 +94,34 @@ class RNNLayer:
         ``states[t]`` is h_t in the original time order for either direction (0 where
         masked); ``h_last`` is the state after the direction's last real step.
         """
-        xw = self.input_projection(x)                                  # (T, B, H)
-        T, B, H = xw.shape
-        if h0 is None:
-            h0 = np.zeros((B, H), dtype=self.dtype)
-        elif h0.shape != (B, H):
+        if np.issubdtype(x.dtype, np.integer):
+            if x.ndim != 2:
+                raise ValueError(f"ids must be (T, B), got {x.shape}")
+        elif x.ndim != 3 or x.shape[2] != self.D:
+            raise ValueError(f"input must be (T, B, {self.D}), got {x.shape}")
+        T, B = x.shape[:2]
+        H = self.H
+        if h0 is not None and h0.shape != (B, H):
             raise ValueError(f"h0 must be ({B}, {H}), got {h0.shape}")
         m = None if mask is None else np.asarray(mask, dtype=self.dtype)[:, :, None]  # (T, B, 1)
-        if self.reverse:  # right to left is left to right over the flipped views
-            xw = xw[::-1]
-            m = None if m is None else m[::-1]
-        W_hhT = self.params[self.k_hh].T
-        S = np.empty((T + 1, B, H), dtype=self.dtype)                  # S[0] = h0, S[t] = h_t
-        S[0] = h0
+        # S holds the states in processing order: S[0] = h0, S[i] = h after i steps. Before
+        # the loop S[1:] holds the input projections, and step i overwrites S[i + 1] in
+        # place (z = xw + h W_hh^T, then tanh), so no (T, B, H) projection buffer is kept.
+        # Right to left is left to right over the flipped input.
+        S = np.empty((T + 1, B, H), dtype=self.dtype)                  # (T+1, B, H)
+        self._project(x[::-1] if self.reverse else x, out=S[1:])
+        if self.reverse and m is not None:
+            m = m[::-1]
+        S[0] = 0 if h0 is None else h0
+        # Trick: h W_hh^T with a contiguous copy of W_hh^T is a plain (non-transposed) GEMM,
+        # measurably faster than BLAS's transposed path at these small batch sizes.
+        W_hhT = np.ascontiguousarray(self.params[self.k_hh].T)         # (H, H)
+        hw = np.empty((B, H), dtype=self.dtype)                         # (B, H) scratch
         for t in range(T):
-            z = np.matmul(S[t], W_hhT, out=S[t + 1])
-            z += xw[t]
-            np.tanh(z, out=z)
+            np.matmul(S[t], W_hhT, out=hw)                              # h_{t-1} W_hh^T
+            z = S[t + 1]
+            z += hw                                                     # z_t
+            np.tanh(z, out=z)                                           # h_t, in place
             if m is not None:  # hold the state on padded steps: h_t = m h_t + (1 - m) h_{t-1}
                 z -= S[t]
                 z *= m[t]
@@ -123,40 +148,44 @@ class RNNLayer:
         T1, B, H = S.shape
         T = T1 - 1
         if dstates is not None and self.reverse:
-            dstates = dstates[::-1]
-        W_hh = self.params[self.k_hh]
-        dz_all = np.empty((T, B, H), dtype=self.dtype)                  # (T, B, H)
-        dh = np.zeros((B, H), dtype=self.dtype) if dh_last is None else np.array(dh_last, dtype=self.dtype)
-        tmp = np.empty((B, H), dtype=self.dtype)
-        for t in range(T - 1, -1, -1):
-            if dstates is not None:
-                dh += dstates[t] if m is None else dstates[t] * m[t]
-            dz = dz_all[t]
-            np.multiply(S[t + 1], S[t + 1], out=tmp)                    # h_t^2
-            np.subtract(1.0, tmp, out=tmp)                              # 1 - h_t^2 = tanh'
-            np.multiply(dh, tmp, out=dz)
-            if m is not None:
+            dstates = dstates[::-1]                                     # processing order
+        W_hh = self.params[self.k_hh]                                   # (H, H)
+        # tanh'(z_t) = 1 - h_t^2 for all t in two vectorised passes; step t then overwrites
+        # slot t with dz_t in place, so one (T, B, H) buffer serves both.
+        dz_all = np.multiply(S[1:], S[1:])                              # (T, B, H) h_t^2
+        np.subtract(1.0, dz_all, out=dz_all)                            # 1 - h_t^2
+        g = np.zeros((B, H), dtype=self.dtype) if dh_last is None else np.array(dh_last, dtype=self.dtype)
+        if m is None:
+            for t in range(T - 1, -1, -1):
+                if t < T - 1:
+                    np.matmul(dz_all[t + 1], W_hh, out=g)               # g_t = dz_{t+1} W_hh
+                if dstates is not None:
+                    g += dstates[t]                                     #     + dL/dh_t (output)
+                np.multiply(g, dz_all[t], out=dz_all[t])                # dz_t = g_t * (1 - h_t^2)
+            dh0 = dz_all[0] @ W_hh if T > 0 else g                      # (B, H)
+        else:
+            for t in range(T - 1, -1, -1):
+                if dstates is not None:
+                    g += dstates[t] * m[t]
+                dz = dz_all[t]
+                dz *= g
                 dz *= m[t]
-                dh *= 1.0 - m[t]                                        # held steps pass g through
-                dh += dz @ W_hh
-            else:
-                np.matmul(dz, W_hh, out=dh)
-        dh0 = dh
-        dz2 = dz_all.reshape(T * B, H)
-        S_prev = S[:-1].reshape(T * B, H)
+                g *= 1.0 - m[t]                                         # held steps pass g through
+                g += dz @ W_hh
+            dh0 = g
+        dz2 = dz_all.reshape(T * B, H)                                  # (T*B, H)
+        S_prev = S[:-1].reshape(T * B, H)                               # (T*B, H)
         np.matmul(dz2.T, S_prev, out=self.grads[self.k_hh])             # one GEMM over all t
         np.sum(dz2, axis=0, out=self.grads[self.k_bih])
         self.grads[self.k_bhh][...] = self.grads[self.k_bih]
-        if self.reverse:
-            dz_all = dz_all[::-1]
+        # Input gradients in processing order: flip the inputs (cheap) instead of dz.
+        x_p = x[::-1] if self.reverse else x
         if np.issubdtype(x.dtype, np.integer):
-            dWT = np.empty((self.D, H), dtype=self.dtype)
-            scatter_add_rows(dWT, x, dz_all)
-            self.grads[self.k_ih][...] = dWT.T
+            scatter_add_cols(self.grads[self.k_ih], x_p, dz_all)        # (H, D) = dz^T onehot(x)
             dx = None
         else:
-            x2 = x.reshape(T * B, self.D)
-            dzt = np.ascontiguousarray(dz_all).reshape(T * B, H)
-            np.matmul(dzt.T, x2, out=self.grads[self.k_ih])
-            dx = (dzt @ self.params[self.k_ih]).reshape(T, B, self.D)
+            np.matmul(dz2.T, x_p.reshape(T * B, self.D), out=self.grads[self.k_ih])
+            dx = (dz2 @ self.params[self.k_ih]).reshape(T, B, self.D)   # (T, B, D)
+            if self.reverse:
+                dx = dx[::-1]
         return dx, dh0, self.grads
