@@ -153,8 +153,8 @@ def prepare(files: list[Path], data_dir: Path, val_files: list[Path] | None = No
     if val_files:
         n_train, n_val = n_tr_files, total - n_tr_files
     else:
-        n_val = int(round(total * val_fraction))
-        n_train = total - n_val
+        n_train = int(total * (1.0 - val_fraction))   # as nanoGPT: data[:int(n * 0.9)]
+        n_val = total - n_train
     data_dir.mkdir(parents=True, exist_ok=True)
     tmp = data_dir / "ids.bin.tmp"
     mm = np.memmap(tmp, dtype=vocab.id_dtype, mode="w+", shape=(total,))
