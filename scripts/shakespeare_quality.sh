@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Quality benchmark (issue 3): Tiny Shakespeare, nanoGPT's split (first 90% train, last 10%
+# validation, vocabulary from the whole text), 15 minutes of training on this machine's CPU.
+# Usage: bash scripts/shakespeare_quality.sh [CORPUS] [OUT] [MINUTES]
+# It prints the final `rnnkit eval` of the best checkpoint on the validation text.
+set -euo pipefail
+CORPUS=${1:-../shared/data/tinyshakespeare.txt}
+OUT=${2:-runs/shakespeare}
+MINUTES=${3:-15}
+VAL=$(mktemp --suffix=.txt)
+trap 'rm -f "$VAL"' EXIT
+# The exact validation text nanoGPT uses: the last 10% of the characters.
+python - "$CORPUS" "$VAL" <<'PY'
+import sys
+text = open(sys.argv[1], encoding="utf-8").read()
+n = len(text)
+open(sys.argv[2], "w", encoding="utf-8").write(text[int(n * 0.9):])
+PY
+rnnkit train "$CORPUS" --out "$OUT" --force \
+  --hidden 512 --layers 2 --dropout 0.25 --seq-len 64 --batch 32 \
+  --optimizer adam --lr 2e-3 --schedule cosine --warmup 200 --min-lr 1e-4 --clip 5 \
+  --max-steps 100000 --minutes "$MINUTES" --eval-every 500 --val-chars 0 --seed 1337
+rnnkit eval "$OUT" "$VAL" --json
