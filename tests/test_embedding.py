@@ -88,3 +88,21 @@ def test_bad_ids_raise():
         check_ids(np.array([0.5]), V)
     with pytest.raises(ValueError):
         Embedding(V, E).forward(np.array([[V]]))
+
+
+@pytest.mark.parametrize("vocab", [6, 300], ids=["gemm-path", "sorted-segment-path"])
+def test_scatter_add_equals_onehot_matmul_any_vocab(rng, vocab):
+    """Both scatter-add strategies (one-hot GEMM for small V, sorted segments for large V)
+    give onehot(ids)^T @ dY, for rows and for the transposed (W_ih-shaped) table."""
+    from rnnkit.embedding import scatter_add_cols
+    ids = rng.integers(0, vocab, size=(5, 4))
+    ids[0] = ids[1]                              # repeats
+    dy = rng.standard_normal((5, 4, 3))
+    X = onehot(ids, vocab, dtype=np.float64).reshape(-1, vocab)
+    expected = X.T @ dy.reshape(-1, 3)           # (V, 3)
+    rows = np.full((vocab, 3), 7.0)
+    scatter_add_rows(rows, ids, dy)
+    np.testing.assert_allclose(rows, expected, rtol=0, atol=1e-13)
+    cols = np.full((3, vocab), 7.0)
+    scatter_add_cols(cols, ids, dy)
+    np.testing.assert_allclose(cols, expected.T, rtol=0, atol=1e-13)
