@@ -93,12 +93,31 @@ def check_stack(L=2, bidirectional=True, masked=True, T=13, B=6, D=7, H=20, seed
     return errs
 
 
+def check_dropout_path(L=3, T=9, B=4, V=13, H=16, p=0.3, seed=3):
+    """CharRNN.backward (layers driven directly, buffers overwritten) vs RNNStack.backward."""
+    from rnnkit import CharRNN, ModelConfig
+    m = CharRNN(ModelConfig(vocab_size=V, hidden=H, layers=L, dropout=p), seed=seed, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    ids, tgt = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))
+    h0 = rng.standard_normal((L, B, H))
+    dh_n = rng.standard_normal((L, B, H))
+    _, _, cache = m.forward(ids, tgt, h0, train=True, rng=np.random.default_rng(1))
+    dh0 = m.backward(cache, dh_n)
+    g_new = m.flat.grad.copy()
+    dhs, _ = m.head.backward(cache["dlogits"], cache["hcache"])
+    dhs = dhs * cache["drop"]
+    _, dh0_ref, _ = m.rnn.backward(dhs, dh_n, cache["rcache"])
+    return {"grads": np.abs(g_new - m.flat.grad).max(), "dh0": np.abs(dh0 - dh0_ref).max()}
+
+
 def main() -> int:
-    cases = []
+    cases = [("CharRNN L=3 dropout: direct layers == RNNStack.backward", check_dropout_path())]
     for L in (1, 2, 3):
         cases.append((f"CharRNN L={L} h0", check_char_rnn(L, seed=L)))
         cases.append((f"CharRNN L={L} zero h0", check_char_rnn(L, seed=10 + L, with_h0=False)))
     cases.append(("CharRNN L=2 V=300 (sorted scatter)", check_char_rnn(2, V=300, seed=5)))
+    cases.append(("CharRNN L=2 T=70 (several tanh' blocks)", check_char_rnn(2, T=70, B=3, seed=6)))
+    cases.append(("RNNStack L=2 bi masked T=45", check_stack(2, True, True, T=45, seed=7)))
     for bi in (False, True):
         for masked in (False, True):
             for ids in (False, True):

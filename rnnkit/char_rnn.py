@@ -96,7 +96,21 @@ class CharRNN:
         dhs, _ = self.head.backward(cache["dlogits"], cache["hcache"])    # (T, B, H)
         if cache["drop"] is not None:
             dhs *= cache["drop"]
-        dx, dh0, _ = self.rnn.backward(dhs, dh_n, cache["rcache"])
+        # The stack's backward (``RNNStack.backward``), layer by layer, except that this
+        # model owns every incoming gradient (dhs, then each layer's dx), so each layer may
+        # store its dz in that buffer (``overwrite_dstates``): one sequence-sized buffer less
+        # per layer, which is most of the backward pass's memory. Same numbers.
+        caches, drops = cache["rcache"]
+        L = len(self.rnn.layers)
+        dh0 = np.empty((L,) + dhs.shape[1:], dtype=self.dtype)             # (L, B, H)
+        d = dhs
+        del dhs                                                            # d is the only owner
+        for k in range(L - 1, -1, -1):
+            dhk = None if dh_n is None else dh_n[k]
+            d, dh0[k], _ = self.rnn.layers[k].backward(d, dhk, caches[k], overwrite_dstates=True)
+            if drops[k] is not None:
+                d *= drops[k]                                              # d is this layer's own dx
+        dx = d
         if self.embedding is not None:
             self.embedding.backward(dx, cache["ecache"])
         return dh0

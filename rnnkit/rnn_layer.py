@@ -73,7 +73,7 @@ class RNNLayer:
             # gather gives W_ih onehot(x_t) + b for every t (the same sums, done D*H times
             # instead of T*B*H, and the gather reads contiguous rows).
             table = W_ih.T + bias                                            # (D, H)
-            return gather_rows(table, x, out)                                # (T, B, H)
+            return gather_rows(table, x, out, checked=True)                  # (T, B, H)
         if x.ndim != 3 or x.shape[2] != self.D:
             raise ValueError(f"input must be (T, B, {self.D}), got {x.shape}")
         T, B, D = x.shape
@@ -134,7 +134,8 @@ class RNNLayer:
         return (out, h_last), cache
 
     # ----------------------------------------------------------------- backward
-    def backward(self, dstates: np.ndarray | None, dh_last: np.ndarray | None, cache):
+    def backward(self, dstates: np.ndarray | None, dh_last: np.ndarray | None, cache,
+                 overwrite_dstates: bool = False):
         """BPTT in one reverse sweep.
 
         With g_t = dL/dh_t (from the output at t and from step t+1):
@@ -143,6 +144,11 @@ class RNNLayer:
             dW_hh = sum_t dz_t^T h_{t-1},  dW_ih = sum_t dz_t^T x_t,  db = sum_t dz_t
         Returns (dx, dh0, grads); dx is None for id input (its gradient is the scatter-add
         into W_ih).
+
+        ``overwrite_dstates=True`` lets the sweep store dz_t in ``dstates[t]`` once that slot
+        has been read, instead of in a new (T, B, H) buffer, and then dx over dz (when D = H):
+        a caller that owns ``dstates`` (``CharRNN``) saves two sequence-sized buffers per
+        layer. The numbers are the same.
         """
         x, S, m = cache
         T1, B, H = S.shape
@@ -150,25 +156,43 @@ class RNNLayer:
         if dstates is not None and self.reverse:
             dstates = dstates[::-1]                                     # processing order
         W_hh = self.params[self.k_hh]                                   # (H, H)
-        # tanh'(z_t) = 1 - h_t^2 for all t in two vectorised passes; step t then overwrites
-        # slot t with dz_t in place, so one (T, B, H) buffer serves both.
-        dz_all = np.multiply(S[1:], S[1:])                              # (T, B, H) h_t^2
-        np.subtract(1.0, dz_all, out=dz_all)                            # 1 - h_t^2
+        if (overwrite_dstates and dstates is not None and dstates.dtype == self.dtype
+                and dstates.flags.c_contiguous and dstates.shape == (T, B, H)):
+            dz_all = dstates                                            # (T, B, H), reused
+        else:
+            dz_all = np.empty((T, B, H), dtype=self.dtype)              # (T, B, H)
+        # tanh'(z_t) = 1 - h_t^2, computed K steps at a time by two vectorised ops into a
+        # small (K, B, H) scratch, so the per-step loop does one multiply for it.
+        K = min(T, 32)
+        dtanh = np.empty((K, B, H), dtype=self.dtype)                   # (K, B, H)
+
+        def fill_dtanh(t):  # slots for steps t0..t, where t0 = the block start below t
+            t0 = t - t % K
+            blk = dtanh[:t - t0 + 1]
+            np.multiply(S[t0 + 1:t + 2], S[t0 + 1:t + 2], out=blk)      # h^2
+            np.subtract(1.0, blk, out=blk)                              # 1 - h^2
+            return t0
+
         g = np.zeros((B, H), dtype=self.dtype) if dh_last is None else np.array(dh_last, dtype=self.dtype)
+        t0 = T
         if m is None:
             for t in range(T - 1, -1, -1):
+                if t < t0:
+                    t0 = fill_dtanh(t)
                 if t < T - 1:
                     np.matmul(dz_all[t + 1], W_hh, out=g)               # g_t = dz_{t+1} W_hh
                 if dstates is not None:
                     g += dstates[t]                                     #     + dL/dh_t (output)
-                np.multiply(g, dz_all[t], out=dz_all[t])                # dz_t = g_t * (1 - h_t^2)
+                np.multiply(g, dtanh[t - t0], out=dz_all[t])            # dz_t = g_t * (1 - h_t^2)
             dh0 = dz_all[0] @ W_hh if T > 0 else g                      # (B, H)
         else:
             for t in range(T - 1, -1, -1):
+                if t < t0:
+                    t0 = fill_dtanh(t)
                 if dstates is not None:
                     g += dstates[t] * m[t]
                 dz = dz_all[t]
-                dz *= g
+                np.multiply(g, dtanh[t - t0], out=dz)
                 dz *= m[t]
                 g *= 1.0 - m[t]                                         # held steps pass g through
                 g += dz @ W_hh
@@ -185,7 +209,20 @@ class RNNLayer:
             dx = None
         else:
             np.matmul(dz2.T, x_p.reshape(T * B, self.D), out=self.grads[self.k_ih])
-            dx = (dz2 @ self.params[self.k_ih]).reshape(T, B, self.D)   # (T, B, D)
+            W_ih = self.params[self.k_ih]                                # (H, D)
+            if self.D == H and dz_all is dstates:
+                # dz is no longer needed and the caller gave its buffer away: write
+                # dx = dz W_ih over it, a block of rows at a time through a small scratch
+                # (a GEMM may not write over its own input). No new (T, B, H) buffer.
+                R = max(1, min(T * B, (1 << 20) // max(H, 1)))           # rows per block
+                tmp = np.empty((R, H), dtype=self.dtype)
+                for r in range(0, T * B, R):
+                    n = min(R, T * B - r)
+                    np.matmul(dz2[r:r + n], W_ih, out=tmp[:n])
+                    dz2[r:r + n] = tmp[:n]
+                dx = dz_all                                              # (T, B, D)
+            else:
+                dx = (dz2 @ W_ih).reshape(T, B, self.D)                  # (T, B, D)
             if self.reverse:
                 dx = dx[::-1]
         return dx, dh0, self.grads
