@@ -14,7 +14,7 @@ from .errors import UserError
 
 # Modules that register verbs. A module that fails to import for a missing optional
 # dependency is skipped, and its verb then says which extra to install.
-VERB_MODULES = ["rnnkit.cli_lm", "rnnkit.cli_viz"]
+VERB_MODULES = ["rnnkit.cli_lm", "rnnkit.cli_viz", "rnnkit.cli_tasks"]
 
 
 class Parser(argparse.ArgumentParser):

@@ -1,0 +1,348 @@
+"""``rnnkit classify|generate|seq2seq|tag``: the four input/output forms as verbs on TSV data.
+
+    rnnkit classify train data.tsv --out DIR [--val val.tsv]     text<TAB>label
+    rnnkit classify predict DIR [TEXT ...]                        label<TAB>probability
+    rnnkit classify eval DIR test.tsv [--json]                    accuracy
+    rnnkit generate train data.tsv --out DIR                      label<TAB>text
+    rnnkit generate sample DIR --label L -n N                     N new texts for label L
+    rnnkit generate eval DIR test.tsv [--json]                    NLL nats/char
+    rnnkit seq2seq train pairs.tsv --out DIR                      source<TAB>target
+    rnnkit seq2seq predict DIR [--beam K] [SOURCE ...]            one target per source
+    rnnkit seq2seq eval DIR test.tsv [--beam K] [--json]          exact match, token error rate
+    rnnkit tag train data.tsv --out DIR                           text<TAB>tags (one per char)
+    rnnkit tag predict DIR [TEXT ...]                             the tag string per text
+    rnnkit tag eval DIR test.tsv [--json]                         tag accuracy (+ boundary F1)
+
+Training (``tasks/trainer.py``) checkpoints, resumes exactly and reports as ``rnnkit train``
+does, with the same flag names.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoint as ckpt
+from .errors import UserError
+from .tasks.forms import join_tokens, make_form, read_examples, split_tokens
+from .tasks.trainer import TaskTrainConfig, train
+
+D = TaskTrainConfig()
+FORMS_HELP = {
+    "classify": ("many-to-one: label a whole text (sentiment, language ID)", "text<TAB>label"),
+    "generate": ("one-to-many: generate text for a label (a new word in language L)", "label<TAB>text"),
+    "seq2seq": ("encoder-decoder: map a source sequence to a target sequence (spelling -> pronunciation)",
+                "source<TAB>target"),
+    "tag": ("synchronous many-to-many: one tag per input character (segmentation, tagging)",
+            "text<TAB>tags, one tag character per text character"),
+}
+
+
+# ---------------------------------------------------------------------------- train flags
+def _train_flags(p: argparse.ArgumentParser, verb: str) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("data", type=Path, nargs="?", help=f"UTF-8 TSV of training examples, lines {FORMS_HELP[verb][1]} "
+                                                       f"(not needed with --resume)")
+    g.add_argument("--val", type=Path, metavar="FILE", help="validation TSV in the same format (default: hold out --val-fraction of DATA)")
+    g.add_argument("--val-fraction", type=float, help=f"share of DATA, drawn at random (seeded), held out for validation when no --val is given (default {D.val_fraction})")
+    g.add_argument("--val-max", type=int, metavar="N", help=f"validation examples scored during training, 0 for all (default {D.val_max})")
+    g = p.add_argument_group("model")
+    g.add_argument("--hidden", type=int, help=f"hidden units H per layer (and direction) (default {D.hidden})")
+    g.add_argument("--layers", type=int, help=f"stacked RNN layers L (default {D.layers})")
+    g.add_argument("--embed", type=int, help="0 feeds one-hot characters; E>0 adds an E-wide learned embedding table (default 0)")
+    g.add_argument("--dropout", type=float, help=f"dropout between layers and before the output layer (default {D.dropout})")
+    g.add_argument("--init", choices=["uniform", "orthogonal", "identity"], help="recurrent weight init (default uniform)")
+    if verb in ("classify", "tag", "seq2seq"):
+        what = {"classify": "the classifier reads [final state left-to-right ; final state right-to-left]",
+                "tag": "each step's tag reads [h_t left-to-right ; h_t right-to-left], so it sees the characters to its right",
+                "seq2seq": "bidirectional encoder; the decoder (2H wide) starts from both final states"}[verb]
+        g.add_argument("--bidirectional", action="store_true", default=None, help=f"two RNNs per layer, one reading each way: {what}")
+    if verb == "generate":
+        g.add_argument("--autoregressive", action="store_true", default=None, help="also feed back the previous character at each step (a language model per label); without it the label is the only input, at t=1, and zero vectors follow")
+        g.add_argument("--cond-embed", type=int, help="size of a learned label embedding; 0 feeds the label one-hot (default 0)")
+    if verb == "seq2seq":
+        g.add_argument("--source-tokens", choices=["chars", "words"], help="read the source as characters or as whitespace-separated tokens (default chars)")
+        g.add_argument("--target-tokens", choices=["chars", "words"], help="read the target as characters or as whitespace-separated tokens, e.g. phonemes (default chars)")
+        g.add_argument("--max-len", type=int, help=f"most target tokens decoded during validation (default {D.max_len})")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--batch", type=int, help=f"examples per minibatch B (default {D.batch})")
+    g.add_argument("--optimizer", choices=["sgd", "adagrad", "rmsprop", "adam", "adamw"], help=f"update rule (default {D.optimizer})")
+    g.add_argument("--lr", type=float, help=f"peak learning rate (default {D.lr})")
+    g.add_argument("--momentum", type=float, help=f"SGD momentum (default {D.momentum})")
+    g.add_argument("--weight-decay", type=float, help="L2 (adam) or decoupled (adamw) weight decay (default 0)")
+    g.add_argument("--clip", type=float, help=f"gradient clipping threshold, 0 for none (default {D.clip})")
+    g.add_argument("--clip-mode", choices=["norm", "value", "none"], help="clip the global L2 norm, or each element (default norm)")
+    g.add_argument("--schedule", choices=["constant", "step", "cosine"], help=f"learning-rate schedule; cosine anneals over --max-steps or --minutes, whichever is further along (default {D.schedule})")
+    g.add_argument("--warmup", type=int, help=f"linear warm-up steps (default {D.warmup})")
+    g.add_argument("--min-lr", type=float, help=f"final learning rate of the cosine schedule (default {D.min_lr})")
+    g.add_argument("--nonfinite", choices=["skip", "stop"], help="on a NaN/Inf loss or gradient: skip the step and halve the learning rate, or stop (default skip)")
+    g = p.add_argument_group("run")
+    g.add_argument("--out", type=Path, help=f"run directory for checkpoints and metrics (default runs/{verb})")
+    g.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR exactly where its last checkpoint left it (DATA is read from the path saved in the run)")
+    g.add_argument("--force", action="store_true", default=False, help="start over in an existing --out run directory, deleting its checkpoints")
+    g.add_argument("--max-steps", type=int, help=f"stop after this many steps (default {D.max_steps})")
+    g.add_argument("--minutes", type=float, help="also stop after this much training time (default: no limit)")
+    g.add_argument("--seed", type=int, help=f"seed for initialisation, data order, validation split and dropout (default {D.seed})")
+    g.add_argument("--eval-every", type=int, help=f"validate (and checkpoint) every N steps (default {D.eval_every})")
+    g.add_argument("--log-every", type=int, help=f"write a metrics line every N steps (default {D.log_every})")
+    g.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bar")
+    g.add_argument("--fault-nan-step", type=int, help=argparse.SUPPRESS)
+
+
+def cmd_train(args) -> int:
+    verb = args.verb
+    names = {f.name for f in fields(TaskTrainConfig)}
+    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    for k in ("data", "val"):
+        if k in given:
+            given[k] = str(Path(given[k]).resolve())
+    given["verb"] = verb
+    if args.resume is not None:
+        if args.out is not None and args.out.resolve() != args.resume.resolve():
+            raise UserError("--out and --resume name different directories; --resume continues in its own")
+        given.pop("data", None)
+        return train(None, args.resume, resume=True, given=given)
+    if args.data is None:
+        raise UserError(f"give the training data: rnnkit {verb} train DATA.tsv --out DIR (lines {FORMS_HELP[verb][1]})")
+    cfg = TaskTrainConfig(**given)
+    return train(cfg, args.out or Path(f"runs/{verb}"), force=args.force)
+
+
+# ---------------------------------------------------------------------------- loading
+def load_task(path, verb: str, which: str = "best"):
+    """A run or checkpoint directory -> (form with its vocabularies, model, checkpoint)."""
+    c = ckpt.load(path, task=verb, which=which)
+    cfg = TaskTrainConfig.from_dict(c.config.get("train", {}))
+    form = make_form(verb, cfg)
+    try:
+        form.load_vocab(json.loads(c.vocab_json))
+        model = form.build_model(c.config["model"], seed=0)
+        model.flat.load_state_dict(c.model)
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
+        raise UserError(f"checkpoint {c.dir} is not a valid {verb} checkpoint: {e}") from None
+    return form, model, c
+
+
+def _inputs(args) -> list[str]:
+    """Texts from the positional arguments, else one per line of stdin (empty lines skipped)."""
+    if args.text:
+        texts = list(args.text)
+    else:
+        texts = [l.rstrip("\r\n") for l in sys.stdin]
+    texts = [t for t in texts if t != ""]
+    if not texts:
+        raise UserError("no input: give texts as arguments or one per line on stdin")
+    return texts
+
+
+def _unknown_note(vocab, texts, what="input") -> None:
+    unk = sorted({ch for t in texts for ch in t if ch not in vocab.stoi})
+    if unk:
+        shown = "".join(unk[:20])
+        print(f"rnnkit: note: {len(unk)} {what} character(s) not seen in training ({shown!r}) are read as <unk>",
+              file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------- classify
+def cmd_classify_predict(args) -> int:
+    form, model, _ = load_task(args.dir, "classify", args.which)
+    texts = _inputs(args)
+    _unknown_note(form.vocab, texts)
+    P = form.probs(model, texts)                                       # (N, K)
+    for t, p in zip(texts, P):
+        if args.top > 1:
+            order = np.argsort(-p)[:args.top]
+            print("\t".join(f"{form.labels.labels[k]}\t{p[k]:.4f}" for k in order))
+        else:
+            k = int(p.argmax())
+            print(f"{form.labels.labels[k]}\t{p[k]:.4f}")
+    return 0
+
+
+def _eval_common(args, verb):
+    form, model, c = load_task(args.dir, verb, args.which)
+    examples = read_examples(verb, args.file)
+    data = form.encode(examples, str(args.file))
+    return form, model, c, examples, data
+
+
+def _print_eval(args, r: dict, line: str) -> None:
+    if args.json:
+        print(json.dumps(r))
+    else:
+        print(line)
+
+
+def cmd_classify_eval(args) -> int:
+    form, model, c, examples, data = _eval_common(args, "classify")
+    r = form.evaluate(model, data, examples)
+    r["checkpoint"] = str(c.dir)
+    _print_eval(args, r, f"{args.file}: accuracy {r['accuracy']:.4f} over {r['examples']:,} examples, "
+                         f"loss {r['loss']:.4f} nats ({c.dir})")
+    return 0
+
+
+# ---------------------------------------------------------------------------- generate
+def cmd_generate_sample(args) -> int:
+    form, model, _ = load_task(args.dir, "generate", args.which)
+    if args.n < 1:
+        raise UserError(f"-n must be at least 1, got {args.n}")
+    if args.max_len < 1:
+        raise UserError(f"--max-len must be at least 1, got {args.max_len}")
+    if args.temperature < 0:
+        raise UserError(f"--temperature must be non-negative (0 is greedy), got {args.temperature}")
+    try:
+        label = form.labels.encode([args.label])[0]
+    except ValueError as e:
+        raise UserError(f"--label: {e}") from None
+    rng = np.random.default_rng(args.seed)
+    seqs = model.sample(np.full(args.n, label, dtype=np.int64), args.max_len, rng, args.temperature, args.top_k)
+    for s in seqs:
+        print(form.vocab.decode(s))
+    return 0
+
+
+def cmd_generate_eval(args) -> int:
+    form, model, c, examples, data = _eval_common(args, "generate")
+    r = form.evaluate(model, data, examples)
+    r["checkpoint"] = str(c.dir)
+    _print_eval(args, r, f"{args.file}: {r['nll']:.4f} nats/char ({r['bpc']:.4f} bits/char, end marker included) "
+                         f"over {r['predictions']:,} predictions ({c.dir})")
+    return 0
+
+
+# ---------------------------------------------------------------------------- seq2seq
+def cmd_seq2seq_predict(args) -> int:
+    form, model, _ = load_task(args.dir, "seq2seq", args.which)
+    if args.beam < 1:
+        raise UserError(f"--beam must be at least 1, got {args.beam}")
+    texts = _inputs(args)
+    S = form.encode_sources(texts)
+    for t, s in zip(texts, S):
+        if not s:
+            raise UserError(f"source {t!r} holds no tokens")
+    if form.cfg.source_tokens == "chars":
+        _unknown_note(form.src_vocab, texts)
+    for hyp in form.decode(model, S, args.beam, args.max_len):
+        print(join_tokens(hyp, form.cfg.target_tokens))
+    return 0
+
+
+def cmd_seq2seq_eval(args) -> int:
+    if args.beam < 1:
+        raise UserError(f"--beam must be at least 1, got {args.beam}")
+    form, model, c, examples, data = _eval_common(args, "seq2seq")
+    if args.max_len:
+        form.cfg.max_len = args.max_len
+    r = form.evaluate(model, data, examples, beam=args.beam)
+    r["checkpoint"] = str(c.dir)
+    unit = "token" if form.cfg.target_tokens == "words" else "character"
+    _print_eval(args, r, f"{args.file}: exact match {r['exact_match']:.4f} (sequence error rate "
+                         f"{r['sequence_error_rate']:.4f}), {unit} error rate {r['token_error_rate']:.4f} "
+                         f"over {r['examples']:,} examples, beam {args.beam} ({c.dir})")
+    return 0
+
+
+# ---------------------------------------------------------------------------- tag
+def cmd_tag_predict(args) -> int:
+    form, model, _ = load_task(args.dir, "tag", args.which)
+    texts = _inputs(args)
+    _unknown_note(form.vocab, texts)
+    for t, tags in zip(texts, form.predict_tags(model, texts)):
+        if args.space_after is not None:
+            print("".join(ch + (" " if g == args.space_after else "") for ch, g in zip(t, tags)).rstrip(" "))
+        else:
+            print(tags)
+    return 0
+
+
+def cmd_tag_eval(args) -> int:
+    form, model, c, examples, data = _eval_common(args, "tag")
+    r = form.evaluate(model, data, examples)
+    r["checkpoint"] = str(c.dir)
+    line = f"{args.file}: tag accuracy {r['accuracy']:.4f}"
+    if "f1" in r:
+        line += f", boundary precision {r['precision']:.4f} recall {r['recall']:.4f} F1 {r['f1']:.4f}"
+    _print_eval(args, r, line + f" over {r['examples']:,} examples ({c.dir})")
+    return 0
+
+
+# ---------------------------------------------------------------------------- registration
+def _dir_flags(p, verb) -> None:
+    p.add_argument("dir", type=Path, help=f"a '{verb}' run directory (its best checkpoint) or a checkpoint directory")
+    p.add_argument("--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory")
+
+
+def _eval_parser(vsub, verb, what, extra=None):
+    p = vsub.add_parser("eval", help=f"score a labelled TSV: {what}",
+                        description=f"Score every example of FILE (lines {FORMS_HELP[verb][1]}): {what}.")
+    _dir_flags(p, verb)
+    p.add_argument("file", type=Path, help=f"UTF-8 TSV, lines {FORMS_HELP[verb][1]}")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a sentence")
+    if extra:
+        extra(p)
+    return p
+
+
+def _text_args(p, what="texts") -> None:
+    p.add_argument("text", nargs="*", help=f"{what} to process; none: read one per line from stdin")
+
+
+def add_parser(sub) -> None:
+    from .cli import Parser
+    for verb, (desc, fmt) in FORMS_HELP.items():
+        vp = sub.add_parser(verb, help=desc, description=f"{desc}. Data: UTF-8 TSV, lines {fmt}.")
+        vsub = vp.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+        vsub.required = True
+        p = vsub.add_parser("train", help=f"train a {verb} model on a TSV", argument_default=None,
+                            description=f"Train a {verb} model ({desc}) on DATA, lines {fmt}. Checkpoints "
+                                        f"OUT/best (best validation metric) and OUT/last; --resume OUT continues "
+                                        f"bit-identically. Example: rnnkit {verb} train data.tsv --out runs/{verb} --minutes 4")
+        _train_flags(p, verb)
+        p.set_defaults(func=cmd_train, verb=verb)
+
+        if verb == "classify":
+            p = vsub.add_parser("predict", help="print the most probable label and its probability per text",
+                                description="For each text (arguments, or stdin lines) print label<TAB>probability. "
+                                            "Characters unseen in training are read as <unk> (a note says so).")
+            _dir_flags(p, verb)
+            _text_args(p)
+            p.add_argument("--top", type=int, default=1, help="print the K most probable labels, label<TAB>prob each")
+            p.set_defaults(func=cmd_classify_predict)
+            _eval_parser(vsub, verb, "accuracy and mean loss").set_defaults(func=cmd_classify_eval)
+        elif verb == "generate":
+            p = vsub.add_parser("sample", help="generate N texts for a label",
+                                description="Draw N texts conditioned on --label, one per line.")
+            _dir_flags(p, verb)
+            p.add_argument("--label", required=True, help="the condition: one of the training labels")
+            p.add_argument("-n", type=int, default=10, help="how many texts to draw")
+            p.add_argument("--temperature", type=float, default=1.0, help="divide logits by this; 0 is greedy, below 1 more conservative")
+            p.add_argument("--top-k", type=int, default=0, help="sample among the K most likely characters (0: all)")
+            p.add_argument("--max-len", type=int, default=40, help="most characters per text")
+            p.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
+            p.set_defaults(func=cmd_generate_sample)
+            _eval_parser(vsub, verb, "held-out NLL per character").set_defaults(func=cmd_generate_eval)
+        elif verb == "seq2seq":
+            def dec_flags(q):
+                q.add_argument("--beam", type=int, default=1, help="beam width; 1 is greedy decoding")
+                q.add_argument("--max-len", type=int, default=None, help="most target tokens per output (default: the training --max-len)")
+            p = vsub.add_parser("predict", help="decode a target for each source",
+                                description="For each source (arguments, or stdin lines) print the decoded target.")
+            _dir_flags(p, verb)
+            _text_args(p, "sources")
+            dec_flags(p)
+            p.set_defaults(func=cmd_seq2seq_predict)
+            _eval_parser(vsub, verb, "exact-match rate, sequence error rate, token (or character) error rate",
+                         dec_flags).set_defaults(func=cmd_seq2seq_eval)
+        else:
+            p = vsub.add_parser("predict", help="print the tag string of each text",
+                                description="For each text (arguments, or stdin lines) print one tag per character.")
+            _dir_flags(p, verb)
+            _text_args(p)
+            p.add_argument("--space-after", metavar="TAG", help="print the text with a space after each character tagged TAG (space restoration: --space-after 1)")
+            p.set_defaults(func=cmd_tag_predict)
+            _eval_parser(vsub, verb, "tag accuracy, and boundary precision/recall/F1 when the tags are 0/1").set_defaults(func=cmd_tag_eval)

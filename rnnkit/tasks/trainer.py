@@ -1,0 +1,363 @@
+"""One training loop for the four task verbs (classify, generate, seq2seq, tag).
+
+Each step takes the next B example indices of the epoch's permutation, computes the
+form's mean loss and its gradient, clips, and updates:
+
+    perm_e  = rng.permutation(N)                  at the start of epoch e
+    batch_k = perm_e[k B : (k+1) B]               (the last batch of an epoch may be smaller)
+    g       = d loss(batch_k) / d θ;   clip g;   θ <- optimizer(θ, g, lr(step))
+
+Dropout masks are drawn from the same seeded generator. Everything that decides the next
+step — weights, optimizer buffers, step, epoch, the epoch's permutation and the position
+in it, the generator's state, the learning-rate scale — goes into every checkpoint (via
+``rnnkit.checkpoint``), so ``--resume`` continues bit-identically: k steps in one run give
+the same weights as k/2 steps, then a resume to k.
+
+Validation runs every ``eval_every`` steps and at the end, scoring the form's metric
+(``forms.py``); the best value so far is pointed to by ``OUT/best``, the newest by
+``OUT/last``. Training lines and validation lines go to ``OUT/metrics.jsonl``.
+SIGINT/SIGTERM save a checkpoint and exit 130/0. A NaN/Inf loss or gradient skips the
+step and halves the learning rate (``--nonfinite skip``), or stops (``stop``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .. import checkpoint as ckpt
+from ..errors import UserError
+from ..interrupt import StopRequest
+from ..metrics_log import MetricsLog
+from ..optim import OPTIMIZERS, clip_gradients, make_optimizer
+from ..schedule import SCHEDULES, learning_rate
+from .forms import Form, make_form, read_examples
+
+MAX_SKIPS = 10
+
+# Flags that may change when a run is resumed (the rest must match the checkpoint). A resume
+# is bit-identical to an uninterrupted run when none of them change (and, with the cosine
+# schedule, --max-steps is the same: the schedule is a function of it).
+RESUMABLE = {"max_steps", "minutes", "eval_every", "log_every", "progress", "lr", "clip", "nonfinite",
+             "val_max"}
+
+
+@dataclass
+class TaskTrainConfig:
+    """Training configuration of a task verb; saved as ``config.json["train"]``."""
+    verb: str = "classify"
+    data: str = ""                 # training TSV (absolute path)
+    val: str = ""                  # validation TSV; empty: hold out --val-fraction of data
+    val_fraction: float = 0.1
+    # model
+    hidden: int = 128
+    layers: int = 1
+    embed: int = 0
+    dropout: float = 0.0
+    bidirectional: bool = False
+    init: str = "uniform"
+    cond_embed: int = 0            # generate: label embedding size (0: one-hot)
+    autoregressive: bool = False   # generate: feed back the previous character
+    source_tokens: str = "chars"   # seq2seq: chars | words
+    target_tokens: str = "chars"
+    max_len: int = 50              # seq2seq validation decoding: most tokens per output
+    # optimisation
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    clip: float = 5.0
+    clip_mode: str = "norm"
+    schedule: str = "cosine"
+    warmup: int = 0
+    min_lr: float = 1e-4
+    batch: int = 64
+    # length and bookkeeping
+    max_steps: int = 2000
+    minutes: float = 0.0
+    seed: int = 1337
+    eval_every: int = 250
+    val_max: int = 2000            # validation examples scored during training (0: all)
+    log_every: int = 10
+    nonfinite: str = "skip"
+    progress: bool = True
+    fault_nan_step: int = -1       # testing only: poison the gradient at this step
+
+    def validate(self) -> None:
+        for n in ("hidden", "layers", "batch", "max_steps", "eval_every", "log_every", "max_len"):
+            if getattr(self, n) < 1:
+                raise UserError(f"--{n.replace('_', '-')} must be positive, got {getattr(self, n)}")
+        for n in ("embed", "cond_embed", "minutes", "warmup", "weight_decay", "clip", "min_lr", "val_max"):
+            if getattr(self, n) < 0:
+                raise UserError(f"--{n.replace('_', '-')} must be non-negative, got {getattr(self, n)}")
+        if not self.lr > 0:
+            raise UserError(f"--lr must be positive, got {self.lr}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise UserError(f"--dropout must lie in [0, 1), got {self.dropout}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise UserError(f"--val-fraction must lie in (0, 1), got {self.val_fraction}")
+        for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
+                              ("clip_mode", ("norm", "value", "none")), ("nonfinite", ("skip", "stop")),
+                              ("init", ("uniform", "orthogonal", "identity")),
+                              ("source_tokens", ("chars", "words")), ("target_tokens", ("chars", "words"))):
+            if getattr(self, name) not in allowed:
+                raise UserError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, "
+                                f"got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TaskTrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def file_sha256(path) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def split_data(cfg: TaskTrainConfig):
+    """-> (train examples, validation examples), both lists of field pairs."""
+    train = read_examples(cfg.verb, cfg.data)
+    if cfg.val:
+        return train, read_examples(cfg.verb, cfg.val)
+    n_val = int(round(len(train) * cfg.val_fraction))
+    if n_val < 1 or n_val >= len(train):
+        raise UserError(f"{cfg.data} has {len(train)} examples: too few to hold out --val-fraction "
+                        f"{cfg.val_fraction:g} for validation; give --val FILE or more data")
+    order = np.random.default_rng([cfg.seed, 7]).permutation(len(train))   # own stream: not the trainer's
+    held = set(order[:n_val].tolist())
+    return ([e for i, e in enumerate(train) if i not in held],
+            [e for i, e in enumerate(train) if i in held])
+
+
+class TaskTrainer:
+    """Owns the form, model, optimizer, data order and RNG of one run; saves and restores them."""
+
+    def __init__(self, cfg: TaskTrainConfig, out: Path, log=print, vocab_obj: dict | None = None):
+        self.cfg, self.out, self.log = cfg, out, log
+        self.form: Form = make_form(cfg.verb, cfg)
+        self.train_ex, self.val_ex = split_data(cfg)
+        if vocab_obj is None:
+            self.form.fit_vocab(self.train_ex)
+        else:
+            self.form.load_vocab(vocab_obj)
+        self.train_data = self.form.encode(self.train_ex, cfg.data)
+        if cfg.val_max and len(self.val_ex) > cfg.val_max:
+            self.val_ex = self.val_ex[:cfg.val_max]
+        self.val_data = self.form.encode(self.val_ex, cfg.val or cfg.data)
+        self.model_cfg = self.form.model_config()
+        try:
+            self.model = self.form.build_model(self.model_cfg.to_dict(), cfg.seed)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        hp = {"sgd": {"momentum": cfg.momentum}, "adam": {"weight_decay": cfg.weight_decay},
+              "adamw": {"weight_decay": cfg.weight_decay}}.get(cfg.optimizer, {})
+        self.opt = make_optimizer(cfg.optimizer, self.model.flat, **hp)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.N = len(self.train_ex)
+        self.step, self.epoch, self.pos = 0, 0, 0
+        self.perm = self.rng.permutation(self.N)
+        self.best, self.best_loss = None, float("inf")      # best metric value, its val loss
+        self.lr_scale = 1.0
+        self.elapsed = 0.0
+        self.data_sha = {"data": file_sha256(cfg.data), "val": file_sha256(cfg.val) if cfg.val else ""}
+
+    # ------------------------------------------------------------------ state
+    def config_dict(self) -> dict:
+        return {"task": self.cfg.verb, "model": self.model_cfg.to_dict(), "train": self.cfg.to_dict()}
+
+    def save(self, best: bool = False) -> Path:
+        state = {"step": self.step, "epoch": self.epoch, "pos": self.pos, "best": self.best, "best_loss": self.best_loss,
+                 "metric": self.form.metric, "lr_scale": self.lr_scale, "elapsed_s": self.elapsed,
+                 "rng": self.rng.bit_generator.state, "data_sha256": self.data_sha}
+        trainer = dict(self.opt.state_dict())
+        trainer["data.perm"] = self.perm.astype(np.int64)
+        path = ckpt.save(self.out, self.step, self.model.flat.state_dict(), trainer,
+                         self.config_dict(), self.form.vocab_json(), state)
+        ckpt.point(self.out, "last", path)
+        if best:
+            ckpt.point(self.out, "best", path)
+        ckpt.prune(self.out)
+        return path
+
+    def restore(self, c: ckpt.Checkpoint) -> None:
+        if c.config.get("model") != self.model_cfg.to_dict():
+            raise UserError(f"checkpoint {c.dir} does not match this run: model configuration differs")
+        s = c.state
+        if s.get("data_sha256") != self.data_sha:
+            raise UserError(f"the training or validation file changed since checkpoint {c.dir} was written; "
+                            f"an exact resume needs the same data (start a new run with --out)")
+        for k, v in list(c.model.items()) + list(c.trainer.items()):
+            if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
+                raise UserError(f"checkpoint {c.dir}: {k} holds NaN or Inf")
+        try:
+            self.model.flat.load_state_dict(c.model)
+            self.opt.load_state_dict(c.trainer)
+            perm = c.trainer["data.perm"]
+            if perm.shape != (self.N,):
+                raise ValueError(f"data order has shape {perm.shape}, expected ({self.N},)")
+            self.perm = perm.astype(np.int64)
+            self.step, self.epoch, self.pos = int(s["step"]), int(s["epoch"]), int(s["pos"])
+            self.best, self.best_loss = s.get("best"), float(s.get("best_loss", "inf"))
+            self.lr_scale = float(s["lr_scale"])
+            self.elapsed = float(s.get("elapsed_s", 0.0))
+            self.rng.bit_generator.state = s["rng"]
+        except (KeyError, ValueError, TypeError) as e:
+            raise UserError(f"checkpoint {c.dir} does not match this model: {e}") from None
+
+    # ------------------------------------------------------------------ steps
+    def lr(self) -> float:
+        c = self.cfg
+        frac = self.elapsed / (c.minutes * 60) if c.minutes else 0.0
+        return self.lr_scale * learning_rate(self.step, c.lr, c.schedule, c.max_steps, c.warmup, c.min_lr,
+                                             time_fraction=frac)
+
+    def train_step(self) -> dict:
+        c = self.cfg
+        idx = self.perm[self.pos:self.pos + c.batch]
+        loss, cache = self.form.loss(self.model, self.train_data, idx, self.rng)
+        self.model.backward(cache)
+        if self.step == c.fault_nan_step:
+            self.model.flat.grad[0] = np.nan
+        norm = clip_gradients(self.model.flat.grad, c.clip_mode, c.clip)
+        lr = self.lr()
+        finite = math.isfinite(loss) and math.isfinite(norm)
+        if finite:
+            self.opt.step(lr)
+        self.step += 1
+        self.pos += len(idx)
+        if self.pos >= self.N:
+            self.epoch, self.pos = self.epoch + 1, 0
+            self.perm = self.rng.permutation(self.N)
+        return {"loss": float(loss), "grad_norm": norm, "lr": lr, "finite": finite, "examples": len(idx)}
+
+    def validate(self) -> dict:
+        kw = {"decode_max": 500} if self.cfg.verb == "seq2seq" else {}
+        return self.form.evaluate(self.model, self.val_data, self.val_ex, **kw)
+
+
+def _describe(tr: TaskTrainer) -> str:
+    m = tr.model_cfg
+    bi = "bidirectional " if getattr(m, "bidirectional", False) else ""
+    return (f"{tr.cfg.verb}: {m.layers} x {m.hidden} {bi}tanh RNN, {len(tr.model.flat):,} parameters; "
+            f"{tr.N:,} training and {len(tr.val_ex):,} validation examples, batch {tr.cfg.batch}; out: {tr.out}")
+
+
+def train(cfg: TaskTrainConfig | None, out: Path, resume: bool = False, given: dict | None = None,
+          force: bool = False, log=print) -> int:
+    """Train a task model; returns the exit status (0 done, 130 interrupted, 1 diverged)."""
+    if resume:
+        c = ckpt.load(out, which="last")
+        if c.config.get("task") not in ("classify", "generate", "seq2seq", "tag"):
+            raise UserError(f"{out} is a run of task {c.config.get('task')!r}, not a task verb's run")
+        saved = TaskTrainConfig.from_dict(c.config.get("train", {}))
+        d = saved.to_dict()
+        for k, v in (given or {}).items():
+            if k in ("data", "verb"):
+                continue
+            if d.get(k) != v:
+                if k not in RESUMABLE:
+                    raise UserError(f"--{k.replace('_', '-')} differs from the run being resumed "
+                                    f"({v!r} given, {d.get(k)!r} saved); drop the flag or start a new run")
+                d[k] = v
+        if (given or {}).get("verb", saved.verb) != saved.verb:
+            raise UserError(f"{out} is a '{saved.verb}' run; resume it with rnnkit {saved.verb} train --resume {out}")
+        cfg = TaskTrainConfig.from_dict(d)
+        cfg.validate()
+        tr = TaskTrainer(cfg, c.dir.parent.parent, log, vocab_obj=json.loads(c.vocab_json))
+        tr.restore(c)
+        out = tr.out
+        log(f"resumed {c.dir} at step {tr.step} (epoch {tr.epoch}, example {tr.pos} of {tr.N})")
+    else:
+        cfg.validate()
+        ckpt.check_out_dir(out, force)
+        tr = TaskTrainer(cfg, out, log)                 # reads and checks all data before touching out
+        ckpt.init_run_dir(out, force, train_config=cfg.to_dict())
+    metrics = MetricsLog(out / "metrics.jsonl", resume_step=tr.step if resume else None)
+    log(_describe(tr))
+    return _loop(tr, metrics, log)
+
+
+def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
+    cfg = tr.cfg
+    start_wall = time.perf_counter()
+    base_elapsed = tr.elapsed
+    limit_s = cfg.minutes * 60 if cfg.minutes else float("inf")
+    bar = tqdm(total=cfg.max_steps, initial=tr.step, unit="step", disable=not cfg.progress,
+               dynamic_ncols=True, file=sys.stderr)
+    ema, skips = None, 0
+    with StopRequest() as stop:
+        while tr.step < cfg.max_steps:
+            t0 = time.perf_counter()
+            r = tr.train_step()
+            dt = time.perf_counter() - t0
+            tr.elapsed = base_elapsed + (time.perf_counter() - start_wall)
+            if not r["finite"]:
+                skips += 1
+                if cfg.nonfinite == "stop" or skips > MAX_SKIPS:
+                    bar.close()
+                    kept = (f"the last good checkpoint is kept in {tr.out / 'last'}" if ckpt.has_checkpoint(tr.out)
+                            else "no checkpoint had been saved yet")
+                    print(f"rnnkit: error: non-finite loss or gradient at step {tr.step - 1} "
+                          f"({'--nonfinite stop' if cfg.nonfinite == 'stop' else f'{skips} steps in a row'}); "
+                          f"the update was not applied and {kept}. Lower --lr or --clip, then "
+                          f"--resume {tr.out}", file=sys.stderr)
+                    return 1
+                tr.lr_scale *= 0.5
+                tqdm.write(f"step {tr.step - 1}: non-finite loss or gradient; step skipped, "
+                           f"learning rate halved (now x{tr.lr_scale:g})", file=sys.stderr)
+            else:
+                skips = 0
+                ema = r["loss"] if ema is None else 0.95 * ema + 0.05 * r["loss"]
+            bar.update(1)
+            eps = r["examples"] / dt if dt > 0 else 0.0
+            if ema is not None:
+                bar.set_postfix(loss=f"{ema:.3f}", ex_s=f"{eps:,.0f}", lr=f"{r['lr']:.2e}", refresh=False)
+            if tr.step % cfg.log_every == 0 and r["finite"]:
+                metrics.write(kind="train", step=tr.step, epoch=tr.epoch, time_s=round(tr.elapsed, 3),
+                              lr=r["lr"], loss=r["loss"], grad_norm=r["grad_norm"], examples_per_s=eps)
+            last = tr.step >= cfg.max_steps or tr.elapsed >= limit_s
+            if tr.step % cfg.eval_every == 0 or last:
+                v = tr.validate()
+                value = v[tr.form.metric]
+                better = tr.form.better(value, tr.best) or (value == tr.best and v["loss"] < tr.best_loss)
+                if better:
+                    tr.best, tr.best_loss = value, v["loss"]
+                metrics.write(kind="val", step=tr.step, time_s=round(tr.elapsed, 3),
+                              **{k: x for k, x in v.items() if isinstance(x, (int, float))})
+                tqdm.write(f"step {tr.step}: val {tr.form.metric} {value:.4f}, loss {v['loss']:.4f}"
+                           + (" *best*" if better else ""), file=sys.stderr)
+                _save(tr, better, log)
+            if last:
+                break
+            if stop.requested:
+                bar.close()
+                path = _save(tr, False, log)
+                log(f"stopped by signal at step {tr.step}; checkpoint saved to {path}. "
+                    f"Continue with: rnnkit {cfg.verb} train --resume {tr.out}")
+                return stop.exit_code
+        bar.close()
+    best = "none" if tr.best is None else f"{tr.best:.4f}"
+    log(f"done at step {tr.step}: best val {tr.form.metric} {best}; "
+        f"checkpoints in {tr.out}/best and {tr.out}/last")
+    return 0
+
+
+def _save(tr: TaskTrainer, best: bool, log):
+    try:
+        return tr.save(best=best)
+    except ckpt.NonFiniteCheckpoint as e:
+        log(f"warning: {e}; the previous checkpoint is kept")
+        return None
