@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,44 +70,111 @@ def is_run_dir(path: Path) -> bool:
     return (path / RUN_MARKER).is_file()
 
 
-def init_run_dir(out: Path, force: bool = False) -> None:
-    """Create ``out`` as a run directory, refusing to reuse a directory that is not one."""
+# What rnnkit writes in a run directory. Only these are ever deleted by --force.
+RUN_NAMES = (RUN_MARKER, "ckpt", "last", "best", "data", "metrics.jsonl", ".last.tmp", ".best.tmp")
+
+
+def check_out_dir(out: Path, force: bool = False) -> None:
+    """Refuse an ``--out`` that would clobber something; changes nothing on disk.
+
+    A new or empty directory is fine. An existing run needs ``force`` (start over). Any
+    other non-empty directory needs ``force`` too, and even then is refused if it holds a
+    file or directory under one of the names rnnkit writes, since that is not rnnkit's.
+    """
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
-        if is_run_dir(out) and not force:
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if is_run_dir(out):
+        if not force:
             raise UserError(f"--out {out} already holds a run; continue it with --resume {out}, "
                             f"or pass --force to start over (its checkpoints are deleted)")
-        if not is_run_dir(out) and not force:
-            raise UserError(f"--out {out} is an existing directory that is not an rnnkit run; "
-                            f"choose another, or pass --force to use it anyway")
-        for name in ("ckpt", "last", "best", "metrics.jsonl"):
+        return
+    if not force:
+        raise UserError(f"--out {out} is an existing directory that is not an rnnkit run; "
+                        f"choose another, or pass --force to use it anyway")
+    clash = [n for n in RUN_NAMES if (out / n).exists() or (out / n).is_symlink()]
+    if clash:
+        raise UserError(f"--out {out} is not an rnnkit run but holds {', '.join(clash)}, which rnnkit "
+                        f"would overwrite; choose another directory")
+
+
+def init_run_dir(out: Path, force: bool = False, train_config: dict | None = None) -> None:
+    """Create ``out`` as a run directory (see ``check_out_dir`` for what is refused).
+
+    With ``force`` on an existing run, only rnnkit's own entries (``RUN_NAMES``) are
+    deleted; nothing else in the directory is touched. The marker file records the
+    training configuration, so a run killed before its first checkpoint can be resumed.
+    """
+    check_out_dir(out, force)
+    if is_run_dir(out):
+        for name in ("ckpt", "last", "best", "metrics.jsonl", ".last.tmp", ".best.tmp"):
             p = out / name
             if p.is_symlink() or p.is_file():
                 p.unlink()
             elif p.is_dir():
                 shutil.rmtree(p)
-    out.mkdir(parents=True, exist_ok=True)
-    _write(out / RUN_MARKER, _json_bytes({"format_version": FORMAT_VERSION}))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        marker = {"format_version": FORMAT_VERSION}
+        if train_config is not None:
+            marker["train"] = train_config
+        _write(out / RUN_MARKER, _json_bytes(marker))
+    except OSError as e:
+        raise UserError(f"cannot create the run directory {out}: {e.strerror or e}") from None
+
+
+def read_run_marker(out: Path) -> dict:
+    """The JSON of ``out/rnnkit-run.json`` ({} if it is unreadable)."""
+    try:
+        obj = json.loads((out / RUN_MARKER).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def has_checkpoint(out: Path) -> bool:
+    """Whether run directory ``out`` names a checkpoint (``last`` or ``best`` resolves)."""
+    return any((out / l).exists() for l in ("last", "best"))
+
+
+def _disk_error(e: OSError, what: str, out: Path) -> UserError:
+    if e.errno == errno.ENOSPC:
+        return UserError(f"disk full while writing {what}; the previous checkpoint is intact. "
+                         f"Free space and continue with: rnnkit train --resume {out}")
+    return UserError(f"could not write {what}: {e}")
+
+
+def _fault_sleep() -> float:
+    """Testing hook: seconds to pause after each file of a checkpoint (RNNKIT_FAULT_SAVE_SLEEP),
+    so a test can kill the process in the middle of a save."""
+    try:
+        return float(os.environ.get("RNNKIT_FAULT_SAVE_SLEEP", "0"))
+    except ValueError:
+        return 0.0
 
 
 def save(out: Path, step: int, model: dict, trainer: dict, config: dict, vocab_json: str, state: dict) -> Path:
     """Write checkpoint ``out/ckpt/step-{step}`` atomically and return its path.
 
     ``model``/``trainer``: name -> array. Refuses (``NonFiniteCheckpoint``) to write
-    non-finite weights, so a diverged model never replaces a good checkpoint. A full disk
-    raises a ``UserError`` and leaves earlier checkpoints as they were.
+    non-finite weights or optimizer buffers, so a diverged model never replaces a good
+    checkpoint. Each file is written and fsync'ed in a temporary directory, which is then
+    fsync'ed and renamed into place. A full disk raises a ``UserError`` and leaves earlier
+    checkpoints as they were.
     """
-    for k, v in model.items():
-        if not np.all(np.isfinite(v)):
-            raise NonFiniteCheckpoint(f"weights {k} hold NaN or Inf; checkpoint not written")
+    for group in (model, trainer):
+        for k, v in group.items():
+            if np.issubdtype(np.asarray(v).dtype, np.floating) and not np.all(np.isfinite(v)):
+                raise NonFiniteCheckpoint(f"{k} holds NaN or Inf; checkpoint not written")
     ckdir = out / "ckpt"
-    ckdir.mkdir(parents=True, exist_ok=True)
     final = ckdir / f"step-{step:08d}"
     tmp = ckdir / f".tmp-step-{step:08d}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    pause = _fault_sleep()
     try:
+        ckdir.mkdir(parents=True, exist_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp)
         tmp.mkdir()
         blobs = {
             "model.safetensors": st_save({k: np.ascontiguousarray(v) for k, v in model.items()}),
@@ -117,43 +185,59 @@ def save(out: Path, step: int, model: dict, trainer: dict, config: dict, vocab_j
         }
         for name, data in blobs.items():
             _write(tmp / name, data)
+            if pause:
+                time.sleep(pause)
         manifest = {"format_version": FORMAT_VERSION,
                     "files": {n: {"bytes": len(d), "sha256": hashlib.sha256(d).hexdigest()} for n, d in blobs.items()}}
         _write(tmp / "manifest.json", _json_bytes(manifest))
         _fsync_dir(tmp)
-        if final.exists():  # this step is already saved (e.g. a stop right after a periodic save):
-            shutil.rmtree(tmp)  # keep it, since last/best may point at it
-            return final
+        if final.exists():
+            linked = {(out / l).resolve() for l in ("last", "best") if (out / l).exists()}
+            if final.resolve() in linked:
+                # This step is already saved and in use (a stop right after a periodic
+                # save): keep it, since last/best point at it.
+                shutil.rmtree(tmp)
+                return final
+            # A leftover of a run killed between its rename and its symlink swap: nothing
+            # points at it, so it is replaced by the checkpoint just written.
+            stale = ckdir / f".tmp-stale-{step:08d}-{os.getpid()}"
+            os.replace(final, stale)
+            shutil.rmtree(stale, ignore_errors=True)
         os.replace(tmp, final)
         _fsync_dir(ckdir)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        if e.errno == errno.ENOSPC:
-            raise UserError(f"disk full while saving a checkpoint in {ckdir}; the previous checkpoint "
-                            f"is intact. Free space and --resume {out}") from None
-        raise UserError(f"could not save a checkpoint in {ckdir}: {e}") from None
+        raise _disk_error(e, f"a checkpoint in {ckdir}", out) from None
     return final
 
 
 def point(out: Path, link: str, target: Path) -> None:
     """Atomically make ``out/link`` a symlink to ``target`` (a checkpoint directory)."""
     tmp = out / f".{link}.tmp"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    os.symlink(os.path.relpath(target, out), tmp)
-    os.replace(tmp, out / link)
-    _fsync_dir(out)
+    try:
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(os.path.relpath(target, out), tmp)
+        os.replace(tmp, out / link)
+        _fsync_dir(out)
+    except OSError as e:
+        raise _disk_error(e, f"the {link} link in {out}", out) from None
 
 
 def prune(out: Path) -> None:
-    """Delete checkpoint directories that neither ``last`` nor ``best`` points to."""
+    """Delete checkpoint directories that neither ``last`` nor ``best`` points to, and
+    temporary directories left by an earlier process that was killed while saving."""
     keep = {(out / l).resolve() for l in ("last", "best") if (out / l).exists()}
     ckdir = out / "ckpt"
     if not ckdir.is_dir():
         return
+    mine = f"-{os.getpid()}"
     for d in ckdir.iterdir():
-        if d.is_dir() and d.resolve() not in keep and not d.name.startswith(".tmp-"):
-            shutil.rmtree(d, ignore_errors=True)
+        if not d.is_dir() or d.resolve() in keep:
+            continue
+        if d.name.startswith(".tmp-") and d.name.endswith(mine):
+            continue  # this process's save in progress
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def resolve(path: str | Path, which: str = "best") -> Path:
@@ -185,6 +269,8 @@ def _load_json(data: bytes, name: str, where: Path):
         obj = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise UserError(f"checkpoint {where}: {name} is not valid JSON ({e})") from None
+    except RecursionError:
+        raise UserError(f"checkpoint {where}: {name} is nested too deeply to be a checkpoint file") from None
     if not isinstance(obj, dict):
         raise UserError(f"checkpoint {where}: {name} must hold a JSON object")
     return obj

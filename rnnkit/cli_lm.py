@@ -24,6 +24,7 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--val", dest="val_files", nargs="+", metavar="FILE", help="validation text from these files instead of the last part of the training text")
     g.add_argument("--val-fraction", type=float, help=f"share of the text, taken from its end, used for validation (default {D.val_fraction})")
     g.add_argument("--encoding-errors", choices=["strict", "replace"], help="'replace' turns invalid UTF-8 into U+FFFD instead of refusing the file (default strict)")
+    g.add_argument("--vocab-limit", type=int, metavar="N", help=f"warn, showing the count, when the text has more than N distinct characters; 0 never warns (default {D.vocab_limit})")
     g = p.add_argument_group("model")
     g.add_argument("--hidden", type=int, help=f"hidden units H per layer (default {D.hidden})")
     g.add_argument("--layers", type=int, help=f"stacked RNN layers L (default {D.layers})")

@@ -12,6 +12,7 @@ NUL bytes is refused as binary.
 from __future__ import annotations
 
 import codecs
+import errno
 import json
 import os
 import sysconfig
@@ -68,7 +69,8 @@ def iter_text(path: Path, errors: str = "strict", chunk_bytes: int = CHUNK_BYTES
     with f:
         first = True
         while True:
-            raw = f.read(chunk_bytes)
+            raw = f.read(max(chunk_bytes, 3) if first else chunk_bytes)   # a whole BOM in the first read
+            eof = not raw
             if first and raw.startswith(codecs.BOM_UTF8):
                 raw, offset = raw[3:], 3
             nul = raw.find(b"\0")
@@ -76,7 +78,7 @@ def iter_text(path: Path, errors: str = "strict", chunk_bytes: int = CHUNK_BYTES
                 raise UserError(f"{path} looks like a binary file (NUL byte at offset {offset + nul}); give text files")
             pending = len(dec.getstate()[0])  # bytes of a split character held from the last read
             try:
-                text = dec.decode(raw, final=not raw)
+                text = dec.decode(raw, final=eof)
             except UnicodeDecodeError as e:
                 bad = offset - pending + e.start
                 raise UserError(f"{path} is not valid UTF-8 (byte offset {max(bad, 0)}); "
@@ -85,7 +87,7 @@ def iter_text(path: Path, errors: str = "strict", chunk_bytes: int = CHUNK_BYTES
             first = False
             if text:
                 yield text
-            if not raw:
+            if eof:
                 return
 
 
@@ -138,10 +140,23 @@ class Prepared:
         return self.ids()[self.n_train:]
 
 
-def prepare(files: list[Path], data_dir: Path, val_files: list[Path] | None = None,
-            val_fraction: float = 0.1, errors: str = "strict", log=print) -> Prepared:
-    """Build the vocabulary over all text and write ids: train first, validation after.
+@dataclass
+class CorpusPlan:
+    """The result of the first pass: what preparation will write, known before anything is."""
+    files: list
+    val_files: list
+    vocab: Vocab
+    n_train: int
+    n_val: int
+    errors: str = "strict"
 
+
+def plan_corpus(files: list[Path], val_files: list[Path] | None = None, val_fraction: float = 0.1,
+                errors: str = "strict") -> CorpusPlan:
+    """First pass over the text: vocabulary, size and split. Reads only; writes nothing.
+
+    Every problem with the input (unreadable, binary, invalid UTF-8, empty) is raised
+    here, so a caller can check the plan before it touches any output directory.
     Without ``val_files`` the split is contiguous: the first (1 - val_fraction) of the
     characters train, the rest validate (nanoGPT's split, vocabulary from the whole text).
     """
@@ -152,24 +167,62 @@ def prepare(files: list[Path], data_dir: Path, val_files: list[Path] | None = No
     n_tr_files = sum(counts[:len(files)])
     if val_files:
         n_train, n_val = n_tr_files, total - n_tr_files
+        if n_train == 0:
+            raise UserError(f"the training text is empty ({', '.join(map(str, list(files)[:3]))})")
     else:
-        n_train = int(total * (1.0 - val_fraction))   # as nanoGPT: data[:int(n * 0.9)]
-        n_val = total - n_train
-    data_dir.mkdir(parents=True, exist_ok=True)
+        n_val = int(round(total * val_fraction))
+        n_train = total - n_val
+    return CorpusPlan(list(files), list(val_files or []), vocab, n_train, n_val, errors)
+
+
+def write_prepared(plan: CorpusPlan, data_dir: Path, log=print) -> Prepared:
+    """Second pass: write ``ids.bin`` (train then validation), ``vocab.json``, ``meta.json``.
+
+    The space for ``ids.bin`` is reserved up front, so a full disk is an ``OSError``
+    (ENOSPC) here rather than a SIGBUS while writing through the memory map.
+    """
+    vocab = plan.vocab
+    total = plan.n_train + plan.n_val
+    all_files = plan.files + plan.val_files
+    dtype = np.dtype(vocab.id_dtype)
     tmp = data_dir / "ids.bin.tmp"
-    mm = np.memmap(tmp, dtype=vocab.id_dtype, mode="w+", shape=(total,))
-    n = encode_files(all_files, vocab, mm, errors)
-    assert n == total
-    mm.flush()
-    del mm
-    os.replace(tmp, data_dir / "ids.bin")
-    meta = {"n_train": n_train, "n_val": n_val, "dtype": np.dtype(vocab.id_dtype).name,
-            "files": [str(p) for p in files], "val_files": [str(p) for p in (val_files or [])]}
-    (data_dir / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
-    (data_dir / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    log(f"prepared {total:,} characters ({n_train:,} train, {n_val:,} validation), "
-        f"vocabulary {len(vocab)}, ids as {meta['dtype']} in {data_dir / 'ids.bin'}")
-    return Prepared(data_dir, vocab, n_train, n_val, meta["dtype"])
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            try:
+                os.posix_fallocate(f.fileno(), 0, total * dtype.itemsize)
+            except (AttributeError, OSError) as e:  # no fallocate here: let the memmap extend it
+                if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+                    raise
+        mm = np.memmap(tmp, dtype=dtype, mode="r+" if tmp.stat().st_size else "w+", shape=(total,))
+        n = encode_files(all_files, vocab, mm, plan.errors)
+        assert n == total
+        mm.flush()
+        del mm
+        os.replace(tmp, data_dir / "ids.bin")
+        meta = {"n_train": plan.n_train, "n_val": plan.n_val, "dtype": dtype.name,
+                "files": [str(p) for p in plan.files], "val_files": [str(p) for p in plan.val_files]}
+        (data_dir / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
+        (data_dir / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    except OSError as e:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        if e.errno == errno.ENOSPC:
+            raise UserError(f"disk full while writing the prepared ids ({total * dtype.itemsize:,} bytes) "
+                            f"to {data_dir}; free space and try again") from None
+        raise UserError(f"could not write the prepared ids to {data_dir}: {e}") from None
+    log(f"prepared {total:,} characters ({plan.n_train:,} train, {plan.n_val:,} validation), "
+        f"vocabulary {len(vocab)}, ids as {dtype.name} in {data_dir / 'ids.bin'}")
+    return Prepared(data_dir, vocab, plan.n_train, plan.n_val, dtype.name)
+
+
+def prepare(files: list[Path], data_dir: Path, val_files: list[Path] | None = None,
+            val_fraction: float = 0.1, errors: str = "strict", log=print) -> Prepared:
+    """Build the vocabulary over all text and write ids: train first, validation after
+    (``plan_corpus`` then ``write_prepared``)."""
+    return write_prepared(plan_corpus(files, val_files, val_fraction, errors), data_dir, log)
 
 
 def load_prepared(data_dir: Path) -> Prepared:

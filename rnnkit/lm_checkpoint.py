@@ -15,7 +15,7 @@ def load_lm(path: str | Path, which: str = "best") -> tuple[CharRNN, Vocab, ckpt
     """(model, vocab, checkpoint) from a run directory or checkpoint directory.
 
     The configuration is validated, the model rebuilt from it, and every tensor's name,
-    shape and dtype checked against that model before any value is used.
+    shape, dtype and finiteness checked against that model before any value is used.
     """
     c = ckpt.load(path, task="lm", which=which)
     try:
@@ -29,9 +29,11 @@ def load_lm(path: str | Path, which: str = "best") -> tuple[CharRNN, Vocab, ckpt
     for k, v in c.model.items():
         if v.dtype != np.float32 and v.dtype != np.float64:
             raise UserError(f"checkpoint {c.dir}: weight {k} has dtype {v.dtype}, expected float32")
-    model = CharRNN(mcfg)
+        if not np.all(np.isfinite(v)):
+            raise UserError(f"checkpoint {c.dir}: weight {k} holds NaN or Inf")
     try:
+        model = CharRNN(mcfg)
         model.flat.load_state_dict(c.model)
-    except ValueError as e:
+    except (ValueError, TypeError) as e:
         raise UserError(f"checkpoint {c.dir} does not match its own configuration: {e}") from None
     return model, vocab, c

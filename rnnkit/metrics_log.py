@@ -7,9 +7,12 @@ about to be replayed.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
+
+from .errors import UserError
 
 
 class MetricsLog:
@@ -31,8 +34,14 @@ class MetricsLog:
     def write(self, **row) -> None:
         if not self.enabled:
             return
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+        try:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+        except OSError as e:
+            if e.errno == errno.ENOSPC:
+                raise UserError(f"disk full while writing {self.path}; the last checkpoint is intact. "
+                                f"Free space and continue with: rnnkit train --resume {self.path.parent}") from None
+            raise UserError(f"could not write {self.path}: {e}") from None
 
 
 def read_metrics(path: Path) -> list[dict]:

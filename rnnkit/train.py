@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -26,7 +27,7 @@ from tqdm import tqdm
 from . import checkpoint as ckpt
 from .batcher import StreamBatcher
 from .char_rnn import CharRNN, ModelConfig
-from .corpus import default_corpus_files, find_files, load_prepared, prepare
+from .corpus import CorpusPlan, default_corpus_files, find_files, load_prepared, plan_corpus, write_prepared
 from .errors import UserError
 from .evaluate import evaluate_ids
 from .interrupt import StopRequest
@@ -37,7 +38,6 @@ from .train_config import RESUMABLE_OVERRIDES, TrainConfig
 from .vocab import Vocab
 
 LN2 = math.log(2)
-VOCAB_WARN = 1000
 MAX_SKIPS = 10
 
 
@@ -105,6 +105,17 @@ class LMTrainer:
         return path
 
     def restore(self, c: ckpt.Checkpoint) -> None:
+        """Load weights, optimizer, carried state, data position and RNG from ``c``, after
+        checking that its model configuration, vocabulary and values fit this run."""
+        if c.config.get("model") != self.model.cfg.to_dict():
+            raise UserError(f"checkpoint {c.dir} does not match this run: its model configuration "
+                            f"{c.config.get('model')!r} differs from {self.model.cfg.to_dict()!r}")
+        if c.vocab_json != self.vocab.to_json():
+            raise UserError(f"checkpoint {c.dir} does not match this run: its vocabulary differs from "
+                            f"the prepared data in {self.out / 'data'}")
+        for k, v in list(c.model.items()) + list(c.trainer.items()):
+            if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
+                raise UserError(f"checkpoint {c.dir}: {k} holds NaN or Inf")
         try:
             self.model.flat.load_state_dict(c.model)
             self.opt.load_state_dict(c.trainer)
@@ -158,22 +169,65 @@ class LMTrainer:
         return evaluate_ids(self.model, val, progress=False)
 
 
-def prepare_data(cfg: TrainConfig, out: Path, log) -> object:
+def plan_data(cfg: TrainConfig, log) -> CorpusPlan:
+    """Read the input once and check it fits the configuration; touches no output.
+
+    Every bad-input error (missing, empty, binary or non-UTF-8 files; text too short for
+    one batch or for the validation split) is raised here, before ``--out`` is created
+    or cleared, so a failed start overwrites nothing.
+    """
     files = find_files(cfg.files) if cfg.files else default_corpus_files()
     val_files = find_files(cfg.val_files) if cfg.val_files else None
     if not cfg.files:
         log(f"no files given: training on the Python standard library source ({len(files)} files under {files[0].parent})")
-    data = prepare(files, out / "data", val_files, cfg.val_fraction, cfg.encoding_errors, log=log)
-    if len(data.vocab) > VOCAB_WARN:
-        log(f"warning: the vocabulary has {len(data.vocab)} characters (over {VOCAB_WARN}); "
-            f"the one-hot input and softmax grow with it. Consider --embed or cleaning the text")
-    return data
+    plan = plan_corpus(files, val_files, cfg.val_fraction, cfg.encoding_errors)
+    V = len(plan.vocab)
+    if cfg.vocab_limit and V > cfg.vocab_limit:
+        print(f"rnnkit: warning: the vocabulary has {V:,} distinct characters, more than --vocab-limit "
+              f"{cfg.vocab_limit:,}; the one-hot input and the softmax grow with it. Consider --embed, "
+              f"or cleaning the text", file=sys.stderr)
+    StreamBatcher(plan.n_train, cfg.batch, cfg.seq_len)                    # raises if too short
+    if plan.n_val < 2:
+        where = "the validation files" if val_files else f"the last {cfg.val_fraction:g} of the text"
+        raise UserError(f"the validation split ({where}) has {plan.n_val} characters; it needs at least 2 "
+                        f"(more text, a larger --val-fraction, or --val FILE)")
+    return plan
+
+
+def start_run(cfg: TrainConfig, out: Path, force: bool, log) -> "LMTrainer":
+    """A new run in ``out``: check everything, then create the run directory and prepare data."""
+    cfg.validate()
+    ckpt.check_out_dir(out, force)
+    plan = plan_data(cfg, log)
+    created = not out.exists()
+    ckpt.init_run_dir(out, force, train_config=cfg.to_dict())
+    try:
+        data = write_prepared(plan, out / "data", log=log)
+    except UserError:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    return LMTrainer(cfg, out, data, log)
 
 
 def train(cfg: TrainConfig, out: Path, resume: Path | None = None, given: dict | None = None,
           force: bool = False, log=print) -> int:
-    """Run training; returns the process exit status (0 done, 130 interrupted, 1 diverged)."""
-    if resume is not None:
+    """Run training; returns the process exit status (0 done, 130 interrupted, 1 diverged).
+
+    ``--resume`` of a run that was killed before its first checkpoint starts it over from
+    step 0 with the configuration recorded in its run marker (the same result, since runs
+    are deterministic).
+    """
+    if resume is not None and ckpt.is_run_dir(resume) and not ckpt.has_checkpoint(resume):
+        saved = ckpt.read_run_marker(resume).get("train")
+        if not isinstance(saved, dict):
+            raise UserError(f"{resume} holds no checkpoint yet and no recorded configuration; "
+                            f"start it again with --out {resume} --force")
+        cfg = merge_resume_config(TrainConfig.from_dict(saved), given or {})
+        log(f"{resume} holds no checkpoint yet (stopped before the first save): starting it over from step 0")
+        trainer = start_run(cfg, resume, True, log)
+        out, resume = resume, None
+    elif resume is not None:
         c = ckpt.load(resume, task="lm", which="last")
         run = c.dir.parent.parent
         saved = TrainConfig.from_dict(c.config.get("train", {}))
@@ -185,10 +239,7 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, given: dict |
         trainer.restore(c)
         log(f"resumed {c.dir} at step {trainer.step} (epoch {trainer.epoch}, chunk {trainer.chunk})")
     else:
-        cfg.validate()
-        ckpt.init_run_dir(out, force)
-        data = prepare_data(cfg, out, log)
-        trainer = LMTrainer(cfg, out, data, log)
+        trainer = start_run(cfg, out, force, log)
     metrics = MetricsLog(out / "metrics.jsonl", resume_step=trainer.step if resume else None)
     m = trainer.model
     log(f"model: {m.cfg.layers} x {m.cfg.hidden} tanh RNN, vocabulary {len(trainer.vocab)}, "
@@ -220,10 +271,12 @@ def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
                 skips += 1
                 if cfg.nonfinite == "stop" or skips > MAX_SKIPS:
                     bar.close()
-                    log(f"error: non-finite loss or gradient at step {tr.step - 1} "
-                        f"({'--nonfinite stop' if cfg.nonfinite == 'stop' else f'{skips} steps in a row'}); "
-                        f"the update was not applied and the last good checkpoint is kept in {cfg_out(tr)}. "
-                        f"Lower --lr or --clip, then --resume {tr.out}")
+                    kept = (f"the last good checkpoint is kept in {cfg_out(tr)}" if ckpt.has_checkpoint(tr.out)
+                            else "no checkpoint had been saved yet")
+                    print(f"rnnkit: error: non-finite loss or gradient at step {tr.step - 1} "
+                          f"({'--nonfinite stop' if cfg.nonfinite == 'stop' else f'{skips} steps in a row'}); "
+                          f"the update was not applied and {kept}. "
+                          f"Lower --lr or --clip, then --resume {tr.out}", file=sys.stderr)
                     return 1
                 tr.lr_scale *= 0.5
                 tqdm.write(f"step {tr.step - 1}: non-finite loss or gradient; step skipped, "

@@ -9,7 +9,10 @@ from .optim import OPTIMIZERS
 from .schedule import SCHEDULES
 
 # Flags that may differ when a run is resumed; every other one must match the checkpoint.
-RESUMABLE_OVERRIDES = {"max_steps", "minutes", "eval_every", "save_every", "log_every", "val_chars", "progress"}
+# Changing lr, clip or the non-finite policy on resume is allowed (the way out of a diverged
+# run); a resume is bit-identical to an uninterrupted run only when none of them change.
+RESUMABLE_OVERRIDES = {"max_steps", "minutes", "eval_every", "save_every", "log_every", "val_chars", "progress",
+                       "vocab_limit", "lr", "clip", "nonfinite", "fault_nan_step"}
 
 
 @dataclass
@@ -18,6 +21,7 @@ class TrainConfig:
     val_files: list = field(default_factory=list)
     val_fraction: float = 0.1
     encoding_errors: str = "strict"
+    vocab_limit: int = 1000                      # warn (with the count) above this many characters; 0: never
     # model
     hidden: int = 256
     layers: int = 2
@@ -57,12 +61,17 @@ class TrainConfig:
             v = getattr(self, name)
             if v < 0 or (v == 0 and not allow_zero):
                 raise UserError(f"--{name.replace('_', '-')} must be {'non-negative' if allow_zero else 'positive'}, got {v}")
-        for n in ("hidden", "layers", "seq_len", "batch", "max_steps", "eval_every", "save_every", "log_every"):
+        for n in ("hidden", "layers", "seq_len", "batch", "max_steps", "eval_every", "save_every", "log_every",
+                  "step_size"):
             pos(n)
-        for n in ("embed", "minutes", "val_chars", "warmup", "weight_decay", "clip"):
+        for n in ("embed", "minutes", "val_chars", "warmup", "weight_decay", "clip", "vocab_limit", "min_lr"):
             pos(n, allow_zero=True)
         if not self.lr > 0:
             raise UserError(f"--lr must be positive, got {self.lr}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise UserError(f"--momentum must lie in [0, 1), got {self.momentum}")
+        if not self.gamma > 0:
+            raise UserError(f"--gamma must be positive, got {self.gamma}")
         if not 0.0 <= self.dropout < 1.0:
             raise UserError(f"--dropout must lie in [0, 1), got {self.dropout}")
         if not 0.0 < self.val_fraction < 1.0:
@@ -78,5 +87,22 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        """From saved JSON: unknown keys are ignored, and each value must have its field's type
+        (an int may stand for a float); anything else is a ``UserError``, never a crash later."""
+        if not isinstance(d, dict):
+            raise UserError(f"the training configuration must be a JSON object, got {type(d).__name__}")
+        default = cls()
+        kw = {}
+        for f in fields(cls):
+            if f.name not in d:
+                continue
+            v, want = d[f.name], type(getattr(default, f.name))
+            ok = (isinstance(v, want) and not (want is int and isinstance(v, bool))) or \
+                 (want is float and isinstance(v, int) and not isinstance(v, bool))
+            if want is list:
+                ok = isinstance(v, list) and all(isinstance(x, str) for x in v)
+            if not ok:
+                raise UserError(f"the saved training configuration has {f.name} = {v!r}, "
+                                f"which is not a {want.__name__}")
+            kw[f.name] = v
+        return cls(**kw)

@@ -1,0 +1,157 @@
+"""Helpers for the reliability tests: run the ``rnnkit`` CLI as a real subprocess.
+
+Every case runs ``[sys.executable, "-m", "rnnkit", ...]`` from the repository's source, so
+exit statuses, signals and stderr are exactly what a user sees.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file
+
+REPO = Path(__file__).resolve().parents[2]
+# A tiny model: fast enough that a whole run takes well under a second of compute.
+TINY = ["--hidden", "16", "--layers", "1", "--batch", "4", "--seq-len", "16", "--no-progress"]
+
+
+def env(**extra) -> dict:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
+    e.pop("RNNKIT_FAULT_SAVE_SLEEP", None)
+    e.update({k: str(v) for k, v in extra.items()})
+    return e
+
+
+def cmd(*args) -> list[str]:
+    return [sys.executable, "-m", "rnnkit", *map(str, args)]
+
+
+def rnnkit(*args, cwd=None, timeout=120, extra_env=None, input=None) -> subprocess.CompletedProcess:
+    """Run the CLI to completion; returns the CompletedProcess (text stdout/stderr)."""
+    return subprocess.run(cmd(*args), cwd=cwd, env=env(**(extra_env or {})), capture_output=True,
+                          text=True, timeout=timeout, input=input)
+
+
+def start(*args, cwd=None, extra_env=None) -> subprocess.Popen:
+    return subprocess.Popen(cmd(*args), cwd=cwd, env=env(**(extra_env or {})), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(pred, proc: subprocess.Popen | None = None, timeout: float = 60, poll: float = 0.002) -> bool:
+    """Poll ``pred()`` until true (True), or until ``proc`` exits or time runs out (False)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        if proc is not None and proc.poll() is not None:
+            return bool(pred())
+        time.sleep(poll)
+    return False
+
+
+def kill9(proc: subprocess.Popen) -> bool:
+    """SIGKILL ``proc`` if it still runs; True if the kill is what ended it."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    return proc.returncode == -signal.SIGKILL
+
+
+def write_text(path: Path, n_words: int = 4000, seed: int = 0, extra: str = "") -> Path:
+    """Pseudo-text with mixed scripts: Latin, Hangul, an emoji; deterministic for ``seed``."""
+    r = random.Random(seed)
+    words = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "far", "away", "안녕", "하세요", "🙂", "x,", "y.\n"]
+    path.write_text(" ".join(r.choice(words) for _ in range(n_words)) + extra, encoding="utf-8")
+    return path
+
+
+def checkpoint_steps(run: Path) -> list[int]:
+    d = run / "ckpt"
+    if not d.is_dir():
+        return []
+    return sorted(int(p.name[5:]) for p in d.iterdir() if p.name.startswith("step-"))
+
+
+def last_step(run: Path) -> int | None:
+    link = run / "last"
+    try:
+        return int(os.readlink(link).rsplit("-", 1)[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def tensors(ckpt_dir: Path) -> dict[str, np.ndarray]:
+    """model + trainer tensors of a checkpoint directory, prefixed ``model/`` and ``trainer/``."""
+    out = {f"model/{k}": v for k, v in load_file(str(ckpt_dir / "model.safetensors")).items()}
+    out.update({f"trainer/{k}": v for k, v in load_file(str(ckpt_dir / "trainer.safetensors")).items()})
+    return out
+
+
+def assert_bit_identical(a: Path, b: Path) -> None:
+    """The weights, optimizer buffers and carried state of two checkpoints are equal bit for bit."""
+    ta, tb = tensors(a), tensors(b)
+    assert ta.keys() == tb.keys()
+    for k in ta:
+        assert ta[k].dtype == tb[k].dtype and ta[k].shape == tb[k].shape, k
+        assert ta[k].tobytes() == tb[k].tobytes(), f"{k} differs between {a} and {b}"
+    assert (a / "model.safetensors").read_bytes() == (b / "model.safetensors").read_bytes()
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every entry under ``root`` -> a digest of its content (files) or target (symlinks)."""
+    out = {}
+    if not root.exists():
+        return out
+    for p in sorted(root.rglob("*")):
+        rel = str(p.relative_to(root))
+        if p.is_symlink():
+            out[rel] = "link:" + os.readlink(p)
+        elif p.is_file():
+            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+        else:
+            out[rel] = "dir"
+    return out
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
+    """Exit status 2, exactly one line on stderr, no traceback; the line holds ``needles``."""
+    err = proc.stderr
+    assert proc.returncode == 2, f"exit {proc.returncode}; stderr: {err!r}; stdout: {proc.stdout!r}"
+    assert "Traceback" not in err and "Traceback" not in proc.stdout, err
+    lines = err.strip("\n").split("\n")
+    assert len(lines) == 1 and lines[0], f"expected one line on stderr, got {err!r}"
+    for n in needles:
+        assert n.lower() in lines[0].lower(), f"{n!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+# One reference run, shared by the resume, checkpoint and signal tests: dropout on (so the
+# RNG state matters), a checkpoint every 10 steps, and more than one epoch of the text.
+MAX_STEPS = 200
+RUN_ARGS = TINY + ["--max-steps", MAX_STEPS, "--save-every", "10", "--eval-every", "50", "--val-chars", "500",
+                   "--dropout", "0.1", "--seed", "7", "--lr", "0.01"]
+_BASELINE: dict = {}
+
+
+def corpus(root: Path) -> Path:
+    return write_text(root / "corpus.txt", n_words=2000, seed=1)
+
+
+def baseline(tmp_path_factory) -> tuple[Path, Path, float]:
+    """(text, run directory, wall seconds) of an uninterrupted run with ``RUN_ARGS``."""
+    if "run" not in _BASELINE:
+        root = tmp_path_factory.mktemp("baseline")
+        text = corpus(root)
+        t0 = time.monotonic()
+        p = rnnkit("train", text, "--out", root / "run", *RUN_ARGS)
+        assert p.returncode == 0, p.stderr
+        _BASELINE.update(text=text, run=root / "run", wall=time.monotonic() - t0)
+    return _BASELINE["text"], _BASELINE["run"], _BASELINE["wall"]
