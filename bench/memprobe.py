@@ -7,9 +7,9 @@ characters; with CHUNK > 0 it is truncated BPTT over the same T characters in ch
 CHUNK (state carried, gradient stopped at chunk edges). Prints one JSON line:
 
     base_mb  resident set after imports, model, optimizer and data are built
-    peak_mb  ru_maxrss after two steps (the process's peak, imports included)
+    peak_mb  the process's peak RSS (VmHWM) over build and two steps, imports included
     step_mb  the steps' own peak minus base_mb: what the steps added (VmHWM reset after
-             the build where the kernel allows it, else ru_maxrss)
+             the build where the kernel allows it)
 """
 from __future__ import annotations
 
@@ -35,15 +35,19 @@ def probe(system: str, H: int, L: int, B: int, T: int, chunk: int = 0, threads: 
     else:
         raise ValueError(f"unknown system {system!r}")
     base = current_rss_mb()
+    build_peak = hwm_mb()
     reset = reset_hwm()
     step()
     step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024     # KiB on Linux
-    # ru_maxrss is a lifetime peak, which building (imports, init) may have set; where the
-    # kernel lets us reset the high-water mark, the steps' own peak is VmHWM after the reset.
-    step_peak = hwm_mb() if reset else peak
+    steps_peak = hwm_mb()
+    # Peak RSS is read as VmHWM (the kernel's high-water mark of this address space), not as
+    # ru_maxrss: on Linux ru_maxrss survives fork+exec, so a probe started by a large parent
+    # (one that imported torch and jax) would report the parent's size. ru_maxrss is kept
+    # in the output for reference. Resetting VmHWM after the build isolates the steps' peak.
+    peak = max(build_peak, steps_peak) if reset else steps_peak
     return {"system": system, "H": H, "L": L, "B": B, "T": T, "chunk": chunk,
-            "base_mb": base, "peak_mb": peak, "step_mb": max(step_peak - base, 0.0)}
+            "base_mb": base, "peak_mb": peak, "step_mb": max(steps_peak - base, 0.0) if reset else peak - base,
+            "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def reset_hwm() -> bool:

@@ -1,0 +1,42 @@
+"""Smoke test for the benchmark (``python -m bench.run``): its core functions run on a tiny
+shape and produce finite numbers and a table with rows. No timing assertions."""
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+pytest.importorskip("torch")
+from bench import run  # noqa: E402
+from bench.gemm import gemm_limit, model_flops  # noqa: E402
+
+
+def test_quick_core_functions_give_finite_numbers_and_a_table(tmp_path):
+    train = run.bench_training([(8, 2, 4)], [1, 2], reps=1, budget_s=0.001, threads=None,
+                               use_jax=False, limit_reps=1)
+    assert len(train) == 2
+    for r in train:
+        assert set(r["time"]) == {"rnnkit", "torch"}
+        assert all(math.isfinite(t) and t > 0 for t in r["time"].values())
+        assert math.isfinite(r["limit_s"]) and r["limit_s"] > 0 and r["flops"] > 0
+    sampling = run.bench_sampling(8, 1, 5, reps=1, budget_s=0.001, threads=None, use_jax=False)
+    assert all(math.isfinite(t) and t > 0 for t in sampling["time"].values())
+    mem = [run.memprobe("rnnkit", 8, 1, 2, 4)]
+    assert mem[0]["peak_mb"] > 0 and math.isfinite(mem[0]["step_mb"])
+    info = {"cpu": "test", "cpus": 1, "python": "3", "numpy": "2", "blas": "?", "torch": "?", "jax": "-",
+            "threads": 1}
+    md = run.render_markdown("python -m bench.run --quick", info, train, sampling, [], None, None, [])
+    table = [l for l in md.splitlines() if l.startswith("| 8 |")]
+    assert len(table) == 2 and "python -m bench.run --quick" in md
+
+
+def test_model_flops_formula():
+    H, L, B, T, V = 32, 2, 4, 8, 65
+    assert model_flops(H, L, B, T, V) == 6 * T * B * ((2 * L - 1) * H * H + H * V)
+    assert gemm_limit(4, 1, 2, 3, 5, reps=1, min_time=0.0)["limit_s"] > 0
