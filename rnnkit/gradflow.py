@@ -133,28 +133,38 @@ def _bptt(model, x, y, chunk: int | None):
         del cache
 
 
-def bptt_cost(model, lengths, B: int = 8, chunk: int = 64, repeats: int = 3, seed: int = 0) -> dict:
-    """Seconds and peak bytes of full BPTT and TBPTT(chunk) for each sequence length N."""
+def bptt_cost(model, lengths, B: int = 8, chunk: int = 64, min_repeats: int = 2, budget_s: float = 0.15,
+              seed: int = 0) -> dict:
+    """Seconds and peak bytes of full BPTT and TBPTT(chunk) for each sequence length N.
+
+    Time: the best of at least ``min_repeats`` runs (more while under ``budget_s`` per N),
+    the two methods alternating so both see the same machine load. Memory: the peak that
+    ``tracemalloc`` sees above the starting point, in a separate run.
+    """
     V = model.cfg.vocab_size
     rng = np.random.default_rng(seed)
     out = {"lengths": list(map(int, lengths)), "batch": B, "chunk": chunk,
            "full_s": [], "tbptt_s": [], "full_bytes": [], "tbptt_bytes": []}
+    methods = (("full", None), ("tbptt", chunk))
     for N in lengths:
         ids = rng.integers(0, V, size=(N + 1, B))
         x, y = ids[:-1], ids[1:]
-        for name, k in (("full", None), ("tbptt", chunk)):
-            best = math.inf
-            for _ in range(repeats):
+        best = {name: math.inf for name, _ in methods}
+        start, n = time.perf_counter(), 0
+        while n < min_repeats or (time.perf_counter() - start < budget_s and n < 20):
+            for name, k in methods:
                 t0 = time.perf_counter()
                 _bptt(model, x, y, k)
-                best = min(best, time.perf_counter() - t0)
+                best[name] = min(best[name], time.perf_counter() - t0)
+            n += 1
+        for name, k in methods:
             tracemalloc.start()
             tracemalloc.reset_peak()
             base = tracemalloc.get_traced_memory()[0]
             _bptt(model, x, y, k)
             peak = tracemalloc.get_traced_memory()[1] - base
             tracemalloc.stop()
-            out[f"{name}_s"].append(best)
+            out[f"{name}_s"].append(best[name])
             out[f"{name}_bytes"].append(int(peak))
     return out
 

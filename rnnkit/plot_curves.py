@@ -74,11 +74,13 @@ def ema(values: list[float], alpha: float) -> list[float]:
 
 
 def plot_curves(dirs: list[Path], out: Path, smooth: float = 0.0, title: str | None = None,
-                dpi: int = 110) -> Path:
+                dpi: int = 110, labels: list[str] | None = None) -> Path:
     """Draw the runs in ``dirs`` into the PNG ``out``; returns ``out``."""
     if not 0 <= smooth < 1:
         raise UserError(f"--smooth must lie in [0, 1), got {smooth}")
-    runs = [load_curves(d, lab) for d, lab in zip(dirs, _labels(dirs))]
+    if labels and len(labels) != len(dirs):
+        raise UserError(f"--labels gives {len(labels)} names for {len(dirs)} runs")
+    runs = [load_curves(d, lab) for d, lab in zip(dirs, labels or _labels(dirs))]
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), dpi=dpi)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -112,7 +114,7 @@ def plot_curves(dirs: list[Path], out: Path, smooth: float = 0.0, title: str | N
 
 
 def cmd_plot(args) -> int:
-    out = plot_curves(args.dirs, args.output, args.smooth, args.title, args.dpi)
+    out = plot_curves(args.dirs, args.output, args.smooth, args.title, args.dpi, args.labels)
     print(f"wrote {out}")
     return 0
 
@@ -125,6 +127,7 @@ def add_parser(sub) -> None:
     p.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="run directories (or metrics.jsonl files)")
     p.add_argument("-o", "--output", type=Path, default=Path("curves.png"), help="PNG file to write")
     p.add_argument("--smooth", type=float, default=0.0, help="EMA weight for the training curve, in [0, 1)")
+    p.add_argument("--labels", nargs="+", metavar="NAME", help="legend names, one per run (default: directory names)")
     p.add_argument("--title", help="figure title")
     p.add_argument("--dpi", type=int, default=110, help="resolution of the PNG")
     p.set_defaults(func=cmd_plot)

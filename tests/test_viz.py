@@ -59,7 +59,8 @@ def check_png(path: Path, min_w=600, max_w=4000, min_h=300, max_h=4000):
 # ------------------------------------------------------------------------- plot
 def test_plot_curves_png(run_dir, tmp_path, capsys):
     out = tmp_path / "curves.png"
-    assert main(["plot", str(run_dir), str(run_dir / "metrics.jsonl"), "-o", str(out), "--smooth", "0.5"]) == 0
+    assert main(["plot", str(run_dir), str(run_dir / "metrics.jsonl"), "-o", str(out), "--smooth", "0.5",
+                 "--labels", "a", "b"]) == 0
     w, h = check_png(out)
     assert w > h  # two panels side by side
     assert "wrote" in capsys.readouterr().out
@@ -72,6 +73,11 @@ def test_plot_without_matplotlib_says_what_to_install(run_dir, tmp_path, monkeyp
     assert err == f"rnnkit: error: {INSTALL_HINT}\n"
     assert err == "rnnkit: error: plotting needs matplotlib: pip install 'rnnkit[plot]'\n"
     assert not (tmp_path / "x.png").exists()
+
+
+def test_plot_labels_must_match_the_runs(run_dir, tmp_path, capsys):
+    assert main(["plot", str(run_dir), "--labels", "a", "b", "-o", str(tmp_path / "x.png")]) == 2
+    assert "--labels" in capsys.readouterr().err
 
 
 def test_plot_rejects_a_directory_without_metrics(tmp_path, capsys):
