@@ -1,0 +1,174 @@
+"""The task verbs end to end through the CLI: train, predict/sample, eval, exact resume, bad input.
+
+Each test writes its own tiny TSV in tmp_path and runs ``python -m rnnkit`` in a subprocess.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["--hidden", "12", "--batch", "8", "--no-progress", "--seed", "3"]
+
+
+def rnnkit(*args, stdin=None):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "rnnkit", *map(str, args)], input=stdin, capture_output=True,
+                          text=True, env=env, cwd=ROOT, timeout=120)
+
+
+def ok(*args, stdin=None):
+    r = rnnkit(*args, stdin=stdin)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def make_tsv(path: Path, verb: str, n: int = 40) -> Path:
+    """Toy data of each form: two 'languages' a-e and v-z; reversal; 'a' is a boundary."""
+    rnd = random.Random(0)
+    lines = []
+    for _ in range(n):
+        lab = rnd.choice(["A", "B"])
+        word = "".join(rnd.choice("abcde" if lab == "A" else "vwxyz") for _ in range(rnd.randint(2, 6)))
+        if verb == "classify":
+            lines.append(f"{word}\t{lab}")
+        elif verb == "generate":
+            lines.append(f"{lab}\t{word}")
+        elif verb == "seq2seq":
+            lines.append(f"{word}\t{' '.join(c.upper() for c in reversed(word))}")
+        else:
+            lines.append(f"{word}\t{''.join('1' if c in 'av' else '0' for c in word)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+EXTRA = {"classify": ["--bidirectional"], "generate": ["--autoregressive", "--cond-embed", "3"],
+         "seq2seq": ["--target-tokens", "words", "--embed", "6"], "tag": ["--bidirectional"]}
+
+
+@pytest.mark.parametrize("verb", ["classify", "generate", "seq2seq", "tag"])
+def test_train_use_and_exact_resume(tmp_path, verb):
+    data = make_tsv(tmp_path / "data.tsv", verb)
+    common = [*SMALL, *EXTRA[verb], "--dropout", "0.1", "--schedule", "constant", "--eval-every", "3"]
+    # k = 10 steps in one go (36 training examples, batch 8: the run crosses an epoch boundary)
+    full = tmp_path / "full"
+    ok(verb, "train", data, "--out", full, "--max-steps", 10, *common)
+    # k/2 steps, then --resume to k
+    half = tmp_path / "half"
+    ok(verb, "train", data, "--out", half, "--max-steps", 5, *common)
+    r = ok(verb, "train", "--resume", half, "--max-steps", 10, "--no-progress")
+    assert "resumed" in r.stdout
+    for name in ("model.safetensors", "trainer.safetensors"):
+        assert (full / "last" / name).read_bytes() == (half / "last" / name).read_bytes(), name
+    assert json.loads((full / "last" / "state.json").read_text())["rng"] == \
+        json.loads((half / "last" / "state.json").read_text())["rng"]
+    rows = [json.loads(l) for l in (half / "metrics.jsonl").read_text().splitlines()]
+    assert any(r["kind"] == "val" for r in rows)
+    assert (full / "best").exists()
+
+    # use the model
+    if verb == "classify":
+        out = ok(verb, "predict", full, "abc", "zzq").stdout.splitlines()
+        assert len(out) == 2 and all(l.split("\t")[0] in ("A", "B") and 0 < float(l.split("\t")[1]) <= 1 for l in out)
+        out = ok(verb, "predict", full, stdin="abba\n\nxyz\n").stdout.splitlines()
+        assert len(out) == 2
+        r = json.loads(ok(verb, "eval", full, data, "--json").stdout)
+        assert 0 <= r["accuracy"] <= 1 and r["examples"] == 40
+    elif verb == "generate":
+        out = ok(verb, "sample", full, "--label", "A", "-n", 4, "--seed", 1).stdout.splitlines()
+        assert len(out) == 4
+        assert out == ok(verb, "sample", full, "--label", "A", "-n", 4, "--seed", 1).stdout.splitlines()
+        r = json.loads(ok(verb, "eval", full, data, "--json").stdout)
+        assert r["nll"] > 0 and r["predictions"] > 40
+        bad = rnnkit(verb, "sample", full, "--label", "Q")
+        assert bad.returncode == 2 and "'A', 'B'" in bad.stderr
+    elif verb == "seq2seq":
+        out = ok(verb, "predict", full, "abc", "--beam", 3, "--max-len", 8).stdout.splitlines()
+        assert len(out) == 1 and all(tok.isupper() for tok in out[0].split())
+        g = json.loads(ok(verb, "eval", full, data, "--json").stdout)
+        b = json.loads(ok(verb, "eval", full, data, "--json", "--beam", 3).stdout)
+        for r in (g, b):
+            assert 0 <= r["exact_match"] <= 1 and r["token_error_rate"] >= 0
+        assert b["beam"] == 3
+    else:
+        out = ok(verb, "predict", full, "abcvw", "ab").stdout.splitlines()
+        assert [len(l) for l in out] == [5, 2] and set("".join(out)) <= {"0", "1"}
+        r = json.loads(ok(verb, "eval", full, data, "--json").stdout)
+        assert {"accuracy", "f1", "precision", "recall"} <= set(r)
+
+
+def test_learns_and_bidirectional_tagger_sees_the_right(tmp_path):
+    """A tag that depends on the NEXT character: only the bidirectional tagger can learn it."""
+    rnd = random.Random(1)
+    lines = []
+    for _ in range(300):
+        w = "".join(rnd.choice("abcd") for _ in range(rnd.randint(3, 8)))
+        lines.append(w + "\t" + "".join("1" if i + 1 < len(w) and w[i + 1] == "a" else "0" for i in range(len(w))))
+    data = tmp_path / "next.tsv"
+    data.write_text("\n".join(lines) + "\n")
+    f1 = {}
+    for name, flag in (("uni", []), ("bi", ["--bidirectional"])):
+        ok("tag", "train", data, "--out", tmp_path / name, "--hidden", 16, "--batch", 16, "--lr", 0.02,
+           "--max-steps", 150, "--eval-every", 150, "--no-progress", *flag)
+        f1[name] = json.loads(ok("tag", "eval", tmp_path / name, data, "--json").stdout)["f1"]
+    assert f1["bi"] > 0.95 and f1["bi"] > f1["uni"] + 0.3, f1
+
+
+def test_classifier_learns(tmp_path):
+    data = make_tsv(tmp_path / "d.tsv", "classify", n=120)
+    ok("classify", "train", data, "--out", tmp_path / "r", "--hidden", 16, "--lr", 0.02, "--max-steps", 60,
+       "--eval-every", 30, "--no-progress")
+    r = json.loads(ok("classify", "eval", tmp_path / "r", data, "--json").stdout)
+    assert r["accuracy"] > 0.95
+
+
+@pytest.mark.parametrize("verb,line,msg", [
+    ("classify", "abc", "expected 2 tab-separated fields"),
+    ("generate", "A\t", "field is empty"),
+    ("seq2seq", "a\tb\tc", "expected 2 tab-separated fields"),
+    ("tag", "abc\t01", "one character per text character"),
+])
+def test_bad_tsv_line_exit_2_with_line_number(tmp_path, verb, line, msg):
+    data = make_tsv(tmp_path / "d.tsv", verb, n=5)
+    with open(data, "a") as f:
+        f.write(line + "\n")
+    out = tmp_path / "run"
+    r = rnnkit(verb, "train", data, "--out", out, "--no-progress")
+    assert r.returncode == 2
+    assert f"d.tsv:6:" in r.stderr and msg in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists()                          # nothing written on bad input
+
+
+def test_user_errors(tmp_path):
+    data = make_tsv(tmp_path / "d.tsv", "classify", n=30)
+    run = tmp_path / "r"
+    ok("classify", "train", data, "--out", run, *SMALL, "--max-steps", 2)
+    # unknown label at eval time -> one line naming the known labels
+    test = tmp_path / "t.tsv"
+    test.write_text("abc\tA\nxyz\tZ\n")
+    r = rnnkit("classify", "eval", run, test)
+    assert r.returncode == 2 and "unknown label 'Z'" in r.stderr and "'A', 'B'" in r.stderr
+    # --out over an existing run without --force; wrong task; resume with a changed model flag
+    assert "already holds a run" in rnnkit("classify", "train", data, "--out", run).stderr
+    r = rnnkit("tag", "predict", run, "abc")
+    assert r.returncode == 2 and "task 'classify'" in r.stderr
+    r = rnnkit("classify", "train", "--resume", run, "--hidden", 99)
+    assert r.returncode == 2 and "--hidden differs" in r.stderr
+    r = rnnkit("classify", "train", tmp_path / "missing.tsv", "--out", tmp_path / "x")
+    assert r.returncode == 2 and "no such file" in r.stderr
+    # NaN gradient with --nonfinite stop -> exit 1, a clear message
+    r = rnnkit("classify", "train", data, "--out", tmp_path / "nan", *SMALL, "--max-steps", 4,
+               "--fault-nan-step", 1, "--nonfinite", "stop")
+    assert r.returncode == 1 and "non-finite" in r.stderr
+    # --help documents every flag
+    h = ok("seq2seq", "train", "--help").stdout
+    for flag in ("--hidden", "--layers", "--batch", "--lr", "--max-steps", "--minutes", "--seed", "--resume",
+                 "--bidirectional", "--embed", "--target-tokens", "--val-fraction"):
+        assert flag in h
