@@ -280,7 +280,11 @@ class TorchCharRNN:
         if train and p > 0:
             rng = rng if rng is not None else np.random.default_rng()
             torch.manual_seed(int(rng.integers(2 ** 63 - 1)))               # reproducible dropout
-        self.net.train(bool(train))
+        # cuDNN can only backpropagate through an RNN run in training mode, so gradients
+        # without dropout (train=False, need_grad=True) run in training mode with the
+        # between-layer dropout set to 0; nn.RNN reads ``dropout`` at every call.
+        self.net.train(bool(train) or bool(need_grad))
+        self.net.rnn.dropout = p if (train and self.cfg.layers > 1) else 0.0
         h0 = self.zero_state(B) if h0 is None else h0
         with torch.set_grad_enabled(need_grad):
             idt, tgt = self._t(ids, torch.int64), self._t(targets, torch.int64)

@@ -43,21 +43,31 @@ def compare(cfg: ModelConfig, masked: bool, device="cpu", device_optimizer=None,
     ids, tg = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))       # (T, B)
     h0 = rng.standard_normal((L, B, H)).astype(np.float32)                 # (L, B, H)
     dh_n = rng.standard_normal((L, B, H)).astype(np.float32)
-    mask = lengths_to_mask([T, 2, 5, 1][:B], T, dtype=np.float32) if masked else None
+    lengths = [min(n, T) for n in ([T, 2, 5, 1] * B)[:B]]
+    mask = lengths_to_mask(lengths, T, dtype=np.float32) if masked else None
     l1, hn1, c1 = ref.forward(ids, tg, h0, mask)
     d1 = ref.backward(c1, dh_n=dh_n)
     l2, hn2, c2 = m.forward(ids, tg, h0, mask)
     d2 = m.backward(c2, dh_n=dh_n)
     assert abs(l1 - l2) < 1e-5 and c1["count"] == c2["count"]
-    np.testing.assert_allclose(hn2, hn1, **TOL)
-    np.testing.assert_allclose(d2, d1, **TOL)
+
+    def close(got, want, name=""):
+        tol = TOL
+        if device == "cuda":
+            # cuDNN/cuBLAS sum over T*B in their own order: float32 rounding then reaches
+            # ~1e-5 of the largest entries (seen on an H200), so the bound scales with them.
+            tol = dict(rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(want).max())))
+        np.testing.assert_allclose(got, want, err_msg=name, **tol)
+
+    close(hn2, hn1)
+    close(d2, d1)
     for n in ref.flat.names:
         off, k = ref.flat.offsets[n]
-        np.testing.assert_allclose(grads_of(m)[off:off + k], ref.flat.grad[off:off + k], err_msg=n, **TOL)
+        close(grads_of(m)[off:off + k], ref.flat.grad[off:off + k], n)
     lg1, h1 = ref.step(ids[0], h0)
     lg2, h2 = m.step(ids[0], h0)
-    np.testing.assert_allclose(lg2, lg1, **TOL)
-    np.testing.assert_allclose(h2, h1, **TOL)
+    close(lg2, lg1)
+    close(h2, h1)
     return ref, m
 
 
