@@ -104,13 +104,18 @@ def scan_vocab(files: list[Path], errors: str = "strict") -> tuple[Vocab, int, l
     return Vocab(sorted(chars)), sum(counts), counts
 
 
-def encode_files(files: list[Path], vocab: Vocab, out: np.ndarray, errors: str = "strict") -> int:
-    """Second pass: write the ids of ``files``, concatenated, into ``out`` (a memmap). Returns the count."""
+def encode_files(files: list[Path], vocab: Vocab, out, errors: str = "strict") -> int:
+    """Second pass: write the ids of ``files``, concatenated, to ``out``: a binary file
+    object (written sequentially, so no page of it stays mapped in this process) or an
+    array such as a memmap. Returns the count."""
     pos = 0
     for p in files:
         for text in iter_text(p, errors):
             ids = vocab.encode(text, what=str(p))
-            out[pos:pos + len(ids)] = ids
+            if isinstance(out, np.ndarray):
+                out[pos:pos + len(ids)] = ids
+            else:
+                out.write(ids.tobytes())
             pos += len(ids)
     return pos
 
@@ -178,8 +183,9 @@ def plan_corpus(files: list[Path], val_files: list[Path] | None = None, val_frac
 def write_prepared(plan: CorpusPlan, data_dir: Path, log=print) -> Prepared:
     """Second pass: write ``ids.bin`` (train then validation), ``vocab.json``, ``meta.json``.
 
-    The space for ``ids.bin`` is reserved up front, so a full disk is an ``OSError``
-    (ENOSPC) here rather than a SIGBUS while writing through the memory map.
+    The space for ``ids.bin`` is reserved up front, so a full disk shows at once as an
+    ``OSError`` (ENOSPC). The ids are written with plain sequential writes, not through a
+    memory map, so the pages written do not count towards this process's resident memory.
     """
     vocab = plan.vocab
     total = plan.n_train + plan.n_val
@@ -191,14 +197,13 @@ def write_prepared(plan: CorpusPlan, data_dir: Path, log=print) -> Prepared:
         with open(tmp, "wb") as f:
             try:
                 os.posix_fallocate(f.fileno(), 0, total * dtype.itemsize)
-            except (AttributeError, OSError) as e:  # no fallocate here: let the memmap extend it
+            except (AttributeError, OSError) as e:  # no fallocate here: the writes extend the file
                 if isinstance(e, OSError) and e.errno == errno.ENOSPC:
                     raise
-        mm = np.memmap(tmp, dtype=dtype, mode="r+" if tmp.stat().st_size else "w+", shape=(total,))
-        n = encode_files(all_files, vocab, mm, plan.errors)
-        assert n == total
-        mm.flush()
-        del mm
+            n = encode_files(all_files, vocab, f, plan.errors)
+            assert n == total
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, data_dir / "ids.bin")
         meta = {"n_train": plan.n_train, "n_val": plan.n_val, "dtype": dtype.name,
                 "files": [str(p) for p in plan.files], "val_files": [str(p) for p in plan.val_files]}

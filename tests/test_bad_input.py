@@ -198,3 +198,40 @@ def test_eval_bad_input(world):
     assert_one_line_error(rnnkit("eval", root / "notext", good), "holds no checkpoint")
     # A subprocess run of sample, to see the real stderr of an unknown prime.
     assert_one_line_error(rnnkit("sample", run, "--prime", "Q"), "'Q' (U+0051)")
+
+
+# ------------------------------------------------------------------------ task verbs
+def test_tsv_with_the_wrong_number_of_fields_names_the_line(tmp_path):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("good cat\tpos\nbad dog\tneg\nno tab here\nx\ty\n", encoding="utf-8")
+    assert_one_line_error(rnnkit("classify", "train", bad, "--out", tmp_path / "new", "--no-progress"),
+                          "bad.tsv:3", "expected 2 tab-separated fields", "found 1")
+    assert not (tmp_path / "new").exists()
+    bad.write_text("a\tb\tc\n", encoding="utf-8")
+    assert_one_line_error(rnnkit("seq2seq", "train", bad, "--out", tmp_path / "new", "--no-progress"),
+                          "bad.tsv:1", "found 3")
+
+
+def test_tags_of_the_wrong_length(tmp_path):
+    bad = tmp_path / "tags.tsv"
+    bad.write_text("ab c\tWWSW\nabc\tWW\n", encoding="utf-8")
+    assert_one_line_error(rnnkit("tag", "train", bad, "--out", tmp_path / "new", "--no-progress"),
+                          "tags.tsv:2", "text has 3 characters, tags has 2")
+    assert not (tmp_path / "new").exists()
+
+
+def test_checkpoint_of_another_task(world, tmp_path):
+    root, good, lm_run = world
+    data = tmp_path / "d.tsv"
+    data.write_text("".join(f"{w} cat\t{'pos' if w == 'good' else 'neg'}\n" for w in ["good", "bad", "ok"] * 30))
+    cls = tmp_path / "cls"
+    p = rnnkit("classify", "train", data, "--out", cls, "--hidden", "8", "--batch", "8", "--max-steps", "3",
+               "--no-progress")
+    assert p.returncode == 0, p.stderr
+    before = snapshot(cls)
+    assert_one_line_error(rnnkit("eval", cls, good), "is for task 'classify', not 'lm'")
+    assert_one_line_error(rnnkit("sample", cls), "is for task 'classify', not 'lm'")
+    assert_one_line_error(rnnkit("train", "--resume", cls), "is for task 'classify', not 'lm'")
+    assert_one_line_error(rnnkit("tag", "predict", cls, data), "is for task 'classify', not 'tag'")
+    assert_one_line_error(rnnkit("classify", "predict", lm_run, data), "is for task 'lm', not 'classify'")
+    assert snapshot(cls) == before

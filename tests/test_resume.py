@@ -107,3 +107,43 @@ def test_resume_refuses_changed_model_flags(tmp_path, base):
     p = rnnkit("train", "--resume", run, "--hidden", "32")
     assert p.returncode == 2 and "--hidden differs" in p.stderr
     assert last_step(run) == 20
+
+
+# ------------------------------------------------------------------ every task verb
+def _task_tsv(path, verb, n=300, seed=0):
+    r = random.Random(seed)
+    W = ["cat", "dog", "sun", "rain", "good", "bad", "안녕", "🙂", "fine", "awful"]
+    lines = []
+    for _ in range(n):
+        ws = [r.choice(W) for _ in range(r.randint(1, 3))]
+        t = " ".join(ws)
+        if verb == "classify":
+            lines.append(f"{t}\t{'pos' if 'good' in ws else 'neg'}")
+        elif verb == "generate":
+            lines.append(f"{'A' if len(ws[0]) > 3 else 'B'}\t{ws[0]}")
+        elif verb == "seq2seq":
+            lines.append(f"{t}\t{t[::-1]}")
+        else:
+            lines.append(f"{t}\t{''.join('S' if c == ' ' else 'W' for c in t)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+TASK_ARGS = ["--hidden", "16", "--batch", "8", "--no-progress", "--max-steps", "60", "--eval-every", "10",
+             "--seed", "3", "--dropout", "0.1"]
+
+
+@pytest.mark.parametrize("verb", ["classify", "generate", "seq2seq", "tag"])
+def test_every_task_verb_resumes_bit_identically_after_sigkill(tmp_path, verb):
+    data = _task_tsv(tmp_path / "data.tsv", verb)
+    ref = tmp_path / "ref"
+    p = rnnkit(verb, "train", data, "--out", ref, *TASK_ARGS)
+    assert p.returncode == 0, p.stderr
+    run = tmp_path / "run"
+    p = start(verb, "train", data, "--out", run, *TASK_ARGS)
+    assert wait_for(lambda: (last_step(run) or 0) >= 20, p)
+    assert kill9(p) and (last_step(run) or 0) < 60
+    r = rnnkit(verb, "train", "--resume", run, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert last_step(run) == 60
+    assert_bit_identical(run / "last", ref / "last")
