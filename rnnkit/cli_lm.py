@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
 
+from . import distributed
 from .corpus import read_text_file
+from .engines import require_torch
 from .errors import UserError
 from .evaluate import evaluate_ids
 from .lm_checkpoint import load_lm
@@ -16,6 +19,23 @@ from .train import train
 from .train_config import TrainConfig
 
 D = TrainConfig()  # defaults, shown in --help
+
+
+def _engine_flags(p: argparse.ArgumentParser, train: bool = False) -> None:
+    g = p.add_argument_group("engine")
+    g.add_argument("--engine", choices=["numpy", "torch"], default=None if train else "numpy",
+                   help="numpy (default; no dependencies) or torch (torch.nn.RNN, cuDNN on a GPU; needs the torch extra)")
+    g.add_argument("--device", default=None,
+                   help="torch engine: cpu, cuda or cuda:N (default cpu). Under torchrun, cuda means cuda:LOCAL_RANK")
+
+
+def _check_engine(args) -> None:
+    if args.engine == "torch":
+        require_torch()
+    elif os.environ.get("WORLD_SIZE", "1") not in ("", "1"):
+        require_torch("data-parallel training (torchrun)")
+    if args.device not in (None, "cpu") and args.engine != "torch" and getattr(args, "resume", None) is None:
+        raise UserError(f"--device {args.device} needs --engine torch (the NumPy engine runs on the CPU)")
 
 
 def _train_flags(p: argparse.ArgumentParser) -> None:
@@ -60,10 +80,21 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--save-every", type=int, help=f"checkpoint every N steps (default {D.save_every})")
     g.add_argument("--log-every", type=int, help=f"write a metrics line every N steps (default {D.log_every})")
     g.add_argument("--no-progress", dest="progress", action="store_false", default=argparse.SUPPRESS, help="no progress bar")
+    _engine_flags(p, train=True)
     g.add_argument("--fault-nan-step", type=int, help="testing: poison the gradient at this step to exercise --nonfinite")
 
 
 def cmd_train(args) -> int:
+    _check_engine(args)
+    dist = distributed.init(args.device)                                 # torchrun: join the job
+    try:
+        with dist.quiet_unless_main():                                   # rank 0 alone prints
+            return _cmd_train(args)
+    finally:
+        distributed.shutdown()
+
+
+def _cmd_train(args) -> int:
     names = {f.name for f in fields(TrainConfig)}
     given = {k: v for k, v in vars(args).items() if k in names and v is not None}
     for k in ("files", "val_files"):
@@ -78,7 +109,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    model, vocab, c = load_lm(args.dir, args.which)
+    _check_engine(args)
+    model, vocab, c = load_lm(args.dir, args.which, args.engine, args.device)
     text = read_text_file(args.file, args.encoding_errors)
     ids = vocab.encode(text, what=str(args.file))
     if len(ids) < 2:
@@ -102,7 +134,8 @@ def cmd_sample(args) -> int:
         raise UserError(f"--top-p must lie in (0, 1], got {args.top_p}")
     if args.top_k < 0 or args.beam < 0:
         raise UserError("--top-k and --beam must be non-negative")
-    model, vocab, _ = load_lm(args.dir, args.which)
+    _check_engine(args)
+    model, vocab, _ = load_lm(args.dir, args.which, args.engine, args.device)
     prime = args.prime if args.prime is not None else ("\n" if "\n" in vocab.index else vocab.chars[0])
     if prime == "":
         raise UserError("--prime must hold at least one character")
@@ -137,6 +170,7 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object: loss_nats, bpc, perplexity, chars, predictions")
     p.add_argument("--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory")
     p.add_argument("--encoding-errors", choices=["strict", "replace"], default="strict", help="'replace' turns invalid UTF-8 into U+FFFD")
+    _engine_flags(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("sample", help="generate text from a trained model",
@@ -151,4 +185,5 @@ def add_parser(sub) -> None:
     p.add_argument("--beam", type=int, default=0, help="beam search with this many hypotheses (prints at the end)")
     p.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
     p.add_argument("--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory")
+    _engine_flags(p)
     p.set_defaults(func=cmd_sample)

@@ -7,15 +7,19 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .char_rnn import CharRNN, ModelConfig
+from .engines import build_lm
 from .errors import UserError
 from .vocab import Vocab
 
 
-def load_lm(path: str | Path, which: str = "best") -> tuple[CharRNN, Vocab, ckpt.Checkpoint]:
+def load_lm(path: str | Path, which: str = "best", engine: str = "numpy",
+            device: str | None = None) -> tuple[CharRNN, Vocab, ckpt.Checkpoint]:
     """(model, vocab, checkpoint) from a run directory or checkpoint directory.
 
     The configuration is validated, the model rebuilt from it, and every tensor's name,
     shape, dtype and finiteness checked against that model before any value is used.
+    ``engine``/``device`` pick the engine (``engines.build_lm``); checkpoints hold numpy
+    arrays, so one trained on a GPU loads on a CPU-only machine.
     """
     c = ckpt.load(path, task="lm", which=which)
     try:
@@ -32,7 +36,7 @@ def load_lm(path: str | Path, which: str = "best") -> tuple[CharRNN, Vocab, ckpt
         if not np.all(np.isfinite(v)):
             raise UserError(f"checkpoint {c.dir}: weight {k} holds NaN or Inf")
     try:
-        model = CharRNN(mcfg)
+        model = build_lm(mcfg, engine=engine, device=device)
         model.flat.load_state_dict(c.model)
     except (ValueError, TypeError) as e:
         raise UserError(f"checkpoint {c.dir} does not match its own configuration: {e}") from None

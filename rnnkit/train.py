@@ -25,9 +25,11 @@ import numpy as np
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
+from . import distributed
 from .batcher import StreamBatcher
 from .char_rnn import CharRNN, ModelConfig
 from .corpus import CorpusPlan, default_corpus_files, find_files, load_prepared, plan_corpus, write_prepared
+from .engines import build_lm
 from .errors import UserError
 from .evaluate import evaluate_ids
 from .interrupt import StopRequest
@@ -49,6 +51,8 @@ def model_config(cfg: TrainConfig, V: int) -> ModelConfig:
 def build_optimizer(cfg: TrainConfig, model):
     hp = {"sgd": {"momentum": cfg.momentum}, "adam": {"weight_decay": cfg.weight_decay},
           "adamw": {"weight_decay": cfg.weight_decay}}.get(cfg.optimizer, {})
+    if hasattr(model, "make_optimizer"):                     # the torch engine (on its device)
+        return model.make_optimizer(cfg.optimizer, **hp)
     return make_optimizer(cfg.optimizer, model.flat, **hp)
 
 
@@ -72,11 +76,14 @@ class LMTrainer:
     def __init__(self, cfg: TrainConfig, out: Path, data, log=print):
         self.cfg, self.out, self.data, self.log = cfg, out, data, log
         self.vocab: Vocab = data.vocab
-        self.model = CharRNN(model_config(cfg, len(self.vocab)), seed=cfg.seed)
+        self.dist = distributed.current()                                      # one process, or a torchrun rank
+        self.model = build_lm(model_config(cfg, len(self.vocab)), cfg.seed, cfg.engine,
+                              self.dist.device(cfg.device) if cfg.engine == "torch" else None)
+        self.B = self.dist.local_batch(cfg.batch)                              # this rank's streams
         self.opt = build_optimizer(cfg, self.model)
         self.batcher = StreamBatcher(data.n_train, cfg.batch, cfg.seq_len)
         self.rng = np.random.default_rng(cfg.seed)
-        self.h = self.model.zero_state(cfg.batch)                              # (L, B, H) carried
+        self.h = self.model.zero_state(self.B)                                 # (L, B, H) carried
         self.step = 0
         self.epoch, self.chunk = 0, 0
         self.best_val = float("inf")
@@ -93,9 +100,11 @@ class LMTrainer:
     def save(self, best: bool = False) -> Path:
         state = {"step": self.step, "epoch": self.epoch, "chunk": self.chunk, "best_val": self.best_val,
                  "lr_scale": self.lr_scale, "elapsed_s": self.elapsed,
-                 "rng": self.rng.bit_generator.state}
+                 "rng": self.rng.bit_generator.state, "world_size": self.dist.world}
         trainer = dict(self.opt.state_dict())
-        trainer["carry.h"] = self.h
+        trainer["carry.h"] = self.dist.gather_streams(self.h)                  # all B streams
+        if not self.dist.is_main:                                              # rank 0 alone writes
+            return None
         path = ckpt.save(self.out, self.step, self.model.flat.state_dict(), trainer,
                          self.config_dict(), self.vocab.to_json(), state)
         ckpt.point(self.out, "last", path)
@@ -120,6 +129,8 @@ class LMTrainer:
             self.model.flat.load_state_dict(c.model)
             self.opt.load_state_dict(c.trainer)
             h = c.trainer["carry.h"]
+            if h.ndim == 3 and h.shape[1] == self.cfg.batch:
+                h = self.dist.shard_streams(h)                                 # this rank's streams
             if h.shape != self.h.shape:
                 raise ValueError(f"carried state has shape {h.shape}, expected {self.h.shape}")
             self.h[...] = h
@@ -142,25 +153,31 @@ class LMTrainer:
         """One TBPTT chunk: forward, backward, clip, non-finite check, update, advance."""
         c = self.cfg
         x, y = self.batcher.chunk(ids, self.chunk)                              # (T, B) each
-        h0 = self.h if c.carry else self.model.zero_state(c.batch)
-        loss, h_n, cache = self.model.forward(x, y, h0, train=True, rng=self.rng)
+        x, y = self.dist.shard(x), self.dist.shard(y)                           # (T, B/W): this rank's streams
+        h0 = self.h if c.carry else self.model.zero_state(self.B)
+        rng = self.dist.step_rng(self.rng, c.dropout)
+        loss, h_n, cache = self.model.forward(x, y, h0, train=True, rng=rng)
         self.model.backward(cache)
+        loss = self.dist.average_gradients(self.model, loss)                    # all-reduce: mean over ranks
         if self.step == c.fault_nan_step:
             self.model.flat.grad[0] = np.nan                                    # injected fault
-        norm = clip_gradients(self.model.flat.grad, c.clip_mode, c.clip)
+        if hasattr(self.model, "clip_gradients"):                               # the torch engine
+            norm = self.model.clip_gradients(c.clip_mode, c.clip)
+        else:
+            norm = clip_gradients(self.model.flat.grad, c.clip_mode, c.clip)
         lr = self.lr()
         finite = math.isfinite(loss) and math.isfinite(norm)
         if finite:
             self.opt.step(lr)
             self.h = h_n
         else:
-            self.h = self.model.zero_state(c.batch)
+            self.h = self.model.zero_state(self.B)
         self.step += 1
         self.chunk += 1
         if self.chunk == self.batcher.chunks_per_epoch:                         # streams restart
             self.chunk, self.epoch = 0, self.epoch + 1
-            self.h = self.model.zero_state(c.batch)
-        return {"loss": loss, "grad_norm": norm, "lr": lr, "finite": finite, "chars": x.size}
+            self.h = self.model.zero_state(self.B)
+        return {"loss": loss, "grad_norm": norm, "lr": lr, "finite": finite, "chars": x.size * self.dist.world}
 
     def validate(self) -> dict:
         val = self.data.val_ids()
@@ -210,6 +227,18 @@ def start_run(cfg: TrainConfig, out: Path, force: bool, log) -> "LMTrainer":
     return LMTrainer(cfg, out, data, log)
 
 
+def _start_run_ranks(cfg: TrainConfig, out: Path, force: bool, log) -> "LMTrainer":
+    """``start_run`` on rank 0; other torchrun ranks wait for its prepared data, then read it."""
+    dist = distributed.current()
+    if dist.is_main:
+        trainer = start_run(cfg, out, force, log)
+        dist.barrier()
+        return trainer
+    dist.barrier()
+    cfg.validate()
+    return LMTrainer(cfg, out, load_prepared(out / "data"), log)
+
+
 def train(cfg: TrainConfig, out: Path, resume: Path | None = None, given: dict | None = None,
           force: bool = False, log=print) -> int:
     """Run training; returns the process exit status (0 done, 130 interrupted, 1 diverged).
@@ -225,7 +254,7 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, given: dict |
                             f"start it again with --out {resume} --force")
         cfg = merge_resume_config(TrainConfig.from_dict(saved), given or {})
         log(f"{resume} holds no checkpoint yet (stopped before the first save): starting it over from step 0")
-        trainer = start_run(cfg, resume, True, log)
+        trainer = _start_run_ranks(cfg, resume, True, log)
         out, resume = resume, None
     elif resume is not None:
         c = ckpt.load(resume, task="lm", which="last")
@@ -238,9 +267,16 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, given: dict |
         trainer = LMTrainer(cfg, out, data, log)
         trainer.restore(c)
         log(f"resumed {c.dir} at step {trainer.step} (epoch {trainer.epoch}, chunk {trainer.chunk})")
+        saved_world = int(c.state.get("world_size", 1))
+        if saved_world != trainer.dist.world:
+            log(f"note: this run was saved by {saved_world} process(es) and continues on {trainer.dist.world}; "
+                f"the carried state of all {cfg.batch} streams is in the checkpoint, so the same streams go on "
+                f"(the same steps up to float rounding; dropout masks are drawn differently)")
     else:
-        trainer = start_run(cfg, out, force, log)
-    metrics = MetricsLog(out / "metrics.jsonl", resume_step=trainer.step if resume else None)
+        trainer = _start_run_ranks(cfg, out, force, log)
+    trainer.dist.broadcast_params(trainer.model)                               # torchrun: rank 0's weights
+    metrics = MetricsLog(out / "metrics.jsonl", resume_step=trainer.step if resume else None,
+                         enabled=trainer.dist.is_main)
     m = trainer.model
     log(f"model: {m.cfg.layers} x {m.cfg.hidden} tanh RNN, vocabulary {len(trainer.vocab)}, "
         f"{len(m.flat):,} parameters; {cfg.batch} streams x {cfg.seq_len} steps, "
@@ -267,6 +303,7 @@ def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
             r = tr.train_step(ids)
             dt = time.perf_counter() - t0
             tr.elapsed = base_elapsed + (time.perf_counter() - start_wall)
+            tr.elapsed, stop_all = tr.dist.agree(tr.elapsed, stop.requested)    # torchrun: one clock, one stop
             if not r["finite"]:
                 skips += 1
                 if cfg.nonfinite == "stop" or skips > MAX_SKIPS:
@@ -309,7 +346,7 @@ def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
                 _save(tr, best=False, log=log)
             if last:
                 break
-            if stop.requested:
+            if stop_all:
                 bar.close()
                 path = _save(tr, best=False, log=log)
                 log(f"stopped by signal at step {tr.step}; checkpoint saved to {path}. "

@@ -12,7 +12,8 @@ from .schedule import SCHEDULES
 # Changing lr, clip or the non-finite policy on resume is allowed (the way out of a diverged
 # run); a resume is bit-identical to an uninterrupted run only when none of them change.
 RESUMABLE_OVERRIDES = {"max_steps", "minutes", "eval_every", "save_every", "log_every", "val_chars", "progress",
-                       "vocab_limit", "lr", "clip", "nonfinite", "fault_nan_step"}
+                       "vocab_limit", "lr", "clip", "nonfinite", "fault_nan_step",
+                       "engine", "device"}  # the engine does not change the model (issue 5)
 
 
 @dataclass
@@ -55,6 +56,8 @@ class TrainConfig:
     nonfinite: str = "skip"
     progress: bool = True
     fault_nan_step: int = -1                     # testing only: poison the gradient at this step
+    engine: str = "numpy"                        # numpy | torch (torch.nn.RNN; cuDNN on GPU)
+    device: str = "cpu"                          # torch engine: cpu | cuda | cuda:N
 
     def validate(self) -> None:
         def pos(name, allow_zero=False):
@@ -66,6 +69,8 @@ class TrainConfig:
             pos(n)
         for n in ("embed", "minutes", "val_chars", "warmup", "weight_decay", "clip", "vocab_limit", "min_lr"):
             pos(n, allow_zero=True)
+        if self.engine not in ("numpy", "torch"):
+            raise UserError(f"--engine must be numpy or torch, got {self.engine!r}")
         if not self.lr > 0:
             raise UserError(f"--lr must be positive, got {self.lr}")
         if not 0.0 <= self.momentum < 1.0:
