@@ -13,6 +13,8 @@ projection is a gather, not a product), the products of one step are:
 Model FLOPs = 2 M N K summed over them, i.e. 6 T B (L H^2 + (L-1) H^2 + H V): the issue's
 6 T B (H^2 + H V) L "-ish" formula made exact. The limit is the sum of the measured
 times, so small per-step products count at their (lower) small-shape speed.
+``bench.run`` times ``make_gemm_step`` (all of one step's products, in a row) interleaved
+with the systems, so the limit sees the same machine load as they do.
 """
 from __future__ import annotations
 
@@ -68,3 +70,21 @@ def gemm_limit(H, L, B, T, V, reps=5, min_time=0.02) -> dict:
         total += count * time_gemm(M, K, N, reps, min_time)
     flops = model_flops(H, L, B, T, V)
     return {"flops": flops, "limit_s": total, "gflops": flops / total / 1e9}
+
+
+def make_gemm_step(H, L, B, T, V):
+    """A closure that runs every matrix product of one training step once (count times
+    each, at its shape, into preallocated outputs): timed interleaved with the systems, its
+    time is the GEMM limit measured under the same conditions."""
+    rng = np.random.default_rng(0)
+    jobs = []
+    for M, K, N, count in step_gemms(H, L, B, T, V):
+        a = rng.standard_normal((M, K)).astype(np.float32)
+        b = rng.standard_normal((K, N)).astype(np.float32)
+        jobs.append((a, b, np.empty((M, N), np.float32), count))
+
+    def run():
+        for a, b, c, count in jobs:
+            for _ in range(count):
+                np.matmul(a, b, out=c)
+    return run

@@ -31,7 +31,7 @@ if __package__ in (None, ""):  # also runnable as `python bench/run.py`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import systems as S  # noqa: E402
-from bench.gemm import gemm_limit  # noqa: E402
+from bench.gemm import make_gemm_step, model_flops  # noqa: E402
 
 V = 65
 FULL_SHAPES = [(128, 32, 64), (256, 32, 64), (512, 32, 64), (1024, 64, 64)]   # (H, B, T)
@@ -78,15 +78,16 @@ def bench_training(shapes, layers, reps, budget_s, threads, use_jax, limit_reps=
                    "torch": S.torch_train(H, L, B, T, V, threads=threads)}
             if use_jax:
                 fns["jax"] = S.jax_train(H, L, B, T, V)
+            fns["limit"] = make_gemm_step(H, L, B, T, V)                  # the GEMMs alone
             times = interleaved(fns, reps, budget_s)
-            lim = gemm_limit(H, L, B, T, V, reps=limit_reps, min_time=min(budget_s, 0.05))
+            lim = med(times.pop("limit"))
+            flops = model_flops(H, L, B, T, V)
             row = {"H": H, "L": L, "B": B, "T": T, "chars": T * B,
                    "time": {k: med(v) for k, v in times.items()},
-                   "all": times, "limit_s": lim["limit_s"], "gflops": lim["gflops"],
-                   "flops": lim["flops"]}
+                   "all": times, "limit_s": lim, "gflops": flops / lim / 1e9, "flops": flops}
             rows.append(row)
             print(f"  H={H:5d} L={L} " + "  ".join(f"{k} {1e3 * t:8.2f} ms" for k, t in row["time"].items())
-                  + f"  limit {1e3 * lim['limit_s']:.2f} ms", flush=True)
+                  + f"  limit {1e3 * lim:.2f} ms", flush=True)
     return rows
 
 
@@ -133,7 +134,8 @@ def bench_time_vs_T(H, L, B, Ts, reps, budget_s, threads, chunk=64):
 # ------------------------------------------------------------------------ report
 def machine_info(threads) -> dict:
     info = {"python": platform.python_version(), "numpy": np.__version__, "cpus": os.cpu_count(),
-            "threads": threads, "platform": platform.platform()}
+            "threads": threads, "platform": platform.platform(),
+            "load": " ".join(f"{x:.1f}" for x in os.getloadavg())}
     try:
         with open("/proc/cpuinfo") as f:
             info["cpu"] = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
@@ -190,8 +192,9 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
          "Made by `" + cmd + "` (one run; every table below comes from it).", "",
          "Machine: " + f"{info['cpu']}, {info['cpus']} CPUs; Python {info['python']}, NumPy {info['numpy']} "
          f"(BLAS: {info['blas']}); PyTorch {info['torch']}; JAX {info['jax']}. "
-         f"Threads: {info['threads']} for NumPy's BLAS and PyTorch (`torch.set_num_threads`); "
-         "JAX/XLA uses its default pool.", "",
+         f"Threads: {info['threads']} for NumPy's BLAS (threadpoolctl) and PyTorch (`torch.set_num_threads`); "
+         + ("JAX/XLA single-threaded (`--xla_cpu_multi_thread_eigen=false`)." if info["threads"] == 1
+            else "JAX/XLA uses its default pool.") + f" Load average at the start: {info.get('load', '?')}.", "",
          "Method: systems are interleaved (each repetition runs each system once, order rotated) and "
          "the median per step is reported. Shared machines are noisy: compare ratios within this "
          "file, not absolute numbers across runs. Model: one-hot (V=65) → L tanh RNN layers → Linear → "
@@ -201,8 +204,8 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
          "## Training throughput", ""]
     L += training_table(train)
     L += ["", "GEMM limit: the step's matrix products only (`bench/gemm.py`: per-step `(B,H)·(H,H)` "
-          "forward and backward, `dW_hh`, the layer≥1 input products and the head), each timed with "
-          "NumPy's SGEMM at its own shape in this run; GFLOP/s is the model FLOPs "
+          "forward and backward, `dW_hh`, the layer≥1 input products and the head), run with "
+          "NumPy's SGEMM at their own shapes, timed interleaved with the systems; GFLOP/s is the model FLOPs "
           "(6·T·B·((2L−1)·H² + H·V)) over that time. % of limit = limit time / rnnkit time.", ""]
     if sampling:
         t = sampling["time"]
@@ -218,7 +221,8 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
         L.append("")
     if memory:
         L += ["## Peak memory of a training step", "",
-              "Each cell is a fresh process (`python -m bench.memprobe`). *peak*: `ru_maxrss` (imports "
+              "Each cell is a fresh process (`python -m bench.memprobe`). *peak*: the process's peak RSS, "
+              "read as VmHWM because `ru_maxrss` survives fork+exec and would report the parent's size (imports "
               "included: PyTorch's own libraries are most of its base); *step*: the steps' own peak above "
               "the resident size after building model, optimizer and data (high-water mark reset after "
               "the build).", "",
@@ -238,7 +242,8 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
         L += ["## Scaling", ""]
     if tvT:
         keys = list(tvT[0]["time"])
-        L += ["Time per step against T (B and H as noted in the plot; TBPTT in chunks of 64, "
+        r0 = tvT[0]
+        L += [f"Time per step against T (H={r0['H']}, B={r0['B']}, L={r0['L']}; TBPTT in chunks of 64, "
               "state carried). Per character, full BPTT and TBPTT both stay flat: time is linear in T.", "",
               "| T | " + " | ".join(f"{k} ms (µs/char)" for k in keys) + " |",
               "|---|" + "---|" * len(keys)]
@@ -248,7 +253,8 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
                                                for k in keys) + " |")
         L.append("")
     if memT:
-        L += ["Step memory (MB above base) against T: full BPTT keeps every state of the sequence, so it "
+        r0 = memT[0]
+        L += [f"Step memory (MB above base; H={r0['H']}, B={r0['B']}, L={r0['L']}) against T: full BPTT keeps every state of the sequence, so it "
               "grows linearly; TBPTT (chunks of 64) only keeps one chunk's, so it stays flat.", "",
               "| system | T | full BPTT step MB | TBPTT step MB |", "|---|---|---|---|"]
         by = {}
@@ -328,6 +334,9 @@ def main(argv=None) -> int:
                     help="comma-separated subset of train,sample,memory,scaling")
     args = ap.parse_args(argv)
     threads = args.threads or os.cpu_count()
+    if threads == 1 and "jax" not in sys.modules:  # XLA's CPU pool must be set before import
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                   " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
     try:
         from threadpoolctl import threadpool_limits
         threadpool_limits(threads)
