@@ -292,11 +292,28 @@ def _text_args(p, what="texts") -> None:
     p.add_argument("text", nargs="*", help=f"{what} to process; none: read one per line from stdin")
 
 
-def add_parser(sub) -> None:
+def _intermixed_parser_class():
     from .cli import Parser
+
+    class IntermixedParser(Parser):
+        """Options may sit between positionals (``predict DIR --top 2 TEXT ...``)."""
+
+        def parse_known_args(self, args=None, namespace=None):
+            if getattr(self, "_mixing", False):
+                return super().parse_known_args(args, namespace)
+            self._mixing = True
+            try:
+                return self.parse_known_intermixed_args(args, namespace)
+            finally:
+                self._mixing = False
+    return IntermixedParser
+
+
+def add_parser(sub) -> None:
+    IntermixedParser = _intermixed_parser_class()
     for verb, (desc, fmt) in FORMS_HELP.items():
         vp = sub.add_parser(verb, help=desc, description=f"{desc}. Data: UTF-8 TSV, lines {fmt}.")
-        vsub = vp.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+        vsub = vp.add_subparsers(dest="action", metavar="ACTION", parser_class=IntermixedParser)
         vsub.required = True
         p = vsub.add_parser("train", help=f"train a {verb} model on a TSV", argument_default=None,
                             description=f"Train a {verb} model ({desc}) on DATA, lines {fmt}. Checkpoints "
