@@ -172,3 +172,26 @@ def test_user_errors(tmp_path):
     for flag in ("--hidden", "--layers", "--batch", "--lr", "--max-steps", "--minutes", "--seed", "--resume",
                  "--bidirectional", "--embed", "--target-tokens", "--val-fraction"):
         assert flag in h
+
+
+def test_sigint_saves_and_resume_continues(tmp_path):
+    import signal
+    import time
+    data = make_tsv(tmp_path / "d.tsv", "tag", n=60)
+    run = tmp_path / "r"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    p = subprocess.Popen([sys.executable, "-m", "rnnkit", "tag", "train", str(data), "--out", str(run), *SMALL,
+                          "--max-steps", "1000000", "--eval-every", "100000"], env=env, cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    while not (run / "rnnkit-run.json").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, err
+    assert "stopped by signal" in out and (run / "last" / "model.safetensors").exists()
+    step = json.loads((run / "last" / "state.json").read_text())["step"]
+    r = ok("tag", "train", "--resume", run, "--max-steps", step + 3, "--no-progress")
+    assert f"at step {step}" in r.stdout
+    assert json.loads((run / "last" / "state.json").read_text())["step"] == step + 3
