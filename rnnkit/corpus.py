@@ -175,8 +175,8 @@ def plan_corpus(files: list[Path], val_files: list[Path] | None = None, val_frac
         if n_train == 0:
             raise UserError(f"the training text is empty ({', '.join(map(str, list(files)[:3]))})")
     else:
-        n_val = int(round(total * val_fraction))
-        n_train = total - n_val
+        n_train = int(total * (1.0 - val_fraction))   # as nanoGPT: data[:int(n * 0.9)]
+        n_val = total - n_train
     return CorpusPlan(list(files), list(val_files or []), vocab, n_train, n_val, errors)
 
 

@@ -40,6 +40,10 @@ def test_prepare_writes_narrow_memmapped_ids_with_nanogpt_split(tmp_path):
     p = prepare([f], tmp_path / "data", log=lambda *_: None)
     n = len(TEXT)
     assert p.n_train == int(n * 0.9) and p.n_val == n - int(n * 0.9)
+    # Tiny Shakespeare's length, where rounding the validation share would move the split by one.
+    g = tmp_path / "g.txt"
+    g.write_text("x" * 1_115_394, encoding="utf-8")
+    assert prepare([g], tmp_path / "g", log=lambda *_: None).n_train == 1_003_854
     assert (tmp_path / "data" / "ids.bin").stat().st_size == n  # one byte per id
     q = load_prepared(tmp_path / "data")
     assert isinstance(q.ids(), np.memmap)
