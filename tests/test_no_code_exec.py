@@ -54,7 +54,7 @@ def _fresh(trained, tmp_path):
     return text, run, run / "last"
 
 
-def _refused_everywhere(run, text, marker, *needles):
+def _assert_refused_everywhere(run, text, marker, *needles):
     assert_one_line_error(rnnkit("eval", run, text), *needles)
     assert_one_line_error(rnnkit("train", "--resume", run, "--max-steps", "8"), *needles)
     with pytest.raises(UserError):
@@ -74,7 +74,7 @@ def test_pickle_in_place_of_the_weights(trained, tmp_path):
     marker = tmp_path / "pwned"
     (d / "model.safetensors").write_bytes(pickle.dumps({"rnn.weight_ih_l0": _Boom(marker)}))
     _rehash(d)                                                      # a consistent, deliberate forgery
-    _refused_everywhere(run, text, marker, "model.safetensors is not a valid safetensors file")
+    _assert_refused_everywhere(run, text, marker, "model.safetensors is not a valid safetensors file")
 
 
 def test_pickle_files_next_to_the_checkpoint_are_ignored(trained, tmp_path):
@@ -104,7 +104,7 @@ def test_malicious_config_json(trained, tmp_path, case):
     raw = json.dumps(cfg).replace("{m}", str(marker))
     (d / "config.json").write_text(raw)
     _rehash(d)
-    _refused_everywhere(run, text, marker)
+    _assert_refused_everywhere(run, text, marker)
 
 
 def test_malicious_state_and_vocab_json(trained, tmp_path):
