@@ -324,8 +324,10 @@ def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
             bar.update(1)
             cps = r["chars"] / dt
             if ema is not None:
-                bar.set_postfix(loss=f"{ema:.3f}", bpc=f"{ema / LN2:.3f}", chars_s=f"{cps:,.0f}",
-                                lr=f"{r['lr']:.2e}", refresh=False)
+                post = dict(loss=f"{ema:.3f}", bpc=f"{ema / LN2:.3f}", chars_s=f"{cps:,.0f}", lr=f"{r['lr']:.2e}")
+                if cfg.minutes:  # the bar's ETA counts steps; with a time budget say what is left of it
+                    post["time_left"] = f"{max(limit_s - tr.elapsed, 0) / 60:.1f}min"
+                bar.set_postfix(post, refresh=False)
             if tr.step % cfg.log_every == 0 and r["finite"]:
                 metrics.write(kind="train", step=tr.step, epoch=tr.epoch, time_s=round(tr.elapsed, 3),
                               lr=r["lr"], loss=r["loss"], bpc=r["loss"] / LN2, grad_norm=r["grad_norm"],
