@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import subprocess
@@ -188,7 +187,7 @@ def training_table(rows) -> list[str]:
 
 
 def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str:
-    L = [f"# Benchmarks", "",
+    L = ["# Benchmarks", "",
          "Made by `" + cmd + "` (one run; every table below comes from it).", "",
          "Machine: " + f"{info['cpu']}, {info['cpus']} CPUs; Python {info['python']}, NumPy {info['numpy']} "
          f"(BLAS: {info['blas']}); PyTorch {info['torch']}; JAX {info['jax']}. "

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .errors import UserError
-from .tasks.forms import join_tokens, make_form, read_examples, split_tokens
+from .tasks.forms import join_tokens, make_form, read_examples
 from .tasks.trainer import TaskTrainConfig, train
 
 D = TaskTrainConfig()

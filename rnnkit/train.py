@@ -13,9 +13,7 @@ every checkpoint, so ``--resume`` continues bit-identically.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 import shutil
 import sys
 import time
@@ -27,20 +25,20 @@ from tqdm import tqdm
 from . import checkpoint as ckpt
 from . import distributed
 from .batcher import StreamBatcher
-from .char_rnn import CharRNN, ModelConfig
+from .char_rnn import ModelConfig
 from .corpus import CorpusPlan, default_corpus_files, find_files, load_prepared, plan_corpus, write_prepared
 from .engines import build_lm
 from .errors import UserError
 from .evaluate import evaluate_ids
 from .interrupt import StopRequest
 from .metrics_log import MetricsLog
+from .nonfinite import NonFiniteGuard
 from .optim import clip_gradients, make_optimizer
 from .schedule import learning_rate
 from .train_config import RESUMABLE_OVERRIDES, TrainConfig
 from .vocab import Vocab
 
 LN2 = math.log(2)
-MAX_SKIPS = 10
 
 
 def model_config(cfg: TrainConfig, V: int) -> ModelConfig:
@@ -291,7 +289,8 @@ def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
     limit_s = cfg.minutes * 60 if cfg.minutes else float("inf")
     bar = tqdm(total=cfg.max_steps, initial=tr.step, unit="step", disable=not cfg.progress,
                dynamic_ncols=True, file=sys.stderr)
-    ema, skips, status = None, 0, 0
+    ema, status = None, 0
+    guard = NonFiniteGuard(cfg.nonfinite)
     ids = None
     with StopRequest() as stop:
         while tr.step < cfg.max_steps:
@@ -305,21 +304,13 @@ def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
             tr.elapsed = base_elapsed + (time.perf_counter() - start_wall)
             tr.elapsed, stop_all = tr.dist.agree(tr.elapsed, stop.requested)    # torchrun: one clock, one stop
             if not r["finite"]:
-                skips += 1
-                if cfg.nonfinite == "stop" or skips > MAX_SKIPS:
+                msg = guard.bad(tr)
+                if msg is not None:
                     bar.close()
-                    kept = (f"the last good checkpoint is kept in {cfg_out(tr)}" if ckpt.has_checkpoint(tr.out)
-                            else "no checkpoint had been saved yet")
-                    print(f"rnnkit: error: non-finite loss or gradient at step {tr.step - 1} "
-                          f"({'--nonfinite stop' if cfg.nonfinite == 'stop' else f'{skips} steps in a row'}); "
-                          f"the update was not applied and {kept}. "
-                          f"Lower --lr or --clip, then --resume {tr.out}", file=sys.stderr)
+                    print(msg, file=sys.stderr)
                     return 1
-                tr.lr_scale *= 0.5
-                tqdm.write(f"step {tr.step - 1}: non-finite loss or gradient; step skipped, "
-                           f"learning rate halved (now x{tr.lr_scale:g})", file=sys.stderr)
             else:
-                skips = 0
+                guard.ok()
                 ema = r["loss"] if ema is None else 0.95 * ema + 0.05 * r["loss"]
             bar.update(1)
             cps = r["chars"] / dt
@@ -359,10 +350,6 @@ def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
         log(f"done at step {tr.step}: best val {tr.best_val:.4f} nats/char "
             f"({tr.best_val / LN2:.4f} bpc); checkpoints in {tr.out}/best and {tr.out}/last")
     return status
-
-
-def cfg_out(tr: LMTrainer) -> Path:
-    return tr.out / "last"
 
 
 def _save(tr: LMTrainer, best: bool, log) -> Path | None:

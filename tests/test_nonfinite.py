@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from helpers import TINY, last_step, rnnkit, snapshot, write_text
+from rnnkit.nonfinite import MAX_SKIPS
 from rnnkit.corpus import find_files, prepare
 from rnnkit.train import LMTrainer, TrainConfig
 
@@ -95,6 +96,6 @@ def test_repeated_nonfinite_steps_stop_even_under_skip(tmp_path, text, monkeypat
     w = tr.model.flat.data.copy()
     rc = train_mod._loop(tr, MetricsLog(tmp_path / "m.jsonl", enabled=False), log=lambda *a: None)
     err = capsys.readouterr().err
-    assert rc == 1 and f"{train_mod.MAX_SKIPS + 1} steps in a row" in err
-    assert tr.step == train_mod.MAX_SKIPS + 1 and tr.model.flat.data.tobytes() == w.tobytes()
-    assert tr.lr_scale == 0.5 ** train_mod.MAX_SKIPS
+    assert rc == 1 and f"{MAX_SKIPS + 1} steps in a row" in err
+    assert tr.step == MAX_SKIPS + 1 and tr.model.flat.data.tobytes() == w.tobytes()
+    assert tr.lr_scale == 0.5 ** MAX_SKIPS

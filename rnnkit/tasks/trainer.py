@@ -36,11 +36,11 @@ from .. import checkpoint as ckpt
 from ..errors import UserError
 from ..interrupt import StopRequest
 from ..metrics_log import MetricsLog
+from ..nonfinite import NonFiniteGuard
 from ..optim import OPTIMIZERS, clip_gradients, make_optimizer
 from ..schedule import SCHEDULES, learning_rate
 from .forms import Form, make_form, read_examples
 
-MAX_SKIPS = 10
 
 # Flags that may change when a run is resumed (the rest must match the checkpoint). A resume
 # is bit-identical to an uninterrupted run when none of them change (and, with the cosine
@@ -297,7 +297,8 @@ def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
     limit_s = cfg.minutes * 60 if cfg.minutes else float("inf")
     bar = tqdm(total=cfg.max_steps, initial=tr.step, unit="step", disable=not cfg.progress,
                dynamic_ncols=True, file=sys.stderr)
-    ema, skips = None, 0
+    ema = None
+    guard = NonFiniteGuard(cfg.nonfinite)
     with StopRequest() as stop:
         while tr.step < cfg.max_steps:
             t0 = time.perf_counter()
@@ -305,21 +306,13 @@ def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
             dt = time.perf_counter() - t0
             tr.elapsed = base_elapsed + (time.perf_counter() - start_wall)
             if not r["finite"]:
-                skips += 1
-                if cfg.nonfinite == "stop" or skips > MAX_SKIPS:
+                msg = guard.bad(tr)
+                if msg is not None:
                     bar.close()
-                    kept = (f"the last good checkpoint is kept in {tr.out / 'last'}" if ckpt.has_checkpoint(tr.out)
-                            else "no checkpoint had been saved yet")
-                    print(f"rnnkit: error: non-finite loss or gradient at step {tr.step - 1} "
-                          f"({'--nonfinite stop' if cfg.nonfinite == 'stop' else f'{skips} steps in a row'}); "
-                          f"the update was not applied and {kept}. Lower --lr or --clip, then "
-                          f"--resume {tr.out}", file=sys.stderr)
+                    print(msg, file=sys.stderr)
                     return 1
-                tr.lr_scale *= 0.5
-                tqdm.write(f"step {tr.step - 1}: non-finite loss or gradient; step skipped, "
-                           f"learning rate halved (now x{tr.lr_scale:g})", file=sys.stderr)
             else:
-                skips = 0
+                guard.ok()
                 ema = r["loss"] if ema is None else 0.95 * ema + 0.05 * r["loss"]
             bar.update(1)
             eps = r["examples"] / dt if dt > 0 else 0.0
