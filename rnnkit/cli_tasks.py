@@ -28,6 +28,7 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .errors import UserError
+from .tasks.engine import check_engine, use_engine
 from .tasks.forms import join_tokens, make_form, read_examples
 from .tasks.trainer import TaskTrainConfig, train
 
@@ -91,10 +92,26 @@ def _train_flags(p: argparse.ArgumentParser, verb: str) -> None:
     g.add_argument("--log-every", type=int, help=f"write a metrics line every N steps (default {D.log_every})")
     g.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bar")
     g.add_argument("--fault-nan-step", type=int, help=argparse.SUPPRESS)
+    _engine_flags(p)
+
+
+def _engine_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("engine")
+    g.add_argument("--engine", choices=["numpy", "torch"], default="numpy",
+                   help="numpy (default; no dependencies) or torch (torch.nn.RNN, cuDNN on a GPU; needs the torch extra). "
+                        "Not saved: a checkpoint trained with one engine loads with the other")
+    g.add_argument("--device", default=None, help="torch engine: cpu, cuda or cuda:N (default cpu)")
+
+
+def _engine(args):
+    engine, device = getattr(args, "engine", "numpy"), getattr(args, "device", None)
+    check_engine(engine, device)
+    return engine, device
 
 
 def cmd_train(args) -> int:
     verb = args.verb
+    engine, device = _engine(args)
     names = {f.name for f in fields(TaskTrainConfig)}
     given = {k: v for k, v in vars(args).items() if k in names and v is not None}
     for k in ("data", "val"):
@@ -105,16 +122,17 @@ def cmd_train(args) -> int:
         if args.out is not None and args.out.resolve() != args.resume.resolve():
             raise UserError("--out and --resume name different directories; --resume continues in its own")
         given.pop("data", None)
-        return train(None, args.resume, resume=True, given=given)
+        return train(None, args.resume, resume=True, given=given, engine=engine, device=device)
     if args.data is None:
         raise UserError(f"give the training data: rnnkit {verb} train DATA.tsv --out DIR (lines {FORMS_HELP[verb][1]})")
     cfg = TaskTrainConfig(**given)
-    return train(cfg, args.out or Path(f"runs/{verb}"), force=args.force)
+    return train(cfg, args.out or Path(f"runs/{verb}"), force=args.force, engine=engine, device=device)
 
 
 # ---------------------------------------------------------------------------- loading
-def load_task(path, verb: str, which: str = "best"):
-    """A run or checkpoint directory -> (form with its vocabularies, model, checkpoint)."""
+def load_task(path, verb: str, which: str = "best", engine: str | None = "numpy", device: str | None = None):
+    """A run or checkpoint directory -> (form with its vocabularies, model on ``engine``, checkpoint)."""
+    check_engine(engine, device)
     c = ckpt.load(path, task=verb, which=which)
     cfg = TaskTrainConfig.from_dict(c.config.get("train", {}))
     form = make_form(verb, cfg)
@@ -124,7 +142,7 @@ def load_task(path, verb: str, which: str = "best"):
         model.flat.load_state_dict(c.model)
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
         raise UserError(f"checkpoint {c.dir} is not a valid {verb} checkpoint: {e}") from None
-    return form, model, c
+    return form, use_engine(model, engine, device), c
 
 
 def _inputs(args) -> list[str]:
@@ -149,7 +167,7 @@ def _unknown_note(vocab, texts, what="input") -> None:
 
 # ---------------------------------------------------------------------------- classify
 def cmd_classify_predict(args) -> int:
-    form, model, _ = load_task(args.dir, "classify", args.which)
+    form, model, _ = load_task(args.dir, "classify", args.which, *_engine(args))
     texts = _inputs(args)
     _unknown_note(form.vocab, texts)
     P = form.probs(model, texts)                                       # (N, K)
@@ -164,7 +182,7 @@ def cmd_classify_predict(args) -> int:
 
 
 def _eval_common(args, verb):
-    form, model, c = load_task(args.dir, verb, args.which)
+    form, model, c = load_task(args.dir, verb, args.which, *_engine(args))
     examples = read_examples(verb, args.file)
     data = form.encode(examples, str(args.file))
     return form, model, c, examples, data
@@ -188,7 +206,7 @@ def cmd_classify_eval(args) -> int:
 
 # ---------------------------------------------------------------------------- generate
 def cmd_generate_sample(args) -> int:
-    form, model, _ = load_task(args.dir, "generate", args.which)
+    form, model, _ = load_task(args.dir, "generate", args.which, *_engine(args))
     if args.n < 1:
         raise UserError(f"-n must be at least 1, got {args.n}")
     if args.max_len < 1:
@@ -217,7 +235,7 @@ def cmd_generate_eval(args) -> int:
 
 # ---------------------------------------------------------------------------- seq2seq
 def cmd_seq2seq_predict(args) -> int:
-    form, model, _ = load_task(args.dir, "seq2seq", args.which)
+    form, model, _ = load_task(args.dir, "seq2seq", args.which, *_engine(args))
     if args.beam < 1:
         raise UserError(f"--beam must be at least 1, got {args.beam}")
     texts = _inputs(args)
@@ -249,7 +267,7 @@ def cmd_seq2seq_eval(args) -> int:
 
 # ---------------------------------------------------------------------------- tag
 def cmd_tag_predict(args) -> int:
-    form, model, _ = load_task(args.dir, "tag", args.which)
+    form, model, _ = load_task(args.dir, "tag", args.which, *_engine(args))
     texts = _inputs(args)
     _unknown_note(form.vocab, texts)
     for t, tags in zip(texts, form.predict_tags(model, texts)):
@@ -275,6 +293,7 @@ def cmd_tag_eval(args) -> int:
 def _dir_flags(p, verb) -> None:
     p.add_argument("dir", type=Path, help=f"a '{verb}' run directory (its best checkpoint) or a checkpoint directory")
     p.add_argument("--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory")
+    _engine_flags(p)
 
 
 def _eval_parser(vsub, verb, what, extra=None):

@@ -39,6 +39,7 @@ from ..metrics_log import MetricsLog
 from ..nonfinite import NonFiniteGuard
 from ..optim import OPTIMIZERS, clip_gradients, make_optimizer
 from ..schedule import SCHEDULES, learning_rate
+from .engine import check_engine, use_engine
 from .forms import Form, make_form, read_examples
 
 
@@ -145,7 +146,8 @@ def split_data(cfg: TaskTrainConfig):
 class TaskTrainer:
     """Owns the form, model, optimizer, data order and RNG of one run; saves and restores them."""
 
-    def __init__(self, cfg: TaskTrainConfig, out: Path, log=print, vocab_obj: dict | None = None):
+    def __init__(self, cfg: TaskTrainConfig, out: Path, log=print, vocab_obj: dict | None = None,
+                 engine: str | None = None, device: str | None = None):
         self.cfg, self.out, self.log = cfg, out, log
         self.form: Form = make_form(cfg.verb, cfg)
         self.train_ex, self.val_ex = split_data(cfg)
@@ -162,6 +164,7 @@ class TaskTrainer:
             self.model = self.form.build_model(self.model_cfg.to_dict(), cfg.seed)
         except ValueError as e:
             raise UserError(str(e)) from None
+        use_engine(self.model, engine, device)          # not saved: checkpoints fit either engine
         hp = {"sgd": {"momentum": cfg.momentum}, "adam": {"weight_decay": cfg.weight_decay},
               "adamw": {"weight_decay": cfg.weight_decay}}.get(cfg.optimizer, {})
         self.opt = make_optimizer(cfg.optimizer, self.model.flat, **hp)
@@ -256,8 +259,12 @@ def _describe(tr: TaskTrainer) -> str:
 
 
 def train(cfg: TaskTrainConfig | None, out: Path, resume: bool = False, given: dict | None = None,
-          force: bool = False, log=print) -> int:
-    """Train a task model; returns the exit status (0 done, 130 interrupted, 1 diverged)."""
+          force: bool = False, log=print, engine: str | None = None, device: str | None = None) -> int:
+    """Train a task model; returns the exit status (0 done, 130 interrupted, 1 diverged).
+
+    ``engine``/``device``: ``numpy`` (default) or ``torch`` on ``cpu``/``cuda`` (``tasks/engine.py``).
+    """
+    check_engine(engine, device)
     if resume:
         c = ckpt.load(out, which="last")
         if c.config.get("task") not in ("classify", "generate", "seq2seq", "tag"):
@@ -276,14 +283,15 @@ def train(cfg: TaskTrainConfig | None, out: Path, resume: bool = False, given: d
             raise UserError(f"{out} is a '{saved.verb}' run; resume it with rnnkit {saved.verb} train --resume {out}")
         cfg = TaskTrainConfig.from_dict(d)
         cfg.validate()
-        tr = TaskTrainer(cfg, c.dir.parent.parent, log, vocab_obj=json.loads(c.vocab_json))
+        tr = TaskTrainer(cfg, c.dir.parent.parent, log, vocab_obj=json.loads(c.vocab_json),
+                         engine=engine, device=device)
         tr.restore(c)
         out = tr.out
         log(f"resumed {c.dir} at step {tr.step} (epoch {tr.epoch}, example {tr.pos} of {tr.N})")
     else:
         cfg.validate()
         ckpt.check_out_dir(out, force)
-        tr = TaskTrainer(cfg, out, log)                 # reads and checks all data before touching out
+        tr = TaskTrainer(cfg, out, log, engine=engine, device=device)  # reads and checks all data before touching out
         ckpt.init_run_dir(out, force, train_config=cfg.to_dict())
     metrics = MetricsLog(out / "metrics.jsonl", resume_step=tr.step if resume else None)
     log(_describe(tr))
