@@ -69,6 +69,10 @@ class TrainConfig:
             pos(n)
         for n in ("embed", "minutes", "val_chars", "warmup", "weight_decay", "clip", "vocab_limit", "min_lr"):
             pos(n, allow_zero=True)
+        # Scoring needs one input and one target character, so 1 would crash at the first
+        # validation; 0 means "all the validation characters".
+        if self.val_chars == 1:
+            raise UserError("--val-chars must be 0 (all) or at least 2 (one input and one target), got 1")
         if self.engine not in ("numpy", "torch"):
             raise UserError(f"--engine must be numpy or torch, got {self.engine!r}")
         if not self.lr > 0:

@@ -1,0 +1,113 @@
+"""Review fixes: ``--resume`` through the ``last``/``best`` links, and ``--val-chars 1``.
+
+1. ``--resume RUN/last`` (or ``RUN/best``) names a symlink to ``RUN/ckpt/step-N``; the run
+   directory used to be taken as the link's ``parent.parent`` (the directory *above* RUN),
+   so the resume read and wrote in the wrong place. It must continue RUN itself: new
+   checkpoints in ``RUN/ckpt``, validation lines appended to ``RUN/metrics.jsonl``. A path
+   that is no checkpoint of any run is one line on stderr and exit status 2.
+2. ``--val-chars 1`` used to crash at the first validation (scoring needs an input and a
+   target character); it is refused up front, and 0 ("all") and 2 still work.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from helpers import TINY, assert_one_line_error, checkpoint_steps, last_step, rnnkit, snapshot, write_text
+
+# Checkpoint and validate every 2 steps, so a resume from step 4 to 8 adds steps 6 and 8.
+RUN = TINY + ["--eval-every", "2", "--save-every", "2", "--val-chars", "300"]
+
+
+@pytest.fixture(scope="module")
+def text(tmp_path_factory):
+    return write_text(tmp_path_factory.mktemp("text") / "t.txt", 1500, seed=5)
+
+
+def _new_run(text, where):
+    """A finished 4-step run at ``where/run``, inside a parent that is itself no run."""
+    run = where / "run"
+    p = rnnkit("train", text, "--out", run, *RUN, "--max-steps", "4")
+    assert p.returncode == 0, p.stderr
+    assert last_step(run) == 4
+    return run
+
+
+def _val_steps(run):
+    rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    return [r["step"] for r in rows if r["kind"] == "val"]
+
+
+@pytest.mark.parametrize("link", ["last", "best"])
+def test_resume_through_a_link_continues_the_same_run(text, tmp_path, link):
+    run = _new_run(text, tmp_path)
+    start = int((run / link).resolve().name[5:])          # the step the link points at
+    before = set(tmp_path.iterdir())
+    p = rnnkit("train", "--resume", run / link, "--max-steps", "8", "--no-progress", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert f"at step {start} " in p.stdout
+    assert last_step(run) == 8 and 8 in checkpoint_steps(run)          # new checkpoint in RUN/ckpt
+    assert set(tmp_path.iterdir()) == before                            # nothing written above RUN
+    assert _val_steps(run) == list(range(2, 9, 2))                      # metrics appended in RUN
+    assert str(run.resolve()) in p.stdout                               # the run it reports is RUN
+
+
+def test_resume_through_a_relative_link_path(text, tmp_path):
+    """``cd RUN && rnnkit train --resume last``: a relative link path still finds RUN."""
+    run = _new_run(text, tmp_path)
+    p = rnnkit("train", "--resume", "last", "--max-steps", "6", "--no-progress", cwd=run)
+    assert p.returncode == 0, p.stderr
+    assert last_step(run) == 6
+    assert _val_steps(run) == [2, 4, 6]
+
+
+def test_resume_of_a_checkpoint_directory_still_works(text, tmp_path):
+    run = _new_run(text, tmp_path)
+    p = rnnkit("train", "--resume", run / "ckpt" / "step-00000004", "--max-steps", "6", "--no-progress")
+    assert p.returncode == 0, p.stderr
+    assert last_step(run) == 6
+
+
+def test_task_verb_resume_through_the_last_link(tmp_path):
+    data = tmp_path / "d.tsv"
+    data.write_text("".join(f"{w} cat\t{'pos' if w == 'good' else 'neg'}\n" for w in ["good", "bad", "ok"] * 30))
+    run = tmp_path / "cls"
+    args = ["--hidden", "8", "--batch", "8", "--eval-every", "2", "--no-progress"]
+    p = rnnkit("classify", "train", data, "--out", run, *args, "--max-steps", "2")
+    assert p.returncode == 0, p.stderr
+    before = set(tmp_path.iterdir())
+    p = rnnkit("classify", "train", "--resume", run / "last", "--max-steps", "4", "--no-progress", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert last_step(run) == 4
+    assert set(tmp_path.iterdir()) == before
+
+
+def test_resume_of_a_path_that_is_no_run_is_one_line(text, tmp_path):
+    run = _new_run(text, tmp_path)
+    loose = tmp_path / "loose"
+    shutil.copytree(run / "last", loose)          # a whole checkpoint, but outside any run directory
+    (tmp_path / "empty").mkdir()
+    before = snapshot(tmp_path)
+    assert_one_line_error(rnnkit("train", "--resume", loose, "--no-progress"), "cannot tell which run", "loose")
+    assert_one_line_error(rnnkit("train", "--resume", tmp_path / "nope", "--no-progress"), "no such")
+    assert_one_line_error(rnnkit("train", "--resume", tmp_path / "empty", "--no-progress"), "holds no checkpoint")
+    assert snapshot(tmp_path) == before
+
+
+def test_val_chars_one_is_refused_up_front(text, tmp_path):
+    assert_one_line_error(rnnkit("train", text, "--out", tmp_path / "new", *RUN, "--val-chars", "1"),
+                          "--val-chars", "got 1")
+    assert not (tmp_path / "new").exists()
+    run = _new_run(text, tmp_path)
+    before = snapshot(run)
+    assert_one_line_error(rnnkit("train", "--resume", run, "--val-chars", "1", "--no-progress"), "--val-chars")
+    assert snapshot(run) == before
+
+
+@pytest.mark.parametrize("n", ["0", "2"])
+def test_val_chars_zero_and_two_still_train(text, tmp_path, n):
+    p = rnnkit("train", text, "--out", tmp_path / "run", *TINY, "--max-steps", "2", "--eval-every", "2",
+               "--val-chars", n)
+    assert p.returncode == 0, p.stderr
