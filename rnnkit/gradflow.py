@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 import tracemalloc
 from pathlib import Path
@@ -38,7 +39,8 @@ from .corpus import load_prepared, read_text_file
 from .errors import UserError
 from .init import RECURRENT_INITS
 from .lm_checkpoint import load_lm
-from .mpl import pyplot
+from .mpl import figure_output, pyplot, save_figure
+from .output_path import check_output, write_atomically
 from .softmax_cross_entropy import softmax
 from .vocab import Vocab
 
@@ -202,6 +204,8 @@ def gradflow_data(trained=None, cfg: ModelConfig | None = None, stream: np.ndarr
 
 
 def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
+    """Draw ``gradflow_data``'s numbers into the image ``out`` (``.png`` if no suffix); returns the path written."""
+    out = figure_output(out)                    # a bad path fails before the figure is drawn
     plt = pyplot()
     fig, ax = plt.subplots(2, 2, figsize=(12, 8.4), dpi=dpi)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -259,11 +263,10 @@ def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
     fig.suptitle(f"gradient flow: {cfgd['layers']} x {cfgd['hidden']} tanh RNN, vocabulary {cfgd['vocab_size']}, "
                  f"loss on the last of {data['steps']} steps, mean over {data['batch']} sequences", fontsize=11)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    try:
+        return save_figure(fig, out)
+    finally:
+        plt.close(fig)
 
 
 def cmd_gradflow(args) -> int:
@@ -275,6 +278,11 @@ def cmd_gradflow(args) -> int:
         raise UserError("--clip and --gain must be non-negative")
     if args.dir is None and not args.fresh:
         raise UserError("give a run directory DIR, or --fresh for untrained models only")
+    # The output paths are checked before the measurements, which take a while.
+    out = figure_output(args.output)
+    json_out = check_output(args.json, None, None, "--json") if args.json is not None else None
+    if json_out is not None and os.path.realpath(json_out) == os.path.realpath(out):
+        raise UserError(f"-o and --json both name {out}; give two files")
     trained, stream = None, None
     if args.dir is not None:
         trained, vocab, _ = load_lm(args.dir, args.which)
@@ -300,10 +308,12 @@ def cmd_gradflow(args) -> int:
     lengths = [n for n in (64, 128, 256, 512, 1024, 2048, 4096, 8192) if n <= args.max_len] or [args.max_len]
     data = gradflow_data(trained, cfg, stream, args.steps, args.batch, args.gain, args.clip,
                          lengths, chunk=args.chunk, seed=args.seed)
-    out = plot_gradflow(data, args.output)
-    if args.json:
-        Path(args.json).write_text(json.dumps(data, indent=1), encoding="utf-8")
+    out = plot_gradflow(data, out)
     print(f"wrote {out}")
+    if json_out is not None:
+        text = json.dumps(data, indent=1)
+        write_atomically(json_out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        print(f"wrote {json_out}")
     for name, layers in data["flow"].items():
         top = layers[-1]
         print(f"  {name:16s} ||dL/dh|| at distance 0: {top[0]:.3g}, at {len(top) - 1}: {top[-1]:.3g}")
@@ -334,7 +344,8 @@ def add_parser(sub) -> None:
     g.add_argument("--chunk", type=int, default=64, help="TBPTT chunk length K")
     g.add_argument("--max-len", type=int, default=2048, help="longest sequence N timed for BPTT vs TBPTT")
     g.add_argument("--seed", type=int, default=0, help="seed for the fresh models and the windows")
-    p.add_argument("-o", "--output", type=Path, default=Path("gradflow.png"), help="PNG file to write")
+    p.add_argument("-o", "--output", type=Path, default=Path("gradflow.png"),
+                   help="image file to write: .png, .pdf, .svg, ... (.png added if no suffix)")
     p.add_argument("--json", type=Path, help="also write the numbers as JSON")
     p.add_argument("--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory")
     p.set_defaults(func=cmd_gradflow)

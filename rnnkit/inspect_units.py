@@ -34,10 +34,12 @@ from .activations import trace
 from .corpus import load_prepared, read_text_file
 from .errors import UserError
 from .lm_checkpoint import load_lm
+from .output_path import check_output, write_atomically
 
 ACT_SCALE = 1000        # activations are embedded as round(h * ACT_SCALE): integers, error <= 5e-4
 TOP_K = 5               # next-character probabilities shown on hover
 RANK_K = 10             # units listed per signal
+HTML_SUFFIXES = (".html", ".htm")   # the page is HTML: another suffix would open as text, or not at all
 
 SIGNALS = {
     "in_quotes": "inside double quotes",
@@ -165,11 +167,25 @@ def read_embedded(html_text: str) -> dict:
     return json.loads(html_text[start:end])
 
 
+def html_output(path) -> Path:
+    """The page file to write for ``--html path``: ``.html`` appended when it has no suffix.
+
+    Only ``.html`` and ``.htm`` are accepted, and the path is checked (not a directory, a
+    writable parent) before the model is loaded; see ``output_path.check_output``.
+    """
+    return check_output(path, HTML_SUFFIXES, ".html", "--html")
+
+
 def inspect_text(run_dir: Path, text_file: Path | None, html_out: Path, layer=None, unit=None,
                  max_chars: int = 2000, which: str = "best") -> dict:
-    """Write the page for ``run_dir``'s model over ``text_file`` (default: the run's validation text)."""
+    """Write the page for ``run_dir``'s model over ``text_file`` (default: the run's validation text).
+
+    Returns the page's data; ``data["html"]`` is the path written (``.html`` added if
+    ``html_out`` has no suffix).
+    """
     if max_chars < 1:
         raise UserError(f"--max-chars must be positive, got {max_chars}")
+    html_out = html_output(html_out)
     model, vocab, c = load_lm(run_dir, which)
     if model.rnn.dirs != 1:
         raise UserError("inspect needs a left-to-right model")
@@ -185,16 +201,15 @@ def inspect_text(run_dir: Path, text_file: Path | None, html_out: Path, layer=No
             raise UserError(f"{data_dir} was prepared with another vocabulary; give --text FILE")
         text, source = vocab.decode(ids), f"{run_dir} (validation text)"
     data = page_data(model, vocab, text, layer, unit, source)
-    html_out = Path(html_out)
-    html_out.parent.mkdir(parents=True, exist_ok=True)
-    html_out.write_text(render_html(data), encoding="utf-8")
-    return data
+    page = render_html(data)
+    write_atomically(html_out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    return {**data, "html": html_out}
 
 
 def cmd_inspect(args) -> int:
     data = inspect_text(args.dir, args.text, args.html, args.layer, args.unit, args.max_chars, args.which)
     ini = data["initial"]
-    print(f"wrote {args.html}: {len(data['chars']):,} characters, showing layer {ini['layer']} unit {ini['unit']}")
+    print(f"wrote {data['html']}: {len(data['chars']):,} characters, showing layer {ini['layer']} unit {ini['unit']}")
     for name, lst in data["ranking"].items():
         if lst:
             best = ", ".join(f"L{e['layer']}:{e['unit']} (r={e['r']:+.2f})" for e in lst[:3])
@@ -213,7 +228,8 @@ def add_parser(sub) -> None:
                                    "Example: rnnkit inspect runs/lm --text play.txt --html units.html")
     p.add_argument("dir", type=Path, help="run directory (its best checkpoint) or a checkpoint directory")
     p.add_argument("--text", type=Path, help="UTF-8 text to read (default: the run's validation text)")
-    p.add_argument("--html", type=Path, default=Path("units.html"), help="HTML file to write")
+    p.add_argument("--html", type=Path, default=Path("units.html"),
+                   help="HTML file to write: .html or .htm (.html added if no suffix)")
     p.add_argument("--layer", type=int, help="layer of the unit shown first (default: the best-correlated unit)")
     p.add_argument("--unit", type=int, help="unit shown first")
     p.add_argument("--max-chars", type=int, default=2000, help="read at most this many characters")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .metrics_log import read_metrics
-from .mpl import pyplot
+from .mpl import figure_output, pyplot, save_figure
 
 LN2 = math.log(2)
 
@@ -75,11 +75,15 @@ def ema(values: list[float], alpha: float) -> list[float]:
 
 def plot_curves(dirs: list[Path], out: Path, smooth: float = 0.0, title: str | None = None,
                 dpi: int = 110, labels: list[str] | None = None) -> Path:
-    """Draw the runs in ``dirs`` into the PNG ``out``; returns ``out``."""
+    """Draw the runs in ``dirs`` into the image ``out``; returns the path written.
+
+    ``out`` without a suffix gets ``.png``; any suffix matplotlib can save is accepted.
+    """
     if not 0 <= smooth < 1:
         raise UserError(f"--smooth must lie in [0, 1), got {smooth}")
     if labels and len(labels) != len(dirs):
         raise UserError(f"--labels gives {len(labels)} names for {len(dirs)} runs")
+    out = figure_output(out)                    # a bad -o fails here, before the runs are read
     runs = [load_curves(d, lab) for d, lab in zip(dirs, labels or _labels(dirs))]
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), dpi=dpi)
@@ -106,11 +110,10 @@ def plot_curves(dirs: list[Path], out: Path, smooth: float = 0.0, title: str | N
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    try:
+        return save_figure(fig, out)
+    finally:
+        plt.close(fig)
 
 
 def cmd_plot(args) -> int:
@@ -125,9 +128,10 @@ def add_parser(sub) -> None:
                                    "step and wall time, from each run's metrics.jsonl. "
                                    "Example: rnnkit plot runs/a runs/b -o curves.png")
     p.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="run directories (or metrics.jsonl files)")
-    p.add_argument("-o", "--output", type=Path, default=Path("curves.png"), help="PNG file to write")
+    p.add_argument("-o", "--output", type=Path, default=Path("curves.png"),
+                   help="image file to write: .png, .pdf, .svg, ... (.png added if no suffix)")
     p.add_argument("--smooth", type=float, default=0.0, help="EMA weight for the training curve, in [0, 1)")
     p.add_argument("--labels", nargs="+", metavar="NAME", help="legend names, one per run (default: directory names)")
     p.add_argument("--title", help="figure title")
-    p.add_argument("--dpi", type=int, default=110, help="resolution of the PNG")
+    p.add_argument("--dpi", type=int, default=110, help="resolution of a bitmap image")
     p.set_defaults(func=cmd_plot)
