@@ -7,7 +7,12 @@ larger than RAM prepares and trains with memory at the size of the model.
 
 Files are read as UTF-8. A file that is not valid UTF-8 is refused with its name and the
 byte offset of the first bad byte, unless ``errors="replace"`` is asked for; a file with
-NUL bytes is refused as binary.
+NUL bytes is refused as binary. That holds for files the user names. Files found by
+walking a directory (which may hold extensionless binaries, or a stray Latin-1 file) are
+instead skipped with a warning line on stderr, so one of them does not abort the run; a
+directory whose every file is skipped is still refused. The check is the first pass
+itself (no extra read of the corpus): a file is dropped when that pass hits its first NUL
+or bad byte, before any of its characters count.
 """
 from __future__ import annotations
 
@@ -15,7 +20,9 @@ import codecs
 import errno
 import json
 import os
+import sys
 import sysconfig
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,21 +34,90 @@ from .vocab import Vocab
 CHUNK_BYTES = 1 << 22          # 4 MiB per read: bounds memory whatever the file size
 TEXT_SUFFIXES = {".txt", ".md", ".rst", ".py", ".text", ".tsv", ".csv", ".json", ".html", ".xml",
                  ".tex", ".c", ".h", ".js", ".ts", ".java", ".go", ".rs", ".sh", ".yaml", ".yml", ""}
+MAX_SKIP_WARNINGS = 20         # skipped files named one per line; beyond this, only a count
 
 
-def default_corpus_files() -> list[Path]:
+class NotTextError(UserError):
+    """A file that is binary (holds a NUL byte) or not valid UTF-8.
+
+    Its message is the one-line refusal for a file the user named; ``reason`` is the short
+    form used when a file found by walking a directory is skipped instead.
+    """
+
+    def __init__(self, message: str, path: Path, reason: str):
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+
+
+class FoundFiles(list):
+    """The Paths ``find_files`` returns, plus ``walked``: file -> the directory it was found
+    under, for the files found by walking (not named by the user). Only those may be
+    skipped as binary or not UTF-8 (see ``Skipper``)."""
+
+    def __init__(self, files=(), walked: dict | None = None):
+        super().__init__(files)
+        self.walked: dict[Path, Path] = dict(walked or {})
+
+
+class Skipper:
+    """What happens to a file that turns out not to be UTF-8 text while it is read.
+
+    A file the user named is refused: ``skip`` re-raises its ``NotTextError``. A file found
+    by walking a directory is noted, and ``finish`` (after the pass) prints one warning line
+    per skipped file on stderr (the first ``MAX_SKIP_WARNINGS``, then a count). The
+    warnings wait for ``finish`` because a directory whose every file was skipped is
+    refused there instead, with the one-line error alone: training on nothing from it is
+    never what was meant.
+    """
+
+    def __init__(self, walked: dict[Path, Path] | None = None):
+        self.walked = dict(walked or {})
+        self.found = Counter(self.walked.values())        # files found per directory
+        self.skipped: list[tuple[Path, NotTextError]] = []   # (directory, error), in order
+
+    def skip(self, path: Path, err: NotTextError) -> None:
+        where = self.walked.get(path)
+        if where is None:
+            raise err
+        self.skipped.append((where, err))
+
+    def finish(self) -> None:
+        per_dir = Counter(where for where, _ in self.skipped)
+        for where, k in per_dir.items():
+            if k == self.found[where]:
+                e = next(e for w, e in self.skipped if w == where)
+                raise UserError(f"directory {where} holds no usable text: all {k:,} files found there are "
+                                f"binary or not valid UTF-8 (e.g. {e.path}: {e.reason})")
+        for _, e in self.skipped[:MAX_SKIP_WARNINGS]:
+            print(f"rnnkit: warning: skipping {e.path}: {e.reason}", file=sys.stderr)
+        n = len(self.skipped)
+        if n > MAX_SKIP_WARNINGS:
+            print(f"rnnkit: warning: skipped {n:,} files in all as binary or not UTF-8 "
+                  f"({n - MAX_SKIP_WARNINGS:,} not named above)", file=sys.stderr)
+
+
+def default_corpus_files() -> FoundFiles:
     """The running interpreter's standard-library source (.py, tests and site-packages left out)."""
     root = Path(sysconfig.get_paths()["stdlib"])
     skip = {"site-packages", "test", "tests", "idle_test", "__pycache__"}
     files = [p for p in root.rglob("*.py") if not (skip & set(p.relative_to(root).parts[:-1]))]
     if not files:
         raise UserError(f"no Python source found under {root} for the default corpus; give a text file")
-    return sorted(files)
+    files.sort()
+    return FoundFiles(files, {f: root for f in files})     # found by walking: skippable
 
 
-def find_files(paths: list[str]) -> list[Path]:
-    """Files named, plus the text files under named directories (sorted, recursive)."""
+def find_files(paths: list[str]) -> FoundFiles:
+    """Files named, plus the text files under named directories (sorted, recursive).
+
+    The files under directories are chosen by suffix (extensionless ones included), so
+    some may be binary; the result records them in ``walked`` so that reading can skip
+    those instead of failing. A file also named explicitly is not skippable.
+    """
     out: list[Path] = []
+    walked: dict[Path, Path] = {}
+    named: set[Path] = set()
     for p in map(Path, paths):
         if p.is_dir():
             found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in TEXT_SUFFIXES
@@ -49,13 +125,15 @@ def find_files(paths: list[str]) -> list[Path]:
             if not found:
                 raise UserError(f"directory {p} holds no text files ({', '.join(sorted(s for s in TEXT_SUFFIXES if s))})")
             out.extend(found)
+            walked.update((q, p) for q in found)
         elif p.is_file():
             out.append(p)
+            named.add(p)
         elif p.exists():
             raise UserError(f"{p} is not a regular file or directory")
         else:
             raise UserError(f"no such file or directory: {p}")
-    return out
+    return FoundFiles(out, {q: d for q, d in walked.items() if q not in named})
 
 
 def iter_text(path: Path, errors: str = "strict", chunk_bytes: int = CHUNK_BYTES):
@@ -75,14 +153,17 @@ def iter_text(path: Path, errors: str = "strict", chunk_bytes: int = CHUNK_BYTES
                 raw, offset = raw[3:], 3
             nul = raw.find(b"\0")
             if nul >= 0:
-                raise UserError(f"{path} looks like a binary file (NUL byte at offset {offset + nul}); give text files")
+                at = offset + nul
+                raise NotTextError(f"{path} looks like a binary file (NUL byte at offset {at}); give text files",
+                                   path, f"binary (NUL byte at offset {at})")
             pending = len(dec.getstate()[0])  # bytes of a split character held from the last read
             try:
                 text = dec.decode(raw, final=eof)
             except UnicodeDecodeError as e:
-                bad = offset - pending + e.start
-                raise UserError(f"{path} is not valid UTF-8 (byte offset {max(bad, 0)}); "
-                                f"convert it, or pass --encoding-errors replace") from None
+                bad = max(offset - pending + e.start, 0)
+                raise NotTextError(f"{path} is not valid UTF-8 (byte offset {bad}); "
+                                   f"convert it, or pass --encoding-errors replace",
+                                   path, f"not valid UTF-8 (byte offset {bad})") from None
             offset += len(raw)
             first = False
             if text:
@@ -91,17 +172,33 @@ def iter_text(path: Path, errors: str = "strict", chunk_bytes: int = CHUNK_BYTES
                 return
 
 
-def scan_vocab(files: list[Path], errors: str = "strict") -> tuple[Vocab, int, list[int]]:
-    """First pass: (vocabulary, total characters, characters per file)."""
+def scan_vocab(files: list[Path], errors: str = "strict",
+               skipper: Skipper | None = None) -> tuple[Vocab, int, list[int | None]]:
+    """First pass: (vocabulary, total characters, characters per file).
+
+    With a ``skipper``, a file it skips (found by walking, binary or not UTF-8) counts
+    None characters and adds nothing to the vocabulary.
+    """
     chars: set[str] = set()
-    counts = []
+    counts: list[int | None] = []
     for p in files:
+        seen: set[str] = set()             # merged only once the whole file has decoded
         n = 0
-        for text in iter_text(p, errors):
-            chars.update(text)
-            n += len(text)
+        try:
+            for text in iter_text(p, errors):
+                seen.update(text)
+                n += len(text)
+        except NotTextError as e:
+            if skipper is None:
+                raise
+            skipper.skip(p, e)
+            counts.append(None)
+            continue
+        chars |= seen
         counts.append(n)
-    return Vocab(sorted(chars)), sum(counts), counts
+    if skipper is not None:
+        skipper.finish()
+    return Vocab(sorted(chars)), sum(n for n in counts if n is not None), counts
 
 
 def encode_files(files: list[Path], vocab: Vocab, out, errors: str = "strict") -> int:
@@ -164,9 +261,20 @@ def plan_corpus(files: list[Path], val_files: list[Path] | None = None, val_frac
     here, so a caller can check the plan before it touches any output directory.
     Without ``val_files`` the split is contiguous: the first (1 - val_fraction) of the
     characters train, the rest validate (nanoGPT's split, vocabulary from the whole text).
+
+    Files that ``find_files`` found by walking a directory (``FoundFiles.walked``) and that
+    are binary or not UTF-8 are skipped with a warning and left out of the plan.
     """
-    all_files = list(files) + list(val_files or [])
-    vocab, total, counts = scan_vocab(all_files, errors)
+    walked = {**getattr(files, "walked", {}), **getattr(val_files, "walked", {})}
+    files, val_files = list(files), list(val_files or [])
+    vocab, total, counts = scan_vocab(files + val_files, errors, Skipper(walked))
+    # Leave the skipped files (count None) out of both lists and of the counts.
+    kept = [n is not None for n in counts]
+    n_tr = len(files)
+    files = [p for p, k in zip(files, kept[:n_tr]) if k]
+    val_files = [p for p, k in zip(val_files, kept[n_tr:]) if k]
+    all_files = files + val_files
+    counts = [n for n in counts if n is not None]
     if total == 0:
         raise UserError(f"the corpus is empty ({', '.join(map(str, all_files[:3]))})")
     n_tr_files = sum(counts[:len(files)])
@@ -244,6 +352,16 @@ def load_prepared(data_dir: Path) -> Prepared:
 
 
 def read_text_file(path: str | Path, errors: str = "strict") -> str:
-    """Whole file as text, with the same checks as preparation (for eval and prediction inputs)."""
-    p = find_files([str(path)])
-    return "".join(t for f in p for t in iter_text(f, errors))
+    """Whole file as text, with the same checks as preparation (for eval and prediction
+    inputs). Given a directory, its files are joined, skipping binary or non-UTF-8 ones
+    as preparation does."""
+    files = find_files([str(path)])
+    skipper = Skipper(files.walked)
+    parts = []
+    for f in files:
+        try:
+            parts.append("".join(iter_text(f, errors)))
+        except NotTextError as e:
+            skipper.skip(f, e)
+    skipper.finish()
+    return "".join(parts)

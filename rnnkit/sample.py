@@ -2,6 +2,9 @@
 
     p_t = softmax(y_t / temperature),   c_{t+1} ~ p_t   (after optional top-k / top-p filtering)
 
+  computed as softmax((y_t - max y_t) / temperature), so that a tiny temperature tends to
+  greedy instead of overflowing to NaN (``tempered_logits``)
+
 - greedy: c_{t+1} = argmax y_t
 - top-k: sample among the k most likely characters
 - top-p (nucleus): sample among the smallest set whose probability reaches p
@@ -15,9 +18,32 @@ import numpy as np
 from .softmax_cross_entropy import log_softmax, softmax
 
 
+def tempered_logits(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """logits (..., V) -> (logits - max) / temperature in float64, over the last axis.
+
+    The shared temperature step of every sampler (``filter_probs`` here, ``rnnkit serve``,
+    and ``rnnkit.tasks.decoding.sample``). Softmax is unchanged by a shift, so subtracting
+    the row's max changes nothing mathematically; doing it BEFORE the division is what
+    keeps a tiny positive temperature safe. ``logits / 1e-320`` overflows to +inf, and the
+    softmax's own ``inf - inf`` is NaN. Here the max becomes exactly 0 and every other entry
+    is <= 0, so the division can only drive entries to -inf (exp(-inf) = 0): the
+    distribution tends to one-hot on the argmax (uniform over exact ties), i.e. greedy,
+    which is the right limit.
+    Entries already at -inf (banned tokens) stay at -inf. ``temperature`` must be > 0;
+    callers treat 0 (greedy) and negative values before calling.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    with np.errstate(over="ignore"):            # overflow to -inf is the intended greedy limit
+        return (z - z.max(axis=-1, keepdims=True)) / temperature
+
+
 def filter_probs(logits: np.ndarray, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> np.ndarray:
-    """logits (V,) -> a probability vector (V,) after temperature, top-k and top-p."""
-    p = softmax(logits.astype(np.float64) / temperature)
+    """logits (V,) -> a probability vector (V,) after temperature, top-k and top-p.
+
+    Never NaN for any temperature > 0 (see ``tempered_logits``): a temperature too small
+    to represent the scaled logits gives the one-hot greedy distribution.
+    """
+    p = softmax(tempered_logits(logits, temperature))
     if 0 < top_k < p.size:
         kth = np.partition(p, -top_k)[-top_k]
         p = np.where(p >= kth, p, 0.0)

@@ -10,7 +10,9 @@ over the full vocabulary (the same numbers the training loss uses). Tokens in ``
 
     p_t(v) ∝ exp(logit_t(v) / τ)     over the tokens not banned,
 
-τ → 0 being greedy and τ = 1 the model's distribution.
+τ → 0 being greedy and τ = 1 the model's distribution. The division is done after
+subtracting the max logit (``rnnkit.sample.tempered_logits``), so a τ as small as 1e-320
+gives greedy's tokens rather than overflowing to NaN.
 
 Beam search keeps the ``beam`` most probable unfinished prefixes. Each step extends every
 prefix by every token, ranks the candidates by total log-probability and walks down that
@@ -28,6 +30,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..errors import UserError
+from ..sample import tempered_logits
 from ..softmax_cross_entropy import log_softmax
 
 Step = Callable[[np.ndarray, np.ndarray, int], tuple]
@@ -74,8 +78,12 @@ def sample(step: Step, h0: np.ndarray, bos_id: int, eos_id: int, max_len: int,
            banned: Sequence[int] = ()):
     """Draw B sequences; returns a list of B token lists without EOS.
 
-    ``temperature`` <= 0 is greedy; ``top_k`` > 0 keeps only the k most probable tokens.
+    ``temperature`` <= 0 is greedy (callers refuse negative values); a positive one too
+    small to scale the logits by tends to greedy too. ``top_k`` > 0 keeps only the k most
+    probable tokens.
     """
+    if temperature != temperature:                 # NaN passes every comparison below
+        raise UserError("the sampling temperature must be a number, got nan")
     if temperature <= 0:
         return greedy_decode(step, h0, bos_id, eos_id, max_len, banned)[0]
     B = h0.shape[1]
@@ -85,7 +93,13 @@ def sample(step: Step, h0: np.ndarray, bos_id: int, eos_id: int, max_len: int,
     h = h0
     for t in range(max_len):
         logits, h = step(prev, h, t)                                       # (B, V)
-        lp = step_logprobs(np.asarray(logits, np.float64) / temperature, banned)
+        # Ban BEFORE tempering, so the max that tempered_logits shifts to 0 is an allowed
+        # token's: with a tiny temperature every other entry goes to -inf, and banning the
+        # only finite one afterwards would leave a row of -inf (NaN probabilities).
+        z = np.array(logits, dtype=np.float64)
+        if len(banned):
+            z[:, list(banned)] = -np.inf
+        lp = step_logprobs(tempered_logits(z, temperature), banned)
         if top_k > 0 and top_k < lp.shape[1]:
             kth = np.sort(lp, axis=1)[:, -top_k][:, None]
             lp = np.where(lp >= kth, lp, -np.inf)

@@ -1,0 +1,339 @@
+"""Review fixes: tiny sampling temperatures, and binary files met while walking a corpus directory.
+
+1. A positive temperature so small that ``logits / temperature`` overflows (1e-320) gave NaN
+   probabilities: a crash in ``rnnkit sample`` and ``rnnkit serve``, blank output in
+   ``rnnkit generate sample``. The max logit is now subtracted before the division
+   (``rnnkit.sample.tempered_logits``), so a tiny temperature gives greedy's output, and a
+   normal one gives the same numbers as before.
+2. ``rnnkit train DIR`` walks DIR by suffix, extensionless files included, so it can meet
+   binaries; one of them (or one non-UTF-8 file) aborted the whole run. Files found by
+   walking are now skipped with a warning; files named explicitly are still refused.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from helpers import TINY, assert_one_line_error, rnnkit, write_text
+from rnnkit import corpus
+from rnnkit.char_rnn import CharRNN, ModelConfig
+from rnnkit.corpus import find_files, plan_corpus, read_text_file
+from rnnkit.errors import UserError
+from rnnkit.sample import filter_probs, sample, tempered_logits
+from rnnkit.serve import Generator
+from rnnkit.softmax_cross_entropy import log_softmax, softmax
+from rnnkit.tasks import decoding
+from rnnkit.tasks.generator import ConditionedGenerator, GeneratorConfig
+from rnnkit.vocab import Vocab
+
+TINY_TEMPERATURES = [1e-320, 5e-324, 1e-300, 1e-30]
+
+
+# ------------------------------------------------------------------ 1. tiny temperatures
+def _old_filter_probs(logits, temperature=1.0, top_k=0, top_p=1.0):
+    """``filter_probs`` as it was before the fix (the formula that overflowed)."""
+    p = softmax(logits.astype(np.float64) / temperature)
+    if 0 < top_k < p.size:
+        kth = np.partition(p, -top_k)[-top_k]
+        p = np.where(p >= kth, p, 0.0)
+    if top_p < 1.0:
+        order = np.argsort(-p)
+        cum = np.cumsum(p[order])
+        keep = order[: int(np.searchsorted(cum, top_p * cum[-1])) + 1]
+        mask = np.zeros_like(p, dtype=bool)
+        mask[keep] = True
+        p = np.where(mask, p, 0.0)
+    return p / p.sum()
+
+
+@pytest.fixture(autouse=True)
+def _runtime_warnings_are_errors():
+    """No overflow / invalid-value RuntimeWarning may escape the samplers."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        yield
+
+
+def test_the_old_formula_really_gave_nan():
+    """The defect, pinned: without the fix, 1e-320 turns every probability into NaN."""
+    logits = np.array([1.0, 3.0, -2.0])
+    with np.errstate(all="ignore"):
+        assert np.isnan(_old_filter_probs(logits, 1e-320)).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("temperature", [0.05, 0.5, 0.8, 1.0, 2.0, 50.0])
+@pytest.mark.parametrize("top_k,top_p", [(0, 1.0), (3, 1.0), (0, 0.9)])
+def test_normal_temperatures_are_unchanged(seed, temperature, top_k, top_p):
+    """Same probabilities as the old formula (to rounding), and the same draws for a seed."""
+    logits = np.random.default_rng(seed).normal(0, 3, 12).astype(np.float32)
+    new, old = filter_probs(logits, temperature, top_k, top_p), _old_filter_probs(logits, temperature, top_k, top_p)
+    np.testing.assert_allclose(new, old, rtol=1e-12, atol=1e-15)
+    assert (new > 0).tolist() == (old > 0).tolist()
+    draws = lambda p: np.random.default_rng(seed).choice(p.size, size=300, p=p).tolist()
+    assert draws(new) == draws(old)
+
+
+@pytest.mark.parametrize("temperature", TINY_TEMPERATURES)
+@pytest.mark.parametrize("top_k,top_p", [(0, 1.0), (2, 1.0), (0, 0.5)])
+def test_tiny_temperature_gives_the_greedy_one_hot(temperature, top_k, top_p):
+    logits = np.random.default_rng(4).normal(0, 3, 9)
+    p = filter_probs(logits, temperature, top_k, top_p)
+    assert np.isfinite(p).all()
+    assert p.tolist() == np.eye(9)[np.argmax(logits)].tolist()
+
+
+def test_tempered_logits_keeps_minus_inf_and_never_makes_nan():
+    z = tempered_logits(np.array([[2.0, -np.inf, 1.0], [1e308, -1e308, 0.0]]), 1e-320)
+    assert not np.isnan(z).any()
+    assert z.tolist() == [[0.0, -np.inf, -np.inf], [0.0, -np.inf, -np.inf]]
+
+
+def _lm(V=7, seed=0):
+    return CharRNN(ModelConfig(vocab_size=V, hidden=8, layers=2), seed=seed)
+
+
+@pytest.mark.parametrize("temperature", TINY_TEMPERATURES)
+def test_lm_sample_with_a_tiny_temperature_is_greedy(temperature):
+    m, prime = _lm(), np.array([1, 2])
+    greedy = sample(m, prime, 40, greedy=True)
+    assert sample(m, prime, 40, temperature=temperature, seed=3) == greedy
+    assert sample(m, prime, 40, temperature=temperature, top_k=3, top_p=0.9, seed=3) == greedy
+
+
+@pytest.mark.parametrize("temperature", TINY_TEMPERATURES)
+def test_serve_stream_with_a_tiny_temperature_is_greedy(temperature):
+    vocab = Vocab(list("abcdefg"))
+    m = _lm(len(vocab), seed=1)
+    gen = Generator(m, vocab)
+    args = gen.parse({"prime": "ab", "temperature": temperature, "top_k": 0, "length": 30, "seed": 5})
+    events = [e for e in gen.stream(**args) if e["type"] == "char" and not e["prime"]]
+    assert "".join(e["ch"] for e in events) == vocab.decode(sample(m, vocab.encode("ab"), 30, greedy=True))
+    assert all(e["p"] == 1.0 for e in events)
+
+
+def _task_generator():
+    return ConditionedGenerator(GeneratorConfig(vocab_size=9, num_labels=2, hidden=6, autoregressive=True),
+                                seed=2, dtype=np.float64)
+
+
+@pytest.mark.parametrize("temperature", TINY_TEMPERATURES)
+def test_task_sample_with_a_tiny_temperature_is_greedy(temperature):
+    m, cond = _task_generator(), np.array([0, 1, 1, 0])
+    greedy, _ = m.greedy(cond, 12)
+    assert m.sample(cond, 12, np.random.default_rng(0), temperature) == greedy
+    assert m.sample(cond, 12, np.random.default_rng(0), temperature, top_k=3) == greedy
+
+
+def _fixed_step(logits):
+    """A decoding step that always returns ``logits`` (B, V): no model needed."""
+    return lambda prev, h, t: (np.array(logits, dtype=np.float64), h)
+
+
+def test_task_sample_bans_before_tempering():
+    """The most likely token is banned (PAD): a tiny temperature must still emit the best
+    allowed token, not a row of NaN (which decoded to blank output)."""
+    logits = [[9.0, 0.5, 3.0, 1.0]]                       # 0 banned; best allowed 2; EOS is 3
+    step, h0 = _fixed_step(logits), np.zeros((1, 1, 2))
+    got = decoding.sample(step, h0, bos_id=1, eos_id=3, max_len=5, rng=np.random.default_rng(0),
+                          temperature=1e-320, banned=[0, 1])
+    assert got == [[2, 2, 2, 2, 2]]
+    assert got == decoding.greedy_decode(step, h0, 1, 3, 5, banned=[0, 1])[0]
+
+
+def _old_task_sample(step, h0, bos_id, eos_id, max_len, rng, temperature, top_k, banned):
+    """``decoding.sample`` as it was before the fix, for temperature > 0."""
+    B = h0.shape[1]
+    prev, alive, seqs, h = np.full(B, bos_id, dtype=np.int64), np.ones(B, dtype=bool), [[] for _ in range(B)], h0
+    for t in range(max_len):
+        logits, h = step(prev, h, t)
+        lp = log_softmax(np.asarray(logits, np.float64) / temperature)
+        lp[:, list(banned)] = -np.inf
+        if top_k > 0 and top_k < lp.shape[1]:
+            kth = np.sort(lp, axis=1)[:, -top_k][:, None]
+            lp = np.where(lp >= kth, lp, -np.inf)
+        p = np.exp(lp - lp.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        tok = np.minimum((p.cumsum(axis=1) < rng.random(B)[:, None]).sum(axis=1), p.shape[1] - 1)
+        for b in np.flatnonzero(alive & (tok != eos_id)):
+            seqs[b].append(int(tok[b]))
+        alive &= tok != eos_id
+        if not alive.any():
+            break
+        prev = tok
+    return seqs
+
+
+@pytest.mark.parametrize("temperature,top_k", [(0.3, 0), (0.8, 0), (1.0, 3), (4.0, 0)])
+def test_task_sample_at_normal_temperatures_is_unchanged(temperature, top_k):
+    m, cond = _task_generator(), np.array([0, 1, 0, 1, 1, 0])
+    step, B = m._stepper(cond)
+    h0, cfg = m.zero_state(B), m.cfg
+    old = _old_task_sample(step, h0, cfg.bos_id, cfg.eos_id, 15, np.random.default_rng(7), temperature, top_k, m.banned)
+    assert m.sample(cond, 15, np.random.default_rng(7), temperature, top_k) == old
+
+
+def test_task_sample_zero_is_greedy_and_nan_is_refused():
+    m, cond = _task_generator(), np.array([0, 1])
+    assert m.sample(cond, 10, np.random.default_rng(0), 0.0) == m.greedy(cond, 10)[0]
+    with pytest.raises(UserError, match="temperature"):
+        m.sample(cond, 10, np.random.default_rng(0), float("nan"))
+
+
+@pytest.fixture(scope="module")
+def lm_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lm")
+    text = write_text(root / "t.txt", 1500, seed=2)
+    p = rnnkit("train", text, "--out", root / "run", *TINY, "--max-steps", "20", "--val-chars", "300")
+    assert p.returncode == 0, p.stderr
+    return root / "run"
+
+
+@pytest.mark.parametrize("temperature", ["1e-320", "1e-300", "1e-30"])
+def test_cli_sample_with_a_tiny_temperature_matches_greedy(lm_run, temperature):
+    args = ["sample", lm_run, "--prime", "the ", "--length", "60", "--seed", "1"]
+    greedy = rnnkit(*args, "--greedy")
+    tiny = rnnkit(*args, "--temperature", temperature)
+    assert greedy.returncode == 0 and tiny.returncode == 0, tiny.stderr
+    assert tiny.stdout == greedy.stdout and len(tiny.stdout.rstrip("\n")) == 64
+
+
+def test_cli_sample_still_refuses_zero_and_negative_temperatures(lm_run):
+    for t in ("0", "-1"):
+        assert_one_line_error(rnnkit("sample", lm_run, "--temperature", t), "--temperature", "positive")
+
+
+def test_cli_generate_sample_with_a_tiny_temperature_matches_greedy(tmp_path):
+    data = tmp_path / "d.tsv"
+    data.write_text("".join(f"{'AB'[i % 2]}\t{'abcde' if i % 2 == 0 else 'vwxyz'}\n" for i in range(40)))
+    p = rnnkit("generate", "train", data, "--out", tmp_path / "g", "--hidden", "12", "--batch", "8",
+               "--autoregressive", "--max-steps", "40", "--lr", "0.05", "--no-progress", "--seed", "3")
+    assert p.returncode == 0, p.stderr
+    args = ["generate", "sample", tmp_path / "g", "--label", "A", "-n", "3", "--seed", "1"]
+    greedy = rnnkit(*args, "--temperature", "0")
+    assert greedy.returncode == 0 and greedy.stdout.strip(), greedy.stderr   # the model emits text
+    for t in ("1e-320", "1e-300", "1e-30"):
+        assert rnnkit(*args, "--temperature", t).stdout == greedy.stdout
+    assert_one_line_error(rnnkit(*args, "--temperature", "-1"), "--temperature", "non-negative")
+    assert_one_line_error(rnnkit(*args, "--temperature", "nan"), "temperature", "nan")
+
+
+# ------------------------------------------------------------- 2. binaries in a walked directory
+GOOD_CHARS = "the cat sat on a mat\n"
+
+
+def _mixed_dir(root):
+    """good.txt, plus an extensionless ELF-like binary and a .txt that is Latin-1 after a
+    valid prefix holding a character (Ω) found nowhere else."""
+    d = root / "corpus"
+    d.mkdir()
+    (d / "good.txt").write_text(GOOD_CHARS * 300, encoding="utf-8")
+    (d / "blob").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 8)
+    (d / "latin1.txt").write_bytes("Ω ok ".encode() * 50 + "café".encode("latin-1"))
+    return d
+
+
+def _warnings(stderr):
+    return [l for l in stderr.splitlines() if "warning" in l]
+
+
+def test_train_on_a_directory_skips_binary_and_non_utf8_files_with_warnings(tmp_path):
+    d = _mixed_dir(tmp_path)
+    p = rnnkit("train", d, "--out", tmp_path / "run", *TINY, "--max-steps", "3", "--val-chars", "300")
+    assert p.returncode == 0, p.stderr
+    warn = _warnings(p.stderr)
+    assert len(warn) == 2, p.stderr
+    assert "blob" in warn[0] and "binary" in warn[0] and "NUL byte at offset 7" in warn[0]
+    assert "latin1.txt" in warn[1] and "not valid UTF-8" in warn[1] and "byte offset 303" in warn[1]
+    meta = json.loads((tmp_path / "run" / "data" / "meta.json").read_text())
+    assert meta["files"] == [str(d / "good.txt")]
+    assert meta["n_train"] + meta["n_val"] == len(GOOD_CHARS) * 300
+    chars = json.loads((tmp_path / "run" / "data" / "vocab.json").read_text())["chars"]
+    assert set(chars) == set(GOOD_CHARS)
+
+
+def test_a_directory_of_only_binaries_is_a_one_line_error(tmp_path):
+    d = tmp_path / "bins"
+    d.mkdir()
+    (d / "program").write_bytes(b"\x00\x01\x02" * 100)
+    (d / "core").write_bytes(b"\x7fELF\x00" * 100)
+    (d / "bad.txt").write_bytes(b"\xff\xfe oops")
+    out = tmp_path / "run"
+    line = assert_one_line_error(rnnkit("train", d, "--out", out, *TINY), str(d), "no usable text", "all 3 files")
+    assert "binary" in line
+    assert not out.exists()
+
+
+def test_an_explicitly_named_binary_is_still_refused(tmp_path):
+    d = _mixed_dir(tmp_path)
+    assert_one_line_error(rnnkit("train", d / "blob", "--out", tmp_path / "r1", *TINY),
+                          "blob", "looks like a binary file", "NUL byte at offset 7")
+    assert_one_line_error(rnnkit("train", d / "good.txt", d / "latin1.txt", "--out", tmp_path / "r2", *TINY),
+                          "latin1.txt", "not valid UTF-8", "--encoding-errors replace")
+    # named AND inside a walked directory: the explicit name wins, so it is refused
+    assert_one_line_error(rnnkit("train", d, d / "blob", "--out", tmp_path / "r3", *TINY), "blob", "binary")
+
+
+def test_plan_skips_in_a_single_pass_and_keeps_nothing_of_a_skipped_file(tmp_path, capsys, monkeypatch):
+    """The bad byte lies beyond the first read chunk: the characters already decoded from
+    the skipped file (Ω) must not reach the vocabulary, and each file is opened once."""
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "a.txt").write_text(GOOD_CHARS * 50, encoding="utf-8")
+    big = "Ω".encode() + b"x" * (corpus.CHUNK_BYTES + 10) + b"\xff"
+    (d / "b.txt").write_bytes(big)
+    opened = []
+    real_iter = corpus.iter_text
+    monkeypatch.setattr(corpus, "iter_text", lambda path, *a, **k: (opened.append(path), real_iter(path, *a, **k))[1])
+    plan = plan_corpus(find_files([str(d)]))
+    assert plan.files == [d / "a.txt"] and set(plan.vocab.chars) == set(GOOD_CHARS)
+    assert plan.n_train + plan.n_val == len(GOOD_CHARS) * 50
+    assert sorted(opened) == [d / "a.txt", d / "b.txt"]
+    err = capsys.readouterr().err
+    assert f"skipping {d / 'b.txt'}: not valid UTF-8 (byte offset {len(big) - 1})" in err
+
+
+def test_replace_keeps_non_utf8_files_but_still_skips_binaries(tmp_path, capsys):
+    d = _mixed_dir(tmp_path)
+    plan = plan_corpus(find_files([str(d)]), errors="replace")
+    assert plan.files == [d / "good.txt", d / "latin1.txt"]
+    assert "Ω" in plan.vocab.chars and "\ufffd" in plan.vocab.chars
+    warn = _warnings(capsys.readouterr().err)
+    assert len(warn) == 1 and "blob" in warn[0]
+
+
+def test_a_walked_validation_directory_is_skipped_the_same_way(tmp_path, capsys):
+    d = _mixed_dir(tmp_path)
+    v = tmp_path / "val"
+    v.mkdir()
+    (v / "v.txt").write_text(GOOD_CHARS * 10, encoding="utf-8")
+    (v / "junk").write_bytes(b"\0\0\0")
+    plan = plan_corpus(find_files([str(d)]), find_files([str(v)]))
+    assert plan.files == [d / "good.txt"] and plan.val_files == [v / "v.txt"]
+    assert plan.n_val == len(GOOD_CHARS) * 10
+    (v / "v.txt").write_bytes(b"\0")                                   # now nothing usable in val
+    with pytest.raises(UserError, match="holds no usable text"):
+        plan_corpus(find_files([str(d)]), find_files([str(v)]))
+
+
+def test_read_text_file_of_a_directory_skips_binaries(tmp_path, capsys):
+    d = _mixed_dir(tmp_path)
+    assert read_text_file(d) == GOOD_CHARS * 300
+    assert len(_warnings(capsys.readouterr().err)) == 2
+    with pytest.raises(UserError, match="looks like a binary file"):
+        read_text_file(d / "blob")
+
+
+def test_many_skipped_files_are_summarised(tmp_path, capsys):
+    d = tmp_path / "many"
+    d.mkdir()
+    (d / "good.txt").write_text(GOOD_CHARS * 20, encoding="utf-8")
+    for i in range(corpus.MAX_SKIP_WARNINGS + 5):
+        (d / f"bin{i:03d}").write_bytes(b"\0")
+    plan_corpus(find_files([str(d)]))
+    warn = _warnings(capsys.readouterr().err)
+    assert len(warn) == corpus.MAX_SKIP_WARNINGS + 1
+    assert f"skipped {corpus.MAX_SKIP_WARNINGS + 5} files" in warn[-1] and "5 not named above" in warn[-1]
