@@ -254,6 +254,32 @@ def resolve(path: str | Path, which: str = "best") -> Path:
     raise UserError(f"{p} holds no checkpoint (no {p / 'last'}); is it an rnnkit run directory?")
 
 
+def run_dir_of(ckpt_dir: Path) -> Path:
+    """The run directory ``RUN`` that holds checkpoint ``RUN/ckpt/step-N``.
+
+    ``ckpt_dir`` may be reached through the ``RUN/last`` or ``RUN/best`` symlink (or any
+    other link), so it is resolved first: taking ``.parent.parent`` of the link itself
+    would name the directory above ``RUN``, and a resume would read and write there. A
+    checkpoint that does not sit in a run directory (copied out of one) is a ``UserError``,
+    since a resume must continue writing into the run it came from.
+    """
+    real = Path(ckpt_dir).resolve()
+    run = real.parent.parent
+    if real.parent.name != "ckpt" or not is_run_dir(run):
+        raise UserError(f"cannot tell which run checkpoint {ckpt_dir} belongs to (expected RUN/ckpt/step-N "
+                        f"next to RUN/{RUN_MARKER}); give the run directory to --resume")
+    return run
+
+
+def run_of_resume(path: Path) -> Path:
+    """The run directory a ``--resume PATH`` continues: PATH itself, or the run holding the
+    checkpoint PATH names (``RUN/last``, ``RUN/best``, ``RUN/ckpt/step-N``)."""
+    p = Path(path)
+    if is_run_dir(p):
+        return p.resolve()
+    return run_dir_of(resolve(p))
+
+
 @dataclass
 class Checkpoint:
     dir: Path

@@ -8,6 +8,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from . import checkpoint as ckpt
 from . import distributed
 from .corpus import read_text_file
 from .engines import require_torch
@@ -101,7 +102,7 @@ def _cmd_train(args) -> int:
         if k in given:
             given[k] = [str(x) for x in given[k]]
     if args.resume is not None:
-        if args.out is not None and args.out.resolve() != args.resume.resolve():
+        if args.out is not None and args.out.resolve() != ckpt.run_of_resume(args.resume):
             raise UserError("--out and --resume name different directories; --resume continues in its own")
         return train(TrainConfig(), args.resume, resume=args.resume, given=given)
     cfg = TrainConfig(**given)

@@ -119,7 +119,7 @@ def cmd_train(args) -> int:
             given[k] = str(Path(given[k]).resolve())
     given["verb"] = verb
     if args.resume is not None:
-        if args.out is not None and args.out.resolve() != args.resume.resolve():
+        if args.out is not None and args.out.resolve() != ckpt.run_of_resume(args.resume):
             raise UserError("--out and --resume name different directories; --resume continues in its own")
         given.pop("data", None)
         return train(None, args.resume, resume=True, given=given, engine=engine, device=device)

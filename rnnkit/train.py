@@ -237,23 +237,6 @@ def _start_run_ranks(cfg: TrainConfig, out: Path, force: bool, log) -> "LMTraine
     return LMTrainer(cfg, out, load_prepared(out / "data"), log)
 
 
-def run_dir_of(ckpt_dir: Path) -> Path:
-    """The run directory ``RUN`` that holds checkpoint ``RUN/ckpt/step-N``.
-
-    ``ckpt_dir`` may be reached through the ``RUN/last`` or ``RUN/best`` symlink (or any
-    other link), so it is resolved first: taking ``.parent.parent`` of the link itself
-    would name the directory above ``RUN``, and a resume would read and write there. A
-    checkpoint that does not sit in a run directory (copied out of one) is a ``UserError``,
-    since a resume must continue writing into the run it came from.
-    """
-    real = Path(ckpt_dir).resolve()
-    run = real.parent.parent
-    if real.parent.name != "ckpt" or not ckpt.is_run_dir(run):
-        raise UserError(f"cannot tell which run checkpoint {ckpt_dir} belongs to (expected RUN/ckpt/step-N "
-                        f"next to RUN/{ckpt.RUN_MARKER}); give the run directory to --resume")
-    return run
-
-
 def train(cfg: TrainConfig, out: Path, resume: Path | None = None, given: dict | None = None,
           force: bool = False, log=print) -> int:
     """Run training; returns the process exit status (0 done, 130 interrupted, 1 diverged).
@@ -273,7 +256,7 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, given: dict |
         out, resume = resume, None
     elif resume is not None:
         c = ckpt.load(resume, task="lm", which="last")
-        run = run_dir_of(c.dir)
+        run = ckpt.run_dir_of(c.dir)
         saved = TrainConfig.from_dict(c.config.get("train", {}))
         cfg = merge_resume_config(saved, given or {})
         cfg.validate()

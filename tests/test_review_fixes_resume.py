@@ -111,3 +111,15 @@ def test_val_chars_zero_and_two_still_train(text, tmp_path, n):
     p = rnnkit("train", text, "--out", tmp_path / "run", *TINY, "--max-steps", "2", "--eval-every", "2",
                "--val-chars", n)
     assert p.returncode == 0, p.stderr
+
+
+def test_out_and_resume_through_the_link_name_the_same_run(text, tmp_path):
+    """``--out RUN --resume RUN/last`` names one run twice: accepted, while an ``--out`` of
+    another directory is still refused in one line."""
+    run = _new_run(text, tmp_path)
+    p = rnnkit("train", "--out", run, "--resume", run / "last", "--max-steps", "6", "--no-progress")
+    assert p.returncode == 0, p.stderr
+    assert last_step(run) == 6
+    p = rnnkit("train", "--out", tmp_path / "other", "--resume", run / "last", "--max-steps", "8")
+    assert_one_line_error(p, "different directories")
+    assert last_step(run) == 6

@@ -39,7 +39,6 @@ from ..metrics_log import MetricsLog
 from ..nonfinite import NonFiniteGuard
 from ..optim import OPTIMIZERS, clip_gradients, make_optimizer
 from ..schedule import SCHEDULES, learning_rate
-from ..train import run_dir_of            # where a checkpoint's run lives (follows RUN/last)
 from .engine import check_engine, use_engine
 from .forms import Form, make_form, read_examples
 
@@ -284,7 +283,7 @@ def train(cfg: TaskTrainConfig | None, out: Path, resume: bool = False, given: d
             raise UserError(f"{out} is a '{saved.verb}' run; resume it with rnnkit {saved.verb} train --resume {out}")
         cfg = TaskTrainConfig.from_dict(d)
         cfg.validate()
-        tr = TaskTrainer(cfg, run_dir_of(c.dir), log, vocab_obj=json.loads(c.vocab_json),
+        tr = TaskTrainer(cfg, ckpt.run_dir_of(c.dir), log, vocab_obj=json.loads(c.vocab_json),
                          engine=engine, device=device)
         tr.restore(c)
         out = tr.out
