@@ -222,23 +222,15 @@ def jax_train(H, L, B, T, V=65, seed=0):
 
 # ---------------------------------------------------------------------------- sampling
 def rnnkit_sampler(H, L, V=65, seed=0):
-    """One stream: step -> softmax -> inverse-CDF draw -> next input. Returns sample(n)."""
+    """One stream through the library's own ``rnnkit.sample.sample`` (the path ``rnnkit sample``
+    runs): fused ``StreamStep`` + Gumbel-max draw from the softmax. Returns sample(n)."""
     from rnnkit import CharRNN, ModelConfig
+    from rnnkit.sample import sample as rnnkit_sample
     model = CharRNN(ModelConfig(vocab_size=V, hidden=H, layers=L), seed=seed)
-    rng = np.random.default_rng(seed)
+    prime = np.zeros(1, dtype=np.int64)
 
     def sample(n):
-        h = model.zero_state(1)
-        c = np.zeros(1, dtype=np.int64)
-        out = np.empty(n, dtype=np.int64)
-        u = rng.random(n)
-        for i in range(n):
-            logits, h = model.step(c, h)                          # (1, V), (L, 1, H)
-            p = np.exp(logits[0] - logits[0].max())
-            cdf = np.cumsum(p)
-            c[0] = min(int(np.searchsorted(cdf, u[i] * cdf[-1], side="right")), V - 1)
-            out[i] = c[0]
-        return out
+        return rnnkit_sample(model, prime, n, seed=seed)
 
     return sample
 
