@@ -199,18 +199,19 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
          "file, not absolute numbers across runs. Model: one-hot (V=65) → L tanh RNN layers → Linear → "
          "softmax cross-entropy; step = forward, loss, backward, global-norm clip 5, Adam. PyTorch runs "
          "`nn.RNN` on one-hot floats (the same parameters as rnnkit), JAX one `jit` of "
-         "`value_and_grad` over `lax.scan` plus clip and Adam. float32.", "",
-         "## Training throughput", ""]
-    L += training_table(train)
-    L += ["", "GEMM limit: the step's matrix products only (`bench/gemm.py`: per-step `(B,H)·(H,H)` "
-          "forward and backward, `dW_hh`, the layer≥1 input products and the head), run with "
-          "NumPy's SGEMM at their own shapes, timed interleaved with the systems; GFLOP/s is the model FLOPs "
-          "(6·T·B·((2L−1)·H² + H·V)) over that time. % of limit = limit time / rnnkit time.", ""]
+         "`value_and_grad` over `lax.scan` plus clip and Adam. float32.", ""]
+    if train:
+        L += ["## Training throughput", ""] + training_table(train)
+        L += ["", "GEMM limit: the step's matrix products only (`bench/gemm.py`: per-step `(B,H)·(H,H)` "
+              "forward and backward, `dW_hh`, the layer≥1 input products and the head), run with "
+              "NumPy's SGEMM at their own shapes, timed interleaved with the systems; GFLOP/s is the model FLOPs "
+              "(6·T·B·((2L−1)·H² + H·V)) over that time. % of limit = limit time / rnnkit time.", ""]
     if sampling:
         t = sampling["time"]
         L += ["## Sampling (one stream)", "",
               f"H={sampling['H']}, L={sampling['L']}, {sampling['n']} characters per call, each drawn from the "
-              "softmax and fed back. rnnkit: `CharRNN.step` + inverse-CDF draw; PyTorch: `nn.RNN` + `Linear` "
+              "softmax and fed back. rnnkit: `rnnkit.sample.sample` (the `rnnkit sample` path: fused "
+              "`StreamStep` + Gumbel-max draw); PyTorch: `nn.RNN` + `Linear` "
               "step loop under `no_grad` with `torch.multinomial`; JAX: one jitted step (cell + "
               "`random.categorical`) called per character.", "",
               "| system | µs / char | chars/s | rnnkit speed-up |", "|---|---|---|---|"]
