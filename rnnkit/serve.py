@@ -40,6 +40,7 @@ from .errors import UserError
 from .inspect_units import embed_json, template
 from .lm_checkpoint import load_lm
 from .sample import filter_probs
+from .stream_step import stream_for
 from .softmax_cross_entropy import softmax
 
 MAX_BODY = 64 * 1024
@@ -131,16 +132,16 @@ class Generator:
         m = self.model
         yield {"type": "start", "prime_chars": int(len(prime_ids)), "length": length,
                "layers": m.cfg.layers, "hidden": m.cfg.hidden}
-        h = m.zero_state(1)
+        stream = stream_for(m)                   # the same fused step as ``rnnkit sample``
         logits = None
         for c in prime_ids:
-            logits, h = m.step(np.array([int(c)]), h)                     # (1, V), (L, 1, H)
-            yield self._event(int(c), h, logits[0], True, None)
+            logits = stream.step(int(c))                                   # (V,)
+            yield self._event(int(c), stream.state, logits, True, None)    # state (L, 1, H)
         for _ in range(length):
-            p = filter_probs(logits[0], temperature, top_k)
+            p = filter_probs(logits, temperature, top_k)
             c = int(rng.choice(p.size, p=p))
-            logits, h = m.step(np.array([c]), h)
-            yield self._event(c, h, logits[0], False, p[c])
+            logits = stream.step(c)
+            yield self._event(c, stream.state, logits, False, p[c])
             if self.delay_s:
                 time.sleep(self.delay_s)
         yield {"type": "end", "generated": length, "seconds": round(time.perf_counter() - t0, 3)}
