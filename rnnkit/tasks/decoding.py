@@ -99,7 +99,7 @@ def sample(step: Step, h0: np.ndarray, bos_id: int, eos_id: int, max_len: int,
         z = np.array(logits, dtype=np.float64)
         if len(banned):
             z[:, list(banned)] = -np.inf
-        lp = step_logprobs(tempered_logits(z, temperature), banned)
+        lp = step_logprobs(tempered_logits(z, temperature))              # banned: already -inf
         if top_k > 0 and top_k < lp.shape[1]:
             kth = np.sort(lp, axis=1)[:, -top_k][:, None]
             lp = np.where(lp >= kth, lp, -np.inf)
