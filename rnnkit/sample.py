@@ -75,11 +75,11 @@ def gumbel_blocks(rng: np.random.Generator, V: int, n: int, block: int = 1024):
         yield from g
 
 
-def sample(model, prime_ids: np.ndarray, length: int, temperature: float = 1.0, top_k: int = 0,
-           top_p: float = 1.0, greedy: bool = False, seed: int | None = None, emit=None) -> list[int]:
-    """Generate ``length`` ids after ``prime_ids`` (non-empty). ``emit(id)`` is called per id.
+class GumbelDraw:
+    """Draws one character per call from a stream of logits: the sampler of ``sample`` and
+    of ``rnnkit serve`` (so both give the same text for the same seed and options).
 
-    Each draw uses the Gumbel-max trick: with g_i ~ Gumbel(0, 1) i.i.d.,
+    With g_i ~ Gumbel(0, 1) i.i.d.,
 
         argmax_i (log p_i + g_i)  is distributed exactly as  p,
 
@@ -87,35 +87,54 @@ def sample(model, prime_ids: np.ndarray, length: int, temperature: float = 1.0, 
     the argmax. So one draw is: subtract the max, divide by the temperature, add noise, argmax
     (``tempered_logits``' computation, done in place in a float64 buffer): about five NumPy
     calls instead of a softmax, a cumulative sum and a search. With top-k / top-p, log p
-    comes from ``filter_probs`` (log 0 = -inf excludes the filtered characters).
-    The model is stepped by ``stream_for(model)`` (``StreamStep`` for the NumPy engine).
+    comes from ``filter_probs`` (log 0 = -inf excludes the filtered characters). ``greedy``
+    takes the argmax and draws no noise. The noise for ``length`` draws comes from one
+    ``np.random.default_rng(seed)``, a block at a time.
+
+    Call it inside ``np.errstate(over="ignore", divide="ignore")``: the division may overflow
+    to -inf for a tiny temperature (the intended greedy limit), and log 0 = -inf marks what
+    top-k / top-p filtered out. The caller enters that state once for a whole loop, because
+    entering it costs about a microsecond, a noticeable share of one character's step.
     """
-    rng = np.random.default_rng(seed)
+
+    def __init__(self, V: int, length: int, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+                 greedy: bool = False, seed: int | None = None):
+        self.temperature, self.top_k, self.top_p, self.greedy = temperature, top_k, top_p, greedy
+        self.filtered = 0 < top_k < V or top_p < 1.0
+        self.z = np.empty(V, dtype=np.float64)                              # (V,) draw buffer
+        self.noise = gumbel_blocks(np.random.default_rng(seed), V, 0 if greedy else length)
+
+    def __call__(self, logits: np.ndarray) -> int:
+        """logits (V,) -> the drawn id."""
+        if self.greedy:
+            return int(logits.argmax())
+        z = self.z
+        if self.filtered:
+            np.log(filter_probs(logits, self.temperature, self.top_k, self.top_p), out=z)
+        else:
+            np.copyto(z, logits)
+            z -= z[z.argmax()]                      # argmax + index: a small array's max() is slower
+            if self.temperature != 1.0:
+                z /= self.temperature
+        z += next(self.noise)
+        return int(z.argmax())
+
+
+def sample(model, prime_ids: np.ndarray, length: int, temperature: float = 1.0, top_k: int = 0,
+           top_p: float = 1.0, greedy: bool = False, seed: int | None = None, emit=None) -> list[int]:
+    """Generate ``length`` ids after ``prime_ids`` (non-empty). ``emit(id)`` is called per id.
+
+    Each id is drawn by ``GumbelDraw`` (exact sampling from the tempered, filtered softmax);
+    the model is stepped by ``stream_for(model)`` (``StreamStep`` for the NumPy engine).
+    """
     stream = stream_for(model)
     for c in prime_ids:
         logits = stream.step(int(c))
-    V = len(logits)
-    filtered = 0 < top_k < V or top_p < 1.0
-    z = np.empty(V, dtype=np.float64)                                       # (V,) draw buffer
-    noise = gumbel_blocks(rng, V, 0 if greedy else length)
+    draw = GumbelDraw(len(logits), length, temperature, top_k, top_p, greedy, seed)
     out = []
-    # One errstate for the whole loop (entering one costs about a microsecond): the division
-    # may overflow to -inf for a tiny temperature, which is the intended greedy limit, and
-    # log 0 = -inf marks what top-k / top-p filtered out.
-    with np.errstate(over="ignore", divide="ignore"):
+    with np.errstate(over="ignore", divide="ignore"):                       # see GumbelDraw
         for _ in range(length):
-            if greedy:
-                c = int(logits.argmax())
-            else:
-                if filtered:
-                    np.log(filter_probs(logits, temperature, top_k, top_p), out=z)
-                else:
-                    np.copyto(z, logits)
-                    z -= z[z.argmax()]              # argmax + index: a small array's max() is slower
-                    if temperature != 1.0:
-                        z /= temperature
-                z += next(noise)
-                c = int(z.argmax())
+            c = draw(logits)
             out.append(c)
             if emit is not None:
                 emit(c)

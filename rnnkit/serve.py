@@ -39,7 +39,7 @@ import numpy as np
 from .errors import UserError
 from .inspect_units import embed_json, template
 from .lm_checkpoint import load_lm
-from .sample import filter_probs
+from .sample import GumbelDraw, filter_probs
 from .stream_step import stream_for
 from .softmax_cross_entropy import softmax
 
@@ -128,7 +128,6 @@ class Generator:
     def stream(self, prime_ids, temperature, top_k, length, seed):
         """Yield the events of one generation: start, every character, end."""
         t0 = time.perf_counter()
-        rng = np.random.default_rng(seed)
         m = self.model
         yield {"type": "start", "prime_chars": int(len(prime_ids)), "length": length,
                "layers": m.cfg.layers, "hidden": m.cfg.hidden}
@@ -137,9 +136,11 @@ class Generator:
         for c in prime_ids:
             logits = stream.step(int(c))                                   # (V,)
             yield self._event(int(c), stream.state, logits, True, None)    # state (L, 1, H)
+        draw = GumbelDraw(len(logits), length, temperature, top_k, seed=seed)   # rnnkit sample's draw
         for _ in range(length):
-            p = filter_probs(logits, temperature, top_k)
-            c = int(rng.choice(p.size, p=p))
+            with np.errstate(over="ignore", divide="ignore"):              # see GumbelDraw
+                c = draw(logits)
+            p = filter_probs(logits, temperature, top_k)                   # shown: p of the drawn char
             logits = stream.step(c)
             yield self._event(c, stream.state, logits, False, p[c])
             if self.delay_s:
