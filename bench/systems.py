@@ -9,6 +9,9 @@ Every training system runs the same model and the same update on the same batch:
 - ``torch``: ``nn.RNN(V, H, L)`` fed one-hot floats (the same parameters as rnnkit: layer 0's
   ``W_ih`` is H x V), ``nn.Linear``, ``F.cross_entropy``, ``clip_grad_norm_``, ``optim.Adam``
   with ``foreach=True``. Same thread count as NumPy's BLAS.
+- ``rnnkit-torch``: rnnkit's own torch engine (``TorchCharRNN``, ``--engine torch``): forward
+  and backward by ``nn.RNN`` + autograd on views of rnnkit's flat buffers, then rnnkit's clip
+  and Adam on those buffers, exactly as ``rnnkit train --engine torch`` runs on a CPU.
 - ``jax`` (optional): one ``jax.jit`` of loss + ``value_and_grad`` over ``lax.scan`` + clip +
   Adam; the layer-0 input projection is a column gather, as in rnnkit.
 
@@ -64,6 +67,27 @@ def rnnkit_tbptt(H, L, B, T, V=65, chunk=64, seed=0):
             model.backward(cache)
             clip_gradients(model.flat.grad, "norm", CLIP)
             opt.step(LR)
+        return loss
+
+    return step
+
+
+def rnnkit_torch_train(H, L, B, T, V=65, seed=0, threads=None):
+    """rnnkit's torch engine, stepped as the trainer steps it on a CPU."""
+    import torch
+    from rnnkit import ModelConfig
+    from rnnkit.torch_engine import TorchCharRNN
+    if threads:
+        torch.set_num_threads(threads)
+    model = TorchCharRNN(ModelConfig(vocab_size=V, hidden=H, layers=L), seed=seed, device="cpu")
+    opt = model.make_optimizer("adam")
+    ids, tgt = make_batch(V, T, B, seed)
+
+    def step():
+        loss, h_n, cache = model.forward(ids, tgt)
+        model.backward(cache)
+        model.clip_gradients("norm", CLIP)
+        opt.step(LR)
         return loss
 
     return step

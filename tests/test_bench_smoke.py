@@ -22,7 +22,7 @@ def test_quick_core_functions_give_finite_numbers_and_a_table(tmp_path):
                                use_jax=False, limit_reps=1)
     assert len(train) == 2
     for r in train:
-        assert set(r["time"]) == {"rnnkit", "torch"}
+        assert set(r["time"]) == {"rnnkit", "torch", "rnnkit-torch"}
         assert all(math.isfinite(t) and t > 0 for t in r["time"].values())
         assert math.isfinite(r["limit_s"]) and r["limit_s"] > 0 and r["flops"] > 0
     sampling = run.bench_sampling(8, 1, 5, reps=1, budget_s=0.001, threads=None, use_jax=False)
@@ -34,6 +34,9 @@ def test_quick_core_functions_give_finite_numbers_and_a_table(tmp_path):
     md = run.render_markdown("python -m bench.run --quick", info, train, sampling, [], None, None, [])
     table = [l for l in md.splitlines() if l.startswith("| 8 |")]
     assert len(table) == 2 and "python -m bench.run --quick" in md
+    head = next(l for l in md.splitlines() if l.startswith("| H |"))
+    assert "rnnkit torch engine" in head and "PyTorch / limit" in head
+    assert all(l.count("|") == head.count("|") for l in table)      # every row fills every column
 
 
 def test_model_flops_formula():
