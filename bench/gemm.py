@@ -88,3 +88,29 @@ def make_gemm_step(H, L, B, T, V):
             for _ in range(count):
                 np.matmul(a, b, out=c)
     return run
+
+
+def make_gemv_step(H, L, V):
+    """The sampling counterpart of ``make_gemm_step``: a closure that runs the matrix-vector
+    products of one generated character, in the forms ``rnnkit.stream_step.StreamStep`` uses:
+
+        layer 0:    h_0 @ W_hh0^T              (H,) x (H, H)
+        layer k>0:  [W_ih_k W_hh_k] [h_{k-1}; h_k]   (H, 2H) x (2H,)
+        head:       W_hy h_{L-1}               (V, H) x (H,)
+
+    Each reads its whole weight matrix (3 MB at H=512, L=2), so a character cannot take
+    less than these products at NumPy's SGEMV speed: the sampling limit."""
+    rng = np.random.default_rng(0)
+    W0T = rng.standard_normal((H, H)).astype(np.float32)
+    Wcat = [rng.standard_normal((H, 2 * H)).astype(np.float32) for _ in range(L - 1)]
+    W_hy = rng.standard_normal((V, H)).astype(np.float32)
+    S = rng.standard_normal(L * H).astype(np.float32)                 # (L*H,) all layers' states
+    out = np.empty(H, np.float32)
+    y = np.empty(V, np.float32)
+
+    def run():
+        np.matmul(S[:H], W0T, out=out)
+        for k, W in enumerate(Wcat, start=1):
+            np.matmul(W, S[(k - 1) * H:(k + 1) * H], out=out)
+        np.matmul(W_hy, S[(L - 1) * H:], out=y)
+    return run

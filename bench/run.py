@@ -30,7 +30,7 @@ if __package__ in (None, ""):  # also runnable as `python bench/run.py`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import systems as S  # noqa: E402
-from bench.gemm import make_gemm_step, model_flops  # noqa: E402
+from bench.gemm import make_gemm_step, make_gemv_step, model_flops  # noqa: E402
 
 V = 65
 FULL_SHAPES = [(128, 32, 64), (256, 32, 64), (512, 32, 64), (1024, 64, 64)]   # (H, B, T)
@@ -96,8 +96,15 @@ def bench_sampling(H, L, n, reps, budget_s, threads, use_jax):
     if use_jax:
         fns["jax"] = S.jax_sampler(H, L, V)
     calls = {k: (lambda f=f: f(n)) for k, f in fns.items()}
+    gemv = make_gemv_step(H, L, V)
+
+    def limit():                                 # the GEMVs of n characters, nothing else
+        for _ in range(n):
+            gemv()
+    calls["limit"] = limit
     times = interleaved(calls, reps, budget_s)
-    return {"H": H, "L": L, "n": n, "time": {k: med(v) for k, v in times.items()}}
+    lim = med(times.pop("limit"))
+    return {"H": H, "L": L, "n": n, "time": {k: med(v) for k, v in times.items()}, "limit_s": lim}
 
 
 def memprobe(system, H, L, B, T, chunk=0, threads=None) -> dict:
@@ -229,6 +236,14 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
         for k, v in t.items():
             per = v / sampling["n"]
             L.append(f"| {k} | {1e6 * per:.1f} | {fmt_rate(1 / per)} | {v / t['rnnkit']:.2f}× |")
+        if "limit_s" in sampling:
+            lim = sampling["limit_s"]
+            L += ["", f"GEMV limit: the character's matrix-vector products alone (`bench/gemm.py`, "
+                  f"`make_gemv_step`, in `StreamStep`'s forms, timed interleaved with the systems): "
+                  f"{1e6 * lim / sampling['n']:.1f} µs/char. rnnkit runs at "
+                  f"{100 * lim / t['rnnkit']:.0f}% of it; the largest speed-up over PyTorch that any "
+                  f"sampler doing these products with NumPy's SGEMV could reach is "
+                  f"{t['torch'] / lim:.2f}×."]
         L.append("")
     if memory:
         L += ["## Peak memory of a training step", "",
@@ -375,7 +390,8 @@ def main(argv=None) -> int:
     if "sample" in sections:
         print("sampling:", flush=True)
         sampling = bench_sampling(16 if q else 512, 1 if q else 2, 20 if q else 300, reps, budget, threads, use_jax)
-        print("  " + "  ".join(f"{k} {1e6 * v / sampling['n']:.1f} us/char" for k, v in sampling["time"].items()))
+        print("  " + "  ".join(f"{k} {1e6 * v / sampling['n']:.1f} us/char" for k, v in sampling["time"].items())
+              + f"  limit {1e6 * sampling['limit_s'] / sampling['n']:.1f} us/char", flush=True)
     if "memory" in sections:
         print("memory:", flush=True)
         if q:

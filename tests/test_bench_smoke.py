@@ -27,6 +27,7 @@ def test_quick_core_functions_give_finite_numbers_and_a_table(tmp_path):
         assert math.isfinite(r["limit_s"]) and r["limit_s"] > 0 and r["flops"] > 0
     sampling = run.bench_sampling(8, 1, 5, reps=1, budget_s=0.001, threads=None, use_jax=False)
     assert all(math.isfinite(t) and t > 0 for t in sampling["time"].values())
+    assert math.isfinite(sampling["limit_s"]) and sampling["limit_s"] > 0
     mem = [run.memprobe("rnnkit", 8, 1, 2, 4)]
     assert mem[0]["peak_mb"] > 0 and math.isfinite(mem[0]["step_mb"])
     info = {"cpu": "test", "cpus": 1, "python": "3", "numpy": "2", "blas": "?", "torch": "?", "jax": "-",
@@ -37,6 +38,7 @@ def test_quick_core_functions_give_finite_numbers_and_a_table(tmp_path):
     head = next(l for l in md.splitlines() if l.startswith("| H |"))
     assert "rnnkit torch engine" in head and "PyTorch / limit" in head
     assert all(l.count("|") == head.count("|") for l in table)      # every row fills every column
+    assert "GEMV limit" in md
 
 
 def test_model_flops_formula():
