@@ -141,6 +141,7 @@ def bench_time_vs_T(H, L, B, Ts, reps, budget_s, threads, chunk=64):
 # ------------------------------------------------------------------------ report
 def machine_info(threads) -> dict:
     info = {"python": platform.python_version(), "numpy": np.__version__, "cpus": os.cpu_count(),
+            "pinned": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
             "threads": threads, "platform": platform.platform(),
             "load": " ".join(f"{x:.1f}" for x in os.getloadavg())}
     try:
@@ -207,7 +208,9 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
          f"(BLAS: {info['blas']}); PyTorch {info['torch']}; JAX {info['jax']}. "
          f"Threads: {info['threads']} for NumPy's BLAS (threadpoolctl) and PyTorch (`torch.set_num_threads`); "
          + ("JAX/XLA single-threaded (`--xla_cpu_multi_thread_eigen=false`)." if info["threads"] == 1
-            else "JAX/XLA uses its default pool.") + f" Load average at the start: {info.get('load', '?')}.", "",
+            else "JAX/XLA uses its default pool.")
+         + (f" The process was pinned to {info['pinned']} CPU(s) (`os.sched_setaffinity`), so no system "
+            "could use more." if info.get("pinned") and info["pinned"] < info["cpus"] else "") + f" Load average at the start: {info.get('load', '?')}.", "",
          "Method: systems are interleaved (each repetition runs each system once, order rotated) and "
          "the median per step is reported. Shared machines are noisy: compare ratios within this "
          "file, not absolute numbers across runs. Model: one-hot (V=65) → L tanh RNN layers → Linear → "
@@ -360,9 +363,13 @@ def main(argv=None) -> int:
                     help="comma-separated subset of train,sample,memory,scaling")
     args = ap.parse_args(argv)
     threads = args.threads or os.cpu_count()
+    if threads < (os.cpu_count() or 1) and hasattr(os, "sched_setaffinity"):
+        # Pin the process (and every thread and memprobe child it starts later) to `threads`
+        # CPUs. Thread-count settings alone do not hold every system to them: XLA's CPU
+        # runtime still used both cores with --threads 1 (JAX ran above one core's SGEMM peak).
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
     if threads == 1 and "jax" not in sys.modules:  # XLA's CPU pool must be set before import
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                                   " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
     try:
         from threadpoolctl import threadpool_limits
         threadpool_limits(threads)
