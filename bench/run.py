@@ -226,7 +226,9 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
               "PyTorch / limit is the largest speed-up over PyTorch that any engine doing these products "
               "with NumPy's SGEMM could reach (one at 100% of the limit). *rnnkit torch engine*: rnnkit's "
               "own `--engine torch` model (`nn.RNN` + autograd on views of rnnkit's flat buffers, then "
-              "rnnkit's clip and Adam), the path that exists for GPUs; on a CPU it is PyTorch's speed.", ""]
+              "rnnkit's clip and Adam), the path that exists for GPUs: on a CPU its forward and "
+              "backward run at PyTorch's speed, and it gains over plain PyTorch only where PyTorch's "
+              "own Adam and clip cost more than rnnkit's (with 2 threads).", ""]
     if sampling:
         t = sampling["time"]
         L += ["## Sampling (one stream)", "",
