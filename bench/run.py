@@ -210,7 +210,8 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
          + ("JAX/XLA single-threaded (`--xla_cpu_multi_thread_eigen=false`)." if info["threads"] == 1
             else "JAX/XLA uses its default pool.")
          + (f" The process was pinned to {info['pinned']} CPU(s) (`os.sched_setaffinity`), so no system "
-            "could use more." if info.get("pinned") and info["pinned"] < info["cpus"] else "") + f" Load average at the start: {info.get('load', '?')}.", "",
+            "could use more." if info.get("pinned") and info["pinned"] < info["cpus"] else "")
+         + f" Load average at the start: {info.get('load', '?')}.", "",
          "Method: systems are interleaved (each repetition runs each system once, order rotated) and "
          "the median per step is reported. Shared machines are noisy: compare ratios within this "
          "file, not absolute numbers across runs. Model: one-hot (V=65) → L tanh RNN layers → Linear → "
