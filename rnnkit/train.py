@@ -282,6 +282,18 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, given: dict |
     return _loop(trainer, metrics, log)
 
 
+def expected_last_step(max_steps: int, step: int, elapsed_s: float, limit_s: float,
+                       steps_run: int, seconds_run: float) -> int:
+    """The step a run will end at: ``max_steps``, or earlier when the ``--minutes`` budget
+    (``limit_s``) runs out first, extrapolated at this session's pace so far
+    (``steps_run`` steps in ``seconds_run`` seconds, validation and saves included).
+    The progress bar's total, so that the bar and its ETA end when the run does."""
+    if limit_s == float("inf") or steps_run <= 0 or seconds_run <= 0:
+        return max_steps
+    left = max(limit_s - elapsed_s, 0.0) * steps_run / seconds_run             # steps that fit
+    return max(step, min(max_steps, step + math.ceil(left)))
+
+
 def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
     cfg = tr.cfg
     start_wall = time.perf_counter()
@@ -312,11 +324,14 @@ def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
             else:
                 guard.ok()
                 ema = r["loss"] if ema is None else 0.95 * ema + 0.05 * r["loss"]
+            if cfg.minutes:
+                bar.total = expected_last_step(cfg.max_steps, tr.step, tr.elapsed, limit_s,
+                                               tr.step - bar.initial, tr.elapsed - base_elapsed)
             bar.update(1)
             cps = r["chars"] / dt
             if ema is not None:
                 post = dict(loss=f"{ema:.3f}", bpc=f"{ema / LN2:.3f}", chars_s=f"{cps:,.0f}", lr=f"{r['lr']:.2e}")
-                if cfg.minutes:  # the bar's ETA counts steps; with a time budget say what is left of it
+                if cfg.minutes:  # the bar's total follows the time budget; say what is left of it too
                     post["time_left"] = f"{max(limit_s - tr.elapsed, 0) / 60:.1f}min"
                 bar.set_postfix(post, refresh=False)
             if tr.step % cfg.log_every == 0 and r["finite"]:
