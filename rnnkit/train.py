@@ -34,6 +34,7 @@ from .interrupt import StopRequest
 from .metrics_log import MetricsLog
 from .nonfinite import NonFiniteGuard
 from .optim import clip_gradients, make_optimizer
+from .progress import expected_last_step
 from .schedule import learning_rate
 from .train_config import RESUMABLE_OVERRIDES, TrainConfig
 from .vocab import Vocab
@@ -280,18 +281,6 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, given: dict |
         f"{len(m.flat):,} parameters; {cfg.batch} streams x {cfg.seq_len} steps, "
         f"{trainer.batcher.chunks_per_epoch} chunks per epoch; out: {out}")
     return _loop(trainer, metrics, log)
-
-
-def expected_last_step(max_steps: int, step: int, elapsed_s: float, limit_s: float,
-                       steps_run: int, seconds_run: float) -> int:
-    """The step a run will end at: ``max_steps``, or earlier when the ``--minutes`` budget
-    (``limit_s``) runs out first, extrapolated at this session's pace so far
-    (``steps_run`` steps in ``seconds_run`` seconds, validation and saves included).
-    The progress bar's total, so that the bar and its ETA end when the run does."""
-    if limit_s == float("inf") or steps_run <= 0 or seconds_run <= 0:
-        return max_steps
-    left = max(limit_s - elapsed_s, 0.0) * steps_run / seconds_run             # steps that fit
-    return max(step, min(max_steps, step + math.ceil(left)))
 
 
 def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:

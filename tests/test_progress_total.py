@@ -3,7 +3,7 @@ at (``train.expected_last_step``), not ``--max-steps``: before, a 15-minute run 
 default 2000 steps could end with the bar at 5% and an ETA of hours."""
 from __future__ import annotations
 
-from rnnkit.train import expected_last_step
+from rnnkit.progress import expected_last_step
 
 INF = float("inf")
 

@@ -38,6 +38,7 @@ from ..interrupt import StopRequest
 from ..metrics_log import MetricsLog
 from ..nonfinite import NonFiniteGuard
 from ..optim import OPTIMIZERS, clip_gradients, make_optimizer
+from ..progress import expected_last_step
 from ..schedule import SCHEDULES, learning_rate
 from .engine import check_engine, use_engine
 from .forms import Form, make_form, read_examples
@@ -322,6 +323,9 @@ def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
             else:
                 guard.ok()
                 ema = r["loss"] if ema is None else 0.95 * ema + 0.05 * r["loss"]
+            if cfg.minutes:                                  # the bar ends when the budget does
+                bar.total = expected_last_step(cfg.max_steps, tr.step, tr.elapsed, limit_s,
+                                               tr.step - bar.initial, tr.elapsed - base_elapsed)
             bar.update(1)
             eps = r["examples"] / dt if dt > 0 else 0.0
             if ema is not None:
