@@ -1,9 +1,18 @@
 """With ``--minutes``, the progress bar's total is the step the time budget will end the run
-at (``train.expected_last_step``), not ``--max-steps``: before, a 15-minute run with the
+at (``rnnkit.progress.expected_last_step``), not ``--max-steps``: before, a 15-minute run with the
 default 2000 steps could end with the bar at 5% and an ETA of hours."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
 from rnnkit.progress import expected_last_step
+
+ROOT = Path(__file__).resolve().parents[1]
 
 INF = float("inf")
 
@@ -32,3 +41,25 @@ def test_a_resumed_run_uses_this_sessions_pace_and_its_total_elapsed_time():
 
 def test_an_exhausted_budget_ends_at_the_current_step():
     assert expected_last_step(2000, 700, 61.0, 60.0, 700, 61.0) == 700   # the bar reads 700/700
+
+
+def _cli(*args):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "rnnkit", *map(str, args)], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=120)
+
+
+@pytest.mark.parametrize("verb", ["lm", "classify"])
+def test_minutes_with_no_progress_runs(tmp_path, verb):
+    """--minutes with --no-progress: the disabled bar is still given its total (this crashed once)."""
+    if verb == "lm":
+        data = tmp_path / "t.txt"
+        data.write_text("hello world, hello rnn. " * 200, encoding="utf-8")
+        args = ["train", data, "--hidden", 16, "--seq-len", 16, "--batch", 4]
+    else:
+        data = tmp_path / "d.tsv"
+        data.write_text("".join(f"{w}\t{l}\n" for w, l in [("abc", "A"), ("xyz", "B")] * 10), encoding="utf-8")
+        args = ["classify", "train", data, "--hidden", 8, "--batch", 4]
+    r = _cli(*args, "--out", tmp_path / "run", "--max-steps", 3, "--minutes", 1, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "run").is_dir()

@@ -302,7 +302,7 @@ def train(cfg: TaskTrainConfig | None, out: Path, resume: bool = False, given: d
 def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
     cfg = tr.cfg
     start_wall = time.perf_counter()
-    base_elapsed = tr.elapsed
+    base_elapsed, base_step = tr.elapsed, tr.step     # where this run (not the whole job) began
     limit_s = cfg.minutes * 60 if cfg.minutes else float("inf")
     bar = tqdm(total=cfg.max_steps, initial=tr.step, unit="step", disable=not cfg.progress,
                dynamic_ncols=True, file=sys.stderr)
@@ -325,7 +325,7 @@ def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
                 ema = r["loss"] if ema is None else 0.95 * ema + 0.05 * r["loss"]
             if cfg.minutes:                                  # the bar ends when the budget does
                 bar.total = expected_last_step(cfg.max_steps, tr.step, tr.elapsed, limit_s,
-                                               tr.step - bar.initial, tr.elapsed - base_elapsed)
+                                               tr.step - base_step, tr.elapsed - base_elapsed)
             bar.update(1)
             eps = r["examples"] / dt if dt > 0 else 0.0
             if ema is not None:
