@@ -89,7 +89,9 @@ class GumbelDraw:
     calls instead of a softmax, a cumulative sum and a search. With top-k / top-p, log p
     comes from ``filter_probs`` (log 0 = -inf excludes the filtered characters). ``greedy``
     takes the argmax and draws no noise. The noise for ``length`` draws comes from one
-    ``np.random.default_rng(seed)``, a block at a time.
+    ``np.random.default_rng(seed)``, a block at a time; it is drawn for at most ``length``
+    calls (the next one raises ``StopIteration``). ``sample`` and ``serve`` give the same text
+    for a seed when they step the same model the same way (the NumPy engine's ``StreamStep``).
 
     Call it inside ``np.errstate(over="ignore", divide="ignore")``: the division may overflow
     to -inf for a tiny temperature (the intended greedy limit), and log 0 = -inf marks what
