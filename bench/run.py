@@ -63,6 +63,22 @@ def interleaved(fns: dict, reps: int, budget_s: float) -> dict:
     return out
 
 
+def limit_threads(threads: int | None) -> int:
+    """Hold NumPy's BLAS to ``threads`` (default: every CPU this process may run on) and
+    return the count. Fewer than the usable CPUs also pins the process (and every thread and
+    memprobe child it starts later) to that many CPUs: thread-count settings alone do not
+    hold every system to them (XLA's CPU runtime still used both cores with --threads 1;
+    JAX ran above one core's SGEMM peak)."""
+    from threadpoolctl import threadpool_limits    # the report states the BLAS threads: no silent fallback
+
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = threads or usable
+    if threads < usable and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
+    threadpool_limits(threads)
+    return threads
+
+
 def med(xs) -> float:
     return float(np.median(xs))
 
@@ -149,12 +165,9 @@ def machine_info(threads) -> dict:
             info["cpu"] = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
     except OSError:
         info["cpu"] = platform.processor() or "?"
-    try:
-        from threadpoolctl import threadpool_info
-        info["blas"] = ", ".join(f"{d.get('internal_api')} {d.get('version')} ({d.get('num_threads')} threads)"
-                                 for d in threadpool_info() if d.get("user_api") == "blas")
-    except Exception:
-        info["blas"] = "?"
+    from threadpoolctl import threadpool_info
+    info["blas"] = ", ".join(f"{d.get('internal_api')} {d.get('version')} ({d.get('num_threads')} threads)"
+                             for d in threadpool_info() if d.get("user_api") == "blas") or "?"
     import torch
     info["torch"] = f"{torch.__version__} ({torch.get_num_threads()} threads)"
     if S.jax_available():
@@ -365,20 +378,9 @@ def main(argv=None) -> int:
     ap.add_argument("--sections", default="train,sample,memory,scaling",
                     help="comma-separated subset of train,sample,memory,scaling")
     args = ap.parse_args(argv)
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = args.threads or usable                  # the CPUs this process may use, not all the machine's
-    if threads < usable and hasattr(os, "sched_setaffinity"):
-        # Pin the process (and every thread and memprobe child it starts later) to `threads`
-        # CPUs. Thread-count settings alone do not hold every system to them: XLA's CPU
-        # runtime still used both cores with --threads 1 (JAX ran above one core's SGEMM peak).
-        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
+    threads = limit_threads(args.threads)
     if threads == 1 and "jax" not in sys.modules:  # XLA's CPU pool must be set before import
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(threads)
-    except Exception:
-        pass
     import torch
     torch.set_num_threads(threads)
     use_jax = S.jax_available() and not args.no_jax

@@ -45,3 +45,17 @@ def test_model_flops_formula():
     H, L, B, T, V = 32, 2, 4, 8, 65
     assert model_flops(H, L, B, T, V) == 6 * T * B * ((2 * L - 1) * H * H + H * V)
     assert gemm_limit(4, 1, 2, 3, 5, reps=1, min_time=0.0)["limit_s"] > 0
+
+
+def test_outside_limit_reports_every_part_and_its_floor(capsys):
+    from bench import outside_limit
+    assert outside_limit.main(["--H", "8", "--B", "2", "--T", "4", "--reps", "1"]) == 0
+    rows = {l.split("|")[1].strip(" *"): float(l.split("|")[2].strip(" *"))
+            for l in capsys.readouterr().out.splitlines() if l.startswith("| ") and not l.startswith("| work")}
+    assert len(rows) == 9 and all(math.isfinite(v) and v > 0 for v in rows.values()), rows
+    floor = next(v for k, v in rows.items() if k.startswith("floor"))
+    # the floor counts the limit, the faster of the two dW_ih ways (not both) and the rest
+    dW = min(v for k, v in rows.items() if k.startswith("dW_ih"))
+    rest = sum(v for k, v in rows.items() if k in ("softmax + cross-entropy + gradient",
+                                                     "tanh and 1 - h^2 (all layers)", "clip + Adam"))
+    assert abs(floor - (rows["GEMM limit"] + dW + rest)) < 0.003

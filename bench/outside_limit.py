@@ -1,0 +1,113 @@
+"""What the GEMM limit leaves out: the work of one training step that is not among its
+matrix products (``bench/gemm.py``), timed at one shape next to the limit and the whole
+rnnkit step, interleaved.
+
+The GEMM limit counts the products a step cannot avoid. A one-hot model's step also does:
+
+    dW_ih (H, V) = sum over the T*B rows of dz_t into the column of x_t    (scatter-add)
+    softmax + cross-entropy and its gradient over the (T*B, V) logits
+    tanh over the (T, B, H) states, and 1 - h^2 for the backward
+    global-norm clip and Adam over every parameter
+
+Each is timed here with NumPy as rnnkit runs it (the scatter-add also as a sort and
+``np.add.reduceat``, the other way NumPy can do it). Their sum plus the limit is a floor
+for a NumPy engine at that shape, and PyTorch's step (same threads) over that floor is the
+largest speed-up such an engine could show; ``python -m bench.outside_limit --H 128 --threads 1``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from .gemm import make_gemm_step
+from .run import interleaved, limit_threads, med
+from .systems import make_batch, rnnkit_train, torch_train
+
+
+def parts(H, L, B, T, V=65, seed=0, threads=None) -> dict:
+    """{name: zero-argument callable} for each piece of non-product work, plus the limit and
+    the whole rnnkit and PyTorch steps."""
+    from rnnkit import CharRNN, ModelConfig
+    from rnnkit.embedding import scatter_add_cols
+    from rnnkit.optim import clip_gradients, make_optimizer
+    from rnnkit.softmax_cross_entropy import softmax_cross_entropy
+
+    rng = np.random.default_rng(seed)
+    N = T * B
+    ids, tgt = make_batch(V, T, B, seed)
+    dz = rng.standard_normal((N, H)).astype(np.float32)                # (T*B, H)
+    dW = np.empty((H, V), np.float32)                                   # (H, V)
+    logits = rng.standard_normal((N, V)).astype(np.float32)             # (T*B, V)
+    work = np.empty_like(logits)
+    S = np.tanh(rng.standard_normal((L, N, H))).astype(np.float32)      # (L, T*B, H)
+    Sw = np.empty_like(S)
+    model = CharRNN(ModelConfig(vocab_size=V, hidden=H, layers=L), seed=seed)
+    opt = make_optimizer("adam", model.flat)
+    flat_ids = ids.reshape(-1)
+
+    def dW_ih_sorted():
+        order = np.argsort(flat_ids, kind="stable")
+        s = flat_ids[order]
+        starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+        dW[...] = 0
+        dW[:, s[starts]] = np.add.reduceat(dz[order], starts, axis=0).T
+
+    def softmax_ce():
+        np.copyto(work, logits)                      # the function overwrites its input
+        softmax_cross_entropy(work, tgt)
+
+    def tanh_and_derivative():
+        np.tanh(S, out=Sw)
+        np.multiply(Sw, Sw, out=Sw)
+        np.subtract(1.0, Sw, out=Sw)
+
+    def clip_adam():
+        clip_gradients(model.flat.grad, "norm", 5.0)
+        opt.step(2e-3)
+
+    return {"dW_ih (product, as rnnkit)": lambda: scatter_add_cols(dW, ids, dz),
+            "dW_ih (sort + reduceat)": dW_ih_sorted,
+            "softmax + cross-entropy + gradient": softmax_ce,
+            "tanh and 1 - h^2 (all layers)": tanh_and_derivative,
+            "clip + Adam": clip_adam,
+            "GEMM limit": make_gemm_step(H, L, B, T, V),
+            "rnnkit step": rnnkit_train(H, L, B, T, V, seed),
+            "PyTorch step": torch_train(H, L, B, T, V, seed, threads)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.outside_limit", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--H", type=int, default=128)
+    ap.add_argument("--L", type=int, default=1)
+    ap.add_argument("--B", type=int, default=32)
+    ap.add_argument("--T", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=None, help="BLAS threads (default: every usable CPU; fewer pins the process)")
+    ap.add_argument("--reps", type=int, default=7)
+    args = ap.parse_args(argv)
+    threads = limit_threads(args.threads)
+
+    fns = parts(args.H, args.L, args.B, args.T, threads=threads)
+    t = {k: med(v) * 1e3 for k, v in interleaved(fns, args.reps, 0.05).items()}   # ms
+    step, torch_step, limit = t.pop("rnnkit step"), t.pop("PyTorch step"), t.pop("GEMM limit")
+    floor = limit + min(t["dW_ih (product, as rnnkit)"], t["dW_ih (sort + reduceat)"]) + sum(
+        v for k, v in t.items() if not k.startswith("dW_ih"))
+    print(f"`python -m bench.outside_limit --H {args.H} --L {args.L} --B {args.B} --T {args.T} "
+          f"--threads {threads}` (medians of {args.reps} interleaved repetitions)\n")
+    print("| work | ms per step |\n|---|---|")
+    for k, v in t.items():
+        print(f"| {k} | {v:.3f} |")
+    print(f"| GEMM limit | {limit:.3f} |")
+    print(f"| **floor**: limit + the faster dW_ih + the rest | **{floor:.3f}** |")
+    print(f"| rnnkit step | {step:.3f} |")
+    print(f"| PyTorch step | {torch_step:.3f} |")
+    print(f"\nrnnkit / PyTorch: {torch_step / step:.2f}×; PyTorch / floor (the most a NumPy engine "
+          f"doing this work at these speeds could gain): {torch_step / floor:.2f}×; rnnkit at "
+          f"{100 * floor / step:.0f}% of the floor.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
