@@ -47,15 +47,18 @@ def test_model_flops_formula():
     assert gemm_limit(4, 1, 2, 3, 5, reps=1, min_time=0.0)["limit_s"] > 0
 
 
-def test_outside_limit_reports_every_part_and_its_floor(capsys):
+def test_outside_limit_measures_every_part_and_its_floor():
     from bench import outside_limit
-    assert outside_limit.main(["--H", "8", "--B", "2", "--T", "4", "--reps", "1"]) == 0
-    rows = {l.split("|")[1].strip(" *"): float(l.split("|")[2].strip(" *"))
-            for l in capsys.readouterr().out.splitlines() if l.startswith("| ") and not l.startswith("| work")}
-    assert len(rows) == 9 and all(math.isfinite(v) and v > 0 for v in rows.values()), rows
-    floor = next(v for k, v in rows.items() if k.startswith("floor"))
+    t = outside_limit.measure(8, 1, 2, 4, reps=1, budget_s=0.001)           # unrounded ms
+    assert len(t) == 9 and all(math.isfinite(v) and v > 0 for v in t.values()), t
     # the floor counts the limit, the faster of the two dW_ih ways (not both) and the rest
-    dW = min(v for k, v in rows.items() if k.startswith("dW_ih"))
-    rest = sum(v for k, v in rows.items() if k in ("softmax + cross-entropy + gradient",
-                                                     "tanh and 1 - h^2 (all layers)", "clip + Adam"))
-    assert abs(floor - (rows["GEMM limit"] + dW + rest)) < 0.003
+    dW = min(t["dW_ih (product, as rnnkit)"], t["dW_ih (sort + reduceat)"])
+    rest = t["softmax + cross-entropy + gradient"] + t["tanh and 1 - h^2 (all layers)"] + t["clip + Adam"]
+    assert t["floor"] == pytest.approx(t["GEMM limit"] + dW + rest)
+
+
+def test_torch_engine_note_counts_the_shapes_where_it_beat_pytorch():
+    rows = [{"time": {"torch": 2.0, "rnnkit-torch": 1.0}}, {"time": {"torch": 1.0, "rnnkit-torch": 2.0}},
+            {"time": {"torch": 3.0, "rnnkit-torch": 2.5}}]
+    assert "faster than plain PyTorch at 2 of 3 shapes" in run.torch_engine_note(rows)
+    assert run.torch_engine_note([{"time": {"torch": 1.0}}]) == ""
