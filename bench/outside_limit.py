@@ -31,7 +31,7 @@ def parts(H, L, B, T, V=65, seed=0, threads=None) -> dict:
     """{name: zero-argument callable} for each piece of non-product work, plus the limit and
     the whole rnnkit and PyTorch steps."""
     from rnnkit import CharRNN, ModelConfig
-    from rnnkit.embedding import scatter_add_cols
+    from rnnkit.embedding import _sorted_segments, scatter_add_cols
     from rnnkit.optim import clip_gradients, make_optimizer
     from rnnkit.softmax_cross_entropy import softmax_cross_entropy
 
@@ -47,12 +47,10 @@ def parts(H, L, B, T, V=65, seed=0, threads=None) -> dict:
     opt = make_optimizer("adam", model.flat)
     flat_ids = ids.reshape(-1)
 
-    def dW_ih_sorted():
-        order = np.argsort(flat_ids, kind="stable")
-        s = flat_ids[order]
-        starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+    def dW_ih_sorted():  # scatter_add_cols' path for a large V, here at V = 65
+        order, u, starts = _sorted_segments(flat_ids)
         dW[...] = 0
-        dW[:, s[starts]] = np.add.reduceat(dz[order], starts, axis=0).T
+        dW[:, u] = np.add.reduceat(dz[order], starts, axis=0).T
 
     def tanh_and_derivative():
         np.tanh(S, out=Sw)
