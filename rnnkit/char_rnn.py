@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .embedding import Embedding
+from .init import INPUT_INITS, onehot_input
 from .linear import Linear
 from .params import FlatParams
 from .softmax_cross_entropy import softmax_cross_entropy
@@ -32,6 +33,7 @@ class ModelConfig:
     embed: int = 0            # 0: one-hot input (layer 0's W_ih is H x V); >0: nn.Embedding(V, embed)
     dropout: float = 0.0      # between RNN layers and before the head
     init: str = "uniform"     # recurrent init: uniform | orthogonal | identity
+    input_init: str = "normal"  # one-hot input only: layer 0's W_ih ~ N(0, 1) (normal) or U(±1/√H) (uniform)
 
     def validate(self) -> None:
         for name in ("vocab_size", "hidden", "layers"):
@@ -41,6 +43,8 @@ class ModelConfig:
             raise ValueError(f"--embed must be 0 (one-hot) or positive, got {self.embed}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"--dropout must lie in [0, 1), got {self.dropout}")
+        if self.input_init not in INPUT_INITS:
+            raise ValueError(f"--input-init must be one of {', '.join(INPUT_INITS)}, got {self.input_init!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,6 +67,9 @@ class CharRNN:
         V, H, L = cfg.vocab_size, cfg.hidden, cfg.layers
         self.embedding = Embedding(V, cfg.embed, rng, dtype) if cfg.embed else None
         self.rnn = RNNStack(cfg.embed or V, H, L, False, cfg.dropout, rng, cfg.init, dtype)
+        if not cfg.embed and cfg.input_init == "normal":   # W_ih is the embedding: see init.py
+            layer0 = self.rnn.layers[0]
+            layer0.params[layer0.k_ih][...] = onehot_input(rng, (H, V), dtype)
         self.head = Linear(H, V, rng, dtype)
         parts = {"embedding.": self.embedding} if self.embedding else {}
         parts.update({"rnn.": self.rnn, "head.": self.head})

@@ -52,6 +52,7 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--embed", type=int, help="0 feeds one-hot characters (layer 0's W_ih is the embedding); E>0 adds an E-wide embedding table (default 0)")
     g.add_argument("--dropout", type=float, help=f"dropout between layers and before the output layer (default {D.dropout})")
     g.add_argument("--init", choices=["uniform", "orthogonal", "identity"], help="recurrent weight init: uniform ±1/√H (as PyTorch), orthogonal, or identity (default uniform)")
+    g.add_argument("--input-init", choices=["normal", "uniform"], help="one-hot input only: layer 0's W_ih, the characters' embedding, drawn N(0, 1) as torch.nn.Embedding (normal) or ±1/√H as torch.nn.RNN (uniform); normal trains much faster (docs/input_init.md) (default normal)")
     g = p.add_argument_group("truncated BPTT")
     g.add_argument("--seq-len", type=int, help=f"chunk length T: steps backpropagated through (default {D.seq_len})")
     g.add_argument("--batch", type=int, help=f"B parallel streams the text is cut into (default {D.batch})")

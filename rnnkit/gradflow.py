@@ -88,9 +88,15 @@ def hidden_grad_norms(model, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fresh_model(cfg: ModelConfig, init: str, gain: float = 1.0, seed: int = 0) -> CharRNN:
-    """A new model with recurrent init ``init``; every W_hh multiplied by ``gain``."""
+    """A new model with recurrent init ``init``; every W_hh multiplied by ``gain``.
+
+    Its input weights are PyTorch's small uniform ones (``input_init="uniform"``), not
+    rnnkit's default N(0, 1) for one-hot input, so the states start far from saturation and
+    the curves show what W_hh alone does to the gradient (with N(0, 1) input weights, 1 - h^2
+    is smaller from the start and damps the "exploding" x2 model too).
+    """
     m = CharRNN(ModelConfig(vocab_size=cfg.vocab_size, hidden=cfg.hidden, layers=cfg.layers,
-                            embed=cfg.embed, init=init), seed=seed)
+                            embed=cfg.embed, init=init, input_init="uniform"), seed=seed)
     if gain != 1.0:
         for layer in m.rnn.layers:
             layer.params[layer.k_hh] *= gain

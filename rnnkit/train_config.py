@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 
 from .errors import UserError
-from .init import RECURRENT_INITS
+from .init import INPUT_INITS, RECURRENT_INITS
 from .optim import OPTIMIZERS
 from .schedule import SCHEDULES
 
@@ -29,6 +29,7 @@ class TrainConfig:
     embed: int = 0
     dropout: float = 0.0
     init: str = "uniform"
+    input_init: str = "normal"                   # one-hot input: layer 0's W_ih ~ N(0, 1); see init.py
     # truncated BPTT
     seq_len: int = 64
     batch: int = 32
@@ -86,6 +87,7 @@ class TrainConfig:
         if not 0.0 < self.val_fraction < 1.0:
             raise UserError(f"--val-fraction must lie in (0, 1), got {self.val_fraction}")
         for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("init", RECURRENT_INITS),
+                              ("input_init", INPUT_INITS),
                               ("clip_mode", ("norm", "value", "none")), ("nonfinite", ("skip", "stop")),
                               ("encoding_errors", ("strict", "replace"))):
             if getattr(self, name) not in allowed:
