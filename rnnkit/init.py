@@ -9,7 +9,7 @@
 One exception, for one-hot input (``INPUT_INITS``): there layer 0's ``W_ih`` (H, V) is an
 embedding table, column c the vector character c adds to the pre-activation, and it is
 drawn as ``torch.nn.Embedding`` draws its table, N(0, 1) (``onehot_input``), not
-U(-1/sqrt(H), 1/sqrt(H)). Why: with the uniform bound a character moves each
+U(-1/sqrt(H), 1/sqrt(H)). Our reading of why (not isolated by experiment): with the uniform bound a character moves each
 pre-activation by about 1/sqrt(3H) (0.036 at H=256), so at the start the input barely
 reaches the state, and Adam, which moves every weight by about the learning rate per step,
 grows those columns no faster than any other weight. An E-wide embedding in front gets
