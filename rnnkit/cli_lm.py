@@ -14,6 +14,7 @@ from .corpus import read_text_file
 from .engines import require_torch
 from .errors import UserError
 from .evaluate import evaluate_ids
+from .init import INPUT_INITS, RECURRENT_INITS
 from .lm_checkpoint import load_lm
 from .sample import beam_search, sample
 from .train import train
@@ -51,8 +52,8 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--layers", type=int, help=f"stacked RNN layers L (default {D.layers})")
     g.add_argument("--embed", type=int, help="0 feeds one-hot characters (layer 0's W_ih is the embedding); E>0 adds an E-wide embedding table (default 0)")
     g.add_argument("--dropout", type=float, help=f"dropout between layers and before the output layer (default {D.dropout})")
-    g.add_argument("--init", choices=["uniform", "orthogonal", "identity"], help="recurrent weight init: uniform ±1/√H (as PyTorch), orthogonal, or identity (default uniform)")
-    g.add_argument("--input-init", choices=["normal", "uniform"], help="one-hot input only: layer 0's W_ih, the characters' embedding, drawn N(0, 1) as torch.nn.Embedding (normal) or ±1/√H as torch.nn.RNN (uniform); normal trains much faster (docs/input_init.md) (default normal)")
+    g.add_argument("--init", choices=RECURRENT_INITS, help="recurrent weight init: uniform ±1/√H (as PyTorch), orthogonal, or identity (default uniform)")
+    g.add_argument("--input-init", choices=INPUT_INITS, help=f"one-hot input only: layer 0's W_ih, the characters' embedding, drawn N(0, 1) as torch.nn.Embedding (normal) or ±1/√H as torch.nn.RNN (uniform); normal trains much faster (docs/input_init.md) (default {D.input_init})")
     g = p.add_argument_group("truncated BPTT")
     g.add_argument("--seq-len", type=int, help=f"chunk length T: steps backpropagated through (default {D.seq_len})")
     g.add_argument("--batch", type=int, help=f"B parallel streams the text is cut into (default {D.batch})")
