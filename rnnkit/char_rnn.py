@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .embedding import Embedding
-from .init import INPUT_INITS, onehot_input
+from .init import check_input_init, redraw_onehot_input
 from .linear import Linear
 from .params import FlatParams
 from .softmax_cross_entropy import softmax_cross_entropy
@@ -43,8 +43,7 @@ class ModelConfig:
             raise ValueError(f"--embed must be 0 (one-hot) or positive, got {self.embed}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"--dropout must lie in [0, 1), got {self.dropout}")
-        if self.input_init not in INPUT_INITS:
-            raise ValueError(f"--input-init must be one of {', '.join(INPUT_INITS)}, got {self.input_init!r}")
+        check_input_init(self.input_init)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,8 +67,7 @@ class CharRNN:
         self.embedding = Embedding(V, cfg.embed, rng, dtype) if cfg.embed else None
         self.rnn = RNNStack(cfg.embed or V, H, L, False, cfg.dropout, rng, cfg.init, dtype)
         if not cfg.embed and cfg.input_init == "normal":   # W_ih is the embedding: see init.py
-            layer0 = self.rnn.layers[0]
-            layer0.params[layer0.k_ih][...] = onehot_input(rng, (H, V), dtype)
+            redraw_onehot_input(self.rnn.input_weights(), rng)
         self.head = Linear(H, V, rng, dtype)
         parts = {"embedding.": self.embedding} if self.embedding else {}
         parts.update({"rnn.": self.rnn, "head.": self.head})

@@ -28,9 +28,10 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .errors import UserError
+from .init import INPUT_INITS, RECURRENT_INITS
 from .tasks.engine import check_engine, use_engine
 from .tasks.forms import join_tokens, make_form, read_examples
-from .tasks.trainer import TaskTrainConfig, train
+from .tasks.trainer import INPUT_INIT_DEFAULT, TaskTrainConfig, train
 
 D = TaskTrainConfig()
 FORMS_HELP = {
@@ -56,7 +57,9 @@ def _train_flags(p: argparse.ArgumentParser, verb: str) -> None:
     g.add_argument("--layers", type=int, help=f"stacked RNN layers L (default {D.layers})")
     g.add_argument("--embed", type=int, help="0 feeds one-hot characters; E>0 adds an E-wide learned embedding table (default 0)")
     g.add_argument("--dropout", type=float, help=f"dropout between layers and before the output layer (default {D.dropout})")
-    g.add_argument("--init", choices=["uniform", "orthogonal", "identity"], help="recurrent weight init (default uniform)")
+    g.add_argument("--init", choices=RECURRENT_INITS, help=f"recurrent weight init (default {D.init})")
+    one_hot = "--embed 0, and --cond-embed 0 for the label" if verb == "generate" else "--embed 0"
+    g.add_argument("--input-init", choices=INPUT_INITS, help=f"one-hot inputs only ({one_hot}): layer 0's W_ih columns they select, drawn N(0, 1) as torch.nn.Embedding (normal) or ±1/√H as torch.nn.RNN (uniform); see docs/input_init.md for the measured choice (default {INPUT_INIT_DEFAULT[verb]})")
     if verb in ("classify", "tag", "seq2seq"):
         what = {"classify": "the classifier reads [final state left-to-right ; final state right-to-left]",
                 "tag": "each step's tag reads [h_t left-to-right ; h_t right-to-left], so it sees the characters to its right",

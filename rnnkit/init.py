@@ -16,6 +16,8 @@ about the learning rate per step, grows those columns no faster than any other w
 the same effect from E weights per unit at once. Measured on the default corpus, 600
 steps, lr 2e-3, validation nats/char, uniform -> N(0, 1):
 2x256 2.295 -> 1.599, 2x512 1.912 -> 1.463, 1x1024 2.368 -> 1.486 (``docs/input_init.md``).
+The task models redraw every one-hot input's columns the same way (``redraw_onehot_input``);
+seq2seq, where it measured worse, defaults to uniform (``tasks/trainer.py``).
 """
 from __future__ import annotations
 
@@ -45,3 +47,20 @@ def recurrent(rng: np.random.Generator, H: int, scheme: str, dtype) -> np.ndarra
 def onehot_input(rng: np.random.Generator, shape, dtype) -> np.ndarray:
     """Layer 0's W_ih (H, V) for one-hot input: every entry ~ N(0, 1), as ``torch.nn.Embedding``."""
     return rng.standard_normal(shape).astype(dtype)
+
+
+def check_input_init(value: str) -> None:
+    """A model config's ``input_init`` must name one of ``INPUT_INITS``."""
+    if value not in INPUT_INITS:
+        raise ValueError(f"--input-init must be one of {', '.join(INPUT_INITS)}, got {value!r}")
+
+
+def redraw_onehot_input(weights, rng: np.random.Generator, cols=slice(None)) -> None:
+    """In place, for each W_ih (H, D) in ``weights`` in turn (one per direction): the columns
+    ``cols``, those that one-hot input selects, are redrawn N(0, 1) (``onehot_input``).
+
+    Models call it after building their stack and before anything else draws, when the
+    config's ``input_init`` is ``normal``; with ``uniform`` nothing is redrawn.
+    """
+    for W in weights:
+        W[:, cols] = onehot_input(rng, W[:, cols].shape, W.dtype)

@@ -42,6 +42,12 @@ class RNNStack:
         self.grads = MergedDict([l.grads for l in self.layers])
         self.dtype = np.dtype(dtype)
 
+    def input_weights(self) -> list:
+        """Layer 0's W_ih (H, D), one per direction, forward first (the arrays themselves)."""
+        first = self.layers[0]
+        directions = [first.fwd, first.bwd] if self.dirs == 2 else [first]
+        return [d.params[d.k_ih] for d in directions]
+
     @property
     def out_size(self) -> int:
         return self.H * self.dirs

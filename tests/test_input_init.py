@@ -98,3 +98,89 @@ def test_cli_records_the_choice_and_refuses_changing_it_on_resume(tmp_path):
     assert r.returncode != 0 and "--input-init differs from the run being resumed" in r.stderr
     r = cli("train", data, "--out", tmp_path / "bad", "--input-init", "zeros")
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+# ------------------------------------------------------------------ the task models
+from rnnkit.tasks.classifier import ClassifierConfig, SequenceClassifier      # noqa: E402
+from rnnkit.tasks.generator import ConditionedGenerator, GeneratorConfig      # noqa: E402
+from rnnkit.tasks.seq2seq import Seq2Seq, Seq2SeqConfig                       # noqa: E402
+from rnnkit.tasks.tagger import SequenceTagger, TaggerConfig                  # noqa: E402
+
+H = 64
+BOUND = 1 / np.sqrt(H)
+
+
+def is_normal(w) -> bool:
+    return 0.9 < w.std() < 1.1 and np.abs(w).max() > 2.5
+
+
+def within_bound(w) -> bool:
+    return np.abs(w).max() <= BOUND
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_task_models_draw_every_direction_s_one_hot_input_weights_normal(bidirectional):
+    """Each direction of layer 0 reads the one-hot input; both get the N(0, 1) draw, nothing else does."""
+    suffixes = ["_l0", "_l0_reverse"] if bidirectional else ["_l0"]
+    for cls, cfg in ((SequenceClassifier, ClassifierConfig(60, 3, H, 2, bidirectional=bidirectional)),
+                     (SequenceTagger, TaggerConfig(60, 3, H, 2, bidirectional=bidirectional))):
+        m = cls(cfg, seed=0)
+        for s in suffixes:
+            assert is_normal(m.rnn.params["weight_ih" + s]), (cls.__name__, s)
+            assert within_bound(m.rnn.params["weight_hh" + s])
+        assert within_bound(m.rnn.params["weight_ih_l1"])
+        uni = cls(type(cfg)(**{**cfg.to_dict(), "input_init": "uniform"}), seed=0)
+        assert all(within_bound(uni.rnn.params["weight_ih" + s]) for s in suffixes)
+        emb = cls(type(cfg)(**{**cfg.to_dict(), "embed": 8}), seed=0)
+        assert all(within_bound(emb.rnn.params["weight_ih" + s]) for s in suffixes)
+    Hs = H // 2 if bidirectional else H
+    uni = Seq2Seq(Seq2SeqConfig(40, 30, Hs, 1, bidirectional=bidirectional), seed=0)   # seq2seq's default
+    assert all(np.abs(w).max() <= 1 / np.sqrt(Hs) for w in uni.encoder.input_weights())
+    m = Seq2Seq(Seq2SeqConfig(40, 30, Hs, 1, bidirectional=bidirectional, input_init="normal"), seed=0)
+    for s in suffixes:
+        assert is_normal(m.encoder.params["weight_ih" + s])
+    assert is_normal(m.decoder.params["weight_ih_l0"])
+    assert np.abs(m.decoder.params["weight_hh_l0"]).max() <= 1 / np.sqrt(m.Hd)
+
+
+def test_the_generator_redraws_only_its_one_hot_columns():
+    """x = [label one-hot (or its embedding, or a feature vector) ; fed-back char one-hot (or embedding)]."""
+    V, K = 50, 7
+    w = ConditionedGenerator(GeneratorConfig(V, num_labels=K, autoregressive=True, hidden=H), 0).rnn.params["weight_ih_l0"]
+    assert w.shape == (H, K + V) and is_normal(w[:, :K]) and is_normal(w[:, K:])
+    w = ConditionedGenerator(GeneratorConfig(V, num_labels=K, cond_embed=4, autoregressive=True, hidden=H),
+                             0).rnn.params["weight_ih_l0"]
+    assert within_bound(w[:, :4]) and is_normal(w[:, 4:])
+    w = ConditionedGenerator(GeneratorConfig(V, feature_dim=5, autoregressive=True, embed=8, hidden=H),
+                             0).rnn.params["weight_ih_l0"]
+    assert within_bound(w)                                  # features and an embedding: no one-hot columns
+    w = ConditionedGenerator(GeneratorConfig(V, num_labels=K, hidden=H), 0).rnn.params["weight_ih_l0"]
+    assert w.shape == (H, K) and is_normal(w)
+    with pytest.raises(ValueError, match="--input-init must be one of"):
+        GeneratorConfig(V, num_labels=K, input_init="zeros").validate()
+
+
+def test_task_cli_records_the_choice_and_refuses_changing_it_on_resume(tmp_path):
+    data = tmp_path / "d.tsv"
+    data.write_text("".join(f"{w}\t{w[0]}\n" for w in ["abc", "bcd", "cde", "dab", "ead"] * 20), encoding="utf-8")
+    run = tmp_path / "run"
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "rnnkit", "classify", "train", *map(str, args)],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+    r = cli(data, "--out", run, "--hidden", 8, "--batch", 4, "--max-steps", 2, "--input-init", "uniform", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    saved = json.loads((run / "last" / "config.json").read_text())
+    assert saved["train"]["input_init"] == "uniform" and saved["model"]["input_init"] == "uniform"
+    r = cli("--resume", run, "--max-steps", 4, "--input-init", "normal", "--no-progress")
+    assert r.returncode != 0 and "--input-init differs from the run being resumed" in r.stderr
+
+
+def test_each_verb_s_default_is_the_measured_one():
+    """seq2seq keeps PyTorch's draw (it did better on G2P), the other verbs take N(0, 1)."""
+    from rnnkit.tasks.trainer import TaskTrainConfig
+    assert {v: TaskTrainConfig(verb=v).input_init for v in ("classify", "generate", "seq2seq", "tag")} == \
+        {"classify": "normal", "generate": "normal", "seq2seq": "uniform", "tag": "normal"}
+    assert TaskTrainConfig(verb="seq2seq", input_init="normal").input_init == "normal"
+    assert TaskTrainConfig.from_dict({"verb": "seq2seq"}).input_init == "uniform"   # a run saved before the flag

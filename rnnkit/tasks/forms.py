@@ -105,7 +105,7 @@ class ClassifyForm(Form):
     def model_config(self):
         c = self.cfg
         return ClassifierConfig(len(self.vocab), len(self.labels), c.hidden, c.layers, c.embed,
-                                c.bidirectional, c.dropout, c.init)
+                                c.bidirectional, c.dropout, c.init, input_init=c.input_init)
 
     def build_model(self, model_cfg: dict, seed: int):
         return SequenceClassifier(ClassifierConfig(**model_cfg), seed)
@@ -159,7 +159,8 @@ class GenerateForm(Form):
         c = self.cfg
         return GeneratorConfig(len(self.vocab), num_labels=len(self.labels), cond_embed=c.cond_embed,
                                autoregressive=c.autoregressive, embed=c.embed if c.autoregressive else 0,
-                               hidden=c.hidden, layers=c.layers, dropout=c.dropout, init=c.init)
+                               hidden=c.hidden, layers=c.layers, dropout=c.dropout, init=c.init,
+                               input_init=c.input_init)
 
     def build_model(self, model_cfg: dict, seed: int):
         return ConditionedGenerator(GeneratorConfig(**model_cfg), seed)
@@ -205,7 +206,7 @@ class Seq2SeqForm(Form):
     def model_config(self):
         c = self.cfg
         return Seq2SeqConfig(len(self.src_vocab), len(self.tgt_vocab), c.hidden, c.layers, c.embed,
-                             c.bidirectional, c.dropout, c.init)
+                             c.bidirectional, c.dropout, c.init, input_init=c.input_init)
 
     def build_model(self, model_cfg: dict, seed: int):
         return Seq2Seq(Seq2SeqConfig(**model_cfg), seed)
@@ -282,7 +283,7 @@ class TagForm(Form):
     def model_config(self):
         c = self.cfg
         return TaggerConfig(len(self.vocab), len(self.tags), c.hidden, c.layers, c.embed,
-                            c.bidirectional, c.dropout, c.init)
+                            c.bidirectional, c.dropout, c.init, input_init=c.input_init)
 
     def build_model(self, model_cfg: dict, seed: int):
         return SequenceTagger(TaggerConfig(**model_cfg), seed)

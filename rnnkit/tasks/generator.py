@@ -35,6 +35,7 @@ from ..embedding import Embedding
 from ..linear import Linear
 from ..params import FlatParams
 from ..softmax_cross_entropy import softmax_cross_entropy
+from ..init import check_input_init, redraw_onehot_input
 from ..stack import RNNStack
 from . import decoding
 from .batch import resolve_mask
@@ -57,6 +58,7 @@ class GeneratorConfig:
     pad_id: int = PAD
     bos_id: int = BOS
     eos_id: int = EOS
+    input_init: str = "normal"   # one-hot input: its W_ih columns ~ N(0, 1) (normal) or U(±1/√H) (uniform); see init.py
 
     def validate(self) -> None:
         for name in ("vocab_size", "hidden", "layers"):
@@ -78,6 +80,7 @@ class GeneratorConfig:
                 raise ValueError(f"{name}={getattr(self, name)} must lie in [0, {self.vocab_size})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        check_input_init(self.input_init)
 
     @property
     def cond_dim(self) -> int:
@@ -112,6 +115,12 @@ class ConditionedGenerator:
         self.embedding = Embedding(cfg.vocab_size, cfg.embed, rng, dtype) if cfg.embed else None
         self.D = cfg.cond_dim + cfg.char_dim
         self.rnn = RNNStack(self.D, cfg.hidden, cfg.layers, False, cfg.dropout, rng, cfg.init, dtype)
+        if cfg.input_init == "normal":                  # x = [condition ; fed-back char]
+            Dc = cfg.cond_dim
+            if cfg.num_labels and not cfg.cond_embed:          # a one-hot label
+                redraw_onehot_input(self.rnn.input_weights(), rng, slice(0, Dc))
+            if cfg.autoregressive and not cfg.embed:           # a one-hot character
+                redraw_onehot_input(self.rnn.input_weights(), rng, slice(Dc, None))
         self.head = Linear(cfg.hidden, cfg.vocab_size, rng, dtype)
         parts = {}
         if self.cond is not None:

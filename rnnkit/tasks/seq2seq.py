@@ -25,6 +25,7 @@ from ..embedding import Embedding
 from ..linear import Linear
 from ..params import FlatParams
 from ..softmax_cross_entropy import softmax_cross_entropy
+from ..init import check_input_init, redraw_onehot_input
 from ..stack import RNNStack
 from . import decoding
 from .batch import resolve_mask, teacher_forcing
@@ -45,6 +46,7 @@ class Seq2SeqConfig:
     pad_id: int = PAD
     bos_id: int = BOS
     eos_id: int = EOS
+    input_init: str = "uniform"  # one-hot inputs: normal draws encoder's and decoder's N(0, 1); see init.py
 
     def validate(self) -> None:
         for name in ("src_vocab_size", "tgt_vocab_size", "hidden", "layers"):
@@ -59,6 +61,7 @@ class Seq2SeqConfig:
             raise ValueError("pad_id, bos_id and eos_id must differ")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        check_input_init(self.input_init)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -90,6 +93,8 @@ class Seq2Seq:
                                 cfg.init, dtype)
         self.decoder = RNNStack(E or cfg.tgt_vocab_size, self.Hd, L, False, cfg.dropout, rng,
                                 cfg.init, dtype)
+        if not E and cfg.input_init == "normal":                             # both read one-hot
+            redraw_onehot_input(self.encoder.input_weights() + self.decoder.input_weights(), rng)
         self.head = Linear(self.Hd, cfg.tgt_vocab_size, rng, dtype)
         parts = {}
         if E:

@@ -20,6 +20,7 @@ from ..embedding import Embedding
 from ..linear import Linear
 from ..params import FlatParams
 from ..softmax_cross_entropy import softmax, softmax_cross_entropy
+from ..init import check_input_init, redraw_onehot_input
 from ..stack import RNNStack
 from .batch import resolve_mask
 
@@ -35,6 +36,7 @@ class TaggerConfig:
     bidirectional: bool = False
     dropout: float = 0.0         # between RNN layers and before the head
     init: str = "uniform"
+    input_init: str = "normal"   # one-hot input: its W_ih columns ~ N(0, 1) (normal) or U(±1/√H) (uniform); see init.py
 
     def validate(self) -> None:
         for name in ("vocab_size", "hidden", "layers"):
@@ -46,6 +48,7 @@ class TaggerConfig:
             raise ValueError(f"embed must be 0 (one-hot) or positive, got {self.embed}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        check_input_init(self.input_init)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,6 +74,8 @@ class SequenceTagger:
         self.dirs = 2 if cfg.bidirectional else 1
         self.embedding = Embedding(V, cfg.embed, rng, dtype) if cfg.embed else None
         self.rnn = RNNStack(cfg.embed or V, H, L, cfg.bidirectional, cfg.dropout, rng, cfg.init, dtype)
+        if not cfg.embed and cfg.input_init == "normal":
+            redraw_onehot_input(self.rnn.input_weights(), rng)
         self.head = Linear(self.dirs * H, cfg.num_tags, rng, dtype)
         parts = {"embedding.": self.embedding} if self.embedding else {}
         parts.update({"rnn.": self.rnn, "head.": self.head})
