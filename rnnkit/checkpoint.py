@@ -154,6 +154,16 @@ def _fault_sleep() -> float:
         return 0.0
 
 
+def save_or_warn(trainer, best: bool, log) -> Path | None:
+    """``trainer.save(best=...)``, or, when the weights are not finite, a warning through
+    ``log`` and None: the previous checkpoint stays the latest."""
+    try:
+        return trainer.save(best=best)
+    except NonFiniteCheckpoint as e:
+        log(f"warning: {e}; the previous checkpoint is kept")
+        return None
+
+
 def save(out: Path, step: int, model: dict, trainer: dict, config: dict, vocab_json: str, state: dict) -> Path:
     """Write checkpoint ``out/ckpt/step-{step}`` atomically and return its path.
 

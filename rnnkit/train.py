@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from . import distributed
@@ -34,7 +33,7 @@ from .interrupt import StopRequest
 from .metrics_log import MetricsLog
 from .nonfinite import NonFiniteGuard
 from .optim import clip_gradients, make_optimizer
-from .progress import expected_last_step
+from .progress import TrainingProgress
 from .schedule import learning_rate
 from .train_config import RESUMABLE_OVERRIDES, TrainConfig
 from .vocab import Vocab
@@ -285,12 +284,7 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, given: dict |
 
 def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
     cfg = tr.cfg
-    start_wall = time.perf_counter()
-    base_elapsed, base_step = tr.elapsed, tr.step     # where this run (not the whole job) began
-    limit_s = cfg.minutes * 60 if cfg.minutes else float("inf")
-    bar = tqdm(total=cfg.max_steps, initial=tr.step, unit="step", disable=not cfg.progress,
-               dynamic_ncols=True, file=sys.stderr)
-    ema, status = None, 0
+    prog = TrainingProgress(cfg.max_steps, cfg.minutes, tr.step, tr.elapsed, cfg.progress, bpc=True)
     guard = NonFiniteGuard(cfg.nonfinite)
     ids = None
     with StopRequest() as stop:
@@ -302,32 +296,23 @@ def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
             t0 = time.perf_counter()
             r = tr.train_step(ids)
             dt = time.perf_counter() - t0
-            tr.elapsed = base_elapsed + (time.perf_counter() - start_wall)
-            tr.elapsed, stop_all = tr.dist.agree(tr.elapsed, stop.requested)    # torchrun: one clock, one stop
+            tr.elapsed, stop_all = tr.dist.agree(prog.elapsed(), stop.requested)    # torchrun: one clock, one stop
             if not r["finite"]:
                 msg = guard.bad(tr)
                 if msg is not None:
-                    bar.close()
+                    prog.close()
                     print(msg, file=sys.stderr)
                     return 1
             else:
                 guard.ok()
-                ema = r["loss"] if ema is None else 0.95 * ema + 0.05 * r["loss"]
-            if cfg.minutes:
-                bar.total = expected_last_step(cfg.max_steps, tr.step, tr.elapsed, limit_s,
-                                               tr.step - base_step, tr.elapsed - base_elapsed)
-            bar.update(1)
             cps = r["chars"] / dt
-            if ema is not None:
-                post = dict(loss=f"{ema:.3f}", bpc=f"{ema / LN2:.3f}", chars_s=f"{cps:,.0f}", lr=f"{r['lr']:.2e}")
-                if cfg.minutes:  # the bar's total follows the time budget; say what is left of it too
-                    post["time_left"] = f"{max(limit_s - tr.elapsed, 0) / 60:.1f}min"
-                bar.set_postfix(post, refresh=False)
+            prog.advance(tr.step, tr.elapsed, r["loss"] if r["finite"] else None,
+                         chars_s=f"{cps:,.0f}", lr=f"{r['lr']:.2e}")
             if tr.step % cfg.log_every == 0 and r["finite"]:
                 metrics.write(kind="train", step=tr.step, epoch=tr.epoch, time_s=round(tr.elapsed, 3),
                               lr=r["lr"], loss=r["loss"], bpc=r["loss"] / LN2, grad_norm=r["grad_norm"],
                               chars_per_s=cps)
-            last = tr.step >= cfg.max_steps or tr.elapsed >= limit_s
+            last = prog.finished(tr.step, tr.elapsed)
             if tr.step % cfg.eval_every == 0 or last:
                 v = tr.validate()
                 better = v["loss_nats"] < tr.best_val
@@ -335,30 +320,22 @@ def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
                     tr.best_val = v["loss_nats"]
                 metrics.write(kind="val", step=tr.step, time_s=round(tr.elapsed, 3), loss=v["loss_nats"],
                               bpc=v["bpc"], perplexity=v["perplexity"])
-                tqdm.write(f"step {tr.step}: val {v['loss_nats']:.4f} nats/char, {v['bpc']:.4f} bpc, "
+                prog.write(f"step {tr.step}: val {v['loss_nats']:.4f} nats/char, {v['bpc']:.4f} bpc, "
                            f"perplexity {v['perplexity']:.2f} ({v['predictions']:,} chars)"
-                           + (" *best*" if better else ""), file=sys.stderr)
-                _save(tr, best=better, log=log)
+                           + (" *best*" if better else ""))
+                ckpt.save_or_warn(tr, best=better, log=log)
             elif tr.step % cfg.save_every == 0:
-                _save(tr, best=False, log=log)
+                ckpt.save_or_warn(tr, best=False, log=log)
             if last:
                 break
             if stop_all:
-                bar.close()
-                path = _save(tr, best=False, log=log)
+                prog.close()
+                path = ckpt.save_or_warn(tr, best=False, log=log)
                 log(f"stopped by signal at step {tr.step}; checkpoint saved to {path}. "
                     f"Continue with: rnnkit train --resume {tr.out}")
                 return stop.exit_code
-        bar.close()
-    if tr.step >= cfg.max_steps or tr.elapsed >= limit_s:
+        prog.close()
+    if prog.finished(tr.step, tr.elapsed):
         log(f"done at step {tr.step}: best val {tr.best_val:.4f} nats/char "
             f"({tr.best_val / LN2:.4f} bpc); checkpoints in {tr.out}/best and {tr.out}/last")
-    return status
-
-
-def _save(tr: LMTrainer, best: bool, log) -> Path | None:
-    try:
-        return tr.save(best=best)
-    except ckpt.NonFiniteCheckpoint as e:
-        log(f"warning: {e}; the previous checkpoint is kept")
-        return None
+    return 0

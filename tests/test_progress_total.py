@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.progress import expected_last_step
+from rnnkit.progress import TrainingProgress, expected_last_step
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,6 +41,24 @@ def test_a_resumed_run_uses_this_sessions_pace_and_its_total_elapsed_time():
 
 def test_an_exhausted_budget_ends_at_the_current_step():
     assert expected_last_step(2000, 700, 61.0, 60.0, 700, 61.0) == 700   # the bar reads 700/700
+
+
+def test_training_progress_smooths_the_loss_and_follows_the_budget():
+    """Both trainers' bar: EMA of the finite steps' loss, total re-estimated, time left shown."""
+    p = TrainingProgress(max_steps=1000, minutes=1, step=0, elapsed_s=0.0, show=True, bpc=True)
+    p.advance(1, 1.0, 2.0, lr="1e-3")
+    p.advance(2, 2.0, None)                                   # a skipped step leaves the average alone
+    p.advance(3, 3.0, 4.0, lr="1e-3")
+    assert p.ema == pytest.approx(0.95 * 2.0 + 0.05 * 4.0)
+    assert p.bar.total == 60                                  # 3 steps in 3 s, 57 s left
+    assert "time_left=0.9min" in p.bar.postfix and "bpc=" in p.bar.postfix and "lr=1e-3" in p.bar.postfix
+    assert not p.finished(3, 59.9) and p.finished(3, 60.0) and p.finished(1000, 1.0)
+    p.close()
+    q = TrainingProgress(max_steps=10, minutes=0, step=4, elapsed_s=100.0, show=True)   # resumed, no budget
+    q.advance(5, 101.0, 1.0)
+    assert q.bar.total == 10 and "time_left" not in q.bar.postfix and "bpc" not in q.bar.postfix
+    assert not q.finished(5, 1e9) and q.elapsed() >= 100.0
+    q.close()
 
 
 def _cli(*args):

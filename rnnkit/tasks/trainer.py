@@ -30,7 +30,6 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from .. import checkpoint as ckpt
 from ..errors import UserError
@@ -39,7 +38,7 @@ from ..interrupt import StopRequest
 from ..metrics_log import MetricsLog
 from ..nonfinite import NonFiniteGuard
 from ..optim import OPTIMIZERS, clip_gradients, make_optimizer
-from ..progress import expected_last_step
+from ..progress import TrainingProgress
 from ..schedule import SCHEDULES, learning_rate
 from .engine import check_engine, use_engine
 from .forms import Form, make_form, read_examples
@@ -312,39 +311,29 @@ def train(cfg: TaskTrainConfig | None, out: Path, resume: bool = False, given: d
 
 def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
     cfg = tr.cfg
-    start_wall = time.perf_counter()
-    base_elapsed, base_step = tr.elapsed, tr.step     # where this run (not the whole job) began
-    limit_s = cfg.minutes * 60 if cfg.minutes else float("inf")
-    bar = tqdm(total=cfg.max_steps, initial=tr.step, unit="step", disable=not cfg.progress,
-               dynamic_ncols=True, file=sys.stderr)
-    ema = None
+    prog = TrainingProgress(cfg.max_steps, cfg.minutes, tr.step, tr.elapsed, cfg.progress)
     guard = NonFiniteGuard(cfg.nonfinite)
     with StopRequest() as stop:
         while tr.step < cfg.max_steps:
             t0 = time.perf_counter()
             r = tr.train_step()
             dt = time.perf_counter() - t0
-            tr.elapsed = base_elapsed + (time.perf_counter() - start_wall)
+            tr.elapsed = prog.elapsed()
             if not r["finite"]:
                 msg = guard.bad(tr)
                 if msg is not None:
-                    bar.close()
+                    prog.close()
                     print(msg, file=sys.stderr)
                     return 1
             else:
                 guard.ok()
-                ema = r["loss"] if ema is None else 0.95 * ema + 0.05 * r["loss"]
-            if cfg.minutes:                                  # the bar ends when the budget does
-                bar.total = expected_last_step(cfg.max_steps, tr.step, tr.elapsed, limit_s,
-                                               tr.step - base_step, tr.elapsed - base_elapsed)
-            bar.update(1)
             eps = r["examples"] / dt if dt > 0 else 0.0
-            if ema is not None:
-                bar.set_postfix(loss=f"{ema:.3f}", ex_s=f"{eps:,.0f}", lr=f"{r['lr']:.2e}", refresh=False)
+            prog.advance(tr.step, tr.elapsed, r["loss"] if r["finite"] else None,
+                         ex_s=f"{eps:,.0f}", lr=f"{r['lr']:.2e}")
             if tr.step % cfg.log_every == 0 and r["finite"]:
                 metrics.write(kind="train", step=tr.step, epoch=tr.epoch, time_s=round(tr.elapsed, 3),
                               lr=r["lr"], loss=r["loss"], grad_norm=r["grad_norm"], examples_per_s=eps)
-            last = tr.step >= cfg.max_steps or tr.elapsed >= limit_s
+            last = prog.finished(tr.step, tr.elapsed)
             if tr.step % cfg.eval_every == 0 or last:
                 v = tr.validate()
                 value = v[tr.form.metric]
@@ -353,27 +342,19 @@ def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
                     tr.best, tr.best_loss = value, v["loss"]
                 metrics.write(kind="val", step=tr.step, time_s=round(tr.elapsed, 3),
                               **{k: x for k, x in v.items() if isinstance(x, (int, float))})
-                tqdm.write(f"step {tr.step}: val {tr.form.metric} {value:.4f}, loss {v['loss']:.4f}"
-                           + (" *best*" if better else ""), file=sys.stderr)
-                _save(tr, better, log)
+                prog.write(f"step {tr.step}: val {tr.form.metric} {value:.4f}, loss {v['loss']:.4f}"
+                           + (" *best*" if better else ""))
+                ckpt.save_or_warn(tr, better, log)
             if last:
                 break
             if stop.requested:
-                bar.close()
-                path = _save(tr, False, log)
+                prog.close()
+                path = ckpt.save_or_warn(tr, False, log)
                 log(f"stopped by signal at step {tr.step}; checkpoint saved to {path}. "
                     f"Continue with: rnnkit {cfg.verb} train --resume {tr.out}")
                 return stop.exit_code
-        bar.close()
+        prog.close()
     best = "none" if tr.best is None else f"{tr.best:.4f}"
     log(f"done at step {tr.step}: best val {tr.form.metric} {best}; "
         f"checkpoints in {tr.out}/best and {tr.out}/last")
     return 0
-
-
-def _save(tr: TaskTrainer, best: bool, log):
-    try:
-        return tr.save(best=best)
-    except ckpt.NonFiniteCheckpoint as e:
-        log(f"warning: {e}; the previous checkpoint is kept")
-        return None
