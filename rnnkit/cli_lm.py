@@ -13,6 +13,7 @@ from . import distributed
 from .corpus import read_text_file
 from .engines import require_torch
 from .errors import UserError
+from .train_settings import add_optimisation_flags
 from .evaluate import evaluate_ids
 from .init import INPUT_INITS, RECURRENT_INITS
 from .lm_checkpoint import load_lm
@@ -58,19 +59,7 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seq-len", type=int, help=f"chunk length T: steps backpropagated through (default {D.seq_len})")
     g.add_argument("--batch", type=int, help=f"B parallel streams the text is cut into (default {D.batch})")
     g.add_argument("--no-carry", dest="carry", action="store_false", default=argparse.SUPPRESS, help="start every chunk from a zero state instead of carrying the state over")
-    g = p.add_argument_group("optimisation")
-    g.add_argument("--optimizer", choices=["sgd", "adagrad", "rmsprop", "adam", "adamw"], help=f"update rule (default {D.optimizer})")
-    g.add_argument("--lr", type=float, help=f"peak learning rate (default {D.lr})")
-    g.add_argument("--momentum", type=float, help=f"SGD momentum (default {D.momentum})")
-    g.add_argument("--weight-decay", type=float, help="L2 (adam) or decoupled (adamw) weight decay (default 0)")
-    g.add_argument("--clip", type=float, help=f"gradient clipping threshold, 0 for none (default {D.clip})")
-    g.add_argument("--clip-mode", choices=["norm", "value", "none"], help="clip the global L2 norm, or each element (default norm)")
-    g.add_argument("--schedule", choices=["constant", "step", "cosine"], help=f"learning-rate schedule (default {D.schedule})")
-    g.add_argument("--warmup", type=int, help=f"linear warm-up steps (default {D.warmup})")
-    g.add_argument("--min-lr", type=float, help=f"final learning rate of the cosine schedule (default {D.min_lr})")
-    g.add_argument("--step-size", type=int, help=f"steps between decays of the step schedule (default {D.step_size})")
-    g.add_argument("--gamma", type=float, help=f"decay factor of the step schedule (default {D.gamma})")
-    g.add_argument("--nonfinite", choices=["skip", "stop"], help="on a NaN/Inf loss or gradient: skip the step and halve the learning rate, or stop (default skip)")
+    add_optimisation_flags(p, D)
     g = p.add_argument_group("run")
     g.add_argument("--out", type=Path, help="run directory for checkpoints, data and metrics (default runs/lm)")
     g.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR exactly where its last checkpoint left it")

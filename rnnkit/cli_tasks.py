@@ -28,6 +28,7 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .errors import UserError
+from .train_settings import add_optimisation_flags
 from .init import INPUT_INITS, RECURRENT_INITS
 from .tasks.engine import check_engine, use_engine
 from .tasks.forms import join_tokens, make_form, read_examples
@@ -52,6 +53,7 @@ def _train_flags(p: argparse.ArgumentParser, verb: str) -> None:
     g.add_argument("--val", type=Path, metavar="FILE", help="validation TSV in the same format (default: hold out --val-fraction of DATA)")
     g.add_argument("--val-fraction", type=float, help=f"share of DATA, drawn at random (seeded), held out for validation when no --val is given (default {D.val_fraction})")
     g.add_argument("--val-max", type=int, metavar="N", help=f"validation examples scored during training, 0 for all (default {D.val_max})")
+    g.add_argument("--batch", type=int, help=f"examples per minibatch B (default {D.batch})")
     g = p.add_argument_group("model")
     g.add_argument("--hidden", type=int, help=f"hidden units H per layer (and direction) (default {D.hidden})")
     g.add_argument("--layers", type=int, help=f"stacked RNN layers L (default {D.layers})")
@@ -72,18 +74,7 @@ def _train_flags(p: argparse.ArgumentParser, verb: str) -> None:
         g.add_argument("--source-tokens", choices=["chars", "words"], help="read the source as characters or as whitespace-separated tokens (default chars)")
         g.add_argument("--target-tokens", choices=["chars", "words"], help="read the target as characters or as whitespace-separated tokens, e.g. phonemes (default chars)")
         g.add_argument("--max-len", type=int, help=f"most target tokens decoded during validation (default {D.max_len})")
-    g = p.add_argument_group("optimisation")
-    g.add_argument("--batch", type=int, help=f"examples per minibatch B (default {D.batch})")
-    g.add_argument("--optimizer", choices=["sgd", "adagrad", "rmsprop", "adam", "adamw"], help=f"update rule (default {D.optimizer})")
-    g.add_argument("--lr", type=float, help=f"peak learning rate (default {D.lr})")
-    g.add_argument("--momentum", type=float, help=f"SGD momentum (default {D.momentum})")
-    g.add_argument("--weight-decay", type=float, help="L2 (adam) or decoupled (adamw) weight decay (default 0)")
-    g.add_argument("--clip", type=float, help=f"gradient clipping threshold, 0 for none (default {D.clip})")
-    g.add_argument("--clip-mode", choices=["norm", "value", "none"], help="clip the global L2 norm, or each element (default norm)")
-    g.add_argument("--schedule", choices=["constant", "step", "cosine"], help=f"learning-rate schedule; cosine anneals over --max-steps or --minutes, whichever is further along (default {D.schedule})")
-    g.add_argument("--warmup", type=int, help=f"linear warm-up steps (default {D.warmup})")
-    g.add_argument("--min-lr", type=float, help=f"final learning rate of the cosine schedule (default {D.min_lr})")
-    g.add_argument("--nonfinite", choices=["skip", "stop"], help="on a NaN/Inf loss or gradient: skip the step and halve the learning rate, or stop (default skip)")
+    add_optimisation_flags(p, D)
     g = p.add_argument_group("run")
     g.add_argument("--out", type=Path, help=f"run directory for checkpoints and metrics (default runs/{verb})")
     g.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR exactly where its last checkpoint left it (DATA is read from the path saved in the run)")

@@ -174,6 +174,42 @@ def test_user_errors(tmp_path):
         assert flag in h
 
 
+def test_shared_settings_reach_the_task_verbs(tmp_path):
+    """The task verbs take every shared training setting (rnnkit/train_settings.py): the step
+    schedule's --step-size and --gamma change the logged learning rate, and values out of
+    range end in one line, as for rnnkit train."""
+    data = make_tsv(tmp_path / "d.tsv", "classify", n=30)
+    run = tmp_path / "r"
+    ok("classify", "train", data, "--out", run, *SMALL, "--max-steps", 6, "--log-every", 1, "--schedule", "step",
+       "--step-size", 2, "--gamma", 0.25, "--lr", 0.01)
+    lines = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    lrs = [l["lr"] for l in lines if l["kind"] == "train"]
+    assert lrs == pytest.approx([0.01, 0.01, 0.0025, 0.0025, 0.000625, 0.000625])
+    for flag, value, msg in (("--momentum", 1.5, "--momentum must lie in [0, 1)"), ("--gamma", 0, "--gamma must be positive"),
+                             ("--step-size", 0, "--step-size must be positive")):
+        r = rnnkit("classify", "train", data, "--out", tmp_path / "bad", flag, value)
+        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_resume_from_a_config_of_the_wrong_type_is_one_line(tmp_path):
+    """A saved config whose manifest still matches but whose values have the wrong type (hand
+    edited, or written by something else) is refused in one line, as for rnnkit train."""
+    import hashlib
+    data = make_tsv(tmp_path / "d.tsv", "classify", n=30)
+    run = tmp_path / "r"
+    ok("classify", "train", data, "--out", run, *SMALL, "--max-steps", 2)
+    last = (run / "last").resolve()
+    cfg = json.loads((last / "config.json").read_text())
+    cfg["train"]["hidden"] = "wide"
+    blob = json.dumps(cfg).encode()
+    (last / "config.json").write_bytes(blob)
+    man = json.loads((last / "manifest.json").read_text())
+    man["files"]["config.json"] = {"bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
+    (last / "manifest.json").write_text(json.dumps(man))
+    r = rnnkit("classify", "train", "--resume", run, "--max-steps", 4)
+    assert r.returncode == 2 and "hidden = 'wide', which is not of type int" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
 def test_sigint_saves_and_resume_continues(tmp_path):
     import signal
     import time

@@ -26,20 +26,20 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import checkpoint as ckpt
 from ..errors import UserError
-from ..init import INPUT_INITS, RECURRENT_INITS
 from ..interrupt import StopRequest
 from ..metrics_log import MetricsLog
 from ..nonfinite import NonFiniteGuard
-from ..optim import OPTIMIZERS, clip_gradients, make_optimizer
+from ..optim import clip_gradients, make_optimizer
 from ..progress import TrainingProgress
-from ..schedule import SCHEDULES, learning_rate
+from ..train_settings import TrainSettings
+from ..schedule import learning_rate
 from .engine import check_engine, use_engine
 from .forms import Form, make_form, read_examples
 
@@ -58,78 +58,34 @@ RESUMABLE = {"max_steps", "minutes", "eval_every", "log_every", "progress", "lr"
 
 
 @dataclass
-class TaskTrainConfig:
-    """Training configuration of a task verb; saved as ``config.json["train"]``."""
+class TaskTrainConfig(TrainSettings):
+    """Training configuration of a task verb: the shared settings (``TrainSettings``) plus
+    the verb's data and model options; saved as ``config.json["train"]``."""
     verb: str = "classify"
     data: str = ""                 # training TSV (absolute path)
     val: str = ""                  # validation TSV; empty: hold out --val-fraction of data
     val_fraction: float = 0.1
     # model
-    hidden: int = 128
-    layers: int = 1
-    embed: int = 0
-    dropout: float = 0.0
-    bidirectional: bool = False
-    init: str = "uniform"
     input_init: str = ""           # one-hot inputs' W_ih columns; "": the verb's (INPUT_INIT_DEFAULT)
+    bidirectional: bool = False
     cond_embed: int = 0            # generate: label embedding size (0: one-hot)
     autoregressive: bool = False   # generate: feed back the previous character
     source_tokens: str = "chars"   # seq2seq: chars | words
     target_tokens: str = "chars"
     max_len: int = 50              # seq2seq validation decoding: most tokens per output
-    # optimisation
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    clip: float = 5.0
-    clip_mode: str = "norm"
-    schedule: str = "cosine"
-    warmup: int = 0
-    min_lr: float = 1e-4
     batch: int = 64
-    # length and bookkeeping
-    max_steps: int = 2000
-    minutes: float = 0.0
-    seed: int = 1337
-    eval_every: int = 250
     val_max: int = 2000            # validation examples scored during training (0: all)
-    log_every: int = 10
-    nonfinite: str = "skip"
-    progress: bool = True
-    fault_nan_step: int = -1       # testing only: poison the gradient at this step
 
     def __post_init__(self) -> None:
         self.input_init = self.input_init or INPUT_INIT_DEFAULT.get(self.verb, "normal")
 
     def validate(self) -> None:
-        for n in ("hidden", "layers", "batch", "max_steps", "eval_every", "log_every", "max_len"):
-            if getattr(self, n) < 1:
-                raise UserError(f"--{n.replace('_', '-')} must be positive, got {getattr(self, n)}")
-        for n in ("embed", "cond_embed", "minutes", "warmup", "weight_decay", "clip", "min_lr", "val_max"):
-            if getattr(self, n) < 0:
-                raise UserError(f"--{n.replace('_', '-')} must be non-negative, got {getattr(self, n)}")
-        if not self.lr > 0:
-            raise UserError(f"--lr must be positive, got {self.lr}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"--dropout must lie in [0, 1), got {self.dropout}")
+        self.check_positive("batch", "max_len")
+        self.check_non_negative("cond_embed", "val_max")
         if not 0.0 < self.val_fraction < 1.0:
             raise UserError(f"--val-fraction must lie in (0, 1), got {self.val_fraction}")
-        for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
-                              ("clip_mode", ("norm", "value", "none")), ("nonfinite", ("skip", "stop")),
-                              ("init", RECURRENT_INITS), ("input_init", INPUT_INITS),
-                              ("source_tokens", ("chars", "words")), ("target_tokens", ("chars", "words"))):
-            if getattr(self, name) not in allowed:
-                raise UserError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, "
-                                f"got {getattr(self, name)!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TaskTrainConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        self.check_choices(("source_tokens", ("chars", "words")), ("target_tokens", ("chars", "words")))
+        super().validate()
 
 
 def file_sha256(path) -> str:
@@ -236,7 +192,7 @@ class TaskTrainer:
         c = self.cfg
         frac = self.elapsed / (c.minutes * 60) if c.minutes else 0.0
         return self.lr_scale * learning_rate(self.step, c.lr, c.schedule, c.max_steps, c.warmup, c.min_lr,
-                                             time_fraction=frac)
+                                             c.step_size, c.gamma, frac)
 
     def train_step(self) -> dict:
         c = self.cfg
