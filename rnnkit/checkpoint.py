@@ -164,6 +164,11 @@ def save_or_warn(trainer, best: bool, log) -> Path | None:
         return None
 
 
+# Checkpoint directories this process has written (``save``): the same step saved twice by
+# one process holds the same state; by two processes, not necessarily.
+_WRITTEN: set[Path] = set()
+
+
 def save(out: Path, step: int, model: dict, trainer: dict, config: dict, vocab_json: str, state: dict) -> Path:
     """Write checkpoint ``out/ckpt/step-{step}`` atomically and return its path.
 
@@ -203,18 +208,28 @@ def save(out: Path, step: int, model: dict, trainer: dict, config: dict, vocab_j
         _fsync_dir(tmp)
         if final.exists():
             linked = {(out / l).resolve() for l in ("last", "best") if (out / l).exists()}
-            if final.resolve() in linked:
-                # This step is already saved and in use (a stop right after a periodic
-                # save): keep it, since last/best point at it.
+            if final.resolve() in linked and final.resolve() in _WRITTEN:
+                # This process saved this very step already (a stop right after a periodic
+                # save): the same state, and last/best point at it, so keep it.
                 shutil.rmtree(tmp)
                 return final
-            # A leftover of a run killed between its rename and its symlink swap: nothing
-            # points at it, so it is replaced by the checkpoint just written.
-            stale = ckdir / f".tmp-stale-{step:08d}-{os.getpid()}"
-            os.replace(final, stale)
-            shutil.rmtree(stale, ignore_errors=True)
+            if final.resolve() in linked:
+                # Another timeline's step N, still linked: a run resumed from ``best`` that
+                # has come back to the step ``last`` had reached. Its state differs, so it
+                # gets a name of its own; the links move to it, and prune drops the old one.
+                k = 1
+                while (ckdir / f"step-{step:08d}.{k}").exists():
+                    k += 1
+                final = ckdir / f"step-{step:08d}.{k}"
+            else:
+                # A leftover of a run killed between its rename and its symlink swap: nothing
+                # points at it, so it is replaced by the checkpoint just written.
+                stale = ckdir / f".tmp-stale-{step:08d}-{os.getpid()}"
+                os.replace(final, stale)
+                shutil.rmtree(stale, ignore_errors=True)
         os.replace(tmp, final)
         _fsync_dir(ckdir)
+        _WRITTEN.add(final.resolve())
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise _disk_error(e, f"a checkpoint in {ckdir}", out) from None

@@ -206,6 +206,36 @@ def test_a_stale_directory_at_the_same_step_is_replaced(tmp_path):
     assert final == stale and not (final / "junk").exists() and (final / "manifest.json").is_file()
 
 
+def _save_bias(run, step, value):
+    w = {"head.bias": np.full(3, value, np.float32)}
+    return ckpt.save(run, step, w, {}, {"task": "lm"}, '{"chars": []}', {"step": step})
+
+
+def test_a_stop_right_after_a_save_keeps_that_save(tmp_path):
+    """One process saving step N twice (a stop just after a periodic save) keeps the first."""
+    first = _save_bias(tmp_path, 4, 2.0)
+    ckpt.point(tmp_path, "last", first)
+    assert _save_bias(tmp_path, 4, 2.0) == first
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["step-00000004"]
+
+
+def test_a_resumed_timeline_does_not_adopt_the_old_one_s_step(tmp_path, monkeypatch):
+    """Resumed from ``best`` (step 2) while ``last`` is at step 4, a run that reaches step 4
+    again must save its own state there, not keep the old timeline's step 4 (which once
+    left ``last`` pointing at weights the resumed run never had)."""
+    two, four = _save_bias(tmp_path, 2, 1.0), _save_bias(tmp_path, 4, 2.0)
+    ckpt.point(tmp_path, "best", two)
+    ckpt.point(tmp_path, "last", four)
+    monkeypatch.setattr(ckpt, "_WRITTEN", set())                   # a new process resumes
+    new = _save_bias(tmp_path, 4, 3.0)
+    assert new != four and new.name == "step-00000004.1"
+    ckpt.point(tmp_path, "last", new)
+    ckpt.prune(tmp_path)
+    assert ckpt.load(tmp_path, which="last").model["head.bias"][0] == 3.0
+    assert ckpt.load(tmp_path, which="best").model["head.bias"][0] == 1.0
+    assert not four.exists()
+
+
 # -------------------------------------------------------------------- damaged checkpoints
 def _rehash(d):
     """Rewrite manifest.json to match the files: a consistent, deliberate tampering."""

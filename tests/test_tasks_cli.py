@@ -210,6 +210,30 @@ def test_resume_from_a_config_of_the_wrong_type_is_one_line(tmp_path):
     assert r.returncode == 2 and "hidden = 'wide', which is not of type int" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
+def test_resume_from_best_with_a_new_lr_saves_its_own_weights(tmp_path):
+    """The way back from a run that went bad after its best step: resume from RUN/best with a
+    lower --lr. Reaching the step of the old ``last`` again, the run must save its own
+    weights there; it used to keep the old (bad) checkpoint of that step as ``last``."""
+    import shutil
+
+    import numpy as np
+    from safetensors.numpy import load_file
+    data = make_tsv(tmp_path / "d.tsv", "classify", n=30)
+    run = tmp_path / "r"
+    ok("classify", "train", data, "--out", run, *SMALL, "--max-steps", 2, "--eval-every", 2, "--lr", 0.05)
+    ckdir = run / "ckpt"
+    shutil.copytree(ckdir / "step-00000002", tmp_path / "two")
+    ok("classify", "train", "--resume", run, "--max-steps", 4, "--no-progress")
+    shutil.copytree(tmp_path / "two", ckdir / "step-00000002", dirs_exist_ok=True)   # make step 2 the best
+    os.replace(run / "best", run / "best.old")
+    os.symlink(os.path.relpath(ckdir / "step-00000002", run), run / "best")
+    old_four = load_file(ckdir / "step-00000004" / "model.safetensors")
+    ok("classify", "train", "--resume", run / "best", "--max-steps", 4, "--lr", 0.001, "--no-progress")
+    new_four = load_file((run / "last").resolve() / "model.safetensors")
+    assert json.loads(((run / "last").resolve() / "state.json").read_text())["step"] == 4
+    assert any(not np.array_equal(old_four[k], new_four[k]) for k in old_four)
+
+
 def test_sigint_saves_and_resume_continues(tmp_path):
     import signal
     import time
