@@ -29,7 +29,7 @@ from .corpus import CorpusPlan, default_corpus_files, find_files, load_prepared,
 from .engines import build_lm
 from .errors import UserError
 from .evaluate import evaluate_ids
-from .interrupt import StopRequest
+from .interrupt import StopAtOnce, Stopped, StopRequest
 from .metrics_log import MetricsLog
 from .nonfinite import NonFiniteGuard
 from .optim import clip_gradients, make_optimizer
@@ -243,8 +243,33 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, given: dict |
 
     ``--resume`` of a run that was killed before its first checkpoint starts it over from
     step 0 with the configuration recorded in its run marker (the same result, since runs
-    are deterministic).
+    are deterministic). Ctrl-C or SIGTERM before the first step (reading and preparing the
+    data has no step boundary to stop at) end the run at once with a line saying how to
+    continue, and the same exit status as a stop during training.
     """
+    try:
+        with StopAtOnce():
+            trainer, out, resumed = _set_up(cfg, out, resume, given, force, log)
+    except Stopped as e:
+        target = resume if resume is not None else out
+        if resume is not None or ckpt.is_run_dir(out):    # a marker or a checkpoint to go on from
+            log(f"stopped by signal before the first step. Continue with: rnnkit train --resume {target}")
+        else:
+            log("stopped by signal while reading the data, before anything was written; run the command again")
+        return e.exit_code
+    trainer.dist.broadcast_params(trainer.model)                               # torchrun: rank 0's weights
+    metrics = MetricsLog(out / "metrics.jsonl", resume_step=trainer.step if resumed else None,
+                         enabled=trainer.dist.is_main)
+    m = trainer.model
+    log(f"model: {m.cfg.layers} x {m.cfg.hidden} tanh RNN, vocabulary {len(trainer.vocab)}, "
+        f"{len(m.flat):,} parameters; {trainer.cfg.batch} streams x {trainer.cfg.seq_len} steps, "
+        f"{trainer.batcher.chunks_per_epoch} chunks per epoch; out: {out}")
+    return _loop(trainer, metrics, log)
+
+
+def _set_up(cfg: TrainConfig, out: Path, resume: Path | None, given: dict | None, force: bool,
+            log) -> tuple["LMTrainer", Path, bool]:
+    """-> (trainer, run directory, whether it continues from a checkpoint)."""
     if resume is not None and ckpt.is_run_dir(resume) and not ckpt.has_checkpoint(resume):
         saved = ckpt.read_run_marker(resume).get("train")
         if not isinstance(saved, dict):
@@ -252,34 +277,23 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, given: dict |
                             f"start it again with --out {resume} --force")
         cfg = merge_resume_config(TrainConfig.from_dict(saved), given or {})
         log(f"{resume} holds no checkpoint yet (stopped before the first save): starting it over from step 0")
-        trainer = _start_run_ranks(cfg, resume, True, log)
-        out, resume = resume, None
-    elif resume is not None:
-        c = ckpt.load(resume, task="lm", which="last")
-        run = ckpt.run_dir_of(c.dir)
-        saved = TrainConfig.from_dict(c.config.get("train", {}))
-        cfg = merge_resume_config(saved, given or {})
-        cfg.validate()
-        out = run
-        data = load_prepared(out / "data")
-        trainer = LMTrainer(cfg, out, data, log)
-        trainer.restore(c)
-        log(f"resumed {c.dir} at step {trainer.step} (epoch {trainer.epoch}, chunk {trainer.chunk})")
-        saved_world = int(c.state.get("world_size", 1))
-        if saved_world != trainer.dist.world:
-            log(f"note: this run was saved by {saved_world} process(es) and continues on {trainer.dist.world}; "
-                f"the carried state of all {cfg.batch} streams is in the checkpoint, so the same streams go on "
-                f"(the same steps up to float rounding; dropout masks are drawn differently)")
-    else:
-        trainer = _start_run_ranks(cfg, out, force, log)
-    trainer.dist.broadcast_params(trainer.model)                               # torchrun: rank 0's weights
-    metrics = MetricsLog(out / "metrics.jsonl", resume_step=trainer.step if resume else None,
-                         enabled=trainer.dist.is_main)
-    m = trainer.model
-    log(f"model: {m.cfg.layers} x {m.cfg.hidden} tanh RNN, vocabulary {len(trainer.vocab)}, "
-        f"{len(m.flat):,} parameters; {cfg.batch} streams x {cfg.seq_len} steps, "
-        f"{trainer.batcher.chunks_per_epoch} chunks per epoch; out: {out}")
-    return _loop(trainer, metrics, log)
+        return _start_run_ranks(cfg, resume, True, log), resume, False
+    if resume is None:
+        return _start_run_ranks(cfg, out, force, log), out, False
+    c = ckpt.load(resume, task="lm", which="last")
+    run = ckpt.run_dir_of(c.dir)
+    saved = TrainConfig.from_dict(c.config.get("train", {}))
+    cfg = merge_resume_config(saved, given or {})
+    cfg.validate()
+    trainer = LMTrainer(cfg, run, load_prepared(run / "data"), log)
+    trainer.restore(c)
+    log(f"resumed {c.dir} at step {trainer.step} (epoch {trainer.epoch}, chunk {trainer.chunk})")
+    saved_world = int(c.state.get("world_size", 1))
+    if saved_world != trainer.dist.world:
+        log(f"note: this run was saved by {saved_world} process(es) and continues on {trainer.dist.world}; "
+            f"the carried state of all {cfg.batch} streams is in the checkpoint, so the same streams go on "
+            f"(the same steps up to float rounding; dropout masks are drawn differently)")
+    return trainer, run, True
 
 
 def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:

@@ -39,3 +39,36 @@ def test_signal_saves_prints_the_path_and_exits(tmp_path, base, sig, code):
     r = rnnkit("train", "--resume", run, "--no-progress")
     assert r.returncode == 0, r.stderr
     assert_bit_identical(run / "last", base_run / "last")
+
+
+@pytest.mark.parametrize("where", ["plan_data", "write_prepared"])
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 0)])
+def test_a_signal_while_preparing_the_data_ends_in_one_line(tmp_path, monkeypatch, where, sig, code):
+    """Before the first step there is no step boundary to stop at: the signal ends the run at
+    once (SIGTERM used to kill it silently), says how to go on, and going on works."""
+    import os
+    import time
+
+    from helpers import write_text
+    from rnnkit import train as train_mod
+    text = write_text(tmp_path / "t.txt", n_words=600)
+    cfg = train_mod.TrainConfig(files=[str(text)], hidden=16, layers=1, batch=4, seq_len=16, max_steps=3,
+                                eval_every=3, val_chars=200, progress=False)
+    real = getattr(train_mod, where)
+
+    def interrupted(*a, **k):
+        os.kill(os.getpid(), sig)
+        time.sleep(5)                                             # the handler raises before this ends
+        raise AssertionError("the signal did not stop the preparation")
+
+    monkeypatch.setattr(train_mod, where, interrupted)
+    lines = []
+    run = tmp_path / "run"
+    assert train_mod.train(cfg, run, log=lines.append) == code
+    if where == "plan_data":                                      # nothing written yet
+        assert not run.exists() and "run the command again" in lines[-1]
+        return
+    assert lines[-1].endswith(f"Continue with: rnnkit train --resume {run}")
+    monkeypatch.setattr(train_mod, where, real)
+    assert train_mod.train(None, run, resume=run, log=lines.append) == 0
+    assert last_step(run) == 3
