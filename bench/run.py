@@ -31,6 +31,7 @@ if __package__ in (None, ""):  # also runnable as `python bench/run.py`
 
 from bench import systems as S  # noqa: E402
 from bench.gemm import make_gemm_step, make_gemv_step, model_flops  # noqa: E402
+from rnnkit.heap import keep_freed_memory  # noqa: E402
 
 V = 65
 FULL_SHAPES = [(128, 32, 64), (256, 32, 64), (512, 32, 64), (1024, 64, 64)]   # (H, B, T)
@@ -165,6 +166,11 @@ def machine_info(threads) -> dict:
             info["cpu"] = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
     except OSError:
         info["cpu"] = platform.processor() or "?"
+    try:   # NumPy's float32 tanh and exp are SIMD-vectorised only with AVX-512 on x86
+        from numpy._core._multiarray_umath import __cpu_features__ as feats
+        info["avx512"] = bool(feats.get("AVX512F"))
+    except ImportError:
+        info["avx512"] = None
     from threadpoolctl import threadpool_info
     info["blas"] = ", ".join(f"{d.get('internal_api')} {d.get('version')} ({d.get('num_threads')} threads)"
                              for d in threadpool_info() if d.get("user_api") == "blas") or "?"
@@ -234,7 +240,11 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
             else "JAX/XLA uses its default pool.")
          + (f" The process could run on {info['pinned']} CPU(s) only (its affinity mask), so no system "
             "could use more." if info.get("pinned") and info["pinned"] < info["cpus"] else "")
-         + f" Load average at the start: {info.get('load', '?')}.", "",
+         + f" Load average at the start: {info.get('load', '?')}."
+         + {True: " The CPU has AVX-512.", False: " The CPU has no AVX-512 (NumPy's float32 tanh and exp "
+            "are then not vectorised).", None: ""}[info.get("avx512")]
+         + (" glibc malloc keeps freed memory for reuse (`rnnkit.heap.keep_freed_memory`, as "
+            "rnnkit's trainers do), for every system in the process." if info.get("heap") else ""), "",
          "Method: systems are interleaved (each repetition runs each system once, order rotated) and "
          "the median per step is reported. Shared machines are noisy: compare ratios within this "
          "file, not absolute numbers across runs. Model: one-hot (V=65) → L tanh RNN layers → Linear → "
@@ -388,6 +398,7 @@ def main(argv=None) -> int:
                     help="comma-separated subset of train,sample,memory,scaling")
     args = ap.parse_args(argv)
     threads = limit_threads(args.threads)
+    heap = keep_freed_memory()                     # as rnnkit's trainers run (rnnkit/heap.py)
     if threads == 1 and "jax" not in sys.modules:  # XLA's CPU pool must be set before import
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
     import torch
@@ -402,6 +413,7 @@ def main(argv=None) -> int:
     sections = set(args.sections.split(","))
     cmd = "python -m bench.run" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     info = machine_info(threads)
+    info["heap"] = heap
     print(json.dumps(info), flush=True)
 
     train = sampling = memory = tvT = memT = None

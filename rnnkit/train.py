@@ -29,6 +29,7 @@ from .corpus import CorpusPlan, default_corpus_files, find_files, load_prepared,
 from .engines import build_lm
 from .errors import UserError
 from .evaluate import evaluate_ids
+from .heap import keep_freed_memory
 from .interrupt import StopAtOnce, Stopped, StopRequest
 from .metrics_log import MetricsLog
 from .nonfinite import NonFiniteGuard
@@ -298,6 +299,7 @@ def _set_up(cfg: TrainConfig, out: Path, resume: Path | None, given: dict | None
 
 def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
     cfg = tr.cfg
+    keep_freed_memory()     # each step reuses the last one's freed memory (heap.py)
     prog = TrainingProgress(cfg.max_steps, cfg.minutes, tr.step, tr.elapsed, cfg.progress, bpc=True)
     guard = NonFiniteGuard(cfg.nonfinite)
     ids = None

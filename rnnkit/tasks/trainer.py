@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import checkpoint as ckpt
 from ..errors import UserError
+from ..heap import keep_freed_memory
 from ..interrupt import StopRequest
 from ..metrics_log import MetricsLog
 from ..nonfinite import NonFiniteGuard
@@ -267,6 +268,7 @@ def train(cfg: TaskTrainConfig | None, out: Path, resume: bool = False, given: d
 
 def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
     cfg = tr.cfg
+    keep_freed_memory()     # each step reuses the last one's freed memory (heap.py)
     prog = TrainingProgress(cfg.max_steps, cfg.minutes, tr.step, tr.elapsed, cfg.progress)
     guard = NonFiniteGuard(cfg.nonfinite)
     with StopRequest() as stop:
