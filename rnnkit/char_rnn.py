@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .dropout import dropout
 from .embedding import Embedding
 from .init import check_input_init, redraw_onehot_input
 from .linear import Linear
@@ -84,12 +85,7 @@ class CharRNN:
         """
         x, ecache = (ids, None) if self.embedding is None else self.embedding.forward(ids)
         (hs, h_n), rcache = self.rnn.forward(x, h0, mask, rng, train)     # (T, B, H)
-        drop = None
-        p = self.cfg.dropout
-        if train and p > 0:
-            rng = rng if rng is not None else np.random.default_rng()
-            drop = (rng.random(hs.shape) >= p).astype(self.dtype) / (1 - p)
-            hs = hs * drop
+        hs, drop = dropout(hs, self.cfg.dropout, train, rng, self.dtype)   # before the head
         logits, hcache = self.head.forward(hs)                            # (T, B, V)
         loss, total, count, dlogits = softmax_cross_entropy(logits, targets, mask, need_grad)
         cache = dict(ecache=ecache, rcache=rcache, hcache=hcache, drop=drop, dlogits=dlogits,

@@ -236,6 +236,18 @@ def save(out: Path, step: int, model: dict, trainer: dict, config: dict, vocab_j
     return final
 
 
+def save_and_link(out: Path, step: int, model: dict, trainer: dict, config: dict, vocab_json: str,
+                  state: dict, best: bool) -> Path:
+    """A trainer's save: ``save``, then ``last`` (and ``best`` when ``best``) moved to it, then
+    the checkpoints neither link names any more deleted (``prune``)."""
+    path = save(out, step, model, trainer, config, vocab_json, state)
+    point(out, "last", path)
+    if best:
+        point(out, "best", path)
+    prune(out)
+    return path
+
+
 def point(out: Path, link: str, target: Path) -> None:
     """Atomically make ``out/link`` a symlink to ``target`` (a checkpoint directory)."""
     tmp = out / f".{link}.tmp"

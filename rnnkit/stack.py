@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .bidirectional import Bidirectional
+from .dropout import dropout
 from .params import MergedDict
 from .rnn_layer import RNNLayer
 
@@ -67,10 +68,8 @@ class RNNStack:
         h = x
         for k, layer in enumerate(self.layers):
             drop = None
-            if k > 0 and train and self.dropout > 0:
-                rng = rng if rng is not None else np.random.default_rng()
-                drop = (rng.random(h.shape) >= self.dropout).astype(self.dtype) / (1 - self.dropout)
-                h = h * drop
+            if k > 0:                                       # between layers only
+                h, drop = dropout(h, self.dropout, train, rng, self.dtype)
             (h, hn), c = layer.forward(h, self._h(h0, k), mask)
             caches.append(c)
             drops.append(drop)

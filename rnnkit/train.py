@@ -104,13 +104,8 @@ class LMTrainer:
         trainer["carry.h"] = self.dist.gather_streams(self.h)                  # all B streams
         if not self.dist.is_main:                                              # rank 0 alone writes
             return None
-        path = ckpt.save(self.out, self.step, self.model.flat.state_dict(), trainer,
-                         self.config_dict(), self.vocab.to_json(), state)
-        ckpt.point(self.out, "last", path)
-        if best:
-            ckpt.point(self.out, "best", path)
-        ckpt.prune(self.out)
-        return path
+        return ckpt.save_and_link(self.out, self.step, self.model.flat.state_dict(), trainer,
+                                  self.config_dict(), self.vocab.to_json(), state, best)
 
     def restore(self, c: ckpt.Checkpoint) -> None:
         """Load weights, optimizer, carried state, data position and RNG from ``c``, after

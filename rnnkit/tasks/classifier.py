@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..dropout import dropout
 from ..embedding import Embedding
 from ..linear import Linear
 from ..params import FlatParams
@@ -97,12 +98,7 @@ class SequenceClassifier:
     def logits(self, ids, mask=None, lengths=None, train=False, rng=None):
         """ids (T, B) -> (logits (B, K), cache)."""
         f, cache = self.features(ids, mask, lengths, train, rng)          # (B, dirs*H)
-        drop = None
-        p = self.cfg.dropout
-        if train and p > 0:
-            rng = rng if rng is not None else np.random.default_rng()
-            drop = (rng.random(f.shape) >= p).astype(self.dtype) / (1 - p)
-            f = f * drop
+        f, drop = dropout(f, self.cfg.dropout, train, rng, self.dtype)    # before the head
         y, hcache = self.head.forward(f)                                  # (B, K)
         cache.update(drop=drop, hcache=hcache)
         return y, cache

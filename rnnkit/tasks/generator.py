@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..dropout import dropout
 from ..embedding import Embedding
 from ..linear import Linear
 from ..params import FlatParams
@@ -181,12 +182,7 @@ class ConditionedGenerator:
         mask = resolve_mask(T, B, mask, lengths, self.dtype)
         x, icache = self.inputs(cond, dec_in, T)                             # (T, B, D)
         (hs, _), rcache = self.rnn.forward(x, None, mask, rng, train)        # (T, B, H)
-        drop = None
-        p = self.cfg.dropout
-        if train and p > 0:
-            rng = rng if rng is not None else np.random.default_rng()
-            drop = (rng.random(hs.shape) >= p).astype(self.dtype) / (1 - p)
-            hs = hs * drop
+        hs, drop = dropout(hs, self.cfg.dropout, train, rng, self.dtype)   # before the head
         y, hcache = self.head.forward(hs)                                    # (T, B, V)
         targets = dec_out if mask is None else np.where(mask > 0, dec_out, 0)
         loss, total, count, dy = softmax_cross_entropy(y, targets, mask, need_grad)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..dropout import dropout
 from ..embedding import Embedding
 from ..linear import Linear
 from ..params import FlatParams
@@ -87,12 +88,7 @@ class SequenceTagger:
         mask = resolve_mask(T, B, mask, lengths, self.dtype)
         x, ecache = (ids, None) if self.embedding is None else self.embedding.forward(ids)
         (hs, _), rcache = self.rnn.forward(x, None, mask, rng, train)     # (T, B, dirs*H)
-        drop = None
-        p = self.cfg.dropout
-        if train and p > 0:
-            rng = rng if rng is not None else np.random.default_rng()
-            drop = (rng.random(hs.shape) >= p).astype(self.dtype) / (1 - p)
-            hs = hs * drop
+        hs, drop = dropout(hs, self.cfg.dropout, train, rng, self.dtype)   # before the head
         y, hcache = self.head.forward(hs)                                 # (T, B, K)
         return y, dict(ecache=ecache, rcache=rcache, hcache=hcache, drop=drop, mask=mask)
 

@@ -155,13 +155,8 @@ class TaskTrainer:
                  "rng": self.rng.bit_generator.state, "data_sha256": self.data_sha}
         trainer = dict(self.opt.state_dict())
         trainer["data.perm"] = self.perm.astype(np.int64)
-        path = ckpt.save(self.out, self.step, self.model.flat.state_dict(), trainer,
-                         self.config_dict(), self.form.vocab_json(), state)
-        ckpt.point(self.out, "last", path)
-        if best:
-            ckpt.point(self.out, "best", path)
-        ckpt.prune(self.out)
-        return path
+        return ckpt.save_and_link(self.out, self.step, self.model.flat.state_dict(), trainer,
+                                  self.config_dict(), self.form.vocab_json(), state, best)
 
     def restore(self, c: ckpt.Checkpoint) -> None:
         if c.config.get("model") != self.model_cfg.to_dict():
