@@ -13,6 +13,7 @@ every checkpoint, so ``--resume`` continues bit-identically.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import sys
@@ -243,8 +244,11 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, given: dict |
     data has no step boundary to stop at) end the run at once with a line saying how to
     continue, and the same exit status as a stop during training.
     """
+    # Under torchrun the ranks wait for each other in barriers, where a handler cannot run:
+    # there a signal keeps its default action, and torchrun ends the job.
+    single = distributed.current().world == 1
     try:
-        with StopAtOnce():
+        with StopAtOnce() if single else contextlib.nullcontext():
             trainer, out, resumed = _set_up(cfg, out, resume, given, force, log)
     except Stopped as e:
         target = resume if resume is not None else out
