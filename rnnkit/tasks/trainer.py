@@ -39,21 +39,21 @@ from ..metrics_log import MetricsLog
 from ..nonfinite import NonFiniteGuard
 from ..optim import clip_gradients, make_optimizer
 from ..progress import TrainingProgress
-from ..train_settings import TrainSettings
 from ..schedule import learning_rate
+from ..train_settings import TrainSettings
 from .engine import check_engine, use_engine
 from .forms import Form, make_form, read_examples
 
 
-# Flags that may change when a run is resumed (the rest must match the checkpoint). A resume
-# is bit-identical to an uninterrupted run when none of them change (and, with the cosine
-# schedule, --max-steps is the same: the schedule is a function of it).
 # One-hot input weights drawn N(0, 1) trained faster in three forms, but not in seq2seq:
 # on G2P, PyTorch's small uniform draw beat N(0, 1) on the encoder, the decoder or both
 # (docs/input_init.md). Our reading, not tested: without attention the decoder has to
 # keep the encoder's state, given only at t = 0, and big input kicks wash it out.
 INPUT_INIT_DEFAULT = {"classify": "normal", "generate": "normal", "tag": "normal", "seq2seq": "uniform"}
 
+# Flags that may change when a run is resumed (the rest must match the checkpoint). A resume
+# is bit-identical to an uninterrupted run when none of them change (and, with the cosine
+# schedule, --max-steps is the same: the schedule is a function of it).
 RESUMABLE = {"max_steps", "minutes", "eval_every", "log_every", "progress", "lr", "clip", "nonfinite",
              "val_max"}
 
