@@ -23,6 +23,9 @@ NONFINITE = ("skip", "stop")
 
 @dataclass
 class TrainSettings:
+    """The fields both trainers share, with their defaults (a subclass may declare a field
+    again to change its default), ``validate`` for their ranges and choices, and the typed
+    ``from_dict`` / ``to_dict`` of the saved JSON."""
     # model
     hidden: int = 128
     layers: int = 1
