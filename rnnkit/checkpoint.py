@@ -274,6 +274,7 @@ def prune(out: Path) -> None:
             continue
         if d.name.startswith(".tmp-") and d.name.endswith(mine):
             continue  # this process's save in progress
+        _WRITTEN.discard(d.resolve())
         shutil.rmtree(d, ignore_errors=True)
 
 
