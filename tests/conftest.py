@@ -43,3 +43,19 @@ def gradcheck():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def no_tf32():
+    """cuDNN and cuBLAS may round through TF32 on Ampere and newer; equivalence tests want float32.
+
+    The flags are saved and restored by hand, not with ``monkeypatch``: torch's backend
+    modules refuse ``delattr``, which pytest >= 9.2 uses to undo a setattr.
+    """
+    torch = pytest.importorskip("torch")
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

@@ -203,9 +203,7 @@ def test_without_torch_numpy_engine_works_and_torch_flag_is_one_line(tmp_path, c
 @CUDA
 @pytest.mark.parametrize("embed", [0, 3], ids=["onehot", "embed3"])
 @pytest.mark.parametrize("L", [1, 2])
-def test_cuda_engine_equals_numpy_engine(L, embed):
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
+def test_cuda_engine_equals_numpy_engine(L, embed, no_tf32):
     compare(ModelConfig(vocab_size=7, hidden=5, layers=L, embed=embed), masked=False, device="cuda")
     compare(ModelConfig(vocab_size=65, hidden=64, layers=L, embed=embed), masked=True, device="cuda", T=16, B=8)
 

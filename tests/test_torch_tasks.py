@@ -29,11 +29,7 @@ DEVICES = ["cpu", pytest.param("cuda", marks=CUDA)]
 DTYPES = [np.float32, np.float64]
 
 
-@pytest.fixture(autouse=True)
-def no_tf32(monkeypatch):
-    """cuDNN may round through TF32 on Ampere and newer; the equivalence tests want float32."""
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
-    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+pytestmark = pytest.mark.usefixtures("no_tf32")   # conftest.py: float32 products, not TF32
 
 
 def tol(dtype):
