@@ -28,8 +28,11 @@ class MetricsLog:
                 except json.JSONDecodeError:
                     continue  # a line cut short by a crash
             tmp = path.with_suffix(".tmp")
-            tmp.write_text("".join(l + "\n" for l in keep), encoding="utf-8")
-            os.replace(tmp, path)
+            try:
+                tmp.write_text("".join(l + "\n" for l in keep), encoding="utf-8")
+                os.replace(tmp, path)
+            except OSError as e:
+                raise UserError(f"could not rewrite {path} for the resume: {e.strerror or e}") from None
 
     def write(self, **row) -> None:
         if not self.enabled:
