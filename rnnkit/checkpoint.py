@@ -12,6 +12,8 @@ Layout of a run directory ``OUT``::
         manifest.json            size and SHA-256 of each file above; written last
     OUT/last -> ckpt/step-…      symlinks, swapped atomically with os.replace
     OUT/best -> ckpt/step-…
+    OUT/rnnkit.lock              while a process trains in OUT: its PID, under fcntl.flock (run_lock.py)
+    OUT/.rnnkit-replaced-…/      while a --force run has no checkpoint yet: the run it replaces (RunClaim)
 
 Why this shape: a checkpoint directory appears under its final name only by an atomic
 rename after every file in it was written and fsync'ed, and ``last``/``best`` move by an
@@ -27,6 +29,8 @@ import hashlib
 import json
 import os
 import shutil
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +40,7 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from .errors import UserError
+from .run_lock import LOCK_NAME, RunLock
 
 FORMAT_VERSION = 1
 RUN_MARKER = "rnnkit-run.json"
@@ -74,16 +79,17 @@ def is_run_dir(path: Path) -> bool:
 RUN_NAMES = (RUN_MARKER, "ckpt", "last", "best", "data", "metrics.jsonl", ".last.tmp", ".best.tmp")
 
 
-def check_out_dir(out: Path, force: bool = False) -> None:
+def check_out_dir(out: Path, force: bool = False, locked: bool = False) -> None:
     """Refuse an ``--out`` that would clobber something; changes nothing on disk.
 
     A new or empty directory is fine. An existing run needs ``force`` (start over). Any
     other non-empty directory needs ``force`` too, and even then is refused if it holds a
     file or directory under one of the names rnnkit writes, since that is not rnnkit's.
+    The lock file (``run_lock``) does not count; ``locked``: it is this process's own.
     """
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a directory")
-    if not out.is_dir() or not any(out.iterdir()):
+    if not out.is_dir() or not any(p.name != LOCK_NAME for p in out.iterdir()):
         return
     if is_run_dir(out):
         if not force:
@@ -93,35 +99,150 @@ def check_out_dir(out: Path, force: bool = False) -> None:
     if not force:
         raise UserError(f"--out {out} is an existing directory that is not an rnnkit run; "
                         f"choose another, or pass --force to use it anyway")
-    clash = [n for n in RUN_NAMES if (out / n).exists() or (out / n).is_symlink()]
+    names = RUN_NAMES if locked else RUN_NAMES + (LOCK_NAME,)
+    clash = [n for n in names if (out / n).exists() or (out / n).is_symlink()]
     if clash:
         raise UserError(f"--out {out} is not an rnnkit run but holds {', '.join(clash)}, which rnnkit "
                         f"would overwrite; choose another directory")
 
 
-def init_run_dir(out: Path, force: bool = False, train_config: dict | None = None) -> None:
-    """Create ``out`` as a run directory (see ``check_out_dir`` for what is refused).
+def check_inputs_outside(out: Path, inputs) -> None:
+    """Refuse input files that lie inside what ``--force`` replaces in run ``out`` (its
+    ``RUN_NAMES`` entries): the old run, and they with it, would be deleted. Reads only."""
+    if not is_run_dir(out):
+        return
+    for f in inputs:
+        for name in RUN_NAMES:
+            entry = out / name
+            if not (entry.exists() or entry.is_symlink()):
+                continue
+            # By path (the entry is replaced, so the path stops naming the file), and by the
+            # real location, unless the entry is a symlink (the link moves, its target stays).
+            pairs = [(Path(os.path.abspath(f)), Path(os.path.abspath(entry)))]
+            if not entry.is_symlink():
+                pairs.append((Path(f).resolve(), entry.resolve()))
+            if any(a == b or b in a.parents for a, b in pairs):
+                raise UserError(f"input {f} lies inside {entry}, which --force replaces with the new run's; "
+                                f"move it out of the run directory first")
 
-    With ``force`` on an existing run, only rnnkit's own entries (``RUN_NAMES``) are
-    deleted; nothing else in the directory is touched. The marker file records the
-    training configuration, so a run killed before its first checkpoint can be resumed.
+
+# Runs this process is replacing (--force): run directory -> where its old entries lie.
+# ``save_and_link`` deletes the old run once the new one has a checkpoint linked as ``last``.
+_REPLACED: dict[Path, Path] = {}
+
+
+class RunClaim:
+    """What a training process holds on its run directory, for the whole run (``with``).
+
+    ``resume(run)`` takes the lock (``run_lock.RunLock``) on an existing run. ``start(out,
+    force, train_config)`` makes ``out`` a new run under that lock:
+
+    - ``out`` is created if missing, locked, and checked again now that no one else can
+      change it (``check_out_dir``);
+    - with ``force`` on an existing run, rnnkit's entries in it (``RUN_NAMES``) are moved,
+      not deleted, into ``out/.rnnkit-replaced-…``; a symlink among them moves as a link,
+      so nothing is ever written through it;
+    - the run marker is written, recording ``train_config`` so that a run killed before
+      its first checkpoint can be resumed.
+
+    The old run is deleted once the new run has its first checkpoint (``save_and_link``).
+    If the new run ends without one (an error, a refusal, a failed first save), the start
+    is undone on exit: the new entries are deleted, the old ones moved back, and the
+    directories created here removed. A ``keep_on`` exception (a signal during data
+    preparation) keeps a new run's marker when nothing was moved aside, so that ``--resume``
+    can start it over. The lock is released last. (A process killed while it holds an old
+    run aside leaves it in ``out/.rnnkit-replaced-…``, whole.)
     """
-    check_out_dir(out, force)
-    if is_run_dir(out):
-        for name in ("ckpt", "last", "best", "metrics.jsonl", ".last.tmp", ".best.tmp"):
-            p = out / name
-            if p.is_symlink() or p.is_file():
-                p.unlink()
-            elif p.is_dir():
-                shutil.rmtree(p)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        marker = {"format_version": FORMAT_VERSION}
-        if train_config is not None:
-            marker["train"] = train_config
-        _write(out / RUN_MARKER, _json_bytes(marker))
-    except OSError as e:
-        raise UserError(f"cannot create the run directory {out}: {e.strerror or e}") from None
+
+    def __init__(self, keep_on: tuple = ()):
+        self.keep_on = keep_on
+        self.lock: RunLock | None = None
+        self.out: Path | None = None
+        self.made: list[Path] = []             # directories start() created, outermost first
+        self.started = False                   # out was checked under the lock: what it writes is its own
+        self.backup: Path | None = None
+        self.moved: list[str] = []
+        self.restored = False                  # the replaced run was put back on exit
+
+    def resume(self, run: Path) -> None:
+        self.lock = RunLock(run).acquire()
+
+    def start(self, out: Path, force: bool, train_config: dict | None = None) -> None:
+        self.out = out
+        try:
+            for d in reversed([out, *out.parents]):
+                if not d.exists():
+                    d.mkdir()
+                    self.made.append(d)
+        except FileExistsError:
+            pass                               # made by someone else meanwhile: the checks below decide
+        except OSError as e:
+            raise UserError(f"cannot create the run directory {out}: {e.strerror or e}") from None
+        self.lock = RunLock(out).acquire()
+        check_out_dir(out, force, locked=True)      # again: another process may have started here
+        self.started = True
+        try:
+            if force and is_run_dir(out):
+                self.backup = Path(tempfile.mkdtemp(prefix=".rnnkit-replaced-", dir=out))
+                _REPLACED[out.resolve()] = self.backup
+                for name in RUN_NAMES:
+                    if (out / name).exists() or (out / name).is_symlink():
+                        os.rename(out / name, self.backup / name)
+                        self.moved.append(name)
+            marker = {"format_version": FORMAT_VERSION}
+            if train_config is not None:
+                marker["train"] = train_config
+            _write(out / RUN_MARKER, _json_bytes(marker))
+        except OSError as e:
+            raise UserError(f"cannot start a run in {out}: {e.strerror or e}") from None
+
+    def __enter__(self) -> "RunClaim":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        undo = False
+        try:
+            if self.out is not None and self.lock is not None and not has_checkpoint(self.out):
+                keep = exc_type is not None and issubclass(exc_type, self.keep_on) and not self.moved
+                undo = not keep
+                if undo and self.started:
+                    self._undo()
+        finally:
+            if self.out is not None:
+                backup = _REPLACED.pop(self.out.resolve(), None)
+                if backup is not None and (not undo or not self.moved):   # kept if the undo failed
+                    shutil.rmtree(backup, ignore_errors=True)
+            if self.lock is not None:
+                self.lock.release()
+            if undo or self.lock is None:
+                for d in reversed(self.made):      # only if empty: a run someone else made stays
+                    try:
+                        d.rmdir()
+                    except OSError:
+                        break
+        return False
+
+    def _undo(self) -> None:
+        """Delete what this start wrote and put the old run back (best effort: a failure
+        here must not hide the error that brought us here, so it is one warning line)."""
+        out = self.out
+        try:
+            for name in RUN_NAMES:
+                p = out / name
+                if p.is_symlink() or p.is_file():
+                    p.unlink()
+                elif p.is_dir():
+                    shutil.rmtree(p)
+            for name in self.moved:
+                os.rename(self.backup / name, out / name)
+            self.restored = bool(self.moved)
+            if self.backup is not None:
+                self.backup.rmdir()
+                self.moved = []
+        except OSError as e:
+            where = f"; the run it replaced is in {self.backup}" if self.moved else ""
+            print(f"rnnkit: warning: could not undo the failed start in {out} ({e.strerror or e}){where}",
+                  file=sys.stderr)
 
 
 def read_run_marker(out: Path) -> dict:
@@ -239,9 +360,13 @@ def save(out: Path, step: int, model: dict, trainer: dict, config: dict, vocab_j
 def save_and_link(out: Path, step: int, model: dict, trainer: dict, config: dict, vocab_json: str,
                   state: dict, best: bool) -> Path:
     """A trainer's save: ``save``, then ``last`` (and ``best`` when ``best``) moved to it, then
-    the checkpoints neither link names any more deleted (``prune``)."""
+    the checkpoints neither link names any more deleted (``prune``). The first one of a
+    ``--force`` run also deletes the run it replaces (``RunClaim``)."""
     path = save(out, step, model, trainer, config, vocab_json, state)
     point(out, "last", path)
+    replaced = _REPLACED.pop(Path(out).resolve(), None)
+    if replaced is not None:           # the new run has a checkpoint: the run it replaces goes
+        shutil.rmtree(replaced, ignore_errors=True)
     if best:
         point(out, "best", path)
     prune(out)

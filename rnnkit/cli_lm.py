@@ -91,7 +91,7 @@ def _cmd_train(args) -> int:
     given = {k: v for k, v in vars(args).items() if k in names and v is not None}
     for k in ("files", "val_files"):
         if k in given:
-            given[k] = [str(x) for x in given[k]]
+            given[k] = [os.path.abspath(x) for x in given[k]]     # a resume may run elsewhere
     if args.resume is not None:
         if args.out is not None and args.out.resolve() != ckpt.run_of_resume(args.resume):
             raise UserError("--out and --resume name different directories; --resume continues in its own")

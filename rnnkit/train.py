@@ -14,8 +14,9 @@ every checkpoint, so ``--resume`` continues bit-identically.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
-import shutil
+import os
 import sys
 import time
 from pathlib import Path
@@ -74,6 +75,8 @@ class LMTrainer:
     """Owns the model, optimizer, data position and RNG of one run; saves and restores them."""
 
     def __init__(self, cfg: TrainConfig, out: Path, data, log=print):
+        """``data``: the prepared corpus (``corpus.Prepared``), or its plan (``CorpusPlan``:
+        the same vocabulary and sizes) until the prepared one replaces it (``start_run``)."""
         self.cfg, self.out, self.data, self.log = cfg, out, data, log
         self.vocab: Vocab = data.vocab
         self.dist = distributed.current()                                      # one process, or a torchrun rank
@@ -131,6 +134,9 @@ class LMTrainer:
             self.h[...] = h
             s = c.state
             self.step, self.epoch, self.chunk = int(s["step"]), int(s["epoch"]), int(s["chunk"])
+            if self.step < 0 or self.epoch < 0 or not 0 <= self.chunk < self.batcher.chunks_per_epoch:
+                raise ValueError(f"state.json's position (step {self.step}, epoch {self.epoch}, chunk "
+                                 f"{self.chunk}) is out of range ({self.batcher.chunks_per_epoch} chunks per epoch)")
             self.best_val, self.lr_scale = float(s["best_val"]), float(s["lr_scale"])
             self.elapsed = float(s.get("elapsed_s", 0.0))
             self.rng.bit_generator.state = s["rng"]
@@ -206,27 +212,59 @@ def plan_data(cfg: TrainConfig, log) -> CorpusPlan:
     return plan
 
 
-def start_run(cfg: TrainConfig, out: Path, force: bool, log) -> "LMTrainer":
-    """A new run in ``out``: check everything, then create the run directory and prepare data."""
+def absolute_inputs(cfg: TrainConfig, run: Path | None = None) -> TrainConfig:
+    """``cfg`` with its input paths absolute, so that a resume reads the same files from any
+    directory. Runs saved by earlier versions recorded them as given, relative to the
+    directory they were started in: read from there they still resolve; read from elsewhere
+    (``run`` given) the run is refused in one line naming that directory's role."""
+    def fix(p: str) -> str:
+        if run is not None and not os.path.isabs(p) and not os.path.exists(p):
+            raise UserError(f"{run} recorded its input as {p!r}, relative to the directory it was started in, "
+                            f"and there is no {p} here ({os.getcwd()}); resume it from that directory")
+        return os.path.abspath(p)
+    return dataclasses.replace(cfg, files=[fix(p) for p in cfg.files], val_files=[fix(p) for p in cfg.val_files])
+
+
+def start_run(cfg: TrainConfig, out: Path, force: bool, log, claim: ckpt.RunClaim) -> "LMTrainer":
+    """A new run in ``out``: check everything, then let ``claim`` take ``out`` and prepare the data.
+
+    Every check comes before ``out`` is touched: the configuration, the input (read once
+    in full), that no input lies in what ``--force`` replaces, and the model on its engine
+    and device (built here, from the plan). A start that fails after that is undone by
+    ``claim`` (``checkpoint.RunClaim``), which also puts back a run ``--force`` replaced.
+    """
+    cfg = absolute_inputs(cfg)
     cfg.validate()
     ckpt.check_out_dir(out, force)
     plan = plan_data(cfg, log)
-    created = not out.exists()
-    ckpt.init_run_dir(out, force, train_config=cfg.to_dict())
+    if force:
+        ckpt.check_inputs_outside(out, list(plan.files) + list(plan.val_files))
+    trainer = LMTrainer(cfg, out, plan, log)          # builds the model; the plan stands in for the data
+    claim.start(out, force, train_config=cfg.to_dict())
+    trainer.data = write_prepared(plan, out / "data", log=log)
+    return trainer
+
+
+def check_prepared_ids(data, what: Path) -> None:
+    """Refuse prepared ids outside the vocabulary (a damaged ``ids.bin``). Read in blocks with
+    plain reads, not a memory map, so the scan leaves this process's resident memory flat."""
+    V, top = len(data.vocab), 0
     try:
-        data = write_prepared(plan, out / "data", log=log)
-    except UserError:
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
-        raise
-    return LMTrainer(cfg, out, data, log)
+        with open(data.path, "rb") as f:
+            while top < V and (block := np.fromfile(f, dtype=data.dtype, count=1 << 22)).size:
+                top = int(block.max())
+    except OSError as e:
+        raise UserError(f"cannot read {data.path}: {e.strerror or e}") from None
+    if top >= V:
+        raise UserError(f"{data.path} holds id {top}, outside the vocabulary of {V} characters: the prepared "
+                        f"data of {what} is damaged; start the run again with --force")
 
 
-def _start_run_ranks(cfg: TrainConfig, out: Path, force: bool, log) -> "LMTrainer":
+def _start_run_ranks(cfg: TrainConfig, out: Path, force: bool, log, claim: ckpt.RunClaim) -> "LMTrainer":
     """``start_run`` on rank 0; other torchrun ranks wait for its prepared data, then read it."""
     dist = distributed.current()
     if dist.is_main:
-        trainer = start_run(cfg, out, force, log)
+        trainer = start_run(cfg, out, force, log, claim)
         dist.barrier()
         return trainer
     dist.barrier()
@@ -243,50 +281,66 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, given: dict |
     are deterministic). Ctrl-C or SIGTERM before the first step (reading and preparing the
     data has no step boundary to stop at) end the run at once with a line saying how to
     continue, and the same exit status as a stop during training.
+
+    The run directory is locked for the whole run (``run_lock``: a second writer is
+    refused), and a new run that ends without a checkpoint is undone, putting back the run
+    ``--force`` was replacing (``checkpoint.RunClaim``).
     """
     # Under torchrun the ranks wait for each other in barriers, where a handler cannot run:
     # there a signal keeps its default action, and torchrun ends the job.
     single = distributed.current().world == 1
+    claim = ckpt.RunClaim(keep_on=(Stopped,))
     try:
-        with StopAtOnce() if single else contextlib.nullcontext():
-            trainer, out, resumed = _set_up(cfg, out, resume, given, force, log)
+        with claim:
+            with StopAtOnce() if single else contextlib.nullcontext():
+                trainer, out, resumed = _set_up(cfg, out, resume, given, force, log, claim)
+            trainer.dist.broadcast_params(trainer.model)                       # torchrun: rank 0's weights
+            metrics = MetricsLog(out / "metrics.jsonl", resume_step=trainer.step if resumed else None,
+                                 enabled=trainer.dist.is_main)
+            m = trainer.model
+            log(f"model: {m.cfg.layers} x {m.cfg.hidden} tanh RNN, vocabulary {len(trainer.vocab)}, "
+                f"{len(m.flat):,} parameters; {trainer.cfg.batch} streams x {trainer.cfg.seq_len} steps, "
+                f"{trainer.batcher.chunks_per_epoch} chunks per epoch; out: {out}")
+            return _loop(trainer, metrics, log)
     except Stopped as e:
         target = resume if resume is not None else out
-        if resume is not None or ckpt.is_run_dir(out):    # a marker or a checkpoint to go on from
+        if claim.restored and resume is None:
+            log(f"stopped by signal before the first step; {out} holds the run it held before. "
+                f"Run the command again to start over")
+        elif resume is not None or ckpt.is_run_dir(out):    # a marker or a checkpoint to go on from
             log(f"stopped by signal before the first step. Continue with: rnnkit train --resume {target}")
         else:
             log("stopped by signal while reading the data, before anything was written; run the command again")
         return e.exit_code
-    trainer.dist.broadcast_params(trainer.model)                               # torchrun: rank 0's weights
-    metrics = MetricsLog(out / "metrics.jsonl", resume_step=trainer.step if resumed else None,
-                         enabled=trainer.dist.is_main)
-    m = trainer.model
-    log(f"model: {m.cfg.layers} x {m.cfg.hidden} tanh RNN, vocabulary {len(trainer.vocab)}, "
-        f"{len(m.flat):,} parameters; {trainer.cfg.batch} streams x {trainer.cfg.seq_len} steps, "
-        f"{trainer.batcher.chunks_per_epoch} chunks per epoch; out: {out}")
-    return _loop(trainer, metrics, log)
 
 
 def _set_up(cfg: TrainConfig, out: Path, resume: Path | None, given: dict | None, force: bool,
-            log) -> tuple["LMTrainer", Path, bool]:
+            log, claim: ckpt.RunClaim) -> tuple["LMTrainer", Path, bool]:
     """-> (trainer, run directory, whether it continues from a checkpoint)."""
     if resume is not None and ckpt.is_run_dir(resume) and not ckpt.has_checkpoint(resume):
         saved = ckpt.read_run_marker(resume).get("train")
         if not isinstance(saved, dict):
             raise UserError(f"{resume} holds no checkpoint yet and no recorded configuration; "
                             f"start it again with --out {resume} --force")
-        cfg = merge_resume_config(TrainConfig.from_dict(saved), given or {})
+        cfg = merge_resume_config(absolute_inputs(TrainConfig.from_dict(saved), resume), given or {})
         log(f"{resume} holds no checkpoint yet (stopped before the first save): starting it over from step 0")
-        return _start_run_ranks(cfg, resume, True, log), resume, False
+        return _start_run_ranks(cfg, resume, True, log, claim), resume, False
     if resume is None:
-        return _start_run_ranks(cfg, out, force, log), out, False
+        return _start_run_ranks(cfg, out, force, log, claim), out, False
+    if distributed.current().is_main:
+        claim.resume(ckpt.run_of_resume(resume))                               # rank 0 alone writes
     c = ckpt.load(resume, task="lm", which="last")
     run = ckpt.run_dir_of(c.dir)
     saved = TrainConfig.from_dict(c.config.get("train", {}))
     cfg = merge_resume_config(saved, given or {})
     cfg.validate()
-    trainer = LMTrainer(cfg, run, load_prepared(run / "data"), log)
+    data = load_prepared(run / "data")
+    check_prepared_ids(data, run)
+    trainer = LMTrainer(cfg, run, data, log)
     trainer.restore(c)
+    if trainer.step > cfg.max_steps:
+        raise UserError(f"--max-steps {cfg.max_steps} is below the step this run is at ({trainer.step}): a resume "
+                        f"cannot go back. Give --max-steps above {trainer.step}, or start a new run")
     log(f"resumed {c.dir} at step {trainer.step} (epoch {trainer.epoch}, chunk {trainer.chunk})")
     saved_world = int(c.state.get("world_size", 1))
     if saved_world != trainer.dist.world:

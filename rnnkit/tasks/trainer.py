@@ -21,9 +21,11 @@ step and halves the learning rate (``--nonfinite skip``), or stops (``stop``).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -174,8 +176,13 @@ class TaskTrainer:
             perm = c.trainer["data.perm"]
             if perm.shape != (self.N,):
                 raise ValueError(f"data order has shape {perm.shape}, expected ({self.N},)")
+            if not np.array_equal(np.sort(perm), np.arange(self.N)):
+                raise ValueError(f"data order is not an ordering of the {self.N} training examples")
             self.perm = perm.astype(np.int64)
             self.step, self.epoch, self.pos = int(s["step"]), int(s["epoch"]), int(s["pos"])
+            if self.step < 0 or self.epoch < 0 or not 0 <= self.pos < self.N:
+                raise ValueError(f"state.json's position (step {self.step}, epoch {self.epoch}, example "
+                                 f"{self.pos}) is out of range ({self.N} training examples)")
             self.best, self.best_loss = s.get("best"), float(s.get("best_loss", "inf"))
             self.lr_scale = float(s["lr_scale"])
             self.elapsed = float(s.get("elapsed_s", 0.0))
@@ -221,14 +228,37 @@ def _describe(tr: TaskTrainer) -> str:
             f"{tr.N:,} training and {len(tr.val_ex):,} validation examples, batch {tr.cfg.batch}; out: {tr.out}")
 
 
+def absolute_data(cfg: TaskTrainConfig, run: Path | None = None) -> TaskTrainConfig:
+    """``cfg`` with absolute data paths (see ``train.absolute_inputs``: a run recorded with
+    relative ones resumes from the directory it was started in, and is refused elsewhere)."""
+    def fix(p: str) -> str:
+        if not p:
+            return p
+        if run is not None and not os.path.isabs(p) and not os.path.exists(p):
+            raise UserError(f"{run} recorded its data as {p!r}, relative to the directory it was started in, "
+                            f"and there is no {p} here ({os.getcwd()}); resume it from that directory")
+        return os.path.abspath(p)
+    return dataclasses.replace(cfg, data=fix(cfg.data), val=fix(cfg.val))
+
+
 def train(cfg: TaskTrainConfig | None, out: Path, resume: bool = False, given: dict | None = None,
           force: bool = False, log=print, engine: str | None = None, device: str | None = None) -> int:
     """Train a task model; returns the exit status (0 done, 130 interrupted, 1 diverged).
 
     ``engine``/``device``: ``numpy`` (default) or ``torch`` on ``cpu``/``cuda`` (``tasks/engine.py``).
+    Every check (configuration, data, model on its engine and device) comes before ``out``
+    is touched. The run directory is locked for the whole run, and a new run that ends
+    without a checkpoint is undone, putting back the run ``--force`` was replacing
+    (``checkpoint.RunClaim``).
     """
     check_engine(engine, device)
+    with ckpt.RunClaim() as claim:
+        return _train(cfg, out, resume, given, force, log, engine, device, claim)
+
+
+def _train(cfg, out, resume, given, force, log, engine, device, claim: ckpt.RunClaim) -> int:
     if resume:
+        claim.resume(ckpt.run_of_resume(out))
         c = ckpt.load(out, which="last")
         if c.config.get("task") not in ("classify", "generate", "seq2seq", "tag"):
             raise UserError(f"{out} is a run of task {c.config.get('task')!r}, not a task verb's run")
@@ -244,18 +274,24 @@ def train(cfg: TaskTrainConfig | None, out: Path, resume: bool = False, given: d
                 d[k] = v
         if (given or {}).get("verb", saved.verb) != saved.verb:
             raise UserError(f"{out} is a '{saved.verb}' run; resume it with rnnkit {saved.verb} train --resume {out}")
-        cfg = TaskTrainConfig.from_dict(d)
+        run = ckpt.run_dir_of(c.dir)
+        cfg = absolute_data(TaskTrainConfig.from_dict(d), run)
         cfg.validate()
-        tr = TaskTrainer(cfg, ckpt.run_dir_of(c.dir), log, vocab_obj=json.loads(c.vocab_json),
-                         engine=engine, device=device)
+        tr = TaskTrainer(cfg, run, log, vocab_obj=json.loads(c.vocab_json), engine=engine, device=device)
         tr.restore(c)
+        if tr.step > cfg.max_steps:
+            raise UserError(f"--max-steps {cfg.max_steps} is below the step this run is at ({tr.step}): a resume "
+                            f"cannot go back. Give --max-steps above {tr.step}, or start a new run")
         out = tr.out
         log(f"resumed {c.dir} at step {tr.step} (epoch {tr.epoch}, example {tr.pos} of {tr.N})")
     else:
+        cfg = absolute_data(cfg)
         cfg.validate()
         ckpt.check_out_dir(out, force)
+        if force:
+            ckpt.check_inputs_outside(out, [p for p in (cfg.data, cfg.val) if p])
         tr = TaskTrainer(cfg, out, log, engine=engine, device=device)  # reads and checks all data before touching out
-        ckpt.init_run_dir(out, force, train_config=cfg.to_dict())
+        claim.start(out, force, train_config=cfg.to_dict())
     metrics = MetricsLog(out / "metrics.jsonl", resume_step=tr.step if resume else None)
     log(_describe(tr))
     return _loop(tr, metrics, log)
