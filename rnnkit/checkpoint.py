@@ -67,6 +67,15 @@ def _write(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write, fsync, then rename into place: a reader (or a resume after SIGKILL) sees the
+    old file or the whole new one, never a partial one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    _write(tmp, data)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
 def _json_bytes(obj) -> bytes:
     return json.dumps(obj, indent=1, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
@@ -192,7 +201,7 @@ class RunClaim:
             marker = {"format_version": FORMAT_VERSION}
             if train_config is not None:
                 marker["train"] = train_config
-            _write(out / RUN_MARKER, _json_bytes(marker))
+            _write_atomically(out / RUN_MARKER, _json_bytes(marker))
         except OSError as e:
             raise UserError(f"cannot start a run in {out}: {e.strerror or e}") from None
 
