@@ -70,6 +70,64 @@ def metrics_file(path: Path, extra: bytes = b"") -> Path:
     return path
 
 
+# ------------------------------------------------------------------ plot and gradflow input
+@pytest.mark.parametrize("dpi", ["0", "-5", "9", "1001", "100000"])
+def test_plot_dpi_out_of_range_is_one_line(tmp_path, capsys, dpi):
+    m = metrics_file(tmp_path / "metrics.jsonl")
+    one_line_error(capsys, ["plot", m, "--dpi", dpi, "-o", tmp_path / "c.png"], "--dpi", "[10, 1000]", dpi)
+    assert listing(tmp_path) == ["metrics.jsonl"]
+
+
+def test_plot_dpi_at_the_bounds_draws(tmp_path, capsys):
+    m = metrics_file(tmp_path / "metrics.jsonl")
+    assert main(["plot", str(m), "--dpi", "10", "-o", str(tmp_path / "c.png")]) == 0
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+BAD_LINES = (b'\x00\xff\xfe binary \x80\x81\n'                          # not UTF-8
+             b'{"kind": "train", "step": 1e400, "loss": 1.0}\n'          # int(inf): OverflowError before
+             b'{"kind": "train", "step": NaN, "loss": 1.0}\n'
+             b'{"kind": "val", "step": 3, "loss": "high"}\n'
+             b'{"kind": "train", "step": 4, "loss": Infinity}\n'
+             b'[1, 2]\n"text"\nnull\n' + b"[" * 5000 + b"\n"           # not objects; nested too deep
+             b'{"kind": "train", "step": 9, "lo')                        # cut short by a crash
+
+
+def test_plot_skips_malformed_lines_with_a_count(tmp_path, capsys):
+    m = metrics_file(tmp_path / "metrics.jsonl", BAD_LINES)
+    m.write_bytes(m.read_bytes() + b'{"kind": "note", "text": "another tool"}\n')   # not counted
+    assert main(["plot", str(m), "-o", str(tmp_path / "c.png")]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == f"wrote {tmp_path / 'c.png'}"
+    assert err == f"rnnkit: warning: {m}: skipped 10 malformed lines (not JSON, or no step and finite loss)\n"
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)) * 40, BAD_LINES, b"", b"\n\n"],
+                         ids=["binary", "malformed", "empty", "blank"])
+def test_plot_refuses_a_file_with_no_usable_line(tmp_path, capsys, content):
+    m = tmp_path / "metrics.jsonl"
+    m.write_bytes(content)
+    line = one_line_error(capsys, ["plot", tmp_path, "-o", tmp_path / "c.png"], str(m), "no train or val rows")
+    assert ("malformed" in line) == (content.strip() != b"")
+    assert listing(tmp_path) == ["metrics.jsonl"]
+
+
+@pytest.mark.parametrize("text", ["", "a", "ab" * 5])
+def test_gradflow_fresh_text_too_short_is_one_line(tmp_path, capsys, text):
+    t = tmp_path / "short.txt"
+    t.write_text(text, encoding="utf-8")
+    one_line_error(capsys, ["gradflow", *FAST_GRADFLOW, "--text", t, "-o", tmp_path / "g.png"],
+                   f"--text {t} has {len(text)} characters", "--steps 10 needs at least 11")
+    assert listing(tmp_path) == ["short.txt"]
+
+
+def test_gradflow_fresh_text_long_enough_draws(tmp_path, capsys):
+    t = tmp_path / "ok.txt"
+    t.write_text("abcab" * 3, encoding="utf-8")
+    assert main(["gradflow", *FAST_GRADFLOW, "--text", str(t), "-o", str(tmp_path / "g.png")]) == 0
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+
+
 # ------------------------------------------------------------------------- eval streams
 def whole_array_eval(model, ids, chunk=512) -> dict:
     """The evaluation loop before streaming, over the whole id array: the reference."""
