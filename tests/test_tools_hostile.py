@@ -128,6 +128,28 @@ def test_gradflow_fresh_text_long_enough_draws(tmp_path, capsys):
     assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
 
 
+# ---------------------------------------------------------------- output paths: no mkdir -p
+@pytest.mark.parametrize("verb", ["plot", "gradflow", "gradflow --json", "inspect"])
+def test_a_missing_parent_directory_is_refused_not_created(run_dir, tmp_path, capsys, verb):
+    missing = tmp_path / "nonexistent" / "dir"
+    if verb == "plot":
+        argv, flag = ["plot", run_dir, "-o", missing / "x.png"], "-o"
+    elif verb == "gradflow":
+        argv, flag = ["gradflow", *FAST_GRADFLOW, "-o", missing / "x.png"], "-o"
+    elif verb == "gradflow --json":
+        argv, flag = ["gradflow", *FAST_GRADFLOW, "-o", tmp_path / "g.png", "--json", missing / "x.json"], "--json"
+    else:
+        argv, flag = ["inspect", run_dir, "--max-chars", "100", "--html", missing / "x.html"], "--html"
+    one_line_error(capsys, argv, f"cannot write {flag} {missing}", f"directory {missing} does not exist")
+    assert listing(tmp_path) == []
+
+
+def test_output_into_an_existing_directory_still_works(run_dir, tmp_path, capsys):
+    (tmp_path / "figs").mkdir()
+    assert main(["plot", str(run_dir), "-o", str(tmp_path / "figs" / "x")]) == 0
+    assert listing(tmp_path) == ["figs", "figs/x.png"]
+
+
 # ------------------------------------------------------------------------- eval streams
 def whole_array_eval(model, ids, chunk=512) -> dict:
     """The evaluation loop before streaming, over the whole id array: the reference."""
