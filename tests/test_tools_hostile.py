@@ -249,3 +249,60 @@ def test_eval_memory_does_not_grow_with_the_file(run_dir, tmp_path, capsys, monk
     r = json.loads(capsys.readouterr().out)
     assert r["chars"] == len(TEXT) * (4 * 2 ** 20 // len(block)) and r["loss_nats"] == 1.0
     assert peak < 8 * 2 ** 20, f"peak {peak / 2**20:.1f} MiB"
+
+
+# ------------------------------------------------------------------------------- serve
+@pytest.fixture
+def server(run_dir, capsys):
+    """``rnnkit serve`` in a thread on a free loopback port, logging to (captured) stderr."""
+    srv = make_server(run_dir, port=0, max_concurrent=1, quiet=False)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield srv.server_address[:2]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def request(addr, method, path, body=None) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection(*addr, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        conn.close()
+
+
+def test_serve_answers_a_deeply_nested_body_with_400(server):
+    body = b"[" * 30_000 + b"]" * 30_000                    # 60 KB: under the size limit
+    assert len(body) <= MAX_BODY
+    status, msg = request(server, "POST", "/api/generate", body)
+    assert status == 400 and "nested too deeply" in msg["error"]
+    body = b'{"prime": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
+    status, msg = request(server, "POST", "/api/generate", body)
+    assert status == 400 and "nested too deeply" in msg["error"]
+    status, info = request(server, "GET", "/api/info")      # and the server goes on
+    assert status == 200 and info["hidden"] == 8
+
+
+def test_serve_client_disconnect_is_one_log_line(server, capsys):
+    """A client that sends a GET for the page and resets the connection at once: the
+    server logs one line (no traceback) and answers the next request."""
+    logged = ""
+    for _ in range(3):
+        s = socket.create_connection(server, timeout=5)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))   # close sends RST
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.close()
+    deadline = time.monotonic() + 5
+    while logged.count("client disconnected") < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        logged += capsys.readouterr().err
+    assert logged.count("client disconnected") == 3, logged
+    status, info = request(server, "GET", "/api/info")
+    assert status == 200 and info["layers"] == 2
+    logged += capsys.readouterr().err
+    assert "Traceback" not in logged and "Exception" not in logged, logged
+    for line in logged.splitlines():
+        assert "client disconnected" in line or '"GET ' in line, line
