@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import codecs
 import http.client
 import json
 import math
@@ -25,6 +26,7 @@ import pytest
 
 from rnnkit import cli_lm
 from rnnkit.cli import main
+from rnnkit.corpus import read_text_file
 from rnnkit.errors import UserError
 from rnnkit.evaluate import evaluate_ids, evaluate_pieces
 from rnnkit.lm_checkpoint import load_lm
@@ -182,6 +184,28 @@ def test_eval_streamed_is_exactly_the_whole_array_number(run_dir, tmp_path, caps
     assert r["bpc"] == ref["loss_nats"] / math.log(2)
 
 
+def test_eval_of_a_directory_skips_a_late_binary_file_whole(run_dir, tmp_path, capsys, monkeypatch):
+    """A file found in a directory that turns binary after several pieces is left out whole,
+    with the warning ``read_text_file`` gives; the number is the whole-array one (BOM dropped)."""
+    monkeypatch.setattr(cli_lm, "EVAL_PIECE_BYTES", 64)
+    d = tmp_path / "texts"
+    d.mkdir()
+    (d / "a.txt").write_bytes(codecs.BOM_UTF8 + TEXT[:500].encode("utf-8"))
+    (d / "b.txt").write_bytes(TEXT[:300].encode("utf-8") + b"\0" + TEXT[:10].encode("utf-8"))
+    (d / "c.txt").write_text(TEXT[-700:], encoding="utf-8")
+    text = read_text_file(d)
+    assert text == TEXT[:500] + TEXT[-700:]
+    warning = capsys.readouterr().err
+    assert warning.startswith(f"rnnkit: warning: skipping {d / 'b.txt'}: binary")
+    assert main(["eval", str(run_dir), str(d), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err == warning
+    model, vocab, _ = load_lm(run_dir)
+    ref = whole_array_eval(model, vocab.encode(text))
+    r = json.loads(out)
+    assert (r["loss_nats"], r["chars"], r["predictions"]) == (ref["loss_nats"], len(text), len(text) - 1)
+
+
 @pytest.mark.parametrize("chunk", [512, 37])
 def test_evaluate_pieces_of_any_sizes_equal_the_whole_array(run_dir, chunk):
     model, vocab, _ = load_lm(run_dir)
@@ -220,9 +244,6 @@ def test_eval_unknown_characters_give_the_whole_text_message(run_dir, tmp_path, 
 class CountingModel:
     """A stand-in for the model that costs nothing per character: the memory measured is
     the reading and encoding of the text alone."""
-
-    class cfg:
-        layers, hidden = 1, 1
 
     def zero_state(self, batch):
         return np.zeros((1, batch, 1))
