@@ -10,11 +10,11 @@ from pathlib import Path
 
 from . import checkpoint as ckpt
 from . import distributed
-from .corpus import read_text_file
+from .corpus import iter_text_file
 from .engines import require_torch
 from .errors import UserError
 from .train_settings import add_optimisation_flags
-from .evaluate import evaluate_ids
+from .evaluate import evaluate_pieces
 from .init import INPUT_INITS, RECURRENT_INITS
 from .lm_checkpoint import load_lm
 from .sample import beam_search, sample
@@ -22,6 +22,7 @@ from .train import train
 from .train_config import TrainConfig
 
 D = TrainConfig()  # defaults, shown in --help
+EVAL_PIECE_BYTES = 1 << 20   # `rnnkit eval` reads its file 1 MiB at a time
 
 
 def _engine_flags(p: argparse.ArgumentParser, train: bool = False) -> None:
@@ -103,11 +104,10 @@ def _cmd_train(args) -> int:
 def cmd_eval(args) -> int:
     _check_engine(args)
     model, vocab, c = load_lm(args.dir, args.which, args.engine, args.device)
-    text = read_text_file(args.file, args.encoding_errors)
-    ids = vocab.encode(text, what=str(args.file))
-    if len(ids) < 2:
-        raise UserError(f"{args.file} has {len(ids)} characters; evaluation needs at least 2")
-    r = evaluate_ids(model, ids, progress=not args.json and sys.stderr.isatty())
+    # Read, encoded and scored a piece at a time: memory stays flat whatever the file's size.
+    text = iter_text_file(args.file, args.encoding_errors, EVAL_PIECE_BYTES)
+    ids = vocab.encode_pieces(text, what=str(args.file))
+    r = evaluate_pieces(model, ids, progress=not args.json and sys.stderr.isatty(), what=str(args.file))
     r["checkpoint"] = str(c.dir)
     if args.json:
         print(json.dumps(r))

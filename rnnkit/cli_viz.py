@@ -5,7 +5,7 @@ only lists them. matplotlib (for ``plot`` and ``gradflow``) is imported when a p
 drawn, so the verbs exist, and say what to install, without it.
 
 Output files (``-o``, ``--json``, ``--html``) are checked before any work by
-``output_path.check_output`` (suffix, not a directory, a writable parent; a missing suffix
+``output_path.check_output`` (suffix, not a directory, an existing writable parent; a missing suffix
 becomes ``.png`` or ``.html``) and written atomically, so a bad path is one error line.
 """
 from __future__ import annotations

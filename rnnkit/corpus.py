@@ -365,3 +365,29 @@ def read_text_file(path: str | Path, errors: str = "strict") -> str:
             skipper.skip(f, e)
     skipper.finish()
     return "".join(parts)
+
+
+def iter_text_file(path: str | Path, errors: str = "strict", chunk_bytes: int = CHUNK_BYTES):
+    """Yield the text ``read_text_file(path, errors)`` returns, in pieces of about
+    ``chunk_bytes`` bytes, so a text of any size is read with memory of one piece.
+
+    Files found by walking a directory are checked in a first pass (read, not kept), so
+    one that turns out binary or not UTF-8 is skipped before any of its text is yielded,
+    exactly as ``read_text_file`` leaves it out whole. A named file is read once; a bad
+    byte in it raises the same error as there, when the reading reaches it.
+    """
+    files = find_files([str(path)])
+    skipper = Skipper(files.walked)
+    keep = []
+    for f in files:
+        if f in files.walked:
+            try:
+                for _ in iter_text(f, errors, chunk_bytes):
+                    pass
+            except NotTextError as e:
+                skipper.skip(f, e)
+                continue
+        keep.append(f)
+    skipper.finish()
+    for f in keep:
+        yield from iter_text(f, errors, chunk_bytes)

@@ -307,6 +307,9 @@ def cmd_gradflow(args) -> int:
         V = args.vocab or 65
         if args.text is not None:
             text = read_text_file(args.text)[:200_000]
+            if len(text) < args.steps + 1:     # an empty text would also give an empty vocabulary
+                raise UserError(f"--text {args.text} has {len(text)} characters; "
+                                f"--steps {args.steps} needs at least {args.steps + 1}")
             vocab = Vocab.from_text(text)
             stream, V = vocab.encode(text), len(vocab)
         cfg = ModelConfig(vocab_size=V, hidden=args.hidden or 64, layers=args.layers or 1)

@@ -47,11 +47,24 @@ class MetricsLog:
             raise UserError(f"could not write {self.path}: {e}") from None
 
 
+def iter_metrics(path: Path):
+    """Each non-blank line of ``path`` as a dict, or None for a line that is not a JSON object
+    (binary, not UTF-8, cut short by a crash). Read line by line: any file size, any bytes."""
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror or e}") from None
+    with f:
+        for raw in f:
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError, RecursionError):
+                row = None
+            yield row if isinstance(row, dict) else None
+
+
 def read_metrics(path: Path) -> list[dict]:
-    rows = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
+    """The JSON-object lines of ``path``; other lines are left out."""
+    return [r for r in iter_metrics(path) if r is not None]

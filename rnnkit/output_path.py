@@ -1,11 +1,12 @@
 """Output files of the visualisation verbs: checked before the work, written atomically.
 
 ``check_output`` runs first, before any model is loaded or any figure drawn, so a bad path
-(a suffix we cannot write, an existing directory, a parent that is a file or not
-writable) costs nothing and ends as one ``UserError`` line. ``write_atomically`` then
+(a suffix we cannot write, an existing directory, a parent that is missing, a file or
+not writable) costs nothing and ends as one ``UserError`` line. ``write_atomically`` then
 writes to a temporary file beside the target and renames it into place, so a failed write
-leaves no half-written file behind (nor a previous version destroyed). Missing parent
-directories are created, as ``rnnkit train --out`` creates its run directory.
+leaves no half-written file behind (nor a previous version destroyed). A parent directory
+that does not exist is refused, not created: a mistyped ``-o /nonexistent/dir/x.png`` must
+not make directories anywhere.
 """
 from __future__ import annotations
 
@@ -45,34 +46,32 @@ def check_output(path, suffixes: Iterable[str] | None, default_suffix: str | Non
     if p.exists() and not Path(os.path.realpath(p)).is_file():
         # os.replace would swap a device or socket out for a plain file: refuse
         raise UserError(f"{flag} {given} exists and is not a regular file")
-    # The nearest directory that exists must take new entries; the ones below it are created.
-    anc = Path(os.path.abspath(p)).parent
-    while not anc.exists() and anc != anc.parent:
-        anc = anc.parent
-    if not anc.is_dir():
-        raise UserError(f"cannot write {flag} {given}: {anc} is not a directory")
-    if not os.access(anc, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write {flag} {given}: no permission to write in {anc}")
+    parent = Path(os.path.abspath(p)).parent
+    if not parent.exists():
+        anc = parent                               # a file above it says more than "missing"
+        while not anc.exists() and anc != anc.parent:
+            anc = anc.parent
+        if anc.is_dir():
+            raise UserError(f"cannot write {flag} {given}: directory {parent} does not exist; create it first")
+        parent = anc
+    if not parent.is_dir():
+        raise UserError(f"cannot write {flag} {given}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write {flag} {given}: no permission to write in {parent}")
     return p
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``.
 
-    A symlink at ``path`` is followed (its target is replaced, the link stays). On any
-    failure the temporary file and the parent directories made here are removed, and an
-    ``OSError`` or ``ValueError`` becomes a ``UserError`` naming ``path``. Returns ``path``.
+    A symlink at ``path`` is followed (its target is replaced, the link stays). Its parent
+    directory must exist. On any failure the temporary file is removed, and an ``OSError``
+    or ``ValueError`` becomes a ``UserError`` naming ``path``. Returns ``path``.
     """
     path = Path(path)
     target = Path(os.path.realpath(path))
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    created = []                                     # missing parents, outermost first
-    d = target.parent
-    while not d.exists() and d != d.parent:
-        created.insert(0, d)
-        d = d.parent
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
         os.replace(tmp, target)
     except BaseException as e:
@@ -80,11 +79,6 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
             tmp.unlink()
         except OSError:
             pass
-        for d in reversed(created):
-            try:
-                d.rmdir()
-            except OSError:
-                break
         if isinstance(e, (OSError, ValueError)):
             raise UserError(f"cannot write {path}: {one_line(e)}") from None
         raise

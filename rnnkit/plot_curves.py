@@ -11,14 +11,16 @@ training loss thin and solid (optionally smoothed), its validation loss dashed w
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError
-from .metrics_log import read_metrics
+from .metrics_log import iter_metrics
 from .mpl import figure_output, pyplot, save_figure
 
 LN2 = math.log(2)
+MIN_DPI, MAX_DPI = 10, 1000
 
 
 @dataclass
@@ -40,19 +42,32 @@ def metrics_path(d: Path) -> Path:
 
 
 def load_curves(d: Path, label: str | None = None) -> Curves:
+    """One run's curves. Lines that are not JSON objects, and train or val rows without a
+    step and a finite loss, are skipped with one warning line on stderr that counts them;
+    a file with no usable row is refused."""
     path = metrics_path(d)
     c = Curves(label or (path.parent.name if path.name == "metrics.jsonl" else path.stem))
-    for r in read_metrics(path):
+    bad = 0
+    for r in iter_metrics(path):
+        if r is None:
+            bad += 1                # binary, not UTF-8, or cut short by a crash
+            continue
+        if r.get("kind") not in ("train", "val"):
+            continue                # a row of another kind: not a curve of this plot
         try:
             row = (int(r["step"]), float(r.get("time_s", math.nan)), float(r["loss"]))
-        except (KeyError, TypeError, ValueError):
-            continue  # a line from another tool or cut short: skip it
-        if r.get("kind") == "train":
-            c.train.append(row)
-        elif r.get("kind") == "val":
-            c.val.append(row)
+        except (KeyError, TypeError, ValueError, OverflowError):   # OverflowError: int(inf)
+            row = None
+        if row is None or not math.isfinite(row[2]):
+            bad += 1
+            continue
+        (c.train if r["kind"] == "train" else c.val).append(row)
     if not c.train and not c.val:
-        raise UserError(f"{path} holds no train or val rows with step and loss")
+        raise UserError(f"{path} holds no train or val rows with step and loss"
+                        + (f" ({bad:,} malformed lines)" if bad else ""))
+    if bad:
+        print(f"rnnkit: warning: {path}: skipped {bad:,} malformed lines (not JSON, or no step "
+              f"and finite loss)", file=sys.stderr)
     c.train.sort()
     c.val.sort()
     return c
@@ -81,6 +96,8 @@ def plot_curves(dirs: list[Path], out: Path, smooth: float = 0.0, title: str | N
     """
     if not 0 <= smooth < 1:
         raise UserError(f"--smooth must lie in [0, 1), got {smooth}")
+    if not MIN_DPI <= dpi <= MAX_DPI:          # 0 or less fails in matplotlib; 100000 asks for terabytes
+        raise UserError(f"--dpi must lie in [{MIN_DPI}, {MAX_DPI}], got {dpi}")
     if labels and len(labels) != len(dirs):
         raise UserError(f"--labels gives {len(labels)} names for {len(dirs)} runs")
     out = figure_output(out)                    # a bad -o fails here, before the runs are read
@@ -133,5 +150,5 @@ def add_parser(sub) -> None:
     p.add_argument("--smooth", type=float, default=0.0, help="EMA weight for the training curve, in [0, 1)")
     p.add_argument("--labels", nargs="+", metavar="NAME", help="legend names, one per run (default: directory names)")
     p.add_argument("--title", help="figure title")
-    p.add_argument("--dpi", type=int, default=110, help="resolution of a bitmap image")
+    p.add_argument("--dpi", type=int, default=110, help=f"resolution of a bitmap image, in [{MIN_DPI}, {MAX_DPI}]")
     p.set_defaults(func=cmd_plot)

@@ -17,8 +17,9 @@ top-k), and "p" the probability, under the filtered distribution, of the sampled
 
 Bounds, so one user can't hang the server: the request body is at most 64 KiB, the prime
 and the length are capped (``--max-length``), numbers are checked (400 with a JSON
-``{"error": ...}`` message otherwise, as for characters outside the vocabulary), and at
-most ``--max-concurrent`` generations run at once (429 when busy).
+``{"error": ...}`` message otherwise, as for characters outside the vocabulary, or a body
+nested too deeply to parse), and at most ``--max-concurrent`` generations run at once (429
+when busy). A client that goes away mid-request costs one log line, not a traceback.
 
     rnnkit serve runs/shakespeare --port 8000
 """
@@ -160,6 +161,15 @@ class VizServer(ThreadingHTTPServer):
         self.page = page.encode("utf-8")
         self.quiet = quiet
 
+    def handle_error(self, request, client_address):
+        """A client that goes away mid-request (broken pipe, reset) costs one log line, not a
+        traceback; any other error keeps ``socketserver``'s traceback."""
+        e = sys.exc_info()[1]
+        if not isinstance(e, ConnectionError):
+            super().handle_error(request, client_address)
+        elif not self.quiet:
+            sys.stderr.write(f"{client_address[0]} client disconnected: {e.strerror or type(e).__name__}\n")
+
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"      # keep-alive, and chunked streaming for /api/generate
@@ -253,6 +263,8 @@ class Handler(BaseHTTPRequestHandler):
             return json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise BadRequest(400, f"the body is not valid JSON: {e}") from None
+        except RecursionError:              # e.g. 30,000 nested brackets: small, but deeper than Python's stack
+            raise BadRequest(400, "the body is nested too deeply; send a flat JSON object") from None
 
     def _stream(self, events) -> None:
         self.send_response(200)

@@ -48,17 +48,46 @@ class Vocab:
         """Characters of ``text`` that the vocabulary lacks, in order of first appearance."""
         return list(dict.fromkeys(c for c in text if c not in self.index))
 
-    def encode(self, text: str, what: str = "text") -> np.ndarray:
-        """str -> ids (N,). Characters outside the vocabulary raise a ``UserError`` naming them."""
+    def _lookup(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, known): each character's rank among the vocabulary's code points, and
+        whether it is in the vocabulary (where not, its id means nothing)."""
         codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         ids = np.searchsorted(self._codes, codes)
         ok = (ids < len(self._codes)) & (self._codes[np.minimum(ids, len(self._codes) - 1)] == codes)
+        return ids, ok
+
+    @staticmethod
+    def unknown_error(bad: list[str], what: str) -> UserError:
+        """The one-line refusal of the characters ``bad`` (first five named, the rest counted)."""
+        shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        return UserError(f"{what} has characters that are not in the model's vocabulary: {shown}{more}")
+
+    def encode(self, text: str, what: str = "text") -> np.ndarray:
+        """str -> ids (N,). Characters outside the vocabulary raise a ``UserError`` naming them."""
+        ids, ok = self._lookup(text)
         if not ok.all():
-            bad = self.unknown(text)
-            shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in bad[:5])
-            more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-            raise UserError(f"{what} has characters that are not in the model's vocabulary: {shown}{more}")
+            raise self.unknown_error(self.unknown(text), what)
         return ids.astype(self.id_dtype)
+
+    def encode_pieces(self, pieces, what: str = "text"):
+        """Yield ``encode`` of each text piece: a long text encoded without holding it whole.
+
+        Where a piece has characters outside the vocabulary, nothing more is yielded; the
+        remaining pieces are only read to gather every unknown character, so the error is
+        the one ``encode`` raises for all the pieces joined.
+        """
+        pieces = iter(pieces)
+        for text in pieces:
+            ids, ok = self._lookup(text)
+            if ok.all():
+                yield ids.astype(self.id_dtype)
+                continue
+            bad = dict.fromkeys(self.unknown(text))
+            for more in pieces:
+                if not self._lookup(more)[1].all():    # the slow per-character scan only where needed
+                    bad.update(dict.fromkeys(self.unknown(more)))
+            raise self.unknown_error(list(bad), what)
 
     def decode(self, ids) -> str:
         return "".join(self.chars[int(i)] for i in ids)

@@ -6,7 +6,7 @@
 2. An output name without a suffix gets ``.png`` (figures) or ``.html`` (the page)
    explicitly, and the path printed is the path written.
 
-Missing parent directories are created, as ``rnnkit train --out`` creates its run directory.
+A missing parent directory is refused, not created (tests/test_tools_hostile.py).
 """
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ def test_read_only_directory_is_one_line(run_dir, tmp_path):
     ro.mkdir()
     ro.chmod(0o500)
     try:
-        p = rnnkit("plot", run_dir, "-o", ro / "sub" / "c.png", cwd=tmp_path)
+        p = rnnkit("plot", run_dir, "-o", ro / "c.png", cwd=tmp_path)
         assert_one_line_error(p, "permission", str(ro))
         assert listing(ro) == []
     finally:
@@ -165,8 +165,9 @@ def test_failed_save_leaves_the_old_file_and_no_temporary(run_dir, tmp_path, mon
     assert err.count("\n") == 1 and str(out) in err and "No space left on device" in err
     assert out.read_bytes() == b"old figure"
     assert listing(tmp_path) == ["c.png"]
-    # and parents created for the figure are removed again
+    # and a missing parent is refused, not created
     assert main(["plot", str(run_dir), "-o", str(tmp_path / "new" / "deeper" / "c.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err
     assert listing(tmp_path) == ["c.png"]
 
 
@@ -184,8 +185,8 @@ def test_write_atomically_wraps_value_error_and_cleans_up(tmp_path):
     def writer(tmp):
         tmp.write_text("half")
         raise ValueError("bad\nvalue")
-    with pytest.raises(UserError, match=r"cannot write .*a/b/c\.json: bad value"):
-        write_atomically(tmp_path / "a" / "b" / "c.json", writer)
+    with pytest.raises(UserError, match=r"cannot write .*/c\.json: bad value"):
+        write_atomically(tmp_path / "c.json", writer)
     assert listing(tmp_path) == []
 
 
@@ -216,7 +217,8 @@ def test_inspect_without_suffix_writes_and_prints_html(run_dir, tmp_path):
 
 
 def test_other_formats_parents_and_symlinks(run_dir, tmp_path, capsys):
-    """Any suffix matplotlib writes (in any case), missing parents created, a symlink's target replaced."""
+    """Any suffix matplotlib writes (in any case), in a new directory, a symlink's target replaced."""
+    (tmp_path / "new").mkdir()
     assert main(["plot", str(run_dir), "-o", str(tmp_path / "new" / "c.PDF")]) == 0
     assert (tmp_path / "new" / "c.PDF").read_bytes()[:4] == b"%PDF"
     assert f"wrote {tmp_path / 'new' / 'c.PDF'}" in capsys.readouterr().out
