@@ -368,7 +368,7 @@ def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
                     f"Continue with: rnnkit train --resume {tr.out}")
                 return stop.exit_code
         prog.close()
-    if tr.step > first_step and not saved:
+    if tr.step > first_step and not saved and tr.dist.is_main:                 # rank 0 alone saves
         print(f"rnnkit: error: the run ended at step {tr.step} without saving a checkpoint (see the warnings "
               f"above); {kept_message(tr.out)}", file=sys.stderr)
         return 1
