@@ -250,10 +250,16 @@ def cmd_generate_eval(args) -> int:
 
 
 # ---------------------------------------------------------------------------- seq2seq
-def cmd_seq2seq_predict(args) -> int:
-    form, model, _ = load_task(args.dir, "seq2seq", args.which, *_engine(args))
+def _check_decoding(args) -> None:
     if args.beam < 1:
         raise UserError(f"--beam must be at least 1, got {args.beam}")
+    if args.max_len is not None and args.max_len < 1:
+        raise UserError(f"--max-len must be at least 1, got {args.max_len}")
+
+
+def cmd_seq2seq_predict(args) -> int:
+    _check_decoding(args)
+    form, model, _ = load_task(args.dir, "seq2seq", args.which, *_engine(args))
     texts = _inputs(args)
     S = form.encode_sources(texts)
     for t, s in zip(texts, S):
@@ -267,8 +273,7 @@ def cmd_seq2seq_predict(args) -> int:
 
 
 def cmd_seq2seq_eval(args) -> int:
-    if args.beam < 1:
-        raise UserError(f"--beam must be at least 1, got {args.beam}")
+    _check_decoding(args)
     form, model, c, examples, data = _eval_common(args, "seq2seq")
     if args.max_len:
         form.cfg.max_len = args.max_len

@@ -333,3 +333,15 @@ def test_weights_finite_on_numpy_and_torch_buffers():
     assert weights_finite(SimpleNamespace(data=t))
     t[3] = float("nan")
     assert not weights_finite(SimpleNamespace(data=t))
+
+
+def test_seq2seq_max_len_below_one_refused(tmp_path, capsys):
+    """Was: --max-len 0 silently meant the training default, and -3 printed empty targets."""
+    data = tmp_path / "d.tsv"
+    data.write_text("".join(f"{w}\t{' '.join(reversed(w.upper()))}\n" for w in ["abc", "bca", "cab", "ab", "ba"] * 4))
+    run = tmp_path / "r"
+    assert cli.main([str(a) for a in ["seq2seq", "train", data, "--out", run, *TASK, "--max-steps", "1",
+                                      "--target-tokens", "words"]]) == 0
+    for m in ("0", "-3"):
+        _refused(["seq2seq", "predict", run, "abc", "--max-len", m], capsys, f"--max-len must be at least 1, got {m}")
+        _refused(["seq2seq", "eval", run, data, "--max-len", m], capsys, "--max-len must be at least 1")
