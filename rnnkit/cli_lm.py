@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from dataclasses import fields
@@ -13,7 +14,7 @@ from . import distributed
 from .corpus import iter_text_file
 from .engines import require_torch
 from .errors import UserError
-from .train_settings import add_optimisation_flags
+from .train_settings import add_memory_flag, add_optimisation_flags
 from .evaluate import evaluate_pieces
 from .init import INPUT_INITS, RECURRENT_INITS
 from .lm_checkpoint import load_lm
@@ -73,6 +74,7 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--save-every", type=int, help=f"checkpoint every N steps (default {D.save_every})")
     g.add_argument("--log-every", type=int, help=f"write a metrics line every N steps (default {D.log_every})")
     g.add_argument("--no-progress", dest="progress", action="store_false", default=argparse.SUPPRESS, help="no progress bar")
+    add_memory_flag(g)
     _engine_flags(p, train=True)
     g.add_argument("--fault-nan-step", type=int, help="testing: poison the gradient at this step to exercise --nonfinite")
 
@@ -120,12 +122,18 @@ def cmd_eval(args) -> int:
 def cmd_sample(args) -> int:
     if args.length < 0:
         raise UserError(f"--length must be non-negative, got {args.length}")
+    if not math.isfinite(args.temperature):
+        raise UserError(f"--temperature must be a finite number, got {args.temperature}")
     if not args.greedy and args.beam == 0 and not args.temperature > 0:
         raise UserError(f"--temperature must be positive (or use --greedy), got {args.temperature}")
     if not 0 < args.top_p <= 1:
         raise UserError(f"--top-p must lie in (0, 1], got {args.top_p}")
     if args.top_k < 0 or args.beam < 0:
         raise UserError("--top-k and --beam must be non-negative")
+    if args.greedy and args.beam:
+        raise UserError("--greedy and --beam are two different decoders; give one of them")
+    if args.seed is not None and args.seed < 0:
+        raise UserError(f"--seed must be non-negative, got {args.seed}")
     _check_engine(args)
     model, vocab, _ = load_lm(args.dir, args.which, args.engine, args.device)
     prime = args.prime if args.prime is not None else ("\n" if "\n" in vocab.index else vocab.chars[0])

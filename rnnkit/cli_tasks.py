@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -28,10 +29,15 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .errors import UserError
-from .train_settings import add_optimisation_flags
+from .train_settings import add_memory_flag, add_optimisation_flags
 from .init import INPUT_INITS, RECURRENT_INITS
+from .model_shapes import check_tensors
+from .tasks.classifier import ClassifierConfig
 from .tasks.engine import check_engine, use_engine
 from .tasks.forms import join_tokens, make_form, read_examples
+from .tasks.generator import GeneratorConfig
+from .tasks.seq2seq import Seq2SeqConfig
+from .tasks.tagger import TaggerConfig
 from .tasks.trainer import INPUT_INIT_DEFAULT, TaskTrainConfig, train
 
 D = TaskTrainConfig()
@@ -43,6 +49,8 @@ FORMS_HELP = {
     "tag": ("synchronous many-to-many: one tag per input character (segmentation, tagging)",
             "text<TAB>tags, one tag character per text character"),
 }
+MODEL_CONFIGS = {"classify": ClassifierConfig, "generate": GeneratorConfig, "seq2seq": Seq2SeqConfig,
+                 "tag": TaggerConfig}
 
 
 # ---------------------------------------------------------------------------- train flags
@@ -85,6 +93,7 @@ def _train_flags(p: argparse.ArgumentParser, verb: str) -> None:
     g.add_argument("--eval-every", type=int, help=f"validate (and checkpoint) every N steps (default {D.eval_every})")
     g.add_argument("--log-every", type=int, help=f"write a metrics line every N steps (default {D.log_every})")
     g.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bar")
+    add_memory_flag(g)
     g.add_argument("--fault-nan-step", type=int, help=argparse.SUPPRESS)
     _engine_flags(p)
 
@@ -125,13 +134,20 @@ def cmd_train(args) -> int:
 
 # ---------------------------------------------------------------------------- loading
 def load_task(path, verb: str, which: str = "best", engine: str | None = "numpy", device: str | None = None):
-    """A run or checkpoint directory -> (form with its vocabularies, model on ``engine``, checkpoint)."""
+    """A run or checkpoint directory -> (form with its vocabularies, model on ``engine``, checkpoint).
+
+    The model configuration is validated and compared with the tensors' names and shapes
+    (``model_shapes.check_tensors``) before the model is built, so a configuration naming a
+    huge model allocates nothing."""
     check_engine(engine, device)
     c = ckpt.load(path, task=verb, which=which)
     cfg = TaskTrainConfig.from_dict(c.config.get("train", {}))
     form = make_form(verb, cfg)
     try:
         form.load_vocab(json.loads(c.vocab_json))
+        mcfg = MODEL_CONFIGS[verb](**c.config["model"])
+        mcfg.validate()
+        check_tensors(mcfg, c.model, c.dir)
         model = form.build_model(c.config["model"], seed=0)
         model.flat.load_state_dict(c.model)
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
@@ -161,6 +177,8 @@ def _unknown_note(vocab, texts, what="input") -> None:
 
 # ---------------------------------------------------------------------------- classify
 def cmd_classify_predict(args) -> int:
+    if args.top < 1:
+        raise UserError(f"--top must be at least 1, got {args.top}")
     form, model, _ = load_task(args.dir, "classify", args.which, *_engine(args))
     texts = _inputs(args)
     _unknown_note(form.vocab, texts)
@@ -200,13 +218,17 @@ def cmd_classify_eval(args) -> int:
 
 # ---------------------------------------------------------------------------- generate
 def cmd_generate_sample(args) -> int:
-    form, model, _ = load_task(args.dir, "generate", args.which, *_engine(args))
     if args.n < 1:
         raise UserError(f"-n must be at least 1, got {args.n}")
     if args.max_len < 1:
         raise UserError(f"--max-len must be at least 1, got {args.max_len}")
-    if args.temperature < 0:
-        raise UserError(f"--temperature must be non-negative (0 is greedy), got {args.temperature}")
+    if not (math.isfinite(args.temperature) and args.temperature >= 0):
+        raise UserError(f"--temperature must be a finite non-negative number (0 is greedy), got {args.temperature}")
+    if args.top_k < 0:
+        raise UserError(f"--top-k must be non-negative (0: all), got {args.top_k}")
+    if args.seed is not None and args.seed < 0:
+        raise UserError(f"--seed must be non-negative, got {args.seed}")
+    form, model, _ = load_task(args.dir, "generate", args.which, *_engine(args))
     try:
         label = form.labels.encode([args.label])[0]
     except ValueError as e:
@@ -228,10 +250,16 @@ def cmd_generate_eval(args) -> int:
 
 
 # ---------------------------------------------------------------------------- seq2seq
-def cmd_seq2seq_predict(args) -> int:
-    form, model, _ = load_task(args.dir, "seq2seq", args.which, *_engine(args))
+def _check_decoding(args) -> None:
     if args.beam < 1:
         raise UserError(f"--beam must be at least 1, got {args.beam}")
+    if args.max_len is not None and args.max_len < 1:
+        raise UserError(f"--max-len must be at least 1, got {args.max_len}")
+
+
+def cmd_seq2seq_predict(args) -> int:
+    _check_decoding(args)
+    form, model, _ = load_task(args.dir, "seq2seq", args.which, *_engine(args))
     texts = _inputs(args)
     S = form.encode_sources(texts)
     for t, s in zip(texts, S):
@@ -245,8 +273,7 @@ def cmd_seq2seq_predict(args) -> int:
 
 
 def cmd_seq2seq_eval(args) -> int:
-    if args.beam < 1:
-        raise UserError(f"--beam must be at least 1, got {args.beam}")
+    _check_decoding(args)
     form, model, c, examples, data = _eval_common(args, "seq2seq")
     if args.max_len:
         form.cfg.max_len = args.max_len

@@ -280,8 +280,10 @@ def cmd_gradflow(args) -> int:
         v = getattr(args, name)
         if v is not None and v < 1:
             raise UserError(f"--{name.replace('_', '-')} must be positive, got {v}")
-    if args.clip < 0 or args.gain < 0:
-        raise UserError("--clip and --gain must be non-negative")
+    if not (args.clip >= 0 and args.gain >= 0 and math.isfinite(args.clip) and math.isfinite(args.gain)):
+        raise UserError(f"--clip and --gain must be finite and non-negative, got {args.clip} and {args.gain}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be non-negative, got {args.seed}")
     if args.dir is None and not args.fresh:
         raise UserError("give a run directory DIR, or --fresh for untrained models only")
     # The output paths are checked before the measurements, which take a while.

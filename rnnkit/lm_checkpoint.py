@@ -9,6 +9,7 @@ from . import checkpoint as ckpt
 from .char_rnn import CharRNN, ModelConfig
 from .engines import build_lm
 from .errors import UserError
+from .model_shapes import check_tensors
 from .vocab import Vocab
 
 
@@ -16,8 +17,10 @@ def load_lm(path: str | Path, which: str = "best", engine: str = "numpy",
             device: str | None = None) -> tuple[CharRNN, Vocab, ckpt.Checkpoint]:
     """(model, vocab, checkpoint) from a run directory or checkpoint directory.
 
-    The configuration is validated, the model rebuilt from it, and every tensor's name,
-    shape, dtype and finiteness checked against that model before any value is used.
+    The configuration is validated and compared with the tensors' names and shapes
+    (``model_shapes.check_tensors``) before the model is built, so a configuration naming a
+    huge model allocates nothing; then dtypes and finiteness are checked, the model is
+    rebuilt, and the weights are loaded into it.
     ``engine``/``device`` pick the engine (``engines.build_lm``); checkpoints hold numpy
     arrays, so one trained on a GPU loads on a CPU-only machine.
     """
@@ -30,6 +33,7 @@ def load_lm(path: str | Path, which: str = "best", engine: str = "numpy",
         raise UserError(f"checkpoint {c.dir}: invalid configuration or vocabulary ({e})") from None
     if mcfg.vocab_size != len(vocab):
         raise UserError(f"checkpoint {c.dir}: vocab.json has {len(vocab)} characters but the model expects {mcfg.vocab_size}")
+    check_tensors(mcfg, c.model, c.dir)
     for k, v in c.model.items():
         if v.dtype != np.float32 and v.dtype != np.float64:
             raise UserError(f"checkpoint {c.dir}: weight {k} has dtype {v.dtype}, expected float32")

@@ -34,7 +34,8 @@ from .evaluate import evaluate_ids
 from .heap import keep_freed_memory
 from .interrupt import StopAtOnce, Stopped, StopRequest
 from .metrics_log import MetricsLog
-from .nonfinite import NonFiniteGuard
+from .model_shapes import model_parts
+from .nonfinite import NonFiniteGuard, kept_message, weights_finite
 from .optim import clip_gradients, make_optimizer
 from .progress import TrainingProgress
 from .schedule import learning_rate
@@ -47,6 +48,12 @@ LN2 = math.log(2)
 def model_config(cfg: TrainConfig, V: int) -> ModelConfig:
     return ModelConfig(vocab_size=V, hidden=cfg.hidden, layers=cfg.layers, embed=cfg.embed,
                        dropout=cfg.dropout, init=cfg.init, input_init=cfg.input_init)
+
+
+def check_memory(cfg: TrainConfig, V: int) -> None:
+    """Refuse (one line) a model too big to train here: ``memory_budget`` 's estimate for this
+    model over a vocabulary of V, one chunk of --seq-len by --batch at a time."""
+    cfg.check_memory(model_parts(model_config(cfg, V)), cfg.seq_len, cfg.batch)
 
 
 def build_optimizer(cfg: TrainConfig, model):
@@ -80,6 +87,7 @@ class LMTrainer:
         self.cfg, self.out, self.data, self.log = cfg, out, data, log
         self.vocab: Vocab = data.vocab
         self.dist = distributed.current()                                      # one process, or a torchrun rank
+        check_memory(cfg, len(self.vocab))                                     # before allocating the model
         self.model = build_lm(model_config(cfg, len(self.vocab)), cfg.seed, cfg.engine,
                               self.dist.device(cfg.device) if cfg.engine == "torch" else None)
         self.B = self.dist.local_batch(cfg.batch)                              # this rank's streams
@@ -168,9 +176,12 @@ class LMTrainer:
             norm = clip_gradients(self.model.flat.grad, c.clip_mode, c.clip)
         lr = self.lr()
         finite = math.isfinite(loss) and math.isfinite(norm)
+        weights_ok = True
         if finite:
-            self.opt.step(lr)
+            with np.errstate(over="ignore", invalid="ignore"):      # an overflow is caught just below
+                self.opt.step(lr)
             self.h = h_n
+            weights_ok = weights_finite(self.model.flat)
         else:
             self.h = self.model.zero_state(self.B)
         self.step += 1
@@ -178,7 +189,8 @@ class LMTrainer:
         if self.chunk == self.batcher.chunks_per_epoch:                         # streams restart
             self.chunk, self.epoch = 0, self.epoch + 1
             self.h = self.model.zero_state(self.B)
-        return {"loss": loss, "grad_norm": norm, "lr": lr, "finite": finite, "chars": x.size * self.dist.world}
+        return {"loss": loss, "grad_norm": norm, "lr": lr, "finite": finite, "weights_ok": weights_ok,
+                "chars": x.size * self.dist.world}
 
     def validate(self) -> dict:
         val = self.data.val_ids()
@@ -205,6 +217,7 @@ def plan_data(cfg: TrainConfig, log) -> CorpusPlan:
               f"{cfg.vocab_limit:,}; the one-hot input and the softmax grow with it. Consider --embed, "
               f"or cleaning the text", file=sys.stderr)
     StreamBatcher(plan.n_train, cfg.batch, cfg.seq_len)                    # raises if too short
+    check_memory(cfg, V)
     if plan.n_val < 2:
         where = "the validation files" if val_files else f"the last {cfg.val_fraction:g} of the text"
         raise UserError(f"the validation split ({where}) has {plan.n_val} characters; it needs at least 2 "
@@ -356,6 +369,7 @@ def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
     prog = TrainingProgress(cfg.max_steps, cfg.minutes, tr.step, tr.elapsed, cfg.progress, bpc=True)
     guard = NonFiniteGuard(cfg.nonfinite)
     ids = None
+    first_step, saved = tr.step, 0
     with StopRequest() as stop:
         while tr.step < cfg.max_steps:
             if ids is None or tr.step % 200 == 0:
@@ -374,6 +388,10 @@ def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
                     return 1
             else:
                 guard.ok()
+            if not r["weights_ok"]:
+                prog.close()
+                print(guard.diverged(tr), file=sys.stderr)
+                return 1
             cps = r["chars"] / dt
             prog.advance(tr.step, tr.elapsed, r["loss"] if r["finite"] else None,
                          chars_s=f"{cps:,.0f}", lr=f"{r['lr']:.2e}")
@@ -392,9 +410,9 @@ def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
                 prog.write(f"step {tr.step}: val {v['loss_nats']:.4f} nats/char, {v['bpc']:.4f} bpc, "
                            f"perplexity {v['perplexity']:.2f} ({v['predictions']:,} chars)"
                            + (" *best*" if better else ""))
-                ckpt.save_or_warn(tr, best=better, log=log)
+                saved += ckpt.save_or_warn(tr, best=better, log=log) is not None
             elif tr.step % cfg.save_every == 0:
-                ckpt.save_or_warn(tr, best=False, log=log)
+                saved += ckpt.save_or_warn(tr, best=False, log=log) is not None
             if last:
                 break
             if stop_all:
@@ -404,6 +422,10 @@ def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
                     f"Continue with: rnnkit train --resume {tr.out}")
                 return stop.exit_code
         prog.close()
+    if tr.step > first_step and not saved and tr.dist.is_main:                 # rank 0 alone saves
+        print(f"rnnkit: error: the run ended at step {tr.step} without saving a checkpoint (see the warnings "
+              f"above); {kept_message(tr.out)}", file=sys.stderr)
+        return 1
     if prog.finished(tr.step, tr.elapsed):
         log(f"done at step {tr.step}: best val {tr.best_val:.4f} nats/char "
             f"({tr.best_val / LN2:.4f} bpc); checkpoints in {tr.out}/best and {tr.out}/last")

@@ -11,7 +11,8 @@ from .train_settings import TrainSettings
 # run); a resume is bit-identical to an uninterrupted run only when none of them change.
 RESUMABLE_OVERRIDES = {"max_steps", "minutes", "eval_every", "save_every", "log_every", "val_chars", "progress",
                        "vocab_limit", "lr", "clip", "nonfinite", "fault_nan_step",
-                       "engine", "device"}  # the engine does not change the model (issue 5)
+                       "engine", "device",  # the engine does not change the model (issue 5)
+                       "max_memory"}
 
 
 @dataclass

@@ -10,15 +10,22 @@ so a damaged or hand-edited file ends in one line, not a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import asdict, dataclass, fields
 
+from . import memory_budget
 from .errors import UserError
 from .init import INPUT_INITS, RECURRENT_INITS
+from .model_shapes import stack
 from .optim import OPTIMIZERS
 from .schedule import SCHEDULES
 
 CLIP_MODES = ("norm", "value", "none")
 NONFINITE = ("skip", "stop")
+# The largest --lr and --min-lr (and --weight-decay) accepted. Adam and AdamW move each
+# weight by about lr per step, so any lr near this bound is already useless; the bound only
+# keeps values like 1e300 from turning the weights into Inf/NaN at the first update.
+LR_MAX = 100.0
 
 
 @dataclass
@@ -50,6 +57,7 @@ class TrainSettings:
     max_steps: int = 2000
     minutes: float = 0.0                         # 0: no time limit
     seed: int = 1337
+    max_memory: float = 0.0                      # GiB the run may use; 0: the memory available (memory_budget.py)
     eval_every: int = 250
     log_every: int = 10
     progress: bool = True
@@ -72,20 +80,45 @@ class TrainSettings:
                 raise UserError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, "
                                 f"got {getattr(self, name)!r}")
 
+    def check_finite(self) -> None:
+        """Every float field is a finite number: NaN and Inf are refused for all of them."""
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, float) and not math.isfinite(v):
+                raise UserError(f"--{f.name.replace('_', '-')} must be a finite number, got {v}")
+
     def validate(self) -> None:
-        """Every shared setting in range; a subclass checks its own fields, then calls this."""
+        """Every shared setting in range; a subclass checks its own fields, then calls this.
+
+        Every float is finite; --lr lies in (0, LR_MAX], --min-lr and --weight-decay in
+        [0, LR_MAX], --gamma (a decay factor) in (0, 1]; --seed is non-negative. Last, a lower
+        bound of the training memory (the RNN stack alone, one step of one sequence) is
+        checked, so an impossible --hidden or --layers is refused before any data is read;
+        the trainers check the whole model once its vocabulary is known.
+        """
+        self.check_finite()
         self.check_positive("hidden", "layers", "max_steps", "eval_every", "log_every", "step_size")
-        self.check_non_negative("embed", "minutes", "warmup", "weight_decay", "clip", "min_lr")
-        if not self.lr > 0:
-            raise UserError(f"--lr must be positive, got {self.lr}")
+        self.check_non_negative("embed", "minutes", "warmup", "weight_decay", "clip", "min_lr", "seed",
+                                "max_memory")
+        if not 0 < self.lr <= LR_MAX:
+            raise UserError(f"--lr must lie in (0, {LR_MAX:g}], got {self.lr}")
+        for name in ("min_lr", "weight_decay"):
+            if getattr(self, name) > LR_MAX:
+                raise UserError(f"--{name.replace('_', '-')} must be at most {LR_MAX:g}, got {getattr(self, name)}")
         if not 0.0 <= self.momentum < 1.0:
             raise UserError(f"--momentum must lie in [0, 1), got {self.momentum}")
-        if not self.gamma > 0:
-            raise UserError(f"--gamma must be positive, got {self.gamma}")
+        if not 0 < self.gamma <= 1:
+            raise UserError(f"--gamma must be positive and at most 1 (a decay factor), got {self.gamma}")
         if not 0.0 <= self.dropout < 1.0:
             raise UserError(f"--dropout must lie in [0, 1), got {self.dropout}")
         self.check_choices(("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("init", RECURRENT_INITS),
                            ("input_init", INPUT_INITS), ("clip_mode", CLIP_MODES), ("nonfinite", NONFINITE))
+        self.check_memory([stack("rnn.", 1, self.hidden, self.layers)], 1, 1)
+
+    def check_memory(self, parts, T: int, B: int) -> None:
+        """Refuse a model (``model_shapes`` parts) whose training, T steps of B sequences at a
+        time, would not fit in --max-memory or the memory available (``memory_budget``)."""
+        memory_budget.check_training(parts, T, B, self.optimizer, self.max_memory)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -128,3 +161,11 @@ def add_optimisation_flags(p: argparse.ArgumentParser, D: TrainSettings) -> None
     g.add_argument("--step-size", type=int, help=f"steps between decays of the step schedule (default {D.step_size})")
     g.add_argument("--gamma", type=float, help=f"decay factor of the step schedule (default {D.gamma})")
     g.add_argument("--nonfinite", choices=NONFINITE, help=f"on a NaN/Inf loss or gradient: skip the step and halve the learning rate, or stop (default {D.nonfinite})")
+
+
+def add_memory_flag(g) -> None:
+    """``--max-memory``, in a ``train`` verb's run group."""
+    g.add_argument("--max-memory", type=float, metavar="GIB",
+                   help="refuse to start when the estimated training memory (weights, gradients, optimizer "
+                        "state, one step's activations) exceeds this many GiB (default: the memory available); "
+                        "raise it to run anyway")

@@ -38,7 +38,8 @@ from ..errors import UserError
 from ..heap import keep_freed_memory
 from ..interrupt import StopRequest
 from ..metrics_log import MetricsLog
-from ..nonfinite import NonFiniteGuard
+from ..model_shapes import model_parts
+from ..nonfinite import NonFiniteGuard, kept_message, weights_finite
 from ..optim import clip_gradients, make_optimizer
 from ..progress import TrainingProgress
 from ..schedule import learning_rate
@@ -57,7 +58,7 @@ INPUT_INIT_DEFAULT = {"classify": "normal", "generate": "normal", "tag": "normal
 # is bit-identical to an uninterrupted run when none of them change (and, with the cosine
 # schedule, --max-steps is the same: the schedule is a function of it).
 RESUMABLE = {"max_steps", "minutes", "eval_every", "log_every", "progress", "lr", "clip", "nonfinite",
-             "val_max"}
+             "val_max", "max_memory"}
 
 
 @dataclass
@@ -130,6 +131,10 @@ class TaskTrainer:
             self.val_ex = self.val_ex[:cfg.val_max]
         self.val_data = self.form.encode(self.val_ex, cfg.val or cfg.data)
         self.model_cfg = self.form.model_config()
+        # Before allocating: the memory of one batch of the longest example (both fields' lengths
+        # plus BOS/EOS bound its steps, in characters or tokens).
+        longest = max(len(a) + len(b) + 2 for a, b in self.train_ex)
+        cfg.check_memory(model_parts(self.model_cfg), longest, min(cfg.batch, len(self.train_ex)))
         try:
             self.model = self.form.build_model(self.model_cfg.to_dict(), cfg.seed)
         except ValueError as e:
@@ -207,14 +212,18 @@ class TaskTrainer:
         norm = clip_gradients(self.model.flat.grad, c.clip_mode, c.clip)
         lr = self.lr()
         finite = math.isfinite(loss) and math.isfinite(norm)
+        weights_ok = True
         if finite:
-            self.opt.step(lr)
+            with np.errstate(over="ignore", invalid="ignore"):      # an overflow is caught just below
+                self.opt.step(lr)
+            weights_ok = weights_finite(self.model.flat)
         self.step += 1
         self.pos += len(idx)
         if self.pos >= self.N:
             self.epoch, self.pos = self.epoch + 1, 0
             self.perm = self.rng.permutation(self.N)
-        return {"loss": float(loss), "grad_norm": norm, "lr": lr, "finite": finite, "examples": len(idx)}
+        return {"loss": float(loss), "grad_norm": norm, "lr": lr, "finite": finite, "weights_ok": weights_ok,
+                "examples": len(idx)}
 
     def validate(self) -> dict:
         kw = {"decode_max": 500} if self.cfg.verb == "seq2seq" else {}
@@ -302,6 +311,7 @@ def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
     keep_freed_memory()     # each step reuses the last one's freed memory (heap.py)
     prog = TrainingProgress(cfg.max_steps, cfg.minutes, tr.step, tr.elapsed, cfg.progress)
     guard = NonFiniteGuard(cfg.nonfinite)
+    first_step, saved = tr.step, 0
     with StopRequest() as stop:
         while tr.step < cfg.max_steps:
             t0 = time.perf_counter()
@@ -316,6 +326,10 @@ def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
                     return 1
             else:
                 guard.ok()
+            if not r["weights_ok"]:
+                prog.close()
+                print(guard.diverged(tr), file=sys.stderr)
+                return 1
             eps = r["examples"] / dt if dt > 0 else 0.0
             prog.advance(tr.step, tr.elapsed, r["loss"] if r["finite"] else None,
                          ex_s=f"{eps:,.0f}", lr=f"{r['lr']:.2e}")
@@ -333,7 +347,7 @@ def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
                               **{k: x for k, x in v.items() if isinstance(x, (int, float))})
                 prog.write(f"step {tr.step}: val {tr.form.metric} {value:.4f}, loss {v['loss']:.4f}"
                            + (" *best*" if better else ""))
-                ckpt.save_or_warn(tr, better, log)
+                saved += ckpt.save_or_warn(tr, better, log) is not None
             if last:
                 break
             if stop.requested:
@@ -343,6 +357,10 @@ def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
                     f"Continue with: rnnkit {cfg.verb} train --resume {tr.out}")
                 return stop.exit_code
         prog.close()
+    if tr.step > first_step and not saved:
+        print(f"rnnkit: error: the run ended at step {tr.step} without saving a checkpoint (see the warnings "
+              f"above); {kept_message(tr.out)}", file=sys.stderr)
+        return 1
     best = "none" if tr.best is None else f"{tr.best:.4f}"
     log(f"done at step {tr.step}: best val {tr.form.metric} {best}; "
         f"checkpoints in {tr.out}/best and {tr.out}/last")
