@@ -294,6 +294,14 @@ def save_or_warn(trainer, best: bool, log) -> Path | None:
         return None
 
 
+def stopped_by_signal(trainer, path: Path | None, resume_command: str) -> str:
+    """The line a run prints when a signal stopped it, after its last save gave ``path``
+    (None: that save was refused, and the previous checkpoint is the one to go on from)."""
+    saved = (f"checkpoint saved to {path}" if path is not None
+             else f"the last good checkpoint is {trainer.out}/last")
+    return f"stopped by signal at step {trainer.step}; {saved}. Continue with: {resume_command}"
+
+
 # Checkpoint directories this process has written (``save``): the same step saved twice by
 # one process holds the same state; by two processes, not necessarily.
 _WRITTEN: set[Path] = set()

@@ -20,13 +20,10 @@ class MetricsLog:
         self.path = path
         self.enabled = enabled
         if enabled and resume_step is not None and path.is_file():
-            keep = []
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    if json.loads(line).get("step", 0) <= resume_step:
-                        keep.append(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut short by a crash
+            # Rows past the checkpoint are replayed by the resume; a line that is not a JSON
+            # object (cut short by a crash, or damaged) is dropped.
+            keep = [json.dumps(r) for r in iter_metrics(path)
+                    if r is not None and _step_at_most(r, resume_step)]
             tmp = path.with_suffix(".tmp")
             try:
                 tmp.write_text("".join(l + "\n" for l in keep), encoding="utf-8")
@@ -45,6 +42,11 @@ class MetricsLog:
                 raise UserError(f"disk full while writing {self.path}; the last checkpoint is intact. "
                                 f"Free space and continue with: rnnkit train --resume {self.path.parent}") from None
             raise UserError(f"could not write {self.path}: {e}") from None
+
+
+def _step_at_most(row: dict, step: int) -> bool:
+    s = row.get("step", 0)
+    return isinstance(s, (int, float)) and not isinstance(s, bool) and s <= step
 
 
 def iter_metrics(path: Path):

@@ -418,8 +418,7 @@ def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
             if stop_all:
                 prog.close()
                 path = ckpt.save_or_warn(tr, best=False, log=log)
-                log(f"stopped by signal at step {tr.step}; checkpoint saved to {path}. "
-                    f"Continue with: rnnkit train --resume {tr.out}")
+                log(ckpt.stopped_by_signal(tr, path, f"rnnkit train --resume {tr.out}"))
                 return stop.exit_code
         prog.close()
     if tr.step > first_step and not saved and tr.dist.is_main:                 # rank 0 alone saves

@@ -581,6 +581,20 @@ def test_a_read_only_metrics_log_on_resume(lm, capsys, monkeypatch):
     one_line_error(err, "metrics.jsonl", "Read-only file system")
 
 
+def test_a_damaged_metrics_log_on_resume_keeps_its_good_rows(lm, capsys):
+    """Binary bytes and a line that is not an object in metrics.jsonl were a UnicodeDecodeError
+    traceback on resume; they are dropped, and the rows up to the checkpoint are kept."""
+    log = lm / "metrics.jsonl"
+    good = [line for line in log.read_text(encoding="utf-8").splitlines() if line]
+    with open(log, "ab") as f:
+        f.write(b"\xff\xfe\x00garbage\n[1, 2]\n{\"step\": \"x\", \"loss\": 1}\n")
+    rc, _, err = main(capsys, "train", "--resume", lm, "--max-steps", "4")
+    assert rc == 0, err
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert lines[:len(good)] == good                          # the old rows, byte for byte
+    assert all(json.loads(line)["step"] == 4 for line in lines[len(good):])   # then step 4's rows
+
+
 @pytest.mark.parametrize("verb", ["train", "classify"])
 def test_max_steps_below_the_run_is_refused_on_resume(lm, cls, capsys, verb):
     """It used to exit 0 saying nothing useful; a resume cannot go back, so it is refused."""

@@ -72,3 +72,15 @@ def test_a_signal_while_preparing_the_data_ends_in_one_line(tmp_path, monkeypatc
     monkeypatch.setattr(train_mod, where, real)
     assert train_mod.train(None, run, resume=run, log=lines.append) == 0
     assert last_step(run) == 3
+
+
+def test_the_stop_line_names_the_last_good_checkpoint_when_the_save_was_refused():
+    """A save refused at the stop (non-finite weights) used to print 'checkpoint saved to None'."""
+    from types import SimpleNamespace
+
+    from rnnkit.checkpoint import stopped_by_signal
+    tr = SimpleNamespace(step=7, out=Path("runs/x"))
+    line = stopped_by_signal(tr, None, "rnnkit train --resume runs/x")
+    assert line == ("stopped by signal at step 7; the last good checkpoint is runs/x/last. "
+                    "Continue with: rnnkit train --resume runs/x")
+    assert "checkpoint saved to runs/x/ckpt/step-7." in stopped_by_signal(tr, Path("runs/x/ckpt/step-7"), "c")

@@ -353,8 +353,7 @@ def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
             if stop.requested:
                 prog.close()
                 path = ckpt.save_or_warn(tr, False, log)
-                log(f"stopped by signal at step {tr.step}; checkpoint saved to {path}. "
-                    f"Continue with: rnnkit {cfg.verb} train --resume {tr.out}")
+                log(ckpt.stopped_by_signal(tr, path, f"rnnkit {cfg.verb} train --resume {tr.out}"))
                 return stop.exit_code
         prog.close()
     if tr.step > first_step and not saved:
