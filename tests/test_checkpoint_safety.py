@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import builtins
 import errno
 import json
 import os
@@ -140,8 +141,10 @@ def test_full_disk_on_the_metrics_log(tmp_path, small_run, monkeypatch, capsys):
     _, src = small_run
     run = _copy_run(src, tmp_path / "run")
 
-    def full(*a, **k):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    def full(path, mode="r", *a, **k):                 # a full disk fails writes, not reads
+        if "a" in mode or "w" in mode:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return builtins.open(path, mode, *a, **k)
     monkeypatch.setattr(metrics_log, "open", full, raising=False)
     rc = cli.main(["train", "--resume", str(run), "--max-steps", "40", "--no-progress"])
     err = [l for l in capsys.readouterr().err.splitlines() if "error" in l]
