@@ -92,7 +92,7 @@ def make_gemm_step(H, L, B, T, V):
 
 def make_gemv_step(H, L, V):
     """The sampling counterpart of ``make_gemm_step``: a closure that runs the matrix-vector
-    products of one generated character, in the forms ``rnnkit.stream_step.StreamStep`` uses:
+    products of one generated character, in the forms ``rnnkit.models.stream_step.StreamStep`` uses:
 
         layer 0:    h_0 @ W_hh0^T              (H,) x (H, H)
         layer k>0:  [W_ih_k W_hh_k] [h_{k-1}; h_k]   (H, 2H) x (2H,)

@@ -1,4 +1,4 @@
-"""What ``rnnkit.heap.keep_freed_memory`` changes: a training step's time and page faults,
+"""What ``rnnkit.train.heap.keep_freed_memory`` changes: a training step's time and page faults,
 with glibc's default malloc thresholds and with the raised ones, side by side.
 
     python -m bench.heap_reuse [--reps 6] [--threads 2]
@@ -24,7 +24,7 @@ import json, resource, sys, time
 H, L, B, keep, threads = (int(a) for a in sys.argv[1:6])
 from threadpoolctl import threadpool_limits
 threadpool_limits(threads)
-from rnnkit.heap import keep_freed_memory
+from rnnkit.train.heap import keep_freed_memory
 kept = keep_freed_memory() if keep else False
 from bench.systems import rnnkit_train
 step = rnnkit_train(H, L, B, 64)

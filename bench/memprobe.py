@@ -71,6 +71,6 @@ if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     a = sys.argv[1:]
     threads = int(os.environ.get("BENCH_THREADS", "0")) or None
-    from rnnkit.heap import keep_freed_memory
-    keep_freed_memory()                            # as rnnkit's trainers run (rnnkit/heap.py)
+    from rnnkit.train.heap import keep_freed_memory
+    keep_freed_memory()                            # as rnnkit's trainers run (rnnkit/train/heap.py)
     print(json.dumps(probe(a[0], *(int(v) for v in a[1:5]), int(a[5]) if len(a) > 5 else 0, threads)))

@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from rnnkit.heap import keep_freed_memory
+from rnnkit.train.heap import keep_freed_memory
 
 from .gemm import make_gemm_step
 from .run import interleaved, limit_threads, med
@@ -32,9 +32,9 @@ def parts(H, L, B, T, V=65, seed=0, threads=None) -> dict:
     """{name: zero-argument callable} for each piece of non-product work, plus the limit and
     the whole rnnkit and PyTorch steps."""
     from rnnkit import CharRNN, ModelConfig
-    from rnnkit.embedding import _sorted_segments, scatter_add_cols
-    from rnnkit.optim import clip_gradients, make_optimizer
-    from rnnkit.softmax_cross_entropy import softmax_cross_entropy
+    from rnnkit.nn.embedding import _sorted_segments, scatter_add_cols
+    from rnnkit.optim.optimizers import clip_gradients, make_optimizer
+    from rnnkit.nn.softmax_cross_entropy import softmax_cross_entropy
 
     rng = np.random.default_rng(seed)
     N = T * B
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=7)
     args = ap.parse_args(argv)
     threads = limit_threads(args.threads)
-    keep_freed_memory()                            # as rnnkit's trainers run (rnnkit/heap.py)
+    keep_freed_memory()                            # as rnnkit's trainers run (rnnkit/train/heap.py)
 
     t = measure(args.H, args.L, args.B, args.T, args.reps, threads)
     step, torch_step, limit, floor = (t.pop(k) for k in ("rnnkit step", "PyTorch step", "GEMM limit", "floor"))

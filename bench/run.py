@@ -31,7 +31,7 @@ if __package__ in (None, ""):  # also runnable as `python bench/run.py`
 
 from bench import systems as S  # noqa: E402
 from bench.gemm import make_gemm_step, make_gemv_step, model_flops  # noqa: E402
-from rnnkit.heap import keep_freed_memory  # noqa: E402
+from rnnkit.train.heap import keep_freed_memory  # noqa: E402
 
 V = 65
 FULL_SHAPES = [(128, 32, 64), (256, 32, 64), (512, 32, 64), (1024, 64, 64)]   # (H, B, T)
@@ -243,7 +243,7 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
          + f" Load average at the start: {info.get('load', '?')}."
          + {True: " The CPU has AVX-512.", False: " The CPU has no AVX-512 (NumPy's float32 tanh and exp "
             "are then not vectorised).", None: ""}[info.get("avx512")]
-         + (" glibc malloc keeps freed memory for reuse (`rnnkit.heap.keep_freed_memory`, as "
+         + (" glibc malloc keeps freed memory for reuse (`rnnkit.train.heap.keep_freed_memory`, as "
             "rnnkit's trainers do), for every system in the process." if info.get("heap") else ""), "",
          "Method: systems are interleaved (each repetition runs each system once, order rotated) and "
          "the median per step is reported. Shared machines are noisy: compare ratios within this "
@@ -266,7 +266,7 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
         t = sampling["time"]
         L += ["## Sampling (one stream)", "",
               f"H={sampling['H']}, L={sampling['L']}, {sampling['n']} characters per call, each drawn from the "
-              "softmax and fed back. rnnkit: `rnnkit.sample.sample` (the `rnnkit sample` path: fused "
+              "softmax and fed back. rnnkit: `rnnkit.decode.sample.sample` (the `rnnkit sample` path: fused "
               "`StreamStep` + Gumbel-max draw); PyTorch: `nn.RNN` + `Linear` "
               "step loop under `no_grad` with `torch.multinomial`; JAX: one jitted step (cell + "
               "`random.categorical`) called per character.", "",
@@ -398,7 +398,7 @@ def main(argv=None) -> int:
                     help="comma-separated subset of train,sample,memory,scaling")
     args = ap.parse_args(argv)
     threads = limit_threads(args.threads)
-    heap = keep_freed_memory()                     # as rnnkit's trainers run (rnnkit/heap.py)
+    heap = keep_freed_memory()                     # as rnnkit's trainers run (rnnkit/train/heap.py)
     if threads == 1 and "jax" not in sys.modules:  # XLA's CPU pool must be set before import
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
     import torch

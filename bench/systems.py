@@ -34,7 +34,7 @@ def make_batch(V: int, T: int, B: int, seed: int = 0):
 # ----------------------------------------------------------------------------- rnnkit
 def rnnkit_train(H, L, B, T, V=65, seed=0):
     from rnnkit import CharRNN, ModelConfig
-    from rnnkit.optim import clip_gradients, make_optimizer
+    from rnnkit.optim.optimizers import clip_gradients, make_optimizer
 
     model = CharRNN(ModelConfig(vocab_size=V, hidden=H, layers=L), seed=seed)
     opt = make_optimizer("adam", model.flat)
@@ -53,7 +53,7 @@ def rnnkit_train(H, L, B, T, V=65, seed=0):
 def rnnkit_tbptt(H, L, B, T, V=65, chunk=64, seed=0):
     """Truncated BPTT over T characters in chunks of ``chunk``, state carried across chunks."""
     from rnnkit import CharRNN, ModelConfig
-    from rnnkit.optim import clip_gradients, make_optimizer
+    from rnnkit.optim.optimizers import clip_gradients, make_optimizer
 
     model = CharRNN(ModelConfig(vocab_size=V, hidden=H, layers=L), seed=seed)
     opt = make_optimizer("adam", model.flat)
@@ -76,7 +76,7 @@ def rnnkit_torch_train(H, L, B, T, V=65, seed=0, threads=None):
     """rnnkit's torch engine, stepped as the trainer steps it on a CPU."""
     import torch
     from rnnkit import ModelConfig
-    from rnnkit.torch_engine import TorchCharRNN
+    from rnnkit.torch.lm_engine import TorchCharRNN
     if threads:
         torch.set_num_threads(threads)
     model = TorchCharRNN(ModelConfig(vocab_size=V, hidden=H, layers=L), seed=seed, device="cpu")
@@ -246,10 +246,10 @@ def jax_train(H, L, B, T, V=65, seed=0):
 
 # ---------------------------------------------------------------------------- sampling
 def rnnkit_sampler(H, L, V=65, seed=0):
-    """One stream through the library's own ``rnnkit.sample.sample`` (the path ``rnnkit sample``
+    """One stream through the library's own ``rnnkit.decode.sample.sample`` (the path ``rnnkit sample``
     runs): fused ``StreamStep`` + Gumbel-max draw from the softmax. Returns sample(n)."""
     from rnnkit import CharRNN, ModelConfig
-    from rnnkit.sample import sample as rnnkit_sample
+    from rnnkit.decode.sample import sample as rnnkit_sample
     model = CharRNN(ModelConfig(vocab_size=V, hidden=H, layers=L), seed=seed)
     prime = np.zeros(1, dtype=np.int64)
 

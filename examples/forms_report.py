@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from rnnkit.cli_tasks import load_task  # noqa: E402
-from rnnkit.tasks import baselines, metrics, tsv  # noqa: E402
+from rnnkit.cli.tasks import load_task  # noqa: E402
+from rnnkit.tasks import tsv  # noqa: E402
+from rnnkit.models import baselines
+from rnnkit.train import task_metrics as metrics
 
 
 def cmd_baselines(args):

@@ -19,14 +19,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from rnnkit.optim import clip_gradients, make_optimizer  # noqa: E402
-from rnnkit.tasks import baselines, metrics, tsv  # noqa: E402
-from rnnkit.tasks.batch import minibatches, pad_batch, teacher_forcing  # noqa: E402
-from rnnkit.tasks.classifier import ClassifierConfig, SequenceClassifier  # noqa: E402
-from rnnkit.tasks.generator import ConditionedGenerator, GeneratorConfig  # noqa: E402
-from rnnkit.tasks.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402
-from rnnkit.tasks.tagger import SequenceTagger, TaggerConfig  # noqa: E402
-from rnnkit.tasks.vocab import LabelSet, TokenVocab  # noqa: E402
+from rnnkit.optim.optimizers import clip_gradients, make_optimizer  # noqa: E402
+from rnnkit.tasks import tsv  # noqa: E402
+from rnnkit.models import baselines
+from rnnkit.train import task_metrics as metrics
+from rnnkit.data.padding import minibatches, pad_batch, teacher_forcing  # noqa: E402
+from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier  # noqa: E402
+from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig  # noqa: E402
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402
+from rnnkit.models.tagger import SequenceTagger, TaggerConfig  # noqa: E402
+from rnnkit.data.token_vocab import LabelSet, TokenVocab  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -3,15 +3,15 @@
 Every module pairs ``forward(...) -> (out, cache)`` with a hand-written
 ``backward(dout, cache) -> (dinputs..., grads)``; PyTorch is the reference in the tests.
 """
-from .bidirectional import Bidirectional
-from .char_rnn import CharRNN, ModelConfig
-from .embedding import Embedding
-from .linear import Linear
-from .mask import lengths_to_mask
-from .params import FlatParams
-from .rnn_layer import RNNLayer
-from .softmax_cross_entropy import softmax_cross_entropy
-from .stack import RNNStack
+from rnnkit.nn.bidirectional import Bidirectional
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
+from rnnkit.nn.embedding import Embedding
+from rnnkit.nn.linear import Linear
+from rnnkit.nn.mask import lengths_to_mask
+from rnnkit.nn.params import FlatParams
+from rnnkit.nn.rnn_layer import RNNLayer
+from rnnkit.nn.softmax_cross_entropy import softmax_cross_entropy
+from rnnkit.nn.stack import RNNStack
 
 __version__ = "0.1.0"
 __all__ = ["Bidirectional", "CharRNN", "ModelConfig", "Embedding", "Linear", "FlatParams",

@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
-from rnnkit.char_rnn import CharRNN, ModelConfig
-from rnnkit.optim import clip_gradients, make_optimizer
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
+from rnnkit.optim.optimizers import clip_gradients, make_optimizer
 
 T, B, L, V = 64, 64, 1, 65
 HS = (256, 512, 1024, 2048)
@@ -32,7 +32,7 @@ def bench(step, sync, min_time=2.0, max_iters=200, warmup=3):
 
 def main():
     import torch
-    from rnnkit.torch_engine import TorchCharRNN
+    from rnnkit.torch.lm_engine import TorchCharRNN
     cuda = torch.cuda.is_available()
     rng = np.random.default_rng(0)
     ids = rng.integers(0, V, (T + 1, B))

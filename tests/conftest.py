@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnkit.gradcheck import numeric_grad, rel_error
+from rnnkit.nn.gradcheck import numeric_grad, rel_error
 
 GRAD_TOL = 1e-6
 # Step for the centered differences. The error is ~eps^2 (truncation) + 1e-16/eps

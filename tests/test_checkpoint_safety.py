@@ -21,8 +21,9 @@ import pytest
 
 from helpers import (MAX_STEPS, RUN_ARGS, TINY, assert_bit_identical, assert_one_line_error, baseline, kill9,
                      last_step, rnnkit, snapshot, start, wait_for, write_text)
-from rnnkit import checkpoint as ckpt
-from rnnkit import cli, metrics_log
+from rnnkit.train import checkpoint as ckpt
+from rnnkit import cli
+from rnnkit.train import metrics_log
 from rnnkit.errors import UserError
 
 
@@ -182,8 +183,8 @@ def test_nonfinite_weights_are_never_saved(tmp_path, small_run):
 
 
 def test_trainer_keeps_previous_checkpoint_when_weights_go_nonfinite(tmp_path, small_run):
-    from rnnkit.corpus import load_prepared
-    from rnnkit.train import LMTrainer, TrainConfig
+    from rnnkit.data.corpus import load_prepared
+    from rnnkit.train.lm_trainer import LMTrainer, TrainConfig
     _, src = small_run
     run = _copy_run(src, tmp_path / "run")
     c = ckpt.load(run, which="last")

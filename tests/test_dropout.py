@@ -1,9 +1,9 @@
-"""rnnkit.dropout: inverted dropout, the one mask function every model uses."""
+"""rnnkit.nn.dropout: inverted dropout, the one mask function every model uses."""
 from __future__ import annotations
 
 import numpy as np
 
-from rnnkit.dropout import dropout
+from rnnkit.nn.dropout import dropout
 
 
 def test_mask_keeps_1_minus_p_scaled_and_keeps_the_mean():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rnnkit import Embedding, RNNLayer, lengths_to_mask
-from rnnkit.embedding import check_ids, gather_rows, onehot, scatter_add_rows
+from rnnkit.nn.embedding import check_ids, gather_rows, onehot, scatter_add_rows
 
 T, B, V, E, H = 4, 3, 6, 3, 4
 
@@ -94,7 +94,7 @@ def test_bad_ids_raise():
 def test_scatter_add_equals_onehot_matmul_any_vocab(rng, vocab):
     """Both scatter-add strategies (one-hot GEMM for small V, sorted segments for large V)
     give onehot(ids)^T @ dY, for rows and for the transposed (W_ih-shaped) table."""
-    from rnnkit.embedding import scatter_add_cols
+    from rnnkit.nn.embedding import scatter_add_cols
     ids = rng.integers(0, vocab, size=(5, 4))
     ids[0] = ids[1]                              # repeats
     dy = rng.standard_normal((5, 4, 3))

@@ -1,4 +1,4 @@
-"""rnnkit.heap: glibc malloc keeps a training step's freed memory, so the next step does not
+"""rnnkit.train.heap: glibc malloc keeps a training step's freed memory, so the next step does not
 fault it in again (docs/heap.md). Counted in page faults, not timed."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ PROBE = r"""
 import json, resource, sys
 import numpy as np
 from rnnkit import CharRNN, ModelConfig
-from rnnkit.heap import keep_freed_memory
+from rnnkit.train.heap import keep_freed_memory
 kept = keep_freed_memory() if sys.argv[1] == "keep" else False
 m = CharRNN(ModelConfig(vocab_size=65, hidden=128, layers=2), seed=0)
 ids = np.random.default_rng(0).integers(0, 65, (65, 32))
@@ -57,7 +57,7 @@ def test_the_user_s_own_malloc_settings_win():
 def test_the_trainers_keep_freed_memory_once_training_starts(tmp_path, monkeypatch):
     """Called by the training loop, after the data is read (not at start: see heap.py)."""
     from helpers import write_text
-    from rnnkit import train as train_mod
+    from rnnkit.train import lm_trainer as train_mod
     calls = []
     monkeypatch.setattr(train_mod, "keep_freed_memory", lambda: calls.append(train_mod.ckpt.is_run_dir(run)))
     run = tmp_path / "run"
@@ -68,7 +68,7 @@ def test_the_trainers_keep_freed_memory_once_training_starts(tmp_path, monkeypat
 
 
 def test_the_task_trainer_keeps_freed_memory_once_training_starts(tmp_path, monkeypatch):
-    from rnnkit.tasks import trainer as task_trainer
+    from rnnkit.train import task_trainer as task_trainer
     calls = []
     monkeypatch.setattr(task_trainer, "keep_freed_memory", lambda: calls.append(1))
     data = tmp_path / "d.tsv"

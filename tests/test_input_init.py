@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnkit.char_rnn import CharRNN, ModelConfig
-from rnnkit.optim import clip_gradients, make_optimizer
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
+from rnnkit.optim.optimizers import clip_gradients, make_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,7 +71,7 @@ def test_normal_input_weights_learn_faster_than_pytorchs_uniform_ones():
     """The reason for the default (docs/input_init.md has the full-size runs): on real text,
     150 Adam steps of a 1x64 model end about 0.5 nats/char lower (measured 0.50-0.56 over
     three seeds); the test asks for 0.25 at each seed."""
-    text = "".join((ROOT / "rnnkit" / f).read_text(encoding="utf-8") for f in ("char_rnn.py", "rnn_layer.py"))
+    text = "".join((ROOT / "rnnkit" / f).read_text(encoding="utf-8") for f in ("models/char_rnn.py", "nn/rnn_layer.py"))
     chars = sorted(set(text))
     ids = np.array([chars.index(c) for c in text])
     for seed in range(3):
@@ -101,10 +101,10 @@ def test_cli_records_the_choice_and_refuses_changing_it_on_resume(tmp_path):
 
 
 # ------------------------------------------------------------------ the task models
-from rnnkit.tasks.classifier import ClassifierConfig, SequenceClassifier      # noqa: E402
-from rnnkit.tasks.generator import ConditionedGenerator, GeneratorConfig      # noqa: E402
-from rnnkit.tasks.seq2seq import Seq2Seq, Seq2SeqConfig                       # noqa: E402
-from rnnkit.tasks.tagger import SequenceTagger, TaggerConfig                  # noqa: E402
+from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier      # noqa: E402
+from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig      # noqa: E402
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig                       # noqa: E402
+from rnnkit.models.tagger import SequenceTagger, TaggerConfig                  # noqa: E402
 
 H = 64
 BOUND = 1 / np.sqrt(H)
@@ -179,7 +179,7 @@ def test_task_cli_records_the_choice_and_refuses_changing_it_on_resume(tmp_path)
 
 def test_each_verb_s_default_is_the_measured_one():
     """seq2seq keeps PyTorch's draw (it did better on G2P), the other verbs take N(0, 1)."""
-    from rnnkit.tasks.trainer import TaskTrainConfig
+    from rnnkit.train.task_trainer import TaskTrainConfig
     assert {v: TaskTrainConfig(verb=v).input_init for v in ("classify", "generate", "seq2seq", "tag")} == \
         {"classify": "normal", "generate": "normal", "seq2seq": "uniform", "tag": "normal"}
     assert TaskTrainConfig(verb="seq2seq", input_init="normal").input_init == "normal"

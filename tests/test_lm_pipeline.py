@@ -7,14 +7,14 @@ import sys
 import numpy as np
 import pytest
 
-from rnnkit.batcher import StreamBatcher
-from rnnkit.char_rnn import CharRNN, ModelConfig
-from rnnkit.corpus import load_prepared, prepare
-from rnnkit.evaluate import evaluate_ids
-from rnnkit.lm_checkpoint import load_lm
-from rnnkit.sample import beam_search, filter_probs, sample
-from rnnkit.schedule import learning_rate
-from rnnkit.vocab import Vocab
+from rnnkit.data.batcher import StreamBatcher
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
+from rnnkit.data.corpus import load_prepared, prepare
+from rnnkit.train.evaluate import evaluate_ids
+from rnnkit.train.load_lm import load_lm
+from rnnkit.decode.sample import beam_search, filter_probs, sample
+from rnnkit.optim.schedule import learning_rate
+from rnnkit.data.vocab import Vocab
 
 TEXT = ("First Citizen: 안녕하세요, 世界! 😀 Before we proceed any further, hear me speak.\n" * 40)
 
@@ -108,7 +108,7 @@ def test_sampling_is_seeded_and_greedy_is_argmax():
 
 
 def _logprob(m, prime, cont):
-    from rnnkit.softmax_cross_entropy import log_softmax
+    from rnnkit.nn.softmax_cross_entropy import log_softmax
     h, total = m.zero_state(1), 0.0
     seq = list(prime) + list(cont)
     for i, c in enumerate(seq[:-1]):

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO, TINY, assert_one_line_error, rnnkit, snapshot, write_text
-from rnnkit import checkpoint as ckpt
+from rnnkit.train import checkpoint as ckpt
 from rnnkit.errors import UserError
-from rnnkit.lm_checkpoint import load_lm
+from rnnkit.train.load_lm import load_lm
 
 
 class _Boom:

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from helpers import TINY, last_step, rnnkit, snapshot, write_text
-from rnnkit.nonfinite import MAX_SKIPS
-from rnnkit.corpus import find_files, prepare
-from rnnkit.train import LMTrainer, TrainConfig
+from rnnkit.train.nonfinite import MAX_SKIPS
+from rnnkit.data.corpus import find_files, prepare
+from rnnkit.train.lm_trainer import LMTrainer, TrainConfig
 
 ARGS = TINY + ["--save-every", "10", "--eval-every", "100", "--val-chars", "300", "--seed", "3"]
 
@@ -88,8 +88,8 @@ def test_stop_policy_exits_1_and_keeps_the_good_checkpoint(tmp_path, text):
 def test_repeated_nonfinite_steps_stop_even_under_skip(tmp_path, text, monkeypatch, capsys):
     """A model that keeps producing NaN is not skipped forever: after MAX_SKIPS in a row it
     stops with exit status 1, having applied none of those updates."""
-    from rnnkit import train as train_mod
-    from rnnkit.metrics_log import MetricsLog
+    from rnnkit.train import lm_trainer as train_mod
+    from rnnkit.train.metrics_log import MetricsLog
     tr = _trainer(tmp_path, text, max_steps=100)
     real = tr.model.forward
     monkeypatch.setattr(tr.model, "forward", lambda *a, **k: (float("nan"),) + tuple(real(*a, **k)[1:]))

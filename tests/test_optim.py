@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rnnkit import FlatParams, Linear
-from rnnkit.optim import OPTIMIZERS, clip_gradients, make_optimizer
+from rnnkit.optim.optimizers import OPTIMIZERS, clip_gradients, make_optimizer
 
 STEPS = 6
 LR = 0.05

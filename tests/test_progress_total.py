@@ -1,5 +1,5 @@
 """With ``--minutes``, the progress bar's total is the step the time budget will end the run
-at (``rnnkit.progress.expected_last_step``), not ``--max-steps``: before, a 15-minute run with the
+at (``rnnkit.train.progress.expected_last_step``), not ``--max-steps``: before, a 15-minute run with the
 default 2000 steps could end with the bar at 5% and an ETA of hours."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.progress import TrainingProgress, expected_last_step
+from rnnkit.train.progress import TrainingProgress, expected_last_step
 
 ROOT = Path(__file__).resolve().parents[1]
 

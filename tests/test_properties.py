@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from rnnkit.batcher import StreamBatcher
-from rnnkit.corpus import iter_text
+from rnnkit.data.batcher import StreamBatcher
+from rnnkit.data.corpus import iter_text
 from rnnkit.errors import UserError
-from rnnkit.vocab import Vocab
+from rnnkit.data.vocab import Vocab
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # Any code point except surrogates (which are not characters and cannot be UTF-8 encoded).
@@ -85,7 +85,7 @@ def test_utf8_reader_reports_the_exact_byte_offset(tmp_path, text, pos, bad, chu
     assert "".join(iter_text(f, chunk_bytes=chunk)) == text
 
 
-tsv = pytest.importorskip("rnnkit.tasks.tsv")
+tsv = pytest.importorskip("rnnkit.data.tsv")
 READERS = [tsv.read_text_label, tsv.read_label_text, tsv.read_source_target, tsv.read_text_tags]
 
 

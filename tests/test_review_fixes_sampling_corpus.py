@@ -3,7 +3,7 @@
 1. A positive temperature so small that ``logits / temperature`` overflows (1e-320) gave NaN
    probabilities: a crash in ``rnnkit sample`` and ``rnnkit serve``, blank output in
    ``rnnkit generate sample``. The max logit is now subtracted before the division
-   (``rnnkit.sample.tempered_logits``), so a tiny temperature gives greedy's output, and a
+   (``rnnkit.decode.sample.tempered_logits``), so a tiny temperature gives greedy's output, and a
    normal one gives the same numbers as before.
 2. ``rnnkit train DIR`` walks DIR by suffix, extensionless files included, so it can meet
    binaries; one of them (or one non-UTF-8 file) aborted the whole run. Files found by
@@ -18,16 +18,16 @@ import numpy as np
 import pytest
 
 from helpers import TINY, assert_one_line_error, rnnkit, write_text
-from rnnkit import corpus
-from rnnkit.char_rnn import CharRNN, ModelConfig
-from rnnkit.corpus import find_files, plan_corpus, read_text_file
+from rnnkit.data import corpus
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
+from rnnkit.data.corpus import find_files, plan_corpus, read_text_file
 from rnnkit.errors import UserError
-from rnnkit.sample import filter_probs, sample, tempered_logits
-from rnnkit.serve import Generator
-from rnnkit.softmax_cross_entropy import log_softmax, softmax
-from rnnkit.tasks import decoding
-from rnnkit.tasks.generator import ConditionedGenerator, GeneratorConfig
-from rnnkit.vocab import Vocab
+from rnnkit.decode.sample import filter_probs, sample, tempered_logits
+from rnnkit.viz.serve import Generator
+from rnnkit.nn.softmax_cross_entropy import log_softmax, softmax
+from rnnkit.decode import task_decoding as decoding
+from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
+from rnnkit.data.vocab import Vocab
 
 TINY_TEMPERATURES = [1e-320, 5e-324, 1e-300, 1e-30]
 

@@ -19,14 +19,15 @@ import numpy as np
 import pytest
 
 from helpers import assert_one_line_error, rnnkit
-from rnnkit import gradflow as gf
-from rnnkit import inspect_units, plot_curves
+from rnnkit.viz import gradflow as gf
+from rnnkit.viz import inspect_units
+from rnnkit.viz import plot_curves
 from rnnkit.cli import main
 from rnnkit.errors import UserError
-from rnnkit.mpl import png_size
-from rnnkit.output_path import write_atomically
-from rnnkit.train import train
-from rnnkit.train_config import TrainConfig
+from rnnkit.viz.mpl import png_size
+from rnnkit.viz.output_path import write_atomically
+from rnnkit.train.lm_trainer import train
+from rnnkit.train.lm_config import TrainConfig
 
 FAST_GRADFLOW = ["--fresh", "--hidden", "8", "--steps", "10", "--batch", "2", "--max-len", "64"]
 
@@ -174,7 +175,7 @@ def test_failed_save_leaves_the_old_file_and_no_temporary(run_dir, tmp_path, mon
 def test_failed_page_write_is_one_line(run_dir, tmp_path, monkeypatch, capsys):
     def no_rename(src, dst):
         raise OSError(errno.EXDEV, "Invalid cross-device link")
-    monkeypatch.setattr("rnnkit.output_path.os.replace", no_rename)
+    monkeypatch.setattr("rnnkit.viz.output_path.os.replace", no_rename)
     assert main(["inspect", str(run_dir), "--max-chars", "100", "--html", str(tmp_path / "u.html")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "u.html" in err

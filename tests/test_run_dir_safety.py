@@ -29,12 +29,12 @@ import numpy as np
 import pytest
 from helpers import env, write_text
 
-from rnnkit import checkpoint as ckpt
+from rnnkit.train import checkpoint as ckpt
 from rnnkit import cli
-from rnnkit import train as train_mod
+from rnnkit.train import lm_trainer as train_mod
 from rnnkit.errors import UserError
-from rnnkit.run_lock import LOCK_NAME, RunLock
-from rnnkit.tasks import trainer as task_trainer
+from rnnkit.train.run_lock import LOCK_NAME, RunLock
+from rnnkit.train import task_trainer as task_trainer
 
 LM = ["--hidden", "8", "--layers", "1", "--batch", "4", "--seq-len", "16", "--max-steps", "3",
       "--eval-every", "3", "--val-chars", "200", "--no-progress"]
@@ -319,7 +319,7 @@ def test_force_never_writes_through_a_symlink(world, lm, tmp_path, capsys, name)
 
 
 # ------------------------------------------------------------------------ item 6: the lock
-HOLD = ("import sys, time\nfrom rnnkit.run_lock import RunLock\nRunLock(sys.argv[1]).acquire()\n"
+HOLD = ("import sys, time\nfrom rnnkit.train.run_lock import RunLock\nRunLock(sys.argv[1]).acquire()\n"
         "print('locked', flush=True)\ntime.sleep(120)\n")
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.serve import MAX_BODY, make_server
-from rnnkit.train import train
-from rnnkit.train_config import TrainConfig
+from rnnkit.viz.serve import MAX_BODY, make_server
+from rnnkit.train.lm_trainer import train
+from rnnkit.train.lm_config import TrainConfig
 
 TEXT = ("the king and the queen are here.\nROMEO: what light through yonder window breaks?\n"
         "JULIET: (aside) o romeo, romeo! \"wherefore art thou\" romeo?\n") * 40

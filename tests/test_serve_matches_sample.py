@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnkit.char_rnn import CharRNN, ModelConfig
-from rnnkit.sample import GumbelDraw, filter_probs, sample
-from rnnkit.serve import Generator
-from rnnkit.vocab import Vocab
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
+from rnnkit.decode.sample import GumbelDraw, filter_probs, sample
+from rnnkit.viz.serve import Generator
+from rnnkit.data.vocab import Vocab
 
 
 @pytest.mark.parametrize("temperature,top_k", [(1.0, 0), (0.7, 0), (1.3, 3)])

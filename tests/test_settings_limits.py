@@ -19,14 +19,15 @@ import numpy as np
 import pytest
 
 from helpers import write_text
-from rnnkit import checkpoint as ckpt
-from rnnkit import cli, memory_budget
-from rnnkit.char_rnn import CharRNN, ModelConfig
-from rnnkit.model_shapes import model_parts, param_count, param_shapes, tensor_count
-from rnnkit.tasks.classifier import ClassifierConfig, SequenceClassifier
-from rnnkit.tasks.generator import ConditionedGenerator, GeneratorConfig
-from rnnkit.tasks.seq2seq import Seq2Seq, Seq2SeqConfig
-from rnnkit.tasks.tagger import SequenceTagger, TaggerConfig
+from rnnkit.train import checkpoint as ckpt
+from rnnkit import cli
+from rnnkit.train import memory_budget
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
+from rnnkit.models.shapes import model_parts, param_count, param_shapes, tensor_count
+from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
+from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.models.tagger import SequenceTagger, TaggerConfig
 
 LM = ["--hidden", "8", "--layers", "1", "--batch", "4", "--seq-len", "16", "--no-progress", "--warmup", "0"]
 TASK = ["--hidden", "8", "--batch", "8", "--no-progress"]
@@ -106,7 +107,7 @@ def test_exact_estimate_checked_once_the_vocabulary_is_known(runs, tmp_path, cap
     """Memory just above the lower bound checked with the flags (the stack alone, one step of
     one sequence): the full estimate (input weights over the vocabulary, head, activations) is
     refused once the data is read, still before --out is created, in both trainers."""
-    from rnnkit.model_shapes import stack
+    from rnnkit.models.shapes import stack
     lower = sum(memory_budget.training_bytes([stack("rnn.", 1, 400, 1)], 1, 1, "adam"))
     fake_memory(lower + 2 ** 16)      # the input weights alone add 400 x V x 44 bytes > 64 KiB
     out = tmp_path / "mid"
@@ -198,8 +199,8 @@ def _tamper(ckdir, **model):
 @pytest.fixture
 def no_build(monkeypatch):
     """Any model built from now on fails the test: the loaders must refuse before building."""
-    import rnnkit.cli_tasks as ct
-    import rnnkit.lm_checkpoint as lc
+    import rnnkit.cli.tasks as ct
+    import rnnkit.train.load_lm as lc
 
     def boom(*a, **k):
         raise AssertionError("a model was built before its configuration was checked")
@@ -321,7 +322,7 @@ def test_weights_finite_on_numpy_and_torch_buffers():
     (the GPU engine's ``DeviceFlat.data``; a CPU tensor here)."""
     from types import SimpleNamespace
 
-    from rnnkit.nonfinite import weights_finite
+    from rnnkit.train.nonfinite import weights_finite
     a = np.full(1000, 3e38, dtype=np.float32)                  # finite, though its float32 sum is not
     assert weights_finite(SimpleNamespace(data=a))
     for bad in (np.inf, -np.inf, np.nan):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers import MAX_STEPS, RUN_ARGS, assert_bit_identical, baseline, last_step, rnnkit, start, wait_for
-from rnnkit import checkpoint as ckpt
+from rnnkit.train import checkpoint as ckpt
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +50,7 @@ def test_a_signal_while_preparing_the_data_ends_in_one_line(tmp_path, monkeypatc
     import time
 
     from helpers import write_text
-    from rnnkit import train as train_mod
+    from rnnkit.train import lm_trainer as train_mod
     text = write_text(tmp_path / "t.txt", n_words=600)
     cfg = train_mod.TrainConfig(files=[str(text)], hidden=16, layers=1, batch=4, seq_len=16, max_steps=3,
                                 eval_every=3, val_chars=200, progress=False)
@@ -78,7 +78,7 @@ def test_the_stop_line_names_the_last_good_checkpoint_when_the_save_was_refused(
     """A save refused at the stop (non-finite weights) used to print 'checkpoint saved to None'."""
     from types import SimpleNamespace
 
-    from rnnkit.checkpoint import stopped_by_signal
+    from rnnkit.train.checkpoint import stopped_by_signal
     tr = SimpleNamespace(step=7, out=Path("runs/x"))
     line = stopped_by_signal(tr, None, "rnnkit train --resume runs/x")
     assert line == ("stopped by signal at step 7; the last good checkpoint is runs/x/last. "

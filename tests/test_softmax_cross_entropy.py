@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rnnkit import softmax_cross_entropy
-from rnnkit.softmax_cross_entropy import log_softmax, softmax
+from rnnkit.nn.softmax_cross_entropy import log_softmax, softmax
 
 T, B, V = 4, 3, 5
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from rnnkit import CharRNN, ModelConfig
-from rnnkit.sample import filter_probs, sample
-from rnnkit.softmax_cross_entropy import softmax
-from rnnkit.stream_step import ModelStream, StreamStep, stream_for
+from rnnkit.decode.sample import filter_probs, sample
+from rnnkit.nn.softmax_cross_entropy import softmax
+from rnnkit.models.stream_step import ModelStream, StreamStep, stream_for
 
 
 @pytest.mark.parametrize("layers", [1, 2, 3])

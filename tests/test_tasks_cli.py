@@ -175,7 +175,7 @@ def test_user_errors(tmp_path):
 
 
 def test_shared_settings_reach_the_task_verbs(tmp_path):
-    """The task verbs take every shared training setting (rnnkit/train_settings.py): the step
+    """The task verbs take every shared training setting (rnnkit/train/settings.py): the step
     schedule's --step-size and --gamma change the logged learning rate, and values out of
     range end in one line, as for rnnkit train."""
     data = make_tsv(tmp_path / "d.tsv", "classify", n=30)

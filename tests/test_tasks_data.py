@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from rnnkit.tasks.batch import minibatches, pad_batch, resolve_mask, teacher_forcing
-from rnnkit.tasks.tsv import read_label_text, read_source_target, read_text_label, read_text_tags
-from rnnkit.tasks.vocab import BOS, EOS, PAD, UNK, LabelSet, TokenVocab
+from rnnkit.data.padding import minibatches, pad_batch, resolve_mask, teacher_forcing
+from rnnkit.data.tsv import read_label_text, read_source_target, read_text_label, read_text_tags
+from rnnkit.data.token_vocab import BOS, EOS, PAD, UNK, LabelSet, TokenVocab
 
 
 def write(tmp_path, data: bytes, name="d.tsv"):

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from rnnkit.gradcheck import numeric_grad, rel_error
-from rnnkit.tasks.batch import pad_batch, teacher_forcing
-from rnnkit.tasks.classifier import ClassifierConfig, SequenceClassifier
-from rnnkit.tasks.generator import ConditionedGenerator, GeneratorConfig
-from rnnkit.tasks.seq2seq import Seq2Seq, Seq2SeqConfig
-from rnnkit.tasks.tagger import SequenceTagger, TaggerConfig
+from rnnkit.nn.gradcheck import numeric_grad, rel_error
+from rnnkit.data.padding import pad_batch, teacher_forcing
+from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
+from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.models.tagger import SequenceTagger, TaggerConfig
 
 F64 = np.float64
 

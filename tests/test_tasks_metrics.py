@@ -2,9 +2,8 @@
 import numpy as np
 import pytest
 
-from rnnkit.tasks.baselines import CharBigramNaiveBayes, MajorityClassifier, char_bigrams
-from rnnkit.tasks.metrics import (accuracy, boundary_f1, edit_distance, exact_match,
-                                  sequence_error_rate, token_error_rate)
+from rnnkit.models.baselines import CharBigramNaiveBayes, MajorityClassifier, char_bigrams
+from rnnkit.train.task_metrics import accuracy, boundary_f1, edit_distance, exact_match, sequence_error_rate, token_error_rate
 
 
 def test_accuracy():

@@ -4,14 +4,14 @@ import itertools
 import numpy as np
 import pytest
 
-from rnnkit.optim import clip_gradients, make_optimizer
-from rnnkit.tasks.batch import minibatches, pad_batch, teacher_forcing
-from rnnkit.tasks.classifier import ClassifierConfig, SequenceClassifier
-from rnnkit.tasks.decoding import step_logprobs
-from rnnkit.tasks.generator import ConditionedGenerator, GeneratorConfig
-from rnnkit.tasks.seq2seq import Seq2Seq, Seq2SeqConfig
-from rnnkit.tasks.tagger import SequenceTagger, TaggerConfig
-from rnnkit.tasks.vocab import BOS, EOS
+from rnnkit.optim.optimizers import clip_gradients, make_optimizer
+from rnnkit.data.padding import minibatches, pad_batch, teacher_forcing
+from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
+from rnnkit.decode.task_decoding import step_logprobs
+from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.models.tagger import SequenceTagger, TaggerConfig
+from rnnkit.data.token_vocab import BOS, EOS
 
 F64 = np.float64
 

@@ -24,15 +24,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnkit import cli_lm
+from rnnkit.cli import lm as cli_lm
 from rnnkit.cli import main
-from rnnkit.corpus import read_text_file
+from rnnkit.data.corpus import read_text_file
 from rnnkit.errors import UserError
-from rnnkit.evaluate import evaluate_ids, evaluate_pieces
-from rnnkit.lm_checkpoint import load_lm
-from rnnkit.serve import MAX_BODY, make_server
-from rnnkit.train import train
-from rnnkit.train_config import TrainConfig
+from rnnkit.train.evaluate import evaluate_ids, evaluate_pieces
+from rnnkit.train.load_lm import load_lm
+from rnnkit.viz.serve import MAX_BODY, make_server
+from rnnkit.train.lm_trainer import train
+from rnnkit.train.lm_config import TrainConfig
 
 TEXT = "the king and the queen, café naïve 안녕 🙂.\nROMEO: what light through yonder window?\n" * 30
 FAST_GRADFLOW = ["--fresh", "--hidden", "8", "--steps", "10", "--batch", "2", "--max-len", "64"]

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.char_rnn import CharRNN, ModelConfig
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.cli import main
-from rnnkit.mask import lengths_to_mask
-from rnnkit.optim import OPTIMIZERS, clip_gradients, make_optimizer
-from rnnkit.torch_engine import TorchCharRNN, TorchFlatOptimizer, clip_gradients_torch
+from rnnkit.nn.mask import lengths_to_mask
+from rnnkit.optim.optimizers import OPTIMIZERS, clip_gradients, make_optimizer
+from rnnkit.torch.lm_engine import TorchCharRNN, TorchFlatOptimizer, clip_gradients_torch
 
 TOL = dict(rtol=2e-5, atol=2e-6)
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")

@@ -12,15 +12,15 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from rnnkit.errors import UserError  # noqa: E402
-from rnnkit.mask import lengths_to_mask  # noqa: E402
-from rnnkit.stack import RNNStack  # noqa: E402
-from rnnkit.tasks.batch import pad_batch, teacher_forcing  # noqa: E402
-from rnnkit.tasks.classifier import ClassifierConfig, SequenceClassifier  # noqa: E402
-from rnnkit.tasks.engine import use_engine  # noqa: E402
-from rnnkit.tasks.generator import ConditionedGenerator, GeneratorConfig  # noqa: E402
-from rnnkit.tasks.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402
-from rnnkit.tasks.tagger import SequenceTagger, TaggerConfig  # noqa: E402
-from rnnkit.torch_stack import TorchRNNStack  # noqa: E402
+from rnnkit.nn.mask import lengths_to_mask  # noqa: E402
+from rnnkit.nn.stack import RNNStack  # noqa: E402
+from rnnkit.data.padding import pad_batch, teacher_forcing  # noqa: E402
+from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier  # noqa: E402
+from rnnkit.torch.task_engines import use_engine  # noqa: E402
+from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig  # noqa: E402
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402
+from rnnkit.models.tagger import SequenceTagger, TaggerConfig  # noqa: E402
+from rnnkit.torch.stack import TorchRNNStack  # noqa: E402
 
 from test_tasks_cli import make_tsv, ok, SMALL  # noqa: E402
 

@@ -14,15 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnkit import gradflow as gf
-from rnnkit.char_rnn import CharRNN, ModelConfig
+from rnnkit.viz import gradflow as gf
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.cli import main
-from rnnkit.inspect_units import ACT_SCALE, read_embedded, text_signals
-from rnnkit.lm_checkpoint import load_lm
-from rnnkit.mpl import INSTALL_HINT, png_size
-from rnnkit.softmax_cross_entropy import softmax
-from rnnkit.train import train
-from rnnkit.train_config import TrainConfig
+from rnnkit.viz.inspect_units import ACT_SCALE, read_embedded, text_signals
+from rnnkit.train.load_lm import load_lm
+from rnnkit.viz.mpl import INSTALL_HINT, png_size
+from rnnkit.nn.softmax_cross_entropy import softmax
+from rnnkit.train.lm_trainer import train
+from rnnkit.train.lm_config import TrainConfig
 
 LINES = [
     'He said "the king (and the queen) are here" and left.\n',

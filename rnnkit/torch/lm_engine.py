@@ -1,0 +1,337 @@
+"""The PyTorch engine: the character LM on ``torch.nn.RNN`` (cuDNN on NVIDIA GPUs).
+
+Same model, same equations, same parameter names as ``char_rnn.CharRNN``:
+
+    x_t = onehot(c_t)  or  E[c_t]                      torch.nn.functional.one_hot / torch.nn.Embedding
+    h^(l)_t = tanh(W^(l)_ih x + b^(l)_ih + W^(l)_hh h^(l)_{t-1} + b^(l)_hh)   torch.nn.RNN(nonlinearity="tanh")
+    y_t = W_hy h^(L)_t + b_y                           torch.nn.Linear
+    loss = mean cross-entropy over the counted (T, B) positions
+
+and the same interface (``forward``/``backward``/``step``/``zero_state``/``flat``/``cfg``),
+numpy arrays in and out, so the trainer, evaluation, sampling and checkpoints do not care
+which engine runs. A model starts from exactly the weights ``CharRNN`` would draw for the
+same seed, and checkpoints are interchangeable both ways (they hold plain numpy arrays).
+
+Where the parameters live — the design choice:
+
+- **CPU** (``device="cpu"``): the numpy ``FlatParams`` buffers are the storage. Every
+  ``torch.nn`` parameter is a zero-copy ``torch.from_numpy`` view of ``flat.data`` and its
+  ``.grad`` a view of ``flat.grad``. The NumPy optimizers, clipping and checkpoints of
+  ``rnnkit`` then work unchanged, on the very memory torch computes with.
+- **GPU** (``device="cuda"``): one flat parameter buffer and one flat gradient buffer on the
+  GPU, with the ``nn`` parameters as views of them (``DeviceFlat``). Moving 4M parameters
+  to the host and back every step would cost more than the step, so the optimizer
+  (``TorchFlatOptimizer``: the same five update rules as ``optim.py``, the same state names
+  and layout) and gradient clipping run on the GPU too. Values cross to the host only for
+  checkpoints (``flat.state_dict()``), which are numpy safetensors as always, so a
+  GPU-trained checkpoint loads on a CPU-only machine (``map_location`` behaviour for free).
+
+``device_optimizer=True`` forces the GPU layout on any device; the tests use it on CPU.
+
+Dropout: the same inverted dropout between layers (``nn.RNN(dropout=p)``) and before the
+head, with torch's generator seeded from the trainer's numpy RNG each step, so a run is
+reproducible and resumes exactly. The masks are not the NumPy engine's masks (same
+distribution, different draws); with ``--dropout 0`` the engines agree to float32 rounding.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
+from rnnkit.optim.optimizers import OPTIMIZERS, clip_gradients, make_optimizer
+
+TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """'cpu', 'cuda', 'cuda:1' -> torch.device; 'cuda' without a visible GPU raises ValueError."""
+    try:
+        dev = torch.device(device or "cpu")
+    except RuntimeError:                      # torch's own message lists two dozen device types
+        raise ValueError(f"--device must be cpu or cuda[:N], got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: PyTorch sees no CUDA GPU (torch.cuda.is_available() is False; "
+                         f"torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'})")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device must be cpu or cuda[:N], got {device!r}")
+    return dev
+
+
+class _Net(torch.nn.Module):
+    """Embedding (only with embed > 0) -> nn.RNN (tanh) -> nn.Linear, under our names."""
+
+    def __init__(self, cfg: ModelConfig, dtype: torch.dtype):
+        super().__init__()
+        V, H, L, E = cfg.vocab_size, cfg.hidden, cfg.layers, cfg.embed
+        if E:
+            self.embedding = torch.nn.Embedding(V, E, dtype=dtype)
+        self.rnn = torch.nn.RNN(E or V, H, num_layers=L, nonlinearity="tanh",
+                                dropout=cfg.dropout if L > 1 else 0.0, dtype=dtype)
+        self.head = torch.nn.Linear(H, V, dtype=dtype)
+
+
+class DeviceFlat:
+    """``FlatParams``' interface over flat torch buffers on a device.
+
+    ``data``/``grad`` are (P,) torch tensors; ``state_dict``/``load_state_dict`` speak
+    numpy (host copies), which is all the checkpoint code sees.
+    """
+
+    def __init__(self, host, data: torch.Tensor, grad: torch.Tensor):
+        self.dtype = host.dtype
+        self.names, self.shapes, self.offsets = host.names, host.shapes, host.offsets
+        self.data, self.grad = data, grad
+
+    def __len__(self) -> int:
+        return self.data.numel()
+
+    def view(self, name: str, grad: bool = False) -> torch.Tensor:
+        off, n = self.offsets[name]
+        return (self.grad if grad else self.data)[off:off + n].view(self.shapes[name])
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        host = self.data.detach().cpu().numpy()
+        return {n: host[o:o + k].reshape(self.shapes[n]).copy() for n, (o, k) in self.offsets.items()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        missing = [n for n in self.names if n not in state]
+        extra = [n for n in state if n not in self.offsets]
+        if missing or extra:
+            raise ValueError(f"parameter names differ: missing {missing}, unexpected {extra}")
+        for n in self.names:
+            a = np.asarray(state[n])
+            if tuple(a.shape) != self.shapes[n]:
+                raise ValueError(f"parameter {n} has shape {tuple(a.shape)}, expected {self.shapes[n]}")
+            self.view(n).copy_(torch.from_numpy(np.ascontiguousarray(a, dtype=self.dtype)))
+
+
+class TorchFlatOptimizer:
+    """``optim.py``'s update rules, in torch, over flat (P,) tensors on the model's device.
+
+    Same hyperparameters, same formulas (see ``optim.py``), and the same ``state_dict``
+    keys and layouts (``optim.exp_avg`` (P,), ``optim.t``, ...) as numpy arrays, so the
+    optimizer state in a checkpoint moves freely between the engines.
+    """
+
+    BUFFERS = {"sgd": ("momentum",), "adagrad": ("sum_sq",), "rmsprop": ("sq_avg",),
+               "adam": ("exp_avg", "exp_avg_sq"), "adamw": ("exp_avg", "exp_avg_sq")}
+
+    def __init__(self, name: str, flat: DeviceFlat, **hp):
+        if name not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+        self.name, self.flat, self.hp, self.t = name, flat, hp, 0
+        self.buffers = self.BUFFERS[name]
+        self.state = {b: torch.zeros_like(flat.data) for b in self.buffers}
+
+    @torch.no_grad()
+    def step(self, lr: float) -> None:
+        self.t += 1
+        p, g, s, hp = self.flat.data, self.flat.grad, self.state, self.hp
+        if self.name == "sgd":
+            v = s["momentum"]
+            v.mul_(hp.get("momentum", 0.9)).add_(g)
+            p.sub_(v * lr)
+        elif self.name == "adagrad":
+            G = s["sum_sq"]
+            G.addcmul_(g, g)
+            p.sub_(g / (G.sqrt() + hp.get("eps", 1e-8)) * lr)
+        elif self.name == "rmsprop":
+            a, sq = hp.get("alpha", 0.95), s["sq_avg"]
+            sq.mul_(a).add_(g * g * (1 - a))
+            p.sub_(g / (sq.sqrt() + hp.get("eps", 1e-8)) * lr)
+        else:
+            b1, b2 = hp.get("betas", (0.9, 0.999))
+            eps, wd = hp.get("eps", 1e-8), hp.get("weight_decay", 0.0)
+            m, v = s["exp_avg"], s["exp_avg_sq"]
+            if wd and self.name == "adamw":
+                p.mul_(1 - lr * wd)
+            elif wd:
+                g = g + wd * p
+            m.mul_(b1).add_((1 - b1) * g)
+            v.mul_(b2).add_(g * g * (1 - b2))
+            bc1, bc2 = 1 - b1 ** self.t, 1 - b2 ** self.t
+            denom = v.sqrt() * (1.0 / np.sqrt(bc2)) + eps
+            p.sub_(m / denom * (lr / bc1))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        out = {f"optim.{k}": v.detach().cpu().numpy().copy() for k, v in self.state.items()}
+        out["optim.t"] = np.array([self.t], dtype=np.int64)
+        return out
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        for k in self.buffers:
+            a = state.get(f"optim.{k}")
+            if a is None or tuple(a.shape) != tuple(self.state[k].shape):
+                raise ValueError(f"optimizer state optim.{k} missing or of the wrong shape")
+            self.state[k].copy_(torch.from_numpy(np.ascontiguousarray(a, dtype=self.flat.dtype)))
+        self.t = int(state["optim.t"][0])
+
+
+@torch.no_grad()
+def clip_gradients_torch(grad: torch.Tensor, mode: str, value: float) -> float:
+    """``optim.clip_gradients`` for a torch tensor: clip in place, return the norm before."""
+    norm = float(torch.linalg.vector_norm(grad))
+    if mode == "none" or value <= 0:
+        return norm
+    if mode == "norm":
+        if norm > value:
+            grad.mul_(value / norm)
+    elif mode == "value":
+        grad.clamp_(-value, value)
+    else:
+        raise ValueError(f"unknown clip mode {mode!r}; choose norm, value or none")
+    return norm
+
+
+class TorchCharRNN:
+    """``CharRNN`` on PyTorch. numpy in, numpy out; see the module docstring.
+
+    >>> m = TorchCharRNN(ModelConfig(vocab_size=5, hidden=8, layers=1), seed=0)
+    >>> ids = np.array([[0, 1], [2, 3], [4, 0]])                  # (T=3, B=2)
+    >>> loss, h_n, cache = m.forward(ids[:-1], ids[1:])
+    >>> dh0 = m.backward(cache)                                  # gradients now in m.flat.grad
+    """
+
+    engine = "torch"
+
+    def __init__(self, cfg: ModelConfig, seed: int = 0, dtype=np.float32, device: str | None = "cpu",
+                 device_optimizer: bool | None = None):
+        cfg.validate()
+        self.cfg = cfg
+        self.dtype = np.dtype(dtype)
+        self.device = resolve_device(device) if not isinstance(device, torch.device) else device
+        self.tdtype = TORCH_DTYPES[self.dtype]
+        host = CharRNN(cfg, seed=seed, dtype=dtype).flat      # the NumPy engine's init, same seed
+        self.net = _Net(cfg, self.tdtype)
+        self.on_device = self.device.type != "cpu" if device_optimizer is None else device_optimizer
+        if self.on_device:
+            data = torch.from_numpy(host.data).to(self.device).clone()
+            grad = torch.zeros_like(data)
+            self.flat = DeviceFlat(host, data, grad)
+        else:
+            data, grad = torch.from_numpy(host.data), torch.from_numpy(host.grad)   # zero copy
+            self.flat = host
+        self._data_t, self._grad_t = data, grad
+        params = dict(self.net.named_parameters())
+        if sorted(params) != sorted(host.names):
+            raise AssertionError(f"torch names {sorted(params)} != numpy names {sorted(host.names)}")
+        for name, p in params.items():
+            off, n = host.offsets[name]
+            p.data = data[off:off + n].view(host.shapes[name])
+            p.grad = grad[off:off + n].view(host.shapes[name])
+        self._grad_views = {name: p.grad for name, p in params.items()}
+
+    # -------------------------------------------------------- trainer hooks
+    def make_optimizer(self, name: str, **hp):
+        return TorchFlatOptimizer(name, self.flat, **hp) if self.on_device else make_optimizer(name, self.flat, **hp)
+
+    def clip_gradients(self, mode: str, value: float) -> float:
+        if self.on_device:
+            return clip_gradients_torch(self.flat.grad, mode, value)
+        return clip_gradients(self.flat.grad, mode, value)
+
+    def grad_tensor(self) -> torch.Tensor:
+        """The whole (P,) gradient as one torch tensor (for all-reduce), no copy."""
+        return self._grad_t
+
+    def data_tensor(self) -> torch.Tensor:
+        return self._data_t
+
+    # ------------------------------------------------------------- helpers
+    def zero_state(self, B: int) -> np.ndarray:
+        return np.zeros((self.cfg.layers, B, self.cfg.hidden), dtype=self.dtype)
+
+    def _t(self, a, dtype=None):
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype).to(self.device, non_blocking=True)
+
+    def _input(self, ids: torch.Tensor) -> torch.Tensor:
+        if self.cfg.embed:
+            return self.net.embedding(ids)                                  # (T, B, E)
+        # one-hot rows: nn.RNN then computes W_ih onehot(c) = column c of W_ih (H, V)
+        return F.one_hot(ids, self.cfg.vocab_size).to(self.tdtype)         # (T, B, V)
+
+    def _rnn(self, x, h0):
+        with warnings.catch_warnings():
+            # cuDNN wants its own packed weight layout; ours is a view of the flat buffer,
+            # so it packs a copy per call (a device-to-device copy, cheap) and says so.
+            warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
+            return self.net.rnn(x, h0)
+
+    def _rnn_masked(self, x, h0, mask):
+        """Variable lengths as packed sequences: h_n is each stream's state at its last
+        counted step, as in the NumPy engine. ``mask`` (T, B) must be a prefix mask."""
+        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+        mask = np.asarray(mask)
+        lengths = mask.sum(axis=0).astype(np.int64)                         # (B,)
+        if not np.array_equal(mask != 0, np.arange(mask.shape[0])[:, None] < lengths[None, :]):
+            raise ValueError("the torch engine takes prefix masks only (lengths_to_mask)")
+        packed = pack_padded_sequence(x, torch.from_numpy(np.maximum(lengths, 1)), enforce_sorted=False)
+        out, h_n = self._rnn(packed, h0)
+        hs, _ = pad_packed_sequence(out, total_length=x.shape[0])          # (T, B, H), zeros past the end
+        empty = torch.from_numpy(lengths == 0).to(self.device)[None, :, None]
+        return hs, torch.where(empty, h0, h_n)                              # empty streams keep h0
+
+    # ------------------------------------------------------------ training
+    def forward(self, ids, targets, h0=None, mask=None, train=False, rng=None, need_grad=True):
+        """ids, targets (T, B) ints; h0 (L, B, H). Returns (mean loss, h_n (L, B, H) numpy, cache)."""
+        T, B = np.shape(ids)
+        p = self.cfg.dropout
+        if train and p > 0:
+            rng = rng if rng is not None else np.random.default_rng()
+            torch.manual_seed(int(rng.integers(2 ** 63 - 1)))               # reproducible dropout
+        # cuDNN can only backpropagate through an RNN run in training mode, so gradients
+        # without dropout (train=False, need_grad=True) run in training mode with the
+        # between-layer dropout set to 0; nn.RNN reads ``dropout`` at every call.
+        self.net.train(bool(train) or bool(need_grad))
+        self.net.rnn.dropout = p if (train and self.cfg.layers > 1) else 0.0
+        h0 = self.zero_state(B) if h0 is None else h0
+        with torch.set_grad_enabled(need_grad):
+            idt, tgt = self._t(ids, torch.int64), self._t(targets, torch.int64)
+            h0t = self._t(h0, self.tdtype)
+            if need_grad:
+                h0t.requires_grad_(True)
+            if mask is None:
+                hs, h_n = self._rnn(self._input(idt), h0t)                  # (T, B, H), (L, B, H)
+            else:
+                hs, h_n = self._rnn_masked(self._input(idt), h0t, mask)
+            hs = F.dropout(hs, p, training=bool(train) and p > 0)
+            logits = self.net.head(hs)                                      # (T, B, V)
+            nll = F.cross_entropy(logits.reshape(T * B, -1), tgt.reshape(-1), reduction="none")
+            if mask is None:
+                total_t, count = nll.sum(dtype=torch.float64), float(T * B)
+            else:
+                m = self._t(mask, self.tdtype).reshape(-1)
+                total_t, count = (nll * m).sum(dtype=torch.float64), float(np.sum(mask))
+            loss_t = (nll if mask is None else nll * m).sum() / max(count, 1)
+        total = float(total_t.detach())
+        cache = dict(loss=loss_t, h0=h0t, h_n=h_n, total=total, count=int(count) if mask is None else count)
+        return total / max(count, 1), h_n.detach().cpu().numpy(), cache
+
+    def backward(self, cache, dh_n=None):
+        """Fills ``flat.grad`` with d(mean loss)/d(params); returns dL/dh0 (L, B, H) numpy."""
+        self._grad_t.zero_()
+        outs, grads = [cache["loss"]], [None]
+        if dh_n is not None:
+            outs.append(cache["h_n"])
+            grads.append(self._t(dh_n, self.tdtype))
+        torch.autograd.backward(outs, grads)
+        for name, p in self.net.named_parameters():                        # autograd accumulated in
+            if p.grad is not self._grad_views[name]:                       # place; if it ever swaps
+                self._grad_views[name].copy_(p.grad)                       # the tensor, copy back
+                p.grad = self._grad_views[name]
+        dh0 = cache["h0"].grad
+        return dh0.cpu().numpy() if dh0 is not None else self.zero_state(cache["h0"].shape[1])
+
+    # ----------------------------------------------------------- inference
+    @torch.no_grad()
+    def step(self, ids: np.ndarray, h: np.ndarray):
+        """One step for sampling: ids (B,), h (L, B, H) -> logits (B, V), new h (L, B, H)."""
+        self.net.eval()
+        idt = self._t(np.asarray(ids).reshape(1, -1), torch.int64)          # (1, B)
+        hs, h_n = self._rnn(self._input(idt), self._t(h, self.tdtype))
+        logits = self.net.head(hs[0])                                       # (B, V)
+        return logits.cpu().numpy(), h_n.cpu().numpy()

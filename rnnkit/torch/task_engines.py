@@ -1,0 +1,50 @@
+"""Engines for the task models: ``numpy`` (the default, ``stack.RNNStack``) or ``torch``.
+
+The task models build their recurrent parts as NumPy ``RNNStack`` s. ``use_engine`` swaps
+each for a ``torch_stack.TorchRNNStack`` that computes with the very same parameter and
+gradient arrays (views of the model's ``FlatParams`` buffer), so nothing else changes:
+heads, losses, optimizer, clipping and checkpoints stay NumPy, and a checkpoint written
+under one engine loads under the other. Nothing engine-specific is saved.
+"""
+from __future__ import annotations
+
+from .engines import ENGINES, require_torch
+from rnnkit.errors import UserError
+from rnnkit.nn.stack import RNNStack
+
+STACKS = ("rnn", "encoder", "decoder")      # the attributes holding a model's RNN stacks
+
+
+def check_engine(engine: str | None, device: str | None) -> None:
+    """Validate ``--engine``/``--device``; the torch engine without torch is a one-line UserError."""
+    engine = engine or "numpy"
+    if engine not in ENGINES:
+        raise UserError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "torch":
+        require_torch()
+    elif device not in (None, "cpu"):
+        raise UserError(f"--device {device} needs --engine torch (the NumPy engine runs on the CPU)")
+
+
+def use_engine(model, engine: str | None = "numpy", device: str | None = None):
+    """Run ``model`` 's RNN stacks on ``engine`` (in place); returns the model."""
+    check_engine(engine, device)
+    if (engine or "numpy") == "numpy":
+        for name in STACKS:
+            s = getattr(model, name, None)
+            if s is not None and not isinstance(s, RNNStack):
+                setattr(model, name, s.np_stack)
+        model.engine = "numpy"
+        return model
+    from .stack import TorchRNNStack
+    for name in STACKS:
+        s = getattr(model, name, None)
+        if isinstance(s, TorchRNNStack):
+            s = s.np_stack
+        if isinstance(s, RNNStack):
+            try:
+                setattr(model, name, TorchRNNStack.wrap(s, device or "cpu"))
+            except ValueError as e:
+                raise UserError(str(e)) from None
+    model.engine = engine
+    return model

@@ -1,0 +1,2 @@
+"""Training runs: configuration, the trainers, checkpoints (safetensors + JSON), resume,
+the non-finite guard, progress, the metrics log, signals and evaluation."""

@@ -1,0 +1,338 @@
+"""The four task forms as plug-ins of the generic training loop (``trainer.py``).
+
+A ``Form`` knows, for one verb, how to read its TSV, build vocabularies from the training
+examples, build the model from a training configuration, compute a training loss on a
+minibatch of example indices, and score a validation or test set with the task's metric:
+
+| verb       | TSV line            | model                  | validation metric            |
+|------------|---------------------|------------------------|------------------------------|
+| classify   | text<TAB>label      | ``SequenceClassifier`` | accuracy (higher is better)  |
+| generate   | label<TAB>text      | ``ConditionedGenerator`` | NLL nats/char (lower)      |
+| seq2seq    | source<TAB>target   | ``Seq2Seq``            | greedy token error rate (lower) |
+| tag        | text<TAB>tags       | ``SequenceTagger``     | boundary F1 for 0/1 tags, else tag accuracy |
+
+Vocabularies are saved as one JSON object in the checkpoint's ``vocab.json``:
+``{"input": TokenVocab, "labels": LabelSet, "target": TokenVocab}`` (the keys a form uses).
+Text is read as characters; a seq2seq target (or source) may instead be read as
+whitespace-separated tokens (``--target-tokens words``: phonemes, words).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnkit.errors import UserError
+from . import task_metrics as metrics
+from rnnkit.data import tsv
+from rnnkit.data.padding import pad_batch, teacher_forcing
+from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
+from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.models.tagger import SequenceTagger, TaggerConfig
+from rnnkit.data.token_vocab import LabelSet, TokenVocab
+
+EVAL_BATCH = 256
+
+
+def _chunks(n: int, size: int = EVAL_BATCH):
+    for i in range(0, n, size):
+        yield np.arange(i, min(n, i + size))
+
+
+def read_examples(verb: str, path) -> list[tuple[str, str]]:
+    """The (first, second) field pairs of a task TSV; bad lines raise UserError with file:line."""
+    readers = {"classify": tsv.read_text_label, "generate": tsv.read_label_text,
+               "seq2seq": tsv.read_source_target, "tag": tsv.read_text_tags}
+    try:
+        a, b = readers[verb](path)
+    except FileNotFoundError:
+        raise UserError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a directory, not a TSV file") from None
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    if not a:
+        raise UserError(f"{path} holds no examples (no non-empty lines)")
+    return list(zip(a, b))
+
+
+def split_tokens(text: str, mode: str) -> list[str]:
+    """'chars': the characters; 'words': whitespace-separated tokens."""
+    return text.split() if mode == "words" else list(text)
+
+
+def join_tokens(tokens, mode: str) -> str:
+    return " ".join(tokens) if mode == "words" else "".join(tokens)
+
+
+@dataclass
+class Form:
+    """Base: subclasses set ``verb``, ``metric``, ``higher_better`` and the methods below."""
+    cfg: object                    # the TaskTrainConfig (hidden, layers, embed, ...)
+    verb = ""
+    metric = ""
+    higher_better = True
+
+    # vocabularies -------------------------------------------------------
+    def vocab_json(self) -> str:
+        return json.dumps(self.vocab_dict(), ensure_ascii=False, sort_keys=True)
+
+    def better(self, a: float, b: float) -> bool:
+        """Is metric value a better than b?"""
+        if b is None or (isinstance(b, float) and math.isnan(b)):
+            return True
+        return a > b if self.higher_better else a < b
+
+
+class ClassifyForm(Form):
+    verb, metric, higher_better = "classify", "accuracy", True
+
+    def fit_vocab(self, examples):
+        self.vocab = TokenVocab.build(t for t, _ in examples)
+        self.labels = LabelSet.build(l for _, l in examples)
+        if len(self.labels) < 2:
+            raise UserError(f"the training data has only one label ({self.labels.labels[0]!r}); "
+                            f"a classifier needs at least 2")
+
+    def vocab_dict(self):
+        return {"input": self.vocab.to_dict(), "labels": self.labels.to_dict()}
+
+    def load_vocab(self, obj):
+        self.vocab, self.labels = TokenVocab.from_dict(obj["input"]), LabelSet.from_dict(obj["labels"])
+
+    def model_config(self):
+        c = self.cfg
+        return ClassifierConfig(len(self.vocab), len(self.labels), c.hidden, c.layers, c.embed,
+                                c.bidirectional, c.dropout, c.init, input_init=c.input_init)
+
+    def build_model(self, model_cfg: dict, seed: int):
+        return SequenceClassifier(ClassifierConfig(**model_cfg), seed)
+
+    def encode(self, examples, where="data"):
+        X = [self.vocab.encode(t) for t, _ in examples]
+        try:
+            Y = np.array(self.labels.encode([l for _, l in examples]), dtype=np.int64)
+        except ValueError as e:
+            raise UserError(f"{where}: {e}") from None
+        return X, Y
+
+    def loss(self, model, data, idx, rng):
+        X, Y = data
+        ids, lengths, _ = pad_batch([X[i] for i in idx])
+        return model.forward(ids, Y[idx], lengths=lengths, train=True, rng=rng)
+
+    def probs(self, model, texts):
+        X = [self.vocab.encode(t) for t in texts]
+        out = []
+        for idx in _chunks(len(X)):
+            ids, lengths, _ = pad_batch([X[i] for i in idx])
+            out.append(model.predict_proba(ids, lengths=lengths))
+        return np.concatenate(out)
+
+    def evaluate(self, model, data, examples, **kw):
+        X, Y = data
+        total = count = correct = 0
+        for idx in _chunks(len(X)):
+            ids, lengths, _ = pad_batch([X[i] for i in idx])
+            _, c = model.forward(ids, Y[idx], lengths=lengths, need_grad=False)
+            total, count = total + c["total"], count + c["count"]
+            correct += int((c["logits"].argmax(axis=1) == Y[idx]).sum())
+        return {"accuracy": correct / len(Y), "loss": total / count, "examples": len(Y)}
+
+
+class GenerateForm(Form):
+    verb, metric, higher_better = "generate", "nll", False
+
+    def fit_vocab(self, examples):
+        self.labels = LabelSet.build(l for l, _ in examples)
+        self.vocab = TokenVocab.build(t for _, t in examples)
+
+    def vocab_dict(self):
+        return {"input": self.vocab.to_dict(), "labels": self.labels.to_dict()}
+
+    def load_vocab(self, obj):
+        self.vocab, self.labels = TokenVocab.from_dict(obj["input"]), LabelSet.from_dict(obj["labels"])
+
+    def model_config(self):
+        c = self.cfg
+        return GeneratorConfig(len(self.vocab), num_labels=len(self.labels), cond_embed=c.cond_embed,
+                               autoregressive=c.autoregressive, embed=c.embed if c.autoregressive else 0,
+                               hidden=c.hidden, layers=c.layers, dropout=c.dropout, init=c.init,
+                               input_init=c.input_init)
+
+    def build_model(self, model_cfg: dict, seed: int):
+        return ConditionedGenerator(GeneratorConfig(**model_cfg), seed)
+
+    def encode(self, examples, where="data"):
+        try:
+            L = np.array(self.labels.encode([l for l, _ in examples]), dtype=np.int64)
+        except ValueError as e:
+            raise UserError(f"{where}: {e}") from None
+        return L, [self.vocab.encode(t) for _, t in examples]
+
+    def loss(self, model, data, idx, rng):
+        L, W = data
+        dec_in, dec_out, mask = teacher_forcing([W[i] for i in idx])
+        return model.forward(L[idx], dec_out, mask, dec_in=dec_in, train=True, rng=rng)
+
+    def evaluate(self, model, data, examples, **kw):
+        L, W = data
+        total = count = 0.0
+        for idx in _chunks(len(W)):
+            dec_in, dec_out, mask = teacher_forcing([W[i] for i in idx])
+            _, c = model.forward(L[idx], dec_out, mask, dec_in=dec_in, need_grad=False)
+            total, count = total + c["total"], count + c["count"]
+        nll = total / count
+        return {"nll": nll, "bpc": nll / math.log(2), "loss": nll, "predictions": int(count),
+                "examples": len(W)}
+
+
+class Seq2SeqForm(Form):
+    verb, metric, higher_better = "seq2seq", "token_error_rate", False
+
+    def fit_vocab(self, examples):
+        c = self.cfg
+        self.src_vocab = TokenVocab.build(split_tokens(s, c.source_tokens) for s, _ in examples)
+        self.tgt_vocab = TokenVocab.build(split_tokens(t, c.target_tokens) for _, t in examples)
+
+    def vocab_dict(self):
+        return {"input": self.src_vocab.to_dict(), "target": self.tgt_vocab.to_dict()}
+
+    def load_vocab(self, obj):
+        self.src_vocab, self.tgt_vocab = TokenVocab.from_dict(obj["input"]), TokenVocab.from_dict(obj["target"])
+
+    def model_config(self):
+        c = self.cfg
+        return Seq2SeqConfig(len(self.src_vocab), len(self.tgt_vocab), c.hidden, c.layers, c.embed,
+                             c.bidirectional, c.dropout, c.init, input_init=c.input_init)
+
+    def build_model(self, model_cfg: dict, seed: int):
+        return Seq2Seq(Seq2SeqConfig(**model_cfg), seed)
+
+    def encode_sources(self, sources):
+        return [self.src_vocab.encode(split_tokens(s, self.cfg.source_tokens)) for s in sources]
+
+    def encode(self, examples, where="data"):
+        S = self.encode_sources([s for s, _ in examples])
+        T = [self.tgt_vocab.encode(split_tokens(t, self.cfg.target_tokens)) for _, t in examples]
+        for i, s in enumerate(S):
+            if not s:
+                raise UserError(f"{where}: example {i + 1} has an empty source after tokenizing")
+        return S, T
+
+    def loss(self, model, data, idx, rng):
+        S, T = data
+        src, lengths, _ = pad_batch([S[i] for i in idx])
+        dec_in, dec_out, dmask = teacher_forcing([T[i] for i in idx])
+        return model.forward(src, dec_in, dec_out, src_lengths=lengths, dec_mask=dmask, train=True, rng=rng)
+
+    def decode(self, model, S, beam=1, max_len=None):
+        """Encoded sources -> target token lists (greedy, or beam search with beam > 1)."""
+        out = []
+        max_len = max_len or self.cfg.max_len
+        for idx in _chunks(len(S)):
+            src, lengths, _ = pad_batch([S[i] for i in idx])
+            if beam > 1:
+                hyps, _ = model.beam_decode(src, src_lengths=lengths, beam=beam, max_len=max_len)
+            else:
+                hyps, _ = model.greedy(src, src_lengths=lengths, max_len=max_len)
+            out += [[self.tgt_vocab.itos[i] for i in h] for h in hyps]
+        return out
+
+    def evaluate(self, model, data, examples, beam=1, decode_max=None):
+        S, T = data
+        total = count = 0.0
+        for idx in _chunks(len(S)):
+            src, lengths, _ = pad_batch([S[i] for i in idx])
+            dec_in, dec_out, dmask = teacher_forcing([T[i] for i in idx])
+            _, c = model.forward(src, dec_in, dec_out, src_lengths=lengths, dec_mask=dmask, need_grad=False)
+            total, count = total + c["total"], count + c["count"]
+        n = len(S) if decode_max is None else min(len(S), decode_max)
+        hyps = self.decode(model, S[:n], beam)
+        refs = [split_tokens(t, self.cfg.target_tokens) for _, t in examples[:n]]
+        return {"exact_match": metrics.exact_match(hyps, refs),
+                "sequence_error_rate": metrics.sequence_error_rate(hyps, refs),
+                "token_error_rate": metrics.token_error_rate(hyps, refs),
+                "loss": total / count, "examples": n, "beam": beam}
+
+
+class TagForm(Form):
+    verb, metric, higher_better = "tag", "accuracy", True
+
+    def fit_vocab(self, examples):
+        self.vocab = TokenVocab.build(t for t, _ in examples)
+        self.tags = LabelSet.build(ch for _, tags in examples for ch in tags)
+        if len(self.tags) < 2:
+            raise UserError(f"the training data uses only one tag ({self.tags.labels[0]!r}); "
+                            f"a tagger needs at least 2")
+        self._set_metric()
+
+    def _set_metric(self):
+        self.binary = self.tags.labels == ["0", "1"]
+        self.metric = "f1" if self.binary else "accuracy"
+
+    def vocab_dict(self):
+        return {"input": self.vocab.to_dict(), "labels": self.tags.to_dict()}
+
+    def load_vocab(self, obj):
+        self.vocab, self.tags = TokenVocab.from_dict(obj["input"]), LabelSet.from_dict(obj["labels"])
+        self._set_metric()
+
+    def model_config(self):
+        c = self.cfg
+        return TaggerConfig(len(self.vocab), len(self.tags), c.hidden, c.layers, c.embed,
+                            c.bidirectional, c.dropout, c.init, input_init=c.input_init)
+
+    def build_model(self, model_cfg: dict, seed: int):
+        return SequenceTagger(TaggerConfig(**model_cfg), seed)
+
+    def encode(self, examples, where="data"):
+        X = [self.vocab.encode(t) for t, _ in examples]
+        try:
+            Y = [self.tags.encode(tags, what="tag") for _, tags in examples]
+        except ValueError as e:
+            raise UserError(f"{where}: {e}") from None
+        return X, Y
+
+    def loss(self, model, data, idx, rng):
+        X, Y = data
+        ids, lengths, _ = pad_batch([X[i] for i in idx])
+        tg, _, _ = pad_batch([Y[i] for i in idx])
+        return model.forward(ids, tg, lengths=lengths, train=True, rng=rng)
+
+    def predict_tags(self, model, texts):
+        X = [self.vocab.encode(t) for t in texts]
+        out = []
+        for idx in _chunks(len(X)):
+            ids, lengths, _ = pad_batch([X[i] for i in idx])
+            p = model.predict(ids, lengths=lengths)
+            out += ["".join(self.tags.decode(p[:n, b])) for b, n in enumerate(lengths)]
+        return out
+
+    def evaluate(self, model, data, examples, **kw):
+        X, Y = data
+        total = count = 0.0
+        pred = []
+        for idx in _chunks(len(X)):
+            ids, lengths, _ = pad_batch([X[i] for i in idx])
+            tg, _, _ = pad_batch([Y[i] for i in idx])
+            _, c = model.forward(ids, tg, lengths=lengths, need_grad=False)
+            total, count = total + c["total"], count + c["count"]
+            p = c["logits"].argmax(axis=2)
+            pred += ["".join(self.tags.decode(p[:n, b])) for b, n in enumerate(lengths)]
+        gold = [tags for _, tags in examples]
+        right = sum(a == b for p, g in zip(pred, gold) for a, b in zip(p, g))
+        r = {"accuracy": right / sum(len(g) for g in gold), "loss": total / count, "examples": len(X)}
+        if self.binary:
+            r.update(metrics.boundary_f1(pred, gold, "1"))
+        return r
+
+
+FORMS = {"classify": ClassifyForm, "generate": GenerateForm, "seq2seq": Seq2SeqForm, "tag": TagForm}
+
+
+def make_form(verb: str, cfg) -> Form:
+    return FORMS[verb](cfg)

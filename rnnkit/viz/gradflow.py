@@ -1,0 +1,362 @@
+"""Gradient flow through time, and what full BPTT costs next to truncated BPTT.
+
+1. **Vanishing and exploding gradients.** Put the loss on the last step only,
+   L = CE(y_T, c_{T+1}), and run BPTT by hand, recording the gradient that reaches each
+   hidden state:
+
+       g_t = dL/dh_t = dL/dh_t|_output + (g_{t+1} * (1 - h_{t+1}^2)) W_hh        (B, H)
+
+   ||g_t|| against the distance T - t from the loss shows whether the signal survives the
+   trip back: each step multiplies it by diag(1 - h^2) W_hh, so it shrinks geometrically
+   when that Jacobian's norm is below 1 (vanishing) and grows when above 1 (exploding).
+   Drawn for fresh models under each recurrent init (uniform, orthogonal, identity),
+   an orthogonal W_hh scaled by a gain > 1 (which explodes), and a trained model.
+2. **Clipping.** The norm of the whole parameter gradient of the training loss against
+   the sequence length T, before and after clipping it to the threshold c:
+   g <- g * min(1, c / ||g||). Clipping caps the step size and keeps its direction.
+3. **Full BPTT vs TBPTT.** Forward plus backward over N characters in one pass keeps every
+   state for the backward sweep, so its memory grows with N; truncated BPTT in chunks of
+   K carries the state across chunks and keeps only K steps. Time (``perf_counter``, best
+   of a few) and peak allocated memory (``tracemalloc``, which sees NumPy's buffers) as N
+   grows.
+
+    rnnkit gradflow runs/shakespeare -o gradflow.png
+    rnnkit gradflow --fresh --hidden 128 --layers 1 -o gradflow.png
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
+from rnnkit.data.corpus import load_prepared, read_text_file
+from rnnkit.errors import UserError
+from rnnkit.nn.init import RECURRENT_INITS
+from rnnkit.train.load_lm import load_lm
+from .mpl import figure_output, pyplot, save_figure
+from .output_path import check_output, write_atomically
+from rnnkit.nn.softmax_cross_entropy import softmax
+from rnnkit.data.vocab import Vocab
+
+
+# ------------------------------------------------------------------ 1. gradient flow
+def hidden_grad_norms(model, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """||dL/dh^(l)_t|| for the loss on the last step, per layer and step.
+
+    ids (T+1, B): inputs ids[:T], the loss scores ids[T] after the last input, summed over
+    the B sequences. Returns (norms (L, T, B) indexed by distance from the loss, so
+    norms[:, 0] is h_T and norms[:, T-1] is h_1; dh0 (L, B, H) = dL/dh_0, as
+    ``RNNStack.backward`` would return it).
+    """
+    if ids.ndim != 2 or ids.shape[0] < 2:
+        raise ValueError(f"ids must be (T+1, B) with T >= 1, got {ids.shape}")
+    x, target = ids[:-1].astype(np.int64), ids[-1].astype(np.int64)       # (T, B), (B,)
+    T, B = x.shape
+    L, H = model.cfg.layers, model.cfg.hidden
+    xin = x if model.embedding is None else model.embedding.forward(x)[0]
+    (top, _), (caches, _) = model.rnn.forward(xin)                        # (T, B, H)
+    W, b = model.head.params["weight"], model.head.params["bias"]         # (V, H), (V,)
+    p = softmax((top[-1] @ W.T + b).astype(np.float64))                   # (B, V)
+    p[np.arange(B), target] -= 1.0                                        # dL/dy_T, L = sum_b CE_b
+    dstates = np.zeros((T, B, H))                                         # dL/dh_t from above
+    dstates[-1] = p @ W                                                   # only h_T feeds the loss
+    norms = np.zeros((L, T, B))
+    dh0 = np.zeros((L, B, H))
+    for k in range(L - 1, -1, -1):
+        layer = model.rnn.layers[k]
+        S = caches[k][1].astype(np.float64)                               # (T+1, B, H): h_0..h_T
+        W_hh = layer.params[layer.k_hh].astype(np.float64)                # (H, H)
+        W_ih = layer.params[layer.k_ih].astype(np.float64)                # (H, D)
+        below = np.zeros((T, B, W_ih.shape[1])) if k > 0 else None        # dL/dh^(k-1)_t
+        g = np.zeros((B, H))
+        for t in range(T - 1, -1, -1):
+            g += dstates[t]                                               # g_t
+            norms[k, T - 1 - t] = np.linalg.norm(g, axis=1)
+            dz = g * (1.0 - S[t + 1] ** 2)                                # dL/dz_t
+            if below is not None:
+                below[t] = dz @ W_ih
+            g = dz @ W_hh                                                 # g_{t-1} (before its own output term)
+        dh0[k] = g
+        dstates = below
+    return norms, dh0
+
+
+def fresh_model(cfg: ModelConfig, init: str, gain: float = 1.0, seed: int = 0) -> CharRNN:
+    """A new model with recurrent init ``init``; every W_hh multiplied by ``gain``.
+
+    Its input weights are PyTorch's small uniform ones (``input_init="uniform"``), not
+    rnnkit's default N(0, 1) for one-hot input, so the states start far from saturation and
+    the curves show what W_hh alone does to the gradient (with N(0, 1) input weights, 1 - h^2
+    is smaller from the start and damps the "exploding" x2 model too).
+    """
+    m = CharRNN(ModelConfig(vocab_size=cfg.vocab_size, hidden=cfg.hidden, layers=cfg.layers,
+                            embed=cfg.embed, init=init, input_init="uniform"), seed=seed)
+    if gain != 1.0:
+        for layer in m.rnn.layers:
+            layer.params[layer.k_hh] *= gain
+    return m
+
+
+def batch_windows(stream: np.ndarray, T: int, B: int, seed: int = 0) -> np.ndarray:
+    """B windows of T+1 consecutive ids from ``stream``, as (T+1, B) (random starts)."""
+    if len(stream) < T + 1:
+        raise UserError(f"the text has {len(stream)} characters; --steps {T} needs at least {T + 1}")
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, len(stream) - T, size=B)
+    return np.stack([np.asarray(stream[s:s + T + 1]) for s in starts], axis=1).astype(np.int64)
+
+
+# ---------------------------------------------------------------------- 2. clipping
+def param_grad_norm(model, ids: np.ndarray) -> float:
+    """||d(mean CE over all steps)/dθ|| for ids (T+1, B): the norm that clipping looks at."""
+    model.flat.grad[...] = 0
+    loss, _, cache = model.forward(ids[:-1], ids[1:])
+    model.backward(cache)
+    return float(np.linalg.norm(model.flat.grad.astype(np.float64)))
+
+
+def clip_factor(norm: float, c: float) -> float:
+    """The factor gradient-norm clipping multiplies the gradient by: min(1, c / ||g||)."""
+    return 1.0 if norm <= c or c <= 0 else c / norm
+
+
+# --------------------------------------------------------------- 3. BPTT vs TBPTT cost
+def _bptt(model, x, y, chunk: int | None):
+    """Forward + backward over x, y (N, B): in one pass (chunk None) or carried chunks."""
+    N = x.shape[0]
+    if chunk is None:
+        _, _, cache = model.forward(x, y)
+        model.backward(cache)
+        return
+    h = None
+    for s in range(0, N, chunk):
+        _, h, cache = model.forward(x[s:s + chunk], y[s:s + chunk], h)
+        model.backward(cache)                                             # the gradient stops at the edge
+        del cache
+
+
+def bptt_cost(model, lengths, B: int = 8, chunk: int = 64, min_repeats: int = 2, budget_s: float = 0.15,
+              seed: int = 0) -> dict:
+    """Seconds and peak bytes of full BPTT and TBPTT(chunk) for each sequence length N.
+
+    Time: the best of at least ``min_repeats`` runs (more while under ``budget_s`` per N),
+    the two methods alternating so both see the same machine load. Memory: the peak that
+    ``tracemalloc`` sees above the starting point, in a separate run.
+    """
+    V = model.cfg.vocab_size
+    rng = np.random.default_rng(seed)
+    out = {"lengths": list(map(int, lengths)), "batch": B, "chunk": chunk,
+           "full_s": [], "tbptt_s": [], "full_bytes": [], "tbptt_bytes": []}
+    methods = (("full", None), ("tbptt", chunk))
+    for N in lengths:
+        ids = rng.integers(0, V, size=(N + 1, B))
+        x, y = ids[:-1], ids[1:]
+        best = {name: math.inf for name, _ in methods}
+        start, n = time.perf_counter(), 0
+        while n < min_repeats or (time.perf_counter() - start < budget_s and n < 20):
+            for name, k in methods:
+                t0 = time.perf_counter()
+                _bptt(model, x, y, k)
+                best[name] = min(best[name], time.perf_counter() - t0)
+            n += 1
+        for name, k in methods:
+            tracemalloc.start()
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            _bptt(model, x, y, k)
+            peak = tracemalloc.get_traced_memory()[1] - base
+            tracemalloc.stop()
+            out[f"{name}_s"].append(best[name])
+            out[f"{name}_bytes"].append(int(peak))
+    return out
+
+
+# ------------------------------------------------------------------------ the report
+def gradflow_data(trained=None, cfg: ModelConfig | None = None, stream: np.ndarray | None = None,
+                  steps: int = 100, batch: int = 16, gain: float = 2.0, clip: float = 5.0,
+                  cost_lengths=(64, 128, 256, 512, 1024, 2048), cost_batch: int = 8, chunk: int = 64,
+                  seed: int = 0) -> dict:
+    """All the numbers the figure shows, as JSON-ready data.
+
+    ``trained``: a trained model (or None); ``cfg``: the shapes of the fresh models
+    (default: the trained model's); ``stream``: ids to cut windows from (default random ids).
+    """
+    cfg = cfg or trained.cfg
+    if stream is None:
+        stream = np.random.default_rng(seed).integers(0, cfg.vocab_size, size=max(10_000, 4 * steps))
+    ids = batch_windows(stream, steps, batch, seed)                       # (T+1, B)
+    models = [(init, fresh_model(cfg, init, 1.0, seed)) for init in RECURRENT_INITS]
+    if gain and gain != 1.0:
+        models.append((f"orthogonal x{gain:g}", fresh_model(cfg, "orthogonal", gain, seed)))
+    if trained is not None:
+        models.append(("trained", trained))
+    clip_T = [t for t in (10, 25, 50, 100, 200) if t <= steps] or [steps]
+    flow, clipping = {}, {}
+    for name, m in models:
+        norms, _ = hidden_grad_norms(m, ids)                              # (L, T, B)
+        flow[name] = norms.mean(axis=2).tolist()                          # [layer][distance]
+        gn = [param_grad_norm(m, ids[:t + 1]) for t in clip_T]
+        clipping[name] = {"T": clip_T, "norm": gn, "clipped": [n * clip_factor(n, clip) for n in gn]}
+    cost_model = trained if trained is not None else models[0][1]
+    cost = bptt_cost(cost_model, cost_lengths, cost_batch, chunk, seed=seed)
+    return {"config": cfg.to_dict(), "steps": steps, "batch": batch, "clip": clip,
+            "flow": flow, "clipping": clipping, "cost": cost}
+
+
+def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
+    """Draw ``gradflow_data``'s numbers into the image ``out`` (``.png`` if no suffix); returns the path written."""
+    out = figure_output(out)                    # a bad path fails before the figure is drawn
+    plt = pyplot()
+    fig, ax = plt.subplots(2, 2, figsize=(12, 8.4), dpi=dpi)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    names = list(data["flow"])
+    col = {n: colors[i % len(colors)] for i, n in enumerate(names)}
+    cfgd = data["config"]
+
+    a = ax[0, 0]
+    for n in names:
+        layers = [np.where(np.asarray(v) > 0, v, np.nan) for v in data["flow"][n]]  # log axis: 0 underflowed
+        d = np.arange(len(layers[-1]))
+        a.semilogy(d, layers[-1], color=col[n], lw=1.8, label=n)
+        if len(layers) > 1:
+            a.semilogy(d, layers[0], color=col[n], lw=1, ls=":")
+    a.set_xlabel("distance from the loss, T - t (steps)")
+    a.set_ylabel("||dL/dh_t||")
+    sub = " (solid: top layer, dotted: layer 0)" if cfgd["layers"] > 1 else ""
+    a.set_title(f"gradient reaching h_t{sub}", fontsize=10)
+    a.grid(alpha=0.3, which="both")
+    a.legend(fontsize=8)
+
+    a = ax[0, 1]
+    c = data["clip"]
+    for n in names:
+        r = data["clipping"][n]
+        a.loglog(r["T"], r["norm"], color=col[n], lw=1.5, marker="o", ms=3, label=f"{n}")
+        a.loglog(r["T"], r["clipped"], color=col[n], lw=1, ls="--")
+    a.axhline(c, color="k", lw=1.2, ls="-.", label=f"clip threshold c = {c:g}")
+    a.set_xlabel("sequence length T")
+    a.set_ylabel("||dL/dθ||")
+    a.set_title("parameter gradient norm: raw (solid), after clipping (dashed)", fontsize=10)
+    a.grid(alpha=0.3, which="both")
+    a.legend(fontsize=8)
+
+    cost = data["cost"]
+    Ns = cost["lengths"]
+    a = ax[1, 0]
+    a.loglog(Ns, cost["full_s"], marker="o", label="full BPTT")
+    a.loglog(Ns, cost["tbptt_s"], marker="s", label=f"TBPTT, chunks of {cost['chunk']}")
+    a.set_xlabel("sequence length N")
+    a.set_ylabel("seconds (forward + backward)")
+    a.set_title(f"time, batch {cost['batch']}", fontsize=10)
+    a.grid(alpha=0.3, which="both")
+    a.legend(fontsize=8)
+
+    a = ax[1, 1]
+    a.loglog(Ns, np.array(cost["full_bytes"]) / 2 ** 20, marker="o", label="full BPTT")
+    a.loglog(Ns, np.array(cost["tbptt_bytes"]) / 2 ** 20, marker="s", label=f"TBPTT, chunks of {cost['chunk']}")
+    a.set_xlabel("sequence length N")
+    a.set_ylabel("peak memory (MiB, tracemalloc)")
+    a.set_title("peak memory: grows with N for full BPTT, bounded for TBPTT", fontsize=10)
+    a.grid(alpha=0.3, which="both")
+    a.legend(fontsize=8)
+
+    fig.suptitle(f"gradient flow: {cfgd['layers']} x {cfgd['hidden']} tanh RNN, vocabulary {cfgd['vocab_size']}, "
+                 f"loss on the last of {data['steps']} steps, mean over {data['batch']} sequences", fontsize=11)
+    fig.tight_layout()
+    try:
+        return save_figure(fig, out)
+    finally:
+        plt.close(fig)
+
+
+def cmd_gradflow(args) -> int:
+    for name in ("steps", "batch", "hidden", "layers", "vocab", "chunk", "max_len"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be positive, got {v}")
+    if not (args.clip >= 0 and args.gain >= 0 and math.isfinite(args.clip) and math.isfinite(args.gain)):
+        raise UserError(f"--clip and --gain must be finite and non-negative, got {args.clip} and {args.gain}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be non-negative, got {args.seed}")
+    if args.dir is None and not args.fresh:
+        raise UserError("give a run directory DIR, or --fresh for untrained models only")
+    # The output paths are checked before the measurements, which take a while.
+    out = figure_output(args.output)
+    json_out = check_output(args.json, None, None, "--json") if args.json is not None else None
+    if json_out is not None and os.path.realpath(json_out) == os.path.realpath(out):
+        raise UserError(f"-o and --json both name {out}; give two files")
+    trained, stream = None, None
+    if args.dir is not None:
+        trained, vocab, _ = load_lm(args.dir, args.which)
+        cfg = trained.cfg
+        if trained.rnn.dirs != 1:
+            raise UserError("gradflow needs a left-to-right model")
+        if args.text is not None:
+            stream = vocab.encode(read_text_file(args.text)[:200_000], what=str(args.text))
+        elif (Path(args.dir) / "data" / "meta.json").is_file():
+            prep = load_prepared(Path(args.dir) / "data")
+            if prep.vocab.chars == vocab.chars:
+                stream = np.array(prep.val_ids()[:200_000])
+        if args.fresh:
+            trained = None
+    else:
+        V = args.vocab or 65
+        if args.text is not None:
+            text = read_text_file(args.text)[:200_000]
+            if len(text) < args.steps + 1:     # an empty text would also give an empty vocabulary
+                raise UserError(f"--text {args.text} has {len(text)} characters; "
+                                f"--steps {args.steps} needs at least {args.steps + 1}")
+            vocab = Vocab.from_text(text)
+            stream, V = vocab.encode(text), len(vocab)
+        cfg = ModelConfig(vocab_size=V, hidden=args.hidden or 64, layers=args.layers or 1)
+        cfg.validate()
+    lengths = [n for n in (64, 128, 256, 512, 1024, 2048, 4096, 8192) if n <= args.max_len] or [args.max_len]
+    data = gradflow_data(trained, cfg, stream, args.steps, args.batch, args.gain, args.clip,
+                         lengths, chunk=args.chunk, seed=args.seed)
+    out = plot_gradflow(data, out)
+    print(f"wrote {out}")
+    if json_out is not None:
+        text = json.dumps(data, indent=1)
+        write_atomically(json_out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        print(f"wrote {json_out}")
+    for name, layers in data["flow"].items():
+        top = layers[-1]
+        print(f"  {name:16s} ||dL/dh|| at distance 0: {top[0]:.3g}, at {len(top) - 1}: {top[-1]:.3g}")
+    c = data["cost"]
+    print(f"  N={c['lengths'][-1]}: full BPTT {c['full_s'][-1] * 1e3:.0f} ms, {c['full_bytes'][-1] / 2**20:.1f} MiB; "
+          f"TBPTT {c['tbptt_s'][-1] * 1e3:.0f} ms, {c['tbptt_bytes'][-1] / 2**20:.1f} MiB")
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("gradflow", help="plot gradient flow through time and BPTT vs TBPTT cost",
+                       description="||dL/dh_t|| against the distance from the loss for fresh models under each init "
+                                   "and a trained model; the parameter gradient norm before and after clipping; "
+                                   "time and peak memory of full vs truncated BPTT. "
+                                   "Example: rnnkit gradflow runs/lm -o gradflow.png")
+    p.add_argument("dir", type=Path, nargs="?", help="run directory or checkpoint (fresh models copy its shapes)")
+    p.add_argument("--fresh", action="store_true", help="untrained models only (with DIR: leave its trained model out)")
+    g = p.add_argument_group("fresh models (without DIR)")
+    g.add_argument("--hidden", type=int, help="hidden units H (default 64)")
+    g.add_argument("--layers", type=int, help="layers L (default 1)")
+    g.add_argument("--vocab", type=int, help="vocabulary size for random input (default 65)")
+    g = p.add_argument_group("measurement")
+    g.add_argument("--text", type=Path, help="text to cut sequences from (default: the run's validation text, else random ids)")
+    g.add_argument("--steps", type=int, default=100, help="sequence length T for the gradient flow")
+    g.add_argument("--batch", type=int, default=16, help="sequences averaged")
+    g.add_argument("--gain", type=float, default=2.0, help="also draw an orthogonal W_hh times this gain (0: leave out)")
+    g.add_argument("--clip", type=float, default=5.0, help="gradient-norm clipping threshold illustrated")
+    g.add_argument("--chunk", type=int, default=64, help="TBPTT chunk length K")
+    g.add_argument("--max-len", type=int, default=2048, help="longest sequence N timed for BPTT vs TBPTT")
+    g.add_argument("--seed", type=int, default=0, help="seed for the fresh models and the windows")
+    p.add_argument("-o", "--output", type=Path, default=Path("gradflow.png"),
+                   help="image file to write: .png, .pdf, .svg, ... (.png added if no suffix)")
+    p.add_argument("--json", type=Path, help="also write the numbers as JSON")
+    p.add_argument("--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory")
+    p.set_defaults(func=cmd_gradflow)

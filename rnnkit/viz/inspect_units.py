@@ -1,0 +1,238 @@
+"""Hidden-unit inspection: a self-contained HTML page of a text coloured by one unit's activation.
+
+Following Karpathy, Johnson & Fei-Fei (2015), "Visualizing and Understanding Recurrent
+Networks": read a text through the model, colour each character by the activation
+h^(l)_t[u] of one hidden unit u of layer l after reading it (red > 0, blue < 0), and show
+the model's top-5 next-character probabilities when the pointer rests on a character.
+
+Unit search finds the interpretable cells: every unit's activation sequence is correlated
+(Pearson r over the characters) with simple signals of the text,
+
+    in_quotes      1 inside "..." (or “...”), 0 outside
+    bracket_depth  nesting depth of (), [] and {}
+    line_position  characters since the last newline
+    after_newline  1 right after a newline was read (the state that starts a line)
+    in_word        1 on a letter or digit
+
+and the units with the largest |r| are listed per signal; clicking one shows it.
+
+The page is one file: the data is embedded as JSON (``<script type="application/json">``)
+and all script and style is inline, so it opens offline and can be mailed around.
+
+    rnnkit inspect runs/shakespeare --text play.txt --html units.html --layer 1 --unit 17
+"""
+from __future__ import annotations
+
+import html
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .activations import trace
+from rnnkit.data.corpus import load_prepared, read_text_file
+from rnnkit.errors import UserError
+from rnnkit.train.load_lm import load_lm
+from .output_path import check_output, write_atomically
+
+ACT_SCALE = 1000        # activations are embedded as round(h * ACT_SCALE): integers, error <= 5e-4
+TOP_K = 5               # next-character probabilities shown on hover
+RANK_K = 10             # units listed per signal
+HTML_SUFFIXES = (".html", ".htm")   # the page is HTML: another suffix would open as text, or not at all
+
+SIGNALS = {
+    "in_quotes": "inside double quotes",
+    "bracket_depth": "depth of (), [] and {}",
+    "line_position": "characters since the last newline",
+    "after_newline": "a newline was just read",
+    "in_word": "on a letter or digit",
+}
+
+
+def text_signals(text: str) -> dict[str, np.ndarray]:
+    """Each signal as a float array (N,); position t describes the text after reading text[t]."""
+    N = len(text)
+    sig = {k: np.zeros(N) for k in SIGNALS}
+    quote, depth, col = False, 0, 0
+    for t, ch in enumerate(text):
+        if ch == '"':
+            quote = not quote
+        elif ch == "“":
+            quote = True
+        elif ch == "”":
+            quote = False
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}" and depth > 0:
+            depth -= 1
+        col = 0 if ch == "\n" else col + 1
+        sig["in_quotes"][t] = quote
+        sig["bracket_depth"][t] = depth
+        sig["line_position"][t] = col
+        sig["after_newline"][t] = ch == "\n"
+        sig["in_word"][t] = ch.isalnum()
+    return sig
+
+
+def correlations(states: np.ndarray, signal: np.ndarray) -> np.ndarray | None:
+    """Pearson r of every unit with ``signal``: states (N, L, H), signal (N,) -> (L, H).
+
+    None when the signal is constant over the text (r is undefined). Constant units get r = 0.
+    """
+    s = signal - signal.mean()
+    s_norm = np.sqrt((s * s).sum())
+    if s_norm == 0:
+        return None
+    a = states.astype(np.float64) - states.mean(axis=0)                    # (N, L, H)
+    a_norm = np.sqrt((a * a).sum(axis=0))                                  # (L, H)
+    cov = np.tensordot(s, a, axes=(0, 0))                                  # (L, H)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = cov / (a_norm * s_norm)
+    return np.nan_to_num(r, nan=0.0)
+
+
+def rank_units(states: np.ndarray, signals: dict[str, np.ndarray], k: int = RANK_K) -> dict[str, list]:
+    """signal -> the ``k`` units with the largest |r|: [{"layer", "unit", "r"}], best first."""
+    out = {}
+    for name, sig in signals.items():
+        r = correlations(states, sig)
+        if r is None:
+            out[name] = []
+            continue
+        flat = np.argsort(-np.abs(r), axis=None, kind="stable")[:k]
+        out[name] = [{"layer": int(i // r.shape[1]), "unit": int(i % r.shape[1]),
+                      "r": round(float(r.flat[i]), 4)} for i in flat]
+    return out
+
+
+def page_data(model, vocab, text: str, layer: int | None = None, unit: int | None = None,
+              source: str = "") -> dict:
+    """Everything the page shows, as JSON-ready data."""
+    if not text:
+        raise UserError("the text is empty")
+    L, H = model.cfg.layers, model.cfg.hidden
+    ids = vocab.encode(text, what=source or "the text")
+    states, probs = trace(model, ids)                                      # (N, L, H), (N, V)
+    ranking = rank_units(states, text_signals(text))
+    if layer is None and unit is None:
+        best = max((e for lst in ranking.values() for e in lst[:1]), key=lambda e: abs(e["r"]), default=None)
+        layer, unit = (best["layer"], best["unit"]) if best else (L - 1, 0)
+    layer = L - 1 if layer is None else layer
+    unit = 0 if unit is None else unit
+    if not 0 <= layer < L:
+        raise UserError(f"--layer must lie in [0, {L - 1}], got {layer}")
+    if not 0 <= unit < H:
+        raise UserError(f"--unit must lie in [0, {H - 1}], got {unit}")
+    acts = np.rint(states * ACT_SCALE).astype(np.int32).transpose(1, 2, 0)  # (L, H, N)
+    k = min(TOP_K, probs.shape[1])
+    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]                 # (N, k)
+    top_p = np.take_along_axis(probs, top, axis=1)                         # (N, k)
+    return {
+        "source": source,
+        "model": model.cfg.to_dict(),
+        "vocab": vocab.chars,
+        "chars": list(text),
+        "act_scale": ACT_SCALE,
+        "acts": acts.tolist(),                                             # [layer][unit][t]
+        "top_ids": top.tolist(),
+        "top_p": np.round(top_p.astype(np.float64), 4).tolist(),
+        "signals": SIGNALS,
+        "ranking": ranking,
+        "initial": {"layer": layer, "unit": unit},
+    }
+
+
+def embed_json(obj) -> str:
+    """JSON that is safe inside a <script> element: no '<', '>' or '&' appear literally."""
+    s = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") \
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def template(name: str) -> str:
+    return resources.files("rnnkit.viz").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def render_html(data: dict) -> str:
+    title = f"rnnkit inspect: {data['source']}" if data["source"] else "rnnkit inspect"
+    return template("inspect.html").replace("__TITLE__", html.escape(title)) \
+                                   .replace("__DATA__", embed_json(data))
+
+
+def read_embedded(html_text: str) -> dict:
+    """The data embedded in a page written by ``render_html`` (for tests and tools)."""
+    start = html_text.index('<script type="application/json" id="data">') + len('<script type="application/json" id="data">')
+    end = html_text.index("</script>", start)
+    return json.loads(html_text[start:end])
+
+
+def html_output(path) -> Path:
+    """The page file to write for ``--html path``: ``.html`` appended when it has no suffix.
+
+    Only ``.html`` and ``.htm`` are accepted, and the path is checked (not a directory, a
+    writable parent) before the model is loaded; see ``output_path.check_output``.
+    """
+    return check_output(path, HTML_SUFFIXES, ".html", "--html")
+
+
+def inspect_text(run_dir: Path, text_file: Path | None, html_out: Path, layer=None, unit=None,
+                 max_chars: int = 2000, which: str = "best") -> dict:
+    """Write the page for ``run_dir``'s model over ``text_file`` (default: the run's validation text).
+
+    Returns the page's data; ``data["html"]`` is the path written (``.html`` added if
+    ``html_out`` has no suffix).
+    """
+    if max_chars < 1:
+        raise UserError(f"--max-chars must be positive, got {max_chars}")
+    html_out = html_output(html_out)
+    model, vocab, c = load_lm(run_dir, which)
+    if model.rnn.dirs != 1:
+        raise UserError("inspect needs a left-to-right model")
+    if text_file is not None:
+        text, source = read_text_file(text_file)[:max_chars], str(text_file)
+    else:
+        data_dir = Path(run_dir) / "data"
+        if not (data_dir / "meta.json").is_file():
+            raise UserError(f"{run_dir} holds no prepared data; give the text with --text FILE")
+        prep = load_prepared(data_dir)
+        ids = prep.val_ids()[:max_chars]
+        if prep.vocab.chars != vocab.chars:
+            raise UserError(f"{data_dir} was prepared with another vocabulary; give --text FILE")
+        text, source = vocab.decode(ids), f"{run_dir} (validation text)"
+    data = page_data(model, vocab, text, layer, unit, source)
+    page = render_html(data)
+    write_atomically(html_out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    return {**data, "html": html_out}
+
+
+def cmd_inspect(args) -> int:
+    data = inspect_text(args.dir, args.text, args.html, args.layer, args.unit, args.max_chars, args.which)
+    ini = data["initial"]
+    print(f"wrote {data['html']}: {len(data['chars']):,} characters, showing layer {ini['layer']} unit {ini['unit']}")
+    for name, lst in data["ranking"].items():
+        if lst:
+            best = ", ".join(f"L{e['layer']}:{e['unit']} (r={e['r']:+.2f})" for e in lst[:3])
+            print(f"  {name:14s} {best}")
+        else:
+            print(f"  {name:14s} (constant in this text)")
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("inspect", help="HTML page of a text coloured by a hidden unit's activation",
+                       description="Read a text through the model and write one self-contained HTML page: each "
+                                   "character coloured by a hidden unit's activation, the top-5 next-character "
+                                   "probabilities on hover, and units ranked by correlation with quotes, brackets, "
+                                   "line position and newlines. "
+                                   "Example: rnnkit inspect runs/lm --text play.txt --html units.html")
+    p.add_argument("dir", type=Path, help="run directory (its best checkpoint) or a checkpoint directory")
+    p.add_argument("--text", type=Path, help="UTF-8 text to read (default: the run's validation text)")
+    p.add_argument("--html", type=Path, default=Path("units.html"),
+                   help="HTML file to write: .html or .htm (.html added if no suffix)")
+    p.add_argument("--layer", type=int, help="layer of the unit shown first (default: the best-correlated unit)")
+    p.add_argument("--unit", type=int, help="unit shown first")
+    p.add_argument("--max-chars", type=int, default=2000, help="read at most this many characters")
+    p.add_argument("--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory")
+    p.set_defaults(func=cmd_inspect)
+

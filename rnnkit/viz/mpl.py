@@ -1,0 +1,63 @@
+"""matplotlib as an optional extra (``pip install 'rnnkit[plot]'``), imported only when a plot is drawn.
+
+The non-interactive Agg backend is selected, so plots render on machines without a display.
+``figure_output`` checks an output path before a figure is drawn (matplotlib would only
+fail at ``savefig``, after the work), and ``save_figure`` writes it atomically.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rnnkit.errors import UserError
+from .output_path import check_output, one_line, write_atomically
+
+INSTALL_HINT = "plotting needs matplotlib: pip install 'rnnkit[plot]'"
+
+
+def pyplot():
+    """``matplotlib.pyplot`` with the Agg backend, or a ``UserError`` naming the extra to install."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise UserError(INSTALL_HINT) from None
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def figure_suffixes() -> list[str]:
+    """The suffixes matplotlib can save a figure as (``.png``, ``.pdf``, ``.svg``, ...)."""
+    pyplot()                                         # matplotlib installed, or the install hint
+    from matplotlib.figure import Figure
+    return sorted("." + ext for ext in Figure().canvas.get_supported_filetypes())
+
+
+def figure_output(path, flag: str = "-o") -> Path:
+    """The image file to write for ``path``: ``.png`` appended when it has no suffix.
+
+    Raises a ``UserError`` for a suffix matplotlib cannot write, a directory, or an
+    unwritable parent, so a bad ``-o`` fails before any work is done.
+    """
+    return check_output(path, figure_suffixes(), ".png", flag)
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Save ``fig`` to ``path`` (from ``figure_output``) atomically, in the format its suffix names."""
+    fmt = Path(path).suffix[1:].lower()
+
+    def write(tmp: Path) -> None:
+        try:
+            fig.savefig(tmp, format=fmt)             # explicit: the temporary name has no real suffix
+        except RuntimeError as e:                    # e.g. .pgf without a LaTeX installation
+            raise UserError(f"cannot write {path} as {fmt}: {one_line(e)}") from None
+
+    return write_atomically(path, write)
+
+
+def png_size(path) -> tuple[int, int]:
+    """(width, height) in pixels from a PNG file's IHDR header."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        raise ValueError(f"{path} is not a PNG file")
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")

@@ -1,0 +1,333 @@
+"""A small local web app: type a prime, sample from the model, watch the text and its hidden units.
+
+Standard library only (``http.server.ThreadingHTTPServer``), on 127.0.0.1 by default; the
+page's script and style are inline, so it works offline. Routes:
+
+    GET  /               the page
+    GET  /api/info       the model: layers, hidden size, vocabulary, limits
+    POST /api/generate   JSON {"prime", "temperature", "top_k", "length", "seed"?} ->
+                         a chunked stream of JSON lines (application/x-ndjson):
+                         {"type": "start", ...}, then one {"type": "char", "ch", "prime",
+                         "p", "h": [layer][unit] (activation x 1000), "top": [[ch, prob]]}
+                         per character (the prime's, then the sampled ones), then
+                         {"type": "end", ...}
+
+"top" is the next-character distribution after that character (before temperature and
+top-k), and "p" the probability, under the filtered distribution, of the sampled character.
+
+Bounds, so one user can't hang the server: the request body is at most 64 KiB, the prime
+and the length are capped (``--max-length``), numbers are checked (400 with a JSON
+``{"error": ...}`` message otherwise, as for characters outside the vocabulary, or a body
+nested too deeply to parse), and at most ``--max-concurrent`` generations run at once (429
+when busy). A client that goes away mid-request costs one log line, not a traceback.
+
+    rnnkit serve runs/shakespeare --port 8000
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from rnnkit.errors import UserError
+from .inspect_units import embed_json, template
+from rnnkit.train.load_lm import load_lm
+from rnnkit.decode.sample import GumbelDraw, filter_probs
+from rnnkit.models.stream_step import stream_for
+from rnnkit.nn.softmax_cross_entropy import softmax
+
+MAX_BODY = 64 * 1024
+ACT_SCALE = 1000
+TOP_N = 10                 # next-character probabilities sent per character
+MAX_TEMPERATURE = 100.0
+
+
+class BadRequest(Exception):
+    """A request the server refuses: (HTTP status, message)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _number(body: dict, key: str, default, kind):
+    v = body.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise BadRequest(400, f"{key} must be a number, got {json.dumps(v)}")
+    if not math.isfinite(v):
+        raise BadRequest(400, f"{key} must be finite, got {v}")
+    if kind is int:
+        if v != int(v):
+            raise BadRequest(400, f"{key} must be a whole number, got {v}")
+        v = int(v)
+    return kind(v)
+
+
+class Generator:
+    """The model and the request rules, shared by every handler thread (read-only)."""
+
+    FIELDS = {"prime", "temperature", "top_k", "length", "seed"}
+
+    def __init__(self, model, vocab, max_length: int = 2000, max_prime: int = 2000, delay_s: float = 0.0):
+        self.model, self.vocab = model, vocab
+        self.max_length, self.max_prime, self.delay_s = max_length, max_prime, delay_s
+
+    def info(self) -> dict:
+        c = self.model.cfg
+        return {"layers": c.layers, "hidden": c.hidden, "vocab": self.vocab.chars, "act_scale": ACT_SCALE,
+                "max_length": self.max_length, "max_prime": self.max_prime,
+                "max_temperature": MAX_TEMPERATURE, "top_n": TOP_N}
+
+    def parse(self, body) -> dict:
+        """Check a request body; returns the arguments of ``stream`` or raises ``BadRequest``."""
+        if not isinstance(body, dict):
+            raise BadRequest(400, "the body must be a JSON object")
+        extra = set(body) - self.FIELDS
+        if extra:
+            raise BadRequest(400, f"unknown fields: {', '.join(sorted(extra))}; expected {', '.join(sorted(self.FIELDS))}")
+        prime = body.get("prime")
+        if not isinstance(prime, str) or not prime:
+            raise BadRequest(400, "prime must be a non-empty string")
+        if len(prime) > self.max_prime:
+            raise BadRequest(400, f"prime has {len(prime)} characters; the limit is {self.max_prime}")
+        try:
+            ids = self.vocab.encode(prime, what="prime")
+        except UserError as e:
+            raise BadRequest(400, str(e)) from None
+        temperature = _number(body, "temperature", 0.8, float)
+        if not 0 < temperature <= MAX_TEMPERATURE:
+            raise BadRequest(400, f"temperature must lie in (0, {MAX_TEMPERATURE:g}], got {temperature}")
+        top_k = _number(body, "top_k", 0, int)
+        if not 0 <= top_k <= len(self.vocab):
+            raise BadRequest(400, f"top_k must lie in [0, {len(self.vocab)}] (0: no limit), got {top_k}")
+        length = _number(body, "length", 200, int)
+        if not 1 <= length <= self.max_length:
+            raise BadRequest(400, f"length must lie in [1, {self.max_length}], got {length}")
+        seed = body.get("seed")
+        if seed is not None:
+            seed = _number(body, "seed", None, int)
+            if seed < 0:
+                raise BadRequest(400, f"seed must be non-negative, got {seed}")
+        return {"prime_ids": ids, "temperature": temperature, "top_k": top_k, "length": length, "seed": seed}
+
+    def _event(self, c: int, h: np.ndarray, logits: np.ndarray, prime: bool, p: float | None) -> dict:
+        probs = softmax(logits.astype(np.float64))                        # (V,)
+        top = np.argsort(-probs, kind="stable")[:TOP_N]
+        return {"type": "char", "ch": self.vocab.chars[c], "prime": prime,
+                "p": None if p is None else round(float(p), 4),
+                "h": np.rint(h[:, 0] * ACT_SCALE).astype(np.int32).tolist(),   # (L, H)
+                "top": [[self.vocab.chars[i], round(float(probs[i]), 4)] for i in top]}
+
+    def stream(self, prime_ids, temperature, top_k, length, seed):
+        """Yield the events of one generation: start, every character, end."""
+        t0 = time.perf_counter()
+        m = self.model
+        yield {"type": "start", "prime_chars": int(len(prime_ids)), "length": length,
+               "layers": m.cfg.layers, "hidden": m.cfg.hidden}
+        stream = stream_for(m)                   # the same fused step as ``rnnkit sample``
+        logits = None
+        for c in prime_ids:
+            logits = stream.step(int(c))                                   # (V,)
+            yield self._event(int(c), stream.state, logits, True, None)    # state (L, 1, H)
+        draw = GumbelDraw(len(logits), length, temperature, top_k, seed=seed)   # rnnkit sample's draw
+        for _ in range(length):
+            with np.errstate(over="ignore", divide="ignore"):              # see GumbelDraw
+                c = draw(logits)
+            p = filter_probs(logits, temperature, top_k)                   # shown: p of the drawn char
+            logits = stream.step(c)
+            yield self._event(c, stream.state, logits, False, p[c])
+            if self.delay_s:
+                time.sleep(self.delay_s)
+        yield {"type": "end", "generated": length, "seconds": round(time.perf_counter() - t0, 3)}
+
+
+class VizServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr, gen: Generator, max_concurrent: int = 2, page: str = "", quiet: bool = False):
+        super().__init__(addr, Handler)
+        self.gen = gen
+        self.slots = threading.BoundedSemaphore(max_concurrent)
+        self.max_concurrent = max_concurrent
+        self.page = page.encode("utf-8")
+        self.quiet = quiet
+
+    def handle_error(self, request, client_address):
+        """A client that goes away mid-request (broken pipe, reset) costs one log line, not a
+        traceback; any other error keeps ``socketserver``'s traceback."""
+        e = sys.exc_info()[1]
+        if not isinstance(e, ConnectionError):
+            super().handle_error(request, client_address)
+        elif not self.quiet:
+            sys.stderr.write(f"{client_address[0]} client disconnected: {e.strerror or type(e).__name__}\n")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"      # keep-alive, and chunked streaming for /api/generate
+    server_version = "rnnkit-serve"
+    timeout = 30                       # seconds a client may take to send its request
+
+    # ----------------------------------------------------------------- helpers
+    def log_message(self, fmt, *args):
+        if not self.server.quiet:
+            sys.stderr.write(f"{self.address_string()} {fmt % args}\n")
+
+    def _send(self, status: int, body: bytes, ctype: str, extra: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, obj, extra: dict | None = None) -> None:
+        self._send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8", extra)
+
+    def _error(self, status: int, message: str, extra: dict | None = None) -> None:
+        if self.close_connection:
+            extra = {**(extra or {}), "Connection": "close"}
+        self._json(status, {"error": message, "status": status}, extra)
+
+    def send_error(self, code, message=None, explain=None):  # malformed requests, from http.server
+        self.close_connection = True
+        self._error(code, message or HTTPStatus(code).phrase)
+
+    # ------------------------------------------------------------------ routes
+    def do_GET(self):
+        path = urlsplit(self.path).path
+        if path in ("/", "/index.html"):
+            self._send(200, self.server.page, "text/html; charset=utf-8",
+                       {"Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; "
+                                                   "style-src 'unsafe-inline'; connect-src 'self'; img-src data:"})
+        elif path == "/api/info":
+            self._json(200, self.server.gen.info())
+        elif path == "/api/generate":
+            self._error(405, "use POST with a JSON body", {"Allow": "POST"})
+        else:
+            self._error(404, f"no such page: {path}")
+
+    do_HEAD = do_GET
+
+    def do_POST(self):
+        path = urlsplit(self.path).path
+        if path != "/api/generate":
+            self._error(404 if path not in ("/", "/api/info") else 405, f"cannot POST to {path}")
+            return
+        try:
+            args = self.server.gen.parse(self._read_json())
+        except BadRequest as e:
+            self._error(e.status, str(e))
+            return
+        if not self.server.slots.acquire(blocking=False):
+            self._error(429, f"busy: {self.server.max_concurrent} generations are running; try again shortly",
+                        {"Retry-After": "1"})
+            return
+        try:
+            self._stream(self.server.gen.stream(**args))
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True      # the client went away: stop generating
+        finally:
+            self.server.slots.release()
+
+    def _read_json(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self.close_connection = True
+            raise BadRequest(411, "send the body with a Content-Length, not chunked")
+        n = self.headers.get("Content-Length")
+        if n is None:
+            self.close_connection = True
+            raise BadRequest(411, "a Content-Length header is required")
+        try:
+            n = int(n)
+        except ValueError:
+            self.close_connection = True
+            raise BadRequest(400, "Content-Length must be a number") from None
+        if n < 0 or n > MAX_BODY:
+            self.close_connection = True     # the body is left unread
+            raise BadRequest(413, f"the body may hold at most {MAX_BODY} bytes, got {n}")
+        raw = self.rfile.read(n)
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise BadRequest(400, f"the body is not valid JSON: {e}") from None
+        except RecursionError:              # e.g. 30,000 nested brackets: small, but deeper than Python's stack
+            raise BadRequest(400, "the body is nested too deeply; send a flat JSON object") from None
+
+    def _stream(self, events) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        for ev in events:
+            data = (json.dumps(ev, ensure_ascii=False) + "\n").encode("utf-8")
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+
+def make_server(run_dir: Path, host: str = "127.0.0.1", port: int = 8000, max_length: int = 2000,
+                max_concurrent: int = 2, delay_ms: float = 0.0, which: str = "best", quiet: bool = False) -> VizServer:
+    model, vocab, c = load_lm(run_dir, which)
+    gen = Generator(model, vocab, max_length, max_prime=max_length, delay_s=delay_ms / 1000)
+    info = gen.info()
+    info["source"] = str(c.dir)
+    page = template("serve.html").replace("__DATA__", embed_json(info))
+    try:
+        return VizServer((host, port), gen, max_concurrent, page, quiet)
+    except OSError as e:
+        raise UserError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+
+
+def cmd_serve(args) -> int:
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port must lie in [0, 65535], got {args.port}")
+    if args.max_length < 1 or args.max_concurrent < 1:
+        raise UserError("--max-length and --max-concurrent must be positive")
+    if not 0 <= args.delay_ms <= 1000:
+        raise UserError(f"--delay-ms must lie in [0, 1000], got {args.delay_ms}")
+    srv = make_server(args.dir, args.host, args.port, args.max_length, args.max_concurrent,
+                      args.delay_ms, args.which, args.quiet)
+    host, port = srv.server_address[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"rnnkit serve: http://{shown}:{port}/  (model {srv.gen.model.cfg.layers} x {srv.gen.model.cfg.hidden}; "
+          f"Ctrl-C to stop)", flush=True)
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        print("rnnkit serve: warning: listening beyond loopback; anyone who can reach this port can use it",
+              file=sys.stderr, flush=True)
+    try:
+        srv.serve_forever(poll_interval=0.2)
+    finally:
+        srv.server_close()
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("serve", help="local web app: sample interactively and watch the hidden units",
+                       description="Serve a page on loopback where you type a prime, choose temperature, top-k "
+                                   "and length, and watch the sample stream in beside the hidden-unit heat map "
+                                   "and the next-character distribution. Example: rnnkit serve runs/lm --port 8000")
+    p.add_argument("dir", type=Path, help="run directory (its best checkpoint) or a checkpoint directory")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (0: any free port; the URL is printed)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
+    p.add_argument("--max-length", type=int, default=2000, help="longest prime and generation accepted")
+    p.add_argument("--max-concurrent", type=int, default=2, help="generations running at once; more get HTTP 429")
+    p.add_argument("--delay-ms", type=float, default=3.0, help="pause after each generated character, to watch it stream")
+    p.add_argument("--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory")
+    p.add_argument("--quiet", action="store_true", help="no request log on stderr")
+    p.set_defaults(func=cmd_serve)
