@@ -16,6 +16,7 @@ times, so small per-step products count at their (lower) small-shape speed.
 ``bench.run`` times ``make_gemm_step`` (all of one step's products, in a row) interleaved
 with the systems, so the limit sees the same machine load as they do.
 """
+
 from __future__ import annotations
 
 import time
@@ -26,9 +27,13 @@ import numpy as np
 def step_gemms(H, L, B, T, V):
     """[(M, K, N, count)] for C (M, N) = A (M, K) @ B (K, N)."""
     TB = T * B
-    g = [(B, H, H, 2 * T * L),          # forward and backward recurrence
-         (H, TB, H, L),                 # dW_hh
-         (TB, H, V, 1), (V, TB, H, 1), (TB, V, H, 1)]   # head forward, dW, dh
+    g = [
+        (B, H, H, 2 * T * L),  # forward and backward recurrence
+        (H, TB, H, L),  # dW_hh
+        (TB, H, V, 1),
+        (V, TB, H, 1),
+        (TB, V, H, 1),
+    ]  # head forward, dW, dh
     if L > 1:
         g += [(TB, H, H, 3 * (L - 1))]  # input projection, its dW and dx, layers 1..L-1
     return g
@@ -46,7 +51,7 @@ def time_gemm(M, K, N, reps=5, min_time=0.02) -> float:
     c = np.empty((M, N), np.float32)
     np.matmul(a, b, out=c)
     n = 1
-    while True:                                   # calibrate: enough calls for min_time
+    while True:  # calibrate: enough calls for min_time
         t0 = time.perf_counter()
         for _ in range(n):
             np.matmul(a, b, out=c)
@@ -87,6 +92,7 @@ def make_gemm_step(H, L, B, T, V):
         for a, b, c, count in jobs:
             for _ in range(count):
                 np.matmul(a, b, out=c)
+
     return run
 
 
@@ -104,13 +110,14 @@ def make_gemv_step(H, L, V):
     W0T = rng.standard_normal((H, H)).astype(np.float32)
     Wcat = [rng.standard_normal((H, 2 * H)).astype(np.float32) for _ in range(L - 1)]
     W_hy = rng.standard_normal((V, H)).astype(np.float32)
-    S = rng.standard_normal(L * H).astype(np.float32)                 # (L*H,) all layers' states
+    S = rng.standard_normal(L * H).astype(np.float32)  # (L*H,) all layers' states
     out = np.empty(H, np.float32)
     y = np.empty(V, np.float32)
 
     def run():
         np.matmul(S[:H], W0T, out=out)
         for k, W in enumerate(Wcat, start=1):
-            np.matmul(W, S[(k - 1) * H:(k + 1) * H], out=out)
-        np.matmul(W_hy, S[(L - 1) * H:], out=y)
+            np.matmul(W, S[(k - 1) * H : (k + 1) * H], out=out)
+        np.matmul(W_hy, S[(L - 1) * H :], out=y)
+
     return run

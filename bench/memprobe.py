@@ -11,6 +11,7 @@ CHUNK (state carried, gradient stopped at chunk edges). Prints one JSON line:
     step_mb  the steps' own peak minus base_mb: what the steps added (VmHWM reset after
              the build where the kernel allows it)
 """
+
 from __future__ import annotations
 
 import json
@@ -27,11 +28,15 @@ def current_rss_mb() -> float:
 
 def probe(system: str, H: int, L: int, B: int, T: int, chunk: int = 0, threads: int | None = None) -> dict:
     from bench import systems as S
+
     if system == "rnnkit":
         step = S.rnnkit_tbptt(H, L, B, T, chunk=chunk) if chunk else S.rnnkit_train(H, L, B, T)
     elif system == "torch":
-        step = (S.torch_tbptt(H, L, B, T, chunk=chunk, threads=threads) if chunk
-                else S.torch_train(H, L, B, T, threads=threads))
+        step = (
+            S.torch_tbptt(H, L, B, T, chunk=chunk, threads=threads)
+            if chunk
+            else S.torch_train(H, L, B, T, threads=threads)
+        )
     else:
         raise ValueError(f"unknown system {system!r}")
     base = current_rss_mb()
@@ -45,15 +50,24 @@ def probe(system: str, H: int, L: int, B: int, T: int, chunk: int = 0, threads: 
     # (one that imported torch and jax) would report the parent's size. ru_maxrss is kept
     # in the output for reference. Resetting VmHWM after the build isolates the steps' peak.
     peak = max(build_peak, steps_peak) if reset else steps_peak
-    return {"system": system, "H": H, "L": L, "B": B, "T": T, "chunk": chunk,
-            "base_mb": base, "peak_mb": peak, "step_mb": max(steps_peak - base, 0.0) if reset else peak - base,
-            "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "system": system,
+        "H": H,
+        "L": L,
+        "B": B,
+        "T": T,
+        "chunk": chunk,
+        "base_mb": base,
+        "peak_mb": peak,
+        "step_mb": max(steps_peak - base, 0.0) if reset else peak - base,
+        "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def reset_hwm() -> bool:
     try:
         with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")                                                  # reset VmHWM
+            f.write("5")  # reset VmHWM
         return True
     except OSError:
         return False
@@ -72,5 +86,6 @@ if __name__ == "__main__":
     a = sys.argv[1:]
     threads = int(os.environ.get("BENCH_THREADS", "0")) or None
     from rnnkit.train.heap import keep_freed_memory
-    keep_freed_memory()                            # as rnnkit's trainers run (rnnkit/train/heap.py)
+
+    keep_freed_memory()  # as rnnkit's trainers run (rnnkit/train/heap.py)
     print(json.dumps(probe(a[0], *(int(v) for v in a[1:5]), int(a[5]) if len(a) > 5 else 0, threads)))

@@ -17,6 +17,7 @@ Every training system runs the same model and the same update on the same batch:
 
 Shapes: ids (T, B) ints, targets (T, B) ints, h0 zeros each step.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,7 +29,7 @@ CLIP = 5.0
 def make_batch(V: int, T: int, B: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     seq = rng.integers(0, V, size=(T + 1, B))
-    return seq[:-1].copy(), seq[1:].copy()                       # ids (T, B), targets (T, B)
+    return seq[:-1].copy(), seq[1:].copy()  # ids (T, B), targets (T, B)
 
 
 # ----------------------------------------------------------------------------- rnnkit
@@ -63,7 +64,7 @@ def rnnkit_tbptt(H, L, B, T, V=65, chunk=64, seed=0):
         h = model.zero_state(B)
         loss = 0.0
         for s in range(0, T, chunk):
-            loss, h, cache = model.forward(ids[s:s + chunk], tgt[s:s + chunk], h)
+            loss, h, cache = model.forward(ids[s : s + chunk], tgt[s : s + chunk], h)
             model.backward(cache)
             clip_gradients(model.flat.grad, "norm", CLIP)
             opt.step(LR)
@@ -75,8 +76,10 @@ def rnnkit_tbptt(H, L, B, T, V=65, chunk=64, seed=0):
 def rnnkit_torch_train(H, L, B, T, V=65, seed=0, threads=None):
     """rnnkit's torch engine, stepped as the trainer steps it on a CPU."""
     import torch
+
     from rnnkit import ModelConfig
     from rnnkit.torch.lm_engine import TorchCharRNN
+
     if threads:
         torch.set_num_threads(threads)
     model = TorchCharRNN(ModelConfig(vocab_size=V, hidden=H, layers=L), seed=seed, device="cpu")
@@ -97,6 +100,7 @@ def rnnkit_torch_train(H, L, B, T, V=65, seed=0, threads=None):
 class _TorchCharRNN:
     def __init__(self, V, H, L):
         import torch
+
         self.rnn = torch.nn.RNN(V, H, L)
         self.head = torch.nn.Linear(H, V)
         self.V = V
@@ -108,6 +112,7 @@ class _TorchCharRNN:
 def torch_train(H, L, B, T, V=65, seed=0, threads=None):
     import torch
     import torch.nn.functional as F
+
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -115,12 +120,12 @@ def torch_train(H, L, B, T, V=65, seed=0, threads=None):
     params = m.parameters()
     opt = torch.optim.Adam(params, lr=LR, foreach=True)
     ids, tgt = make_batch(V, T, B, seed)
-    x = F.one_hot(torch.from_numpy(ids), V).float()              # (T, B, V)
+    x = F.one_hot(torch.from_numpy(ids), V).float()  # (T, B, V)
     y = torch.from_numpy(tgt).reshape(-1)
 
     def step():
         opt.zero_grad(set_to_none=True)
-        hs, _ = m.rnn(x)                                          # (T, B, H)
+        hs, _ = m.rnn(x)  # (T, B, H)
         loss = F.cross_entropy(m.head(hs).reshape(-1, V), y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, CLIP, foreach=True)
@@ -133,6 +138,7 @@ def torch_train(H, L, B, T, V=65, seed=0, threads=None):
 def torch_tbptt(H, L, B, T, V=65, chunk=64, seed=0, threads=None):
     import torch
     import torch.nn.functional as F
+
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -148,9 +154,9 @@ def torch_tbptt(H, L, B, T, V=65, chunk=64, seed=0, threads=None):
         loss = None
         for s in range(0, T, chunk):
             opt.zero_grad(set_to_none=True)
-            hs, h = m.rnn(x[s:s + chunk], h)
+            hs, h = m.rnn(x[s : s + chunk], h)
             h = h.detach()
-            loss = F.cross_entropy(m.head(hs).reshape(-1, V), y[s:s + chunk].reshape(-1))
+            loss = F.cross_entropy(m.head(hs).reshape(-1, V), y[s : s + chunk].reshape(-1))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, CLIP, foreach=True)
             opt.step()
@@ -163,6 +169,7 @@ def torch_tbptt(H, L, B, T, V=65, chunk=64, seed=0, threads=None):
 def jax_available() -> bool:
     try:
         import jax  # noqa: F401
+
         return True
     except Exception:
         return False
@@ -182,12 +189,12 @@ def _jax_fns(V, L):
     import jax
     import jax.numpy as jnp
 
-    def run_rnn(params, ids, h0):                                 # ids (T, B), h0 (L, B, H)
+    def run_rnn(params, ids, h0):  # ids (T, B), h0 (L, B, H)
         x = None
         h_n = []
         for l, P in enumerate(params["layers"]):
             if l == 0:
-                xw = P["W_ih"].T[ids] + P["b"]                   # (T, B, H) column gather
+                xw = P["W_ih"].T[ids] + P["b"]  # (T, B, H) column gather
             else:
                 xw = x @ P["W_ih"].T + P["b"]
             W_hhT = P["W_hh"].T
@@ -195,13 +202,14 @@ def _jax_fns(V, L):
             def cell(h, xw_t, W_hhT=W_hhT):
                 h = jnp.tanh(xw_t + h @ W_hhT)
                 return h, h
+
             hl, x = jax.lax.scan(cell, h0[l], xw)
             h_n.append(hl)
         return x, jnp.stack(h_n)
 
     def loss_fn(params, ids, tgt, h0):
         hs, h_n = run_rnn(params, ids, h0)
-        logits = hs @ params["W_hy"].T + params["b_y"]           # (T, B, V)
+        logits = hs @ params["W_hy"].T + params["b_y"]  # (T, B, V)
         logp = jax.nn.log_softmax(logits, axis=-1)
         nll = -jnp.take_along_axis(logp, tgt[..., None], axis=-1)
         return nll.mean(), h_n
@@ -216,9 +224,10 @@ def _jax_fns(V, L):
         t = t + 1
         m = jax.tree_util.tree_map(lambda m, g: b1 * m + (1 - b1) * g, m, g)
         v = jax.tree_util.tree_map(lambda v, g: b2 * v + (1 - b2) * g * g, v, g)
-        bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+        bc1, bc2 = 1 - b1**t, 1 - b2**t
         params = jax.tree_util.tree_map(
-            lambda p, m, v: p - LR * (m / bc1) / (jnp.sqrt(v / bc2) + eps), params, m, v)
+            lambda p, m, v: p - LR * (m / bc1) / (jnp.sqrt(v / bc2) + eps), params, m, v
+        )
         return params, m, v, t, loss, h_n
 
     return run_rnn, jax.jit(train_step, donate_argnums=(0, 1, 2))
@@ -227,6 +236,7 @@ def _jax_fns(V, L):
 def jax_train(H, L, B, T, V=65, seed=0):
     import jax
     import jax.numpy as jnp
+
     _, train_step = _jax_fns(V, L)
     params = jax.tree_util.tree_map(jnp.asarray, _jax_init(V, H, L, seed))
     m = jax.tree_util.tree_map(jnp.zeros_like, params)
@@ -240,7 +250,7 @@ def jax_train(H, L, B, T, V=65, seed=0):
         state[:] = [p, mm, vv, t]
         return float(loss.block_until_ready())
 
-    step()                                                        # compile outside the timing
+    step()  # compile outside the timing
     return step
 
 
@@ -250,6 +260,7 @@ def rnnkit_sampler(H, L, V=65, seed=0):
     runs): fused ``StreamStep`` + Gumbel-max draw from the softmax. Returns sample(n)."""
     from rnnkit import CharRNN, ModelConfig
     from rnnkit.decode.sample import sample as rnnkit_sample
+
     model = CharRNN(ModelConfig(vocab_size=V, hidden=H, layers=L), seed=seed)
     prime = np.zeros(1, dtype=np.int64)
 
@@ -261,11 +272,12 @@ def rnnkit_sampler(H, L, V=65, seed=0):
 
 def torch_sampler(H, L, V=65, seed=0, threads=None):
     import torch
+
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
     m = _TorchCharRNN(V, H, L)
-    emb = torch.eye(V)                                            # one-hot rows
+    emb = torch.eye(V)  # one-hot rows
 
     @torch.no_grad()
     def sample(n):
@@ -285,10 +297,11 @@ def torch_sampler(H, L, V=65, seed=0, threads=None):
 def jax_sampler(H, L, V=65, seed=0):
     import jax
     import jax.numpy as jnp
+
     params = jax.tree_util.tree_map(jnp.asarray, _jax_init(V, H, L, seed))
 
     @jax.jit
-    def step(params, c, h, key):                                  # c () int, h (L, H)
+    def step(params, c, h, key):  # c () int, h (L, H)
         x = None
         hs = []
         for l, P in enumerate(params["layers"]):
@@ -309,5 +322,5 @@ def jax_sampler(H, L, V=65, seed=0):
             out.append(c)
         return [int(x) for x in out]
 
-    sample(2)                                                     # compile
+    sample(2)  # compile
     return sample

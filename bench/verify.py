@@ -6,6 +6,7 @@ must agree within 1e-10. Also checks the sampling step against the forward pass.
 
     python -m bench.verify
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,7 +17,9 @@ import numpy as np
 def check_char_rnn(L, T=17, B=5, V=11, H=24, seed=0, with_h0=True):
     import torch
     import torch.nn.functional as F
+
     from rnnkit import CharRNN, ModelConfig
+
     m = CharRNN(ModelConfig(vocab_size=V, hidden=H, layers=L), seed=seed, dtype=np.float64)
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, V, (T, B))
@@ -38,8 +41,11 @@ def check_char_rnn(L, T=17, B=5, V=11, H=24, seed=0, with_h0=True):
     hs, hn = rnn(x, h0t)
     lt = F.cross_entropy(head(hs).reshape(-1, V), torch.from_numpy(tgt).reshape(-1))
     (lt + (hn * torch.from_numpy(dh_n)).sum()).backward()
-    errs = {"loss": abs(loss - lt.item()), "h_n": np.abs(h_n - hn.detach().numpy()).max(),
-            "dh0": np.abs(dh0 - h0t.grad.numpy()).max()}
+    errs = {
+        "loss": abs(loss - lt.item()),
+        "h_n": np.abs(h_n - hn.detach().numpy()).max(),
+        "dh0": np.abs(dh0 - h0t.grad.numpy()).max(),
+    }
     for n, p in list(rnn.named_parameters()):
         errs["rnn." + n] = np.abs(grads["rnn." + n] - p.grad.numpy()).max()
     for n, p in list(head.named_parameters()):
@@ -55,7 +61,9 @@ def check_char_rnn(L, T=17, B=5, V=11, H=24, seed=0, with_h0=True):
 def check_stack(L=2, bidirectional=True, masked=True, T=13, B=6, D=7, H=20, seed=1, ids=False):
     import torch
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
     from rnnkit import RNNStack, lengths_to_mask
+
     rng = np.random.default_rng(seed)
     rnn = RNNStack(D, H, L, bidirectional, rng=rng, dtype=np.float64)
     dirs = rnn.dirs
@@ -84,8 +92,11 @@ def check_stack(L=2, bidirectional=True, masked=True, T=13, B=6, D=7, H=20, seed
     else:
         out, hn = ref(xt, h0t)
     ((out * torch.from_numpy(w)).sum() + (hn * torch.from_numpy(v)).sum()).backward()
-    errs = {"y": np.abs(y - out.detach().numpy()).max(), "h_n": np.abs(h_n - hn.detach().numpy()).max(),
-            "dh0": np.abs(dh0 - h0t.grad.numpy()).max()}
+    errs = {
+        "y": np.abs(y - out.detach().numpy()).max(),
+        "h_n": np.abs(h_n - hn.detach().numpy()).max(),
+        "dh0": np.abs(dh0 - h0t.grad.numpy()).max(),
+    }
     if not ids:
         errs["dx"] = np.abs(dx - xt.grad.numpy()).max()
     for n, p in ref.named_parameters():
@@ -96,6 +107,7 @@ def check_stack(L=2, bidirectional=True, masked=True, T=13, B=6, D=7, H=20, seed
 def check_dropout_path(L=3, T=9, B=4, V=13, H=16, p=0.3, seed=3):
     """CharRNN.backward (layers driven directly, buffers overwritten) vs RNNStack.backward."""
     from rnnkit import CharRNN, ModelConfig
+
     m = CharRNN(ModelConfig(vocab_size=V, hidden=H, layers=L, dropout=p), seed=seed, dtype=np.float64)
     rng = np.random.default_rng(seed)
     ids, tgt = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))
@@ -121,8 +133,12 @@ def main() -> int:
     for bi in (False, True):
         for masked in (False, True):
             for ids in (False, True):
-                cases.append((f"RNNStack L=2 bi={bi} masked={masked} ids={ids}",
-                              check_stack(2, bi, masked, ids=ids, seed=bi * 4 + masked * 2 + ids)))
+                cases.append(
+                    (
+                        f"RNNStack L=2 bi={bi} masked={masked} ids={ids}",
+                        check_stack(2, bi, masked, ids=ids, seed=bi * 4 + masked * 2 + ids),
+                    )
+                )
     worst = 0.0
     for name, errs in cases:
         e = max(errs.values())

@@ -1,11 +1,12 @@
 """Numbers for docs/forms.md that the CLI does not print itself (used by the run_*.sh scripts).
 
-    python examples/forms_report.py baselines TRAIN.tsv TEST.tsv
-        majority-class and character-bigram naive Bayes accuracy (text<TAB>label files)
-    python examples/forms_report.py wordgen GEN_RUN LANGID_RUN TRAIN.tsv [-n 200]
-        per language: N sampled words; the share the classifier assigns to that language,
-        and the share that are not training words (TRAIN: label<TAB>word)
+python examples/forms_report.py baselines TRAIN.tsv TEST.tsv
+    majority-class and character-bigram naive Bayes accuracy (text<TAB>label files)
+python examples/forms_report.py wordgen GEN_RUN LANGID_RUN TRAIN.tsv [-n 200]
+    per language: N sampled words; the share the classifier assigns to that language,
+    and the share that are not training words (TRAIN: label<TAB>word)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rnnkit.cli.tasks import load_task  # noqa: E402
-from rnnkit.tasks import tsv  # noqa: E402
 from rnnkit.models import baselines
+from rnnkit.tasks import tsv  # noqa: E402
 from rnnkit.train import task_metrics as metrics
 
 
@@ -27,8 +28,15 @@ def cmd_baselines(args):
     te_x, te_y = tsv.read_text_label(args.test)
     maj = baselines.MajorityClassifier().fit(tr_y).predict(te_x)
     nb = baselines.CharBigramNaiveBayes().fit(tr_x, tr_y).predict(te_x)
-    print(json.dumps({"majority": metrics.accuracy(maj, te_y), "bigram_nb": metrics.accuracy(nb, te_y),
-                      "examples": len(te_y)}))
+    print(
+        json.dumps(
+            {
+                "majority": metrics.accuracy(maj, te_y),
+                "bigram_nb": metrics.accuracy(nb, te_y),
+                "examples": len(te_y),
+            }
+        )
+    )
 
 
 def cmd_wordgen(args):
@@ -47,11 +55,24 @@ def cmd_wordgen(args):
         new = [w not in seen for w in ws]
         all_ok += ok
         all_new += new
-        rows[lab] = {"assigned_to_label": float(np.mean(ok)), "not_training_words": float(np.mean(new)),
-                     "examples": " ".join(ws[:6])}
-    print(json.dumps({"per_label": rows, "assigned_to_label": float(np.mean(all_ok)),
-                      "not_training_words": float(np.mean(all_new)), "samples": len(all_ok),
-                      "temperature": args.temperature}, ensure_ascii=False, indent=1))
+        rows[lab] = {
+            "assigned_to_label": float(np.mean(ok)),
+            "not_training_words": float(np.mean(new)),
+            "examples": " ".join(ws[:6]),
+        }
+    print(
+        json.dumps(
+            {
+                "per_label": rows,
+                "assigned_to_label": float(np.mean(all_ok)),
+                "not_training_words": float(np.mean(all_new)),
+                "samples": len(all_ok),
+                "temperature": args.temperature,
+            },
+            ensure_ascii=False,
+            indent=1,
+        )
+    )
 
 
 def main(argv=None):

@@ -1,4 +1,5 @@
 """Shared helpers for the data-preparation scripts: deterministic splits, atomic writes."""
+
 from __future__ import annotations
 
 import os

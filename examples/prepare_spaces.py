@@ -19,6 +19,7 @@ spacing is the same task).
 Writes, under examples/data/spaces/ (rerunning gives byte-identical files):
     {train,valid,test}.tsv    text<TAB>tags
 """
+
 from __future__ import annotations
 
 import argparse

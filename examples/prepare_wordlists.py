@@ -17,6 +17,7 @@ Writes, under examples/data/ (rerunning gives byte-identical files):
     langid/{train,valid,test}.tsv    word<TAB>lang      (rnnkit classify)
     wordgen/{train,valid,test}.tsv   lang<TAB>word      (rnnkit generate)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from prep_util import DATA, report, split, write_tsv
 
 LISTS = {  # language code -> (file under /usr/share/dict, Debian package)
@@ -58,8 +58,11 @@ def main(argv=None) -> int:
     found = {lang: ddir / f for lang, (f, _) in LISTS.items() if (ddir / f).is_file()}
     missing = [pkg for lang, (f, pkg) in LISTS.items() if lang not in found]
     if len(found) < 6:
-        print(f"need at least 6 word lists in {ddir}, found {len(found)}; install them with:\n"
-              f"  apt-get install -y {' '.join(missing)}", file=sys.stderr)
+        print(
+            f"need at least 6 word lists in {ddir}, found {len(found)}; install them with:\n"
+            f"  apt-get install -y {' '.join(missing)}",
+            file=sys.stderr,
+        )
         return 1
     if missing:
         print(f"note: missing {' '.join(missing)}; using {len(found)} languages")
@@ -72,7 +75,7 @@ def main(argv=None) -> int:
     parts = {"train": [], "valid": [], "test": []}
     for lang, ws in words.items():
         unique = sorted(w for w in ws if seen[w] == 1)
-        pick = [unique[i] for i in rng.permutation(len(unique))[:args.per_lang]]
+        pick = [unique[i] for i in rng.permutation(len(unique))[: args.per_lang]]
         print(f"{lang}: {len(ws)} words, {len(unique)} in no other list, kept {len(pick)}")
         for name, chunk in zip(parts, split(pick)):
             parts[name] += [(w, lang) for w in chunk]

@@ -9,6 +9,7 @@ Run the matching prepare_*.py first. Adam, global-norm clipping at 5, random min
 a fixed time budget, then one evaluation on the test split. The ``rnnkit`` CLI is the real
 tool (checkpoints, resume, progress); this script only shows the models learn real data.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,16 +20,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from rnnkit.optim.optimizers import clip_gradients, make_optimizer  # noqa: E402
-from rnnkit.tasks import tsv  # noqa: E402
-from rnnkit.models import baselines
-from rnnkit.train import task_metrics as metrics
 from rnnkit.data.padding import minibatches, pad_batch, teacher_forcing  # noqa: E402
+from rnnkit.data.token_vocab import LabelSet, TokenVocab  # noqa: E402
+from rnnkit.models import baselines
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier  # noqa: E402
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig  # noqa: E402
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig  # noqa: E402
-from rnnkit.data.token_vocab import LabelSet, TokenVocab  # noqa: E402
+from rnnkit.optim.optimizers import clip_gradients, make_optimizer  # noqa: E402
+from rnnkit.tasks import tsv  # noqa: E402
+from rnnkit.train import task_metrics as metrics
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -63,12 +64,14 @@ def langid(args):
     vocab, labels = TokenVocab.build(tr_x), LabelSet.build(tr_y)
     X = [vocab.encode(w) for w in tr_x]
     Y = np.array(labels.encode(tr_y))
-    m = SequenceClassifier(ClassifierConfig(len(vocab), len(labels), args.hidden, args.layers,
-                                            bidirectional=args.bidirectional))
+    m = SequenceClassifier(
+        ClassifierConfig(len(vocab), len(labels), args.hidden, args.layers, bidirectional=args.bidirectional)
+    )
 
     def loss(idx, rng):
         ids, lengths, _ = pad_batch([X[i] for i in idx])
         return m.forward(ids, Y[idx], lengths=lengths, train=True, rng=rng)
+
     steps = fit(m, len(X), loss, args)
     pred = []
     for idx in batched(len(te_x)):
@@ -76,8 +79,10 @@ def langid(args):
         pred += labels.decode(m.predict(ids, lengths=lengths))
     nb = baselines.CharBigramNaiveBayes().fit(tr_x, tr_y).predict(te_x)
     maj = baselines.MajorityClassifier().fit(tr_y).predict(te_x)
-    print(f"steps {steps}  test accuracy: rnn {metrics.accuracy(pred, te_y):.4f}  "
-          f"bigram NB {metrics.accuracy(nb, te_y):.4f}  majority {metrics.accuracy(maj, te_y):.4f}")
+    print(
+        f"steps {steps}  test accuracy: rnn {metrics.accuracy(pred, te_y):.4f}  "
+        f"bigram NB {metrics.accuracy(nb, te_y):.4f}  majority {metrics.accuracy(maj, te_y):.4f}"
+    )
 
 
 def spaces(args):
@@ -86,13 +91,15 @@ def spaces(args):
     vocab, tags = TokenVocab.build(tr_x), LabelSet(["0", "1"])
     X = [vocab.encode(s) for s in tr_x]
     Yt = [tags.encode(t) for t in tr_t]
-    m = SequenceTagger(TaggerConfig(len(vocab), 2, args.hidden, args.layers,
-                                    bidirectional=args.bidirectional))
+    m = SequenceTagger(
+        TaggerConfig(len(vocab), 2, args.hidden, args.layers, bidirectional=args.bidirectional)
+    )
 
     def loss(idx, rng):
         ids, lengths, _ = pad_batch([X[i] for i in idx])
         tg, _, _ = pad_batch([Yt[i] for i in idx])
         return m.forward(ids, tg, lengths=lengths, train=True, rng=rng)
+
     steps = fit(m, len(X), loss, args)
     pred = []
     for idx in batched(len(te_x)):
@@ -100,35 +107,46 @@ def spaces(args):
         p = m.predict(ids, lengths=lengths)
         pred += ["".join(tags.decode(p[:n, b])) for b, n in enumerate(lengths)]
     r = metrics.boundary_f1(pred, te_t)
-    print(f"steps {steps}  bidirectional={args.bidirectional}  boundary P {r['precision']:.4f} "
-          f"R {r['recall']:.4f} F1 {r['f1']:.4f}")
+    print(
+        f"steps {steps}  bidirectional={args.bidirectional}  boundary P {r['precision']:.4f} "
+        f"R {r['recall']:.4f} F1 {r['f1']:.4f}"
+    )
 
 
 def g2p(args):
     tr_s, tr_t = tsv.read_source_target(DATA / "g2p/train.tsv")
     te_s, te_t = tsv.read_source_target(DATA / "g2p/test.tsv")
-    te_s, te_t = te_s[:args.eval_n], te_t[:args.eval_n]
+    te_s, te_t = te_s[: args.eval_n], te_t[: args.eval_n]
     sv, tv = TokenVocab.build(tr_s), TokenVocab.build(t.split() for t in tr_t)
     S = [sv.encode(s) for s in tr_s]
     T = [tv.encode(t.split()) for t in tr_t]
-    m = Seq2Seq(Seq2SeqConfig(len(sv), len(tv), args.hidden, args.layers, embed=args.embed,
-                              bidirectional=args.bidirectional))
+    m = Seq2Seq(
+        Seq2SeqConfig(
+            len(sv), len(tv), args.hidden, args.layers, embed=args.embed, bidirectional=args.bidirectional
+        )
+    )
 
     def loss(idx, rng):
         src, lengths, _ = pad_batch([S[i] for i in idx])
         dec_in, dec_out, dmask = teacher_forcing([T[i] for i in idx])
         return m.forward(src, dec_in, dec_out, src_lengths=lengths, dec_mask=dmask, train=True, rng=rng)
+
     steps = fit(m, len(S), loss, args)
     refs = [t.split() for t in te_t]
     for beam in (1, args.beam):
         hyps = []
         for idx in batched(len(te_s)):
             src, lengths, _ = pad_batch([sv.encode(te_s[i]) for i in idx])
-            out = (m.greedy(src, src_lengths=lengths, max_len=30)[0] if beam == 1
-                   else m.beam_decode(src, src_lengths=lengths, beam=beam, max_len=30)[0])
+            out = (
+                m.greedy(src, src_lengths=lengths, max_len=30)[0]
+                if beam == 1
+                else m.beam_decode(src, src_lengths=lengths, beam=beam, max_len=30)[0]
+            )
             hyps += [tv.decode(h, sep=" ").split() for h in out]
-        print(f"steps {steps}  beam {beam}: WER {metrics.sequence_error_rate(hyps, refs):.4f}  "
-              f"PER {metrics.token_error_rate(hyps, refs):.4f}  ({len(refs)} test words)")
+        print(
+            f"steps {steps}  beam {beam}: WER {metrics.sequence_error_rate(hyps, refs):.4f}  "
+            f"PER {metrics.token_error_rate(hyps, refs):.4f}  ({len(refs)} test words)"
+        )
 
 
 def wordgen(args):
@@ -137,19 +155,28 @@ def wordgen(args):
     vocab, labels = TokenVocab.build(tr_w), LabelSet.build(tr_l)
     W = [vocab.encode(w) for w in tr_w]
     L = np.array(labels.encode(tr_l))
-    m = ConditionedGenerator(GeneratorConfig(len(vocab), num_labels=len(labels), cond_embed=16,
-                                             autoregressive=args.autoregressive, hidden=args.hidden,
-                                             layers=args.layers))
+    m = ConditionedGenerator(
+        GeneratorConfig(
+            len(vocab),
+            num_labels=len(labels),
+            cond_embed=16,
+            autoregressive=args.autoregressive,
+            hidden=args.hidden,
+            layers=args.layers,
+        )
+    )
 
     def loss(idx, rng):
         dec_in, dec_out, mask = teacher_forcing([W[i] for i in idx])
         return m.forward(L[idx], dec_out, mask, dec_in=dec_in, train=True, rng=rng)
+
     steps = fit(m, len(W), loss, args)
     total = count = 0.0
     for idx in batched(len(te_w)):
         dec_in, dec_out, mask = teacher_forcing([vocab.encode(te_w[i]) for i in idx])
-        _, c = m.forward(np.array(labels.encode([te_l[i] for i in idx])), dec_out, mask, dec_in=dec_in,
-                         need_grad=False)
+        _, c = m.forward(
+            np.array(labels.encode([te_l[i] for i in idx])), dec_out, mask, dec_in=dec_in, need_grad=False
+        )
         total, count = total + c["total"], count + c["count"]
     seen = set(tr_w)
     rng = np.random.default_rng(args.seed)

@@ -3,8 +3,9 @@
 Every module pairs ``forward(...) -> (out, cache)`` with a hand-written
 ``backward(dout, cache) -> (dinputs..., grads)``; PyTorch is the reference in the tests.
 """
-from rnnkit.nn.bidirectional import Bidirectional
+
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
+from rnnkit.nn.bidirectional import Bidirectional
 from rnnkit.nn.embedding import Embedding
 from rnnkit.nn.linear import Linear
 from rnnkit.nn.mask import lengths_to_mask
@@ -14,6 +15,15 @@ from rnnkit.nn.softmax_cross_entropy import softmax_cross_entropy
 from rnnkit.nn.stack import RNNStack
 
 __version__ = "0.1.0"
-__all__ = ["Bidirectional", "CharRNN", "ModelConfig", "Embedding", "Linear", "FlatParams",
-           "RNNLayer", "RNNStack", "softmax_cross_entropy", "lengths_to_mask"]
-
+__all__ = [
+    "Bidirectional",
+    "CharRNN",
+    "ModelConfig",
+    "Embedding",
+    "Linear",
+    "FlatParams",
+    "RNNLayer",
+    "RNNStack",
+    "softmax_cross_entropy",
+    "lengths_to_mask",
+]

@@ -5,6 +5,7 @@ same work ``rnnkit train`` does per step (L=1, V=65 as tinyshakespeare). GPU tim
 taken after warm-up with ``torch.cuda.synchronize``. NumPy runs on this machine's CPU
 (its BLAS threads); it is skipped for H=2048 after a time budget is spent.
 """
+
 from __future__ import annotations
 
 import time
@@ -32,13 +33,15 @@ def bench(step, sync, min_time=2.0, max_iters=200, warmup=3):
 
 def main():
     import torch
+
     from rnnkit.torch.lm_engine import TorchCharRNN
+
     cuda = torch.cuda.is_available()
     rng = np.random.default_rng(0)
     ids = rng.integers(0, V, (T + 1, B))
     x, y = ids[:-1], ids[1:]
     rows = []
-    np_budget = 90.0                                                     # seconds for the CPU side
+    np_budget = 90.0  # seconds for the CPU side
     for H in HS:
         cfg = ModelConfig(vocab_size=V, hidden=H, layers=L)
         row = {"H": H}
@@ -52,6 +55,7 @@ def main():
                 m.backward(cache)
                 m.clip_gradients("norm", 5.0)
                 opt.step(1e-3)
+
             row["gpu"] = T * B / bench(gstep, torch.cuda.synchronize)
         if np_budget > 0:
             t0 = time.perf_counter()
@@ -64,17 +68,22 @@ def main():
                 m.backward(cache)
                 clip_gradients(m.flat.grad, "norm", 5.0)
                 opt.step(1e-3)
+
             row["numpy"] = T * B / bench(cstep, lambda: None, min_time=3.0, max_iters=50, warmup=1)
             np_budget -= time.perf_counter() - t0
         rows.append(row)
-        print(f"  H={H}: " + ", ".join(f"{k} {v:,.0f} chars/s" for k, v in row.items() if k != "H"), flush=True)
+        print(
+            f"  H={H}: " + ", ".join(f"{k} {v:,.0f} chars/s" for k, v in row.items() if k != "H"), flush=True
+        )
     name = torch.cuda.get_device_name(0) if cuda else "no GPU"
     print(f"\n| H | torch on {name} (chars/s) | NumPy on CPU (chars/s) | speed-up |")
     print("|---:|---:|---:|---:|")
     for r in rows:
         g, c = r.get("gpu"), r.get("numpy")
-        print(f"| {r['H']} | {f'{g:,.0f}' if g else '-'} | {f'{c:,.0f}' if c else '-'} | "
-              f"{f'{g / c:.1f}x' if g and c else '-'} |")
+        print(
+            f"| {r['H']} | {f'{g:,.0f}' if g else '-'} | {f'{c:,.0f}' if c else '-'} | "
+            f"{f'{g / c:.1f}x' if g and c else '-'} |"
+        )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ one core), so these sizes are smaller.
 
 The figures are recorded in docs/reliability.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,9 +32,11 @@ import tempfile
 import time
 from pathlib import Path
 
-WORDS = ("the quick brown fox jumps over a lazy dog while rivers run to the sea and "
-         "some say 안녕하세요 or 🙂 and café naïve Ünïcödé, 1234567890; (brackets) [more] {braces} "
-         "It was the best of times, it was the worst of times.\n").split(" ")
+WORDS = (
+    "the quick brown fox jumps over a lazy dog while rivers run to the sea and "
+    "some say 안녕하세요 or 🙂 and café naïve Ünïcödé, 1234567890; (brackets) [more] {braces} "
+    "It was the best of times, it was the worst of times.\n"
+).split(" ")
 
 
 def make_text(path: Path, mb: int, seed: int = 0) -> None:
@@ -41,8 +44,8 @@ def make_text(path: Path, mb: int, seed: int = 0) -> None:
     rng = random.Random(seed)
     with open(path, "w", encoding="utf-8") as f:
         written = 0
-        while written < mb * 2 ** 20:
-            block = " ".join(rng.choice(WORDS) for _ in range(150_000)).encode("utf-8")[: 2 ** 20]
+        while written < mb * 2**20:
+            block = " ".join(rng.choice(WORDS) for _ in range(150_000)).encode("utf-8")[: 2**20]
             block = block.decode("utf-8", "ignore")
             f.write(block)
             written += len(block.encode("utf-8"))
@@ -50,10 +53,33 @@ def make_text(path: Path, mb: int, seed: int = 0) -> None:
 
 def run_train(text: Path, out: Path, steps: int) -> tuple[int, float, str]:
     """(peak RSS in KiB, wall seconds, last line of output) of one ``rnnkit train`` process."""
-    cmd = [sys.executable, "-m", "rnnkit", "train", str(text), "--out", str(out), "--force",
-           "--hidden", "128", "--layers", "2", "--batch", "32", "--seq-len", "64",
-           "--max-steps", str(steps), "--eval-every", str(steps), "--save-every", str(steps),
-           "--val-chars", "50000", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rnnkit",
+        "train",
+        str(text),
+        "--out",
+        str(out),
+        "--force",
+        "--hidden",
+        "128",
+        "--layers",
+        "2",
+        "--batch",
+        "32",
+        "--seq-len",
+        "64",
+        "--max-steps",
+        str(steps),
+        "--eval-every",
+        str(steps),
+        "--save-every",
+        str(steps),
+        "--val-chars",
+        "50000",
+        "--no-progress",
+    ]
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out_text = p.stdout.read()
@@ -83,17 +109,50 @@ def corpus(work: Path, mb: int) -> Path:
     if not text.exists():
         t0 = time.monotonic()
         make_text(text, mb)
-        print(f"wrote {text} ({text.stat().st_size / 2**20:.0f} MiB) in {time.monotonic() - t0:.1f} s", flush=True)
+        print(
+            f"wrote {text} ({text.stat().st_size / 2**20:.0f} MiB) in {time.monotonic() - t0:.1f} s",
+            flush=True,
+        )
     return text
 
 
 def eval_section(work: Path, sizes: list[int]) -> None:
     """Peak RSS of ``rnnkit eval`` on each size, with a small model trained on the first."""
     run = work / "eval-model"
-    small = ["--hidden", "32", "--layers", "1", "--batch", "16", "--seq-len", "64", "--max-steps", "5",
-             "--eval-every", "5", "--save-every", "5", "--val-chars", "5000", "--no-progress"]
-    p = subprocess.run([sys.executable, "-m", "rnnkit", "train", str(corpus(work, sizes[0])), "--out", str(run),
-                        "--force", *small], capture_output=True, text=True)
+    small = [
+        "--hidden",
+        "32",
+        "--layers",
+        "1",
+        "--batch",
+        "16",
+        "--seq-len",
+        "64",
+        "--max-steps",
+        "5",
+        "--eval-every",
+        "5",
+        "--save-every",
+        "5",
+        "--val-chars",
+        "5000",
+        "--no-progress",
+    ]
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnnkit",
+            "train",
+            str(corpus(work, sizes[0])),
+            "--out",
+            str(run),
+            "--force",
+            *small,
+        ],
+        capture_output=True,
+        text=True,
+    )
     if p.returncode != 0:
         raise SystemExit(f"rnnkit train failed:\n{p.stdout}{p.stderr}")
     rows = []
@@ -101,7 +160,9 @@ def eval_section(work: Path, sizes: list[int]) -> None:
         text = corpus(work, mb)
         rss, wall, out = run_eval(run, text)
         rows.append((text.stat().st_size, rss, wall))
-        print(f"{mb:>6} MiB text: eval peak RSS {rss / 1024:7.1f} MiB, wall {wall:6.1f} s   ({out})", flush=True)
+        print(
+            f"{mb:>6} MiB text: eval peak RSS {rss / 1024:7.1f} MiB, wall {wall:6.1f} s   ({out})", flush=True
+        )
     print()
     print("| text | `rnnkit eval` peak RSS (ru_maxrss) | wall |")
     print("|---:|---:|---:|")
@@ -132,13 +193,18 @@ def main() -> None:
             ids = (work / f"run-{mb}" / "data" / "ids.bin").stat().st_size
             prepared = next((l for l in out.splitlines() if l.startswith("prepared")), "")
             rows.append((mb, text.stat().st_size, ids, rss, wall))
-            print(f"{mb:>6} MiB corpus: peak RSS {rss / 1024:7.1f} MiB, wall {wall:6.1f} s   ({prepared})", flush=True)
+            print(
+                f"{mb:>6} MiB corpus: peak RSS {rss / 1024:7.1f} MiB, wall {wall:6.1f} s   ({prepared})",
+                flush=True,
+            )
         if rows:
             print()
             print("| corpus | ids.bin | peak RSS (ru_maxrss) | wall (prepare + train) |")
             print("|---:|---:|---:|---:|")
             for mb, size, ids, rss, wall in rows:
-                print(f"| {size / 2**20:.0f} MiB | {ids / 2**20:.0f} MiB | {rss / 1024:.1f} MiB | {wall:.1f} s |")
+                print(
+                    f"| {size / 2**20:.0f} MiB | {ids / 2**20:.0f} MiB | {rss / 1024:.1f} MiB | {wall:.1f} s |"
+                )
         if len(rows) > 1:
             lo, hi = rows[0], rows[-1]
             print(f"\ncorpus x{hi[1] / lo[1]:.1f}, peak RSS x{hi[3] / lo[3]:.2f}")
@@ -148,6 +214,7 @@ def main() -> None:
     finally:
         if not args.keep and args.dir is None:
             shutil.rmtree(work, ignore_errors=True)
+
 
 if __name__ == "__main__":
     main()

@@ -3,6 +3,7 @@
 ``gradcheck`` compares hand-written gradients with centered differences (float64):
 the test fails if any tensor's relative error reaches 1e-6.
 """
+
 from __future__ import annotations
 
 import numpy as np

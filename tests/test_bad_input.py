@@ -5,13 +5,14 @@ and nothing is overwritten — neither an existing run given as ``--out`` (even 
 Checkpoint damage (truncated, tampered, newer format, other task or model) is covered in
 ``test_checkpoint_safety.py``.
 """
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from helpers import TINY, assert_one_line_error, rnnkit, snapshot, write_text
+
 from rnnkit import cli
 
 
@@ -27,8 +28,8 @@ def world(tmp_path_factory):
     (root / "notext" / "image.png").write_bytes(b"\x89PNG\r\n")
     (root / "empty.txt").write_bytes(b"")
     (root / "short.txt").write_text("abcdefghijklmnopqrstuvwxyz" * 2)  # 52 chars: 47 train, 5 val
-    (root / "tiny.txt").write_text("abcdefghij")                        # 10 chars: 1 for validation
-    prefix = ("hello wörld " * 200).encode()                           # 2,600 bytes of valid UTF-8
+    (root / "tiny.txt").write_text("abcdefghij")  # 10 chars: 1 for validation
+    prefix = ("hello wörld " * 200).encode()  # 2,600 bytes of valid UTF-8
     (root / "latin1.txt").write_bytes(prefix + "café".encode("latin-1") + b" more text" * 50)
     (root / "binary.bin").write_bytes(b"ELF\x02\x01" + bytes(range(256)) * 4)
     (root / "bigvocab.txt").write_text("".join(chr(0x4E00 + i) for i in range(300)) * 3, encoding="utf-8")
@@ -37,7 +38,7 @@ def world(tmp_path_factory):
 
 
 def _bad_offset(root):
-    return len(("hello wörld " * 200).encode()) + 3                   # the é of café in Latin-1
+    return len(("hello wörld " * 200).encode()) + 3  # the é of café in Latin-1
 
 
 TRAIN_CASES = {
@@ -45,10 +46,19 @@ TRAIN_CASES = {
     "missing directory": (["{root}/nodir/"], ["no such file or directory", "nodir"]),
     "directory with no text": (["{root}/notext"], ["holds no text files"]),
     "empty file": (["{root}/empty.txt"], ["empty", "empty.txt"]),
-    "too short for one batch": (["{root}/short.txt", "--batch", "64"], ["too short for one batch", "--batch"]),
+    "too short for one batch": (
+        ["{root}/short.txt", "--batch", "64"],
+        ["too short for one batch", "--batch"],
+    ),
     "too short for validation": (["{root}/tiny.txt"], ["validation split", "1 characters"]),
-    "empty validation file": (["{root}/good.txt", "--val", "{root}/empty.txt"], ["validation split", "0 characters"]),
-    "invalid utf-8": (["{root}/latin1.txt"], ["latin1.txt", "not valid UTF-8", "byte offset {offset}", "--encoding-errors replace"]),
+    "empty validation file": (
+        ["{root}/good.txt", "--val", "{root}/empty.txt"],
+        ["validation split", "0 characters"],
+    ),
+    "invalid utf-8": (
+        ["{root}/latin1.txt"],
+        ["latin1.txt", "not valid UTF-8", "byte offset {offset}", "--encoding-errors replace"],
+    ),
     "binary": (["{root}/binary.bin"], ["binary.bin", "binary"]),
     "negative hidden": (["{root}/good.txt", "--hidden", "-3"], ["--hidden", "positive"]),
     "zero batch": (["{root}/good.txt", "--batch", "0"], ["--batch", "positive"]),
@@ -78,31 +88,70 @@ def test_train_bad_input_overwrites_nothing(world, case):
     assert snapshot(run) == before
 
 
-@pytest.mark.parametrize("case", ["missing file", "invalid utf-8", "too short for one batch", "negative hidden"])
+@pytest.mark.parametrize(
+    "case", ["missing file", "invalid utf-8", "too short for one batch", "negative hidden"]
+)
 def test_train_bad_input_creates_no_out_dir(world, tmp_path, case):
     root, _, _ = world
     args, needles = TRAIN_CASES[case]
-    assert_one_line_error(rnnkit("train", "--out", tmp_path / "new", *TINY, *_fmt(args, root)), *_fmt(needles, root))
+    assert_one_line_error(
+        rnnkit("train", "--out", tmp_path / "new", *TINY, *_fmt(args, root)), *_fmt(needles, root)
+    )
     assert not (tmp_path / "new").exists()
 
 
 def test_invalid_utf8_can_be_replaced_on_request(world, tmp_path):
     root, _, _ = world
-    p = rnnkit("train", root / "latin1.txt", "--encoding-errors", "replace", "--out", tmp_path / "r", *TINY,
-               "--max-steps", "2", "--val-chars", "100")
+    p = rnnkit(
+        "train",
+        root / "latin1.txt",
+        "--encoding-errors",
+        "replace",
+        "--out",
+        tmp_path / "r",
+        *TINY,
+        "--max-steps",
+        "2",
+        "--val-chars",
+        "100",
+    )
     assert p.returncode == 0, p.stderr
     assert "\ufffd" in json.loads((tmp_path / "r" / "data" / "vocab.json").read_text())["chars"]
 
 
 def test_vocabulary_above_the_limit_warns_with_the_count(world, tmp_path):
     root, _, _ = world
-    p = rnnkit("train", root / "bigvocab.txt", "--out", tmp_path / "v", *TINY, "--max-steps", "1",
-               "--vocab-limit", "100", "--val-chars", "50", "--batch", "2")
+    p = rnnkit(
+        "train",
+        root / "bigvocab.txt",
+        "--out",
+        tmp_path / "v",
+        *TINY,
+        "--max-steps",
+        "1",
+        "--vocab-limit",
+        "100",
+        "--val-chars",
+        "50",
+        "--batch",
+        "2",
+    )
     assert p.returncode == 0, p.stderr
     warn = [l for l in p.stderr.splitlines() if "warning" in l]
     assert len(warn) == 1 and "300 distinct characters" in warn[0] and "--vocab-limit 100" in warn[0]
-    p = rnnkit("train", root / "bigvocab.txt", "--out", tmp_path / "v2", *TINY, "--max-steps", "1",
-               "--val-chars", "50", "--batch", "2")                  # default limit 1000: quiet
+    p = rnnkit(
+        "train",
+        root / "bigvocab.txt",
+        "--out",
+        tmp_path / "v2",
+        *TINY,
+        "--max-steps",
+        "1",
+        "--val-chars",
+        "50",
+        "--batch",
+        "2",
+    )  # default limit 1000: quiet
     assert p.returncode == 0 and "warning" not in p.stderr
 
 
@@ -115,7 +164,7 @@ def test_out_onto_a_foreign_directory(world, tmp_path):
     before = snapshot(mine)
     assert_one_line_error(rnnkit("train", good, "--out", mine, *TINY), "not an rnnkit run", "--force")
     assert snapshot(mine) == before
-    (mine / "data").mkdir()                                         # a name rnnkit would write
+    (mine / "data").mkdir()  # a name rnnkit would write
     (mine / "data" / "x.csv").write_text("1,2")
     before = snapshot(mine)
     assert_one_line_error(rnnkit("train", good, "--out", mine, *TINY, "--force"), "holds data", "overwrite")
@@ -124,7 +173,7 @@ def test_out_onto_a_foreign_directory(world, tmp_path):
     (mine / "data").rmdir()
     p = rnnkit("train", good, "--out", mine, *TINY, "--force", "--max-steps", "2", "--val-chars", "100")
     assert p.returncode == 0, p.stderr
-    assert (mine / "thesis.tex").read_text() == "precious"          # --force kept the user's file
+    assert (mine / "thesis.tex").read_text() == "precious"  # --force kept the user's file
     assert (mine / "last" / "manifest.json").is_file()
 
 
@@ -142,7 +191,9 @@ def test_out_onto_an_existing_run_or_a_file(world, tmp_path):
 def test_force_on_a_run_keeps_foreign_files(world, tmp_path):
     root, good, _ = world
     run = tmp_path / "run"
-    assert rnnkit("train", good, "--out", run, *TINY, "--max-steps", "2", "--val-chars", "100").returncode == 0
+    assert (
+        rnnkit("train", good, "--out", run, *TINY, "--max-steps", "2", "--val-chars", "100").returncode == 0
+    )
     (run / "notes.txt").write_text("mine")
     p = rnnkit("train", good, "--out", run, *TINY, "--force", "--max-steps", "3", "--val-chars", "100")
     assert p.returncode == 0, p.stderr
@@ -154,14 +205,17 @@ def test_force_on_a_run_keeps_foreign_files(world, tmp_path):
 def _main(argv, capsys):
     try:
         rc = cli.main([str(a) for a in argv])
-    except SystemExit as e:                                        # argparse errors
+    except SystemExit as e:  # argparse errors
         rc = e.code
     out = capsys.readouterr()
     return rc, out.out, out.err
 
 
 SAMPLE_CASES = {
-    "prime outside vocabulary": (["--prime", "Zebra\u2603"], ["--prime", "'Z' (U+005A)", "'\u2603' (U+2603)"]),
+    "prime outside vocabulary": (
+        ["--prime", "Zebra\u2603"],
+        ["--prime", "'Z' (U+005A)", "'\u2603' (U+2603)"],
+    ),
     "empty prime": (["--prime", ""], ["--prime"]),
     "temperature 0": (["--temperature", "0"], ["--temperature", "--greedy"]),
     "temperature negative": (["--temperature", "-1"], ["--temperature"]),
@@ -184,15 +238,21 @@ def test_sample_bad_input(world, capsys, case):
 
 def test_greedy_allows_temperature_zero(world, capsys):
     _, _, run = world
-    rc, out, err = _main(["sample", run, "--greedy", "--temperature", "0", "--length", "5", "--prime", "the"], capsys)
+    rc, out, err = _main(
+        ["sample", run, "--greedy", "--temperature", "0", "--length", "5", "--prime", "the"], capsys
+    )
     assert rc == 0 and out.startswith("the")
 
 
 def test_eval_bad_input(world):
     root, good, run = world
-    assert_one_line_error(rnnkit("eval", run, root / "unknown.txt"), "unknown.txt", "'Z' (U+005A)", "vocabulary")
+    assert_one_line_error(
+        rnnkit("eval", run, root / "unknown.txt"), "unknown.txt", "'Z' (U+005A)", "vocabulary"
+    )
     assert_one_line_error(rnnkit("eval", run, root / "missing.txt"), "no such file")
-    assert_one_line_error(rnnkit("eval", run, root / "latin1.txt"), "byte offset", "--encoding-errors replace")
+    assert_one_line_error(
+        rnnkit("eval", run, root / "latin1.txt"), "byte offset", "--encoding-errors replace"
+    )
     assert_one_line_error(rnnkit("eval", run, root / "binary.bin"), "binary")
     assert_one_line_error(rnnkit("eval", run, root / "empty.txt"), "at least 2")
     assert_one_line_error(rnnkit("eval", root / "notext", good), "holds no checkpoint")
@@ -204,29 +264,51 @@ def test_eval_bad_input(world):
 def test_tsv_with_the_wrong_number_of_fields_names_the_line(tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("good cat\tpos\nbad dog\tneg\nno tab here\nx\ty\n", encoding="utf-8")
-    assert_one_line_error(rnnkit("classify", "train", bad, "--out", tmp_path / "new", "--no-progress"),
-                          "bad.tsv:3", "expected 2 tab-separated fields", "found 1")
+    assert_one_line_error(
+        rnnkit("classify", "train", bad, "--out", tmp_path / "new", "--no-progress"),
+        "bad.tsv:3",
+        "expected 2 tab-separated fields",
+        "found 1",
+    )
     assert not (tmp_path / "new").exists()
     bad.write_text("a\tb\tc\n", encoding="utf-8")
-    assert_one_line_error(rnnkit("seq2seq", "train", bad, "--out", tmp_path / "new", "--no-progress"),
-                          "bad.tsv:1", "found 3")
+    assert_one_line_error(
+        rnnkit("seq2seq", "train", bad, "--out", tmp_path / "new", "--no-progress"), "bad.tsv:1", "found 3"
+    )
 
 
 def test_tags_of_the_wrong_length(tmp_path):
     bad = tmp_path / "tags.tsv"
     bad.write_text("ab c\tWWSW\nabc\tWW\n", encoding="utf-8")
-    assert_one_line_error(rnnkit("tag", "train", bad, "--out", tmp_path / "new", "--no-progress"),
-                          "tags.tsv:2", "text has 3 characters, tags has 2")
+    assert_one_line_error(
+        rnnkit("tag", "train", bad, "--out", tmp_path / "new", "--no-progress"),
+        "tags.tsv:2",
+        "text has 3 characters, tags has 2",
+    )
     assert not (tmp_path / "new").exists()
 
 
 def test_checkpoint_of_another_task(world, tmp_path):
     root, good, lm_run = world
     data = tmp_path / "d.tsv"
-    data.write_text("".join(f"{w} cat\t{'pos' if w == 'good' else 'neg'}\n" for w in ["good", "bad", "ok"] * 30))
+    data.write_text(
+        "".join(f"{w} cat\t{'pos' if w == 'good' else 'neg'}\n" for w in ["good", "bad", "ok"] * 30)
+    )
     cls = tmp_path / "cls"
-    p = rnnkit("classify", "train", data, "--out", cls, "--hidden", "8", "--batch", "8", "--max-steps", "3",
-               "--no-progress")
+    p = rnnkit(
+        "classify",
+        "train",
+        data,
+        "--out",
+        cls,
+        "--hidden",
+        "8",
+        "--batch",
+        "8",
+        "--max-steps",
+        "3",
+        "--no-progress",
+    )
     assert p.returncode == 0, p.stderr
     before = snapshot(cls)
     assert_one_line_error(rnnkit("eval", cls, good), "is for task 'classify', not 'lm'")

@@ -1,5 +1,6 @@
 """Smoke test for the benchmark (``python -m bench.run``): its core functions run on a tiny
 shape and produce finite numbers and a table with rows. No timing assertions."""
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,9 @@ from bench.gemm import gemm_limit, model_flops  # noqa: E402
 
 
 def test_quick_core_functions_give_finite_numbers_and_a_table(tmp_path):
-    train = run.bench_training([(8, 2, 4)], [1, 2], reps=1, budget_s=0.001, threads=None,
-                               use_jax=False, limit_reps=1)
+    train = run.bench_training(
+        [(8, 2, 4)], [1, 2], reps=1, budget_s=0.001, threads=None, use_jax=False, limit_reps=1
+    )
     assert len(train) == 2
     for r in train:
         assert set(r["time"]) == {"rnnkit", "torch", "rnnkit-torch"}
@@ -30,14 +32,22 @@ def test_quick_core_functions_give_finite_numbers_and_a_table(tmp_path):
     assert math.isfinite(sampling["limit_s"]) and sampling["limit_s"] > 0
     mem = [run.memprobe("rnnkit", 8, 1, 2, 4)]
     assert mem[0]["peak_mb"] > 0 and math.isfinite(mem[0]["step_mb"])
-    info = {"cpu": "test", "cpus": 1, "python": "3", "numpy": "2", "blas": "?", "torch": "?", "jax": "-",
-            "threads": 1}
+    info = {
+        "cpu": "test",
+        "cpus": 1,
+        "python": "3",
+        "numpy": "2",
+        "blas": "?",
+        "torch": "?",
+        "jax": "-",
+        "threads": 1,
+    }
     md = run.render_markdown("python -m bench.run --quick", info, train, sampling, [], None, None, [])
     table = [l for l in md.splitlines() if l.startswith("| 8 |")]
     assert len(table) == 2 and "python -m bench.run --quick" in md
     head = next(l for l in md.splitlines() if l.startswith("| H |"))
     assert "rnnkit torch engine" in head and "PyTorch / limit" in head
-    assert all(l.count("|") == head.count("|") for l in table)      # every row fills every column
+    assert all(l.count("|") == head.count("|") for l in table)  # every row fills every column
     assert "GEMV limit" in md
 
 
@@ -49,7 +59,8 @@ def test_model_flops_formula():
 
 def test_outside_limit_measures_every_part_and_its_floor():
     from bench import outside_limit
-    t = outside_limit.measure(8, 1, 2, 4, reps=1, budget_s=0.001)           # unrounded ms
+
+    t = outside_limit.measure(8, 1, 2, 4, reps=1, budget_s=0.001)  # unrounded ms
     assert len(t) == 9 and all(math.isfinite(v) and v > 0 for v in t.values()), t
     # the floor counts the limit, the faster of the two dW_ih ways (not both) and the rest
     dW = min(t["dW_ih (product, as rnnkit)"], t["dW_ih (sort + reduceat)"])
@@ -58,7 +69,10 @@ def test_outside_limit_measures_every_part_and_its_floor():
 
 
 def test_torch_engine_note_counts_the_shapes_where_it_beat_pytorch():
-    rows = [{"time": {"torch": 2.0, "rnnkit-torch": 1.0}}, {"time": {"torch": 1.0, "rnnkit-torch": 2.0}},
-            {"time": {"torch": 3.0, "rnnkit-torch": 2.5}}]
+    rows = [
+        {"time": {"torch": 2.0, "rnnkit-torch": 1.0}},
+        {"time": {"torch": 1.0, "rnnkit-torch": 2.0}},
+        {"time": {"torch": 3.0, "rnnkit-torch": 2.5}},
+    ]
     assert "faster than plain PyTorch at 2 of 3 shapes" in run.torch_engine_note(rows)
     assert run.torch_engine_note([{"time": {"torch": 1.0}}]) == ""

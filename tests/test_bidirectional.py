@@ -1,4 +1,5 @@
 """Bidirectional: gradient checks, and the definition (two layers, one over reversed time)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,8 +39,9 @@ def test_gradcheck_bidirectional(gradcheck, rng, masked):
 
 def test_param_names():
     bi = Bidirectional(D, H, layer=1)
-    assert set(bi.params) == {f"{w}_l1{s}" for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-                              for s in ("", "_reverse")}
+    assert set(bi.params) == {
+        f"{w}_l1{s}" for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh") for s in ("", "_reverse")
+    }
 
 
 @pytest.mark.parametrize("masked", [False, True], ids=["full", "masked"])
@@ -58,8 +60,8 @@ def test_bidirectional_is_forward_and_time_reversed_layer(rng, masked):
     fwd.params.update({k: bi.params[k + ""] for k in fwd.params})
     bwd.params.update({k: bi.params[k + "_reverse"] for k in bwd.params})  # ... with the reverse weights
     for b, n in enumerate(lengths):
-        (sf, hf), _ = fwd.forward(x[:n, b:b + 1], h0[0, b:b + 1])
-        (sb, hb), _ = bwd.forward(x[:n, b:b + 1][::-1].copy(), h0[1, b:b + 1])
+        (sf, hf), _ = fwd.forward(x[:n, b : b + 1], h0[0, b : b + 1])
+        (sb, hb), _ = bwd.forward(x[:n, b : b + 1][::-1].copy(), h0[1, b : b + 1])
         np.testing.assert_allclose(y[:n, b, :H], sf[:, 0], atol=1e-14, rtol=0)
         np.testing.assert_allclose(y[:n, b, H:], sb[::-1, 0], atol=1e-14, rtol=0)
         np.testing.assert_allclose(h_last[0, b], hf[0], atol=1e-14, rtol=0)

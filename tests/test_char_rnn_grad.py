@@ -1,5 +1,6 @@
 """The whole language-model loss: gradient checks over every parameter and h0 (with a
 gradient on h_n too), and CharRNN.step (sampling) equal to forward."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,8 +41,8 @@ def test_gradcheck_lm_loss(gradcheck, rng, embed, L, masked):
     # and per named tensor, so the views and names line up with the buffer
     for name in model.flat.names:
         off, n = model.flat.offsets[name]
-        np.testing.assert_array_equal(model.flat.view(name, grad=True).ravel(), grad[off:off + n])
-        assert np.any(grad[off:off + n] != 0), f"{name} got no gradient"
+        np.testing.assert_array_equal(model.flat.view(name, grad=True).ravel(), grad[off : off + n])
+        assert np.any(grad[off : off + n] != 0), f"{name} got no gradient"
 
 
 @pytest.mark.parametrize("embed", [0, 3], ids=["onehot", "embed3"])
@@ -52,8 +53,9 @@ def test_gradcheck_lm_loss_with_dropout(gradcheck, rng, embed):
     tgt = rng.integers(0, V, size=(T, B))
 
     def run(need_grad):
-        return model.forward(ids, tgt, None, None, train=True, rng=np.random.default_rng(11),
-                             need_grad=need_grad)
+        return model.forward(
+            ids, tgt, None, None, train=True, rng=np.random.default_rng(11), need_grad=need_grad
+        )
 
     _, _, cache = run(True)
     assert cache["drop"] is not None
@@ -75,7 +77,7 @@ def test_step_equals_forward(rng, embed, L):
     for t in range(T):
         lg, h = model.step(ids[t], h)
         logits.append(lg)
-    logits = np.stack(logits)                                              # (T, B, V)
+    logits = np.stack(logits)  # (T, B, V)
     np.testing.assert_allclose(h, h_n, rtol=0, atol=1e-14)
     expected, _ = model.head.forward(cache["hcache"].reshape(T, B, H))
     np.testing.assert_allclose(logits, expected, rtol=0, atol=1e-13)
@@ -94,9 +96,17 @@ def test_need_grad_false_same_loss(rng):
 
 def test_param_names_follow_torch():
     assert make_model(0, 2).flat.names == [
-        "rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0",
-        "rnn.weight_ih_l1", "rnn.weight_hh_l1", "rnn.bias_ih_l1", "rnn.bias_hh_l1",
-        "head.weight", "head.bias"]
+        "rnn.weight_ih_l0",
+        "rnn.weight_hh_l0",
+        "rnn.bias_ih_l0",
+        "rnn.bias_hh_l0",
+        "rnn.weight_ih_l1",
+        "rnn.weight_hh_l1",
+        "rnn.bias_ih_l1",
+        "rnn.bias_hh_l1",
+        "head.weight",
+        "head.bias",
+    ]
     m = make_model(3, 1)
     assert m.flat.names[0] == "embedding.weight" and m.flat.shapes["embedding.weight"] == (V, 3)
     assert make_model(0, 1).flat.shapes["rnn.weight_ih_l0"] == (H, V)  # one-hot: W_ih is the embedding

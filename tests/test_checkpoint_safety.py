@@ -9,6 +9,7 @@
 - Truncated, tampered, incomplete, newer-format, other-task and other-model checkpoints are
   refused with one clear line.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -18,13 +19,24 @@ import os
 
 import numpy as np
 import pytest
+from helpers import (
+    RUN_ARGS,
+    TINY,
+    assert_bit_identical,
+    assert_one_line_error,
+    baseline,
+    kill9,
+    last_step,
+    rnnkit,
+    snapshot,
+    start,
+    wait_for,
+    write_text,
+)
 
-from helpers import (MAX_STEPS, RUN_ARGS, TINY, assert_bit_identical, assert_one_line_error, baseline, kill9,
-                     last_step, rnnkit, snapshot, start, wait_for, write_text)
-from rnnkit.train import checkpoint as ckpt
 from rnnkit import cli
+from rnnkit.train import checkpoint as ckpt
 from rnnkit.train import metrics_log
-from rnnkit.errors import UserError
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +49,28 @@ def small_run(tmp_path_factory):
     """A finished 20-step run (checkpoints at 10 and 20) to copy and damage."""
     root = tmp_path_factory.mktemp("small")
     text = write_text(root / "t.txt", 1500, seed=2)
-    p = rnnkit("train", text, "--out", root / "run", *TINY, "--max-steps", "20", "--save-every", "10",
-               "--eval-every", "20", "--val-chars", "300")
+    p = rnnkit(
+        "train",
+        text,
+        "--out",
+        root / "run",
+        *TINY,
+        "--max-steps",
+        "20",
+        "--save-every",
+        "10",
+        "--eval-every",
+        "20",
+        "--val-chars",
+        "300",
+    )
     assert p.returncode == 0, p.stderr
     return text, root / "run"
 
 
 def _copy_run(src, dst):
     import shutil
+
     shutil.copytree(src, dst, symlinks=True)
     return dst
 
@@ -64,11 +90,11 @@ def test_kill_during_a_checkpoint_write(tmp_path, base):
     assert wait_for(lambda: (run / "ckpt").is_dir() and half(), p)
     assert kill9(p)
     tmp = _tmp_dirs(run)
-    assert tmp and not (tmp[0] / "manifest.json").exists()         # really cut in the middle
-    assert last_step(run) == 20                                    # the link still names the old one
-    c = ckpt.load(run, which="last")                               # ...which loads and verifies
+    assert tmp and not (tmp[0] / "manifest.json").exists()  # really cut in the middle
+    assert last_step(run) == 20  # the link still names the old one
+    c = ckpt.load(run, which="last")  # ...which loads and verifies
     assert c.state["step"] == 20
-    e = rnnkit("eval", tmp[0], text, "--json")                     # the half-written dir is refused
+    e = rnnkit("eval", tmp[0], text, "--json")  # the half-written dir is refused
     assert_one_line_error(e, "manifest")
     ok = rnnkit("eval", run, text, "--json")
     assert ok.returncode == 0 and json.loads(ok.stdout)["checkpoint"].endswith("step-00000020")
@@ -84,16 +110,30 @@ def test_save_writes_fsyncs_then_renames(tmp_path, monkeypatch):
     temporary directory fsync'ed, and only then the rename into the final name."""
     events = []
     real_fsync, real_replace = os.fsync, os.replace
-    monkeypatch.setattr(ckpt.os, "fsync", lambda fd: (events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))), real_fsync(fd))[1])
-    monkeypatch.setattr(ckpt.os, "replace", lambda a, b: (events.append(("replace", str(a), str(b))), real_replace(a, b))[1])
+    monkeypatch.setattr(
+        ckpt.os,
+        "fsync",
+        lambda fd: (events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))), real_fsync(fd))[1],
+    )
+    monkeypatch.setattr(
+        ckpt.os, "replace", lambda a, b: (events.append(("replace", str(a), str(b))), real_replace(a, b))[1]
+    )
     w = {"rnn.weight_hh_l0": np.ones((2, 2), np.float32)}
-    final = ckpt.save(tmp_path, 5, w, {"carry.h": np.zeros((1, 1, 2), np.float32)}, {"task": "lm"}, '{"chars": []}', {"step": 5})
+    final = ckpt.save(
+        tmp_path,
+        5,
+        w,
+        {"carry.h": np.zeros((1, 1, 2), np.float32)},
+        {"task": "lm"},
+        '{"chars": []}',
+        {"step": 5},
+    )
     ren = [i for i, e in enumerate(events) if e[0] == "replace"]
     assert len(ren) == 1 and events[ren[0]][2] == str(final) and ".tmp-step-00000005" in events[ren[0]][1]
-    synced = [os.path.basename(e[1]) for e in events[:ren[0]] if e[0] == "fsync"]
+    synced = [os.path.basename(e[1]) for e in events[: ren[0]] if e[0] == "fsync"]
     assert set(ckpt.FILES) | {"manifest.json"} <= set(synced)
-    assert any(s.startswith(".tmp-step-00000005") for s in synced)     # the directory itself
-    assert ("fsync", str(tmp_path / "ckpt")) in events[ren[0]:]        # and its parent after
+    assert any(s.startswith(".tmp-step-00000005") for s in synced)  # the directory itself
+    assert ("fsync", str(tmp_path / "ckpt")) in events[ren[0] :]  # and its parent after
     assert not list((tmp_path / "ckpt").glob(".tmp-*"))
 
 
@@ -121,6 +161,7 @@ def _enospc_after(n_ok):
                 f.write(data[: len(data) // 2])
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real(path, data)
+
     return fake
 
 
@@ -134,7 +175,7 @@ def test_full_disk_keeps_the_old_checkpoint(tmp_path, small_run, monkeypatch, ca
     err = [l for l in capsys.readouterr().err.splitlines() if "error" in l]
     assert rc == 2
     assert len(err) == 1 and "disk full" in err[0] and "intact" in err[0] and f"--resume {run}" in err[0]
-    assert snapshot(run / "ckpt") == before                         # nothing half-written left
+    assert snapshot(run / "ckpt") == before  # nothing half-written left
     assert last_step(run) == 20 and ckpt.load(run, which="last").state["step"] == 20
 
 
@@ -142,10 +183,11 @@ def test_full_disk_on_the_metrics_log(tmp_path, small_run, monkeypatch, capsys):
     _, src = small_run
     run = _copy_run(src, tmp_path / "run")
 
-    def full(path, mode="r", *a, **k):                 # a full disk fails writes, not reads
+    def full(path, mode="r", *a, **k):  # a full disk fails writes, not reads
         if "a" in mode or "w" in mode:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return builtins.open(path, mode, *a, **k)
+
     monkeypatch.setattr(metrics_log, "open", full, raising=False)
     rc = cli.main(["train", "--resume", str(run), "--max-steps", "40", "--no-progress"])
     err = [l for l in capsys.readouterr().err.splitlines() if "error" in l]
@@ -158,11 +200,12 @@ def test_full_disk_while_preparing_data(tmp_path, monkeypatch, capsys):
 
     def full(fd, off, n):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
     monkeypatch.setattr(os, "posix_fallocate", full)
     rc = cli.main(["train", str(text), "--out", str(tmp_path / "run"), *TINY, "--max-steps", "5"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "disk full" in err[0]
-    assert not (tmp_path / "run").exists()                          # the new run dir is removed again
+    assert not (tmp_path / "run").exists()  # the new run dir is removed again
 
 
 # ------------------------------------------------------------------------------ non-finite
@@ -185,6 +228,7 @@ def test_nonfinite_weights_are_never_saved(tmp_path, small_run):
 def test_trainer_keeps_previous_checkpoint_when_weights_go_nonfinite(tmp_path, small_run):
     from rnnkit.data.corpus import load_prepared
     from rnnkit.train.lm_trainer import LMTrainer, TrainConfig
+
     _, src = small_run
     run = _copy_run(src, tmp_path / "run")
     c = ckpt.load(run, which="last")
@@ -230,7 +274,7 @@ def test_a_resumed_timeline_does_not_adopt_the_old_one_s_step(tmp_path, monkeypa
     two, four = _save_bias(tmp_path, 2, 1.0), _save_bias(tmp_path, 4, 2.0)
     ckpt.point(tmp_path, "best", two)
     ckpt.point(tmp_path, "last", four)
-    monkeypatch.setattr(ckpt, "_WRITTEN", set())                   # a new process resumes
+    monkeypatch.setattr(ckpt, "_WRITTEN", set())  # a new process resumes
     new = _save_bias(tmp_path, 4, 3.0)
     assert new != four and new.name == "step-00000004.1"
     ckpt.point(tmp_path, "last", new)
@@ -244,6 +288,7 @@ def test_a_resumed_timeline_does_not_adopt_the_old_one_s_step(tmp_path, monkeypa
 def _rehash(d):
     """Rewrite manifest.json to match the files: a consistent, deliberate tampering."""
     import hashlib
+
     man = json.loads((d / "manifest.json").read_text())
     for n in man["files"]:
         b = (d / n).read_bytes()
@@ -286,7 +331,7 @@ def _other_task(d):
 
 def _other_model(d):
     cfg = json.loads((d / "config.json").read_text())
-    cfg["model"]["hidden"] = 24                                     # weights are 16 wide
+    cfg["model"]["hidden"] = 24  # weights are 16 wide
     (d / "config.json").write_text(json.dumps(cfg))
     _rehash(d)
 
@@ -298,6 +343,7 @@ def _vocab_mismatch(d):
 
 def _nan_weights(d):
     from safetensors.numpy import load_file, save_file
+
     t = load_file(str(d / "model.safetensors"))
     k = sorted(t)[0]
     t[k][...] = np.nan
@@ -334,7 +380,7 @@ def test_damaged_checkpoint_is_refused_by_every_verb(tmp_path, small_run, case):
     assert_one_line_error(rnnkit("eval", run, text, "--which", "last"), needle)
     assert_one_line_error(rnnkit("sample", run, "--which", "last", "--length", "5"), needle)
     assert_one_line_error(rnnkit("train", "--resume", run, "--max-steps", "30"))
-    assert snapshot(run) == before                                  # nothing overwritten
+    assert snapshot(run) == before  # nothing overwritten
 
 
 def test_missing_checkpoint_dir_and_empty_run(tmp_path):

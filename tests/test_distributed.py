@@ -6,6 +6,7 @@ gradients is the full-batch gradient). Also: two torchrun "nodes" on one machine
 with the same and with a different world size, and a batch that does not split. Every
 launch has a timeout, and its process group is killed in a ``finally``.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,9 +26,31 @@ from rnnkit.cli import main  # noqa: E402
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 90
-ARGS = ["--hidden", "12", "--layers", "2", "--seq-len", "8", "--batch", "4", "--eval-every", "3",
-        "--save-every", "3", "--val-chars", "200", "--no-progress", "--optimizer", "sgd", "--lr", "0.1",
-        "--schedule", "constant", "--warmup", "0"]
+ARGS = [
+    "--hidden",
+    "12",
+    "--layers",
+    "2",
+    "--seq-len",
+    "8",
+    "--batch",
+    "4",
+    "--eval-every",
+    "3",
+    "--save-every",
+    "3",
+    "--val-chars",
+    "200",
+    "--no-progress",
+    "--optimizer",
+    "sgd",
+    "--lr",
+    "0.1",
+    "--schedule",
+    "constant",
+    "--warmup",
+    "0",
+]
 
 
 def free_port() -> int:
@@ -37,9 +60,15 @@ def free_port() -> int:
 
 
 def torchrun(*launcher, cwd) -> list[subprocess.Popen]:
-    return subprocess.Popen([sys.executable, "-m", "torch.distributed.run", *launcher], cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1", "RNNKIT_DIST_TIMEOUT": "60"})
+    return subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", *launcher],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "RNNKIT_DIST_TIMEOUT": "60"},
+    )
 
 
 def finish(procs: list[subprocess.Popen]) -> list[tuple[int, str]]:
@@ -61,13 +90,26 @@ def finish(procs: list[subprocess.Popen]) -> list[tuple[int, str]]:
 
 
 def run_ddp(nproc: int, *rnnkit_args, cwd) -> tuple[int, str]:
-    launcher = ["--nproc-per-node", str(nproc), "--master-addr", "127.0.0.1", "--master-port", str(free_port()),
-                "-m", "rnnkit", "train", *rnnkit_args]
+    launcher = [
+        "--nproc-per-node",
+        str(nproc),
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(free_port()),
+        "-m",
+        "rnnkit",
+        "train",
+        *rnnkit_args,
+    ]
     return finish([torchrun(*launcher, cwd=cwd)])[0]
 
 
 def state(run: Path) -> dict:
-    return {**load_file(str(run / "last" / "model.safetensors")), **load_file(str(run / "last" / "trainer.safetensors"))}
+    return {
+        **load_file(str(run / "last" / "model.safetensors")),
+        **load_file(str(run / "last" / "trainer.safetensors")),
+    }
 
 
 def assert_same(a: dict, b: dict):
@@ -97,19 +139,40 @@ def test_two_processes_equal_one(corpus, single, tmp_path):
     out = tmp_path / "ddp"
     rc, text = run_ddp(2, str(corpus), "--out", str(out), "--max-steps", "6", *ARGS, cwd=tmp_path)
     assert rc == 0, text
-    assert_same(state(single), state(out))                                # weights, optimizer, carried state
-    assert text.count("done at step 6") == 1                               # rank 0 alone logs
+    assert_same(state(single), state(out))  # weights, optimizer, carried state
+    assert text.count("done at step 6") == 1  # rank 0 alone logs
     rows = (out / "metrics.jsonl").read_text().splitlines()
     ref = (single / "metrics.jsonl").read_text().splitlines()
-    assert len(rows) == len(ref)                                           # written once, not per rank
+    assert len(rows) == len(ref)  # written once, not per rank
 
 
 def test_two_nodes_on_loopback_equal_one(corpus, single, tmp_path):
     out, port = tmp_path / "nodes", free_port()
-    launches = [torchrun("--nnodes", "2", "--node-rank", str(r), "--nproc-per-node", "1",
-                         "--master-addr", "127.0.0.1", "--master-port", str(port),
-                         "-m", "rnnkit", "train", str(corpus), "--out", str(out), "--max-steps", "6", *ARGS,
-                         cwd=tmp_path) for r in (0, 1)]
+    launches = [
+        torchrun(
+            "--nnodes",
+            "2",
+            "--node-rank",
+            str(r),
+            "--nproc-per-node",
+            "1",
+            "--master-addr",
+            "127.0.0.1",
+            "--master-port",
+            str(port),
+            "-m",
+            "rnnkit",
+            "train",
+            str(corpus),
+            "--out",
+            str(out),
+            "--max-steps",
+            "6",
+            *ARGS,
+            cwd=tmp_path,
+        )
+        for r in (0, 1)
+    ]
     results = finish(launches)
     for rc, text in results:
         assert rc == 0, text
@@ -122,6 +185,7 @@ def test_resume_same_and_different_world_size(corpus, single, tmp_path):
     assert rc == 0, text
     same = tmp_path / "same"
     import shutil
+
     shutil.copytree(out, same, symlinks=True)
     rc, text = run_ddp(2, "--resume", str(same), "--max-steps", "6", "--no-progress", cwd=tmp_path)
     assert rc == 0, text
@@ -133,8 +197,18 @@ def test_resume_same_and_different_world_size(corpus, single, tmp_path):
 
 
 def test_batch_must_split_over_ranks(corpus, tmp_path):
-    rc, text = run_ddp(2, str(corpus), "--out", str(tmp_path / "odd"), "--max-steps", "2",
-                       *ARGS[:ARGS.index("--batch")], "--batch", "3", *ARGS[ARGS.index("--batch") + 2:],
-                       cwd=tmp_path)
+    rc, text = run_ddp(
+        2,
+        str(corpus),
+        "--out",
+        str(tmp_path / "odd"),
+        "--max-steps",
+        "2",
+        *ARGS[: ARGS.index("--batch")],
+        "--batch",
+        "3",
+        *ARGS[ARGS.index("--batch") + 2 :],
+        cwd=tmp_path,
+    )
     assert rc != 0
     assert "rnnkit: error: --batch 3 streams cannot be split evenly over 2 processes" in text

@@ -1,4 +1,5 @@
 """rnnkit.nn.dropout: inverted dropout, the one mask function every model uses."""
+
 from __future__ import annotations
 
 import numpy as np

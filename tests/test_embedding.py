@@ -1,5 +1,6 @@
 """One-hot input: the embedding lookup is the one-hot product, forward and backward, and
 so is the RNN layer's id input (W_ih @ onehot(x) is a column gather)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,7 @@ T, B, V, E, H = 4, 3, 6, 3, 4
 
 def ids_with_repeats(rng):
     ids = rng.integers(0, V, size=(T, B))
-    ids[1, :] = 3          # one id used several times: the scatter must accumulate
+    ids[1, :] = 3  # one id used several times: the scatter must accumulate
     ids[2, 0] = 3
     return ids
 
@@ -22,23 +23,24 @@ def test_onehot_matmul_equals_lookup(rng):
     """onehot(x) @ E == E[x] (forward) and onehot(x)^T @ dY == scatter-add (backward)."""
     emb = Embedding(V, E, rng=np.random.default_rng(0), dtype=np.float64)
     ids = ids_with_repeats(rng)
-    X = onehot(ids, V, dtype=np.float64)                               # (T, B, V)
+    X = onehot(ids, V, dtype=np.float64)  # (T, B, V)
     assert X.shape == (T, B, V) and np.all(X.sum(-1) == 1)
     y, cache = emb.forward(ids)
-    np.testing.assert_array_equal(y, X @ emb.params["weight"])          # exact: one 1.0 per row
+    np.testing.assert_array_equal(y, X @ emb.params["weight"])  # exact: one 1.0 per row
     dy = rng.standard_normal((T, B, E))
     _, grads = emb.backward(dy, cache)
-    dW_matmul = X.reshape(-1, V).T @ dy.reshape(-1, E)                  # (V, E)
+    dW_matmul = X.reshape(-1, V).T @ dy.reshape(-1, E)  # (V, E)
     np.testing.assert_allclose(grads["weight"], dW_matmul, rtol=0, atol=1e-14)
     assert not np.any(grads["weight"][np.setdiff1d(np.arange(V), ids)])  # unused rows get 0
 
 
 def test_scatter_add_accumulates_repeats():
     d = np.full((3, 2), 9.0)  # old contents are overwritten, not added to
-    scatter_add_rows(d, np.array([1, 1, 2, 1]), np.array([[1., 2.], [3., 4.], [5., 6.], [7., 8.]]))
+    scatter_add_rows(d, np.array([1, 1, 2, 1]), np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]]))
     np.testing.assert_array_equal(d, [[0, 0], [11, 14], [5, 6]])
-    np.testing.assert_array_equal(gather_rows(np.arange(6.).reshape(3, 2), np.array([2, 0])),
-                                  [[4, 5], [0, 1]])
+    np.testing.assert_array_equal(
+        gather_rows(np.arange(6.0).reshape(3, 2), np.array([2, 0])), [[4, 5], [0, 1]]
+    )
 
 
 def test_gradcheck_embedding(gradcheck, rng):
@@ -95,11 +97,12 @@ def test_scatter_add_equals_onehot_matmul_any_vocab(rng, vocab):
     """Both scatter-add strategies (one-hot GEMM for small V, sorted segments for large V)
     give onehot(ids)^T @ dY, for rows and for the transposed (W_ih-shaped) table."""
     from rnnkit.nn.embedding import scatter_add_cols
+
     ids = rng.integers(0, vocab, size=(5, 4))
-    ids[0] = ids[1]                              # repeats
+    ids[0] = ids[1]  # repeats
     dy = rng.standard_normal((5, 4, 3))
     X = onehot(ids, vocab, dtype=np.float64).reshape(-1, vocab)
-    expected = X.T @ dy.reshape(-1, 3)           # (V, 3)
+    expected = X.T @ dy.reshape(-1, 3)  # (V, 3)
     rows = np.full((vocab, 3), 7.0)
     scatter_add_rows(rows, ids, dy)
     np.testing.assert_allclose(rows, expected, rtol=0, atol=1e-13)

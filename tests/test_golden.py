@@ -5,6 +5,7 @@ The cell is H=2, D=1, with
     b_ih = [0.1, 0.0]           b_hh = [0.0, -0.1]       so b = b_ih + b_hh = [0.1, -0.1]
 and the input sequence x = 1.0, -2.0, 0.5 (T=3, B=1), h_0 = 0.
 """
+
 from __future__ import annotations
 
 from math import log, tanh
@@ -27,7 +28,7 @@ def golden_layer(reverse=False):
 
 
 def x_array():
-    return np.array(X).reshape(3, 1, 1)   # (T, B, D)
+    return np.array(X).reshape(3, 1, 1)  # (T, B, D)
 
 
 def test_golden_forward_left_to_right():
@@ -63,7 +64,7 @@ def test_golden_forward_right_to_left():
 
     (states, h_last), _ = golden_layer(reverse=True).forward(x_array())
     np.testing.assert_allclose(states[:, 0], [r1, r2, r3], rtol=0, atol=1e-15)  # stored in time order
-    np.testing.assert_allclose(h_last[0], r1, rtol=0, atol=1e-15)               # final = state at t=1
+    np.testing.assert_allclose(h_last[0], r1, rtol=0, atol=1e-15)  # final = state at t=1
 
 
 def test_golden_masked_holds_state():
@@ -78,17 +79,17 @@ def test_golden_masked_holds_state():
 def test_golden_backward_two_steps():
     """T=2 (x = 1.0, -2.0), loss L = h2[0]. BPTT by hand:
 
-        dL/dh2  = [1, 0]
-        dz2     = dL/dh2 * (1 - h2^2)       = [1 - h2[0]^2, 0]
-        dW_hh  += dz2^T h1                   (row 0: dz2[0] * h1)
-        dL/dh1  = W_hh^T dz2                 = dz2[0] * [0.1, 0.2]
-        dz1     = dL/dh1 * (1 - h1^2)
-        dW_hh  += dz1^T h0 = 0
-        dW_ih   = dz1 * x1 + dz2 * x2        db = dz1 + dz2      dh0 = W_hh^T dz1
+    dL/dh2  = [1, 0]
+    dz2     = dL/dh2 * (1 - h2^2)       = [1 - h2[0]^2, 0]
+    dW_hh  += dz2^T h1                   (row 0: dz2[0] * h1)
+    dL/dh1  = W_hh^T dz2                 = dz2[0] * [0.1, 0.2]
+    dz1     = dL/dh1 * (1 - h1^2)
+    dW_hh  += dz1^T h0 = 0
+    dW_ih   = dz1 * x1 + dz2 * x2        db = dz1 + dz2      dh0 = W_hh^T dz1
     """
     h1 = [tanh(0.6), tanh(-1.1)]
     h2a = tanh(-0.9 + 0.1 * h1[0] + 0.2 * h1[1])
-    dz2 = [1 - h2a ** 2, 0.0]
+    dz2 = [1 - h2a**2, 0.0]
     dh1 = [0.1 * dz2[0], 0.2 * dz2[0]]
     dz1 = [dh1[0] * (1 - h1[0] ** 2), dh1[1] * (1 - h1[1] ** 2)]
     dW_hh = [[dz2[0] * h1[0], dz2[0] * h1[1]], [0.0, 0.0]]
@@ -119,7 +120,8 @@ def test_golden_cross_entropy():
     assert count == 1 and total == pytest.approx(log(3.0), abs=1e-15)
     np.testing.assert_allclose(d, [[1 / 6, 1 / 3 - 1, 1 / 2]], rtol=0, atol=1e-15)
     # two positions, the second masked out: same loss, gradient only on the first
-    loss2, _, count2, d2 = softmax_cross_entropy(np.concatenate([logits, logits]), np.array([1, 0]),
-                                                 np.array([1.0, 0.0]))
+    loss2, _, count2, d2 = softmax_cross_entropy(
+        np.concatenate([logits, logits]), np.array([1, 0]), np.array([1.0, 0.0])
+    )
     assert count2 == 1 and loss2 == pytest.approx(log(3.0), abs=1e-15)
     np.testing.assert_array_equal(d2[1], 0)

@@ -1,6 +1,7 @@
 """Layer 0's W_ih under one-hot input: N(0, 1) by default (``init.onehot_input``), PyTorch's
 U(±1/√H) with ``input_init="uniform"``, untouched when an embedding table is in front; and
 the reason for the default, that it learns faster."""
+
 from __future__ import annotations
 
 import json
@@ -23,10 +24,10 @@ def w_ih(m):
 
 def test_one_hot_input_weights_are_standard_normal_by_default():
     m = CharRNN(ModelConfig(vocab_size=50, hidden=64, layers=2), seed=0)
-    w = w_ih(m)                                                           # (H, V)
+    w = w_ih(m)  # (H, V)
     assert w.shape == (64, 50) and w.dtype == np.float32
     assert 0.95 < w.std() < 1.05 and abs(w.mean()) < 0.05
-    assert np.abs(w).max() > 2.5                                          # a normal's tails, not a uniform's bound
+    assert np.abs(w).max() > 2.5  # a normal's tails, not a uniform's bound
     # only layer 0's input weights change: W_hh and layer 1 keep PyTorch's bound
     bound = 1 / np.sqrt(64)
     for k in ("weight_hh_l0", "weight_ih_l1", "weight_hh_l1", "bias_ih_l0"):
@@ -55,8 +56,11 @@ def _loss_after_training(input_init: str, seed: int, ids: np.ndarray, V: int, H=
     opt = make_optimizer("adam", m.flat)
     rng = np.random.default_rng(seed)
 
-    def windows(starts):                                                 # (T, B) inputs and targets
-        return (np.stack([ids[i:i + T] for i in starts], 1), np.stack([ids[i + 1:i + T + 1] for i in starts], 1))
+    def windows(starts):  # (T, B) inputs and targets
+        return (
+            np.stack([ids[i : i + T] for i in starts], 1),
+            np.stack([ids[i + 1 : i + T + 1] for i in starts], 1),
+        )
 
     n = len(ids) - T - 1
     for _ in range(steps):
@@ -71,7 +75,9 @@ def test_normal_input_weights_learn_faster_than_pytorchs_uniform_ones():
     """The reason for the default (docs/input_init.md has the full-size runs): on real text,
     150 Adam steps of a 1x64 model end about 0.5 nats/char lower (measured 0.50-0.56 over
     three seeds); the test asks for 0.25 at each seed."""
-    text = "".join((ROOT / "rnnkit" / f).read_text(encoding="utf-8") for f in ("models/char_rnn.py", "nn/rnn_layer.py"))
+    text = "".join(
+        (ROOT / "rnnkit" / f).read_text(encoding="utf-8") for f in ("models/char_rnn.py", "nn/rnn_layer.py")
+    )
     chars = sorted(set(text))
     ids = np.array([chars.index(c) for c in text])
     for seed in range(3):
@@ -86,11 +92,31 @@ def test_cli_records_the_choice_and_refuses_changing_it_on_resume(tmp_path):
     run = tmp_path / "run"
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "rnnkit", *map(str, args)], capture_output=True, text=True,
-                              cwd=ROOT, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "rnnkit", *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
 
-    r = cli("train", data, "--out", run, "--hidden", 16, "--seq-len", 16, "--batch", 4, "--max-steps", 2,
-            "--input-init", "uniform", "--no-progress")
+    r = cli(
+        "train",
+        data,
+        "--out",
+        run,
+        "--hidden",
+        16,
+        "--seq-len",
+        16,
+        "--batch",
+        4,
+        "--max-steps",
+        2,
+        "--input-init",
+        "uniform",
+        "--no-progress",
+    )
     assert r.returncode == 0, r.stderr
     saved = json.loads((run / "last" / "config.json").read_text())
     assert saved["model"]["input_init"] == "uniform"
@@ -101,10 +127,10 @@ def test_cli_records_the_choice_and_refuses_changing_it_on_resume(tmp_path):
 
 
 # ------------------------------------------------------------------ the task models
-from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier      # noqa: E402
-from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig      # noqa: E402
-from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig                       # noqa: E402
-from rnnkit.models.tagger import SequenceTagger, TaggerConfig                  # noqa: E402
+from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier  # noqa: E402
+from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig  # noqa: E402
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402
+from rnnkit.models.tagger import SequenceTagger, TaggerConfig  # noqa: E402
 
 H = 64
 BOUND = 1 / np.sqrt(H)
@@ -122,8 +148,10 @@ def within_bound(w) -> bool:
 def test_task_models_draw_every_direction_s_one_hot_input_weights_normal(bidirectional):
     """Each direction of layer 0 reads the one-hot input; both get the N(0, 1) draw, nothing else does."""
     suffixes = ["_l0", "_l0_reverse"] if bidirectional else ["_l0"]
-    for cls, cfg in ((SequenceClassifier, ClassifierConfig(60, 3, H, 2, bidirectional=bidirectional)),
-                     (SequenceTagger, TaggerConfig(60, 3, H, 2, bidirectional=bidirectional))):
+    for cls, cfg in (
+        (SequenceClassifier, ClassifierConfig(60, 3, H, 2, bidirectional=bidirectional)),
+        (SequenceTagger, TaggerConfig(60, 3, H, 2, bidirectional=bidirectional)),
+    ):
         m = cls(cfg, seed=0)
         for s in suffixes:
             assert is_normal(m.rnn.params["weight_ih" + s]), (cls.__name__, s)
@@ -134,7 +162,7 @@ def test_task_models_draw_every_direction_s_one_hot_input_weights_normal(bidirec
         emb = cls(type(cfg)(**{**cfg.to_dict(), "embed": 8}), seed=0)
         assert all(within_bound(emb.rnn.params["weight_ih" + s]) for s in suffixes)
     Hs = H // 2 if bidirectional else H
-    uni = Seq2Seq(Seq2SeqConfig(40, 30, Hs, 1, bidirectional=bidirectional), seed=0)   # seq2seq's default
+    uni = Seq2Seq(Seq2SeqConfig(40, 30, Hs, 1, bidirectional=bidirectional), seed=0)  # seq2seq's default
     assert all(np.abs(w).max() <= 1 / np.sqrt(Hs) for w in uni.encoder.input_weights())
     m = Seq2Seq(Seq2SeqConfig(40, 30, Hs, 1, bidirectional=bidirectional, input_init="normal"), seed=0)
     for s in suffixes:
@@ -146,14 +174,18 @@ def test_task_models_draw_every_direction_s_one_hot_input_weights_normal(bidirec
 def test_the_generator_redraws_only_its_one_hot_columns():
     """x = [label one-hot (or its embedding, or a feature vector) ; fed-back char one-hot (or embedding)]."""
     V, K = 50, 7
-    w = ConditionedGenerator(GeneratorConfig(V, num_labels=K, autoregressive=True, hidden=H), 0).rnn.params["weight_ih_l0"]
+    w = ConditionedGenerator(GeneratorConfig(V, num_labels=K, autoregressive=True, hidden=H), 0).rnn.params[
+        "weight_ih_l0"
+    ]
     assert w.shape == (H, K + V) and is_normal(w[:, :K]) and is_normal(w[:, K:])
-    w = ConditionedGenerator(GeneratorConfig(V, num_labels=K, cond_embed=4, autoregressive=True, hidden=H),
-                             0).rnn.params["weight_ih_l0"]
+    w = ConditionedGenerator(
+        GeneratorConfig(V, num_labels=K, cond_embed=4, autoregressive=True, hidden=H), 0
+    ).rnn.params["weight_ih_l0"]
     assert within_bound(w[:, :4]) and is_normal(w[:, 4:])
-    w = ConditionedGenerator(GeneratorConfig(V, feature_dim=5, autoregressive=True, embed=8, hidden=H),
-                             0).rnn.params["weight_ih_l0"]
-    assert within_bound(w)                                  # features and an embedding: no one-hot columns
+    w = ConditionedGenerator(
+        GeneratorConfig(V, feature_dim=5, autoregressive=True, embed=8, hidden=H), 0
+    ).rnn.params["weight_ih_l0"]
+    assert within_bound(w)  # features and an embedding: no one-hot columns
     w = ConditionedGenerator(GeneratorConfig(V, num_labels=K, hidden=H), 0).rnn.params["weight_ih_l0"]
     assert w.shape == (H, K) and is_normal(w)
     with pytest.raises(ValueError, match="--input-init must be one of"):
@@ -162,14 +194,34 @@ def test_the_generator_redraws_only_its_one_hot_columns():
 
 def test_task_cli_records_the_choice_and_refuses_changing_it_on_resume(tmp_path):
     data = tmp_path / "d.tsv"
-    data.write_text("".join(f"{w}\t{w[0]}\n" for w in ["abc", "bcd", "cde", "dab", "ead"] * 20), encoding="utf-8")
+    data.write_text(
+        "".join(f"{w}\t{w[0]}\n" for w in ["abc", "bcd", "cde", "dab", "ead"] * 20), encoding="utf-8"
+    )
     run = tmp_path / "run"
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "rnnkit", "classify", "train", *map(str, args)],
-                              capture_output=True, text=True, cwd=ROOT, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "rnnkit", "classify", "train", *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
 
-    r = cli(data, "--out", run, "--hidden", 8, "--batch", 4, "--max-steps", 2, "--input-init", "uniform", "--no-progress")
+    r = cli(
+        data,
+        "--out",
+        run,
+        "--hidden",
+        8,
+        "--batch",
+        4,
+        "--max-steps",
+        2,
+        "--input-init",
+        "uniform",
+        "--no-progress",
+    )
     assert r.returncode == 0, r.stderr
     saved = json.loads((run / "last" / "config.json").read_text())
     assert saved["train"]["input_init"] == "uniform" and saved["model"]["input_init"] == "uniform"
@@ -180,7 +232,14 @@ def test_task_cli_records_the_choice_and_refuses_changing_it_on_resume(tmp_path)
 def test_each_verb_s_default_is_the_measured_one():
     """seq2seq keeps PyTorch's draw (it did better on G2P), the other verbs take N(0, 1)."""
     from rnnkit.train.task_trainer import TaskTrainConfig
-    assert {v: TaskTrainConfig(verb=v).input_init for v in ("classify", "generate", "seq2seq", "tag")} == \
-        {"classify": "normal", "generate": "normal", "seq2seq": "uniform", "tag": "normal"}
+
+    assert {v: TaskTrainConfig(verb=v).input_init for v in ("classify", "generate", "seq2seq", "tag")} == {
+        "classify": "normal",
+        "generate": "normal",
+        "seq2seq": "uniform",
+        "tag": "normal",
+    }
     assert TaskTrainConfig(verb="seq2seq", input_init="normal").input_init == "normal"
-    assert TaskTrainConfig.from_dict({"verb": "seq2seq"}).input_init == "uniform"   # a run saved before the flag
+    assert (
+        TaskTrainConfig.from_dict({"verb": "seq2seq"}).input_init == "uniform"
+    )  # a run saved before the flag

@@ -1,4 +1,5 @@
 """Linear head: gradient check, all steps at once equals step by step, equals torch."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,14 @@ def test_gradcheck_linear(gradcheck, rng):
     assert y.shape == (T, B, V)
     dx, grads = head.backward(w, cache)
     grads = {k: g.copy() for k, g in grads.items()}
-    gradcheck(f, [("x", x, dx), ("weight", head.params["weight"], grads["weight"]),
-                  ("bias", head.params["bias"], grads["bias"])])
+    gradcheck(
+        f,
+        [
+            ("x", x, dx),
+            ("weight", head.params["weight"], grads["weight"]),
+            ("bias", head.params["bias"], grads["bias"]),
+        ],
+    )
 
 
 def test_all_steps_at_once_equals_per_step(rng):
@@ -30,7 +37,7 @@ def test_all_steps_at_once_equals_per_step(rng):
     x = rng.standard_normal((T, B, H))
     y, _ = head.forward(x)
     for t in range(T):
-        expected = head.params["weight"] @ x[t].T + head.params["bias"][:, None]   # (V, B): W h + b
+        expected = head.params["weight"] @ x[t].T + head.params["bias"][:, None]  # (V, B): W h + b
         np.testing.assert_allclose(y[t], expected.T, rtol=0, atol=1e-14)
 
 

@@ -1,4 +1,5 @@
 """The character language model end to end: data, batches, schedule, sampling, eval, CLI."""
+
 import json
 import math
 import subprocess
@@ -8,19 +9,21 @@ import numpy as np
 import pytest
 
 from rnnkit.data.batcher import StreamBatcher
-from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.data.corpus import load_prepared, prepare
+from rnnkit.data.vocab import Vocab
+from rnnkit.decode.sample import beam_search, filter_probs, sample
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
+from rnnkit.optim.schedule import learning_rate
 from rnnkit.train.evaluate import evaluate_ids
 from rnnkit.train.load_lm import load_lm
-from rnnkit.decode.sample import beam_search, filter_probs, sample
-from rnnkit.optim.schedule import learning_rate
-from rnnkit.data.vocab import Vocab
 
-TEXT = ("First Citizen: 안녕하세요, 世界! 😀 Before we proceed any further, hear me speak.\n" * 40)
+TEXT = "First Citizen: 안녕하세요, 世界! 😀 Before we proceed any further, hear me speak.\n" * 40
 
 
 def run_cli(*args, check=True):
-    r = subprocess.run([sys.executable, "-m", "rnnkit", *map(str, args)], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "rnnkit", *map(str, args)], capture_output=True, text=True, timeout=120
+    )
     if check and r.returncode != 0:
         raise AssertionError(f"rnnkit {' '.join(map(str, args))} failed ({r.returncode}):\n{r.stderr}")
     return r
@@ -63,17 +66,19 @@ def test_batcher_streams_are_contiguous_across_chunks():
     ids = np.arange(1000)
     b = StreamBatcher(len(ids), B=4, T=7)
     xs = [b.chunk(ids, k) for k in range(b.chunks_per_epoch)]
-    x = np.concatenate([c[0] for c in xs])                          # (L, B)
+    x = np.concatenate([c[0] for c in xs])  # (L, B)
     y = np.concatenate([c[1] for c in xs])
     assert x.shape == (b.L, 4)
-    np.testing.assert_array_equal(y, x + 1)                         # targets are the next character
+    np.testing.assert_array_equal(y, x + 1)  # targets are the next character
     np.testing.assert_array_equal(x[:, 1], np.arange(b.L, 2 * b.L))  # stream 1 continues in order
 
 
 @pytest.mark.parametrize("schedule", ["constant", "step", "cosine"])
 def test_schedules(schedule):
-    lrs = [learning_rate(s, 1.0, schedule, max_steps=100, warmup=10, min_lr=0.1, step_size=30, gamma=0.5)
-           for s in range(100)]
+    lrs = [
+        learning_rate(s, 1.0, schedule, max_steps=100, warmup=10, min_lr=0.1, step_size=30, gamma=0.5)
+        for s in range(100)
+    ]
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)  # warm-up
     if schedule == "constant":
         assert lrs[50] == 1.0
@@ -109,6 +114,7 @@ def test_sampling_is_seeded_and_greedy_is_argmax():
 
 def _logprob(m, prime, cont):
     from rnnkit.nn.softmax_cross_entropy import log_softmax
+
     h, total = m.zero_state(1), 0.0
     seq = list(prime) + list(cont)
     for i, c in enumerate(seq[:-1]):
@@ -123,16 +129,16 @@ def test_beam_search_scores_match_and_beat_greedy():
     prime = np.array([3])
     g = sample(m, prime, 8, greedy=True)
     b1, s1 = beam_search(m, prime, 8, beam=1)
-    assert b1 == g                                                  # beam 1 is greedy
+    assert b1 == g  # beam 1 is greedy
     b5, s5 = beam_search(m, prime, 8, beam=5)
-    assert s5 == pytest.approx(_logprob(m, prime, b5), abs=1e-4)    # reported score is the real log-prob
+    assert s5 == pytest.approx(_logprob(m, prime, b5), abs=1e-4)  # reported score is the real log-prob
     assert s5 >= _logprob(m, prime, g) - 1e-6
 
 
 def test_eval_reads_the_text_as_one_sequence():
     m = small_model()
     ids = np.random.default_rng(0).integers(0, 7, 1001)
-    r = evaluate_ids(m, ids, chunk=37)                             # chunking must not matter
+    r = evaluate_ids(m, ids, chunk=37)  # chunking must not matter
     loss, _, _ = m.forward(ids[:-1, None], ids[1:, None], need_grad=False)
     assert r["loss_nats"] == pytest.approx(loss, rel=1e-5)
     assert r["predictions"] == 1000 and r["chars"] == 1001
@@ -145,8 +151,27 @@ def test_cli_train_eval_sample_and_torch_loads_the_checkpoint(tmp_path):
     f = tmp_path / "t.txt"
     f.write_text(TEXT, encoding="utf-8")
     out = tmp_path / "run"
-    run_cli("train", f, "--out", out, "--hidden", 16, "--layers", 2, "--batch", 4, "--seq-len", 16,
-            "--max-steps", 30, "--eval-every", 15, "--no-progress", "--seed", 5)
+    run_cli(
+        "train",
+        f,
+        "--out",
+        out,
+        "--hidden",
+        16,
+        "--layers",
+        2,
+        "--batch",
+        4,
+        "--seq-len",
+        16,
+        "--max-steps",
+        30,
+        "--eval-every",
+        15,
+        "--no-progress",
+        "--seed",
+        5,
+    )
     rows = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
     assert {r["kind"] for r in rows} == {"train", "val"}
     r = json.loads(run_cli("eval", out, f, "--json").stdout)
@@ -156,6 +181,7 @@ def test_cli_train_eval_sample_and_torch_loads_the_checkpoint(tmp_path):
 
     # The safetensors weights load straight into torch.nn.RNN / Linear and give rnnkit's loss.
     from safetensors.numpy import load_file
+
     w = load_file(str(out / "best" / "model.safetensors"))
     cfg = json.loads((out / "best" / "config.json").read_text())["model"]
     V, H, L = cfg["vocab_size"], cfg["hidden"], cfg["layers"]
@@ -174,11 +200,50 @@ def test_cli_train_eval_sample_and_torch_loads_the_checkpoint(tmp_path):
 def test_no_carry_and_full_bptt_options_run(tmp_path):
     f = tmp_path / "t.txt"
     f.write_text(TEXT, encoding="utf-8")
-    run_cli("train", f, "--out", tmp_path / "a", "--hidden", 8, "--layers", 1, "--batch", 2, "--no-carry",
-            "--max-steps", 5, "--no-progress", "--optimizer", "rmsprop", "--init", "orthogonal")
+    run_cli(
+        "train",
+        f,
+        "--out",
+        tmp_path / "a",
+        "--hidden",
+        8,
+        "--layers",
+        1,
+        "--batch",
+        2,
+        "--no-carry",
+        "--max-steps",
+        5,
+        "--no-progress",
+        "--optimizer",
+        "rmsprop",
+        "--init",
+        "orthogonal",
+    )
     # --seq-len as long as a whole stream: full BPTT, one chunk per epoch.
     L = (int(len(TEXT) * 0.9) - 1) // 2
-    run_cli("train", f, "--out", tmp_path / "b", "--hidden", 8, "--layers", 1, "--batch", 2, "--seq-len", L,
-            "--max-steps", 2, "--no-progress", "--optimizer", "adagrad", "--init", "identity", "--clip-mode", "value")
+    run_cli(
+        "train",
+        f,
+        "--out",
+        tmp_path / "b",
+        "--hidden",
+        8,
+        "--layers",
+        1,
+        "--batch",
+        2,
+        "--seq-len",
+        L,
+        "--max-steps",
+        2,
+        "--no-progress",
+        "--optimizer",
+        "adagrad",
+        "--init",
+        "identity",
+        "--clip-mode",
+        "value",
+    )
     st = json.loads((tmp_path / "b" / "last" / "state.json").read_text())
     assert st["epoch"] == 2 and st["chunk"] == 0

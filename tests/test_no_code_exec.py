@@ -6,6 +6,7 @@
   object, a huge nesting) executes nothing and is refused with one clear line.
 - The package source contains no unpickling, ``eval``/``exec`` or ``allow_pickle``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,9 +17,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import REPO, TINY, assert_one_line_error, rnnkit, write_text
 
-from helpers import REPO, TINY, assert_one_line_error, rnnkit, snapshot, write_text
-from rnnkit.train import checkpoint as ckpt
 from rnnkit.errors import UserError
 from rnnkit.train.load_lm import load_lm
 
@@ -35,7 +35,12 @@ class _Boom:
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("exec")
     text = write_text(root / "t.txt", 1500, seed=6)
-    assert rnnkit("train", text, "--out", root / "run", *TINY, "--max-steps", "5", "--val-chars", "200").returncode == 0
+    assert (
+        rnnkit(
+            "train", text, "--out", root / "run", *TINY, "--max-steps", "5", "--val-chars", "200"
+        ).returncode
+        == 0
+    )
     return text, root / "run"
 
 
@@ -73,7 +78,7 @@ def test_pickle_in_place_of_the_weights(trained, tmp_path):
     text, run, d = _fresh(trained, tmp_path)
     marker = tmp_path / "pwned"
     (d / "model.safetensors").write_bytes(pickle.dumps({"rnn.weight_ih_l0": _Boom(marker)}))
-    _rehash(d)                                                      # a consistent, deliberate forgery
+    _rehash(d)  # a consistent, deliberate forgery
     _assert_refused_everywhere(run, text, marker, "model.safetensors is not a valid safetensors file")
 
 
@@ -82,14 +87,18 @@ def test_pickle_files_next_to_the_checkpoint_are_ignored(trained, tmp_path):
     marker = tmp_path / "pwned"
     for name in ("model.pt", "model.pkl", "optimizer.pt", "trainer.pkl", "data.npy"):
         (d / name).write_bytes(pickle.dumps(_Boom(marker)))
-    (d / "model.safetensors").unlink()                              # even when the real weights are gone
+    (d / "model.safetensors").unlink()  # even when the real weights are gone
     assert_one_line_error(rnnkit("eval", run, text), "model.safetensors is missing")
     assert not marker.exists()
 
 
 MALICIOUS_CONFIGS = {
-    "code in a number field": lambda c: c["model"].update(hidden="__import__('pathlib').Path('{m}').touch() or 16"),
-    "reduce-like object": lambda c: c["model"].update(init={"__reduce__": ["pathlib.Path.touch", ["{m}"]], "py/object": "os.system"}),
+    "code in a number field": lambda c: c["model"].update(
+        hidden="__import__('pathlib').Path('{m}').touch() or 16"
+    ),
+    "reduce-like object": lambda c: c["model"].update(
+        init={"__reduce__": ["pathlib.Path.touch", ["{m}"]], "py/object": "os.system"}
+    ),
     "unknown keys": lambda c: c["model"].update(__class__="os.system", exec="open('{m}','w')"),
     "model not an object": lambda c: c.update(model="__import__('os').system('touch {m}')"),
 }

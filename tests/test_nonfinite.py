@@ -7,17 +7,18 @@
   checkpoint is neither replaced nor touched.
 - Faults are injected with ``--fault-nan-step``.
 """
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
 import pytest
-
 from helpers import TINY, last_step, rnnkit, snapshot, write_text
-from rnnkit.train.nonfinite import MAX_SKIPS
+
 from rnnkit.data.corpus import find_files, prepare
 from rnnkit.train.lm_trainer import LMTrainer, TrainConfig
+from rnnkit.train.nonfinite import MAX_SKIPS
 
 ARGS = TINY + ["--save-every", "10", "--eval-every", "100", "--val-chars", "300", "--seed", "3"]
 
@@ -47,14 +48,14 @@ def test_nonfinite_is_caught_before_the_update(tmp_path, text, monkeypatch, wher
         real = tr.model.forward
         monkeypatch.setattr(tr.model, "forward", lambda *a, **k: (float("inf"),) + tuple(real(*a, **k)[1:]))
     w, opt = tr.model.flat.data.copy(), _opt_state(tr)
-    r = tr.train_step(ids)                                          # step 2: the poisoned one
+    r = tr.train_step(ids)  # step 2: the poisoned one
     assert not r["finite"]
-    assert tr.model.flat.data.tobytes() == w.tobytes()             # no update was applied
+    assert tr.model.flat.data.tobytes() == w.tobytes()  # no update was applied
     after = _opt_state(tr)
     assert all(np.array_equal(after[k], opt[k], equal_nan=True) for k in opt)
     assert np.all(np.isfinite(tr.model.flat.data))
     monkeypatch.undo()
-    r = tr.train_step(ids)                                          # and the next step is normal
+    r = tr.train_step(ids)  # and the next step is normal
     assert r["finite"] and not np.array_equal(tr.model.flat.data, w)
 
 
@@ -69,7 +70,11 @@ def test_skip_policy_halves_the_lr_and_continues(tmp_path, text):
     assert rows[-1]["step"] == 30 and all(np.isfinite(r["loss"]) for r in rows)
     lrs = {r["step"]: r["lr"] for r in rows}
     ref = rnnkit("train", text, "--out", tmp_path / "ref", *ARGS, "--max-steps", "30")
-    ref_lrs = {json.loads(l)["step"]: json.loads(l)["lr"] for l in (tmp_path / "ref" / "metrics.jsonl").read_text().splitlines() if '"train"' in l}
+    ref_lrs = {
+        json.loads(l)["step"]: json.loads(l)["lr"]
+        for l in (tmp_path / "ref" / "metrics.jsonl").read_text().splitlines()
+        if '"train"' in l
+    }
     assert lrs[10] == ref_lrs[10] and lrs[20] == pytest.approx(ref_lrs[20] * 0.5)
 
 
@@ -80,7 +85,9 @@ def test_stop_policy_exits_1_and_keeps_the_good_checkpoint(tmp_path, text):
     p = rnnkit("train", "--resume", run, "--max-steps", "40", "--nonfinite", "stop", "--fault-nan-step", "25")
     assert p.returncode == 1
     err = [l for l in p.stderr.splitlines() if "error" in l]
-    assert len(err) == 1 and "non-finite loss or gradient at step 25" in err[0] and "--nonfinite stop" in err[0]
+    assert (
+        len(err) == 1 and "non-finite loss or gradient at step 25" in err[0] and "--nonfinite stop" in err[0]
+    )
     assert "Traceback" not in p.stderr
     assert last_step(run) == 20 and snapshot(run / "ckpt") == before
 
@@ -90,6 +97,7 @@ def test_repeated_nonfinite_steps_stop_even_under_skip(tmp_path, text, monkeypat
     stops with exit status 1, having applied none of those updates."""
     from rnnkit.train import lm_trainer as train_mod
     from rnnkit.train.metrics_log import MetricsLog
+
     tr = _trainer(tmp_path, text, max_steps=100)
     real = tr.model.forward
     monkeypatch.setattr(tr.model, "forward", lambda *a, **k: (float("nan"),) + tuple(real(*a, **k)[1:]))
@@ -98,4 +106,4 @@ def test_repeated_nonfinite_steps_stop_even_under_skip(tmp_path, text, monkeypat
     err = capsys.readouterr().err
     assert rc == 1 and f"{MAX_SKIPS + 1} steps in a row" in err
     assert tr.step == MAX_SKIPS + 1 and tr.model.flat.data.tobytes() == w.tobytes()
-    assert tr.lr_scale == 0.5 ** MAX_SKIPS
+    assert tr.lr_scale == 0.5**MAX_SKIPS

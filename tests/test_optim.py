@@ -1,4 +1,5 @@
 """Optimizers against torch.optim on the same gradients, resume via state_dict, clipping."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,14 +19,18 @@ CASES = {
     "adagrad": ({"eps": 1e-8}, torch.optim.Adagrad, {"initial_accumulator_value": 0.0, "eps": 1e-8}),
     "rmsprop": ({"alpha": 0.95, "eps": 1e-8}, torch.optim.RMSprop, {"alpha": 0.95, "eps": 1e-8}),
     "adam": ({"betas": (0.9, 0.999), "eps": 1e-8}, torch.optim.Adam, {"betas": (0.9, 0.999), "eps": 1e-8}),
-    "adamw": ({"betas": (0.9, 0.99), "eps": 1e-8, "weight_decay": 0.1}, torch.optim.AdamW,
-              {"betas": (0.9, 0.99), "eps": 1e-8, "weight_decay": 0.1}),
+    "adamw": (
+        {"betas": (0.9, 0.99), "eps": 1e-8, "weight_decay": 0.1},
+        torch.optim.AdamW,
+        {"betas": (0.9, 0.99), "eps": 1e-8, "weight_decay": 0.1},
+    ),
 }
 
 
 def make_flat(seed=0):
-    return FlatParams({"head.": Linear(4, 3, rng=np.random.default_rng(seed), dtype=np.float64)},
-                      dtype=np.float64)
+    return FlatParams(
+        {"head.": Linear(4, 3, rng=np.random.default_rng(seed), dtype=np.float64)}, dtype=np.float64
+    )
 
 
 def grads_sequence(n, P, seed=1):
@@ -70,7 +75,7 @@ def test_resume_from_state_dict_is_exact(name):
         opt_b.step(LR)
     saved_params = b.state_dict()
     saved_opt = {k: v.copy() for k, v in opt_b.state_dict().items()}
-    c = make_flat(seed=99)                       # different weights, overwritten by the load
+    c = make_flat(seed=99)  # different weights, overwritten by the load
     c.load_state_dict(saved_params)
     opt_c = make_optimizer(name, c, **hp)
     opt_c.load_state_dict(saved_opt)
@@ -110,7 +115,7 @@ def test_clip_norm_equals_torch():
 
 
 def test_clip_norm_leaves_small_gradients_alone():
-    g = np.array([0.3, -0.4])          # norm 0.5
+    g = np.array([0.3, -0.4])  # norm 0.5
     norm = clip_gradients(g, "norm", 1.0)
     assert norm == pytest.approx(0.5)
     np.testing.assert_array_equal(g, [0.3, -0.4])

@@ -1,6 +1,7 @@
 """With ``--minutes``, the progress bar's total is the step the time budget will end the run
 at (``rnnkit.train.progress.expected_last_step``), not ``--max-steps``: before, a 15-minute run with the
 default 2000 steps could end with the bar at 5% and an ETA of hours."""
+
 from __future__ import annotations
 
 import os
@@ -40,21 +41,21 @@ def test_a_resumed_run_uses_this_sessions_pace_and_its_total_elapsed_time():
 
 
 def test_an_exhausted_budget_ends_at_the_current_step():
-    assert expected_last_step(2000, 700, 61.0, 60.0, 700, 61.0) == 700   # the bar reads 700/700
+    assert expected_last_step(2000, 700, 61.0, 60.0, 700, 61.0) == 700  # the bar reads 700/700
 
 
 def test_training_progress_smooths_the_loss_and_follows_the_budget():
     """Both trainers' bar: EMA of the finite steps' loss, total re-estimated, time left shown."""
     p = TrainingProgress(max_steps=1000, minutes=1, step=0, elapsed_s=0.0, show=True, bpc=True)
     p.advance(1, 1.0, 2.0, lr="1e-3")
-    p.advance(2, 2.0, None)                                   # a skipped step leaves the average alone
+    p.advance(2, 2.0, None)  # a skipped step leaves the average alone
     p.advance(3, 3.0, 4.0, lr="1e-3")
     assert p.ema == pytest.approx(0.95 * 2.0 + 0.05 * 4.0)
-    assert p.bar.total == 60                                  # 3 steps in 3 s, 57 s left
+    assert p.bar.total == 60  # 3 steps in 3 s, 57 s left
     assert "time_left=0.9min" in p.bar.postfix and "bpc=" in p.bar.postfix and "lr=1e-3" in p.bar.postfix
     assert not p.finished(3, 59.9) and p.finished(3, 60.0) and p.finished(1000, 1.0)
     p.close()
-    q = TrainingProgress(max_steps=10, minutes=0, step=4, elapsed_s=100.0, show=True)   # resumed, no budget
+    q = TrainingProgress(max_steps=10, minutes=0, step=4, elapsed_s=100.0, show=True)  # resumed, no budget
     q.advance(5, 101.0, 1.0)
     assert q.bar.total == 10 and "time_left" not in q.bar.postfix and "bpc" not in q.bar.postfix
     assert not q.finished(5, 1e9) and q.elapsed() >= 100.0
@@ -63,8 +64,14 @@ def test_training_progress_smooths_the_loss_and_follows_the_budget():
 
 def _cli(*args):
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "rnnkit", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "rnnkit", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("verb", ["lm", "classify"])
@@ -76,7 +83,9 @@ def test_minutes_with_no_progress_runs(tmp_path, verb):
         args = ["train", data, "--hidden", 16, "--seq-len", 16, "--batch", 4]
     else:
         data = tmp_path / "d.tsv"
-        data.write_text("".join(f"{w}\t{l}\n" for w, l in [("abc", "A"), ("xyz", "B")] * 10), encoding="utf-8")
+        data.write_text(
+            "".join(f"{w}\t{l}\n" for w, l in [("abc", "A"), ("xyz", "B")] * 10), encoding="utf-8"
+        )
         args = ["classify", "train", data, "--hidden", 8, "--batch", 4]
     r = _cli(*args, "--out", tmp_path / "run", "--max-steps", 3, "--minutes", 1, "--no-progress")
     assert r.returncode == 0, r.stderr

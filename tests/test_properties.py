@@ -9,6 +9,7 @@
 - the TSV readers never crash on arbitrary bytes: they parse, or raise the clear
   ``ValueError`` that names the file.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,8 @@ from hypothesis import strategies as st
 
 from rnnkit.data.batcher import StreamBatcher
 from rnnkit.data.corpus import iter_text
-from rnnkit.errors import UserError
 from rnnkit.data.vocab import Vocab
+from rnnkit.errors import UserError
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # Any code point except surrogates (which are not characters and cannot be UTF-8 encoded).
@@ -34,7 +35,7 @@ def test_encode_decode_round_trip(corpus, data):
     ids = v.encode(text)
     assert ids.dtype == v.id_dtype and v.decode(ids) == text
     assert all(0 <= i < len(v) for i in ids)
-    assert Vocab.from_json(v.to_json()).chars == v.chars            # the saved form too
+    assert Vocab.from_json(v.to_json()).chars == v.chars  # the saved form too
 
 
 @FAST
@@ -50,30 +51,35 @@ def test_unknown_characters_are_a_clear_error(corpus, c):
 @given(n=st.integers(2, 600), B=st.integers(1, 24), T=st.integers(1, 70))
 def test_batcher_visits_every_position_once_in_order(n, B, T):
     assume((n - 1) // B >= 1)
-    ids = np.arange(n, dtype=np.int64)                              # id == position
+    ids = np.arange(n, dtype=np.int64)  # id == position
     b = StreamBatcher(n, B, T)
     seen = [[] for _ in range(B)]
     for k in range(b.chunks_per_epoch):
-        x, y = b.chunk(ids, k)                                      # (T', B)
+        x, y = b.chunk(ids, k)  # (T', B)
         assert x.shape == y.shape and 1 <= x.shape[0] <= T and x.shape[1] == B
-        assert np.array_equal(y, x + 1)                             # target = next character
+        assert np.array_equal(y, x + 1)  # target = next character
         for s in range(B):
             seen[s].extend(y[:, s].tolist())
     L = b.L
     assert L == (n - 1) // B
-    for s in range(B):                                              # stream s: contiguous, in order
+    for s in range(B):  # stream s: contiguous, in order
         assert seen[s] == list(range(s * L + 1, (s + 1) * L + 1))
     flat = [p for col in seen for p in col]
-    assert len(flat) == len(set(flat)) == B * L                     # each exactly once
+    assert len(flat) == len(set(flat)) == B * L  # each exactly once
 
 
 @FAST
-@given(text=st.text(chars, max_size=60), pos=st.integers(0, 10_000), bad=st.sampled_from([b"\xff", b"\xc3", b"\x80", b"\xed\xa0\x80"]),
-       chunk=st.integers(1, 17), bom=st.booleans())
+@given(
+    text=st.text(chars, max_size=60),
+    pos=st.integers(0, 10_000),
+    bad=st.sampled_from([b"\xff", b"\xc3", b"\x80", b"\xed\xa0\x80"]),
+    chunk=st.integers(1, 17),
+    bom=st.booleans(),
+)
 def test_utf8_reader_reports_the_exact_byte_offset(tmp_path, text, pos, bad, chunk, bom):
     text = text.replace("\0", "")
     good = text.encode("utf-8")
-    cut = len(text[: pos % (len(text) + 1)].encode("utf-8"))       # a character boundary
+    cut = len(text[: pos % (len(text) + 1)].encode("utf-8"))  # a character boundary
     head = (b"\xef\xbb\xbf" if bom else b"") + good[:cut]
     f = tmp_path / "t.txt"
     f.write_bytes(head + bad + good[cut:])
@@ -90,9 +96,17 @@ READERS = [tsv.read_text_label, tsv.read_label_text, tsv.read_source_target, tsv
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(raw=st.one_of(st.binary(max_size=300),
-                     st.lists(st.sampled_from([b"a", b"\t", b"\n", b"\r\n", b"\xc3\xa9", b"\xff", b"\xef\xbb\xbf", b" ", b"\x00", b"ab"]),
-                              max_size=60).map(b"".join)))
+@given(
+    raw=st.one_of(
+        st.binary(max_size=300),
+        st.lists(
+            st.sampled_from(
+                [b"a", b"\t", b"\n", b"\r\n", b"\xc3\xa9", b"\xff", b"\xef\xbb\xbf", b" ", b"\x00", b"ab"]
+            ),
+            max_size=60,
+        ).map(b"".join),
+    )
+)
 def test_tsv_readers_never_crash_on_arbitrary_bytes(tmp_path, raw):
     f = tmp_path / "data.tsv"
     f.write_bytes(raw)
@@ -100,7 +114,7 @@ def test_tsv_readers_never_crash_on_arbitrary_bytes(tmp_path, raw):
         try:
             a, b = read(f)
         except ValueError as e:
-            assert str(f) in str(e) and "\n" not in str(e)          # one line, naming the file
+            assert str(f) in str(e) and "\n" not in str(e)  # one line, naming the file
             continue
         assert len(a) == len(b) and all(isinstance(s, str) and s for s in a + b)
         if read is tsv.read_text_tags:
@@ -108,9 +122,15 @@ def test_tsv_readers_never_crash_on_arbitrary_bytes(tmp_path, raw):
 
 
 @FAST
-@given(rows=st.lists(st.tuples(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\t\n\r"), min_size=1),
-                               st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\t\n\r"), min_size=1)),
-                     max_size=10))
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\t\n\r"), min_size=1),
+            st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\t\n\r"), min_size=1),
+        ),
+        max_size=10,
+    )
+)
 def test_tsv_readers_parse_what_they_should(tmp_path, rows):
     assume(not any(a.startswith("\ufeff") for a, _ in rows[:1]))
     f = tmp_path / "ok.tsv"

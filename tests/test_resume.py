@@ -5,15 +5,25 @@ before its first checkpoint — and then continued with ``--resume`` ends with w
 optimizer buffers and carried state bit-identical to an uninterrupted run with the same
 seed and steps. The resumed run replays the same data in the same order with the same RNG.
 """
+
 from __future__ import annotations
 
 import json
 import random
 
 import pytest
-
-from helpers import (MAX_STEPS, RUN_ARGS, assert_bit_identical, baseline, checkpoint_steps, kill9, last_step,
-                     rnnkit, start, wait_for)
+from helpers import (
+    MAX_STEPS,
+    RUN_ARGS,
+    assert_bit_identical,
+    baseline,
+    checkpoint_steps,
+    kill9,
+    last_step,
+    rnnkit,
+    start,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -52,14 +62,14 @@ def test_sigkill_at_a_random_moment_then_resume_is_bit_identical(tmp_path, base,
     for attempt in range(4):  # should the run finish first, kill earlier
         p = start("train", text, "--out", run, *RUN_ARGS, "--force")
         assert wait_for(lambda: (run / "rnnkit-run.json").is_file() and (last_step(run) or 0) >= 10 * k, p)
-        assert not wait_for(lambda: False, p, timeout=delay)       # sleep `delay`, or end early
+        assert not wait_for(lambda: False, p, timeout=delay)  # sleep `delay`, or end early
         if kill9(p) and (last_step(run) or 0) < MAX_STEPS:
             break
         k, delay = k // 2, delay / 2
     else:
         pytest.fail("the run always finished before the kill")
     _resume_and_compare(run, base_run)
-    assert _train_losses(run) == _train_losses(base_run)         # same data, same order, same RNG
+    assert _train_losses(run) == _train_losses(base_run)  # same data, same order, same RNG
 
 
 def test_kill_between_checkpoints_replays_from_the_last_one(tmp_path, base):
@@ -71,7 +81,7 @@ def test_kill_between_checkpoints_replays_from_the_last_one(tmp_path, base):
     at = last_step(run)
     assert 60 <= at < MAX_STEPS
     out = _resume_and_compare(run, base_run)
-    assert f"at step {at} " in out.stdout                          # restarted from the last checkpoint
+    assert f"at step {at} " in out.stdout  # restarted from the last checkpoint
     assert _train_losses(run) == _train_losses(base_run)
 
 
@@ -129,8 +139,21 @@ def _task_tsv(path, verb, n=300, seed=0):
     return path
 
 
-TASK_ARGS = ["--hidden", "16", "--batch", "8", "--no-progress", "--max-steps", "60", "--eval-every", "10",
-             "--seed", "3", "--dropout", "0.1"]
+TASK_ARGS = [
+    "--hidden",
+    "16",
+    "--batch",
+    "8",
+    "--no-progress",
+    "--max-steps",
+    "60",
+    "--eval-every",
+    "10",
+    "--seed",
+    "3",
+    "--dropout",
+    "0.1",
+]
 
 
 @pytest.mark.parametrize("verb", ["classify", "generate", "seq2seq", "tag"])

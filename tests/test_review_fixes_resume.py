@@ -8,13 +8,13 @@
 2. ``--val-chars 1`` used to crash at the first validation (scoring needs an input and a
    target character); it is refused up front, and 0 ("all") and 2 still work.
 """
+
 from __future__ import annotations
 
 import json
 import shutil
 
 import pytest
-
 from helpers import TINY, assert_one_line_error, checkpoint_steps, last_step, rnnkit, snapshot, write_text
 
 # Checkpoint and validate every 2 steps, so a resume from step 4 to 8 adds steps 6 and 8.
@@ -43,15 +43,15 @@ def _val_steps(run):
 @pytest.mark.parametrize("link", ["last", "best"])
 def test_resume_through_a_link_continues_the_same_run(text, tmp_path, link):
     run = _new_run(text, tmp_path)
-    start = int((run / link).resolve().name[5:])          # the step the link points at
+    start = int((run / link).resolve().name[5:])  # the step the link points at
     before = set(tmp_path.iterdir())
     p = rnnkit("train", "--resume", run / link, "--max-steps", "8", "--no-progress", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert f"at step {start} " in p.stdout
-    assert last_step(run) == 8 and 8 in checkpoint_steps(run)          # new checkpoint in RUN/ckpt
-    assert set(tmp_path.iterdir()) == before                            # nothing written above RUN
-    assert _val_steps(run) == list(range(2, 9, 2))                      # metrics appended in RUN
-    assert str(run.resolve()) in p.stdout                               # the run it reports is RUN
+    assert last_step(run) == 8 and 8 in checkpoint_steps(run)  # new checkpoint in RUN/ckpt
+    assert set(tmp_path.iterdir()) == before  # nothing written above RUN
+    assert _val_steps(run) == list(range(2, 9, 2))  # metrics appended in RUN
+    assert str(run.resolve()) in p.stdout  # the run it reports is RUN
 
 
 def test_resume_through_a_relative_link_path(text, tmp_path):
@@ -72,13 +72,17 @@ def test_resume_of_a_checkpoint_directory_still_works(text, tmp_path):
 
 def test_task_verb_resume_through_the_last_link(tmp_path):
     data = tmp_path / "d.tsv"
-    data.write_text("".join(f"{w} cat\t{'pos' if w == 'good' else 'neg'}\n" for w in ["good", "bad", "ok"] * 30))
+    data.write_text(
+        "".join(f"{w} cat\t{'pos' if w == 'good' else 'neg'}\n" for w in ["good", "bad", "ok"] * 30)
+    )
     run = tmp_path / "cls"
     args = ["--hidden", "8", "--batch", "8", "--eval-every", "2", "--no-progress"]
     p = rnnkit("classify", "train", data, "--out", run, *args, "--max-steps", "2")
     assert p.returncode == 0, p.stderr
     before = set(tmp_path.iterdir())
-    p = rnnkit("classify", "train", "--resume", run / "last", "--max-steps", "4", "--no-progress", cwd=tmp_path)
+    p = rnnkit(
+        "classify", "train", "--resume", run / "last", "--max-steps", "4", "--no-progress", cwd=tmp_path
+    )
     assert p.returncode == 0, p.stderr
     assert last_step(run) == 4
     assert set(tmp_path.iterdir()) == before
@@ -87,29 +91,47 @@ def test_task_verb_resume_through_the_last_link(tmp_path):
 def test_resume_of_a_path_that_is_no_run_is_one_line(text, tmp_path):
     run = _new_run(text, tmp_path)
     loose = tmp_path / "loose"
-    shutil.copytree(run / "last", loose)          # a whole checkpoint, but outside any run directory
+    shutil.copytree(run / "last", loose)  # a whole checkpoint, but outside any run directory
     (tmp_path / "empty").mkdir()
     before = snapshot(tmp_path)
-    assert_one_line_error(rnnkit("train", "--resume", loose, "--no-progress"), "cannot tell which run", "loose")
+    assert_one_line_error(
+        rnnkit("train", "--resume", loose, "--no-progress"), "cannot tell which run", "loose"
+    )
     assert_one_line_error(rnnkit("train", "--resume", tmp_path / "nope", "--no-progress"), "no such")
-    assert_one_line_error(rnnkit("train", "--resume", tmp_path / "empty", "--no-progress"), "holds no checkpoint")
+    assert_one_line_error(
+        rnnkit("train", "--resume", tmp_path / "empty", "--no-progress"), "holds no checkpoint"
+    )
     assert snapshot(tmp_path) == before
 
 
 def test_val_chars_one_is_refused_up_front(text, tmp_path):
-    assert_one_line_error(rnnkit("train", text, "--out", tmp_path / "new", *RUN, "--val-chars", "1"),
-                          "--val-chars", "got 1")
+    assert_one_line_error(
+        rnnkit("train", text, "--out", tmp_path / "new", *RUN, "--val-chars", "1"), "--val-chars", "got 1"
+    )
     assert not (tmp_path / "new").exists()
     run = _new_run(text, tmp_path)
     before = snapshot(run)
-    assert_one_line_error(rnnkit("train", "--resume", run, "--val-chars", "1", "--no-progress"), "--val-chars")
+    assert_one_line_error(
+        rnnkit("train", "--resume", run, "--val-chars", "1", "--no-progress"), "--val-chars"
+    )
     assert snapshot(run) == before
 
 
 @pytest.mark.parametrize("n", ["0", "2"])
 def test_val_chars_zero_and_two_still_train(text, tmp_path, n):
-    p = rnnkit("train", text, "--out", tmp_path / "run", *TINY, "--max-steps", "2", "--eval-every", "2",
-               "--val-chars", n)
+    p = rnnkit(
+        "train",
+        text,
+        "--out",
+        tmp_path / "run",
+        *TINY,
+        "--max-steps",
+        "2",
+        "--eval-every",
+        "2",
+        "--val-chars",
+        n,
+    )
     assert p.returncode == 0, p.stderr
 
 

@@ -9,6 +9,7 @@
    binaries; one of them (or one non-UTF-8 file) aborted the whole run. Files found by
    walking are now skipped with a warning; files named explicitly are still refused.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,18 +17,18 @@ import warnings
 
 import numpy as np
 import pytest
-
 from helpers import TINY, assert_one_line_error, rnnkit, write_text
+
 from rnnkit.data import corpus
-from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.data.corpus import find_files, plan_corpus, read_text_file
-from rnnkit.errors import UserError
-from rnnkit.decode.sample import filter_probs, sample, tempered_logits
-from rnnkit.viz.serve import Generator
-from rnnkit.nn.softmax_cross_entropy import log_softmax, softmax
-from rnnkit.decode import task_decoding as decoding
-from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
 from rnnkit.data.vocab import Vocab
+from rnnkit.decode import task_decoding as decoding
+from rnnkit.decode.sample import filter_probs, sample, tempered_logits
+from rnnkit.errors import UserError
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
+from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
+from rnnkit.nn.softmax_cross_entropy import log_softmax, softmax
+from rnnkit.viz.serve import Generator
 
 TINY_TEMPERATURES = [1e-320, 5e-324, 1e-300, 1e-30]
 
@@ -70,7 +71,10 @@ def test_the_old_formula_really_gave_nan():
 def test_normal_temperatures_are_unchanged(seed, temperature, top_k, top_p):
     """Same probabilities as the old formula (to rounding), and the same draws for a seed."""
     logits = np.random.default_rng(seed).normal(0, 3, 12).astype(np.float32)
-    new, old = filter_probs(logits, temperature, top_k, top_p), _old_filter_probs(logits, temperature, top_k, top_p)
+    new, old = (
+        filter_probs(logits, temperature, top_k, top_p),
+        _old_filter_probs(logits, temperature, top_k, top_p),
+    )
     np.testing.assert_allclose(new, old, rtol=1e-12, atol=1e-15)
     assert (new > 0).tolist() == (old > 0).tolist()
     draws = lambda p: np.random.default_rng(seed).choice(p.size, size=300, p=p).tolist()
@@ -116,8 +120,9 @@ def test_serve_stream_with_a_tiny_temperature_is_greedy(temperature):
 
 
 def _task_generator():
-    return ConditionedGenerator(GeneratorConfig(vocab_size=9, num_labels=2, hidden=6, autoregressive=True),
-                                seed=2, dtype=np.float64)
+    return ConditionedGenerator(
+        GeneratorConfig(vocab_size=9, num_labels=2, hidden=6, autoregressive=True), seed=2, dtype=np.float64
+    )
 
 
 @pytest.mark.parametrize("temperature", TINY_TEMPERATURES)
@@ -136,10 +141,18 @@ def _fixed_step(logits):
 def test_task_sample_bans_before_tempering():
     """The most likely token is banned (PAD): a tiny temperature must still emit the best
     allowed token, not a row of NaN (which decoded to blank output)."""
-    logits = [[9.0, 0.5, 3.0, 1.0]]                       # 0 banned; best allowed 2; EOS is 3
+    logits = [[9.0, 0.5, 3.0, 1.0]]  # 0 banned; best allowed 2; EOS is 3
     step, h0 = _fixed_step(logits), np.zeros((1, 1, 2))
-    got = decoding.sample(step, h0, bos_id=1, eos_id=3, max_len=5, rng=np.random.default_rng(0),
-                          temperature=1e-320, banned=[0, 1])
+    got = decoding.sample(
+        step,
+        h0,
+        bos_id=1,
+        eos_id=3,
+        max_len=5,
+        rng=np.random.default_rng(0),
+        temperature=1e-320,
+        banned=[0, 1],
+    )
     assert got == [[2, 2, 2, 2, 2]]
     assert got == decoding.greedy_decode(step, h0, 1, 3, 5, banned=[0, 1])[0]
 
@@ -147,7 +160,12 @@ def test_task_sample_bans_before_tempering():
 def _old_task_sample(step, h0, bos_id, eos_id, max_len, rng, temperature, top_k, banned):
     """``decoding.sample`` as it was before the fix, for temperature > 0."""
     B = h0.shape[1]
-    prev, alive, seqs, h = np.full(B, bos_id, dtype=np.int64), np.ones(B, dtype=bool), [[] for _ in range(B)], h0
+    prev, alive, seqs, h = (
+        np.full(B, bos_id, dtype=np.int64),
+        np.ones(B, dtype=bool),
+        [[] for _ in range(B)],
+        h0,
+    )
     for t in range(max_len):
         logits, h = step(prev, h, t)
         lp = log_softmax(np.asarray(logits, np.float64) / temperature)
@@ -172,7 +190,9 @@ def test_task_sample_at_normal_temperatures_is_unchanged(temperature, top_k):
     m, cond = _task_generator(), np.array([0, 1, 0, 1, 1, 0])
     step, B = m._stepper(cond)
     h0, cfg = m.zero_state(B), m.cfg
-    old = _old_task_sample(step, h0, cfg.bos_id, cfg.eos_id, 15, np.random.default_rng(7), temperature, top_k, m.banned)
+    old = _old_task_sample(
+        step, h0, cfg.bos_id, cfg.eos_id, 15, np.random.default_rng(7), temperature, top_k, m.banned
+    )
     assert m.sample(cond, 15, np.random.default_rng(7), temperature, top_k) == old
 
 
@@ -209,12 +229,29 @@ def test_cli_sample_still_refuses_zero_and_negative_temperatures(lm_run):
 def test_cli_generate_sample_with_a_tiny_temperature_matches_greedy(tmp_path):
     data = tmp_path / "d.tsv"
     data.write_text("".join(f"{'AB'[i % 2]}\t{'abcde' if i % 2 == 0 else 'vwxyz'}\n" for i in range(40)))
-    p = rnnkit("generate", "train", data, "--out", tmp_path / "g", "--hidden", "12", "--batch", "8",
-               "--autoregressive", "--max-steps", "40", "--lr", "0.05", "--no-progress", "--seed", "3")
+    p = rnnkit(
+        "generate",
+        "train",
+        data,
+        "--out",
+        tmp_path / "g",
+        "--hidden",
+        "12",
+        "--batch",
+        "8",
+        "--autoregressive",
+        "--max-steps",
+        "40",
+        "--lr",
+        "0.05",
+        "--no-progress",
+        "--seed",
+        "3",
+    )
     assert p.returncode == 0, p.stderr
     args = ["generate", "sample", tmp_path / "g", "--label", "A", "-n", "3", "--seed", "1"]
     greedy = rnnkit(*args, "--temperature", "0")
-    assert greedy.returncode == 0 and greedy.stdout.strip(), greedy.stderr   # the model emits text
+    assert greedy.returncode == 0 and greedy.stdout.strip(), greedy.stderr  # the model emits text
     for t in ("1e-320", "1e-300", "1e-30"):
         assert rnnkit(*args, "--temperature", t).stdout == greedy.stdout
     assert_one_line_error(rnnkit(*args, "--temperature", "-1"), "--temperature", "non-negative")
@@ -262,17 +299,27 @@ def test_a_directory_of_only_binaries_is_a_one_line_error(tmp_path):
     (d / "core").write_bytes(b"\x7fELF\x00" * 100)
     (d / "bad.txt").write_bytes(b"\xff\xfe oops")
     out = tmp_path / "run"
-    line = assert_one_line_error(rnnkit("train", d, "--out", out, *TINY), str(d), "no usable text", "all 3 files")
+    line = assert_one_line_error(
+        rnnkit("train", d, "--out", out, *TINY), str(d), "no usable text", "all 3 files"
+    )
     assert "binary" in line
     assert not out.exists()
 
 
 def test_an_explicitly_named_binary_is_still_refused(tmp_path):
     d = _mixed_dir(tmp_path)
-    assert_one_line_error(rnnkit("train", d / "blob", "--out", tmp_path / "r1", *TINY),
-                          "blob", "looks like a binary file", "NUL byte at offset 7")
-    assert_one_line_error(rnnkit("train", d / "good.txt", d / "latin1.txt", "--out", tmp_path / "r2", *TINY),
-                          "latin1.txt", "not valid UTF-8", "--encoding-errors replace")
+    assert_one_line_error(
+        rnnkit("train", d / "blob", "--out", tmp_path / "r1", *TINY),
+        "blob",
+        "looks like a binary file",
+        "NUL byte at offset 7",
+    )
+    assert_one_line_error(
+        rnnkit("train", d / "good.txt", d / "latin1.txt", "--out", tmp_path / "r2", *TINY),
+        "latin1.txt",
+        "not valid UTF-8",
+        "--encoding-errors replace",
+    )
     # named AND inside a walked directory: the explicit name wins, so it is refused
     assert_one_line_error(rnnkit("train", d, d / "blob", "--out", tmp_path / "r3", *TINY), "blob", "binary")
 
@@ -287,7 +334,9 @@ def test_plan_skips_in_a_single_pass_and_keeps_nothing_of_a_skipped_file(tmp_pat
     (d / "b.txt").write_bytes(big)
     opened = []
     real_iter = corpus.iter_text
-    monkeypatch.setattr(corpus, "iter_text", lambda path, *a, **k: (opened.append(path), real_iter(path, *a, **k))[1])
+    monkeypatch.setattr(
+        corpus, "iter_text", lambda path, *a, **k: (opened.append(path), real_iter(path, *a, **k))[1]
+    )
     plan = plan_corpus(find_files([str(d)]))
     assert plan.files == [d / "a.txt"] and set(plan.vocab.chars) == set(GOOD_CHARS)
     assert plan.n_train + plan.n_val == len(GOOD_CHARS) * 50
@@ -314,7 +363,7 @@ def test_a_walked_validation_directory_is_skipped_the_same_way(tmp_path, capsys)
     plan = plan_corpus(find_files([str(d)]), find_files([str(v)]))
     assert plan.files == [d / "good.txt"] and plan.val_files == [v / "v.txt"]
     assert plan.n_val == len(GOOD_CHARS) * 10
-    (v / "v.txt").write_bytes(b"\0")                                   # now nothing usable in val
+    (v / "v.txt").write_bytes(b"\0")  # now nothing usable in val
     with pytest.raises(UserError, match="holds no usable text"):
         plan_corpus(find_files([str(d)]), find_files([str(v)]))
 

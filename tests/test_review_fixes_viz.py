@@ -8,6 +8,7 @@
 
 A missing parent directory is refused, not created (tests/test_tools_hostile.py).
 """
+
 from __future__ import annotations
 
 import errno
@@ -17,17 +18,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import assert_one_line_error, rnnkit
-from rnnkit.viz import gradflow as gf
-from rnnkit.viz import inspect_units
-from rnnkit.viz import plot_curves
+
 from rnnkit.cli import main
 from rnnkit.errors import UserError
+from rnnkit.train.lm_config import TrainConfig
+from rnnkit.train.lm_trainer import train
+from rnnkit.viz import gradflow as gf
+from rnnkit.viz import inspect_units, plot_curves
 from rnnkit.viz.mpl import png_size
 from rnnkit.viz.output_path import write_atomically
-from rnnkit.train.lm_trainer import train
-from rnnkit.train.lm_config import TrainConfig
 
 FAST_GRADFLOW = ["--fresh", "--hidden", "8", "--steps", "10", "--batch", "2", "--max-len", "64"]
 
@@ -38,10 +38,23 @@ def run_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("vizfix")
     text = d / "corpus.txt"
     rng = np.random.default_rng(0)
-    text.write_text("".join(rng.choice(["the king (and queen)\n", 'a "quote" here\n', "short\n"], 150)),
-                    encoding="utf-8")
-    cfg = TrainConfig(files=[str(text)], hidden=8, layers=1, seq_len=16, batch=4, max_steps=8,
-                      eval_every=8, save_every=8, log_every=2, val_chars=0, warmup=0, progress=False)
+    text.write_text(
+        "".join(rng.choice(["the king (and queen)\n", 'a "quote" here\n', "short\n"], 150)), encoding="utf-8"
+    )
+    cfg = TrainConfig(
+        files=[str(text)],
+        hidden=8,
+        layers=1,
+        seq_len=16,
+        batch=4,
+        max_steps=8,
+        eval_every=8,
+        save_every=8,
+        log_every=2,
+        val_chars=0,
+        warmup=0,
+        progress=False,
+    )
     assert train(cfg, d / "run", log=lambda *a: None) == 0
     return d / "run"
 
@@ -61,26 +74,31 @@ def listing(d: Path) -> list[str]:
 
 # ------------------------------------------------------------ 1. bad paths: one line, exit 2
 @pytest.mark.parametrize("verb", ["plot", "gradflow", "inspect"])
-@pytest.mark.parametrize("case", ["bad suffix", "existing directory", "directory named like a file",
-                                  "parent is a file"])
+@pytest.mark.parametrize(
+    "case", ["bad suffix", "existing directory", "directory named like a file", "parent is a file"]
+)
 def test_bad_output_path_is_one_line_exit_2(run_dir, tmp_path, verb, case):
     (tmp_path / "adir").mkdir()
     (tmp_path / "d.png").mkdir()
     (tmp_path / "d.html").mkdir()
     (tmp_path / "afile.txt").write_text("keep me")
     out, needles = {
-        "bad suffix": ("out.xyz" if verb != "inspect" else "out.txt",
-                       [".xyz" if verb != "inspect" else ".txt", "use one of"]),
+        "bad suffix": (
+            "out.xyz" if verb != "inspect" else "out.txt",
+            [".xyz" if verb != "inspect" else ".txt", "use one of"],
+        ),
         "existing directory": ("adir", ["adir", "is a directory"]),
         "directory named like a file": ("d.html" if verb == "inspect" else "d.png", ["d.", "is a directory"]),
-        "parent is a file": ("afile.txt/x.png" if verb != "inspect" else "afile.txt/x.html",
-                             ["afile.txt", "not a directory"]),
+        "parent is a file": (
+            "afile.txt/x.png" if verb != "inspect" else "afile.txt/x.html",
+            ["afile.txt", "not a directory"],
+        ),
     }[case]
     before = listing(tmp_path)
     p = rnnkit(*verb_args(verb, run_dir, out), cwd=tmp_path)
     assert_one_line_error(p, *needles)
     assert p.stdout == ""
-    assert listing(tmp_path) == before                  # nothing written, no temporary left
+    assert listing(tmp_path) == before  # nothing written, no temporary left
     assert (tmp_path / "afile.txt").read_text() == "keep me"
 
 
@@ -93,27 +111,40 @@ def test_the_suffix_error_lists_what_matplotlib_can_write(tmp_path):
 @pytest.mark.parametrize("verb", ["plot", "gradflow", "inspect"])
 def test_bad_path_is_refused_before_the_work(run_dir, tmp_path, monkeypatch, capsys, verb):
     """No model is loaded, no metrics read, nothing measured when the output cannot be written."""
+
     def boom(*a, **k):
         raise AssertionError("expensive work started before the output path was checked")
-    for mod, name in [(gf, "gradflow_data"), (gf, "load_lm"), (inspect_units, "load_lm"),
-                      (plot_curves, "load_curves")]:
+
+    for mod, name in [
+        (gf, "gradflow_data"),
+        (gf, "load_lm"),
+        (inspect_units, "load_lm"),
+        (plot_curves, "load_curves"),
+    ]:
         monkeypatch.setattr(mod, name, boom)
     args = verb_args(verb, run_dir, str(tmp_path / "out.xyz"))
     if verb == "gradflow":
-        args = ["gradflow", run_dir, "-o", str(tmp_path / "out.xyz")]        # would load the model
+        args = ["gradflow", run_dir, "-o", str(tmp_path / "out.xyz")]  # would load the model
     assert main([str(a) for a in args]) == 2
     assert "out.xyz" in capsys.readouterr().err
     assert listing(tmp_path) == []
 
 
 def test_gradflow_json_path_is_checked_before_the_work(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(gf, "gradflow_data", lambda *a, **k: pytest.fail("measured before --json was checked"))
+    monkeypatch.setattr(
+        gf, "gradflow_data", lambda *a, **k: pytest.fail("measured before --json was checked")
+    )
     (tmp_path / "f").write_text("")
-    assert main(["gradflow", "--fresh", "-o", str(tmp_path / "g.png"), "--json", str(tmp_path / "f" / "g.json")]) == 2
+    assert (
+        main(["gradflow", "--fresh", "-o", str(tmp_path / "g.png"), "--json", str(tmp_path / "f" / "g.json")])
+        == 2
+    )
     assert "--json" in capsys.readouterr().err
     assert main(["gradflow", "--fresh", "-o", str(tmp_path / "g.png"), "--json", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err
-    assert main(["gradflow", "--fresh", "-o", str(tmp_path / "g.png"), "--json", str(tmp_path / "g.png")]) == 2
+    assert (
+        main(["gradflow", "--fresh", "-o", str(tmp_path / "g.png"), "--json", str(tmp_path / "g.png")]) == 2
+    )
     assert "both name" in capsys.readouterr().err
     assert listing(tmp_path) == ["f"]
 
@@ -158,6 +189,7 @@ def test_failed_save_leaves_the_old_file_and_no_temporary(run_dir, tmp_path, mon
     def partial_savefig(self, fname, **kw):
         Path(fname).write_bytes(b"\x89PNG half")
         raise OSError(errno.ENOSPC, "No space left on device")
+
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", partial_savefig)
     out = tmp_path / "c.png"
     out.write_bytes(b"old figure")
@@ -175,6 +207,7 @@ def test_failed_save_leaves_the_old_file_and_no_temporary(run_dir, tmp_path, mon
 def test_failed_page_write_is_one_line(run_dir, tmp_path, monkeypatch, capsys):
     def no_rename(src, dst):
         raise OSError(errno.EXDEV, "Invalid cross-device link")
+
     monkeypatch.setattr("rnnkit.viz.output_path.os.replace", no_rename)
     assert main(["inspect", str(run_dir), "--max-chars", "100", "--html", str(tmp_path / "u.html")]) == 2
     err = capsys.readouterr().err
@@ -186,6 +219,7 @@ def test_write_atomically_wraps_value_error_and_cleans_up(tmp_path):
     def writer(tmp):
         tmp.write_text("half")
         raise ValueError("bad\nvalue")
+
     with pytest.raises(UserError, match=r"cannot write .*/c\.json: bad value"):
         write_atomically(tmp_path / "c.json", writer)
     assert listing(tmp_path) == []

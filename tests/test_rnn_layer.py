@@ -2,6 +2,7 @@
 
 Sizes are tiny (T=4, B=3, D=3, H=4) so that the centered-difference checks stay fast.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -100,7 +101,7 @@ def test_concat_form_equals_split_form(rng):
     """
     layer = make_layer()
     P = layer.params
-    W_h = np.concatenate([P["weight_hh_l0"], P["weight_ih_l0"]], axis=1)     # (H, H+D)
+    W_h = np.concatenate([P["weight_hh_l0"], P["weight_ih_l0"]], axis=1)  # (H, H+D)
     assert W_h.shape == (H, H + D)
     b = P["bias_ih_l0"] + P["bias_hh_l0"]
     x = rng.standard_normal((T, B, D))
@@ -108,7 +109,7 @@ def test_concat_form_equals_split_form(rng):
     (states, h_last), _ = layer.forward(x, h0)
     h = h0
     for t in range(T):
-        hx = np.concatenate([h, x[t]], axis=1)                                # (B, H+D): [h; x]
+        hx = np.concatenate([h, x[t]], axis=1)  # (B, H+D): [h; x]
         h = np.tanh(hx @ W_h.T + b)
         np.testing.assert_allclose(states[t], h, rtol=0, atol=1e-14)
     np.testing.assert_allclose(h_last, h, rtol=0, atol=1e-14)
@@ -125,8 +126,9 @@ def test_manual_step_loop_equals_layer(rng, reverse):
 
     def step(h, xt):  # h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
         sfx = "_l0"
-        return np.tanh(xt @ P["weight_ih" + sfx].T + P["bias_ih" + sfx]
-                       + h @ P["weight_hh" + sfx].T + P["bias_hh" + sfx])
+        return np.tanh(
+            xt @ P["weight_ih" + sfx].T + P["bias_ih" + sfx] + h @ P["weight_hh" + sfx].T + P["bias_hh" + sfx]
+        )
 
     order = range(T - 1, -1, -1) if reverse else range(T)
     h = h0
@@ -181,8 +183,12 @@ def test_param_names_follow_torch():
     fwd = RNNLayer(D, H, suffix="_l1")
     bwd = RNNLayer(D, H, suffix="_l1_reverse", reverse=True)
     assert set(fwd.params) == {"weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"}
-    assert set(bwd.params) == {"weight_ih_l1_reverse", "weight_hh_l1_reverse",
-                               "bias_ih_l1_reverse", "bias_hh_l1_reverse"}
+    assert set(bwd.params) == {
+        "weight_ih_l1_reverse",
+        "weight_hh_l1_reverse",
+        "bias_ih_l1_reverse",
+        "bias_hh_l1_reverse",
+    }
     assert fwd.params["weight_ih_l1"].shape == (H, D)
     assert fwd.params["weight_hh_l1"].shape == (H, H)
 
@@ -234,12 +240,12 @@ def test_masked_batch_equals_each_sequence_alone(rng, reverse):
     grads = {k: g.copy() for k, g in grads.items()}
     summed = {k: np.zeros_like(g) for k, g in grads.items()}
     for b, n in enumerate(LENGTHS):
-        (s_b, hl_b), c_b = layer.forward(x[:n, b:b + 1], h0[b:b + 1])
+        (s_b, hl_b), c_b = layer.forward(x[:n, b : b + 1], h0[b : b + 1])
         np.testing.assert_allclose(states[:n, b], s_b[:, 0], rtol=0, atol=1e-14)
         np.testing.assert_allclose(h_last[b], hl_b[0], rtol=0, atol=1e-14)
         last = 0 if reverse else n - 1  # the direction's last real step
         np.testing.assert_allclose(h_last[b], states[last, b], rtol=0, atol=1e-14)
-        dx_b, dh0_b, g_b = layer.backward(w[:n, b:b + 1], v[b:b + 1], c_b)
+        dx_b, dh0_b, g_b = layer.backward(w[:n, b : b + 1], v[b : b + 1], c_b)
         np.testing.assert_allclose(dx[:n, b], dx_b[:, 0], rtol=0, atol=1e-13)
         np.testing.assert_allclose(dh0[b], dh0_b[0], rtol=0, atol=1e-13)
         for k in summed:

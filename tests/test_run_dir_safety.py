@@ -10,6 +10,7 @@
 
 Runs are tiny and in-process (``rnnkit.cli.main``), except where a second process is the point.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -29,15 +30,30 @@ import numpy as np
 import pytest
 from helpers import env, write_text
 
-from rnnkit.train import checkpoint as ckpt
 from rnnkit import cli
-from rnnkit.train import lm_trainer as train_mod
 from rnnkit.errors import UserError
-from rnnkit.train.run_lock import LOCK_NAME, RunLock
+from rnnkit.train import checkpoint as ckpt
+from rnnkit.train import lm_trainer as train_mod
 from rnnkit.train import task_trainer as task_trainer
+from rnnkit.train.run_lock import LOCK_NAME, RunLock
 
-LM = ["--hidden", "8", "--layers", "1", "--batch", "4", "--seq-len", "16", "--max-steps", "3",
-      "--eval-every", "3", "--val-chars", "200", "--no-progress"]
+LM = [
+    "--hidden",
+    "8",
+    "--layers",
+    "1",
+    "--batch",
+    "4",
+    "--seq-len",
+    "16",
+    "--max-steps",
+    "3",
+    "--eval-every",
+    "3",
+    "--val-chars",
+    "200",
+    "--no-progress",
+]
 TASK = ["--hidden", "8", "--batch", "8", "--max-steps", "3", "--eval-every", "3", "--no-progress"]
 
 
@@ -77,8 +93,10 @@ def tree(root: Path) -> dict:
 
 
 def tsv(path: Path, n: int = 40) -> Path:
-    rows = [("abcde"[i % 5] * (1 + i % 4) + "\tA") if i % 2 else ("vwxyz"[i % 5] * (1 + i % 3) + "\tB")
-            for i in range(n)]
+    rows = [
+        ("abcde"[i % 5] * (1 + i % 4) + "\tA") if i % 2 else ("vwxyz"[i % 5] * (1 + i % 3) + "\tB")
+        for i in range(n)
+    ]
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
 
@@ -126,7 +144,7 @@ def _no_gpu():
     try:
         import torch
     except ImportError:
-        return True                          # refused as "needs PyTorch": still a refused start
+        return True  # refused as "needs PyTorch": still a refused start
     return not torch.cuda.is_available()
 
 
@@ -173,12 +191,16 @@ def test_a_refused_start_leaves_no_run_behind(world, tmp_path, capsys, verb):
     """A refused start used to leave --out holding a marker, so the next, correct command
     was refused ("already holds a run") and --resume replayed the bad configuration."""
     out = tmp_path / "new" / "run"
-    args = (["train", world / "corpus.txt", *LM] if verb == "train"
-            else ["classify", "train", world / "data.tsv", *TASK])
+    args = (
+        ["train", world / "corpus.txt", *LM]
+        if verb == "train"
+        else ["classify", "train", world / "data.tsv", *TASK]
+    )
     rc, _, err = main(capsys, *args, "--out", out, "--engine", "torch", "--device", "banana")
     assert rc == 2
     one_line_error(err, "--device")
     assert not (tmp_path / "new").exists()
+
     # a failure after --out was claimed (here: the first save) also leaves nothing
     def full_disk(*a, **k):
         raise UserError("disk full (injected)")
@@ -188,7 +210,7 @@ def test_a_refused_start_leaves_no_run_behind(world, tmp_path, capsys, verb):
         rc, _, err = main(capsys, *args, "--out", out)
     assert rc == 2 and "disk full (injected)" in err
     assert not (tmp_path / "new").exists()
-    rc, _, err = main(capsys, *args, "--out", out)                      # the next command works
+    rc, _, err = main(capsys, *args, "--out", out)  # the next command works
     assert rc == 0, err
     assert ckpt.has_checkpoint(out)
 
@@ -212,7 +234,7 @@ def test_force_refuses_an_input_kept_in_what_it_replaces(world, lm, cls, capsys,
 
 
 def test_an_input_next_to_the_run_entries_is_fine(world, lm, capsys):
-    corpus = lm / "corpus.txt"                                       # not one of rnnkit's names
+    corpus = lm / "corpus.txt"  # not one of rnnkit's names
     shutil.copy(world / "corpus.txt", corpus)
     rc, _, err = main(capsys, "train", corpus, "--out", lm, "--force", *LM, "--seed", "5")
     assert rc == 0, err
@@ -235,10 +257,16 @@ def test_force_replaces_the_old_run_only_once_the_new_one_has_a_checkpoint(world
     monkeypatch.setattr(train_mod, "write_prepared", spy)
     rc, _, err = main(capsys, "train", world / "corpus.txt", "--out", lm, "--force", *LM, "--seed", "5")
     assert rc == 0, err
-    assert seen["aside"] == old                                     # moved, whole, not deleted
+    assert seen["aside"] == old  # moved, whole, not deleted
     assert seen["lock"] == str(os.getpid())
-    assert sorted(p.name for p in lm.iterdir()) == ["best", "ckpt", "data", "last", "metrics.jsonl",
-                                                    "rnnkit-run.json"]
+    assert sorted(p.name for p in lm.iterdir()) == [
+        "best",
+        "ckpt",
+        "data",
+        "last",
+        "metrics.jsonl",
+        "rnnkit-run.json",
+    ]
     assert json.loads((lm / "rnnkit-run.json").read_text())["train"]["seed"] == 5
 
 
@@ -246,18 +274,24 @@ def test_force_replaces_the_old_run_only_once_the_new_one_has_a_checkpoint(world
 def test_force_puts_the_old_run_back_when_the_new_one_fails(world, lm, capsys, monkeypatch, fault):
     old = tree(lm)
     if fault == "after the move":
+
         def boom(*a, **k):
             raise UserError("could not write the prepared ids (injected)")
+
         monkeypatch.setattr(train_mod, "write_prepared", boom)
         frag = "injected"
     elif fault == "first save":
+
         def boom(*a, **k):
             raise UserError("disk full (injected)")
+
         monkeypatch.setattr(ckpt, "save", boom)
         frag = "injected"
     else:
+
         def boom(path, data):
             raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
         monkeypatch.setattr(ckpt, "_write", boom)
         frag = "Read-only file system"
     rc, _, err = main(capsys, "train", world / "corpus.txt", "--out", lm, "--force", *LM, "--seed", "5")
@@ -273,12 +307,16 @@ def test_task_force_puts_the_old_run_back_when_the_new_one_fails(world, cls, cap
         raise UserError("disk full (injected)")
 
     monkeypatch.setattr(ckpt, "save", boom)
-    rc, _, err = main(capsys, "classify", "train", world / "data.tsv", "--out", cls, "--force", *TASK, "--seed", "5")
+    rc, _, err = main(
+        capsys, "classify", "train", world / "data.tsv", "--out", cls, "--force", *TASK, "--seed", "5"
+    )
     assert rc == 2
     one_line_error(err, "injected", after_progress=True)
     assert tree(cls) == old
     monkeypatch.undo()
-    rc, _, err = main(capsys, "classify", "train", world / "data.tsv", "--out", cls, "--force", *TASK, "--seed", "5")
+    rc, _, err = main(
+        capsys, "classify", "train", world / "data.tsv", "--out", cls, "--force", *TASK, "--seed", "5"
+    )
     assert rc == 0, err
     assert json.loads((cls / "rnnkit-run.json").read_text())["train"]["seed"] == 5
     assert not [p for p in cls.iterdir() if p.name.startswith(".rnnkit-")]
@@ -293,8 +331,17 @@ def test_a_signal_while_preparing_a_forced_run_puts_the_old_one_back(world, lm, 
         raise AssertionError("the signal did not stop the preparation")
 
     monkeypatch.setattr(train_mod, "write_prepared", interrupted)
-    cfg = train_mod.TrainConfig(files=[str(world / "corpus.txt")], hidden=8, layers=1, batch=4, seq_len=16,
-                                max_steps=3, val_chars=200, progress=False, seed=5)
+    cfg = train_mod.TrainConfig(
+        files=[str(world / "corpus.txt")],
+        hidden=8,
+        layers=1,
+        batch=4,
+        seq_len=16,
+        max_steps=3,
+        val_chars=200,
+        progress=False,
+        seed=5,
+    )
     lines = []
     assert train_mod.train(cfg, lm, force=True, log=lines.append) == 130
     assert tree(lm) == old
@@ -319,8 +366,10 @@ def test_force_never_writes_through_a_symlink(world, lm, tmp_path, capsys, name)
 
 
 # ------------------------------------------------------------------------ item 6: the lock
-HOLD = ("import sys, time\nfrom rnnkit.train.run_lock import RunLock\nRunLock(sys.argv[1]).acquire()\n"
-        "print('locked', flush=True)\ntime.sleep(120)\n")
+HOLD = (
+    "import sys, time\nfrom rnnkit.train.run_lock import RunLock\nRunLock(sys.argv[1]).acquire()\n"
+    "print('locked', flush=True)\ntime.sleep(120)\n"
+)
 
 
 def _holder(run: Path) -> subprocess.Popen:
@@ -333,20 +382,24 @@ def test_a_second_writer_is_refused_naming_the_pid_and_a_killed_holder_is_taken_
     holders = [_holder(lm), _holder(cls)]
     try:
         before = tree(lm)
-        for argv in (["train", "--resume", lm, "--max-steps", "6"],
-                     ["train", world / "corpus.txt", "--out", lm, "--force", *LM]):
+        for argv in (
+            ["train", "--resume", lm, "--max-steps", "6"],
+            ["train", world / "corpus.txt", "--out", lm, "--force", *LM],
+        ):
             rc, _, err = main(capsys, *argv)
             assert rc == 2
             one_line_error(err, f"PID {holders[0].pid}", "in use by another rnnkit process")
             assert tree(lm) == before
         before = tree(cls)
-        for argv in (["classify", "train", "--resume", cls, "--max-steps", "6"],
-                     ["classify", "train", world / "data.tsv", "--out", cls, "--force", *TASK]):
+        for argv in (
+            ["classify", "train", "--resume", cls, "--max-steps", "6"],
+            ["classify", "train", world / "data.tsv", "--out", cls, "--force", *TASK],
+        ):
             rc, _, err = main(capsys, *argv)
             assert rc == 2
             one_line_error(err, f"PID {holders[1].pid}")
             assert tree(cls) == before
-        rc, _, err = main(capsys, "sample", lm, "--length", "5", "--seed", "1")     # readers are not blocked
+        rc, _, err = main(capsys, "sample", lm, "--length", "5", "--seed", "1")  # readers are not blocked
         assert rc == 0, err
     finally:
         for h in holders:
@@ -358,24 +411,50 @@ def test_a_second_writer_is_refused_naming_the_pid_and_a_killed_holder_is_taken_
     assert rc == 0, err
     rc, _, err = main(capsys, "classify", "train", "--resume", cls, "--max-steps", "6")
     assert rc == 0, err
-    assert not (lm / LOCK_NAME).exists() and not (cls / LOCK_NAME).exists()   # released at the end
+    assert not (lm / LOCK_NAME).exists() and not (cls / LOCK_NAME).exists()  # released at the end
 
 
 def test_two_real_resumes_at_once(lm, capsys):
     """The case of the issue: the second writer used to delete the first's temporary
     checkpoint directory and duplicate metrics rows; now it is refused at once."""
-    p = subprocess.Popen([sys.executable, "-m", "rnnkit", "train", "--resume", str(lm), "--max-steps", "1000000",
-                          "--save-every", "1000000", "--eval-every", "1000000", "--log-every", "1"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rnnkit",
+            "train",
+            "--resume",
+            str(lm),
+            "--max-steps",
+            "1000000",
+            "--save-every",
+            "1000000",
+            "--eval-every",
+            "1000000",
+            "--log-every",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+    )
 
-    def training() -> bool:                                        # holds the lock, past step 5
+    def training() -> bool:  # holds the lock, past step 5
         rows = (lm / "metrics.jsonl").read_text().splitlines()
-        return (lm / LOCK_NAME).is_file() and (lm / LOCK_NAME).read_text().strip() == str(p.pid) \
-            and len(rows) > 1 and json.loads(rows[-2])["step"] >= 5
+        return (
+            (lm / LOCK_NAME).is_file()
+            and (lm / LOCK_NAME).read_text().strip() == str(p.pid)
+            and len(rows) > 1
+            and json.loads(rows[-2])["step"] >= 5
+        )
+
     try:
         deadline = time.monotonic() + 60
         while not training():
-            assert p.poll() is None and time.monotonic() < deadline, p.stderr.read() if p.poll() is not None else ""
+            assert p.poll() is None and time.monotonic() < deadline, (
+                p.stderr.read() if p.poll() is not None else ""
+            )
             time.sleep(0.01)
         rc, _, err = main(capsys, "train", "--resume", lm, "--max-steps", "100")
         assert rc == 2
@@ -386,7 +465,7 @@ def test_two_real_resumes_at_once(lm, capsys):
     assert p.returncode == 130, err
     rows = [json.loads(l) for l in (lm / "metrics.jsonl").read_text().splitlines()]
     steps = [r["step"] for r in rows if r["kind"] == "train"]
-    assert steps == sorted(set(steps))                             # one writer: no duplicate rows
+    assert steps == sorted(set(steps))  # one writer: no duplicate rows
     assert ckpt.load(lm, which="last").state["step"] > 3
 
 
@@ -396,11 +475,11 @@ def test_the_lock_file_does_not_count_as_content(tmp_path):
     d = tmp_path / "d"
     d.mkdir()
     (d / LOCK_NAME).write_text("12345\n")
-    ckpt.check_out_dir(d, force=False)                              # empty but for the lock: fine
+    ckpt.check_out_dir(d, force=False)  # empty but for the lock: fine
     with RunLock(d):
         assert (d / LOCK_NAME).read_text().strip() == str(os.getpid())
         with pytest.raises(UserError, match=f"PID {os.getpid()}"):
-            RunLock(d).acquire()                                    # flock: one holder per open file
+            RunLock(d).acquire()  # flock: one holder per open file
     assert not (d / LOCK_NAME).exists()
     foreign = tmp_path / "foreign"
     foreign.mkdir()
@@ -435,7 +514,9 @@ def test_a_run_records_absolute_inputs_and_resumes_from_anywhere(world, tmp_path
     assert rc == 0, err
     # the library API records absolute paths too
     monkeypatch.chdir(a)
-    cfg = task_trainer.TaskTrainConfig(verb="classify", data="d.tsv", hidden=8, batch=8, max_steps=2, progress=False)
+    cfg = task_trainer.TaskTrainConfig(
+        verb="classify", data="d.tsv", hidden=8, batch=8, max_steps=2, progress=False
+    )
     assert task_trainer.train(cfg, Path("api"), log=lambda *x: None) == 0
     assert ckpt.load(a / "api").config["train"]["data"] == str(a / "d.tsv")
 
@@ -450,17 +531,19 @@ def test_an_old_run_with_relative_inputs(world, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(a)
     assert main(capsys, "train", "huge.txt", "--out", "run", *LM)[0] == 0
     run = a / "run"
-    for name in ("last", "best", "ckpt"):                         # killed before its first checkpoint
+    for name in ("last", "best", "ckpt"):  # killed before its first checkpoint
         p = run / name
         shutil.rmtree(p) if name == "ckpt" else p.unlink()
     marker = json.loads((run / "rnnkit-run.json").read_text())
-    marker["train"]["files"] = ["huge.txt"]                       # as an older rnnkit wrote it
+    marker["train"]["files"] = ["huge.txt"]  # as an older rnnkit wrote it
     (run / "rnnkit-run.json").write_text(json.dumps(marker))
     before = tree(run)
     monkeypatch.chdir(b)
     rc, _, err = main(capsys, "train", "--resume", run)
     assert rc == 2
-    one_line_error(err, "'huge.txt'", "relative to the directory it was started in", "resume it from that directory")
+    one_line_error(
+        err, "'huge.txt'", "relative to the directory it was started in", "resume it from that directory"
+    )
     assert tree(run) == before
     monkeypatch.chdir(a)
     rc, _, err = main(capsys, "train", "--resume", "run")
@@ -505,7 +588,7 @@ def test_out_of_range_ids_on_resume(lm, capsys):
     assert tree(lm) == before
 
 
-@pytest.mark.parametrize("field,value", [("chunk", 10 ** 12), ("chunk", -1), ("step", -5), ("epoch", -1)])
+@pytest.mark.parametrize("field,value", [("chunk", 10**12), ("chunk", -1), ("step", -5), ("epoch", -1)])
 def test_an_out_of_range_position_on_resume(lm, capsys, field, value):
     rewrite_state(lm, **{field: value})
     rc, _, err = main(capsys, "train", "--resume", lm, "--max-steps", "6")
@@ -513,7 +596,7 @@ def test_an_out_of_range_position_on_resume(lm, capsys, field, value):
     one_line_error(err, "out of range")
 
 
-@pytest.mark.parametrize("field,value", [("pos", 10 ** 12), ("pos", -1), ("step", -5)])
+@pytest.mark.parametrize("field,value", [("pos", 10**12), ("pos", -1), ("step", -5)])
 def test_an_out_of_range_task_position_on_resume(cls, capsys, field, value):
     rewrite_state(cls, **{field: value})
     rc, _, err = main(capsys, "classify", "train", "--resume", cls, "--max-steps", "6")
@@ -524,6 +607,7 @@ def test_an_out_of_range_task_position_on_resume(cls, capsys, field, value):
 @pytest.fixture
 def read_only(monkeypatch):
     """Make every write under a directory fail with EROFS, as on a read-only mount."""
+
     def install(root: Path):
         root = str(root)
 
@@ -536,12 +620,15 @@ def read_only(monkeypatch):
         def wrap(real, *, write_flags=False, mode_arg=False):
             def f(path, *a, **k):
                 if under(path) and "dir_fd" not in k:
-                    if write_flags and not (a[0] if a else k.get("flags", 0)) & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+                    if write_flags and not (a[0] if a else k.get("flags", 0)) & (
+                        os.O_WRONLY | os.O_RDWR | os.O_CREAT
+                    ):
                         return real(path, *a, **k)
                     if mode_arg and not set(a[0] if a else k.get("mode", "r")) & set("wax+"):
                         return real(path, *a, **k)
                     refuse(path)
                 return real(path, *a, **k)
+
             return f
 
         monkeypatch.setattr(os, "open", wrap(os.open, write_flags=True))
@@ -549,16 +636,19 @@ def read_only(monkeypatch):
         monkeypatch.setattr(io, "open", wrap(io.open, mode_arg=True))
         for name in ("mkdir", "rename", "replace", "symlink", "unlink", "rmdir"):
             monkeypatch.setattr(os, name, wrap(getattr(os, name)))
+
     return install
 
 
 def test_a_read_only_file_system_on_resume_and_force(world, lm, cls, capsys, read_only):
     before_lm, before_cls = tree(lm), tree(cls)
     read_only(lm.parent)
-    cases = [(["train", "--resume", lm, "--max-steps", "6"], lm),
-             (["train", world / "corpus.txt", "--out", lm, "--force", *LM], lm),
-             (["classify", "train", "--resume", cls, "--max-steps", "6"], cls),
-             (["classify", "train", world / "data.tsv", "--out", cls, "--force", *TASK], cls)]
+    cases = [
+        (["train", "--resume", lm, "--max-steps", "6"], lm),
+        (["train", world / "corpus.txt", "--out", lm, "--force", *LM], lm),
+        (["classify", "train", "--resume", cls, "--max-steps", "6"], cls),
+        (["classify", "train", world / "data.tsv", "--out", cls, "--force", *TASK], cls),
+    ]
     for argv, run in cases:
         rc, _, err = main(capsys, *argv)
         assert rc == 2, err
@@ -587,12 +677,12 @@ def test_a_damaged_metrics_log_on_resume_keeps_its_good_rows(lm, capsys):
     log = lm / "metrics.jsonl"
     good = [line for line in log.read_text(encoding="utf-8").splitlines() if line]
     with open(log, "ab") as f:
-        f.write(b"\xff\xfe\x00garbage\n[1, 2]\n{\"step\": \"x\", \"loss\": 1}\n")
+        f.write(b'\xff\xfe\x00garbage\n[1, 2]\n{"step": "x", "loss": 1}\n')
     rc, _, err = main(capsys, "train", "--resume", lm, "--max-steps", "4")
     assert rc == 0, err
     lines = log.read_text(encoding="utf-8").splitlines()
-    assert lines[:len(good)] == good                          # the old rows, byte for byte
-    assert all(json.loads(line)["step"] == 4 for line in lines[len(good):])   # then step 4's rows
+    assert lines[: len(good)] == good  # the old rows, byte for byte
+    assert all(json.loads(line)["step"] == 4 for line in lines[len(good) :])  # then step 4's rows
 
 
 @pytest.mark.parametrize("verb", ["train", "classify"])
@@ -604,6 +694,6 @@ def test_max_steps_below_the_run_is_refused_on_resume(lm, cls, capsys, verb):
     assert rc == 2
     one_line_error(err, "--max-steps 2 is below the step this run is at (3)")
     assert tree(run) == before
-    rc, out, err = main(capsys, *argv, "--resume", run, "--max-steps", "3")     # at it: nothing to do
+    rc, out, err = main(capsys, *argv, "--resume", run, "--max-steps", "3")  # at it: nothing to do
     assert rc == 0, err
     assert "done at step 3" in out

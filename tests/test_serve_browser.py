@@ -7,6 +7,7 @@ or Chromium cannot start, it FAILS (it never skips): CI installs them.
 
 The screenshots go to ``tests/artifacts/`` (or ``$RNNKIT_TEST_ARTIFACTS``).
 """
+
 from __future__ import annotations
 
 import http.client
@@ -22,12 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.viz.serve import MAX_BODY, make_server
-from rnnkit.train.lm_trainer import train
 from rnnkit.train.lm_config import TrainConfig
+from rnnkit.train.lm_trainer import train
+from rnnkit.viz.serve import MAX_BODY, make_server
 
-TEXT = ("the king and the queen are here.\nROMEO: what light through yonder window breaks?\n"
-        "JULIET: (aside) o romeo, romeo! \"wherefore art thou\" romeo?\n") * 40
+TEXT = (
+    "the king and the queen are here.\nROMEO: what light through yonder window breaks?\n"
+    'JULIET: (aside) o romeo, romeo! "wherefore art thou" romeo?\n'
+) * 40
 ARTIFACTS = Path(os.environ.get("RNNKIT_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))
 
 
@@ -35,8 +38,20 @@ ARTIFACTS = Path(os.environ.get("RNNKIT_TEST_ARTIFACTS", Path(__file__).parent /
 def run_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("serve")
     (d / "corpus.txt").write_text(TEXT, encoding="utf-8")
-    cfg = TrainConfig(files=[str(d / "corpus.txt")], hidden=24, layers=2, seq_len=16, batch=4, max_steps=10,
-                      eval_every=10, save_every=10, log_every=5, val_chars=0, warmup=0, progress=False)
+    cfg = TrainConfig(
+        files=[str(d / "corpus.txt")],
+        hidden=24,
+        layers=2,
+        seq_len=16,
+        batch=4,
+        max_steps=10,
+        eval_every=10,
+        save_every=10,
+        log_every=5,
+        val_chars=0,
+        warmup=0,
+        progress=False,
+    )
     assert train(cfg, d / "run", log=lambda *a: None) == 0
     return d / "run"
 
@@ -44,11 +59,18 @@ def run_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(run_dir):
     """`rnnkit serve` in a subprocess on a free loopback port; yields its base URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "rnnkit", "serve", str(run_dir), "--port", "0", "--quiet",
-                             "--delay-ms", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rnnkit", "serve", str(run_dir), "--port", "0", "--quiet", "--delay-ms", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
-        assert line.startswith("rnnkit serve: http://127.0.0.1:"), (line, proc.stderr.read() if proc.poll() is not None else "")
+        assert line.startswith("rnnkit serve: http://127.0.0.1:"), (
+            line,
+            proc.stderr.read() if proc.poll() is not None else "",
+        )
         yield line.split()[2].rstrip("/")
     finally:
         proc.terminate()
@@ -73,8 +95,9 @@ def post(url: str, body, raw: bytes | None = None, timeout: float = 10):
 
 # --------------------------------------------------------------------- HTTP API
 def test_generate_streams_every_character_with_states_and_distribution(server):
-    status, events = post(server + "/api/generate", {"prime": "ROMEO:", "temperature": 0.7, "top_k": 5,
-                                                     "length": 25, "seed": 1})
+    status, events = post(
+        server + "/api/generate", {"prime": "ROMEO:", "temperature": 0.7, "top_k": 5, "length": 25, "seed": 1}
+    )
     assert status == 200
     assert events[0]["type"] == "start" and events[-1]["type"] == "end"
     chars = events[1:-1]
@@ -87,27 +110,32 @@ def test_generate_streams_every_character_with_states_and_distribution(server):
         assert len(ps) == 10 and ps == sorted(ps, reverse=True) and 0 < sum(ps) <= 1.0001
     assert all(0 < e["p"] <= 1 for e in chars[6:])
     # the same seed gives the same text
-    _, again = post(server + "/api/generate", {"prime": "ROMEO:", "temperature": 0.7, "top_k": 5, "length": 25, "seed": 1})
+    _, again = post(
+        server + "/api/generate", {"prime": "ROMEO:", "temperature": 0.7, "top_k": 5, "length": 25, "seed": 1}
+    )
     assert [e.get("ch") for e in again] == [e.get("ch") for e in events]
 
 
-@pytest.mark.parametrize("body, status, needle", [
-    ({"prime": "ROMEO \u20ac\u00e9", "length": 5}, 400, "U+20AC"),          # unknown characters
-    ({"prime": "the", "length": 10 ** 9}, 400, "length must lie in [1, 2000]"),
-    ({"prime": "the", "length": 0}, 400, "length"),
-    ({"prime": "the", "length": "many"}, 400, "length must be a number"),
-    ({"prime": "the", "length": 2.5}, 400, "whole number"),
-    ({"prime": "the", "temperature": 0}, 400, "temperature"),
-    ({"prime": "the", "temperature": -3}, 400, "temperature"),
-    ({"prime": "the", "temperature": True}, 400, "temperature must be a number"),
-    ({"prime": "the", "top_k": -1}, 400, "top_k"),
-    ({"prime": "the", "seed": -1}, 400, "seed"),
-    ({"prime": ""}, 400, "prime"),
-    ({"prime": 42}, 400, "prime"),
-    ({"prime": "t" * 2001}, 400, "limit"),
-    ({"prime": "the", "evil": 1}, 400, "unknown fields"),
-    (["not", "an", "object"], 400, "JSON object"),
-])
+@pytest.mark.parametrize(
+    "body, status, needle",
+    [
+        ({"prime": "ROMEO \u20ac\u00e9", "length": 5}, 400, "U+20AC"),  # unknown characters
+        ({"prime": "the", "length": 10**9}, 400, "length must lie in [1, 2000]"),
+        ({"prime": "the", "length": 0}, 400, "length"),
+        ({"prime": "the", "length": "many"}, 400, "length must be a number"),
+        ({"prime": "the", "length": 2.5}, 400, "whole number"),
+        ({"prime": "the", "temperature": 0}, 400, "temperature"),
+        ({"prime": "the", "temperature": -3}, 400, "temperature"),
+        ({"prime": "the", "temperature": True}, 400, "temperature must be a number"),
+        ({"prime": "the", "top_k": -1}, 400, "top_k"),
+        ({"prime": "the", "seed": -1}, 400, "seed"),
+        ({"prime": ""}, 400, "prime"),
+        ({"prime": 42}, 400, "prime"),
+        ({"prime": "t" * 2001}, 400, "limit"),
+        ({"prime": "the", "evil": 1}, 400, "unknown fields"),
+        (["not", "an", "object"], 400, "JSON object"),
+    ],
+)
 def test_bad_requests_get_4xx_with_a_json_message(server, body, status, needle):
     code, msg = post(server + "/api/generate", body)
     assert code == status and needle in msg["error"], msg
@@ -126,7 +154,7 @@ def test_malformed_bodies_and_routes(server):
         assert e.value.code == want and "error" in json.loads(e.value.read())
     with urllib.request.urlopen(server + "/", timeout=5) as r:
         page = r.read().decode("utf-8")
-    assert "<script src" not in page and "https://" not in page and "http://" not in page   # no CDN
+    assert "<script src" not in page and "https://" not in page and "http://" not in page  # no CDN
     with urllib.request.urlopen(server + "/api/info", timeout=5) as r:
         info = json.loads(r.read())
     assert info["layers"] == 2 and info["hidden"] == 24 and info["max_length"] == 2000
@@ -140,14 +168,18 @@ def test_concurrent_generations_are_bounded_429(run_dir):
     base = f"http://{host}:{port}"
     try:
         first = http.client.HTTPConnection(host, port, timeout=10)
-        first.request("POST", "/api/generate", body=json.dumps({"prime": "the", "length": 500}),
-                      headers={"Content-Type": "application/json"})
+        first.request(
+            "POST",
+            "/api/generate",
+            body=json.dumps({"prime": "the", "length": 500}),
+            headers={"Content-Type": "application/json"},
+        )
         r1 = first.getresponse()
         assert r1.status == 200
-        assert json.loads(r1.readline())["type"] == "start"                  # streaming has begun
+        assert json.loads(r1.readline())["type"] == "start"  # streaming has begun
         code, msg = post(base + "/api/generate", {"prime": "the", "length": 3})
         assert code == 429 and "busy" in msg["error"]
-        first.close()                    # the client goes away: the server stops and frees the slot
+        first.close()  # the client goes away: the server stops and frees the slot
         deadline = time.monotonic() + 5
         while True:
             code, _ = post(base + "/api/generate", {"prime": "the", "length": 3})
@@ -168,9 +200,18 @@ def chromium_driver(tmp_path: Path):
     from selenium.webdriver.chrome.service import Service
 
     opts = Options()
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,1000"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--window-size=1280,1000",
+    ):
         opts.add_argument(flag)
     if Path("/usr/bin/chromium").exists():
         opts.binary_location = "/usr/bin/chromium"
@@ -205,21 +246,27 @@ def test_browser_generates_text_and_draws_the_heat_map(server, run_dir, tmp_path
             el.send_keys(value)
         driver.find_element(By.ID, "generate").click()
         WebDriverWait(driver, 20).until(
-            lambda d: d.execute_script("return document.body.dataset.done === '1'")
-            or d.find_element(By.ID, "error").text)
+            lambda d: (
+                d.execute_script("return document.body.dataset.done === '1'")
+                or d.find_element(By.ID, "error").text
+            )
+        )
         assert driver.find_element(By.ID, "error").text == ""
         spans = driver.find_elements(By.CSS_SELECTOR, "#output span")
         assert len(spans) == len("ROMEO: ") + 120
-        text = driver.execute_script("return Array.from(document.querySelectorAll('#output span'))"
-                                     ".map(s => s.textContent.replace('\\u21b5\\n', '\\n')).join('')")
+        text = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#output span'))"
+            ".map(s => s.textContent.replace('\\u21b5\\n', '\\n')).join('')"
+        )
         assert text.startswith("ROMEO: ") and len(text) == 127
-        colours = driver.execute_script("return Array.from(document.querySelectorAll('#output span'))"
-                                        ".map(s => s.style.backgroundColor)")
-        assert all(c.startswith("rgb(") for c in colours) and len(set(colours)) > 5     # coloured by a unit
+        colours = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#output span')).map(s => s.style.backgroundColor)"
+        )
+        assert all(c.startswith("rgb(") for c in colours) and len(set(colours)) > 5  # coloured by a unit
         w, h, ink = driver.execute_script(CANVAS_INK, "heatmap")
-        assert w >= 127 and h >= 24 and ink > 0.5 * 127 * 24, (w, h, ink)               # the heat map is drawn
+        assert w >= 127 and h >= 24 and ink > 0.5 * 127 * 24, (w, h, ink)  # the heat map is drawn
         bars = driver.find_elements(By.CSS_SELECTOR, "#distbars .bar-row")
-        assert len(bars) == 10                                                            # next-char distribution
+        assert len(bars) == 10  # next-char distribution
         assert "Generated" not in driver.find_element(By.ID, "status").text
         assert "generated 120 characters" in driver.find_element(By.ID, "status").text
         driver.save_screenshot(str(ARTIFACTS / "serve.png"))
@@ -227,10 +274,13 @@ def test_browser_generates_text_and_draws_the_heat_map(server, run_dir, tmp_path
 
         # clicking a heat-map row recolours the text by that unit
         before = colours
-        driver.execute_script("document.getElementById('unit').value = 5;"
-                              "document.getElementById('unit').dispatchEvent(new Event('change'));")
-        after = driver.execute_script("return Array.from(document.querySelectorAll('#output span'))"
-                                      ".map(s => s.style.backgroundColor)")
+        driver.execute_script(
+            "document.getElementById('unit').value = 5;"
+            "document.getElementById('unit').dispatchEvent(new Event('change'));"
+        )
+        after = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#output span')).map(s => s.style.backgroundColor)"
+        )
         assert after != before
 
         # a bad prime shows the server's 4xx message on the page
@@ -268,7 +318,9 @@ def test_browser_inspect_page_colours_text_and_shows_top5(run_dir, tmp_path):
         rows = driver.find_elements(By.CSS_SELECTOR, "table.rank tr")
         assert rows
         rows[-1].click()
-        assert driver.find_element(By.ID, "unit").get_attribute("value") == rows[-1].get_attribute("data-unit")
+        assert driver.find_element(By.ID, "unit").get_attribute("value") == rows[-1].get_attribute(
+            "data-unit"
+        )
         driver.save_screenshot(str(ARTIFACTS / "inspect.png"))
     finally:
         driver.quit()

@@ -1,15 +1,16 @@
 """``rnnkit serve`` and ``rnnkit sample`` draw with the same sampler (``GumbelDraw``), so one
 seed, prime, temperature and top-k give the same text in the browser as on the command line.
 Before, serve drew with ``rng.choice`` over ``filter_probs`` and gave other text."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from rnnkit.models.char_rnn import CharRNN, ModelConfig
-from rnnkit.decode.sample import GumbelDraw, filter_probs, sample
-from rnnkit.viz.serve import Generator
 from rnnkit.data.vocab import Vocab
+from rnnkit.decode.sample import GumbelDraw, filter_probs, sample
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
+from rnnkit.viz.serve import Generator
 
 
 @pytest.mark.parametrize("temperature,top_k", [(1.0, 0), (0.7, 0), (1.3, 3)])
@@ -22,8 +23,9 @@ def test_serve_text_equals_sample_text_for_a_seed(temperature, top_k):
     served = "".join(e["ch"] for e in events if not e["prime"])
     expected = vocab.decode(sample(m, vocab.encode("abc"), 60, temperature=temperature, top_k=top_k, seed=9))
     assert served == expected
-    assert sample(m, vocab.encode("abc"), 60, temperature=temperature, top_k=top_k, seed=10) != \
-        sample(m, vocab.encode("abc"), 60, temperature=temperature, top_k=top_k, seed=9)   # the seed matters
+    assert sample(m, vocab.encode("abc"), 60, temperature=temperature, top_k=top_k, seed=10) != sample(
+        m, vocab.encode("abc"), 60, temperature=temperature, top_k=top_k, seed=9
+    )  # the seed matters
 
     # each generated event's p is the probability the drawn character had
     ids = vocab.encode("abc")
@@ -32,7 +34,7 @@ def test_serve_text_equals_sample_text_for_a_seed(temperature, top_k):
         logits, h = m.step(np.array([c]), h)
     for e, c in zip([e for e in events if not e["prime"]], vocab.encode(served)):
         p = filter_probs(logits[0], temperature, top_k)
-        assert e["p"] == round(float(p[c]), 4) and p[c] > 0          # never a filtered-out character
+        assert e["p"] == round(float(p[c]), 4) and p[c] > 0  # never a filtered-out character
         logits, h = m.step(np.array([c]), h)
 
 

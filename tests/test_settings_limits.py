@@ -9,6 +9,7 @@
 
 All in-process (``cli.main``) with tiny models.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,21 +18,21 @@ import random
 
 import numpy as np
 import pytest
-
 from helpers import write_text
-from rnnkit.train import checkpoint as ckpt
+
 from rnnkit import cli
-from rnnkit.train import memory_budget
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
-from rnnkit.models.shapes import model_parts, param_count, param_shapes, tensor_count
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.models.shapes import model_parts, param_count, param_shapes, tensor_count
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig
+from rnnkit.train import checkpoint as ckpt
+from rnnkit.train import memory_budget
 
 LM = ["--hidden", "8", "--layers", "1", "--batch", "4", "--seq-len", "16", "--no-progress", "--warmup", "0"]
 TASK = ["--hidden", "8", "--batch", "8", "--no-progress"]
-GiB = 2 ** 30
+GiB = 2**30
 
 
 def _tsv(path, verb, n=30):
@@ -69,16 +70,28 @@ def runs(tmp_path_factory):
     corpus = write_text(root / "corpus.txt", 600, seed=3)
     cls, gen = _tsv(root / "cls.tsv", "classify"), _tsv(root / "gen.tsv", "generate")
     assert cli.main([str(a) for a in ["train", corpus, "--out", root / "lm", *LM, "--max-steps", "2"]]) == 0
-    assert cli.main([str(a) for a in ["classify", "train", cls, "--out", root / "cls", *TASK, "--max-steps", "2"]]) == 0
-    assert cli.main([str(a) for a in ["generate", "train", gen, "--out", root / "gen", *TASK, "--max-steps", "2"]]) == 0
+    assert (
+        cli.main(
+            [str(a) for a in ["classify", "train", cls, "--out", root / "cls", *TASK, "--max-steps", "2"]]
+        )
+        == 0
+    )
+    assert (
+        cli.main(
+            [str(a) for a in ["generate", "train", gen, "--out", root / "gen", *TASK, "--max-steps", "2"]]
+        )
+        == 0
+    )
     return root
 
 
 @pytest.fixture
 def fake_memory(monkeypatch):
     """Set the memory the system reports as available (MemAvailable), in bytes."""
+
     def set_to(n):
         monkeypatch.setattr(memory_budget, "available_bytes", lambda: n)
+
     return set_to
 
 
@@ -88,11 +101,20 @@ def test_huge_hidden_refused_in_one_line_before_out(runs, tmp_path, capsys, fake
     """Was: OOM-killed (exit 137) or a MemoryError traceback."""
     fake_memory(8 * GiB)
     out = tmp_path / "big"
-    line = _refused(["train", runs / "corpus.txt", "--out", out, *LM, "--hidden", hidden], capsys,
-                    "GiB to train", "more than the 8.0 GiB of memory available", "--max-memory")
+    line = _refused(
+        ["train", runs / "corpus.txt", "--out", out, *LM, "--hidden", hidden],
+        capsys,
+        "GiB to train",
+        "more than the 8.0 GiB of memory available",
+        "--max-memory",
+    )
     assert not out.exists(), line
-    _refused(["classify", "train", runs / "cls.tsv", "--out", out, *TASK, "--hidden", hidden], capsys,
-             "GiB to train", "8.0 GiB of memory available")
+    _refused(
+        ["classify", "train", runs / "cls.tsv", "--out", out, *TASK, "--hidden", hidden],
+        capsys,
+        "GiB to train",
+        "8.0 GiB of memory available",
+    )
     assert not out.exists()
 
 
@@ -108,37 +130,72 @@ def test_exact_estimate_checked_once_the_vocabulary_is_known(runs, tmp_path, cap
     one sequence): the full estimate (input weights over the vocabulary, head, activations) is
     refused once the data is read, still before --out is created, in both trainers."""
     from rnnkit.models.shapes import stack
+
     lower = sum(memory_budget.training_bytes([stack("rnn.", 1, 400, 1)], 1, 1, "adam"))
-    fake_memory(lower + 2 ** 16)      # the input weights alone add 400 x V x 44 bytes > 64 KiB
+    fake_memory(lower + 2**16)  # the input weights alone add 400 x V x 44 bytes > 64 KiB
     out = tmp_path / "mid"
-    _refused(["train", runs / "corpus.txt", "--out", out, *LM, "--hidden", "400"], capsys,
-             "activations of one step", "MiB of memory available")
-    _refused(["classify", "train", runs / "cls.tsv", "--out", out, *TASK, "--hidden", "400"], capsys,
-             "activations of one step", "MiB of memory available")
+    _refused(
+        ["train", runs / "corpus.txt", "--out", out, *LM, "--hidden", "400"],
+        capsys,
+        "activations of one step",
+        "MiB of memory available",
+    )
+    _refused(
+        ["classify", "train", runs / "cls.tsv", "--out", out, *TASK, "--hidden", "400"],
+        capsys,
+        "activations of one step",
+        "MiB of memory available",
+    )
     assert not out.exists()
-    fake_memory(lower + 2 ** 24)      # 16 MiB more: fits
-    rc, _, err = _main(["classify", "train", runs / "cls.tsv", "--out", out, *TASK, "--hidden", "400",
-                        "--max-steps", "1"], capsys)
+    fake_memory(lower + 2**24)  # 16 MiB more: fits
+    rc, _, err = _main(
+        ["classify", "train", runs / "cls.tsv", "--out", out, *TASK, "--hidden", "400", "--max-steps", "1"],
+        capsys,
+    )
     assert rc == 0, err
 
 
 def test_max_memory_is_the_limit_when_given(runs, tmp_path, capsys, fake_memory):
-    fake_memory(1024)                                          # 1 KiB: even the tiny model is refused ...
-    _refused(["train", runs / "corpus.txt", "--out", tmp_path / "a", *LM, "--max-steps", "1"], capsys,
-             "0.0 MiB of memory available")
+    fake_memory(1024)  # 1 KiB: even the tiny model is refused ...
+    _refused(
+        ["train", runs / "corpus.txt", "--out", tmp_path / "a", *LM, "--max-steps", "1"],
+        capsys,
+        "0.0 MiB of memory available",
+    )
     # ... unless the user raises the limit
-    rc, _, err = _main(["train", runs / "corpus.txt", "--out", tmp_path / "a", *LM, "--max-steps", "1",
-                        "--max-memory", "1"], capsys)
+    rc, _, err = _main(
+        ["train", runs / "corpus.txt", "--out", tmp_path / "a", *LM, "--max-steps", "1", "--max-memory", "1"],
+        capsys,
+    )
     assert rc == 0, err
-    rc, _, err = _main(["classify", "train", runs / "cls.tsv", "--out", tmp_path / "c", *TASK, "--max-steps", "1",
-                        "--max-memory", "1"], capsys)
+    rc, _, err = _main(
+        [
+            "classify",
+            "train",
+            runs / "cls.tsv",
+            "--out",
+            tmp_path / "c",
+            *TASK,
+            "--max-steps",
+            "1",
+            "--max-memory",
+            "1",
+        ],
+        capsys,
+    )
     assert rc == 0, err
-    fake_memory(64 * GiB)                                      # and a --max-memory below the model refuses it
-    _refused(["train", runs / "corpus.txt", "--out", tmp_path / "b", *LM, "--max-memory", "1e-6"], capsys,
-             "more than --max-memory 1e-06 GiB")
+    fake_memory(64 * GiB)  # and a --max-memory below the model refuses it
+    _refused(
+        ["train", runs / "corpus.txt", "--out", tmp_path / "b", *LM, "--max-memory", "1e-6"],
+        capsys,
+        "more than --max-memory 1e-06 GiB",
+    )
     for bad in ("nan", "-1", "inf"):
-        _refused(["train", runs / "corpus.txt", "--out", tmp_path / "b", *LM, "--max-memory", bad], capsys,
-                 "--max-memory")
+        _refused(
+            ["train", runs / "corpus.txt", "--out", tmp_path / "b", *LM, "--max-memory", bad],
+            capsys,
+            "--max-memory",
+        )
     assert not (tmp_path / "b").exists()
 
 
@@ -161,12 +218,17 @@ def test_available_bytes_reads_meminfo():
 MODELS = [
     (CharRNN, ModelConfig(vocab_size=7, hidden=5, layers=3)),
     (CharRNN, ModelConfig(vocab_size=7, hidden=5, layers=2, embed=3)),
-    (SequenceClassifier, ClassifierConfig(vocab_size=6, num_classes=3, hidden=4, layers=2, bidirectional=True)),
+    (
+        SequenceClassifier,
+        ClassifierConfig(vocab_size=6, num_classes=3, hidden=4, layers=2, bidirectional=True),
+    ),
     (SequenceClassifier, ClassifierConfig(vocab_size=6, num_classes=3, hidden=4, embed=2)),
     (SequenceTagger, TaggerConfig(vocab_size=6, num_tags=2, hidden=4, layers=3, bidirectional=True, embed=5)),
     (ConditionedGenerator, GeneratorConfig(vocab_size=9, num_labels=3, hidden=4, layers=2)),
-    (ConditionedGenerator, GeneratorConfig(vocab_size=9, num_labels=3, cond_embed=2, autoregressive=True,
-                                           embed=3, hidden=4)),
+    (
+        ConditionedGenerator,
+        GeneratorConfig(vocab_size=9, num_labels=3, cond_embed=2, autoregressive=True, embed=3, hidden=4),
+    ),
     (ConditionedGenerator, GeneratorConfig(vocab_size=9, feature_dim=5, autoregressive=True, hidden=4)),
     (Seq2Seq, Seq2SeqConfig(src_vocab_size=6, tgt_vocab_size=8, hidden=4, layers=2, bidirectional=True)),
     (Seq2Seq, Seq2SeqConfig(src_vocab_size=6, tgt_vocab_size=8, hidden=4, embed=3)),
@@ -204,6 +266,7 @@ def no_build(monkeypatch):
 
     def boom(*a, **k):
         raise AssertionError("a model was built before its configuration was checked")
+
     monkeypatch.setattr(lc, "build_lm", boom)
     make_form = ct.make_form
 
@@ -211,24 +274,30 @@ def no_build(monkeypatch):
         form = make_form(verb, cfg)
         form.build_model = boom
         return form
+
     monkeypatch.setattr(ct, "make_form", form_that_cannot_build)
 
 
 @pytest.mark.parametrize("change", [{"hidden": 1_000_000_000}, {"layers": 10_000_000}, {"embed": 3}])
 def test_lm_loaders_compare_config_with_tensor_shapes_first(runs, tmp_path, capsys, no_build, change):
     import shutil
+
     ck = tmp_path / "ck"
     shutil.copytree((runs / "lm" / "last").resolve(), ck)
     _tamper(ck, **change)
-    for argv in (["sample", ck, "--length", "5"], ["eval", ck, runs / "corpus.txt"],
-                 ["inspect", ck, "--text", runs / "corpus.txt", "--html", tmp_path / "u.html"],
-                 ["gradflow", ck, "--steps", "4", "-o", tmp_path / "g.png"]):
+    for argv in (
+        ["sample", ck, "--length", "5"],
+        ["eval", ck, runs / "corpus.txt"],
+        ["inspect", ck, "--text", runs / "corpus.txt", "--html", tmp_path / "u.html"],
+        ["gradflow", ck, "--steps", "4", "-o", tmp_path / "g.png"],
+    ):
         _refused(argv, capsys, f"checkpoint {ck}", "config.json")
 
 
 @pytest.mark.parametrize("change", [{"hidden": 1_000_000_000}, {"layers": 10_000_000}])
 def test_task_loaders_compare_config_with_tensor_shapes_first(runs, tmp_path, capsys, no_build, change):
     import shutil
+
     ck = tmp_path / "ck"
     shutil.copytree((runs / "cls" / "last").resolve(), ck)
     _tamper(ck, **change)
@@ -239,19 +308,42 @@ def test_task_loaders_compare_config_with_tensor_shapes_first(runs, tmp_path, ca
 # ---------------------------------------------------------------------------- flags
 def test_negative_seed_is_one_line(runs, tmp_path, capsys):
     """Was a NumPy traceback in every one of these verbs."""
-    _refused(["train", runs / "corpus.txt", "--out", tmp_path / "s", *LM, "--seed", "-1"], capsys, "--seed", "-1")
-    _refused(["classify", "train", runs / "cls.tsv", "--out", tmp_path / "s", *TASK, "--seed", "-1"], capsys, "--seed")
+    _refused(
+        ["train", runs / "corpus.txt", "--out", tmp_path / "s", *LM, "--seed", "-1"], capsys, "--seed", "-1"
+    )
+    _refused(
+        ["classify", "train", runs / "cls.tsv", "--out", tmp_path / "s", *TASK, "--seed", "-1"],
+        capsys,
+        "--seed",
+    )
     assert not (tmp_path / "s").exists()
     _refused(["sample", runs / "lm", "--seed", "-1", "--length", "3"], capsys, "--seed")
     _refused(["generate", "sample", runs / "gen", "--label", "A", "--seed", "-1"], capsys, "--seed")
-    _refused(["gradflow", "--fresh", "--hidden", "4", "--steps", "4", "--seed", "-1", "-o", tmp_path / "g.png"],
-             capsys, "--seed")
+    _refused(
+        ["gradflow", "--fresh", "--hidden", "4", "--steps", "4", "--seed", "-1", "-o", tmp_path / "g.png"],
+        capsys,
+        "--seed",
+    )
 
 
-FLOAT_CASES = [("--lr", "inf"), ("--lr", "1e300"), ("--lr", "nan"), ("--min-lr", "nan"), ("--min-lr", "1e300"),
-               ("--weight-decay", "nan"), ("--weight-decay", "1e9"), ("--gamma", "inf"), ("--gamma", "2"),
-               ("--gamma", "nan"), ("--momentum", "nan"), ("--clip", "inf"), ("--dropout", "nan"),
-               ("--minutes", "nan"), ("--minutes", "inf"), ("--val-fraction", "nan")]
+FLOAT_CASES = [
+    ("--lr", "inf"),
+    ("--lr", "1e300"),
+    ("--lr", "nan"),
+    ("--min-lr", "nan"),
+    ("--min-lr", "1e300"),
+    ("--weight-decay", "nan"),
+    ("--weight-decay", "1e9"),
+    ("--gamma", "inf"),
+    ("--gamma", "2"),
+    ("--gamma", "nan"),
+    ("--momentum", "nan"),
+    ("--clip", "inf"),
+    ("--dropout", "nan"),
+    ("--minutes", "nan"),
+    ("--minutes", "inf"),
+    ("--val-fraction", "nan"),
+]
 
 
 @pytest.mark.parametrize("flag,value", FLOAT_CASES)
@@ -265,7 +357,9 @@ def test_float_flags_finite_and_in_range(runs, tmp_path, capsys, flag, value):
 
 def test_resume_with_minutes_nan_is_one_line(runs, capsys):
     _refused(["train", "--resume", runs / "lm", "--minutes", "nan"], capsys, "--minutes", "finite")
-    _refused(["classify", "train", "--resume", runs / "cls", "--minutes", "nan"], capsys, "--minutes", "finite")
+    _refused(
+        ["classify", "train", "--resume", runs / "cls", "--minutes", "nan"], capsys, "--minutes", "finite"
+    )
     _refused(["train", "--resume", runs / "lm", "--lr", "inf"], capsys, "--lr")
 
 
@@ -275,17 +369,55 @@ def test_weights_checked_after_the_update(runs, tmp_path, capsys):
     gradient stays finite but the weights overflow. The run stops at that step with exit 1,
     and the checkpoint saved before it stays the last one (finite)."""
     out = tmp_path / "div"
-    rc, _, err = _main(["train", runs / "corpus.txt", "--out", out, *LM, "--optimizer", "adamw", "--lr", "100",
-                        "--weight-decay", "100", "--max-steps", "30", "--eval-every", "3"], capsys)
+    rc, _, err = _main(
+        [
+            "train",
+            runs / "corpus.txt",
+            "--out",
+            out,
+            *LM,
+            "--optimizer",
+            "adamw",
+            "--lr",
+            "100",
+            "--weight-decay",
+            "100",
+            "--max-steps",
+            "30",
+            "--eval-every",
+            "3",
+        ],
+        capsys,
+    )
     assert rc == 1 and "the weights became NaN or Inf in the update at step" in err, err
     assert f"the last good checkpoint is kept in {out / 'last'}" in err
     from safetensors.numpy import load_file
+
     w = load_file((out / "last" / "model.safetensors").resolve())
     assert all(np.isfinite(v).all() for v in w.values())
     out = tmp_path / "divc"
-    rc, _, err = _main(["classify", "train", runs / "cls.tsv", "--out", out, *TASK, "--optimizer", "adamw",
-                        "--lr", "100", "--weight-decay", "100", "--max-steps", "30"], capsys)
-    assert rc == 1 and "the weights became NaN or Inf" in err and "no checkpoint had been saved yet" in err, err
+    rc, _, err = _main(
+        [
+            "classify",
+            "train",
+            runs / "cls.tsv",
+            "--out",
+            out,
+            *TASK,
+            "--optimizer",
+            "adamw",
+            "--lr",
+            "100",
+            "--weight-decay",
+            "100",
+            "--max-steps",
+            "30",
+        ],
+        capsys,
+    )
+    assert rc == 1 and "the weights became NaN or Inf" in err and "no checkpoint had been saved yet" in err, (
+        err
+    )
     assert not ckpt.has_checkpoint(out)
 
 
@@ -293,12 +425,17 @@ def test_weights_checked_after_the_update(runs, tmp_path, capsys):
 def test_a_run_that_saved_nothing_exits_nonzero(runs, tmp_path, capsys, monkeypatch, verb):
     """Was: ``done at step 5: best val inf ...; checkpoints in mn/best and mn/last`` and exit 0,
     with no checkpoint. Every save is refused here (as for non-finite optimizer state)."""
+
     def refuse(*a, **k):
         raise ckpt.NonFiniteCheckpoint("optim.m holds NaN or Inf; checkpoint not written")
+
     monkeypatch.setattr(ckpt, "save", refuse)
     out = tmp_path / "nothing"
-    argv = (["train", runs / "corpus.txt", *LM] if verb == "train"
-            else ["classify", "train", runs / "cls.tsv", *TASK])
+    argv = (
+        ["train", runs / "corpus.txt", *LM]
+        if verb == "train"
+        else ["classify", "train", runs / "cls.tsv", *TASK]
+    )
     rc, stdout, err = _main([*argv, "--out", out, "--max-steps", "3"], capsys)
     assert rc == 1, (stdout, err)
     assert "the run ended at step 3 without saving a checkpoint" in err and "done at step" not in stdout
@@ -307,11 +444,15 @@ def test_a_run_that_saved_nothing_exits_nonzero(runs, tmp_path, capsys, monkeypa
 
 # ---------------------------------------------------------------------------- sampling flags
 def test_sampling_flags_are_consistent(runs, capsys):
-    _refused(["sample", runs / "lm", "--greedy", "--beam", "3", "--length", "3"], capsys, "--greedy", "--beam")
+    _refused(
+        ["sample", runs / "lm", "--greedy", "--beam", "3", "--length", "3"], capsys, "--greedy", "--beam"
+    )
     _refused(["sample", runs / "lm", "--temperature", "inf"], capsys, "--temperature", "finite")
     _refused(["sample", runs / "lm", "--temperature", "nan"], capsys, "--temperature")
     _refused(["generate", "sample", runs / "gen", "--label", "A", "--top-k", "-4"], capsys, "--top-k")
-    _refused(["generate", "sample", runs / "gen", "--label", "A", "--temperature", "nan"], capsys, "--temperature")
+    _refused(
+        ["generate", "sample", runs / "gen", "--label", "A", "--temperature", "nan"], capsys, "--temperature"
+    )
     _refused(["classify", "predict", runs / "cls", "abc", "--top", "0"], capsys, "--top must be at least 1")
     rc, out, err = _main(["classify", "predict", runs / "cls", "abc", "--top", "2"], capsys)
     assert rc == 0 and len(out.split("\t")) == 4, err
@@ -323,7 +464,8 @@ def test_weights_finite_on_numpy_and_torch_buffers():
     from types import SimpleNamespace
 
     from rnnkit.train.nonfinite import weights_finite
-    a = np.full(1000, 3e38, dtype=np.float32)                  # finite, though its float32 sum is not
+
+    a = np.full(1000, 3e38, dtype=np.float32)  # finite, though its float32 sum is not
     assert weights_finite(SimpleNamespace(data=a))
     for bad in (np.inf, -np.inf, np.nan):
         b = a.copy()
@@ -339,10 +481,34 @@ def test_weights_finite_on_numpy_and_torch_buffers():
 def test_seq2seq_max_len_below_one_refused(tmp_path, capsys):
     """Was: --max-len 0 silently meant the training default, and -3 printed empty targets."""
     data = tmp_path / "d.tsv"
-    data.write_text("".join(f"{w}\t{' '.join(reversed(w.upper()))}\n" for w in ["abc", "bca", "cab", "ab", "ba"] * 4))
+    data.write_text(
+        "".join(f"{w}\t{' '.join(reversed(w.upper()))}\n" for w in ["abc", "bca", "cab", "ab", "ba"] * 4)
+    )
     run = tmp_path / "r"
-    assert cli.main([str(a) for a in ["seq2seq", "train", data, "--out", run, *TASK, "--max-steps", "1",
-                                      "--target-tokens", "words"]]) == 0
+    assert (
+        cli.main(
+            [
+                str(a)
+                for a in [
+                    "seq2seq",
+                    "train",
+                    data,
+                    "--out",
+                    run,
+                    *TASK,
+                    "--max-steps",
+                    "1",
+                    "--target-tokens",
+                    "words",
+                ]
+            ]
+        )
+        == 0
+    )
     for m in ("0", "-3"):
-        _refused(["seq2seq", "predict", run, "abc", "--max-len", m], capsys, f"--max-len must be at least 1, got {m}")
+        _refused(
+            ["seq2seq", "predict", run, "abc", "--max-len", m],
+            capsys,
+            f"--max-len must be at least 1, got {m}",
+        )
         _refused(["seq2seq", "eval", run, data, "--max-len", m], capsys, "--max-len must be at least 1")

@@ -1,5 +1,6 @@
 """Issue 4, item 3: Ctrl-C (SIGINT) and SIGTERM save a checkpoint, print where, and exit
 130 and 0 respectively. Continuing from that checkpoint is exact."""
+
 from __future__ import annotations
 
 import re
@@ -7,8 +8,8 @@ import signal
 from pathlib import Path
 
 import pytest
-
 from helpers import MAX_STEPS, RUN_ARGS, assert_bit_identical, baseline, last_step, rnnkit, start, wait_for
+
 from rnnkit.train import checkpoint as ckpt
 
 pytestmark = pytest.mark.slow
@@ -33,7 +34,7 @@ def test_signal_saves_prints_the_path_and_exits(tmp_path, base, sig, code):
     assert m, out
     step, path = int(m.group(1)), Path(m.group(2))
     assert 40 <= step < MAX_STEPS
-    c = ckpt.load(path)                                            # the printed path loads
+    c = ckpt.load(path)  # the printed path loads
     assert c.state["step"] == step and last_step(run) == step
     assert f"--resume {run}" in out
     r = rnnkit("train", "--resume", run, "--no-progress")
@@ -50,22 +51,33 @@ def test_a_signal_while_preparing_the_data_ends_in_one_line(tmp_path, monkeypatc
     import time
 
     from helpers import write_text
+
     from rnnkit.train import lm_trainer as train_mod
+
     text = write_text(tmp_path / "t.txt", n_words=600)
-    cfg = train_mod.TrainConfig(files=[str(text)], hidden=16, layers=1, batch=4, seq_len=16, max_steps=3,
-                                eval_every=3, val_chars=200, progress=False)
+    cfg = train_mod.TrainConfig(
+        files=[str(text)],
+        hidden=16,
+        layers=1,
+        batch=4,
+        seq_len=16,
+        max_steps=3,
+        eval_every=3,
+        val_chars=200,
+        progress=False,
+    )
     real = getattr(train_mod, where)
 
     def interrupted(*a, **k):
         os.kill(os.getpid(), sig)
-        time.sleep(5)                                             # the handler raises before this ends
+        time.sleep(5)  # the handler raises before this ends
         raise AssertionError("the signal did not stop the preparation")
 
     monkeypatch.setattr(train_mod, where, interrupted)
     lines = []
     run = tmp_path / "run"
     assert train_mod.train(cfg, run, log=lines.append) == code
-    if where == "plan_data":                                      # nothing written yet
+    if where == "plan_data":  # nothing written yet
         assert not run.exists() and "run the command again" in lines[-1]
         return
     assert lines[-1].endswith(f"Continue with: rnnkit train --resume {run}")
@@ -79,8 +91,11 @@ def test_the_stop_line_names_the_last_good_checkpoint_when_the_save_was_refused(
     from types import SimpleNamespace
 
     from rnnkit.train.checkpoint import stopped_by_signal
+
     tr = SimpleNamespace(step=7, out=Path("runs/x"))
     line = stopped_by_signal(tr, None, "rnnkit train --resume runs/x")
-    assert line == ("stopped by signal at step 7; the last good checkpoint is runs/x/last. "
-                    "Continue with: rnnkit train --resume runs/x")
+    assert line == (
+        "stopped by signal at step 7; the last good checkpoint is runs/x/last. "
+        "Continue with: rnnkit train --resume runs/x"
+    )
     assert "checkpoint saved to runs/x/ckpt/step-7." in stopped_by_signal(tr, Path("runs/x/ckpt/step-7"), "c")

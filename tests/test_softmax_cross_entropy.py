@@ -1,4 +1,5 @@
 """Fused softmax cross-entropy: gradient checks (with a mask), stability, torch agreement."""
+
 from __future__ import annotations
 
 import math
@@ -45,8 +46,9 @@ def test_equals_torch_cross_entropy(rng, masked):
     mask = mixed_mask() if masked else np.ones((T, B))
     loss, _, _, dlogits = softmax_cross_entropy(logits, targets, mask if masked else None)
     lt = torch.from_numpy(logits.copy()).requires_grad_()
-    nll = torch.nn.functional.cross_entropy(lt.reshape(-1, V), torch.from_numpy(targets.reshape(-1)),
-                                            reduction="none")
+    nll = torch.nn.functional.cross_entropy(
+        lt.reshape(-1, V), torch.from_numpy(targets.reshape(-1)), reduction="none"
+    )
     m = torch.from_numpy(mask.reshape(-1))
     ref = (nll * m).sum() / m.sum()
     ref.backward()

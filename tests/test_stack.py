@@ -1,5 +1,6 @@
 """RNNStack: gradient checks (incl. the 2-layer bidirectional masked stack), composition,
 torch's h0/h_n layout and dropout."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,11 +39,18 @@ def run_gradcheck(gradcheck, rng, rnn, mask, train=False, seed=None):
     return gradcheck(f, [("x", x, dx), ("h0", h0, dh0)] + [(k, rnn.params[k], grads[k]) for k in rnn.params])
 
 
-@pytest.mark.parametrize("L,bidirectional,masked", [
-    (1, False, False), (2, False, False), (3, False, True), (1, True, True),
-    (2, True, False),
-    (2, True, True),   # the issue's case: 2-layer bidirectional, mask, mixed lengths
-], ids=lambda p: str(p))
+@pytest.mark.parametrize(
+    "L,bidirectional,masked",
+    [
+        (1, False, False),
+        (2, False, False),
+        (3, False, True),
+        (1, True, True),
+        (2, True, False),
+        (2, True, True),  # the issue's case: 2-layer bidirectional, mask, mixed lengths
+    ],
+    ids=lambda p: str(p),
+)
 def test_gradcheck_stack(gradcheck, rng, L, bidirectional, masked):
     mask = lengths_to_mask(LENGTHS, T, dtype="float64") if masked else None
     run_gradcheck(gradcheck, rng, make_stack(L, bidirectional), mask)
@@ -71,7 +79,7 @@ def test_stack_is_layers_composed(rng, bidirectional):
         if bidirectional:
             layer = Bidirectional(d_in, H, layer=k, dtype=np.float64)
             layer.params.update({n: rnn.params[n] for n in layer.params})  # MergedDict writes through
-            (h, hn), _ = layer.forward(h, h0[2 * k:2 * k + 2])
+            (h, hn), _ = layer.forward(h, h0[2 * k : 2 * k + 2])
             finals += [hn[0], hn[1]]
         else:
             layer = RNNLayer(d_in, H, suffix=f"_l{k}", dtype=np.float64)
@@ -86,7 +94,7 @@ def test_stack_is_layers_composed(rng, bidirectional):
 def test_param_names_and_shapes():
     rnn = RNNStack(5, 4, L=2, bidirectional=True)
     assert rnn.params["weight_ih_l0"].shape == (4, 5)
-    assert rnn.params["weight_ih_l1"].shape == (4, 8)      # reads [h→; h←] of layer 0
+    assert rnn.params["weight_ih_l1"].shape == (4, 8)  # reads [h→; h←] of layer 0
     assert rnn.params["weight_hh_l1_reverse"].shape == (4, 4)
     assert len(rnn.params) == 16
 

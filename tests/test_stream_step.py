@@ -4,6 +4,7 @@
 the sums: ``[W_ih W_hh][x; h]`` in one GEMV, biases folded into layer 0's table), and the
 draw must sample exactly from softmax(y / temperature), filtered by top-k / top-p.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,8 +12,8 @@ import pytest
 
 from rnnkit import CharRNN, ModelConfig
 from rnnkit.decode.sample import filter_probs, sample
-from rnnkit.nn.softmax_cross_entropy import softmax
 from rnnkit.models.stream_step import ModelStream, StreamStep, stream_for
+from rnnkit.nn.softmax_cross_entropy import softmax
 
 
 @pytest.mark.parametrize("layers", [1, 2, 3])
@@ -21,7 +22,7 @@ from rnnkit.models.stream_step import ModelStream, StreamStep, stream_for
 def test_stream_step_equals_char_rnn_step(layers, embed, dtype, tol):
     m = CharRNN(ModelConfig(vocab_size=11, hidden=16, layers=layers, embed=embed), seed=layers, dtype=dtype)
     s = StreamStep(m)
-    h = m.zero_state(1)                                                    # (L, 1, H)
+    h = m.zero_state(1)  # (L, 1, H)
     ids = np.random.default_rng(0).integers(0, 11, size=60)
     for c in ids:
         want, h = m.step(np.array([c]), h)
@@ -31,7 +32,9 @@ def test_stream_step_equals_char_rnn_step(layers, embed, dtype, tol):
         np.testing.assert_allclose(s.state, h, rtol=tol, atol=tol)
     s.reset()
     np.testing.assert_array_equal(s.state, m.zero_state(1))
-    np.testing.assert_allclose(s.step(int(ids[0])), m.step(ids[:1], m.zero_state(1))[0][0], rtol=tol, atol=tol)
+    np.testing.assert_allclose(
+        s.step(int(ids[0])), m.step(ids[:1], m.zero_state(1))[0][0], rtol=tol, atol=tol
+    )
 
 
 def test_stream_step_reads_the_weights_when_built():
@@ -85,7 +88,7 @@ def test_filtered_draws_follow_the_filtered_distribution(top_k, top_p):
     draws = sample(_FixedLogits(logits), np.array([0]), n, temperature=0.8, top_k=top_k, top_p=top_p, seed=2)
     p = filter_probs(logits, 0.8, top_k, top_p)
     f = _frequencies(draws, 6)
-    assert np.all(f[p == 0] == 0)                                         # never a filtered character
+    assert np.all(f[p == 0] == 0)  # never a filtered character
     assert np.all(np.abs(f - p) <= 5 * np.sqrt(p * (1 - p) / n) + 1e-12)
 
 

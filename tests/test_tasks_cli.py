@@ -2,6 +2,7 @@
 
 Each test writes its own tiny TSV in tmp_path and runs ``python -m rnnkit`` in a subprocess.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,15 @@ SMALL = ["--hidden", "12", "--batch", "8", "--no-progress", "--seed", "3"]
 
 def rnnkit(*args, stdin=None):
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "rnnkit", *map(str, args)], input=stdin, capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "rnnkit", *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 def ok(*args, stdin=None):
@@ -48,8 +56,12 @@ def make_tsv(path: Path, verb: str, n: int = 40) -> Path:
     return path
 
 
-EXTRA = {"classify": ["--bidirectional"], "generate": ["--autoregressive", "--cond-embed", "3"],
-         "seq2seq": ["--target-tokens", "words", "--embed", "6"], "tag": ["--bidirectional"]}
+EXTRA = {
+    "classify": ["--bidirectional"],
+    "generate": ["--autoregressive", "--cond-embed", "3"],
+    "seq2seq": ["--target-tokens", "words", "--embed", "6"],
+    "tag": ["--bidirectional"],
+}
 
 
 @pytest.mark.parametrize("verb", ["classify", "generate", "seq2seq", "tag"])
@@ -66,8 +78,10 @@ def test_train_use_and_exact_resume(tmp_path, verb):
     assert "resumed" in r.stdout
     for name in ("model.safetensors", "trainer.safetensors"):
         assert (full / "last" / name).read_bytes() == (half / "last" / name).read_bytes(), name
-    assert json.loads((full / "last" / "state.json").read_text())["rng"] == \
-        json.loads((half / "last" / "state.json").read_text())["rng"]
+    assert (
+        json.loads((full / "last" / "state.json").read_text())["rng"]
+        == json.loads((half / "last" / "state.json").read_text())["rng"]
+    )
     rows = [json.loads(l) for l in (half / "metrics.jsonl").read_text().splitlines()]
     assert any(r["kind"] == "val" for r in rows)
     assert (full / "best").exists()
@@ -75,7 +89,9 @@ def test_train_use_and_exact_resume(tmp_path, verb):
     # use the model
     if verb == "classify":
         out = ok(verb, "predict", full, "abc", "zzq").stdout.splitlines()
-        assert len(out) == 2 and all(l.split("\t")[0] in ("A", "B") and 0 < float(l.split("\t")[1]) <= 1 for l in out)
+        assert len(out) == 2 and all(
+            l.split("\t")[0] in ("A", "B") and 0 < float(l.split("\t")[1]) <= 1 for l in out
+        )
         out = ok(verb, "predict", full, stdin="abba\n\nxyz\n").stdout.splitlines()
         assert len(out) == 2
         r = json.loads(ok(verb, "eval", full, data, "--json").stdout)
@@ -109,31 +125,67 @@ def test_learns_and_bidirectional_tagger_sees_the_right(tmp_path):
     lines = []
     for _ in range(300):
         w = "".join(rnd.choice("abcd") for _ in range(rnd.randint(3, 8)))
-        lines.append(w + "\t" + "".join("1" if i + 1 < len(w) and w[i + 1] == "a" else "0" for i in range(len(w))))
+        lines.append(
+            w + "\t" + "".join("1" if i + 1 < len(w) and w[i + 1] == "a" else "0" for i in range(len(w)))
+        )
     data = tmp_path / "next.tsv"
     data.write_text("\n".join(lines) + "\n")
     f1 = {}
     for name, flag in (("uni", []), ("bi", ["--bidirectional"])):
-        ok("tag", "train", data, "--out", tmp_path / name, "--hidden", 16, "--batch", 16, "--lr", 0.02,
-           "--max-steps", 150, "--eval-every", 150, "--no-progress", *flag)
+        ok(
+            "tag",
+            "train",
+            data,
+            "--out",
+            tmp_path / name,
+            "--hidden",
+            16,
+            "--batch",
+            16,
+            "--lr",
+            0.02,
+            "--max-steps",
+            150,
+            "--eval-every",
+            150,
+            "--no-progress",
+            *flag,
+        )
         f1[name] = json.loads(ok("tag", "eval", tmp_path / name, data, "--json").stdout)["f1"]
     assert f1["bi"] > 0.95 and f1["bi"] > f1["uni"] + 0.3, f1
 
 
 def test_classifier_learns(tmp_path):
     data = make_tsv(tmp_path / "d.tsv", "classify", n=120)
-    ok("classify", "train", data, "--out", tmp_path / "r", "--hidden", 16, "--lr", 0.02, "--max-steps", 60,
-       "--eval-every", 30, "--no-progress")
+    ok(
+        "classify",
+        "train",
+        data,
+        "--out",
+        tmp_path / "r",
+        "--hidden",
+        16,
+        "--lr",
+        0.02,
+        "--max-steps",
+        60,
+        "--eval-every",
+        30,
+        "--no-progress",
+    )
     r = json.loads(ok("classify", "eval", tmp_path / "r", data, "--json").stdout)
     assert r["accuracy"] > 0.95
 
 
-@pytest.mark.parametrize("verb,line,msg", [
-    ("classify", "abc", "expected 2 tab-separated fields"),
-    ("generate", "A\t", "field is empty"),
-    ("seq2seq", "a\tb\tc", "expected 2 tab-separated fields"),
-    ("tag", "abc\t01", "one character per text character"),
-])
+@pytest.mark.parametrize(
+    "verb,line,msg",
+    [
+        ("classify", "abc", "expected 2 tab-separated fields"),
+        ("generate", "A\t", "field is empty"),
+        ("seq2seq", "a\tb\tc", "expected 2 tab-separated fields"),
+        ("tag", "abc\t01", "one character per text character"),
+    ],
+)
 def test_bad_tsv_line_exit_2_with_line_number(tmp_path, verb, line, msg):
     data = make_tsv(tmp_path / "d.tsv", verb, n=5)
     with open(data, "a") as f:
@@ -141,9 +193,9 @@ def test_bad_tsv_line_exit_2_with_line_number(tmp_path, verb, line, msg):
     out = tmp_path / "run"
     r = rnnkit(verb, "train", data, "--out", out, "--no-progress")
     assert r.returncode == 2
-    assert f"d.tsv:6:" in r.stderr and msg in r.stderr and "Traceback" not in r.stderr
+    assert "d.tsv:6:" in r.stderr and msg in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
-    assert not out.exists()                          # nothing written on bad input
+    assert not out.exists()  # nothing written on bad input
 
 
 def test_user_errors(tmp_path):
@@ -164,13 +216,37 @@ def test_user_errors(tmp_path):
     r = rnnkit("classify", "train", tmp_path / "missing.tsv", "--out", tmp_path / "x")
     assert r.returncode == 2 and "no such file" in r.stderr
     # NaN gradient with --nonfinite stop -> exit 1, a clear message
-    r = rnnkit("classify", "train", data, "--out", tmp_path / "nan", *SMALL, "--max-steps", 4,
-               "--fault-nan-step", 1, "--nonfinite", "stop")
+    r = rnnkit(
+        "classify",
+        "train",
+        data,
+        "--out",
+        tmp_path / "nan",
+        *SMALL,
+        "--max-steps",
+        4,
+        "--fault-nan-step",
+        1,
+        "--nonfinite",
+        "stop",
+    )
     assert r.returncode == 1 and "non-finite" in r.stderr
     # --help documents every flag
     h = ok("seq2seq", "train", "--help").stdout
-    for flag in ("--hidden", "--layers", "--batch", "--lr", "--max-steps", "--minutes", "--seed", "--resume",
-                 "--bidirectional", "--embed", "--target-tokens", "--val-fraction"):
+    for flag in (
+        "--hidden",
+        "--layers",
+        "--batch",
+        "--lr",
+        "--max-steps",
+        "--minutes",
+        "--seed",
+        "--resume",
+        "--bidirectional",
+        "--embed",
+        "--target-tokens",
+        "--val-fraction",
+    ):
         assert flag in h
 
 
@@ -180,13 +256,34 @@ def test_shared_settings_reach_the_task_verbs(tmp_path):
     range end in one line, as for rnnkit train."""
     data = make_tsv(tmp_path / "d.tsv", "classify", n=30)
     run = tmp_path / "r"
-    ok("classify", "train", data, "--out", run, *SMALL, "--max-steps", 6, "--log-every", 1, "--schedule", "step",
-       "--step-size", 2, "--gamma", 0.25, "--lr", 0.01)
+    ok(
+        "classify",
+        "train",
+        data,
+        "--out",
+        run,
+        *SMALL,
+        "--max-steps",
+        6,
+        "--log-every",
+        1,
+        "--schedule",
+        "step",
+        "--step-size",
+        2,
+        "--gamma",
+        0.25,
+        "--lr",
+        0.01,
+    )
     lines = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
     lrs = [l["lr"] for l in lines if l["kind"] == "train"]
     assert lrs == pytest.approx([0.01, 0.01, 0.0025, 0.0025, 0.000625, 0.000625])
-    for flag, value, msg in (("--momentum", 1.5, "--momentum must lie in [0, 1)"), ("--gamma", 0, "--gamma must be positive"),
-                             ("--step-size", 0, "--step-size must be positive")):
+    for flag, value, msg in (
+        ("--momentum", 1.5, "--momentum must lie in [0, 1)"),
+        ("--gamma", 0, "--gamma must be positive"),
+        ("--step-size", 0, "--step-size must be positive"),
+    ):
         r = rnnkit("classify", "train", data, "--out", tmp_path / "bad", flag, value)
         assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr
 
@@ -195,6 +292,7 @@ def test_resume_from_a_config_of_the_wrong_type_is_one_line(tmp_path):
     """A saved config whose manifest still matches but whose values have the wrong type (hand
     edited, or written by something else) is refused in one line, as for rnnkit train."""
     import hashlib
+
     data = make_tsv(tmp_path / "d.tsv", "classify", n=30)
     run = tmp_path / "r"
     ok("classify", "train", data, "--out", run, *SMALL, "--max-steps", 2)
@@ -207,7 +305,11 @@ def test_resume_from_a_config_of_the_wrong_type_is_one_line(tmp_path):
     man["files"]["config.json"] = {"bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
     (last / "manifest.json").write_text(json.dumps(man))
     r = rnnkit("classify", "train", "--resume", run, "--max-steps", 4)
-    assert r.returncode == 2 and "hidden = 'wide', which is not of type int" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert (
+        r.returncode == 2
+        and "hidden = 'wide', which is not of type int" in r.stderr
+        and "Traceback" not in r.stderr
+    ), r.stderr
 
 
 def test_resume_from_best_with_a_new_lr_saves_its_own_weights(tmp_path):
@@ -218,13 +320,14 @@ def test_resume_from_best_with_a_new_lr_saves_its_own_weights(tmp_path):
 
     import numpy as np
     from safetensors.numpy import load_file
+
     data = make_tsv(tmp_path / "d.tsv", "classify", n=30)
     run = tmp_path / "r"
     ok("classify", "train", data, "--out", run, *SMALL, "--max-steps", 2, "--eval-every", 2, "--lr", 0.05)
     ckdir = run / "ckpt"
     shutil.copytree(ckdir / "step-00000002", tmp_path / "two")
     ok("classify", "train", "--resume", run, "--max-steps", 4, "--no-progress")
-    shutil.copytree(tmp_path / "two", ckdir / "step-00000002", dirs_exist_ok=True)   # make step 2 the best
+    shutil.copytree(tmp_path / "two", ckdir / "step-00000002", dirs_exist_ok=True)  # make step 2 the best
     os.replace(run / "best", run / "best.old")
     os.symlink(os.path.relpath(ckdir / "step-00000002", run), run / "best")
     old_four = load_file(ckdir / "step-00000004" / "model.safetensors")
@@ -237,12 +340,32 @@ def test_resume_from_best_with_a_new_lr_saves_its_own_weights(tmp_path):
 def test_sigint_saves_and_resume_continues(tmp_path):
     import signal
     import time
+
     data = make_tsv(tmp_path / "d.tsv", "tag", n=60)
     run = tmp_path / "r"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    p = subprocess.Popen([sys.executable, "-m", "rnnkit", "tag", "train", str(data), "--out", str(run), *SMALL,
-                          "--max-steps", "1000000", "--eval-every", "100000"], env=env, cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rnnkit",
+            "tag",
+            "train",
+            str(data),
+            "--out",
+            str(run),
+            *SMALL,
+            "--max-steps",
+            "1000000",
+            "--eval-every",
+            "100000",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 30
     while not (run / "rnnkit-run.json").exists() and time.time() < deadline:
         time.sleep(0.05)

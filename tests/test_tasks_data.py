@@ -1,10 +1,11 @@
 """TSV readers, vocabularies and batching for the task models."""
+
 import numpy as np
 import pytest
 
 from rnnkit.data.padding import minibatches, pad_batch, resolve_mask, teacher_forcing
-from rnnkit.data.tsv import read_label_text, read_source_target, read_text_label, read_text_tags
 from rnnkit.data.token_vocab import BOS, EOS, PAD, UNK, LabelSet, TokenVocab
+from rnnkit.data.tsv import read_label_text, read_source_target, read_text_label, read_text_tags
 
 
 def write(tmp_path, data: bytes, name="d.tsv"):
@@ -28,7 +29,9 @@ def test_crlf_bom_blank_lines_and_spaces_kept(tmp_path):
 
 def test_wrong_field_count_names_file_and_line(tmp_path):
     p = write(tmp_path, b"ok\tA\n\nno tab here\n")
-    with pytest.raises(ValueError, match=r"d\.tsv:3: expected 2 tab-separated fields \(text<TAB>label\), found 1"):
+    with pytest.raises(
+        ValueError, match=r"d\.tsv:3: expected 2 tab-separated fields \(text<TAB>label\), found 1"
+    ):
         read_text_label(p)
     p = write(tmp_path, b"a\tb\tc\n", "three.tsv")
     with pytest.raises(ValueError, match=r"three\.tsv:1: .*found 3"):
@@ -55,7 +58,7 @@ def test_token_vocab_specials_unknowns_and_round_trip():
     v = TokenVocab.build(["abc", "cab"])
     assert (PAD, BOS, EOS, UNK) == (0, 1, 2, 3) and len(v) == 7
     assert v.encode("caz", bos=True, eos=True) == [BOS, 6, 4, UNK, EOS]
-    assert v.decode([BOS, 4, 5, EOS, 6]) == "ab"                 # stops at EOS
+    assert v.decode([BOS, 4, 5, EOS, 6]) == "ab"  # stops at EOS
     phon = TokenVocab.build([["K", "AE", "T"]])
     assert phon.decode(phon.encode(["K", "AE"]), sep=" ") == "K AE"
     assert TokenVocab.from_json(v.to_json()).itos == v.itos

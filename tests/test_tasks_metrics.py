@@ -1,9 +1,17 @@
 """Metrics on hand-worked examples, and the language-ID baselines on toy data."""
+
 import numpy as np
 import pytest
 
 from rnnkit.models.baselines import CharBigramNaiveBayes, MajorityClassifier, char_bigrams
-from rnnkit.train.task_metrics import accuracy, boundary_f1, edit_distance, exact_match, sequence_error_rate, token_error_rate
+from rnnkit.train.task_metrics import (
+    accuracy,
+    boundary_f1,
+    edit_distance,
+    exact_match,
+    sequence_error_rate,
+    token_error_rate,
+)
 
 
 def test_accuracy():
@@ -12,12 +20,17 @@ def test_accuracy():
         accuracy(["a"], ["a", "b"])
 
 
-@pytest.mark.parametrize("a,b,d", [
-    ("kitten", "sitting", 3),      # k->s, e->i, +g
-    ("", "abc", 3), ("abc", "", 3), ("abc", "abc", 0),
-    ("flaw", "lawn", 2),           # -f, +n
-    (["K", "AE", "T"], ["K", "AA", "T", "S"], 2),
-])
+@pytest.mark.parametrize(
+    "a,b,d",
+    [
+        ("kitten", "sitting", 3),  # k->s, e->i, +g
+        ("", "abc", 3),
+        ("abc", "", 3),
+        ("abc", "abc", 0),
+        ("flaw", "lawn", 2),  # -f, +n
+        (["K", "AE", "T"], ["K", "AA", "T", "S"], 2),
+    ],
+)
 def test_edit_distance(a, b, d):
     assert edit_distance(a, b) == d
     assert edit_distance(b, a) == d
@@ -26,8 +39,8 @@ def test_edit_distance(a, b, d):
 def test_token_and_sequence_error_rates():
     refs = [["K", "AE", "T"], ["D", "AO", "G"]]
     hyps = [["K", "AE", "T"], ["D", "AA", "G", "Z"]]
-    assert token_error_rate(hyps, refs) == pytest.approx(2 / 6)    # PER: 1 sub + 1 ins over 6
-    assert sequence_error_rate(hyps, refs) == 0.5                  # G2P's WER: 1 of 2 words wrong
+    assert token_error_rate(hyps, refs) == pytest.approx(2 / 6)  # PER: 1 sub + 1 ins over 6
+    assert sequence_error_rate(hyps, refs) == 0.5  # G2P's WER: 1 of 2 words wrong
     assert exact_match(hyps, refs) == 0.5
     assert token_error_rate(["abd"], ["abc"]) == pytest.approx(1 / 3)  # CER over characters
 
@@ -37,7 +50,7 @@ def test_boundary_f1_hand_worked():
     r = boundary_f1(["01001"], ["01010"])
     assert (r["tp"], r["fp"], r["fn"]) == (1, 1, 1)
     assert r["precision"] == 0.5 and r["recall"] == 0.5 and r["f1"] == 0.5
-    r = boundary_f1(["0110", "000"], ["0100", "001"])              # micro: tp 1, fp 1, fn 1
+    r = boundary_f1(["0110", "000"], ["0100", "001"])  # micro: tp 1, fp 1, fn 1
     assert r["f1"] == pytest.approx(0.5)
     assert boundary_f1(["000"], ["000"])["f1"] == 1.0
     with pytest.raises(ValueError, match="sequence 0"):
@@ -55,8 +68,10 @@ def test_char_bigrams_include_word_boundaries():
 
 def test_naive_bayes_on_toy_languages():
     rng = np.random.default_rng(0)
+
     def words(alphabet, n):
         return ["".join(rng.choice(list(alphabet), size=rng.integers(2, 7))) for _ in range(n)]
+
     train = words("aeiou", 50) + words("xyzkq", 50)
     labels = ["vowel"] * 50 + ["cons"] * 50
     nb = CharBigramNaiveBayes().fit(train, labels)

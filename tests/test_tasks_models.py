@@ -1,17 +1,18 @@
 """Task models: masks honoured, configs validated, decoding correct, and they learn."""
+
 import itertools
 
 import numpy as np
 import pytest
 
-from rnnkit.optim.optimizers import clip_gradients, make_optimizer
 from rnnkit.data.padding import minibatches, pad_batch, teacher_forcing
-from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
+from rnnkit.data.token_vocab import BOS, EOS
 from rnnkit.decode.task_decoding import step_logprobs
+from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig
-from rnnkit.data.token_vocab import BOS, EOS
+from rnnkit.optim.optimizers import clip_gradients, make_optimizer
 
 F64 = np.float64
 
@@ -24,8 +25,11 @@ def rand_seqs(rng, V, lengths):
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_classifier_padded_batch_equals_each_sequence_alone(bidirectional):
     rng = np.random.default_rng(0)
-    m = SequenceClassifier(ClassifierConfig(vocab_size=8, num_classes=3, hidden=5, layers=2,
-                                            bidirectional=bidirectional), seed=1, dtype=F64)
+    m = SequenceClassifier(
+        ClassifierConfig(vocab_size=8, num_classes=3, hidden=5, layers=2, bidirectional=bidirectional),
+        seed=1,
+        dtype=F64,
+    )
     seqs = rand_seqs(rng, 8, [5, 2, 4])
     ids, lengths, mask = pad_batch(seqs)
     batch = m.predict_proba(ids, lengths=lengths)
@@ -51,10 +55,12 @@ def test_padded_positions_change_nothing(model):
         tags = rng.integers(0, 3, size=ids.shape)
         run = lambda x: m.forward(x, np.where(mask > 0, tags, rng.integers(0, 3, size=ids.shape)), mask=mask)
     elif model == "generator":
-        m = ConditionedGenerator(GeneratorConfig(8, num_labels=2, hidden=4, autoregressive=True, embed=3),
-                                 dtype=F64)
+        m = ConditionedGenerator(
+            GeneratorConfig(8, num_labels=2, hidden=4, autoregressive=True, embed=3), dtype=F64
+        )
         dec_in, dec_out, dmask = teacher_forcing(seqs)
-        def run(x):   # x only decides the junk: put it into dec_in/dec_out padding
+
+        def run(x):  # x only decides the junk: put it into dec_in/dec_out padding
             di, do = dec_in.copy(), dec_out.copy()
             if x is junk:
                 di[dmask == 0] = 5
@@ -78,7 +84,7 @@ def test_tagger_bidirectional_sees_right_context_and_padding_does_not_leak():
     a = np.array([[4], [5], [6]])
     b = np.array([[4], [5], [7]])
     pa, pb = m.predict_proba(a), m.predict_proba(b)
-    assert not np.allclose(pa[0], pb[0])            # step 0 depends on step 2 (right context)
+    assert not np.allclose(pa[0], pb[0])  # step 0 depends on step 2 (right context)
     uni = SequenceTagger(TaggerConfig(8, 3, hidden=4), seed=3, dtype=F64)
     np.testing.assert_allclose(uni.predict_proba(a)[:2], uni.predict_proba(b)[:2], rtol=1e-13)
     ids, lengths, _ = pad_batch([[4, 5, 6], [4, 5]])
@@ -96,23 +102,26 @@ def test_generator_plain_form_feeds_zeros_after_the_condition():
     ar = ConditionedGenerator(GeneratorConfig(6, num_labels=3, hidden=4, autoregressive=True), dtype=F64)
     x, _ = ar.inputs(np.array([1]), dec_in=np.array([[BOS], [4]]))
     assert x.shape == (2, 1, 3 + 6)
-    assert x[0, 0].tolist() == [0, 1, 0] + [0, 1, 0, 0, 0, 0]      # condition + onehot(BOS)
-    assert x[1, 0].tolist() == [0, 0, 0] + [0, 0, 0, 0, 1, 0]      # zeros + onehot(4)
+    assert x[0, 0].tolist() == [0, 1, 0] + [0, 1, 0, 0, 0, 0]  # condition + onehot(BOS)
+    assert x[1, 0].tolist() == [0, 0, 0] + [0, 0, 0, 0, 1, 0]  # zeros + onehot(4)
 
 
 # --------------------------------------------------------------------- configs
-@pytest.mark.parametrize("make,msg", [
-    (lambda: ClassifierConfig(10, 1), "at least 2 classes"),
-    (lambda: ClassifierConfig(10, 2, hidden=0), "hidden must be at least 1"),
-    (lambda: ClassifierConfig(10, 2, dropout=1.0), "dropout"),
-    (lambda: TaggerConfig(10, 2, embed=-1), "embed"),
-    (lambda: GeneratorConfig(10), "exactly one condition"),
-    (lambda: GeneratorConfig(10, num_labels=2, feature_dim=3), "exactly one condition"),
-    (lambda: GeneratorConfig(10, num_labels=2, embed=4), "autoregressive"),
-    (lambda: GeneratorConfig(10, feature_dim=3, cond_embed=2), "cond_embed"),
-    (lambda: Seq2SeqConfig(10, 2), r"eos_id=2 must lie in \[0, 2\)"),
-    (lambda: Seq2SeqConfig(10, 10, bos_id=2), "must differ"),
-])
+@pytest.mark.parametrize(
+    "make,msg",
+    [
+        (lambda: ClassifierConfig(10, 1), "at least 2 classes"),
+        (lambda: ClassifierConfig(10, 2, hidden=0), "hidden must be at least 1"),
+        (lambda: ClassifierConfig(10, 2, dropout=1.0), "dropout"),
+        (lambda: TaggerConfig(10, 2, embed=-1), "embed"),
+        (lambda: GeneratorConfig(10), "exactly one condition"),
+        (lambda: GeneratorConfig(10, num_labels=2, feature_dim=3), "exactly one condition"),
+        (lambda: GeneratorConfig(10, num_labels=2, embed=4), "autoregressive"),
+        (lambda: GeneratorConfig(10, feature_dim=3, cond_embed=2), "cond_embed"),
+        (lambda: Seq2SeqConfig(10, 2), r"eos_id=2 must lie in \[0, 2\)"),
+        (lambda: Seq2SeqConfig(10, 10, bos_id=2), "must differ"),
+    ],
+)
 def test_config_validate_messages(make, msg):
     with pytest.raises(ValueError, match=msg):
         make().validate()
@@ -158,7 +167,7 @@ def test_beam_finds_at_least_as_likely_as_greedy(seed):
 
 def test_wide_beam_finds_the_most_probable_output():
     """Exhaustive search over {a, b}^<=3 (EOS-terminated, or cut at max_len) versus beam."""
-    m = small_seq2seq(5, tgt_vocab=6)                      # tokens 4, 5 and EOS
+    m = small_seq2seq(5, tgt_vocab=6)  # tokens 4, 5 and EOS
     src = np.array([[4], [6], [5]])
     h0, _ = m.encode(src)
 
@@ -179,20 +188,26 @@ def test_wide_beam_finds_the_most_probable_output():
 
 
 def test_generator_sampling_matches_the_model_distribution():
-    m = ConditionedGenerator(GeneratorConfig(6, num_labels=2, hidden=4, autoregressive=True), seed=4,
-                             dtype=F64)
+    m = ConditionedGenerator(
+        GeneratorConfig(6, num_labels=2, hidden=4, autoregressive=True), seed=4, dtype=F64
+    )
     step, _ = m._stepper(np.array([1]))
     logits, _ = step(np.array([BOS]), m.zero_state(1), 0)
     lp = step_logprobs(logits, m.banned)[0]
-    p = np.exp(lp) / np.exp(lp).sum()                      # renormalised over allowed tokens
+    p = np.exp(lp) / np.exp(lp).sum()  # renormalised over allowed tokens
     draws = m.sample(np.full(20000, 1), max_len=1, rng=np.random.default_rng(0))
     first = np.array([d[0] if d else EOS for d in draws])
     freq = np.bincount(first, minlength=6) / first.size
     np.testing.assert_allclose(freq, p, atol=0.015)
-    assert freq[0] == 0 and freq[BOS] == 0                 # PAD and BOS are never emitted
+    assert freq[0] == 0 and freq[BOS] == 0  # PAD and BOS are never emitted
     # temperature 0 is greedy; the same rng state gives the same draws
-    assert m.sample(np.array([0, 1]), 5, np.random.default_rng(1), temperature=0) == m.greedy(np.array([0, 1]), 5)[0]
-    assert m.sample(np.array([0, 1]), 5, np.random.default_rng(1)) == m.sample(np.array([0, 1]), 5, np.random.default_rng(1))
+    assert (
+        m.sample(np.array([0, 1]), 5, np.random.default_rng(1), temperature=0)
+        == m.greedy(np.array([0, 1]), 5)[0]
+    )
+    assert m.sample(np.array([0, 1]), 5, np.random.default_rng(1)) == m.sample(
+        np.array([0, 1]), 5, np.random.default_rng(1)
+    )
 
 
 # --------------------------------------------------------------------- learning
@@ -243,6 +258,7 @@ def test_bidirectional_tagger_beats_unidirectional_when_the_tag_depends_on_the_r
             ids, lengths, _ = pad_batch([[stoi[c] for c in texts[i]] for i in idx])
             tg, _, _ = pad_batch([tags[i] for i in idx])
             return ids, tg, lengths
+
         train(m, batches, lambda b: m.forward(b[0], b[1], lengths=b[2]), 80, lr=0.03)
         ids, lengths, mask = pad_batch([[stoi[c] for c in t] for t in texts])
         tg, _, _ = pad_batch(tags)
@@ -250,13 +266,14 @@ def test_bidirectional_tagger_beats_unidirectional_when_the_tag_depends_on_the_r
 
     uni, bi = fit(False), fit(True)
     assert bi > 0.98
-    assert uni < 0.8                                       # ~ the share of "next is not x"
+    assert uni < 0.8  # ~ the share of "next is not x"
 
 
 @pytest.mark.parametrize("autoregressive", [False, True])
 def test_generator_learns_a_word_per_label(autoregressive):
-    m = ConditionedGenerator(GeneratorConfig(8, num_labels=2, hidden=12, autoregressive=autoregressive),
-                             seed=0)
+    m = ConditionedGenerator(
+        GeneratorConfig(8, num_labels=2, hidden=12, autoregressive=autoregressive), seed=0
+    )
     words = [[4, 5, 6], [7, 6]]
     dec_in, dec_out, mask = teacher_forcing(words)
     cond = np.array([0, 1])
@@ -273,6 +290,7 @@ def test_seq2seq_learns_to_reverse():
         idx = next(minibatches(len(data), 25, r))
         src, lengths, _ = pad_batch([data[i] for i in idx])
         return (src, lengths) + teacher_forcing([data[i][::-1] for i in idx])
+
     train(m, batches, lambda b: m.forward(b[0], b[2], b[3], src_lengths=b[1], dec_mask=b[4]), 150, lr=0.02)
     src, lengths, _ = pad_batch(data)
     hyps, _ = m.greedy(src, src_lengths=lengths, max_len=6)

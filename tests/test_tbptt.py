@@ -4,6 +4,7 @@ TBPTT over a stream x_1..x_N with chunk length k runs chunk c from the previous 
 final state h0_c, taken as a constant: the state carries forward, the gradient does not
 flow back. ``tbptt`` below is that loop, written with the engine's public calls.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,7 @@ def make_stack(seed=0):
 def setup(rng):
     x = rng.standard_normal((N, B, D))
     h0 = 0.5 * rng.standard_normal((L, B, H))
-    w = rng.standard_normal((N, B, H))   # loss = sum(w * y) over the whole stream
+    w = rng.standard_normal((N, B, H))  # loss = sum(w * y) over the whole stream
     return x, h0, w
 
 
@@ -38,14 +39,14 @@ def tbptt(rnn, x, h0, w, k):
     h = h0
     for s in range(0, x.shape[0], k):
         h0s.append(h)
-        (y, h_n), cache = rnn.forward(x[s:s + k], h)
-        dxc, dh0c, g = rnn.backward(w[s:s + k], None, cache)
+        (y, h_n), cache = rnn.forward(x[s : s + k], h)
+        dxc, dh0c, g = rnn.backward(w[s : s + k], None, cache)
         for n in grads:
             grads[n] += g[n]
         ys.append(y)
-        dx[s:s + k] = dxc
-        dh0s.append(dh0c)   # dropped: it would flow into the previous chunk
-        h = h_n.copy()      # carried forward as a constant
+        dx[s : s + k] = dxc
+        dh0s.append(dh0c)  # dropped: it would flow into the previous chunk
+        h = h_n.copy()  # carried forward as a constant
     return np.concatenate(ys), h, dx, grads, dh0s, h0s
 
 
@@ -95,8 +96,8 @@ def test_tbptt_gradient_is_sum_of_chunk_gradients_with_h0_held(gradcheck, rng):
     def f():
         total = 0.0
         for c, s in enumerate(range(0, N, k)):
-            (y, _), _ = rnn.forward(x[s:s + k], h0s[c])
-            total += float(np.sum(w[s:s + k] * y))
+            (y, _), _ = rnn.forward(x[s : s + k], h0s[c])
+            total += float(np.sum(w[s : s + k] * y))
         return total
 
     gradcheck(f, [("x", x, dxc)] + [(n, rnn.params[n], g_tb[n]) for n in rnn.params])
@@ -112,8 +113,8 @@ def test_no_gradient_crosses_chunk_boundary(rng):
     _, _, dx_full, _ = full_bptt(rnn, x, h0, w)
     _, _, dx_tb, _, dh0s, _ = tbptt(rnn, x, h0, w, k)
     assert np.all(dx_tb[:k] == 0)
-    assert np.max(np.abs(dh0s[1])) > 1e-3                 # there was gradient to pass back ...
-    assert np.max(np.abs(dx_full[:k])) > 1e-3            # ... and full BPTT passes it
+    assert np.max(np.abs(dh0s[1])) > 1e-3  # there was gradient to pass back ...
+    assert np.max(np.abs(dx_full[:k])) > 1e-3  # ... and full BPTT passes it
 
 
 def test_carried_state_differs_from_reset(rng):
@@ -140,12 +141,12 @@ def test_cache_memory_grows_with_T_and_is_bounded_by_chunk(rng):
     def peak_tbptt_bytes(T, k):
         x, h, peak = rng.standard_normal((T, B, D)), None, 0
         for s in range(0, T, k):
-            (_, h), cache = layer.forward(x[s:s + k], h)
-            peak = max(peak, nbytes(cache))   # only one chunk's cache is alive at a time
+            (_, h), cache = layer.forward(x[s : s + k], h)
+            peak = max(peak, nbytes(cache))  # only one chunk's cache is alive at a time
         return peak
 
     full = {T: nbytes(layer.forward(rng.standard_normal((T, B, D)))[1]) for T in (16, 64)}
-    assert full[64] > 3.5 * full[16]                        # grows linearly with T
+    assert full[64] > 3.5 * full[16]  # grows linearly with T
     assert peak_tbptt_bytes(16, 8) == peak_tbptt_bytes(64, 8)  # bounded by the chunk
     assert peak_tbptt_bytes(64, 8) < full[64] / 6
 
@@ -163,7 +164,7 @@ def test_char_rnn_chunked_loss_equals_one_pass_and_chunk_T_grads(embed):
     g_full = model.flat.grad.copy()
     total, h = 0.0, None
     for s in range(0, T_stream, 3):  # chunks of 3, 3, 2 with state carried
-        _, h, c = model.forward(ids[s:s + 3], tgt[s:s + 3], h)
+        _, h, c = model.forward(ids[s : s + 3], tgt[s : s + 3], h)
         total += c["total"]
     np.testing.assert_allclose(total, cache["total"], rtol=1e-13)
     np.testing.assert_allclose(h, h_full, rtol=0, atol=1e-14)

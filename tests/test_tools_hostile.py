@@ -8,6 +8,7 @@
 - ``rnnkit serve``: a deeply nested JSON body gets 400; a client that disconnects
   mid-request costs one log line, and the server keeps answering.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -29,10 +30,10 @@ from rnnkit.cli import main
 from rnnkit.data.corpus import read_text_file
 from rnnkit.errors import UserError
 from rnnkit.train.evaluate import evaluate_ids, evaluate_pieces
+from rnnkit.train.lm_config import TrainConfig
+from rnnkit.train.lm_trainer import train
 from rnnkit.train.load_lm import load_lm
 from rnnkit.viz.serve import MAX_BODY, make_server
-from rnnkit.train.lm_trainer import train
-from rnnkit.train.lm_config import TrainConfig
 
 TEXT = "the king and the queen, café naïve 안녕 🙂.\nROMEO: what light through yonder window?\n" * 30
 FAST_GRADFLOW = ["--fresh", "--hidden", "8", "--steps", "10", "--batch", "2", "--max-len", "64"]
@@ -43,8 +44,20 @@ def run_dir(tmp_path_factory) -> Path:
     """A tiny trained character model whose vocabulary holds multi-byte characters."""
     d = tmp_path_factory.mktemp("hostile")
     (d / "corpus.txt").write_text(TEXT, encoding="utf-8")
-    cfg = TrainConfig(files=[str(d / "corpus.txt")], hidden=8, layers=2, seq_len=16, batch=4, max_steps=4,
-                      eval_every=4, save_every=4, log_every=2, val_chars=0, warmup=0, progress=False)
+    cfg = TrainConfig(
+        files=[str(d / "corpus.txt")],
+        hidden=8,
+        layers=2,
+        seq_len=16,
+        batch=4,
+        max_steps=4,
+        eval_every=4,
+        save_every=4,
+        log_every=2,
+        val_chars=0,
+        warmup=0,
+        progress=False,
+    )
     assert train(cfg, d / "run", log=lambda *a: None) == 0
     return d / "run"
 
@@ -86,30 +99,37 @@ def test_plot_dpi_at_the_bounds_draws(tmp_path, capsys):
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
 
 
-BAD_LINES = (b'\x00\xff\xfe binary \x80\x81\n'                          # not UTF-8
-             b'{"kind": "train", "step": 1e400, "loss": 1.0}\n'          # int(inf): OverflowError before
-             b'{"kind": "train", "step": NaN, "loss": 1.0}\n'
-             b'{"kind": "val", "step": 3, "loss": "high"}\n'
-             b'{"kind": "train", "step": 4, "loss": Infinity}\n'
-             b'[1, 2]\n"text"\nnull\n' + b"[" * 5000 + b"\n"           # not objects; nested too deep
-             b'{"kind": "train", "step": 9, "lo')                        # cut short by a crash
+BAD_LINES = (
+    b"\x00\xff\xfe binary \x80\x81\n"  # not UTF-8
+    b'{"kind": "train", "step": 1e400, "loss": 1.0}\n'  # int(inf): OverflowError before
+    b'{"kind": "train", "step": NaN, "loss": 1.0}\n'
+    b'{"kind": "val", "step": 3, "loss": "high"}\n'
+    b'{"kind": "train", "step": 4, "loss": Infinity}\n'
+    b'[1, 2]\n"text"\nnull\n' + b"[" * 5000 + b"\n"  # not objects; nested too deep
+    b'{"kind": "train", "step": 9, "lo'
+)  # cut short by a crash
 
 
 def test_plot_skips_malformed_lines_with_a_count(tmp_path, capsys):
     m = metrics_file(tmp_path / "metrics.jsonl", BAD_LINES)
-    m.write_bytes(m.read_bytes() + b'{"kind": "note", "text": "another tool"}\n')   # not counted
+    m.write_bytes(m.read_bytes() + b'{"kind": "note", "text": "another tool"}\n')  # not counted
     assert main(["plot", str(m), "-o", str(tmp_path / "c.png")]) == 0
     out, err = capsys.readouterr()
     assert out.strip() == f"wrote {tmp_path / 'c.png'}"
     assert err == f"rnnkit: warning: {m}: skipped 10 malformed lines (not JSON, or no step and finite loss)\n"
 
 
-@pytest.mark.parametrize("content", [bytes(range(256)) * 40, BAD_LINES, b"", b"\n\n"],
-                         ids=["binary", "malformed", "empty", "blank"])
+@pytest.mark.parametrize(
+    "content",
+    [bytes(range(256)) * 40, BAD_LINES, b"", b"\n\n"],
+    ids=["binary", "malformed", "empty", "blank"],
+)
 def test_plot_refuses_a_file_with_no_usable_line(tmp_path, capsys, content):
     m = tmp_path / "metrics.jsonl"
     m.write_bytes(content)
-    line = one_line_error(capsys, ["plot", tmp_path, "-o", tmp_path / "c.png"], str(m), "no train or val rows")
+    line = one_line_error(
+        capsys, ["plot", tmp_path, "-o", tmp_path / "c.png"], str(m), "no train or val rows"
+    )
     assert ("malformed" in line) == (content.strip() != b"")
     assert listing(tmp_path) == ["metrics.jsonl"]
 
@@ -118,8 +138,12 @@ def test_plot_refuses_a_file_with_no_usable_line(tmp_path, capsys, content):
 def test_gradflow_fresh_text_too_short_is_one_line(tmp_path, capsys, text):
     t = tmp_path / "short.txt"
     t.write_text(text, encoding="utf-8")
-    one_line_error(capsys, ["gradflow", *FAST_GRADFLOW, "--text", t, "-o", tmp_path / "g.png"],
-                   f"--text {t} has {len(text)} characters", "--steps 10 needs at least 11")
+    one_line_error(
+        capsys,
+        ["gradflow", *FAST_GRADFLOW, "--text", t, "-o", tmp_path / "g.png"],
+        f"--text {t} has {len(text)} characters",
+        "--steps 10 needs at least 11",
+    )
     assert listing(tmp_path) == ["short.txt"]
 
 
@@ -139,7 +163,10 @@ def test_a_missing_parent_directory_is_refused_not_created(run_dir, tmp_path, ca
     elif verb == "gradflow":
         argv, flag = ["gradflow", *FAST_GRADFLOW, "-o", missing / "x.png"], "-o"
     elif verb == "gradflow --json":
-        argv, flag = ["gradflow", *FAST_GRADFLOW, "-o", tmp_path / "g.png", "--json", missing / "x.json"], "--json"
+        argv, flag = (
+            ["gradflow", *FAST_GRADFLOW, "-o", tmp_path / "g.png", "--json", missing / "x.json"],
+            "--json",
+        )
     else:
         argv, flag = ["inspect", run_dir, "--max-chars", "100", "--html", missing / "x.html"], "--html"
     one_line_error(capsys, argv, f"cannot write {flag} {missing}", f"directory {missing} does not exist")
@@ -160,7 +187,7 @@ def whole_array_eval(model, ids, chunk=512) -> dict:
     total, count = 0.0, 0
     for s in range(0, N - 1, chunk):
         e = min(s + chunk, N - 1)
-        block = np.asarray(ids[s:e + 1], dtype=np.int64)[:, None]
+        block = np.asarray(ids[s : e + 1], dtype=np.int64)[:, None]
         _, h, cache = model.forward(block[:-1], block[1:], h, need_grad=False)
         total += cache["total"]
         count += cache["count"]
@@ -169,11 +196,13 @@ def whole_array_eval(model, ids, chunk=512) -> dict:
 
 @pytest.mark.parametrize("n", [2, 3, 512, 513, 514, 1025, 1900])
 @pytest.mark.parametrize("piece_bytes", [7, 1 << 20])
-def test_eval_streamed_is_exactly_the_whole_array_number(run_dir, tmp_path, capsys, monkeypatch, n, piece_bytes):
+def test_eval_streamed_is_exactly_the_whole_array_number(
+    run_dir, tmp_path, capsys, monkeypatch, n, piece_bytes
+):
     """Files on both sides of the 512-prediction blocks, read 7 bytes at a time (multi-byte
     characters split across reads) or whole: the same float, N characters, N-1 predictions."""
     monkeypatch.setattr(cli_lm, "EVAL_PIECE_BYTES", piece_bytes)
-    text = (TEXT * 2)[-n:]                                  # ends in multi-byte characters
+    text = (TEXT * 2)[-n:]  # ends in multi-byte characters
     f = tmp_path / "t.txt"
     f.write_text(text, encoding="utf-8")
     assert main(["eval", str(run_dir), str(f), "--json"]) == 0
@@ -212,11 +241,11 @@ def test_evaluate_pieces_of_any_sizes_equal_the_whole_array(run_dir, chunk):
     ids = vocab.encode(TEXT[:2500])
     rng = np.random.default_rng(0)
     cuts = np.sort(rng.integers(0, len(ids), size=40))
-    pieces = np.split(ids, cuts)                            # some empty, some one id long
+    pieces = np.split(ids, cuts)  # some empty, some one id long
     ref = whole_array_eval(model, ids, chunk)
     r = evaluate_pieces(model, pieces, chunk)
     assert (r["loss_nats"], r["chars"], r["predictions"]) == (ref["loss_nats"], len(ids), len(ids) - 1)
-    r = evaluate_ids(model, ids, chunk)                     # training's validation path
+    r = evaluate_ids(model, ids, chunk)  # training's validation path
     assert (r["loss_nats"], r["predictions"]) == (ref["loss_nats"], len(ids) - 1)
 
 
@@ -224,14 +253,16 @@ def test_evaluate_pieces_of_any_sizes_equal_the_whole_array(run_dir, chunk):
 def test_eval_of_fewer_than_two_characters_is_one_line(run_dir, tmp_path, capsys, text):
     f = tmp_path / "short.txt"
     f.write_text(text, encoding="utf-8")
-    one_line_error(capsys, ["eval", run_dir, f], f"{f} has {len(text)} characters; evaluation needs at least 2")
+    one_line_error(
+        capsys, ["eval", run_dir, f], f"{f} has {len(text)} characters; evaluation needs at least 2"
+    )
 
 
 def test_eval_unknown_characters_give_the_whole_text_message(run_dir, tmp_path, capsys, monkeypatch):
     """Unknown characters far apart (in different pieces): one message naming them all, the
     one ``vocab.encode`` gives for the whole text."""
     monkeypatch.setattr(cli_lm, "EVAL_PIECE_BYTES", 64)
-    text = TEXT[:300] + "Ω" + TEXT[:300] + "жЖ" + TEXT[:300] + "Ω€" + "".join(map(chr, range(0x3b1, 0x3b9)))
+    text = TEXT[:300] + "Ω" + TEXT[:300] + "жЖ" + TEXT[:300] + "Ω€" + "".join(map(chr, range(0x3B1, 0x3B9)))
     f = tmp_path / "u.txt"
     f.write_text(text, encoding="utf-8")
     _, vocab, _ = load_lm(run_dir)
@@ -260,7 +291,7 @@ def test_eval_memory_does_not_grow_with_the_file(run_dir, tmp_path, capsys, monk
     monkeypatch.setattr(cli_lm, "EVAL_PIECE_BYTES", 64 * 1024)
     f = tmp_path / "big.txt"
     block = TEXT.encode("utf-8")
-    f.write_bytes(block * (4 * 2 ** 20 // len(block)))
+    f.write_bytes(block * (4 * 2**20 // len(block)))
     tracemalloc.start()
     try:
         assert main(["eval", str(run_dir), str(f), "--json"]) == 0
@@ -268,8 +299,8 @@ def test_eval_memory_does_not_grow_with_the_file(run_dir, tmp_path, capsys, monk
     finally:
         tracemalloc.stop()
     r = json.loads(capsys.readouterr().out)
-    assert r["chars"] == len(TEXT) * (4 * 2 ** 20 // len(block)) and r["loss_nats"] == 1.0
-    assert peak < 8 * 2 ** 20, f"peak {peak / 2**20:.1f} MiB"
+    assert r["chars"] == len(TEXT) * (4 * 2**20 // len(block)) and r["loss_nats"] == 1.0
+    assert peak < 8 * 2**20, f"peak {peak / 2**20:.1f} MiB"
 
 
 # ------------------------------------------------------------------------------- serve
@@ -296,14 +327,14 @@ def request(addr, method, path, body=None) -> tuple[int, dict]:
 
 
 def test_serve_answers_a_deeply_nested_body_with_400(server):
-    body = b"[" * 30_000 + b"]" * 30_000                    # 60 KB: under the size limit
+    body = b"[" * 30_000 + b"]" * 30_000  # 60 KB: under the size limit
     assert len(body) <= MAX_BODY
     status, msg = request(server, "POST", "/api/generate", body)
     assert status == 400 and "nested too deeply" in msg["error"]
     body = b'{"prime": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
     status, msg = request(server, "POST", "/api/generate", body)
     assert status == 400 and "nested too deeply" in msg["error"]
-    status, info = request(server, "GET", "/api/info")      # and the server goes on
+    status, info = request(server, "GET", "/api/info")  # and the server goes on
     assert status == 200 and info["hidden"] == 8
 
 
@@ -313,7 +344,7 @@ def test_serve_client_disconnect_is_one_log_line(server, capsys):
     logged = ""
     for _ in range(3):
         s = socket.create_connection(server, timeout=5)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))   # close sends RST
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close sends RST
         s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         s.close()
     deadline = time.monotonic() + 5

@@ -5,6 +5,7 @@ dL/dh0 and every parameter gradient out, to float32 rounding. Checkpoints move b
 the engines both ways. The GPU layout (flat buffers + optimizer on the device) is tested
 on CPU with ``device_optimizer=True``; the CUDA cases skip where there is no GPU.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.cli import main
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.nn.mask import lengths_to_mask
 from rnnkit.optim.optimizers import OPTIMIZERS, clip_gradients, make_optimizer
 from rnnkit.torch.lm_engine import TorchCharRNN, TorchFlatOptimizer, clip_gradients_torch
@@ -36,12 +37,12 @@ def compare(cfg: ModelConfig, masked: bool, device="cpu", device_optimizer=None,
     ref = CharRNN(cfg, seed=7)
     m = TorchCharRNN(cfg, seed=7, device=device, device_optimizer=device_optimizer)
     assert m.flat.names == ref.flat.names
-    for n, a in m.flat.state_dict().items():                               # same init for a seed
+    for n, a in m.flat.state_dict().items():  # same init for a seed
         np.testing.assert_array_equal(a, ref.flat.state_dict()[n])
     rng = np.random.default_rng(cfg.layers * 10 + cfg.embed)
     V, H, L = cfg.vocab_size, cfg.hidden, cfg.layers
-    ids, tg = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))       # (T, B)
-    h0 = rng.standard_normal((L, B, H)).astype(np.float32)                 # (L, B, H)
+    ids, tg = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))  # (T, B)
+    h0 = rng.standard_normal((L, B, H)).astype(np.float32)  # (L, B, H)
     dh_n = rng.standard_normal((L, B, H)).astype(np.float32)
     lengths = [min(n, T) for n in ([T, 2, 5, 1] * B)[:B]]
     mask = lengths_to_mask(lengths, T, dtype=np.float32) if masked else None
@@ -63,7 +64,7 @@ def compare(cfg: ModelConfig, masked: bool, device="cpu", device_optimizer=None,
     close(d2, d1)
     for n in ref.flat.names:
         off, k = ref.flat.offsets[n]
-        close(grads_of(m)[off:off + k], ref.flat.grad[off:off + k], n)
+        close(grads_of(m)[off : off + k], ref.flat.grad[off : off + k], n)
     lg1, h1 = ref.step(ids[0], h0)
     lg2, h2 = m.step(ids[0], h0)
     close(lg2, lg1)
@@ -76,8 +77,11 @@ def compare(cfg: ModelConfig, masked: bool, device="cpu", device_optimizer=None,
 @pytest.mark.parametrize("L", [1, 2])
 @pytest.mark.parametrize("layout", ["host", "device"])
 def test_torch_engine_equals_numpy_engine(L, embed, masked, layout):
-    compare(ModelConfig(vocab_size=7, hidden=5, layers=L, embed=embed), masked,
-            device_optimizer=layout == "device")
+    compare(
+        ModelConfig(vocab_size=7, hidden=5, layers=L, embed=embed),
+        masked,
+        device_optimizer=layout == "device",
+    )
 
 
 def test_cpu_parameters_are_zero_copy_views():
@@ -85,7 +89,7 @@ def test_cpu_parameters_are_zero_copy_views():
     for name, p in m.net.named_parameters():
         assert np.shares_memory(p.detach().numpy(), m.flat.data), name
         assert np.shares_memory(p.grad.numpy(), m.flat.grad), name
-    m.flat.data[:] = 0.5                                                   # the optimizer writes here
+    m.flat.data[:] = 0.5  # the optimizer writes here
     assert float(m.net.rnn.weight_hh_l1.detach()[0, 0]) == 0.5
 
 
@@ -94,7 +98,9 @@ def test_device_optimizer_and_clipping_match_numpy(name):
     """The GPU-resident optimizer: same rules, same state layout as optim.py."""
     cfg = ModelConfig(vocab_size=6, hidden=4, layers=1)
     ref, m = CharRNN(cfg, seed=1), TorchCharRNN(cfg, seed=1, device_optimizer=True)
-    hp = {"sgd": {"momentum": 0.9}, "adam": {"weight_decay": 0.01}, "adamw": {"weight_decay": 0.01}}.get(name, {})
+    hp = {"sgd": {"momentum": 0.9}, "adam": {"weight_decay": 0.01}, "adamw": {"weight_decay": 0.01}}.get(
+        name, {}
+    )
     o1, o2 = make_optimizer(name, ref.flat, **hp), m.make_optimizer(name, **hp)
     assert isinstance(o2, TorchFlatOptimizer)
     rng = np.random.default_rng(0)
@@ -112,7 +118,7 @@ def test_device_optimizer_and_clipping_match_numpy(name):
     assert sorted(s1) == sorted(s2)
     for k in s1:
         np.testing.assert_allclose(s2[k], s1[k], rtol=1e-5, atol=1e-7, err_msg=k)
-    o3 = make_optimizer(name, ref.flat, **hp)                              # state moves between engines
+    o3 = make_optimizer(name, ref.flat, **hp)  # state moves between engines
     o3.load_state_dict(s2)
     g = torch.full((5,), 10.0)
     assert clip_gradients_torch(g, "value", 1.0) == pytest.approx(float(np.sqrt(500)))
@@ -120,9 +126,29 @@ def test_device_optimizer_and_clipping_match_numpy(name):
 
 
 # ------------------------------------------------------------- checkpoints
-COMMON = ["--hidden", "12", "--layers", "2", "--seq-len", "8", "--batch", "4", "--eval-every", "4",
-          "--save-every", "4", "--val-chars", "300", "--no-progress", "--optimizer", "adam", "--warmup", "0",
-          "--schedule", "constant"]
+COMMON = [
+    "--hidden",
+    "12",
+    "--layers",
+    "2",
+    "--seq-len",
+    "8",
+    "--batch",
+    "4",
+    "--eval-every",
+    "4",
+    "--save-every",
+    "4",
+    "--val-chars",
+    "300",
+    "--no-progress",
+    "--optimizer",
+    "adam",
+    "--warmup",
+    "0",
+    "--schedule",
+    "constant",
+]
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +162,7 @@ def corpus(tmp_path_factory) -> Path:
 
 def weights(run: Path, which="last") -> dict:
     from safetensors.numpy import load_file
+
     return load_file(str(run / which / "model.safetensors"))
 
 
@@ -150,18 +177,24 @@ def test_checkpoints_interchange(tmp_path, corpus, capsys, first, second):
     """Train 4 steps with one engine, resume to 8 with the other == 8 steps with one engine."""
     full, half = tmp_path / "full", tmp_path / "half"
     assert main(["train", str(corpus), "--out", str(full), "--max-steps", "8", *COMMON]) == 0
-    assert main(["train", str(corpus), "--out", str(half), "--max-steps", "4", "--engine", first, *COMMON]) == 0
-    assert main(["train", "--resume", str(half), "--max-steps", "8", "--engine", second, "--no-progress"]) == 0
+    assert (
+        main(["train", str(corpus), "--out", str(half), "--max-steps", "4", "--engine", first, *COMMON]) == 0
+    )
+    assert (
+        main(["train", "--resume", str(half), "--max-steps", "8", "--engine", second, "--no-progress"]) == 0
+    )
     assert_same_weights(weights(full), weights(half))
     capsys.readouterr()
     scores = {}
-    for e in ("numpy", "torch"):                                           # eval with either engine
+    for e in ("numpy", "torch"):  # eval with either engine
         assert main(["eval", str(half), str(corpus), "--json", "--engine", e]) == 0
         scores[e] = json.loads(capsys.readouterr().out)["loss_nats"]
     assert scores["numpy"] == pytest.approx(scores["torch"], abs=1e-5)
     texts = {}
-    for e in ("numpy", "torch"):                                           # and sample with either
-        assert main(["sample", str(half), "--greedy", "--length", "40", "--prime", "the ", "--engine", e]) == 0
+    for e in ("numpy", "torch"):  # and sample with either
+        assert (
+            main(["sample", str(half), "--greedy", "--length", "40", "--prime", "the ", "--engine", e]) == 0
+        )
         texts[e] = capsys.readouterr().out
     assert texts["numpy"] == texts["torch"] and len(texts["numpy"]) == 45
 
@@ -173,8 +206,24 @@ def test_device_flag_needs_torch_engine(corpus, tmp_path, capsys):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_cuda_without_gpu_is_one_clear_line(corpus, tmp_path, capsys):
-    assert main(["train", str(corpus), "--out", str(tmp_path / "r"), "--engine", "torch", "--device", "cuda",
-                 "--max-steps", "2", *COMMON]) == 2
+    assert (
+        main(
+            [
+                "train",
+                str(corpus),
+                "--out",
+                str(tmp_path / "r"),
+                "--engine",
+                "torch",
+                "--device",
+                "cuda",
+                "--max-steps",
+                "2",
+                *COMMON,
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.startswith("rnnkit: error: --device cuda: PyTorch sees no CUDA GPU") and "\n" not in err
 
@@ -184,16 +233,21 @@ BLOCK = "import sys; sys.modules['torch'] = None; from rnnkit.cli import main; s
 
 
 def run_without_torch(*args, cwd):
-    return subprocess.run([sys.executable, "-c", BLOCK, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", BLOCK, *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_without_torch_numpy_engine_works_and_torch_flag_is_one_line(tmp_path, corpus):
-    r = run_without_torch("train", str(corpus), "--out", str(tmp_path / "r"), "--max-steps", "2", *COMMON,
-                          cwd=tmp_path)
+    r = run_without_torch(
+        "train", str(corpus), "--out", str(tmp_path / "r"), "--max-steps", "2", *COMMON, cwd=tmp_path
+    )
     assert r.returncode == 0, r.stderr
-    for verb in (["train", str(corpus), "--out", str(tmp_path / "r2")], ["eval", str(tmp_path / "r"), str(corpus)],
-                 ["sample", str(tmp_path / "r")]):
+    for verb in (
+        ["train", str(corpus), "--out", str(tmp_path / "r2")],
+        ["eval", str(tmp_path / "r"), str(corpus)],
+        ["sample", str(tmp_path / "r")],
+    ):
         r = run_without_torch(*verb, "--engine", "torch", cwd=tmp_path)
         assert r.returncode == 2
         assert r.stderr == "rnnkit: error: --engine torch needs PyTorch: pip install 'rnnkit[torch]'\n"
@@ -205,16 +259,49 @@ def test_without_torch_numpy_engine_works_and_torch_flag_is_one_line(tmp_path, c
 @pytest.mark.parametrize("L", [1, 2])
 def test_cuda_engine_equals_numpy_engine(L, embed, no_tf32):
     compare(ModelConfig(vocab_size=7, hidden=5, layers=L, embed=embed), masked=False, device="cuda")
-    compare(ModelConfig(vocab_size=65, hidden=64, layers=L, embed=embed), masked=True, device="cuda", T=16, B=8)
+    compare(
+        ModelConfig(vocab_size=65, hidden=64, layers=L, embed=embed), masked=True, device="cuda", T=16, B=8
+    )
 
 
 @CUDA
 def test_cuda_trained_checkpoint_continues_on_cpu(tmp_path, corpus, capsys):
     full, half = tmp_path / "full", tmp_path / "half"
     assert main(["train", str(corpus), "--out", str(full), "--max-steps", "8", *COMMON]) == 0
-    assert main(["train", str(corpus), "--out", str(half), "--max-steps", "4", "--engine", "torch",
-                 "--device", "cuda", *COMMON]) == 0
-    assert main(["train", "--resume", str(half), "--max-steps", "8", "--engine", "numpy", "--device", "cpu",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(corpus),
+                "--out",
+                str(half),
+                "--max-steps",
+                "4",
+                "--engine",
+                "torch",
+                "--device",
+                "cuda",
+                *COMMON,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "train",
+                "--resume",
+                str(half),
+                "--max-steps",
+                "8",
+                "--engine",
+                "numpy",
+                "--device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert_same_weights(weights(full), weights(half), rtol=1e-3, atol=1e-4)
     assert main(["sample", str(half), "--greedy", "--length", "20", "--engine", "numpy"]) == 0

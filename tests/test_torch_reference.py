@@ -5,6 +5,7 @@ our names, which proves the naming and layout. Outputs, final states and every g
 (parameters, input, h0) must agree: 1e-10 in float64, 1e-5 in float32. Variable lengths
 are compared against ``pack_padded_sequence(..., enforce_sorted=False)``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,14 @@ def to_torch(a):
 
 
 def torch_rnn_like(rnn: RNNStack, dtype) -> torch.nn.RNN:
-    ref = torch.nn.RNN(rnn.D, rnn.H, num_layers=rnn.L, nonlinearity="tanh",
-                       bidirectional=rnn.dirs == 2, dtype=TORCH_DTYPE[dtype])
+    ref = torch.nn.RNN(
+        rnn.D,
+        rnn.H,
+        num_layers=rnn.L,
+        nonlinearity="tanh",
+        bidirectional=rnn.dirs == 2,
+        dtype=TORCH_DTYPE[dtype],
+    )
     ref.load_state_dict({k: to_torch(v) for k, v in rnn.params.items()}, strict=True)
     return ref
 
@@ -110,9 +117,10 @@ class TorchCharLM(torch.nn.Module):
             out, _ = pad_packed_sequence(out, total_length=ids.shape[0])
         else:
             out, hn = self.rnn(x, h0)
-        logits = self.head(out)                                               # (T, B, V)
-        nll = torch.nn.functional.cross_entropy(logits.reshape(-1, self.V), targets.reshape(-1),
-                                                reduction="none")
+        logits = self.head(out)  # (T, B, V)
+        nll = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, self.V), targets.reshape(-1), reduction="none"
+        )
         m = mask.reshape(-1)
         return (nll * m).sum() / m.sum(), hn
 
@@ -138,8 +146,7 @@ def test_char_rnn_equals_torch(embed, L, masked, dtype):
 
     h0t = to_torch(h0).requires_grad_()
     mt = to_torch(mask if masked else np.ones((T, B), dtype=dtype))
-    loss_t, hn_t = ref(torch.from_numpy(ids), torch.from_numpy(targets), h0t, mt,
-                       LENGTHS if masked else None)
+    loss_t, hn_t = ref(torch.from_numpy(ids), torch.from_numpy(targets), h0t, mt, LENGTHS if masked else None)
     (loss_t + (hn_t * to_torch(v)).sum()).backward()
 
     tol = TOL[dtype]

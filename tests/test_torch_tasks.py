@@ -4,6 +4,7 @@ Same weights, same batch (a mask with mixed lengths, an empty stream in the stac
 the loss and every gradient agree to float32 rounding in float32 and to 1e-9 in float64.
 CUDA variants skip cleanly without a GPU.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,25 +12,25 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rnnkit.errors import UserError  # noqa: E402
-from rnnkit.nn.mask import lengths_to_mask  # noqa: E402
-from rnnkit.nn.stack import RNNStack  # noqa: E402
+from test_tasks_cli import SMALL, make_tsv, ok  # noqa: E402
+
 from rnnkit.data.padding import pad_batch, teacher_forcing  # noqa: E402
+from rnnkit.errors import UserError  # noqa: E402
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier  # noqa: E402
-from rnnkit.torch.task_engines import use_engine  # noqa: E402
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig  # noqa: E402
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig  # noqa: E402
+from rnnkit.nn.mask import lengths_to_mask  # noqa: E402
+from rnnkit.nn.stack import RNNStack  # noqa: E402
 from rnnkit.torch.stack import TorchRNNStack  # noqa: E402
-
-from test_tasks_cli import make_tsv, ok, SMALL  # noqa: E402
+from rnnkit.torch.task_engines import use_engine  # noqa: E402
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 DEVICES = ["cpu", pytest.param("cuda", marks=CUDA)]
 DTYPES = [np.float32, np.float64]
 
 
-pytestmark = pytest.mark.usefixtures("no_tf32")   # conftest.py: float32 products, not TF32
+pytestmark = pytest.mark.usefixtures("no_tf32")  # conftest.py: float32 products, not TF32
 
 
 def tol(dtype):
@@ -48,24 +49,29 @@ def seqs(rng, V, lengths, lo=1):
 
 def _classifier(bi, dtype):
     rng = np.random.default_rng(1)
-    m = SequenceClassifier(ClassifierConfig(vocab_size=7, num_classes=3, hidden=5, layers=2, embed=3,
-                                            bidirectional=bi), seed=2, dtype=dtype)
+    m = SequenceClassifier(
+        ClassifierConfig(vocab_size=7, num_classes=3, hidden=5, layers=2, embed=3, bidirectional=bi),
+        seed=2,
+        dtype=dtype,
+    )
     ids, lengths, mask = pad_batch(seqs(rng, 7, [5, 2, 3, 1]), dtype=dtype)
     return m, lambda mm: mm.forward(ids, np.array([0, 2, 1, 1]), mask=mask)
 
 
 def _classifier_onehot(bi, dtype):
     rng = np.random.default_rng(11)
-    m = SequenceClassifier(ClassifierConfig(vocab_size=6, num_classes=2, hidden=4, bidirectional=bi),
-                           seed=3, dtype=dtype)
+    m = SequenceClassifier(
+        ClassifierConfig(vocab_size=6, num_classes=2, hidden=4, bidirectional=bi), seed=3, dtype=dtype
+    )
     ids, lengths, _ = pad_batch(seqs(rng, 6, [4, 1, 3]))
     return m, lambda mm: mm.forward(ids, np.array([0, 1, 1]), lengths=lengths)
 
 
 def _tagger(bi, dtype):
     rng = np.random.default_rng(3)
-    m = SequenceTagger(TaggerConfig(vocab_size=6, num_tags=3, hidden=4, layers=2, bidirectional=bi),
-                       seed=4, dtype=dtype)
+    m = SequenceTagger(
+        TaggerConfig(vocab_size=6, num_tags=3, hidden=4, layers=2, bidirectional=bi), seed=4, dtype=dtype
+    )
     ids, lengths, _ = pad_batch(seqs(rng, 6, [4, 1, 3]))
     tags = rng.integers(0, 3, size=ids.shape)
     return m, lambda mm: mm.forward(ids, tags, lengths=lengths)
@@ -73,8 +79,13 @@ def _tagger(bi, dtype):
 
 def _generator(bi, dtype):
     rng = np.random.default_rng(5)
-    m = ConditionedGenerator(GeneratorConfig(vocab_size=7, hidden=4, num_labels=3, cond_embed=2,
-                                             autoregressive=True, embed=3, layers=2), seed=6, dtype=dtype)
+    m = ConditionedGenerator(
+        GeneratorConfig(
+            vocab_size=7, hidden=4, num_labels=3, cond_embed=2, autoregressive=True, embed=3, layers=2
+        ),
+        seed=6,
+        dtype=dtype,
+    )
     dec_in, dec_out, mask = teacher_forcing(seqs(rng, 7, [3, 1, 2]), dtype=dtype)
     return m, lambda mm: mm.forward(np.array([2, 0, 1]), dec_out, mask, dec_in=dec_in)
 
@@ -89,16 +100,24 @@ def _generator_features(bi, dtype):
 
 def _seq2seq(bi, dtype):
     rng = np.random.default_rng(8)
-    m = Seq2Seq(Seq2SeqConfig(src_vocab_size=6, tgt_vocab_size=7, hidden=3, layers=2, embed=3,
-                              bidirectional=bi), seed=9, dtype=dtype)
+    m = Seq2Seq(
+        Seq2SeqConfig(src_vocab_size=6, tgt_vocab_size=7, hidden=3, layers=2, embed=3, bidirectional=bi),
+        seed=9,
+        dtype=dtype,
+    )
     src, src_len, _ = pad_batch(seqs(rng, 6, [4, 2, 3]))
     dec_in, dec_out, dmask = teacher_forcing(seqs(rng, 7, [2, 3, 1]), dtype=dtype)
     return m, lambda mm: mm.forward(src, dec_in, dec_out, src_lengths=src_len, dec_mask=dmask)
 
 
-CASES = {"classifier": (_classifier, [False, True]), "classifier_onehot": (_classifier_onehot, [False, True]),
-         "tagger": (_tagger, [False, True]), "generator": (_generator, [False]),
-         "generator_features": (_generator_features, [False]), "seq2seq": (_seq2seq, [False, True])}
+CASES = {
+    "classifier": (_classifier, [False, True]),
+    "classifier_onehot": (_classifier_onehot, [False, True]),
+    "tagger": (_tagger, [False, True]),
+    "generator": (_generator, [False]),
+    "generator_features": (_generator_features, [False]),
+    "seq2seq": (_seq2seq, [False, True]),
+}
 PARAMS = [(name, bi) for name, (_, bis) in CASES.items() for bi in bis]
 
 
@@ -109,7 +128,7 @@ def _compare(name, bi, dtype, device):
     ret_np = ref.backward(cache)
     g_np = ref.flat.grad.copy()
 
-    m, run = build(bi, dtype)                       # the same seed: the same weights
+    m, run = build(bi, dtype)  # the same seed: the same weights
     use_engine(m, "torch", device)
     assert np.array_equal(m.flat.data, ref.flat.data)
     loss_t, cache = run(m)
@@ -118,7 +137,7 @@ def _compare(name, bi, dtype, device):
     assert_close(np.array(loss_np), np.array(loss_t), dtype, "loss")
     for n in ref.flat.names:
         assert_close(ref.flat.view(n, grad=True), m.flat.view(n, grad=True), dtype, n)
-    if ret_np is not None:                          # the generator returns d(loss)/d(features)
+    if ret_np is not None:  # the generator returns d(loss)/d(features)
         assert_close(np.asarray(ret_np), np.asarray(ret_t), dtype, "condition gradient")
 
 
@@ -175,7 +194,7 @@ def test_engine_errors(monkeypatch):
     m, _ = _tagger(False, np.float32)
     with pytest.raises(UserError, match="needs --engine torch"):
         use_engine(m, "numpy", "cuda")
-    monkeypatch.setitem(__import__("sys").modules, "torch", None)       # as if torch were absent
+    monkeypatch.setitem(__import__("sys").modules, "torch", None)  # as if torch were absent
     with pytest.raises(UserError, match=r"pip install 'rnnkit\[torch\]'"):
         use_engine(m, "torch", "cpu")
 
@@ -184,9 +203,25 @@ def test_classify_train_torch_eval_numpy(tmp_path):
     """Checkpoints are interchangeable: train on torch, score with either engine."""
     data = make_tsv(tmp_path / "data.tsv", "classify")
     run = tmp_path / "run"
-    ok("classify", "train", data, "--out", run, *SMALL, "--bidirectional", "--max-steps", "6",
-       "--eval-every", "3", "--engine", "torch", "--device", "cpu")
+    ok(
+        "classify",
+        "train",
+        data,
+        "--out",
+        run,
+        *SMALL,
+        "--bidirectional",
+        "--max-steps",
+        "6",
+        "--eval-every",
+        "3",
+        "--engine",
+        "torch",
+        "--device",
+        "cpu",
+    )
     import json
+
     r_np = json.loads(ok("classify", "eval", run, data, "--json").stdout)
     r_t = json.loads(ok("classify", "eval", run, data, "--json", "--engine", "torch").stdout)
     assert r_np["accuracy"] == r_t["accuracy"]

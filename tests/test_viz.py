@@ -5,6 +5,7 @@ metrics.jsonl). The page's embedded activations are checked against the model's 
 ``step``; the gradient-flow numbers against the engine's BPTT and against cases whose
 answer is known exactly (an identity recurrence with zero input keeps ||dL/dh_t|| fixed).
 """
+
 from __future__ import annotations
 
 import json
@@ -14,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnkit.viz import gradflow as gf
-from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.cli import main
-from rnnkit.viz.inspect_units import ACT_SCALE, read_embedded, text_signals
-from rnnkit.train.load_lm import load_lm
-from rnnkit.viz.mpl import INSTALL_HINT, png_size
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.nn.softmax_cross_entropy import softmax
-from rnnkit.train.lm_trainer import train
 from rnnkit.train.lm_config import TrainConfig
+from rnnkit.train.lm_trainer import train
+from rnnkit.train.load_lm import load_lm
+from rnnkit.viz import gradflow as gf
+from rnnkit.viz.inspect_units import ACT_SCALE, read_embedded, text_signals
+from rnnkit.viz.mpl import INSTALL_HINT, png_size
 
 LINES = [
     'He said "the king (and the queen) are here" and left.\n',
@@ -43,8 +44,20 @@ def run_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("viz")
     text = d / "corpus.txt"
     text.write_text(corpus_text(), encoding="utf-8")
-    cfg = TrainConfig(files=[str(text)], hidden=16, layers=2, seq_len=16, batch=4, max_steps=24,
-                      eval_every=8, save_every=8, log_every=2, val_chars=0, warmup=0, progress=False)
+    cfg = TrainConfig(
+        files=[str(text)],
+        hidden=16,
+        layers=2,
+        seq_len=16,
+        batch=4,
+        max_steps=24,
+        eval_every=8,
+        save_every=8,
+        log_every=2,
+        val_chars=0,
+        warmup=0,
+        progress=False,
+    )
     assert train(cfg, d / "run", log=lambda *a: None) == 0
     return d / "run"
 
@@ -59,15 +72,30 @@ def check_png(path: Path, min_w=600, max_w=4000, min_h=300, max_h=4000):
 # ------------------------------------------------------------------------- plot
 def test_plot_curves_png(run_dir, tmp_path, capsys):
     out = tmp_path / "curves.png"
-    assert main(["plot", str(run_dir), str(run_dir / "metrics.jsonl"), "-o", str(out), "--smooth", "0.5",
-                 "--labels", "a", "b"]) == 0
+    assert (
+        main(
+            [
+                "plot",
+                str(run_dir),
+                str(run_dir / "metrics.jsonl"),
+                "-o",
+                str(out),
+                "--smooth",
+                "0.5",
+                "--labels",
+                "a",
+                "b",
+            ]
+        )
+        == 0
+    )
     w, h = check_png(out)
     assert w > h  # two panels side by side
     assert "wrote" in capsys.readouterr().out
 
 
 def test_plot_without_matplotlib_says_what_to_install(run_dir, tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)        # import matplotlib -> ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     assert main(["plot", str(run_dir), "-o", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
     assert err == f"rnnkit: error: {INSTALL_HINT}\n"
@@ -103,23 +131,40 @@ def test_inspect_html_embeds_the_models_activations(run_dir, tmp_path, capsys):
     src = tmp_path / "in.txt"
     src.write_text(text, encoding="utf-8")
     html_path = tmp_path / "units.html"
-    assert main(["inspect", str(run_dir), "--text", str(src), "--html", str(html_path),
-                 "--layer", "1", "--unit", "3"]) == 0
+    assert (
+        main(
+            [
+                "inspect",
+                str(run_dir),
+                "--text",
+                str(src),
+                "--html",
+                str(html_path),
+                "--layer",
+                "1",
+                "--unit",
+                "3",
+            ]
+        )
+        == 0
+    )
     assert "in_quotes" in capsys.readouterr().out
     page = html_path.read_text(encoding="utf-8")
     # self-contained: no external script, style or font
-    assert "<script src" not in page and "<link" not in page and "http://" not in page and "https://" not in page
-    assert page.count("</script>") == 2          # the text's "</script>" is escaped inside the JSON
+    assert (
+        "<script src" not in page and "<link" not in page and "http://" not in page and "https://" not in page
+    )
+    assert page.count("</script>") == 2  # the text's "</script>" is escaped inside the JSON
     data = read_embedded(page)
     assert "".join(data["chars"]) == text
     assert data["initial"] == {"layer": 1, "unit": 3}
 
     model, vocab, _ = load_lm(run_dir)
-    states, probs = step_reference(model, vocab.encode(text))              # (N, L, H), (N, V)
-    acts = np.array(data["acts"], dtype=np.float64) / data["act_scale"]   # (L, H, N)
+    states, probs = step_reference(model, vocab.encode(text))  # (N, L, H), (N, V)
+    acts = np.array(data["acts"], dtype=np.float64) / data["act_scale"]  # (L, H, N)
     assert acts.shape == (2, 16, len(text))
     np.testing.assert_allclose(acts, states.transpose(1, 2, 0), atol=0.5 / ACT_SCALE + 1e-6)
-    assert np.abs(states).max() > 0.05                                     # not trivially zero
+    assert np.abs(states).max() > 0.05  # not trivially zero
     # top-5 next characters: the five most probable, with their probabilities
     top_ids = np.array(data["top_ids"])
     assert top_ids.shape == (len(text), 5)
@@ -154,11 +199,10 @@ def test_inspect_defaults_to_the_validation_text_and_best_unit(run_dir, tmp_path
     assert data["initial"] == {"layer": best["layer"], "unit": best["unit"]}
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--layer", "2"], "--layer"),
-    (["--unit", "16"], "--unit"),
-    (["--max-chars", "0"], "--max-chars"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [(["--layer", "2"], "--layer"), (["--unit", "16"], "--unit"), (["--max-chars", "0"], "--max-chars")],
+)
 def test_inspect_bad_flags_exit_2(run_dir, tmp_path, capsys, args, needle):
     src = tmp_path / "t.txt"
     src.write_text("the king", encoding="utf-8")
@@ -206,7 +250,7 @@ def linear_model(gain: float, T: int = 30):
 def test_identity_recurrence_keeps_the_gradient_and_a_gain_scales_it_per_step(rng):
     T = 30
     ids = rng.integers(0, 6, size=(T + 1, 4))
-    flat, _ = gf.hidden_grad_norms(linear_model(1.0), ids)                 # (1, T, B)
+    flat, _ = gf.hidden_grad_norms(linear_model(1.0), ids)  # (1, T, B)
     assert flat.shape == (1, T, 4)
     np.testing.assert_allclose(flat[0], np.broadcast_to(flat[0, :1], (T, 4)), rtol=1e-12)
     half, _ = gf.hidden_grad_norms(linear_model(0.5), ids)
@@ -215,32 +259,50 @@ def test_identity_recurrence_keeps_the_gradient_and_a_gain_scales_it_per_step(rn
 
 def test_gradflow_data_vanishes_explodes_and_clips():
     cfg = ModelConfig(vocab_size=20, hidden=32, layers=1)
-    data = gf.gradflow_data(None, cfg, steps=60, batch=8, gain=2.0, clip=1.0, cost_lengths=(64, 256, 1024),
-                            cost_batch=4, chunk=64)
+    data = gf.gradflow_data(
+        None, cfg, steps=60, batch=8, gain=2.0, clip=1.0, cost_lengths=(64, 256, 1024), cost_batch=4, chunk=64
+    )
     assert set(data["flow"]) == {"uniform", "orthogonal", "identity", "orthogonal x2"}
     for name, layers in data["flow"].items():
-        assert len(layers) == 1 and len(layers[0]) == 60                   # one norm per distance
+        assert len(layers) == 1 and len(layers[0]) == 60  # one norm per distance
         assert np.isfinite(layers[0]).all() and min(layers[0]) >= 0
     uni, boom = data["flow"]["uniform"][0], data["flow"]["orthogonal x2"][0]
-    assert uni[-1] < 1e-3 * uni[0]                                         # vanishes
-    assert boom[-1] > 100 * boom[0]                                        # explodes
+    assert uni[-1] < 1e-3 * uni[0]  # vanishes
+    assert boom[-1] > 100 * boom[0]  # explodes
     for r in data["clipping"].values():
         assert all(c <= 1.0 + 1e-9 and c <= n + 1e-12 for n, c in zip(r["norm"], r["clipped"]))
-    assert max(data["clipping"]["orthogonal x2"]["norm"]) > 1.0            # clipping had work to do
+    assert max(data["clipping"]["orthogonal x2"]["norm"]) > 1.0  # clipping had work to do
     cost = data["cost"]
-    assert cost["full_bytes"][-1] > 8 * cost["full_bytes"][0]              # grows with N (16x longer)
-    assert max(cost["tbptt_bytes"]) < 1.5 * min(cost["tbptt_bytes"])       # bounded by the chunk
+    assert cost["full_bytes"][-1] > 8 * cost["full_bytes"][0]  # grows with N (16x longer)
+    assert max(cost["tbptt_bytes"]) < 1.5 * min(cost["tbptt_bytes"])  # bounded by the chunk
     assert cost["full_bytes"][-1] > 4 * cost["tbptt_bytes"][-1]
     assert all(t > 0 for t in cost["full_s"] + cost["tbptt_s"])
 
 
 def test_gradflow_cli_png_and_json(run_dir, tmp_path, capsys):
     out, js = tmp_path / "gf.png", tmp_path / "gf.json"
-    assert main(["gradflow", str(run_dir), "--steps", "40", "--batch", "4", "--max-len", "256",
-                 "-o", str(out), "--json", str(js)]) == 0
+    assert (
+        main(
+            [
+                "gradflow",
+                str(run_dir),
+                "--steps",
+                "40",
+                "--batch",
+                "4",
+                "--max-len",
+                "256",
+                "-o",
+                str(out),
+                "--json",
+                str(js),
+            ]
+        )
+        == 0
+    )
     check_png(out)
     data = json.loads(js.read_text())
-    assert "trained" in data["flow"] and len(data["flow"]["trained"]) == 2   # two layers
+    assert "trained" in data["flow"] and len(data["flow"]["trained"]) == 2  # two layers
     assert all(len(v) == 40 for layers in data["flow"].values() for v in layers)
     assert data["cost"]["lengths"] == [64, 128, 256]
     assert "trained" in capsys.readouterr().out
@@ -248,8 +310,25 @@ def test_gradflow_cli_png_and_json(run_dir, tmp_path, capsys):
 
 def test_gradflow_fresh_cli(tmp_path):
     out = tmp_path / "gf.png"
-    assert main(["gradflow", "--fresh", "--hidden", "16", "--steps", "20", "--batch", "2",
-                 "--max-len", "128", "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "gradflow",
+                "--fresh",
+                "--hidden",
+                "16",
+                "--steps",
+                "20",
+                "--batch",
+                "2",
+                "--max-len",
+                "128",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     check_png(out)
 
 

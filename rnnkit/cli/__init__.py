@@ -4,6 +4,7 @@ Every verb module exposes ``add_parser(subparsers)`` that registers its flags an
 ``func``. Errors in the user's input (a ``UserError``, or a bad flag) end with one line on
 stderr and exit status 2, never a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,11 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog="rnnkit", description="Vanilla RNNs and character language models in NumPy.",
-               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = Parser(
+        prog="rnnkit",
+        description="Vanilla RNNs and character language models in NumPy.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
     sub.required = True
     for name in VERB_MODULES:

@@ -16,6 +16,7 @@
 Training (``tasks/trainer.py``) checkpoints, resumes exactly and reports as ``rnnkit train``
 does, with the same flag names.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,72 +28,162 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.train import checkpoint as ckpt
 from rnnkit.errors import UserError
-from rnnkit.train.settings import add_memory_flag, add_optimisation_flags
-from rnnkit.nn.init import INPUT_INITS, RECURRENT_INITS
-from rnnkit.models.shapes import check_tensors
 from rnnkit.models.classifier import ClassifierConfig
-from rnnkit.torch.task_engines import check_engine, use_engine
-from rnnkit.train.forms import join_tokens, make_form, read_examples
 from rnnkit.models.generator import GeneratorConfig
 from rnnkit.models.seq2seq import Seq2SeqConfig
+from rnnkit.models.shapes import check_tensors
 from rnnkit.models.tagger import TaggerConfig
+from rnnkit.nn.init import INPUT_INITS, RECURRENT_INITS
+from rnnkit.torch.task_engines import check_engine, use_engine
+from rnnkit.train import checkpoint as ckpt
+from rnnkit.train.forms import join_tokens, make_form, read_examples
+from rnnkit.train.settings import add_memory_flag, add_optimisation_flags
 from rnnkit.train.task_trainer import INPUT_INIT_DEFAULT, TaskTrainConfig, train
 
 D = TaskTrainConfig()
 FORMS_HELP = {
     "classify": ("many-to-one: label a whole text (sentiment, language ID)", "text<TAB>label"),
     "generate": ("one-to-many: generate text for a label (a new word in language L)", "label<TAB>text"),
-    "seq2seq": ("encoder-decoder: map a source sequence to a target sequence (spelling -> pronunciation)",
-                "source<TAB>target"),
-    "tag": ("synchronous many-to-many: one tag per input character (segmentation, tagging)",
-            "text<TAB>tags, one tag character per text character"),
+    "seq2seq": (
+        "encoder-decoder: map a source sequence to a target sequence (spelling -> pronunciation)",
+        "source<TAB>target",
+    ),
+    "tag": (
+        "synchronous many-to-many: one tag per input character (segmentation, tagging)",
+        "text<TAB>tags, one tag character per text character",
+    ),
 }
-MODEL_CONFIGS = {"classify": ClassifierConfig, "generate": GeneratorConfig, "seq2seq": Seq2SeqConfig,
-                 "tag": TaggerConfig}
+MODEL_CONFIGS = {
+    "classify": ClassifierConfig,
+    "generate": GeneratorConfig,
+    "seq2seq": Seq2SeqConfig,
+    "tag": TaggerConfig,
+}
 
 
 # ---------------------------------------------------------------------------- train flags
 def _train_flags(p: argparse.ArgumentParser, verb: str) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("data", type=Path, nargs="?", help=f"UTF-8 TSV of training examples, lines {FORMS_HELP[verb][1]} "
-                                                       f"(not needed with --resume)")
-    g.add_argument("--val", type=Path, metavar="FILE", help="validation TSV in the same format (default: hold out --val-fraction of DATA)")
-    g.add_argument("--val-fraction", type=float, help=f"share of DATA, drawn at random (seeded), held out for validation when no --val is given (default {D.val_fraction})")
-    g.add_argument("--val-max", type=int, metavar="N", help=f"validation examples scored during training, 0 for all (default {D.val_max})")
+    g.add_argument(
+        "data",
+        type=Path,
+        nargs="?",
+        help=f"UTF-8 TSV of training examples, lines {FORMS_HELP[verb][1]} (not needed with --resume)",
+    )
+    g.add_argument(
+        "--val",
+        type=Path,
+        metavar="FILE",
+        help="validation TSV in the same format (default: hold out --val-fraction of DATA)",
+    )
+    g.add_argument(
+        "--val-fraction",
+        type=float,
+        help=f"share of DATA, drawn at random (seeded), held out for validation when no --val is given (default {D.val_fraction})",
+    )
+    g.add_argument(
+        "--val-max",
+        type=int,
+        metavar="N",
+        help=f"validation examples scored during training, 0 for all (default {D.val_max})",
+    )
     g.add_argument("--batch", type=int, help=f"examples per minibatch B (default {D.batch})")
     g = p.add_argument_group("model")
-    g.add_argument("--hidden", type=int, help=f"hidden units H per layer (and direction) (default {D.hidden})")
+    g.add_argument(
+        "--hidden", type=int, help=f"hidden units H per layer (and direction) (default {D.hidden})"
+    )
     g.add_argument("--layers", type=int, help=f"stacked RNN layers L (default {D.layers})")
-    g.add_argument("--embed", type=int, help="0 feeds one-hot characters; E>0 adds an E-wide learned embedding table (default 0)")
-    g.add_argument("--dropout", type=float, help=f"dropout between layers and before the output layer (default {D.dropout})")
+    g.add_argument(
+        "--embed",
+        type=int,
+        help="0 feeds one-hot characters; E>0 adds an E-wide learned embedding table (default 0)",
+    )
+    g.add_argument(
+        "--dropout",
+        type=float,
+        help=f"dropout between layers and before the output layer (default {D.dropout})",
+    )
     g.add_argument("--init", choices=RECURRENT_INITS, help=f"recurrent weight init (default {D.init})")
     one_hot = "--embed 0, and --cond-embed 0 for the label" if verb == "generate" else "--embed 0"
-    g.add_argument("--input-init", choices=INPUT_INITS, help=f"one-hot inputs only ({one_hot}): layer 0's W_ih columns they select, drawn N(0, 1) as torch.nn.Embedding (normal) or ±1/√H as torch.nn.RNN (uniform); see docs/input_init.md for the measured choice (default {INPUT_INIT_DEFAULT[verb]})")
+    g.add_argument(
+        "--input-init",
+        choices=INPUT_INITS,
+        help=f"one-hot inputs only ({one_hot}): layer 0's W_ih columns they select, drawn N(0, 1) as torch.nn.Embedding (normal) or ±1/√H as torch.nn.RNN (uniform); see docs/input_init.md for the measured choice (default {INPUT_INIT_DEFAULT[verb]})",
+    )
     if verb in ("classify", "tag", "seq2seq"):
-        what = {"classify": "the classifier reads [final state left-to-right ; final state right-to-left]",
-                "tag": "each step's tag reads [h_t left-to-right ; h_t right-to-left], so it sees the characters to its right",
-                "seq2seq": "bidirectional encoder; the decoder (2H wide) starts from both final states"}[verb]
-        g.add_argument("--bidirectional", action="store_true", default=None, help=f"two RNNs per layer, one reading each way: {what}")
+        what = {
+            "classify": "the classifier reads [final state left-to-right ; final state right-to-left]",
+            "tag": "each step's tag reads [h_t left-to-right ; h_t right-to-left], so it sees the characters to its right",
+            "seq2seq": "bidirectional encoder; the decoder (2H wide) starts from both final states",
+        }[verb]
+        g.add_argument(
+            "--bidirectional",
+            action="store_true",
+            default=None,
+            help=f"two RNNs per layer, one reading each way: {what}",
+        )
     if verb == "generate":
-        g.add_argument("--autoregressive", action="store_true", default=None, help="also feed back the previous character at each step (a language model per label); without it the label is the only input, at t=1, and zero vectors follow")
-        g.add_argument("--cond-embed", type=int, help="size of a learned label embedding; 0 feeds the label one-hot (default 0)")
+        g.add_argument(
+            "--autoregressive",
+            action="store_true",
+            default=None,
+            help="also feed back the previous character at each step (a language model per label); without it the label is the only input, at t=1, and zero vectors follow",
+        )
+        g.add_argument(
+            "--cond-embed",
+            type=int,
+            help="size of a learned label embedding; 0 feeds the label one-hot (default 0)",
+        )
     if verb == "seq2seq":
-        g.add_argument("--source-tokens", choices=["chars", "words"], help="read the source as characters or as whitespace-separated tokens (default chars)")
-        g.add_argument("--target-tokens", choices=["chars", "words"], help="read the target as characters or as whitespace-separated tokens, e.g. phonemes (default chars)")
-        g.add_argument("--max-len", type=int, help=f"most target tokens decoded during validation (default {D.max_len})")
+        g.add_argument(
+            "--source-tokens",
+            choices=["chars", "words"],
+            help="read the source as characters or as whitespace-separated tokens (default chars)",
+        )
+        g.add_argument(
+            "--target-tokens",
+            choices=["chars", "words"],
+            help="read the target as characters or as whitespace-separated tokens, e.g. phonemes (default chars)",
+        )
+        g.add_argument(
+            "--max-len", type=int, help=f"most target tokens decoded during validation (default {D.max_len})"
+        )
     add_optimisation_flags(p, D)
     g = p.add_argument_group("run")
-    g.add_argument("--out", type=Path, help=f"run directory for checkpoints and metrics (default runs/{verb})")
-    g.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR exactly where its last checkpoint left it (DATA is read from the path saved in the run)")
-    g.add_argument("--force", action="store_true", default=False, help="start over in an existing --out run directory, deleting its checkpoints")
+    g.add_argument(
+        "--out", type=Path, help=f"run directory for checkpoints and metrics (default runs/{verb})"
+    )
+    g.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue the run in DIR exactly where its last checkpoint left it (DATA is read from the path saved in the run)",
+    )
+    g.add_argument(
+        "--force",
+        action="store_true",
+        default=False,
+        help="start over in an existing --out run directory, deleting its checkpoints",
+    )
     g.add_argument("--max-steps", type=int, help=f"stop after this many steps (default {D.max_steps})")
-    g.add_argument("--minutes", type=float, help="also stop after this much training time (default: no limit)")
-    g.add_argument("--seed", type=int, help=f"seed for initialisation, data order, validation split and dropout (default {D.seed})")
-    g.add_argument("--eval-every", type=int, help=f"validate (and checkpoint) every N steps (default {D.eval_every})")
-    g.add_argument("--log-every", type=int, help=f"write a metrics line every N steps (default {D.log_every})")
-    g.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bar")
+    g.add_argument(
+        "--minutes", type=float, help="also stop after this much training time (default: no limit)"
+    )
+    g.add_argument(
+        "--seed",
+        type=int,
+        help=f"seed for initialisation, data order, validation split and dropout (default {D.seed})",
+    )
+    g.add_argument(
+        "--eval-every", type=int, help=f"validate (and checkpoint) every N steps (default {D.eval_every})"
+    )
+    g.add_argument(
+        "--log-every", type=int, help=f"write a metrics line every N steps (default {D.log_every})"
+    )
+    g.add_argument(
+        "--no-progress", dest="progress", action="store_false", default=None, help="no progress bar"
+    )
     add_memory_flag(g)
     g.add_argument("--fault-nan-step", type=int, help=argparse.SUPPRESS)
     _engine_flags(p)
@@ -100,9 +191,13 @@ def _train_flags(p: argparse.ArgumentParser, verb: str) -> None:
 
 def _engine_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("engine")
-    g.add_argument("--engine", choices=["numpy", "torch"], default="numpy",
-                   help="numpy (default; no dependencies) or torch (torch.nn.RNN, cuDNN on a GPU; needs the torch extra). "
-                        "Not saved: a checkpoint trained with one engine loads with the other")
+    g.add_argument(
+        "--engine",
+        choices=["numpy", "torch"],
+        default="numpy",
+        help="numpy (default; no dependencies) or torch (torch.nn.RNN, cuDNN on a GPU; needs the torch extra). "
+        "Not saved: a checkpoint trained with one engine loads with the other",
+    )
     g.add_argument("--device", default=None, help="torch engine: cpu, cuda or cuda:N (default cpu)")
 
 
@@ -127,7 +222,9 @@ def cmd_train(args) -> int:
         given.pop("data", None)
         return train(None, args.resume, resume=True, given=given, engine=engine, device=device)
     if args.data is None:
-        raise UserError(f"give the training data: rnnkit {verb} train DATA.tsv --out DIR (lines {FORMS_HELP[verb][1]})")
+        raise UserError(
+            f"give the training data: rnnkit {verb} train DATA.tsv --out DIR (lines {FORMS_HELP[verb][1]})"
+        )
     cfg = TaskTrainConfig(**given)
     return train(cfg, args.out or Path(f"runs/{verb}"), force=args.force, engine=engine, device=device)
 
@@ -171,8 +268,10 @@ def _unknown_note(vocab, texts, what="input") -> None:
     unk = sorted({ch for t in texts for ch in t if ch not in vocab.stoi})
     if unk:
         shown = "".join(unk[:20])
-        print(f"rnnkit: note: {len(unk)} {what} character(s) not seen in training ({shown!r}) are read as <unk>",
-              file=sys.stderr)
+        print(
+            f"rnnkit: note: {len(unk)} {what} character(s) not seen in training ({shown!r}) are read as <unk>",
+            file=sys.stderr,
+        )
 
 
 # ---------------------------------------------------------------------------- classify
@@ -182,10 +281,10 @@ def cmd_classify_predict(args) -> int:
     form, model, _ = load_task(args.dir, "classify", args.which, *_engine(args))
     texts = _inputs(args)
     _unknown_note(form.vocab, texts)
-    P = form.probs(model, texts)                                       # (N, K)
+    P = form.probs(model, texts)  # (N, K)
     for t, p in zip(texts, P):
         if args.top > 1:
-            order = np.argsort(-p)[:args.top]
+            order = np.argsort(-p)[: args.top]
             print("\t".join(f"{form.labels.labels[k]}\t{p[k]:.4f}" for k in order))
         else:
             k = int(p.argmax())
@@ -211,8 +310,12 @@ def cmd_classify_eval(args) -> int:
     form, model, c, examples, data = _eval_common(args, "classify")
     r = form.evaluate(model, data, examples)
     r["checkpoint"] = str(c.dir)
-    _print_eval(args, r, f"{args.file}: accuracy {r['accuracy']:.4f} over {r['examples']:,} examples, "
-                         f"loss {r['loss']:.4f} nats ({c.dir})")
+    _print_eval(
+        args,
+        r,
+        f"{args.file}: accuracy {r['accuracy']:.4f} over {r['examples']:,} examples, "
+        f"loss {r['loss']:.4f} nats ({c.dir})",
+    )
     return 0
 
 
@@ -223,7 +326,9 @@ def cmd_generate_sample(args) -> int:
     if args.max_len < 1:
         raise UserError(f"--max-len must be at least 1, got {args.max_len}")
     if not (math.isfinite(args.temperature) and args.temperature >= 0):
-        raise UserError(f"--temperature must be a finite non-negative number (0 is greedy), got {args.temperature}")
+        raise UserError(
+            f"--temperature must be a finite non-negative number (0 is greedy), got {args.temperature}"
+        )
     if args.top_k < 0:
         raise UserError(f"--top-k must be non-negative (0: all), got {args.top_k}")
     if args.seed is not None and args.seed < 0:
@@ -234,7 +339,9 @@ def cmd_generate_sample(args) -> int:
     except ValueError as e:
         raise UserError(f"--label: {e}") from None
     rng = np.random.default_rng(args.seed)
-    seqs = model.sample(np.full(args.n, label, dtype=np.int64), args.max_len, rng, args.temperature, args.top_k)
+    seqs = model.sample(
+        np.full(args.n, label, dtype=np.int64), args.max_len, rng, args.temperature, args.top_k
+    )
     for s in seqs:
         print(form.vocab.decode(s))
     return 0
@@ -244,8 +351,12 @@ def cmd_generate_eval(args) -> int:
     form, model, c, examples, data = _eval_common(args, "generate")
     r = form.evaluate(model, data, examples)
     r["checkpoint"] = str(c.dir)
-    _print_eval(args, r, f"{args.file}: {r['nll']:.4f} nats/char ({r['bpc']:.4f} bits/char, end marker included) "
-                         f"over {r['predictions']:,} predictions ({c.dir})")
+    _print_eval(
+        args,
+        r,
+        f"{args.file}: {r['nll']:.4f} nats/char ({r['bpc']:.4f} bits/char, end marker included) "
+        f"over {r['predictions']:,} predictions ({c.dir})",
+    )
     return 0
 
 
@@ -280,9 +391,13 @@ def cmd_seq2seq_eval(args) -> int:
     r = form.evaluate(model, data, examples, beam=args.beam)
     r["checkpoint"] = str(c.dir)
     unit = "token" if form.cfg.target_tokens == "words" else "character"
-    _print_eval(args, r, f"{args.file}: exact match {r['exact_match']:.4f} (sequence error rate "
-                         f"{r['sequence_error_rate']:.4f}), {unit} error rate {r['token_error_rate']:.4f} "
-                         f"over {r['examples']:,} examples, beam {args.beam} ({c.dir})")
+    _print_eval(
+        args,
+        r,
+        f"{args.file}: exact match {r['exact_match']:.4f} (sequence error rate "
+        f"{r['sequence_error_rate']:.4f}), {unit} error rate {r['token_error_rate']:.4f} "
+        f"over {r['examples']:,} examples, beam {args.beam} ({c.dir})",
+    )
     return 0
 
 
@@ -312,14 +427,21 @@ def cmd_tag_eval(args) -> int:
 
 # ---------------------------------------------------------------------------- registration
 def _dir_flags(p, verb) -> None:
-    p.add_argument("dir", type=Path, help=f"a '{verb}' run directory (its best checkpoint) or a checkpoint directory")
-    p.add_argument("--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory")
+    p.add_argument(
+        "dir", type=Path, help=f"a '{verb}' run directory (its best checkpoint) or a checkpoint directory"
+    )
+    p.add_argument(
+        "--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory"
+    )
     _engine_flags(p)
 
 
 def _eval_parser(vsub, verb, what, extra=None):
-    p = vsub.add_parser("eval", help=f"score a labelled TSV: {what}",
-                        description=f"Score every example of FILE (lines {FORMS_HELP[verb][1]}): {what}.")
+    p = vsub.add_parser(
+        "eval",
+        help=f"score a labelled TSV: {what}",
+        description=f"Score every example of FILE (lines {FORMS_HELP[verb][1]}): {what}.",
+    )
     _dir_flags(p, verb)
     p.add_argument("file", type=Path, help=f"UTF-8 TSV, lines {FORMS_HELP[verb][1]}")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a sentence")
@@ -346,6 +468,7 @@ def _intermixed_parser_class():
                 return self.parse_known_intermixed_args(args, namespace)
             finally:
                 self._mixing = False
+
     return IntermixedParser
 
 
@@ -355,51 +478,93 @@ def add_parser(sub) -> None:
         vp = sub.add_parser(verb, help=desc, description=f"{desc}. Data: UTF-8 TSV, lines {fmt}.")
         vsub = vp.add_subparsers(dest="action", metavar="ACTION", parser_class=IntermixedParser)
         vsub.required = True
-        p = vsub.add_parser("train", help=f"train a {verb} model on a TSV", argument_default=None,
-                            description=f"Train a {verb} model ({desc}) on DATA, lines {fmt}. Checkpoints "
-                                        f"OUT/best (best validation metric) and OUT/last; --resume OUT continues "
-                                        f"bit-identically. Example: rnnkit {verb} train data.tsv --out runs/{verb} --minutes 4")
+        p = vsub.add_parser(
+            "train",
+            help=f"train a {verb} model on a TSV",
+            argument_default=None,
+            description=f"Train a {verb} model ({desc}) on DATA, lines {fmt}. Checkpoints "
+            f"OUT/best (best validation metric) and OUT/last; --resume OUT continues "
+            f"bit-identically. Example: rnnkit {verb} train data.tsv --out runs/{verb} --minutes 4",
+        )
         _train_flags(p, verb)
         p.set_defaults(func=cmd_train, verb=verb)
 
         if verb == "classify":
-            p = vsub.add_parser("predict", help="print the most probable label and its probability per text",
-                                description="For each text (arguments, or stdin lines) print label<TAB>probability. "
-                                            "Characters unseen in training are read as <unk> (a note says so).")
+            p = vsub.add_parser(
+                "predict",
+                help="print the most probable label and its probability per text",
+                description="For each text (arguments, or stdin lines) print label<TAB>probability. "
+                "Characters unseen in training are read as <unk> (a note says so).",
+            )
             _dir_flags(p, verb)
             _text_args(p)
-            p.add_argument("--top", type=int, default=1, help="print the K most probable labels, label<TAB>prob each")
+            p.add_argument(
+                "--top", type=int, default=1, help="print the K most probable labels, label<TAB>prob each"
+            )
             p.set_defaults(func=cmd_classify_predict)
             _eval_parser(vsub, verb, "accuracy and mean loss").set_defaults(func=cmd_classify_eval)
         elif verb == "generate":
-            p = vsub.add_parser("sample", help="generate N texts for a label",
-                                description="Draw N texts conditioned on --label, one per line.")
+            p = vsub.add_parser(
+                "sample",
+                help="generate N texts for a label",
+                description="Draw N texts conditioned on --label, one per line.",
+            )
             _dir_flags(p, verb)
             p.add_argument("--label", required=True, help="the condition: one of the training labels")
             p.add_argument("-n", type=int, default=10, help="how many texts to draw")
-            p.add_argument("--temperature", type=float, default=1.0, help="divide logits by this; 0 is greedy, below 1 more conservative")
-            p.add_argument("--top-k", type=int, default=0, help="sample among the K most likely characters (0: all)")
+            p.add_argument(
+                "--temperature",
+                type=float,
+                default=1.0,
+                help="divide logits by this; 0 is greedy, below 1 more conservative",
+            )
+            p.add_argument(
+                "--top-k", type=int, default=0, help="sample among the K most likely characters (0: all)"
+            )
             p.add_argument("--max-len", type=int, default=40, help="most characters per text")
             p.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
             p.set_defaults(func=cmd_generate_sample)
             _eval_parser(vsub, verb, "held-out NLL per character").set_defaults(func=cmd_generate_eval)
         elif verb == "seq2seq":
+
             def dec_flags(q):
                 q.add_argument("--beam", type=int, default=1, help="beam width; 1 is greedy decoding")
-                q.add_argument("--max-len", type=int, default=None, help="most target tokens per output (default: the training --max-len)")
-            p = vsub.add_parser("predict", help="decode a target for each source",
-                                description="For each source (arguments, or stdin lines) print the decoded target.")
+                q.add_argument(
+                    "--max-len",
+                    type=int,
+                    default=None,
+                    help="most target tokens per output (default: the training --max-len)",
+                )
+
+            p = vsub.add_parser(
+                "predict",
+                help="decode a target for each source",
+                description="For each source (arguments, or stdin lines) print the decoded target.",
+            )
             _dir_flags(p, verb)
             _text_args(p, "sources")
             dec_flags(p)
             p.set_defaults(func=cmd_seq2seq_predict)
-            _eval_parser(vsub, verb, "exact-match rate, sequence error rate, token (or character) error rate",
-                         dec_flags).set_defaults(func=cmd_seq2seq_eval)
+            _eval_parser(
+                vsub,
+                verb,
+                "exact-match rate, sequence error rate, token (or character) error rate",
+                dec_flags,
+            ).set_defaults(func=cmd_seq2seq_eval)
         else:
-            p = vsub.add_parser("predict", help="print the tag string of each text",
-                                description="For each text (arguments, or stdin lines) print one tag per character.")
+            p = vsub.add_parser(
+                "predict",
+                help="print the tag string of each text",
+                description="For each text (arguments, or stdin lines) print one tag per character.",
+            )
             _dir_flags(p, verb)
             _text_args(p)
-            p.add_argument("--space-after", metavar="TAG", help="print the text with a space after each character tagged TAG (space restoration: --space-after 1)")
+            p.add_argument(
+                "--space-after",
+                metavar="TAG",
+                help="print the text with a space after each character tagged TAG (space restoration: --space-after 1)",
+            )
             p.set_defaults(func=cmd_tag_predict)
-            _eval_parser(vsub, verb, "tag accuracy, and boundary precision/recall/F1 when the tags are 0/1").set_defaults(func=cmd_tag_eval)
+            _eval_parser(
+                vsub, verb, "tag accuracy, and boundary precision/recall/F1 when the tags are 0/1"
+            ).set_defaults(func=cmd_tag_eval)

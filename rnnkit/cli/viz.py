@@ -8,12 +8,10 @@ Output files (``-o``, ``--json``, ``--html``) are checked before any work by
 ``output_path.check_output`` (suffix, not a directory, an existing writable parent; a missing suffix
 becomes ``.png`` or ``.html``) and written atomically, so a bad path is one error line.
 """
+
 from __future__ import annotations
 
-from rnnkit.viz import gradflow
-from rnnkit.viz import inspect_units
-from rnnkit.viz import plot_curves
-from rnnkit.viz import serve
+from rnnkit.viz import gradflow, inspect_units, plot_curves, serve
 
 
 def add_parser(sub) -> None:

@@ -10,6 +10,7 @@ of chunk k+1 continues column b of chunk k, which is what lets the trainer carry
 hidden state across chunks. Every one of the B*L predicted positions is visited exactly
 once per epoch; the (N - 1) mod B left over at the end are not (fewer than B characters).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,9 +32,11 @@ class StreamBatcher:
         self.n, self.B, self.T = n, B, T
         self.L = (n - 1) // B
         if self.L < 1:
-            raise UserError(f"the training text ({n} characters) is too short for one batch of "
-                            f"{B} streams; use a smaller --batch or more text")
-        self.starts = np.arange(B, dtype=np.int64) * self.L                 # (B,)
+            raise UserError(
+                f"the training text ({n} characters) is too short for one batch of "
+                f"{B} streams; use a smaller --batch or more text"
+            )
+        self.starts = np.arange(B, dtype=np.int64) * self.L  # (B,)
         self.chunks_per_epoch = -(-self.L // T)
 
     def positions(self, k: int) -> np.ndarray:
@@ -46,5 +49,5 @@ class StreamBatcher:
         """Chunk k (0-based within an epoch) -> (x (T', B), y (T', B)) as int64."""
         if not 0 <= k < self.chunks_per_epoch:
             raise IndexError(f"chunk {k} out of range [0, {self.chunks_per_epoch})")
-        block = np.asarray(ids[self.positions(k)], dtype=np.int64)        # (T'+1, B)
+        block = np.asarray(ids[self.positions(k)], dtype=np.int64)  # (T'+1, B)
         return block[:-1], block[1:]

@@ -14,6 +14,7 @@ directory whose every file is skipped is still refused. The check is the first p
 itself (no extra read of the corpus): a file is dropped when that pass hits its first NUL
 or bad byte, before any of its characters count.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -29,12 +30,35 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.errors import UserError
+
 from .vocab import Vocab
 
-CHUNK_BYTES = 1 << 22          # 4 MiB per read: bounds memory whatever the file size
-TEXT_SUFFIXES = {".txt", ".md", ".rst", ".py", ".text", ".tsv", ".csv", ".json", ".html", ".xml",
-                 ".tex", ".c", ".h", ".js", ".ts", ".java", ".go", ".rs", ".sh", ".yaml", ".yml", ""}
-MAX_SKIP_WARNINGS = 20         # skipped files named one per line; beyond this, only a count
+CHUNK_BYTES = 1 << 22  # 4 MiB per read: bounds memory whatever the file size
+TEXT_SUFFIXES = {
+    ".txt",
+    ".md",
+    ".rst",
+    ".py",
+    ".text",
+    ".tsv",
+    ".csv",
+    ".json",
+    ".html",
+    ".xml",
+    ".tex",
+    ".c",
+    ".h",
+    ".js",
+    ".ts",
+    ".java",
+    ".go",
+    ".rs",
+    ".sh",
+    ".yaml",
+    ".yml",
+    "",
+}
+MAX_SKIP_WARNINGS = 20  # skipped files named one per line; beyond this, only a count
 
 
 class NotTextError(UserError):
@@ -73,8 +97,8 @@ class Skipper:
 
     def __init__(self, walked: dict[Path, Path] | None = None):
         self.walked = dict(walked or {})
-        self.found = Counter(self.walked.values())        # files found per directory
-        self.skipped: list[tuple[Path, NotTextError]] = []   # (directory, error), in order
+        self.found = Counter(self.walked.values())  # files found per directory
+        self.skipped: list[tuple[Path, NotTextError]] = []  # (directory, error), in order
 
     def skip(self, path: Path, err: NotTextError) -> None:
         where = self.walked.get(path)
@@ -87,14 +111,19 @@ class Skipper:
         for where, k in per_dir.items():
             if k == self.found[where]:
                 e = next(e for w, e in self.skipped if w == where)
-                raise UserError(f"directory {where} holds no usable text: all {k:,} files found there are "
-                                f"binary or not valid UTF-8 (e.g. {e.path}: {e.reason})")
+                raise UserError(
+                    f"directory {where} holds no usable text: all {k:,} files found there are "
+                    f"binary or not valid UTF-8 (e.g. {e.path}: {e.reason})"
+                )
         for _, e in self.skipped[:MAX_SKIP_WARNINGS]:
             print(f"rnnkit: warning: skipping {e.path}: {e.reason}", file=sys.stderr)
         n = len(self.skipped)
         if n > MAX_SKIP_WARNINGS:
-            print(f"rnnkit: warning: skipped {n:,} files in all as binary or not UTF-8 "
-                  f"({n - MAX_SKIP_WARNINGS:,} not named above)", file=sys.stderr)
+            print(
+                f"rnnkit: warning: skipped {n:,} files in all as binary or not UTF-8 "
+                f"({n - MAX_SKIP_WARNINGS:,} not named above)",
+                file=sys.stderr,
+            )
 
 
 def default_corpus_files() -> FoundFiles:
@@ -105,7 +134,7 @@ def default_corpus_files() -> FoundFiles:
     if not files:
         raise UserError(f"no Python source found under {root} for the default corpus; give a text file")
     files.sort()
-    return FoundFiles(files, {f: root for f in files})     # found by walking: skippable
+    return FoundFiles(files, {f: root for f in files})  # found by walking: skippable
 
 
 def find_files(paths: list[str]) -> FoundFiles:
@@ -120,10 +149,17 @@ def find_files(paths: list[str]) -> FoundFiles:
     named: set[Path] = set()
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in TEXT_SUFFIXES
-                           and not any(part.startswith(".") for part in q.relative_to(p).parts))
+            found = sorted(
+                q
+                for q in p.rglob("*")
+                if q.is_file()
+                and q.suffix.lower() in TEXT_SUFFIXES
+                and not any(part.startswith(".") for part in q.relative_to(p).parts)
+            )
             if not found:
-                raise UserError(f"directory {p} holds no text files ({', '.join(sorted(s for s in TEXT_SUFFIXES if s))})")
+                raise UserError(
+                    f"directory {p} holds no text files ({', '.join(sorted(s for s in TEXT_SUFFIXES if s))})"
+                )
             out.extend(found)
             walked.update((q, p) for q in found)
         elif p.is_file():
@@ -147,23 +183,29 @@ def iter_text(path: Path, errors: str = "strict", chunk_bytes: int = CHUNK_BYTES
     with f:
         first = True
         while True:
-            raw = f.read(max(chunk_bytes, 3) if first else chunk_bytes)   # a whole BOM in the first read
+            raw = f.read(max(chunk_bytes, 3) if first else chunk_bytes)  # a whole BOM in the first read
             eof = not raw
             if first and raw.startswith(codecs.BOM_UTF8):
                 raw, offset = raw[3:], 3
             nul = raw.find(b"\0")
             if nul >= 0:
                 at = offset + nul
-                raise NotTextError(f"{path} looks like a binary file (NUL byte at offset {at}); give text files",
-                                   path, f"binary (NUL byte at offset {at})")
+                raise NotTextError(
+                    f"{path} looks like a binary file (NUL byte at offset {at}); give text files",
+                    path,
+                    f"binary (NUL byte at offset {at})",
+                )
             pending = len(dec.getstate()[0])  # bytes of a split character held from the last read
             try:
                 text = dec.decode(raw, final=eof)
             except UnicodeDecodeError as e:
                 bad = max(offset - pending + e.start, 0)
-                raise NotTextError(f"{path} is not valid UTF-8 (byte offset {bad}); "
-                                   f"convert it, or pass --encoding-errors replace",
-                                   path, f"not valid UTF-8 (byte offset {bad})") from None
+                raise NotTextError(
+                    f"{path} is not valid UTF-8 (byte offset {bad}); "
+                    f"convert it, or pass --encoding-errors replace",
+                    path,
+                    f"not valid UTF-8 (byte offset {bad})",
+                ) from None
             offset += len(raw)
             first = False
             if text:
@@ -172,8 +214,9 @@ def iter_text(path: Path, errors: str = "strict", chunk_bytes: int = CHUNK_BYTES
                 return
 
 
-def scan_vocab(files: list[Path], errors: str = "strict",
-               skipper: Skipper | None = None) -> tuple[Vocab, int, list[int | None]]:
+def scan_vocab(
+    files: list[Path], errors: str = "strict", skipper: Skipper | None = None
+) -> tuple[Vocab, int, list[int | None]]:
     """First pass: (vocabulary, total characters, characters per file).
 
     With a ``skipper``, a file it skips (found by walking, binary or not UTF-8) counts
@@ -182,7 +225,7 @@ def scan_vocab(files: list[Path], errors: str = "strict",
     chars: set[str] = set()
     counts: list[int | None] = []
     for p in files:
-        seen: set[str] = set()             # merged only once the whole file has decoded
+        seen: set[str] = set()  # merged only once the whole file has decoded
         n = 0
         try:
             for text in iter_text(p, errors):
@@ -210,7 +253,7 @@ def encode_files(files: list[Path], vocab: Vocab, out, errors: str = "strict") -
         for text in iter_text(p, errors):
             ids = vocab.encode(text, what=str(p))
             if isinstance(out, np.ndarray):
-                out[pos:pos + len(ids)] = ids
+                out[pos : pos + len(ids)] = ids
             else:
                 out.write(ids.tobytes())
             pos += len(ids)
@@ -220,6 +263,7 @@ def encode_files(files: list[Path], vocab: Vocab, out, errors: str = "strict") -
 @dataclass
 class Prepared:
     """A prepared corpus on disk: ``ids.bin`` (train then validation) plus ``meta.json``."""
+
     dir: Path
     vocab: Vocab
     n_train: int
@@ -236,15 +280,16 @@ class Prepared:
         return np.memmap(self.path, dtype=self.dtype, mode="r", shape=(self.n_train + self.n_val,))
 
     def train_ids(self) -> np.ndarray:
-        return self.ids()[:self.n_train]
+        return self.ids()[: self.n_train]
 
     def val_ids(self) -> np.ndarray:
-        return self.ids()[self.n_train:]
+        return self.ids()[self.n_train :]
 
 
 @dataclass
 class CorpusPlan:
     """The result of the first pass: what preparation will write, known before anything is."""
+
     files: list
     val_files: list
     vocab: Vocab
@@ -253,8 +298,9 @@ class CorpusPlan:
     errors: str = "strict"
 
 
-def plan_corpus(files: list[Path], val_files: list[Path] | None = None, val_fraction: float = 0.1,
-                errors: str = "strict") -> CorpusPlan:
+def plan_corpus(
+    files: list[Path], val_files: list[Path] | None = None, val_fraction: float = 0.1, errors: str = "strict"
+) -> CorpusPlan:
     """First pass over the text: vocabulary, size and split. Reads only; writes nothing.
 
     Every problem with the input (unreadable, binary, invalid UTF-8, empty) is raised
@@ -277,13 +323,13 @@ def plan_corpus(files: list[Path], val_files: list[Path] | None = None, val_frac
     counts = [n for n in counts if n is not None]
     if total == 0:
         raise UserError(f"the corpus is empty ({', '.join(map(str, all_files[:3]))})")
-    n_tr_files = sum(counts[:len(files)])
+    n_tr_files = sum(counts[: len(files)])
     if val_files:
         n_train, n_val = n_tr_files, total - n_tr_files
         if n_train == 0:
             raise UserError(f"the training text is empty ({', '.join(map(str, list(files)[:3]))})")
     else:
-        n_train = int(total * (1.0 - val_fraction))   # as nanoGPT: data[:int(n * 0.9)]
+        n_train = int(total * (1.0 - val_fraction))  # as nanoGPT: data[:int(n * 0.9)]
         n_val = total - n_train
     return CorpusPlan(list(files), list(val_files or []), vocab, n_train, n_val, errors)
 
@@ -313,8 +359,13 @@ def write_prepared(plan: CorpusPlan, data_dir: Path, log=print) -> Prepared:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, data_dir / "ids.bin")
-        meta = {"n_train": plan.n_train, "n_val": plan.n_val, "dtype": dtype.name,
-                "files": [str(p) for p in plan.files], "val_files": [str(p) for p in plan.val_files]}
+        meta = {
+            "n_train": plan.n_train,
+            "n_val": plan.n_val,
+            "dtype": dtype.name,
+            "files": [str(p) for p in plan.files],
+            "val_files": [str(p) for p in plan.val_files],
+        }
         (data_dir / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
         (data_dir / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     except OSError as e:
@@ -323,16 +374,26 @@ def write_prepared(plan: CorpusPlan, data_dir: Path, log=print) -> Prepared:
         except OSError:
             pass
         if e.errno == errno.ENOSPC:
-            raise UserError(f"disk full while writing the prepared ids ({total * dtype.itemsize:,} bytes) "
-                            f"to {data_dir}; free space and try again") from None
+            raise UserError(
+                f"disk full while writing the prepared ids ({total * dtype.itemsize:,} bytes) "
+                f"to {data_dir}; free space and try again"
+            ) from None
         raise UserError(f"could not write the prepared ids to {data_dir}: {e}") from None
-    log(f"prepared {total:,} characters ({plan.n_train:,} train, {plan.n_val:,} validation), "
-        f"vocabulary {len(vocab)}, ids as {dtype.name} in {data_dir / 'ids.bin'}")
+    log(
+        f"prepared {total:,} characters ({plan.n_train:,} train, {plan.n_val:,} validation), "
+        f"vocabulary {len(vocab)}, ids as {dtype.name} in {data_dir / 'ids.bin'}"
+    )
     return Prepared(data_dir, vocab, plan.n_train, plan.n_val, dtype.name)
 
 
-def prepare(files: list[Path], data_dir: Path, val_files: list[Path] | None = None,
-            val_fraction: float = 0.1, errors: str = "strict", log=print) -> Prepared:
+def prepare(
+    files: list[Path],
+    data_dir: Path,
+    val_files: list[Path] | None = None,
+    val_fraction: float = 0.1,
+    errors: str = "strict",
+    log=print,
+) -> Prepared:
     """Build the vocabulary over all text and write ids: train first, validation after
     (``plan_corpus`` then ``write_prepared``)."""
     return write_prepared(plan_corpus(files, val_files, val_fraction, errors), data_dir, log)
@@ -344,7 +405,9 @@ def load_prepared(data_dir: Path) -> Prepared:
         vocab = Vocab.from_json((data_dir / "vocab.json").read_text(encoding="utf-8"))
         p = Prepared(data_dir, vocab, int(meta["n_train"]), int(meta["n_val"]), str(meta["dtype"]))
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise UserError(f"prepared data in {data_dir} is unreadable ({e}); delete it to prepare again") from None
+        raise UserError(
+            f"prepared data in {data_dir} is unreadable ({e}); delete it to prepare again"
+        ) from None
     expected = (p.n_train + p.n_val) * np.dtype(p.dtype).itemsize
     if not p.path.is_file() or p.path.stat().st_size != expected:
         raise UserError(f"{p.path} is missing or has the wrong size; delete {data_dir} to prepare again")

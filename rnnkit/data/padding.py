@@ -11,13 +11,15 @@ Time-major (T, B), as the engine wants. Teacher forcing for a target y_1..y_n:
 
 so the step that reads y_{t-1} is trained to emit y_t, and the last one to emit EOS.
 """
+
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from rnnkit.nn.mask import lengths_to_mask
+
 from .token_vocab import BOS, EOS, PAD
 
 
@@ -25,24 +27,26 @@ def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int = PAD, dtype="float64")
     """Sequences of ids -> (ids (T, B) int64, lengths (B,) int64, mask (T, B) of ``dtype``)."""
     if len(seqs) == 0:
         raise ValueError("cannot pad an empty batch")
-    lengths = np.array([len(s) for s in seqs], dtype=np.int64)            # (B,)
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)  # (B,)
     T = int(lengths.max())
-    ids = np.full((T, len(seqs)), pad_id, dtype=np.int64)                   # (T, B)
+    ids = np.full((T, len(seqs)), pad_id, dtype=np.int64)  # (T, B)
     for b, s in enumerate(seqs):
-        ids[:len(s), b] = s
+        ids[: len(s), b] = s
     return ids, lengths, lengths_to_mask(lengths, T, dtype)
 
 
-def teacher_forcing(targets: Sequence[Sequence[int]], bos_id: int = BOS, eos_id: int = EOS,
-                    pad_id: int = PAD, dtype="float64"):
+def teacher_forcing(
+    targets: Sequence[Sequence[int]], bos_id: int = BOS, eos_id: int = EOS, pad_id: int = PAD, dtype="float64"
+):
     """Targets without specials -> (dec_in (T, B), dec_out (T, B), mask (T, B)), T = max n + 1."""
     dec_in, _, mask = pad_batch([[bos_id] + list(t) for t in targets], pad_id, dtype)
     dec_out, _, _ = pad_batch([list(t) + [eos_id] for t in targets], pad_id, dtype)
     return dec_in, dec_out, mask
 
 
-def minibatches(n: int, batch_size: int, rng: np.random.Generator | None = None,
-                drop_last: bool = False) -> Iterator[np.ndarray]:
+def minibatches(
+    n: int, batch_size: int, rng: np.random.Generator | None = None, drop_last: bool = False
+) -> Iterator[np.ndarray]:
     """Index arrays covering range(n) once: shuffled by ``rng`` (in order when None).
 
     Deterministic given the generator's state; the generator advances by one permutation.
@@ -52,7 +56,7 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator | None = None,
     order = np.arange(n) if rng is None else rng.permutation(n)
     stop = n - n % batch_size if drop_last else n
     for i in range(0, stop, batch_size):
-        yield order[i:i + batch_size]
+        yield order[i : i + batch_size]
 
 
 def resolve_mask(T: int, B: int, mask=None, lengths=None, dtype=np.float64):

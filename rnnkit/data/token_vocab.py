@@ -17,11 +17,12 @@ classifier): one layout everywhere, and an unused id costs one column.
 (``rnnkit/data/vocab.py`` is the language model's vocabulary: plain sorted characters, no
 specials. The task models need PAD/BOS/EOS/UNK, hence this separate class.)
 """
+
 from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
@@ -51,7 +52,7 @@ class TokenVocab:
         self.stoi = {t: i for i, t in enumerate(self.itos)}
 
     @classmethod
-    def build(cls, sequences: Iterable[Iterable[str]], min_count: int = 1) -> "TokenVocab":
+    def build(cls, sequences: Iterable[Iterable[str]], min_count: int = 1) -> TokenVocab:
         """Tokens seen at least ``min_count`` times, sorted (by code point for characters)."""
         counts = Counter()
         for seq in sequences:
@@ -82,7 +83,7 @@ class TokenVocab:
         return {"specials": list(SPECIALS), "tokens": self.tokens}
 
     @classmethod
-    def from_dict(cls, obj) -> "TokenVocab":
+    def from_dict(cls, obj) -> TokenVocab:
         if not isinstance(obj, dict) or not isinstance(obj.get("tokens"), list):
             raise ValueError('a task vocabulary must be {"specials": [...], "tokens": [...]}')
         if obj.get("specials", list(SPECIALS)) != list(SPECIALS):
@@ -93,7 +94,7 @@ class TokenVocab:
         return json.dumps(self.to_dict(), ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> "TokenVocab":
+    def from_json(cls, text: str) -> TokenVocab:
         return cls.from_dict(json.loads(text))
 
 
@@ -115,7 +116,7 @@ class LabelSet:
         self.index = {l: i for i, l in enumerate(labels)}
 
     @classmethod
-    def build(cls, labels: Iterable[str]) -> "LabelSet":
+    def build(cls, labels: Iterable[str]) -> LabelSet:
         return cls(sorted(set(labels)))
 
     def __len__(self) -> int:
@@ -127,7 +128,9 @@ class LabelSet:
         for l in labels:
             if l not in self.index:
                 shown = ", ".join(repr(x) for x in self.labels[:10])
-                raise ValueError(f"unknown {what} {l!r}; known: {shown}{' ...' if len(self.labels) > 10 else ''}")
+                raise ValueError(
+                    f"unknown {what} {l!r}; known: {shown}{' ...' if len(self.labels) > 10 else ''}"
+                )
             out.append(self.index[l])
         return out
 
@@ -138,7 +141,7 @@ class LabelSet:
         return {"labels": self.labels}
 
     @classmethod
-    def from_dict(cls, obj) -> "LabelSet":
+    def from_dict(cls, obj) -> LabelSet:
         if not isinstance(obj, dict) or not isinstance(obj.get("labels"), list):
             raise ValueError('a label set must be {"labels": [...]}')
         return cls(obj["labels"])

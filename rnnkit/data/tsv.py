@@ -14,6 +14,7 @@ Rules, the same for every format:
   ValueError names the file and the 1-based line number. Fields are not stripped:
   spaces are data.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,9 @@ def _decode(path, data: bytes) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        raise ValueError(f"{path}: invalid UTF-8 at byte offset {e.start} (line {line}): "
-                         f"{e.reason}") from None
+        raise ValueError(
+            f"{path}: invalid UTF-8 at byte offset {e.start} (line {line}): {e.reason}"
+        ) from None
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -41,8 +43,10 @@ def read_tsv(path: str | os.PathLike, fields: int = 2, names: tuple[str, ...] = 
             continue
         parts = line.split("\t")
         if len(parts) != fields:
-            raise ValueError(f"{path}:{lineno}: expected {fields} tab-separated fields "
-                             f"({'<TAB>'.join(names)}), found {len(parts)}")
+            raise ValueError(
+                f"{path}:{lineno}: expected {fields} tab-separated fields "
+                f"({'<TAB>'.join(names)}), found {len(parts)}"
+            )
         for name, p in zip(names, parts):
             if p == "":
                 raise ValueError(f"{path}:{lineno}: the {name} field is empty")
@@ -73,6 +77,8 @@ def read_text_tags(path) -> tuple[list[str], list[str]]:
     rows = read_tsv(path, 2, ("text", "tags"))
     for lineno, (text, tags) in rows:
         if len(text) != len(tags):
-            raise ValueError(f"{path}:{lineno}: tags must have one character per text character: "
-                             f"text has {len(text)} characters, tags has {len(tags)}")
+            raise ValueError(
+                f"{path}:{lineno}: tags must have one character per text character: "
+                f"text has {len(text)} characters, tags has {len(tags)}"
+            )
     return [r[0] for _, r in rows], [r[1] for _, r in rows]

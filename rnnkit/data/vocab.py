@@ -4,6 +4,7 @@ id(c) is the rank of c among the corpus's distinct code points, so the vocabular
 deterministic function of the text: any script, emoji and mixed text included. It is
 saved as ``vocab.json`` (``{"chars": [...]}``) next to the model.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,7 @@ class Vocab:
         self._codes = np.array([ord(c) for c in chars], dtype=np.uint32)  # sorted, for searchsorted
 
     @classmethod
-    def from_text(cls, text: str) -> "Vocab":
+    def from_text(cls, text: str) -> Vocab:
         return cls(sorted(set(text)))
 
     def __len__(self) -> int:
@@ -42,7 +43,7 @@ class Vocab:
     def id_dtype(self):
         """The narrowest unsigned integer type that holds every id."""
         n = len(self.chars)
-        return np.uint8 if n <= 2 ** 8 else np.uint16 if n <= 2 ** 16 else np.uint32
+        return np.uint8 if n <= 2**8 else np.uint16 if n <= 2**16 else np.uint32
 
     def unknown(self, text: str) -> list[str]:
         """Characters of ``text`` that the vocabulary lacks, in order of first appearance."""
@@ -85,7 +86,7 @@ class Vocab:
                 continue
             bad = dict.fromkeys(self.unknown(text))
             for more in pieces:
-                if not self._lookup(more)[1].all():    # the slow per-character scan only where needed
+                if not self._lookup(more)[1].all():  # the slow per-character scan only where needed
                     bad.update(dict.fromkeys(self.unknown(more)))
             raise self.unknown_error(list(bad), what)
 
@@ -96,9 +97,12 @@ class Vocab:
         return json.dumps({"chars": self.chars}, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> "Vocab":
+    def from_json(cls, text: str) -> Vocab:
         obj = json.loads(text)
-        if not isinstance(obj, dict) or not isinstance(obj.get("chars"), list) \
-                or not all(isinstance(c, str) for c in obj["chars"]):
-            raise ValueError("vocab.json must hold {\"chars\": [single characters]}")
+        if (
+            not isinstance(obj, dict)
+            or not isinstance(obj.get("chars"), list)
+            or not all(isinstance(c, str) for c in obj["chars"])
+        ):
+            raise ValueError('vocab.json must hold {"chars": [single characters]}')
         return cls(obj["chars"])

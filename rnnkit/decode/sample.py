@@ -11,12 +11,13 @@
 - beam search: keep the ``beam`` most likely continuations by total log-probability;
   returns the best one at the end (so it cannot stream)
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from rnnkit.nn.softmax_cross_entropy import log_softmax, softmax
 from rnnkit.models.stream_step import stream_for
+from rnnkit.nn.softmax_cross_entropy import log_softmax, softmax
 
 
 def tempered_logits(logits: np.ndarray, temperature: float) -> np.ndarray:
@@ -34,11 +35,13 @@ def tempered_logits(logits: np.ndarray, temperature: float) -> np.ndarray:
     callers treat 0 (greedy) and negative values before calling.
     """
     z = np.asarray(logits, dtype=np.float64)
-    with np.errstate(over="ignore"):            # overflow to -inf is the intended greedy limit
+    with np.errstate(over="ignore"):  # overflow to -inf is the intended greedy limit
         return (z - z.max(axis=-1, keepdims=True)) / temperature
 
 
-def filter_probs(logits: np.ndarray, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> np.ndarray:
+def filter_probs(
+    logits: np.ndarray, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0
+) -> np.ndarray:
     """logits (V,) -> a probability vector (V,) after temperature, top-k and top-p.
 
     Never NaN for any temperature > 0 (see ``tempered_logits``): a temperature too small
@@ -70,7 +73,7 @@ def warm_up(model, prime_ids: np.ndarray):
 def gumbel_blocks(rng: np.random.Generator, V: int, n: int, block: int = 1024):
     """Yield ``n`` rows of i.i.d. Gumbel(0, 1) noise (V,), drawn ``block`` rows at a time."""
     while n > 0:
-        g = rng.gumbel(size=(min(block, n), V))                              # (block, V) float64
+        g = rng.gumbel(size=(min(block, n), V))  # (block, V) float64
         n -= len(g)
         yield from g
 
@@ -99,11 +102,19 @@ class GumbelDraw:
     entering it costs about a microsecond, a noticeable share of one character's step.
     """
 
-    def __init__(self, V: int, length: int, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-                 greedy: bool = False, seed: int | None = None):
+    def __init__(
+        self,
+        V: int,
+        length: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        greedy: bool = False,
+        seed: int | None = None,
+    ):
         self.temperature, self.top_k, self.top_p, self.greedy = temperature, top_k, top_p, greedy
         self.filtered = 0 < top_k < V or top_p < 1.0
-        self.z = np.empty(V, dtype=np.float64)                              # (V,) draw buffer
+        self.z = np.empty(V, dtype=np.float64)  # (V,) draw buffer
         self.noise = gumbel_blocks(np.random.default_rng(seed), V, 0 if greedy else length)
 
     def __call__(self, logits: np.ndarray) -> int:
@@ -115,15 +126,24 @@ class GumbelDraw:
             np.log(filter_probs(logits, self.temperature, self.top_k, self.top_p), out=z)
         else:
             np.copyto(z, logits)
-            z -= z[z.argmax()]                      # argmax + index: a small array's max() is slower
+            z -= z[z.argmax()]  # argmax + index: a small array's max() is slower
             if self.temperature != 1.0:
                 z /= self.temperature
         z += next(self.noise)
         return int(z.argmax())
 
 
-def sample(model, prime_ids: np.ndarray, length: int, temperature: float = 1.0, top_k: int = 0,
-           top_p: float = 1.0, greedy: bool = False, seed: int | None = None, emit=None) -> list[int]:
+def sample(
+    model,
+    prime_ids: np.ndarray,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    greedy: bool = False,
+    seed: int | None = None,
+    emit=None,
+) -> list[int]:
     """Generate ``length`` ids after ``prime_ids`` (non-empty). ``emit(id)`` is called per id.
 
     Each id is drawn by ``GumbelDraw`` (exact sampling from the tempered, filtered softmax);
@@ -134,7 +154,7 @@ def sample(model, prime_ids: np.ndarray, length: int, temperature: float = 1.0, 
         logits = stream.step(int(c))
     draw = GumbelDraw(len(logits), length, temperature, top_k, top_p, greedy, seed)
     out = []
-    with np.errstate(over="ignore", divide="ignore"):                       # see GumbelDraw
+    with np.errstate(over="ignore", divide="ignore"):  # see GumbelDraw
         for _ in range(length):
             c = draw(logits)
             out.append(c)
@@ -148,18 +168,18 @@ def beam_search(model, prime_ids: np.ndarray, length: int, beam: int) -> tuple[l
     """The most likely continuation found with ``beam`` hypotheses: (ids, total log-prob)."""
     logits, h = warm_up(model, prime_ids)
     seqs = [[]]
-    scores = np.zeros(1)                                                    # (K,)
-    logp = log_softmax(logits[None].astype(np.float64))                    # (K, V)
+    scores = np.zeros(1)  # (K,)
+    logp = log_softmax(logits[None].astype(np.float64))  # (K, V)
     for _ in range(length):
         V = logp.shape[1]
-        cand = (scores[:, None] + logp).ravel()                            # (K*V,)
+        cand = (scores[:, None] + logp).ravel()  # (K*V,)
         k = min(beam, cand.size)
         top = np.argpartition(-cand, k - 1)[:k]
         top = top[np.argsort(-cand[top], kind="stable")]
         src, c = top // V, top % V
         seqs = [seqs[s] + [int(ci)] for s, ci in zip(src, c)]
         scores = cand[top]
-        h = h[:, src]                                                       # (L, K, H)
+        h = h[:, src]  # (L, K, H)
         logits, h = model.step(c, h)
         logp = log_softmax(logits.astype(np.float64))
     return seqs[0], float(scores[0])

@@ -24,15 +24,17 @@ beam = 1 this is exactly greedy decoding. Beam search is a heuristic: a wider be
 not provably always, finds a more probable output; a beam as large as the number of
 possible outputs finds the most probable one.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from rnnkit.errors import UserError
-from .sample import tempered_logits
 from rnnkit.nn.softmax_cross_entropy import log_softmax
+
+from .sample import tempered_logits
 
 Step = Callable[[np.ndarray, np.ndarray, int], tuple]
 
@@ -45,8 +47,9 @@ def step_logprobs(logits: np.ndarray, banned: Sequence[int] = ()) -> np.ndarray:
     return lp
 
 
-def greedy_decode(step: Step, h0: np.ndarray, bos_id: int, eos_id: int, max_len: int,
-                  banned: Sequence[int] = ()):
+def greedy_decode(
+    step: Step, h0: np.ndarray, bos_id: int, eos_id: int, max_len: int, banned: Sequence[int] = ()
+):
     """Most probable token at each step, for B sequences at once.
 
     h0 (…, B, …) with the batch on axis 1 -> (seqs, scores): ``seqs`` a list of B token
@@ -54,15 +57,15 @@ def greedy_decode(step: Step, h0: np.ndarray, bos_id: int, eos_id: int, max_len:
     emitted before ``max_len``).
     """
     B = h0.shape[1]
-    prev = np.full(B, bos_id, dtype=np.int64)                              # (B,)
+    prev = np.full(B, bos_id, dtype=np.int64)  # (B,)
     alive = np.ones(B, dtype=bool)
     scores = np.zeros(B)
     seqs = [[] for _ in range(B)]
     h = h0
     for t in range(max_len):
-        logits, h = step(prev, h, t)                                       # (B, V)
+        logits, h = step(prev, h, t)  # (B, V)
         lp = step_logprobs(logits, banned)
-        tok = lp.argmax(axis=1)                                            # (B,)
+        tok = lp.argmax(axis=1)  # (B,)
         scores += np.where(alive, lp[np.arange(B), tok], 0.0)
         for b in np.flatnonzero(alive & (tok != eos_id)):
             seqs[b].append(int(tok[b]))
@@ -73,16 +76,24 @@ def greedy_decode(step: Step, h0: np.ndarray, bos_id: int, eos_id: int, max_len:
     return seqs, scores
 
 
-def sample(step: Step, h0: np.ndarray, bos_id: int, eos_id: int, max_len: int,
-           rng: np.random.Generator, temperature: float = 1.0, top_k: int = 0,
-           banned: Sequence[int] = ()):
+def sample(
+    step: Step,
+    h0: np.ndarray,
+    bos_id: int,
+    eos_id: int,
+    max_len: int,
+    rng: np.random.Generator,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    banned: Sequence[int] = (),
+):
     """Draw B sequences; returns a list of B token lists without EOS.
 
     ``temperature`` <= 0 is greedy (callers refuse negative values); a positive one too
     small to scale the logits by tends to greedy too. ``top_k`` > 0 keeps only the k most
     probable tokens.
     """
-    if temperature != temperature:                 # NaN passes every comparison below
+    if temperature != temperature:  # NaN passes every comparison below
         raise UserError("the sampling temperature must be a number, got nan")
     if temperature <= 0:
         return greedy_decode(step, h0, bos_id, eos_id, max_len, banned)[0]
@@ -92,14 +103,14 @@ def sample(step: Step, h0: np.ndarray, bos_id: int, eos_id: int, max_len: int,
     seqs = [[] for _ in range(B)]
     h = h0
     for t in range(max_len):
-        logits, h = step(prev, h, t)                                       # (B, V)
+        logits, h = step(prev, h, t)  # (B, V)
         # Ban BEFORE tempering, so the max that tempered_logits shifts to 0 is an allowed
         # token's: with a tiny temperature every other entry goes to -inf, and banning the
         # only finite one afterwards would leave a row of -inf (NaN probabilities).
         z = np.array(logits, dtype=np.float64)
         if len(banned):
             z[:, list(banned)] = -np.inf
-        lp = step_logprobs(tempered_logits(z, temperature))              # banned: already -inf
+        lp = step_logprobs(tempered_logits(z, temperature))  # banned: already -inf
         if top_k > 0 and top_k < lp.shape[1]:
             kth = np.sort(lp, axis=1)[:, -top_k][:, None]
             lp = np.where(lp >= kth, lp, -np.inf)
@@ -116,8 +127,16 @@ def sample(step: Step, h0: np.ndarray, bos_id: int, eos_id: int, max_len: int,
     return seqs
 
 
-def beam_search(step: Step, h0: np.ndarray, bos_id: int, eos_id: int, max_len: int,
-                beam: int = 5, banned: Sequence[int] = (), length_penalty: float = 0.0):
+def beam_search(
+    step: Step,
+    h0: np.ndarray,
+    bos_id: int,
+    eos_id: int,
+    max_len: int,
+    beam: int = 5,
+    banned: Sequence[int] = (),
+    length_penalty: float = 0.0,
+):
     """Beam search for ONE sequence: h0 has batch size 1 on axis 1.
 
     Returns the hypotheses found, best first, as (tokens without EOS, log-probability)
@@ -128,16 +147,16 @@ def beam_search(step: Step, h0: np.ndarray, bos_id: int, eos_id: int, max_len: i
     if h0.shape[1] != 1:
         raise ValueError(f"beam_search decodes one sequence; h0 has batch size {h0.shape[1]}")
     seqs: list[list[int]] = [[]]
-    scores = np.zeros(1)                                                   # (k,)
+    scores = np.zeros(1)  # (k,)
     h = h0
     prev = np.array([bos_id], dtype=np.int64)
     finished: list[tuple[list[int], float, bool]] = []
     for t in range(max_len):
-        logits, h = step(prev, h, t)                                       # (k, V)
-        cand = scores[:, None] + step_logprobs(logits, banned)             # (k, V)
+        logits, h = step(prev, h, t)  # (k, V)
+        cand = scores[:, None] + step_logprobs(logits, banned)  # (k, V)
         V = cand.shape[1]
         flat = cand.ravel()
-        order = np.argsort(-flat, kind="stable")[:2 * beam]
+        order = np.argsort(-flat, kind="stable")[: 2 * beam]
         rows, toks, new_scores = [], [], []
         for j in order:
             s = flat[j]

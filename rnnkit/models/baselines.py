@@ -13,10 +13,11 @@ given the class k,
 
 with add-α smoothing over the G training bigrams plus one slot for every unseen bigram.
 """
+
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class MajorityClassifier:
     def __init__(self):
         self.label = None
 
-    def fit(self, labels: Sequence[str], texts=None) -> "MajorityClassifier":
+    def fit(self, labels: Sequence[str], texts=None) -> MajorityClassifier:
         counts = Counter(labels)
         if not counts:
             raise ValueError("cannot fit on no labels")
@@ -51,7 +52,7 @@ class MajorityClassifier:
 def char_bigrams(text: str) -> list[str]:
     """'ab' -> ['^a', 'ab', 'b$']."""
     s = BOUNDARY_START + text + BOUNDARY_END
-    return [s[i:i + 2] for i in range(len(s) - 1)]
+    return [s[i : i + 2] for i in range(len(s) - 1)]
 
 
 class CharBigramNaiveBayes:
@@ -67,7 +68,7 @@ class CharBigramNaiveBayes:
             raise ValueError(f"alpha must be positive, got {alpha}")
         self.alpha = alpha
 
-    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> "CharBigramNaiveBayes":
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> CharBigramNaiveBayes:
         if len(texts) != len(labels) or not texts:
             raise ValueError(f"need as many texts as labels (and some): {len(texts)} vs {len(labels)}")
         self.classes = sorted(set(labels))
@@ -77,14 +78,14 @@ class CharBigramNaiveBayes:
             counts[cidx[l]].update(char_bigrams(t))
         self.bigrams = {g: i for i, g in enumerate(sorted(set().union(*counts)))}
         K, G = len(self.classes), len(self.bigrams)
-        table = np.zeros((K, G + 1))                                         # last column: unseen
+        table = np.zeros((K, G + 1))  # last column: unseen
         for k, cnt in enumerate(counts):
             for g, n in cnt.items():
                 table[k, self.bigrams[g]] = n
         table += self.alpha
         self.log_p = np.log(table) - np.log(table.sum(axis=1, keepdims=True))  # (K, G+1)
         n_k = np.array([sum(1 for l in labels if l == c) for c in self.classes], dtype=float)
-        self.log_prior = np.log(n_k / n_k.sum())                             # (K,)
+        self.log_prior = np.log(n_k / n_k.sum())  # (K,)
         return self
 
     def log_joint(self, texts: Sequence[str]) -> np.ndarray:

@@ -10,6 +10,7 @@ its column c, gathered. Parameter names: ``embedding.weight`` (only with --embed
 ``rnn.weight_ih_l0`` …, ``head.weight``, ``head.bias`` — loadable into
 ``torch.nn.Embedding``, ``torch.nn.RNN`` and ``torch.nn.Linear``.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -28,12 +29,13 @@ from rnnkit.nn.stack import RNNStack
 @dataclass
 class ModelConfig:
     """Everything needed to rebuild the model's shapes. Saved as ``config.json``."""
+
     vocab_size: int
     hidden: int = 256
     layers: int = 2
-    embed: int = 0            # 0: one-hot input (layer 0's W_ih is H x V); >0: nn.Embedding(V, embed)
-    dropout: float = 0.0      # between RNN layers and before the head
-    init: str = "uniform"     # recurrent init: uniform | orthogonal | identity
+    embed: int = 0  # 0: one-hot input (layer 0's W_ih is H x V); >0: nn.Embedding(V, embed)
+    dropout: float = 0.0  # between RNN layers and before the head
+    init: str = "uniform"  # recurrent init: uniform | orthogonal | identity
     input_init: str = "normal"  # one-hot input only: layer 0's W_ih ~ N(0, 1) (normal) or U(±1/√H) (uniform)
 
     def validate(self) -> None:
@@ -67,7 +69,7 @@ class CharRNN:
         V, H, L = cfg.vocab_size, cfg.hidden, cfg.layers
         self.embedding = Embedding(V, cfg.embed, rng, dtype) if cfg.embed else None
         self.rnn = RNNStack(cfg.embed or V, H, L, False, cfg.dropout, rng, cfg.init, dtype)
-        if not cfg.embed and cfg.input_init == "normal":   # W_ih is the embedding: see init.py
+        if not cfg.embed and cfg.input_init == "normal":  # W_ih is the embedding: see init.py
             redraw_onehot_input(self.rnn.input_weights(), rng)
         self.head = Linear(H, V, rng, dtype)
         parts = {"embedding.": self.embedding} if self.embedding else {}
@@ -84,17 +86,18 @@ class CharRNN:
         ``cache`` also carries the summed nats and the counted positions, for evaluation.
         """
         x, ecache = (ids, None) if self.embedding is None else self.embedding.forward(ids)
-        (hs, h_n), rcache = self.rnn.forward(x, h0, mask, rng, train)     # (T, B, H)
-        hs, drop = dropout(hs, self.cfg.dropout, train, rng, self.dtype)   # before the head
-        logits, hcache = self.head.forward(hs)                            # (T, B, V)
+        (hs, h_n), rcache = self.rnn.forward(x, h0, mask, rng, train)  # (T, B, H)
+        hs, drop = dropout(hs, self.cfg.dropout, train, rng, self.dtype)  # before the head
+        logits, hcache = self.head.forward(hs)  # (T, B, V)
         loss, total, count, dlogits = softmax_cross_entropy(logits, targets, mask, need_grad)
-        cache = dict(ecache=ecache, rcache=rcache, hcache=hcache, drop=drop, dlogits=dlogits,
-                     total=total, count=count)
+        cache = dict(
+            ecache=ecache, rcache=rcache, hcache=hcache, drop=drop, dlogits=dlogits, total=total, count=count
+        )
         return loss, h_n, cache
 
     def backward(self, cache, dh_n=None):
         """Fills ``self.flat.grad`` with d(mean loss)/d(params); returns dL/dh0 (L, B, H)."""
-        dhs, _ = self.head.backward(cache["dlogits"], cache["hcache"])    # (T, B, H)
+        dhs, _ = self.head.backward(cache["dlogits"], cache["hcache"])  # (T, B, H)
         if cache["drop"] is not None:
             dhs *= cache["drop"]
         # The stack's backward (``RNNStack.backward``), layer by layer, except that this
@@ -103,14 +106,14 @@ class CharRNN:
         # per layer, which is most of the backward pass's memory. Same numbers.
         caches, drops = cache["rcache"]
         L = len(self.rnn.layers)
-        dh0 = np.empty((L,) + dhs.shape[1:], dtype=self.dtype)             # (L, B, H)
+        dh0 = np.empty((L,) + dhs.shape[1:], dtype=self.dtype)  # (L, B, H)
         d = dhs
-        del dhs                                                            # d is the only owner
+        del dhs  # d is the only owner
         for k in range(L - 1, -1, -1):
             dhk = None if dh_n is None else dh_n[k]
             d, dh0[k], _ = self.rnn.layers[k].backward(d, dhk, caches[k], overwrite_dstates=True)
             if drops[k] is not None:
-                d *= drops[k]                                              # d is this layer's own dx
+                d *= drops[k]  # d is this layer's own dx
         dx = d
         if self.embedding is not None:
             self.embedding.backward(dx, cache["ecache"])
@@ -127,10 +130,10 @@ class CharRNN:
         for k, layer in enumerate(self.rnn.layers):
             P = layer.params
             if k == 0 and self.embedding is None:
-                z = P[layer.k_ih][:, x].T                                  # (B, H) column gather
+                z = P[layer.k_ih][:, x].T  # (B, H) column gather
             else:
                 if k == 0:
-                    x = self.embedding.params["weight"][x]                # (B, E)
+                    x = self.embedding.params["weight"][x]  # (B, E)
                 z = x @ P[layer.k_ih].T
             z = z + h[k] @ P[layer.k_hh].T + P[layer.k_bih] + P[layer.k_bhh]
             h[k] = np.tanh(z)

@@ -13,34 +13,38 @@ own last character, and the right-to-left direction starts at that character.
 Parameter names: ``embedding.weight`` (only with ``embed > 0``), ``rnn.weight_ih_l0`` …
 (``torch.nn.RNN`` layout), ``head.weight``, ``head.bias``.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from rnnkit.data.padding import resolve_mask
 from rnnkit.nn.dropout import dropout
 from rnnkit.nn.embedding import Embedding
+from rnnkit.nn.init import check_input_init, redraw_onehot_input
 from rnnkit.nn.linear import Linear
 from rnnkit.nn.params import FlatParams
 from rnnkit.nn.softmax_cross_entropy import softmax, softmax_cross_entropy
-from rnnkit.nn.init import check_input_init, redraw_onehot_input
 from rnnkit.nn.stack import RNNStack
-from rnnkit.data.padding import resolve_mask
 
 
 @dataclass
 class ClassifierConfig:
     """Everything needed to rebuild a ``SequenceClassifier``'s shapes."""
+
     vocab_size: int
     num_classes: int
     hidden: int = 128
     layers: int = 1
-    embed: int = 0               # 0: one-hot input; > 0: a learned embedding of that size
+    embed: int = 0  # 0: one-hot input; > 0: a learned embedding of that size
     bidirectional: bool = False
-    dropout: float = 0.0         # between RNN layers and before the head
-    init: str = "uniform"        # recurrent init: uniform | orthogonal | identity
-    input_init: str = "normal"   # one-hot input: its W_ih columns ~ N(0, 1) (normal) or U(±1/√H) (uniform); see init.py
+    dropout: float = 0.0  # between RNN layers and before the head
+    init: str = "uniform"  # recurrent init: uniform | orthogonal | identity
+    input_init: str = (
+        "normal"  # one-hot input: its W_ih columns ~ N(0, 1) (normal) or U(±1/√H) (uniform); see init.py
+    )
 
     def validate(self) -> None:
         for name in ("vocab_size", "hidden", "layers"):
@@ -90,16 +94,16 @@ class SequenceClassifier:
         T, B = ids.shape
         mask = resolve_mask(T, B, mask, lengths, self.dtype)
         x, ecache = (ids, None) if self.embedding is None else self.embedding.forward(ids)  # (T, B, E)
-        (_, h_n), rcache = self.rnn.forward(x, None, mask, rng, train)   # h_n (L*dirs, B, H)
-        top = h_n[-self.dirs:]                                            # (dirs, B, H)
-        f = np.concatenate(list(top), axis=1)                             # (B, dirs*H)
+        (_, h_n), rcache = self.rnn.forward(x, None, mask, rng, train)  # h_n (L*dirs, B, H)
+        top = h_n[-self.dirs :]  # (dirs, B, H)
+        f = np.concatenate(list(top), axis=1)  # (B, dirs*H)
         return f, dict(ecache=ecache, rcache=rcache, B=B)
 
     def logits(self, ids, mask=None, lengths=None, train=False, rng=None):
         """ids (T, B) -> (logits (B, K), cache)."""
-        f, cache = self.features(ids, mask, lengths, train, rng)          # (B, dirs*H)
-        f, drop = dropout(f, self.cfg.dropout, train, rng, self.dtype)    # before the head
-        y, hcache = self.head.forward(f)                                  # (B, K)
+        f, cache = self.features(ids, mask, lengths, train, rng)  # (B, dirs*H)
+        f, drop = dropout(f, self.cfg.dropout, train, rng, self.dtype)  # before the head
+        y, hcache = self.head.forward(f)  # (B, K)
         cache.update(drop=drop, hcache=hcache)
         return y, cache
 
@@ -115,13 +119,13 @@ class SequenceClassifier:
 
     def backward(self, cache) -> None:
         """Fills ``self.flat.grad`` with d(mean loss)/d(params)."""
-        df, _ = self.head.backward(cache["dlogits"], cache["hcache"])     # (B, dirs*H)
+        df, _ = self.head.backward(cache["dlogits"], cache["hcache"])  # (B, dirs*H)
         if cache["drop"] is not None:
             df = df * cache["drop"]
         H, B = self.cfg.hidden, cache["B"]
         dh_n = np.zeros((self.cfg.layers * self.dirs, B, H), dtype=self.dtype)  # (L*dirs, B, H)
         for d in range(self.dirs):
-            dh_n[-self.dirs + d] = df[:, d * H:(d + 1) * H]
+            dh_n[-self.dirs + d] = df[:, d * H : (d + 1) * H]
         dx, _, _ = self.rnn.backward(None, dh_n, cache["rcache"])
         if self.embedding is not None:
             self.embedding.backward(dx, cache["ecache"])

@@ -25,33 +25,35 @@ Parameter names: ``cond.weight`` (label embedding, with ``cond_embed > 0``),
 ``embedding.weight`` (char embedding, autoregressive with ``embed > 0``), ``rnn.…``,
 ``head.weight``, ``head.bias``.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from rnnkit.data.padding import resolve_mask
+from rnnkit.data.token_vocab import BOS, EOS, PAD
+from rnnkit.decode import task_decoding as decoding
 from rnnkit.nn.dropout import dropout
 from rnnkit.nn.embedding import Embedding
+from rnnkit.nn.init import check_input_init, redraw_onehot_input
 from rnnkit.nn.linear import Linear
 from rnnkit.nn.params import FlatParams
 from rnnkit.nn.softmax_cross_entropy import softmax_cross_entropy
-from rnnkit.nn.init import check_input_init, redraw_onehot_input
 from rnnkit.nn.stack import RNNStack
-from rnnkit.decode import task_decoding as decoding
-from rnnkit.data.padding import resolve_mask
-from rnnkit.data.token_vocab import BOS, EOS, PAD
 
 
 @dataclass
 class GeneratorConfig:
     """Everything needed to rebuild a ``ConditionedGenerator``'s shapes."""
+
     vocab_size: int
-    num_labels: int = 0          # condition on a label in 0..num_labels-1 ...
-    feature_dim: int = 0         # ... or on a given feature vector of this size (exactly one > 0)
-    cond_embed: int = 0          # label condition: 0 one-hot, > 0 a learned embedding of that size
+    num_labels: int = 0  # condition on a label in 0..num_labels-1 ...
+    feature_dim: int = 0  # ... or on a given feature vector of this size (exactly one > 0)
+    cond_embed: int = 0  # label condition: 0 one-hot, > 0 a learned embedding of that size
     autoregressive: bool = False  # also feed back the previous character
-    embed: int = 0               # autoregressive char input: 0 one-hot, > 0 learned embedding
+    embed: int = 0  # autoregressive char input: 0 one-hot, > 0 learned embedding
     hidden: int = 128
     layers: int = 1
     dropout: float = 0.0
@@ -59,7 +61,9 @@ class GeneratorConfig:
     pad_id: int = PAD
     bos_id: int = BOS
     eos_id: int = EOS
-    input_init: str = "normal"   # one-hot input: its W_ih columns ~ N(0, 1) (normal) or U(±1/√H) (uniform); see init.py
+    input_init: str = (
+        "normal"  # one-hot input: its W_ih columns ~ N(0, 1) (normal) or U(±1/√H) (uniform); see init.py
+    )
 
     def validate(self) -> None:
         for name in ("vocab_size", "hidden", "layers"):
@@ -69,9 +73,11 @@ class GeneratorConfig:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
         if (self.num_labels > 0) == (self.feature_dim > 0):
-            raise ValueError("give exactly one condition: num_labels > 0 (a label) or feature_dim > 0 "
-                             f"(a feature vector); got num_labels={self.num_labels}, "
-                             f"feature_dim={self.feature_dim}")
+            raise ValueError(
+                "give exactly one condition: num_labels > 0 (a label) or feature_dim > 0 "
+                f"(a feature vector); got num_labels={self.num_labels}, "
+                f"feature_dim={self.feature_dim}"
+            )
         if self.cond_embed and not self.num_labels:
             raise ValueError("cond_embed applies to a label condition only (num_labels > 0)")
         if self.embed and not self.autoregressive:
@@ -116,11 +122,11 @@ class ConditionedGenerator:
         self.embedding = Embedding(cfg.vocab_size, cfg.embed, rng, dtype) if cfg.embed else None
         self.D = cfg.cond_dim + cfg.char_dim
         self.rnn = RNNStack(self.D, cfg.hidden, cfg.layers, False, cfg.dropout, rng, cfg.init, dtype)
-        if cfg.input_init == "normal":                  # x = [condition ; fed-back char]
+        if cfg.input_init == "normal":  # x = [condition ; fed-back char]
             Dc = cfg.cond_dim
-            if cfg.num_labels and not cfg.cond_embed:          # a one-hot label
+            if cfg.num_labels and not cfg.cond_embed:  # a one-hot label
                 redraw_onehot_input(self.rnn.input_weights(), rng, slice(0, Dc))
-            if cfg.autoregressive and not cfg.embed:           # a one-hot character
+            if cfg.autoregressive and not cfg.embed:  # a one-hot character
                 redraw_onehot_input(self.rnn.input_weights(), rng, slice(Dc, None))
         self.head = Linear(cfg.hidden, cfg.vocab_size, rng, dtype)
         parts = {}
@@ -143,9 +149,9 @@ class ConditionedGenerator:
             if cond.size and (cond.min() < 0 or cond.max() >= cfg.num_labels):
                 raise ValueError(f"labels must lie in [0, {cfg.num_labels})")
             if self.cond is not None:
-                c, _ = self.cond.forward(cond[None])                        # (1, B, D_c)
+                c, _ = self.cond.forward(cond[None])  # (1, B, D_c)
                 return c[0], cond
-            c = np.zeros((cond.size, cfg.num_labels), dtype=self.dtype)     # (B, K) one-hot
+            c = np.zeros((cond.size, cfg.num_labels), dtype=self.dtype)  # (B, K) one-hot
             c[np.arange(cond.size), cond] = 1.0
             return c, cond
         if cond.ndim != 2 or cond.shape[1] != cfg.feature_dim:
@@ -154,49 +160,58 @@ class ConditionedGenerator:
 
     def inputs(self, cond, dec_in=None, T=None):
         """-> (x (T, B, D), cache): c at t = 0, zeros after; fed-back chars when autoregressive."""
-        c, ccache = self.condition(cond)                                     # (B, D_c)
+        c, ccache = self.condition(cond)  # (B, D_c)
         B, Dc = c.shape
         if self.cfg.autoregressive:
             if dec_in is None:
                 raise ValueError("the autoregressive generator needs dec_in (BOS, w_1, ..., w_{n})")
             dec_in = np.asarray(dec_in)
             T = dec_in.shape[0]
-        x = np.zeros((T, B, self.D), dtype=self.dtype)                       # (T, B, D)
+        x = np.zeros((T, B, self.D), dtype=self.dtype)  # (T, B, D)
         x[0, :, :Dc] = c
         ecache = None
         if self.cfg.autoregressive:
             if self.embedding is not None:
-                e, ecache = self.embedding.forward(dec_in)                   # (T, B, E)
+                e, ecache = self.embedding.forward(dec_in)  # (T, B, E)
                 x[:, :, Dc:] = e
             else:
                 np.put_along_axis(x[:, :, Dc:], dec_in[:, :, None], 1.0, axis=2)  # one-hot
         return x, (ccache, ecache)
 
     # ---------------------------------------------------------------- training
-    def forward(self, cond, dec_out, mask=None, dec_in=None, lengths=None, train=False, rng=None,
-                need_grad=True):
+    def forward(
+        self, cond, dec_out, mask=None, dec_in=None, lengths=None, train=False, rng=None, need_grad=True
+    ):
         """cond (B,) or (B, F); dec_out (T, B) = chars then EOS; dec_in (T, B) = BOS then chars
         (autoregressive only). -> (mean loss per real step, cache)."""
         dec_out = np.asarray(dec_out)
         T, B = dec_out.shape
         mask = resolve_mask(T, B, mask, lengths, self.dtype)
-        x, icache = self.inputs(cond, dec_in, T)                             # (T, B, D)
-        (hs, _), rcache = self.rnn.forward(x, None, mask, rng, train)        # (T, B, H)
-        hs, drop = dropout(hs, self.cfg.dropout, train, rng, self.dtype)   # before the head
-        y, hcache = self.head.forward(hs)                                    # (T, B, V)
+        x, icache = self.inputs(cond, dec_in, T)  # (T, B, D)
+        (hs, _), rcache = self.rnn.forward(x, None, mask, rng, train)  # (T, B, H)
+        hs, drop = dropout(hs, self.cfg.dropout, train, rng, self.dtype)  # before the head
+        y, hcache = self.head.forward(hs)  # (T, B, V)
         targets = dec_out if mask is None else np.where(mask > 0, dec_out, 0)
         loss, total, count, dy = softmax_cross_entropy(y, targets, mask, need_grad)
-        cache = dict(icache=icache, rcache=rcache, hcache=hcache, drop=drop, dlogits=dy,
-                     logits=y, total=total, count=count)
+        cache = dict(
+            icache=icache,
+            rcache=rcache,
+            hcache=hcache,
+            drop=drop,
+            dlogits=dy,
+            logits=y,
+            total=total,
+            count=count,
+        )
         return loss, cache
 
     def backward(self, cache) -> np.ndarray:
         """Fills ``self.flat.grad`` with d(mean loss)/d(params); returns d(loss)/dc (B, D_c),
         the gradient with respect to the condition vector (a feature condition's input)."""
-        dhs, _ = self.head.backward(cache["dlogits"], cache["hcache"])       # (T, B, H)
+        dhs, _ = self.head.backward(cache["dlogits"], cache["hcache"])  # (T, B, H)
         if cache["drop"] is not None:
             dhs = dhs * cache["drop"]
-        dx, _, _ = self.rnn.backward(dhs, None, cache["rcache"])             # (T, B, D)
+        dx, _, _ = self.rnn.backward(dhs, None, cache["rcache"])  # (T, B, D)
         ccache, ecache = cache["icache"]
         Dc = self.cfg.cond_dim
         if self.cond is not None:
@@ -207,11 +222,11 @@ class ConditionedGenerator:
 
     # --------------------------------------------------------------- inference
     def _stepper(self, cond):
-        c, _ = self.condition(cond)                                          # (B, D_c)
+        c, _ = self.condition(cond)  # (B, D_c)
         Dc = c.shape[1]
 
         def step(prev, h, t):
-            x = np.zeros((1, prev.shape[0], self.D), dtype=self.dtype)      # (1, k, D)
+            x = np.zeros((1, prev.shape[0], self.D), dtype=self.dtype)  # (1, k, D)
             if t == 0:
                 x[0, :, :Dc] = c
             if self.cfg.autoregressive:
@@ -219,23 +234,35 @@ class ConditionedGenerator:
                     x[0, :, Dc:] = self.embedding.params["weight"][prev]
                 else:
                     x[0, np.arange(prev.shape[0]), Dc + prev] = 1.0
-            (hs, h_n), _ = self.rnn.forward(x, h, None)                      # (1, k, H)
-            logits, _ = self.head.forward(hs[0])                             # (k, V)
+            (hs, h_n), _ = self.rnn.forward(x, h, None)  # (1, k, H)
+            logits, _ = self.head.forward(hs[0])  # (k, V)
             return logits, h_n
+
         return step, c.shape[0]
 
     def zero_state(self, B: int) -> np.ndarray:
         return np.zeros((self.cfg.layers, B, self.cfg.hidden), dtype=self.dtype)
 
-    def sample(self, cond, max_len: int, rng: np.random.Generator, temperature: float = 1.0,
-               top_k: int = 0) -> list[list[int]]:
+    def sample(
+        self, cond, max_len: int, rng: np.random.Generator, temperature: float = 1.0, top_k: int = 0
+    ) -> list[list[int]]:
         """One draw per condition row: a list of B char-id lists (EOS not included)."""
         step, B = self._stepper(cond)
-        return decoding.sample(step, self.zero_state(B), self.cfg.bos_id, self.cfg.eos_id, max_len,
-                               rng, temperature, top_k, self.banned)
+        return decoding.sample(
+            step,
+            self.zero_state(B),
+            self.cfg.bos_id,
+            self.cfg.eos_id,
+            max_len,
+            rng,
+            temperature,
+            top_k,
+            self.banned,
+        )
 
     def greedy(self, cond, max_len: int):
         """The most probable char at each step -> (list of B id lists, log-probs (B,))."""
         step, B = self._stepper(cond)
-        return decoding.greedy_decode(step, self.zero_state(B), self.cfg.bos_id, self.cfg.eos_id,
-                                      max_len, self.banned)
+        return decoding.greedy_decode(
+            step, self.zero_state(B), self.cfg.bos_id, self.cfg.eos_id, max_len, self.banned
+        )

@@ -15,33 +15,35 @@ Decoding feeds back its own output, greedily or with beam search (``decoding.py`
 Parameter names: ``src_embedding.weight``, ``tgt_embedding.weight`` (with ``embed > 0``),
 ``encoder.weight_ih_l0`` …, ``decoder.weight_ih_l0`` …, ``head.weight``, ``head.bias``.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from rnnkit.data.padding import resolve_mask, teacher_forcing
+from rnnkit.data.token_vocab import BOS, EOS, PAD
+from rnnkit.decode import task_decoding as decoding
 from rnnkit.nn.embedding import Embedding
+from rnnkit.nn.init import check_input_init, redraw_onehot_input
 from rnnkit.nn.linear import Linear
 from rnnkit.nn.params import FlatParams
 from rnnkit.nn.softmax_cross_entropy import softmax_cross_entropy
-from rnnkit.nn.init import check_input_init, redraw_onehot_input
 from rnnkit.nn.stack import RNNStack
-from rnnkit.decode import task_decoding as decoding
-from rnnkit.data.padding import resolve_mask, teacher_forcing
-from rnnkit.data.token_vocab import BOS, EOS, PAD
 
 
 @dataclass
 class Seq2SeqConfig:
     """Everything needed to rebuild a ``Seq2Seq`` model's shapes."""
+
     src_vocab_size: int
     tgt_vocab_size: int
-    hidden: int = 128            # encoder width per direction; the decoder's is dirs * hidden
-    layers: int = 1              # encoder and decoder alike
-    embed: int = 0               # 0: one-hot inputs; > 0: learned source and target embeddings
+    hidden: int = 128  # encoder width per direction; the decoder's is dirs * hidden
+    layers: int = 1  # encoder and decoder alike
+    embed: int = 0  # 0: one-hot inputs; > 0: learned source and target embeddings
     bidirectional: bool = False  # the encoder only; the decoder always reads left to right
-    dropout: float = 0.0         # between RNN layers
+    dropout: float = 0.0  # between RNN layers
     init: str = "uniform"
     pad_id: int = PAD
     bos_id: int = BOS
@@ -86,14 +88,14 @@ class Seq2Seq:
         rng = np.random.default_rng(seed)
         H, L, E = cfg.hidden, cfg.layers, cfg.embed
         self.dirs = 2 if cfg.bidirectional else 1
-        self.Hd = self.dirs * H                                              # decoder width
+        self.Hd = self.dirs * H  # decoder width
         self.src_embedding = Embedding(cfg.src_vocab_size, E, rng, dtype) if E else None
         self.tgt_embedding = Embedding(cfg.tgt_vocab_size, E, rng, dtype) if E else None
-        self.encoder = RNNStack(E or cfg.src_vocab_size, H, L, cfg.bidirectional, cfg.dropout, rng,
-                                cfg.init, dtype)
-        self.decoder = RNNStack(E or cfg.tgt_vocab_size, self.Hd, L, False, cfg.dropout, rng,
-                                cfg.init, dtype)
-        if not E and cfg.input_init == "normal":                             # both read one-hot
+        self.encoder = RNNStack(
+            E or cfg.src_vocab_size, H, L, cfg.bidirectional, cfg.dropout, rng, cfg.init, dtype
+        )
+        self.decoder = RNNStack(E or cfg.tgt_vocab_size, self.Hd, L, False, cfg.dropout, rng, cfg.init, dtype)
+        if not E and cfg.input_init == "normal":  # both read one-hot
             redraw_onehot_input(self.encoder.input_weights() + self.decoder.input_weights(), rng)
         self.head = Linear(self.Hd, cfg.tgt_vocab_size, rng, dtype)
         parts = {}
@@ -109,10 +111,10 @@ class Seq2Seq:
         S, B = src.shape
         mask = resolve_mask(S, B, src_mask, src_lengths, self.dtype)
         x, ecache = (src, None) if self.src_embedding is None else self.src_embedding.forward(src)
-        (_, h_n), rcache = self.encoder.forward(x, None, mask, rng, train)   # (L*dirs, B, H)
+        (_, h_n), rcache = self.encoder.forward(x, None, mask, rng, train)  # (L*dirs, B, H)
         L = self.cfg.layers
-        h0 = h_n.reshape(L, self.dirs, B, self.cfg.hidden)                   # (L, dirs, B, H)
-        h0 = np.concatenate(list(h0.transpose(1, 0, 2, 3)), axis=2)          # (L, B, dirs*H)
+        h0 = h_n.reshape(L, self.dirs, B, self.cfg.hidden)  # (L, dirs, B, H)
+        h0 = np.concatenate(list(h0.transpose(1, 0, 2, 3)), axis=2)  # (L, B, dirs*H)
         return h0, (ecache, rcache)
 
     def _encode_backward(self, dh0, cache) -> None:
@@ -126,8 +128,18 @@ class Seq2Seq:
             self.src_embedding.backward(dx, ecache)
 
     # ----------------------------------------------------------------- training
-    def forward(self, src, dec_in, dec_out, src_mask=None, dec_mask=None, src_lengths=None,
-                train=False, rng=None, need_grad=True):
+    def forward(
+        self,
+        src,
+        dec_in,
+        dec_out,
+        src_mask=None,
+        dec_mask=None,
+        src_lengths=None,
+        train=False,
+        rng=None,
+        need_grad=True,
+    ):
         """src (S, B); dec_in (T, B) = BOS w; dec_out (T, B) = w EOS; masks (S, B), (T, B).
 
         Returns (mean loss per real target token, cache).
@@ -135,31 +147,42 @@ class Seq2Seq:
         dec_in, dec_out = np.asarray(dec_in), np.asarray(dec_out)
         T, B = dec_out.shape
         dmask = resolve_mask(T, B, dec_mask, None, self.dtype)
-        h0, ecache = self.encode(src, src_mask, src_lengths, train, rng)     # (L, B, Hd)
-        x, tcache = ((dec_in, None) if self.tgt_embedding is None
-                     else self.tgt_embedding.forward(dec_in))                # (T, B, E) or ids
-        (hs, _), dcache = self.decoder.forward(x, h0, dmask, rng, train)     # (T, B, Hd)
-        y, hcache = self.head.forward(hs)                                    # (T, B, V)
+        h0, ecache = self.encode(src, src_mask, src_lengths, train, rng)  # (L, B, Hd)
+        x, tcache = (
+            (dec_in, None) if self.tgt_embedding is None else self.tgt_embedding.forward(dec_in)
+        )  # (T, B, E) or ids
+        (hs, _), dcache = self.decoder.forward(x, h0, dmask, rng, train)  # (T, B, Hd)
+        y, hcache = self.head.forward(hs)  # (T, B, V)
         targets = dec_out if dmask is None else np.where(dmask > 0, dec_out, 0)
         loss, total, count, dy = softmax_cross_entropy(y, targets, dmask, need_grad)
-        cache = dict(ecache=ecache, tcache=tcache, dcache=dcache, hcache=hcache, dlogits=dy,
-                     logits=y, total=total, count=count)
+        cache = dict(
+            ecache=ecache,
+            tcache=tcache,
+            dcache=dcache,
+            hcache=hcache,
+            dlogits=dy,
+            logits=y,
+            total=total,
+            count=count,
+        )
         return loss, cache
 
     def backward(self, cache) -> None:
         """Fills ``self.flat.grad`` with d(mean loss)/d(params)."""
-        dhs, _ = self.head.backward(cache["dlogits"], cache["hcache"])       # (T, B, Hd)
-        dx, dh0, _ = self.decoder.backward(dhs, None, cache["dcache"])       # dh0 (L, B, Hd)
+        dhs, _ = self.head.backward(cache["dlogits"], cache["hcache"])  # (T, B, Hd)
+        dx, dh0, _ = self.decoder.backward(dhs, None, cache["dcache"])  # dh0 (L, B, Hd)
         if self.tgt_embedding is not None:
             self.tgt_embedding.backward(dx, cache["tcache"])
         self._encode_backward(dh0, cache["ecache"])
 
     def log_prob(self, src, targets, src_lengths=None) -> np.ndarray:
         """Teacher-forced log p(target EOS | source) per example (B,), targets as id lists."""
-        dec_in, dec_out, dmask = teacher_forcing(targets, self.cfg.bos_id, self.cfg.eos_id,
-                                                 self.cfg.pad_id, self.dtype)
-        _, cache = self.forward(src, dec_in, dec_out, dec_mask=dmask, src_lengths=src_lengths,
-                                need_grad=False)
+        dec_in, dec_out, dmask = teacher_forcing(
+            targets, self.cfg.bos_id, self.cfg.eos_id, self.cfg.pad_id, self.dtype
+        )
+        _, cache = self.forward(
+            src, dec_in, dec_out, dec_mask=dmask, src_lengths=src_lengths, need_grad=False
+        )
         lp = decoding.step_logprobs(cache["logits"].reshape(-1, self.cfg.tgt_vocab_size))
         picked = lp[np.arange(lp.shape[0]), dec_out.reshape(-1)].reshape(dec_out.shape)
         return (picked * dmask).sum(axis=0)
@@ -168,29 +191,42 @@ class Seq2Seq:
     def _step(self, prev, h, t):
         """prev (k,) ids, h (L, k, Hd) -> logits (k, V), h (L, k, Hd)."""
         x = prev[None] if self.tgt_embedding is None else self.tgt_embedding.params["weight"][prev][None]
-        (hs, h_n), _ = self.decoder.forward(x, h, None)                      # (1, k, Hd)
-        logits, _ = self.head.forward(hs[0])                                 # (k, V)
+        (hs, h_n), _ = self.decoder.forward(x, h, None)  # (1, k, Hd)
+        logits, _ = self.head.forward(hs[0])  # (k, V)
         return logits, h_n
 
     def greedy(self, src, src_mask=None, src_lengths=None, max_len: int = 50):
         """src (S, B) -> (B target id lists without EOS, their log-probabilities (B,))."""
         h0, _ = self.encode(src, src_mask, src_lengths)
-        return decoding.greedy_decode(self._step, h0, self.cfg.bos_id, self.cfg.eos_id, max_len,
-                                      self.banned)
+        return decoding.greedy_decode(self._step, h0, self.cfg.bos_id, self.cfg.eos_id, max_len, self.banned)
 
-    def beam_search(self, src, beam: int = 5, max_len: int = 50, length_penalty: float = 0.0,
-                    src_length: int | None = None):
+    def beam_search(
+        self,
+        src,
+        beam: int = 5,
+        max_len: int = 50,
+        length_penalty: float = 0.0,
+        src_length: int | None = None,
+    ):
         """ONE source (S, 1) -> hypotheses best first, as (id list without EOS, log-probability)."""
         src = np.asarray(src)
         if src.ndim != 2 or src.shape[1] != 1:
             raise ValueError(f"beam_search decodes one source of shape (S, 1), got {src.shape}")
         lengths = None if src_length is None else np.array([src_length])
-        h0, _ = self.encode(src, None, lengths)                              # (L, 1, Hd)
-        return decoding.beam_search(self._step, h0, self.cfg.bos_id, self.cfg.eos_id, max_len, beam,
-                                    self.banned, length_penalty)
+        h0, _ = self.encode(src, None, lengths)  # (L, 1, Hd)
+        return decoding.beam_search(
+            self._step, h0, self.cfg.bos_id, self.cfg.eos_id, max_len, beam, self.banned, length_penalty
+        )
 
-    def beam_decode(self, src, src_mask=None, src_lengths=None, beam: int = 5, max_len: int = 50,
-                    length_penalty: float = 0.0):
+    def beam_decode(
+        self,
+        src,
+        src_mask=None,
+        src_lengths=None,
+        beam: int = 5,
+        max_len: int = 50,
+        length_penalty: float = 0.0,
+    ):
         """src (S, B) -> (B best id lists, their log-probabilities (B,)), by beam search."""
         S, B = src.shape
         m = resolve_mask(S, B, src_mask, src_lengths)
@@ -198,7 +234,7 @@ class Seq2Seq:
         out, scores = [], np.zeros(B)
         for b in range(B):
             n = int(lengths[b])
-            hyps = self.beam_search(src[:n, b:b + 1], beam, max_len, length_penalty)
+            hyps = self.beam_search(src[:n, b : b + 1], beam, max_len, length_penalty)
             out.append(hyps[0][0])
             scores[b] = hyps[0][1]
         return out, scores

@@ -16,6 +16,7 @@ counts are arithmetic (``param_count``, ``tensor_count``), and ``check_tensors``
 the configuration with the tensors already read from ``model.safetensors`` before any model
 is built. ``tests/test_settings_limits.py`` checks these shapes against the real models.
 """
+
 from __future__ import annotations
 
 from rnnkit.errors import UserError
@@ -27,16 +28,20 @@ def stack(prefix: str, D: int, H: int, L: int, dirs: int = 1) -> tuple:
 
 def _lm(m) -> list:
     parts = [("embedding.", "embedding", (m.vocab_size, m.embed))] if m.embed else []
-    return parts + [stack("rnn.", m.embed or m.vocab_size, m.hidden, m.layers),
-                    ("head.", "linear", (m.hidden, m.vocab_size))]
+    return parts + [
+        stack("rnn.", m.embed or m.vocab_size, m.hidden, m.layers),
+        ("head.", "linear", (m.hidden, m.vocab_size)),
+    ]
 
 
 def _over_stack(m, classes: int) -> list:
     """The classifier's and the tagger's shape: embedding?, a stack, a head on dirs * H."""
     dirs = 2 if m.bidirectional else 1
     parts = [("embedding.", "embedding", (m.vocab_size, m.embed))] if m.embed else []
-    return parts + [stack("rnn.", m.embed or m.vocab_size, m.hidden, m.layers, dirs),
-                    ("head.", "linear", (dirs * m.hidden, classes))]
+    return parts + [
+        stack("rnn.", m.embed or m.vocab_size, m.hidden, m.layers, dirs),
+        ("head.", "linear", (dirs * m.hidden, classes)),
+    ]
 
 
 def _generator(m) -> list:
@@ -45,18 +50,28 @@ def _generator(m) -> list:
         parts.append(("cond.", "embedding", (m.num_labels, m.cond_embed)))
     if m.embed:
         parts.append(("embedding.", "embedding", (m.vocab_size, m.embed)))
-    return parts + [stack("rnn.", m.cond_dim + m.char_dim, m.hidden, m.layers),
-                    ("head.", "linear", (m.hidden, m.vocab_size))]
+    return parts + [
+        stack("rnn.", m.cond_dim + m.char_dim, m.hidden, m.layers),
+        ("head.", "linear", (m.hidden, m.vocab_size)),
+    ]
 
 
 def _seq2seq(m) -> list:
     dirs = 2 if m.bidirectional else 1
     E = m.embed
-    parts = [("src_embedding.", "embedding", (m.src_vocab_size, E)),
-             ("tgt_embedding.", "embedding", (m.tgt_vocab_size, E))] if E else []
-    return parts + [stack("encoder.", E or m.src_vocab_size, m.hidden, m.layers, dirs),
-                    stack("decoder.", E or m.tgt_vocab_size, dirs * m.hidden, m.layers),
-                    ("head.", "linear", (dirs * m.hidden, m.tgt_vocab_size))]
+    parts = (
+        [
+            ("src_embedding.", "embedding", (m.src_vocab_size, E)),
+            ("tgt_embedding.", "embedding", (m.tgt_vocab_size, E)),
+        ]
+        if E
+        else []
+    )
+    return parts + [
+        stack("encoder.", E or m.src_vocab_size, m.hidden, m.layers, dirs),
+        stack("decoder.", E or m.tgt_vocab_size, dirs * m.hidden, m.layers),
+        ("head.", "linear", (dirs * m.hidden, m.tgt_vocab_size)),
+    ]
 
 
 PARTS = {
@@ -127,15 +142,20 @@ def check_tensors(model_cfg, tensors: dict, where) -> None:
     parts = model_parts(model_cfg)
     n = tensor_count(parts)
     if n != len(tensors):
-        raise UserError(f"checkpoint {where} does not match its config.json: the configuration (hidden "
-                        f"{model_cfg.hidden}, layers {model_cfg.layers}) needs {n:,} weight tensors, "
-                        f"model.safetensors holds {len(tensors):,}")
+        raise UserError(
+            f"checkpoint {where} does not match its config.json: the configuration (hidden "
+            f"{model_cfg.hidden}, layers {model_cfg.layers}) needs {n:,} weight tensors, "
+            f"model.safetensors holds {len(tensors):,}"
+        )
     for name, shape in param_shapes(parts).items():
         if name not in tensors:
-            raise UserError(f"checkpoint {where} does not match its config.json: model.safetensors has no "
-                            f"tensor {name}")
+            raise UserError(
+                f"checkpoint {where} does not match its config.json: model.safetensors has no tensor {name}"
+            )
         got = tuple(tensors[name].shape)
         if got != shape:
-            raise UserError(f"checkpoint {where} does not match its config.json: {name} has shape {got} in "
-                            f"model.safetensors, but the configuration (hidden {model_cfg.hidden}, layers "
-                            f"{model_cfg.layers}) needs {shape}")
+            raise UserError(
+                f"checkpoint {where} does not match its config.json: {name} has shape {got} in "
+                f"model.safetensors, but the configuration (hidden {model_cfg.hidden}, layers "
+                f"{model_cfg.layers}) needs {shape}"
+            )

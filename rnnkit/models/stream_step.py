@@ -21,6 +21,7 @@ which is exactly the recurrence's order.
 Same math as ``CharRNN.step``; the float rounding differs (the GEMV over ``[x; h]`` sums in
 another order and ``E`` adds the biases first), which the tests bound to float tolerance.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,23 +46,25 @@ class StreamStep:
         H = model.cfg.hidden
         self.H, self.L = H, len(layers)
         P0 = layers[0].params
-        b0 = P0[layers[0].k_bih] + P0[layers[0].k_bhh]                         # (H,)
+        b0 = P0[layers[0].k_bih] + P0[layers[0].k_bhh]  # (H,)
         if model.embedding is None:
-            E = P0[layers[0].k_ih].T + b0                                      # (V, H): column c of W_ih0
+            E = P0[layers[0].k_ih].T + b0  # (V, H): column c of W_ih0
         else:
             E = model.embedding.params["weight"] @ P0[layers[0].k_ih].T + b0  # (V, E)·(E, H)
-        self.E = np.ascontiguousarray(E, dtype=dt)                             # (V, H)
+        self.E = np.ascontiguousarray(E, dtype=dt)  # (V, H)
         # Layer 0 as h @ W_hh0^T with the transpose stored contiguous: OpenBLAS's fastest
         # GEMV form for a square matrix in our measurements (about 15% over W_hh0 @ h).
-        self.W0T = np.ascontiguousarray(P0[layers[0].k_hh].T)                # (H, H)
-        self.Wcat = [np.ascontiguousarray(np.concatenate([l.params[l.k_ih], l.params[l.k_hh]], axis=1))
-                     for l in layers[1:]]                                       # (H, 2H) each
+        self.W0T = np.ascontiguousarray(P0[layers[0].k_hh].T)  # (H, H)
+        self.Wcat = [
+            np.ascontiguousarray(np.concatenate([l.params[l.k_ih], l.params[l.k_hh]], axis=1))
+            for l in layers[1:]
+        ]  # (H, 2H) each
         self.bias = [l.params[l.k_bih] + l.params[l.k_bhh] for l in layers[1:]]  # (H,) each
-        self.W_hy = model.head.params["weight"].copy()                         # (V, H) a snapshot, like the rest
-        self.b_y = model.head.params["bias"].copy()                            # (V,)
-        self.S = np.zeros(self.L * H, dtype=dt)                                # (L*H,) all states
-        self.z = np.empty(H, dtype=dt)                                         # (H,) scratch
-        self.logits = np.empty(len(self.b_y), dtype=dt)                        # (V,)
+        self.W_hy = model.head.params["weight"].copy()  # (V, H) a snapshot, like the rest
+        self.b_y = model.head.params["bias"].copy()  # (V,)
+        self.S = np.zeros(self.L * H, dtype=dt)  # (L*H,) all states
+        self.z = np.empty(H, dtype=dt)  # (H,) scratch
+        self.logits = np.empty(len(self.b_y), dtype=dt)  # (V,)
 
     def reset(self) -> None:
         """Back to the zero initial state."""
@@ -78,14 +81,14 @@ class StreamStep:
         The returned array is this object's buffer, overwritten by the next call.
         """
         H, S, z = self.H, self.S, self.z
-        np.dot(S[:H], self.W0T, out=z)                                     # W_hh0 h_0
+        np.dot(S[:H], self.W0T, out=z)  # W_hh0 h_0
         z += self.E[c]
         np.tanh(z, out=S[:H])
         for k, (W, b) in enumerate(zip(self.Wcat, self.bias), start=1):
-            np.dot(W, S[(k - 1) * H:(k + 1) * H], out=z)                   # [W_ih W_hh][h_{k-1}; h_k]
+            np.dot(W, S[(k - 1) * H : (k + 1) * H], out=z)  # [W_ih W_hh][h_{k-1}; h_k]
             z += b
-            np.tanh(z, out=S[k * H:(k + 1) * H])
-        np.dot(self.W_hy, S[(self.L - 1) * H:], out=self.logits)
+            np.tanh(z, out=S[k * H : (k + 1) * H])
+        np.dot(self.W_hy, S[(self.L - 1) * H :], out=self.logits)
         self.logits += self.b_y
         return self.logits
 
@@ -95,7 +98,7 @@ class ModelStream:
 
     def __init__(self, model):
         self.model = model
-        self.h = model.zero_state(1)                                       # (L, 1, H)
+        self.h = model.zero_state(1)  # (L, 1, H)
 
     def reset(self) -> None:
         self.h = self.model.zero_state(1)
@@ -105,7 +108,7 @@ class ModelStream:
         return self.h.copy()
 
     def step(self, c: int) -> np.ndarray:
-        logits, self.h = self.model.step(np.array([c]), self.h)           # (1, V), (L, 1, H)
+        logits, self.h = self.model.step(np.array([c]), self.h)  # (1, V), (L, 1, H)
         return logits[0]
 
 

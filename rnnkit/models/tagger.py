@@ -10,34 +10,38 @@ Where the tag depends on what follows (is there a space after this character?), 
 the information a left-to-right stack lacks. Padded steps (m_tb = 0) carry no loss and,
 by the engine's masking, change no state.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from rnnkit.data.padding import resolve_mask
 from rnnkit.nn.dropout import dropout
 from rnnkit.nn.embedding import Embedding
+from rnnkit.nn.init import check_input_init, redraw_onehot_input
 from rnnkit.nn.linear import Linear
 from rnnkit.nn.params import FlatParams
 from rnnkit.nn.softmax_cross_entropy import softmax, softmax_cross_entropy
-from rnnkit.nn.init import check_input_init, redraw_onehot_input
 from rnnkit.nn.stack import RNNStack
-from rnnkit.data.padding import resolve_mask
 
 
 @dataclass
 class TaggerConfig:
     """Everything needed to rebuild a ``SequenceTagger``'s shapes."""
+
     vocab_size: int
     num_tags: int
     hidden: int = 128
     layers: int = 1
-    embed: int = 0               # 0: one-hot input; > 0: a learned embedding of that size
+    embed: int = 0  # 0: one-hot input; > 0: a learned embedding of that size
     bidirectional: bool = False
-    dropout: float = 0.0         # between RNN layers and before the head
+    dropout: float = 0.0  # between RNN layers and before the head
     init: str = "uniform"
-    input_init: str = "normal"   # one-hot input: its W_ih columns ~ N(0, 1) (normal) or U(±1/√H) (uniform); see init.py
+    input_init: str = (
+        "normal"  # one-hot input: its W_ih columns ~ N(0, 1) (normal) or U(±1/√H) (uniform); see init.py
+    )
 
     def validate(self) -> None:
         for name in ("vocab_size", "hidden", "layers"):
@@ -87,9 +91,9 @@ class SequenceTagger:
         T, B = ids.shape
         mask = resolve_mask(T, B, mask, lengths, self.dtype)
         x, ecache = (ids, None) if self.embedding is None else self.embedding.forward(ids)
-        (hs, _), rcache = self.rnn.forward(x, None, mask, rng, train)     # (T, B, dirs*H)
-        hs, drop = dropout(hs, self.cfg.dropout, train, rng, self.dtype)   # before the head
-        y, hcache = self.head.forward(hs)                                 # (T, B, K)
+        (hs, _), rcache = self.rnn.forward(x, None, mask, rng, train)  # (T, B, dirs*H)
+        hs, drop = dropout(hs, self.cfg.dropout, train, rng, self.dtype)  # before the head
+        y, hcache = self.head.forward(hs)  # (T, B, K)
         return y, dict(ecache=ecache, rcache=rcache, hcache=hcache, drop=drop, mask=mask)
 
     def forward(self, ids, tags, mask=None, lengths=None, train=False, rng=None, need_grad=True):
@@ -97,14 +101,14 @@ class SequenceTagger:
         y, cache = self.logits(ids, mask, lengths, train, rng)
         tags = np.asarray(tags)
         if cache["mask"] is not None:
-            tags = np.where(cache["mask"] > 0, tags, 0)     # padding may hold any value
+            tags = np.where(cache["mask"] > 0, tags, 0)  # padding may hold any value
         loss, total, count, dy = softmax_cross_entropy(y, tags, cache["mask"], need_grad)
         cache.update(logits=y, dlogits=dy, total=total, count=count)
         return loss, cache
 
     def backward(self, cache) -> None:
         """Fills ``self.flat.grad`` with d(mean loss)/d(params)."""
-        dhs, _ = self.head.backward(cache["dlogits"], cache["hcache"])    # (T, B, dirs*H)
+        dhs, _ = self.head.backward(cache["dlogits"], cache["hcache"])  # (T, B, dirs*H)
         if cache["drop"] is not None:
             dhs = dhs * cache["drop"]
         dx, _, _ = self.rnn.backward(dhs, None, cache["rcache"])

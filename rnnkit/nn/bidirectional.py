@@ -6,6 +6,7 @@
 
 Useful when the answer at t depends on what comes after it ("I read books that he gave").
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,4 +50,3 @@ class Bidirectional:
         dxb, dh0b, _ = self.bwd.backward(dyb, dhb, cb)
         dx = None if dxf is None else dxf + dxb
         return dx, np.stack([dh0f, dh0b]), self.grads
-

@@ -5,6 +5,7 @@ rescaling.
     y = x ⊙ m,   m_i = [u_i >= p] / (1 - p),   u_i ~ U[0, 1)
     dL/dx = dL/dy ⊙ m        (the caller keeps m for its backward pass)
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -9,6 +9,7 @@ The same identity gives ``W_ih @ onehot(x_t) == W_ih[:, x_t]``, which is how the
 RNN layer reads one-hot characters without ever building a one-hot matrix
 (``tests/test_embedding.py`` proves both).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,9 @@ def onehot(ids: np.ndarray, V: int, dtype=np.float32) -> np.ndarray:
     return out
 
 
-def gather_rows(table: np.ndarray, ids: np.ndarray, out: np.ndarray | None = None,
-                checked: bool = False) -> np.ndarray:
+def gather_rows(
+    table: np.ndarray, ids: np.ndarray, out: np.ndarray | None = None, checked: bool = False
+) -> np.ndarray:
     """table (V, E), ids (…,) -> (…, E), written into ``out`` when given.
 
     Out-of-range ids raise. Callers that ran ``check_ids`` first pass ``checked=True``: then
@@ -61,16 +63,16 @@ def scatter_add_rows(dtable: np.ndarray, ids: np.ndarray, drows: np.ndarray) -> 
     ids (…,). Overwrites dtable. Repeated ids accumulate (as ``np.add.at`` does).
     """
     V, E = dtable.shape
-    ids = ids.reshape(-1)                                                   # (N,)
-    d = drows.reshape(-1, E)                                                # (N, E)
+    ids = ids.reshape(-1)  # (N,)
+    d = drows.reshape(-1, E)  # (N, E)
     if ids.size == 0:
         dtable[...] = 0
     elif V <= ONEHOT_GEMM_MAX_V:
-        np.matmul(_onehot_rows(ids, V, dtable.dtype).T, d, out=dtable)     # (V, N) @ (N, E)
+        np.matmul(_onehot_rows(ids, V, dtable.dtype).T, d, out=dtable)  # (V, N) @ (N, E)
     else:
         order, u, starts = _sorted_segments(ids)
         dtable[...] = 0
-        dtable[u] = np.add.reduceat(d[order], starts, axis=0)              # (K, E)
+        dtable[u] = np.add.reduceat(d[order], starts, axis=0)  # (K, E)
 
 
 def scatter_add_cols(dtableT: np.ndarray, ids: np.ndarray, drows: np.ndarray) -> None:
@@ -80,16 +82,16 @@ def scatter_add_cols(dtableT: np.ndarray, ids: np.ndarray, drows: np.ndarray) ->
     dz_t (H,) whose input was c. Overwrites dtableT.
     """
     E, V = dtableT.shape
-    ids = ids.reshape(-1)                                                   # (N,)
-    d = drows.reshape(-1, E)                                                # (N, E)
+    ids = ids.reshape(-1)  # (N,)
+    d = drows.reshape(-1, E)  # (N, E)
     if ids.size == 0:
         dtableT[...] = 0
     elif V <= ONEHOT_GEMM_MAX_V:
-        np.matmul(d.T, _onehot_rows(ids, V, dtableT.dtype), out=dtableT)   # (E, N) @ (N, V)
+        np.matmul(d.T, _onehot_rows(ids, V, dtableT.dtype), out=dtableT)  # (E, N) @ (N, V)
     else:
         order, u, starts = _sorted_segments(ids)
         dtableT[...] = 0
-        dtableT[:, u] = np.add.reduceat(d[order], starts, axis=0).T        # (E, K)
+        dtableT[:, u] = np.add.reduceat(d[order], starts, axis=0).T  # (E, K)
 
 
 def check_ids(ids: np.ndarray, V: int) -> None:

@@ -6,6 +6,7 @@
 Run it in float64: with ε = 1e-6 the truncation error is ~1e-12 and rounding ~1e-10, so a
 correct backward pass gives rel_err far below 1e-6, and any bug shows up as ~1e-2 or worse.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -19,12 +19,13 @@ steps, lr 2e-3, validation nats/char, uniform -> N(0, 1):
 The task models redraw every one-hot input's columns the same way (``redraw_onehot_input``);
 seq2seq, where it measured worse, defaults to uniform (``tasks/trainer.py``).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 RECURRENT_INITS = ("uniform", "orthogonal", "identity")
-INPUT_INITS = ("normal", "uniform")             # layer 0's W_ih under one-hot input
+INPUT_INITS = ("normal", "uniform")  # layer 0's W_ih under one-hot input
 
 
 def uniform(rng: np.random.Generator, shape, bound: float, dtype) -> np.ndarray:

@@ -4,6 +4,7 @@ h (T, B, H) is viewed as (T*B, H) and multiplied in one GEMM; W is (V, H) and b 
 ``torch.nn.Linear`` stores them (``weight``, ``bias``). Backward:
     dh = dy W,   dW = dy^T h,   db = sum dy     (sums over all T*B rows)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,15 +27,15 @@ class Linear:
         self.grads = {key: np.zeros_like(v) for key, v in self.params.items()}
 
     def forward(self, x: np.ndarray):
-        x2 = x.reshape(-1, self.H)                                          # (N, H)
-        y = x2 @ self.params["weight"].T                                    # (N, V)
+        x2 = x.reshape(-1, self.H)  # (N, H)
+        y = x2 @ self.params["weight"].T  # (N, V)
         y += self.params["bias"]
         return y.reshape(x.shape[:-1] + (self.V,)), x2
 
     def backward(self, dy: np.ndarray, cache):
         x2 = cache
-        dy2 = dy.reshape(-1, self.V)                                        # (N, V)
+        dy2 = dy.reshape(-1, self.V)  # (N, V)
         np.matmul(dy2.T, x2, out=self.grads["weight"])
         np.sum(dy2, axis=0, out=self.grads["bias"])
-        dx = dy2 @ self.params["weight"]                                    # (N, H)
+        dx = dy2 @ self.params["weight"]  # (N, H)
         return dx.reshape(dy.shape[:-1] + (self.H,)), self.grads

@@ -1,4 +1,5 @@
 """Variable-length batches: lengths -> a (T, B) 0/1 mask (right padding)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ updates all parameters with a handful of vectorised operations, global-norm clip
 one dot product, and a data-parallel run can all-reduce the whole gradient in one call
 without copying (issue 5).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,8 +36,8 @@ class FlatParams:
         off = 0
         for name, module, key, arr in entries:
             n = arr.size
-            pv = self.data[off:off + n].reshape(arr.shape)
-            gv = self.grad[off:off + n].reshape(arr.shape)
+            pv = self.data[off : off + n].reshape(arr.shape)
+            gv = self.grad[off : off + n].reshape(arr.shape)
             pv[...] = arr
             module.params[key] = pv
             module.grads[key] = gv
@@ -51,7 +52,7 @@ class FlatParams:
     def view(self, name: str, grad: bool = False) -> np.ndarray:
         off, n = self.offsets[name]
         buf = self.grad if grad else self.data
-        return buf[off:off + n].reshape(self.shapes[name])
+        return buf[off : off + n].reshape(self.shapes[name])
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Name -> copy of the parameter, in ``torch.nn`` layouts."""

@@ -25,6 +25,7 @@ Work is done for all steps at once wherever the recurrence allows: the input pro
 and biases before the loop, ``dW_ih``, ``dW_hh`` and the bias gradients after it, each one
 matrix product over the T*B rows. Only ``h_{t-1} -> h_t`` is a Python loop.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,8 +43,16 @@ class RNNLayer:
     >>> dx, dh0, grads = layer.backward(np.ones_like(states), np.zeros_like(h_last), cache)
     """
 
-    def __init__(self, D: int, H: int, suffix: str = "_l0", reverse: bool = False,
-                 rng=None, init: str = "uniform", dtype=np.float32):
+    def __init__(
+        self,
+        D: int,
+        H: int,
+        suffix: str = "_l0",
+        reverse: bool = False,
+        rng=None,
+        init: str = "uniform",
+        dtype=np.float32,
+    ):
         rng = rng if rng is not None else np.random.default_rng(0)
         self.D, self.H, self.reverse = D, H, reverse
         self.dtype = np.dtype(dtype)
@@ -52,7 +61,9 @@ class RNNLayer:
         self.k_bih, self.k_bhh = f"bias_ih{suffix}", f"bias_hh{suffix}"
         self.params = {
             self.k_ih: uniform(rng, (H, D), k, dtype),
-            self.k_hh: recurrent(rng, H, init, dtype) if init != "uniform" else uniform(rng, (H, H), k, dtype),
+            self.k_hh: recurrent(rng, H, init, dtype)
+            if init != "uniform"
+            else uniform(rng, (H, H), k, dtype),
             self.k_bih: uniform(rng, (H,), k, dtype),
             self.k_bhh: uniform(rng, (H,), k, dtype),
         }
@@ -66,14 +77,14 @@ class RNNLayer:
         buffer, so no separate (T, B, H) projection is kept alive).
         """
         W_ih = self.params[self.k_ih]
-        bias = self.params[self.k_bih] + self.params[self.k_bhh]             # (H,)
+        bias = self.params[self.k_bih] + self.params[self.k_bhh]  # (H,)
         if np.issubdtype(x.dtype, np.integer):
             check_ids(x, self.D)
             # Trick: fold the bias into a contiguous (D, H) copy of W_ih^T, then one row
             # gather gives W_ih onehot(x_t) + b for every t (the same sums, done D*H times
             # instead of T*B*H, and the gather reads contiguous rows).
-            table = W_ih.T + bias                                            # (D, H)
-            return gather_rows(table, x, out, checked=True)                  # (T, B, H)
+            table = W_ih.T + bias  # (D, H)
+            return gather_rows(table, x, out, checked=True)  # (T, B, H)
         if x.ndim != 3 or x.shape[2] != self.D:
             raise ValueError(f"input must be (T, B, {self.D}), got {x.shape}")
         T, B, D = x.shape
@@ -108,34 +119,35 @@ class RNNLayer:
         # the loop S[1:] holds the input projections, and step i overwrites S[i + 1] in
         # place (z = xw + h W_hh^T, then tanh), so no (T, B, H) projection buffer is kept.
         # Right to left is left to right over the flipped input.
-        S = np.empty((T + 1, B, H), dtype=self.dtype)                  # (T+1, B, H)
+        S = np.empty((T + 1, B, H), dtype=self.dtype)  # (T+1, B, H)
         self._project(x[::-1] if self.reverse else x, out=S[1:])
         if self.reverse and m is not None:
             m = m[::-1]
         S[0] = 0 if h0 is None else h0
         # Trick: h W_hh^T with a contiguous copy of W_hh^T is a plain (non-transposed) GEMM,
         # measurably faster than BLAS's transposed path at these small batch sizes.
-        W_hhT = np.ascontiguousarray(self.params[self.k_hh].T)         # (H, H)
-        hw = np.empty((B, H), dtype=self.dtype)                         # (B, H) scratch
+        W_hhT = np.ascontiguousarray(self.params[self.k_hh].T)  # (H, H)
+        hw = np.empty((B, H), dtype=self.dtype)  # (B, H) scratch
         for t in range(T):
-            np.matmul(S[t], W_hhT, out=hw)                              # h_{t-1} W_hh^T
+            np.matmul(S[t], W_hhT, out=hw)  # h_{t-1} W_hh^T
             z = S[t + 1]
-            z += hw                                                     # z_t
-            np.tanh(z, out=z)                                           # h_t, in place
+            z += hw  # z_t
+            np.tanh(z, out=z)  # h_t, in place
             if m is not None:  # hold the state on padded steps: h_t = m h_t + (1 - m) h_{t-1}
                 z -= S[t]
                 z *= m[t]
                 z += S[t]
         h_last = S[T]
-        out = S[1:] if m is None else S[1:] * m                         # (T, B, H)
+        out = S[1:] if m is None else S[1:] * m  # (T, B, H)
         if self.reverse:
             out = out[::-1]
         cache = (x, S, m)
         return (out, h_last), cache
 
     # ----------------------------------------------------------------- backward
-    def backward(self, dstates: np.ndarray | None, dh_last: np.ndarray | None, cache,
-                 overwrite_dstates: bool = False):
+    def backward(
+        self, dstates: np.ndarray | None, dh_last: np.ndarray | None, cache, overwrite_dstates: bool = False
+    ):
         """BPTT in one reverse sweep.
 
         With g_t = dL/dh_t (from the output at t and from step t+1):
@@ -154,23 +166,28 @@ class RNNLayer:
         T1, B, H = S.shape
         T = T1 - 1
         if dstates is not None and self.reverse:
-            dstates = dstates[::-1]                                     # processing order
-        W_hh = self.params[self.k_hh]                                   # (H, H)
-        if (overwrite_dstates and dstates is not None and dstates.dtype == self.dtype
-                and dstates.flags.c_contiguous and dstates.shape == (T, B, H)):
-            dz_all = dstates                                            # (T, B, H), reused
+            dstates = dstates[::-1]  # processing order
+        W_hh = self.params[self.k_hh]  # (H, H)
+        if (
+            overwrite_dstates
+            and dstates is not None
+            and dstates.dtype == self.dtype
+            and dstates.flags.c_contiguous
+            and dstates.shape == (T, B, H)
+        ):
+            dz_all = dstates  # (T, B, H), reused
         else:
-            dz_all = np.empty((T, B, H), dtype=self.dtype)              # (T, B, H)
+            dz_all = np.empty((T, B, H), dtype=self.dtype)  # (T, B, H)
         # tanh'(z_t) = 1 - h_t^2, computed K steps at a time by two vectorised ops into a
         # small (K, B, H) scratch, so the per-step loop does one multiply for it.
         K = min(T, 32)
-        dtanh = np.empty((K, B, H), dtype=self.dtype)                   # (K, B, H)
+        dtanh = np.empty((K, B, H), dtype=self.dtype)  # (K, B, H)
 
         def fill_dtanh(t):  # slots for steps t0..t, where t0 = the block start below t
             t0 = t - t % K
-            blk = dtanh[:t - t0 + 1]
-            np.multiply(S[t0 + 1:t + 2], S[t0 + 1:t + 2], out=blk)      # h^2
-            np.subtract(1.0, blk, out=blk)                              # 1 - h^2
+            blk = dtanh[: t - t0 + 1]
+            np.multiply(S[t0 + 1 : t + 2], S[t0 + 1 : t + 2], out=blk)  # h^2
+            np.subtract(1.0, blk, out=blk)  # 1 - h^2
             return t0
 
         g = np.zeros((B, H), dtype=self.dtype) if dh_last is None else np.array(dh_last, dtype=self.dtype)
@@ -180,11 +197,11 @@ class RNNLayer:
                 if t < t0:
                     t0 = fill_dtanh(t)
                 if t < T - 1:
-                    np.matmul(dz_all[t + 1], W_hh, out=g)               # g_t = dz_{t+1} W_hh
+                    np.matmul(dz_all[t + 1], W_hh, out=g)  # g_t = dz_{t+1} W_hh
                 if dstates is not None:
-                    g += dstates[t]                                     #     + dL/dh_t (output)
-                np.multiply(g, dtanh[t - t0], out=dz_all[t])            # dz_t = g_t * (1 - h_t^2)
-            dh0 = dz_all[0] @ W_hh if T > 0 else g                      # (B, H)
+                    g += dstates[t]  #     + dL/dh_t (output)
+                np.multiply(g, dtanh[t - t0], out=dz_all[t])  # dz_t = g_t * (1 - h_t^2)
+            dh0 = dz_all[0] @ W_hh if T > 0 else g  # (B, H)
         else:
             for t in range(T - 1, -1, -1):
                 if t < t0:
@@ -194,35 +211,35 @@ class RNNLayer:
                 dz = dz_all[t]
                 np.multiply(g, dtanh[t - t0], out=dz)
                 dz *= m[t]
-                g *= 1.0 - m[t]                                         # held steps pass g through
+                g *= 1.0 - m[t]  # held steps pass g through
                 g += dz @ W_hh
             dh0 = g
-        dz2 = dz_all.reshape(T * B, H)                                  # (T*B, H)
-        S_prev = S[:-1].reshape(T * B, H)                               # (T*B, H)
-        np.matmul(dz2.T, S_prev, out=self.grads[self.k_hh])             # one GEMM over all t
+        dz2 = dz_all.reshape(T * B, H)  # (T*B, H)
+        S_prev = S[:-1].reshape(T * B, H)  # (T*B, H)
+        np.matmul(dz2.T, S_prev, out=self.grads[self.k_hh])  # one GEMM over all t
         np.sum(dz2, axis=0, out=self.grads[self.k_bih])
         self.grads[self.k_bhh][...] = self.grads[self.k_bih]
         # Input gradients in processing order: flip the inputs (cheap) instead of dz.
         x_p = x[::-1] if self.reverse else x
         if np.issubdtype(x.dtype, np.integer):
-            scatter_add_cols(self.grads[self.k_ih], x_p, dz_all)        # (H, D) = dz^T onehot(x)
+            scatter_add_cols(self.grads[self.k_ih], x_p, dz_all)  # (H, D) = dz^T onehot(x)
             dx = None
         else:
             np.matmul(dz2.T, x_p.reshape(T * B, self.D), out=self.grads[self.k_ih])
-            W_ih = self.params[self.k_ih]                                # (H, D)
+            W_ih = self.params[self.k_ih]  # (H, D)
             if self.D == H and dz_all is dstates:
                 # dz is no longer needed and the caller gave its buffer away: write
                 # dx = dz W_ih over it, a block of rows at a time through a small scratch
                 # (a GEMM may not write over its own input). No new (T, B, H) buffer.
-                R = max(1, min(T * B, (1 << 20) // max(H, 1)))           # rows per block
+                R = max(1, min(T * B, (1 << 20) // max(H, 1)))  # rows per block
                 tmp = np.empty((R, H), dtype=self.dtype)
                 for r in range(0, T * B, R):
                     n = min(R, T * B - r)
-                    np.matmul(dz2[r:r + n], W_ih, out=tmp[:n])
-                    dz2[r:r + n] = tmp[:n]
-                dx = dz_all                                              # (T, B, D)
+                    np.matmul(dz2[r : r + n], W_ih, out=tmp[:n])
+                    dz2[r : r + n] = tmp[:n]
+                dx = dz_all  # (T, B, D)
             else:
-                dx = (dz2 @ W_ih).reshape(T, B, self.D)                  # (T, B, D)
+                dx = (dz2 @ W_ih).reshape(T, B, self.D)  # (T, B, D)
             if self.reverse:
                 dx = dx[::-1]
         return dx, dh0, self.grads

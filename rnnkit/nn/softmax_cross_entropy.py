@@ -9,6 +9,7 @@ For logits y (N, V), integer targets c (N,) and a 0/1 mask m (N,):
 Computing the gradient as ``softmax - onehot`` instead of chaining the softmax Jacobian
 with d(-log p) is both cheaper and exact.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,9 @@ def softmax(y: np.ndarray) -> np.ndarray:
     return z
 
 
-def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray, mask: np.ndarray | None = None,
-                          need_grad: bool = True):
+def softmax_cross_entropy(
+    logits: np.ndarray, targets: np.ndarray, mask: np.ndarray | None = None, need_grad: bool = True
+):
     """logits (…, V), targets (…,) int, mask (…,) or None.
 
     Returns (mean_loss, total_nats, count, dlogits). ``dlogits`` has the shape of
@@ -36,17 +38,17 @@ def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray, mask: np.ndar
     loss is 0 and the gradient is 0.
     """
     V = logits.shape[-1]
-    y = logits.reshape(-1, V)                                               # (N, V)
-    c = targets.reshape(-1)                                                 # (N,)
+    y = logits.reshape(-1, V)  # (N, V)
+    c = targets.reshape(-1)  # (N,)
     if c.size and (c.min() < 0 or c.max() >= V):
         raise ValueError(f"targets must lie in [0, {V})")
     rows = np.arange(y.shape[0])
-    ymax = y.max(axis=1, keepdims=True)                                     # (N, 1)
+    ymax = y.max(axis=1, keepdims=True)  # (N, 1)
     p = y - ymax
-    picked = p[rows, c]                                                     # y[c] - max, (N,)
+    picked = p[rows, c]  # y[c] - max, (N,)
     np.exp(p, out=p)
-    s = p.sum(axis=1)                                                       # (N,), >= 1
-    nll = np.log(s) - picked                                                # -log p[c], (N,)
+    s = p.sum(axis=1)  # (N,), >= 1
+    nll = np.log(s) - picked  # -log p[c], (N,)
     if mask is None:
         count = y.shape[0]
         total = float(nll.sum(dtype=np.float64))
@@ -58,7 +60,7 @@ def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray, mask: np.ndar
     loss = total / denom
     if not need_grad:
         return loss, total, count, None
-    p /= s[:, None]                                                         # softmax
+    p /= s[:, None]  # softmax
     p[rows, c] -= 1.0
     if mask is None:
         p *= 1.0 / denom

@@ -6,6 +6,7 @@ The sequence length T stays the same through the stack; only the feature size ch
 (D -> H, or 2H when bidirectional). Initial and final states use ``torch.nn.RNN`` 's
 layout: (L * dirs, B, H), ordered layer by layer, forward direction first.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,17 @@ class RNNStack:
     >>> (y, h_n), cache = rnn.forward(np.ones((5, 2, 3), np.float32))   # (5, 2, 8), (4, 2, 4)
     """
 
-    def __init__(self, D: int, H: int, L: int = 1, bidirectional: bool = False, dropout: float = 0.0,
-                 rng=None, init: str = "uniform", dtype=np.float32):
+    def __init__(
+        self,
+        D: int,
+        H: int,
+        L: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        rng=None,
+        init: str = "uniform",
+        dtype=np.float32,
+    ):
         if L < 1 or H < 1 or D < 1:
             raise ValueError(f"sizes must be positive: D={D}, H={H}, L={L}")
         if not 0.0 <= dropout < 1.0:
@@ -56,7 +66,7 @@ class RNNStack:
     def _h(self, h, k):
         if h is None:
             return None
-        return h[k] if self.dirs == 1 else h[2 * k:2 * k + 2]
+        return h[k] if self.dirs == 1 else h[2 * k : 2 * k + 2]
 
     def forward(self, x, h0=None, mask=None, rng: np.random.Generator | None = None, train: bool = False):
         """x (T, B, D) or ids (T, B); h0 (L*dirs, B, H) -> ((y (T, B, dirs*H), h_n (L*dirs, B, H)), cache).
@@ -68,7 +78,7 @@ class RNNStack:
         h = x
         for k, layer in enumerate(self.layers):
             drop = None
-            if k > 0:                                       # between layers only
+            if k > 0:  # between layers only
                 h, drop = dropout(h, self.dropout, train, rng, self.dtype)
             (h, hn), c = layer.forward(h, self._h(h0, k), mask)
             caches.append(c)
@@ -88,4 +98,3 @@ class RNNStack:
             if drops[k] is not None:
                 d = d * drops[k]
         return d, np.concatenate(dh0s, axis=0), self.grads
-

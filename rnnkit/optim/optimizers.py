@@ -13,6 +13,7 @@ Each update is a few vectorised operations on the whole (P,) buffer, in place. W
 The state (moment buffers and step count) is exposed by ``state_dict`` as plain arrays,
 so a checkpoint can save it in safetensors and resume exactly.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -109,7 +110,7 @@ class Adam(Optimizer):
         np.multiply(g, g, out=tmp)
         tmp *= 1 - b2
         v += tmp
-        bc1, bc2 = 1 - b1 ** self.t, 1 - b2 ** self.t
+        bc1, bc2 = 1 - b1**self.t, 1 - b2**self.t
         np.sqrt(v, out=tmp)
         tmp *= 1.0 / np.sqrt(bc2)
         tmp += eps

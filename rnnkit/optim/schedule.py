@@ -9,6 +9,7 @@
                 limited by ``--minutes`` therefore still anneals; it is then paced by the
                 clock, so only step-limited runs are bit-reproducible.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,9 +17,17 @@ import math
 SCHEDULES = ("constant", "step", "cosine")
 
 
-def learning_rate(step: int, lr: float, schedule: str = "constant", max_steps: int = 0, warmup: int = 0,
-                  min_lr: float = 0.0, step_size: int = 1000, gamma: float = 0.5,
-                  time_fraction: float = 0.0) -> float:
+def learning_rate(
+    step: int,
+    lr: float,
+    schedule: str = "constant",
+    max_steps: int = 0,
+    warmup: int = 0,
+    min_lr: float = 0.0,
+    step_size: int = 1000,
+    gamma: float = 0.5,
+    time_fraction: float = 0.0,
+) -> float:
     """The learning rate for 0-based ``step``."""
     if schedule == "constant":
         base = lr

@@ -29,6 +29,7 @@ gradients on every rank, and the weights stay identical without ever being sent.
 Without torchrun (no ``WORLD_SIZE`` or ``WORLD_SIZE=1``) ``current()`` is a no-op context
 and nothing here imports torch.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -95,8 +96,10 @@ class DataParallel(Single):
 
     def __init__(self, device: str | None):
         from .engines import require_torch
+
         self.torch = torch = require_torch("data-parallel training (torchrun)")
         import torch.distributed as dist
+
         self.dist = dist
         env = os.environ
         self.rank, self.world = int(env["RANK"]), int(env["WORLD_SIZE"])
@@ -117,8 +120,10 @@ class DataParallel(Single):
 
     def local_batch(self, B: int) -> int:
         if B % self.world:
-            raise UserError(f"--batch {B} streams cannot be split evenly over {self.world} processes; "
-                            f"use a --batch divisible by the world size (e.g. {B - B % self.world or self.world})")
+            raise UserError(
+                f"--batch {B} streams cannot be split evenly over {self.world} processes; "
+                f"use a --batch divisible by the world size (e.g. {B - B % self.world or self.world})"
+            )
         return B // self.world
 
     def _cols(self, B: int) -> slice:
@@ -144,12 +149,12 @@ class DataParallel(Single):
         """The shared RNG advances the same way on every rank; dropout draws per rank."""
         if not dropout:
             return rng
-        return np.random.default_rng([int(rng.integers(2 ** 63 - 1)), self.rank])
+        return np.random.default_rng([int(rng.integers(2**63 - 1)), self.rank])
 
     def _grad(self, model):
         if hasattr(model, "grad_tensor"):
             return model.grad_tensor()
-        return self.torch.from_numpy(model.flat.grad)                       # zero copy
+        return self.torch.from_numpy(model.flat.grad)  # zero copy
 
     def _data(self, model):
         if hasattr(model, "data_tensor"):
@@ -171,8 +176,11 @@ class DataParallel(Single):
 
     def agree(self, elapsed: float, stop: bool) -> tuple[float, bool]:
         """Rank 0's clock, and whether any rank was asked to stop."""
-        t = self.torch.tensor([elapsed if self.rank == 0 else 0.0, float(stop)], dtype=self.torch.float64,
-                              device=self.comm_device)
+        t = self.torch.tensor(
+            [elapsed if self.rank == 0 else 0.0, float(stop)],
+            dtype=self.torch.float64,
+            device=self.comm_device,
+        )
         self.dist.all_reduce(t)
         return float(t[0]), bool(t[1] > 0)
 

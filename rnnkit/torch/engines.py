@@ -3,10 +3,11 @@
 PyTorch stays optional: it is imported only here, only when the torch engine (or a
 data-parallel run) is asked for, and its absence is one clear line, not a traceback.
 """
+
 from __future__ import annotations
 
-from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.errors import UserError
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
 
 ENGINES = ("numpy", "torch")
 TORCH_MISSING = "{what} needs PyTorch: pip install 'rnnkit[torch]'"
@@ -31,6 +32,7 @@ def build_lm(mcfg: ModelConfig, seed: int = 0, engine: str = "numpy", device: st
         return CharRNN(mcfg, seed=seed)
     require_torch()
     from .lm_engine import TorchCharRNN
+
     try:
         return TorchCharRNN(mcfg, seed=seed, device=device or "cpu")
     except ValueError as e:

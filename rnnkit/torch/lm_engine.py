@@ -33,6 +33,7 @@ head, with torch's generator seeded from the trainer's numpy RNG each step, so a
 reproducible and resumes exactly. The masks are not the NumPy engine's masks (same
 distribution, different draws); with ``--dropout 0`` the engines agree to float32 rounding.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -51,11 +52,13 @@ def resolve_device(device: str | None) -> torch.device:
     """'cpu', 'cuda', 'cuda:1' -> torch.device; 'cuda' without a visible GPU raises ValueError."""
     try:
         dev = torch.device(device or "cpu")
-    except RuntimeError:                      # torch's own message lists two dozen device types
+    except RuntimeError:  # torch's own message lists two dozen device types
         raise ValueError(f"--device must be cpu or cuda[:N], got {device!r}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: PyTorch sees no CUDA GPU (torch.cuda.is_available() is False; "
-                         f"torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'})")
+        raise ValueError(
+            f"--device {device}: PyTorch sees no CUDA GPU (torch.cuda.is_available() is False; "
+            f"torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'})"
+        )
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"--device must be cpu or cuda[:N], got {device!r}")
     return dev
@@ -69,8 +72,9 @@ class _Net(torch.nn.Module):
         V, H, L, E = cfg.vocab_size, cfg.hidden, cfg.layers, cfg.embed
         if E:
             self.embedding = torch.nn.Embedding(V, E, dtype=dtype)
-        self.rnn = torch.nn.RNN(E or V, H, num_layers=L, nonlinearity="tanh",
-                                dropout=cfg.dropout if L > 1 else 0.0, dtype=dtype)
+        self.rnn = torch.nn.RNN(
+            E or V, H, num_layers=L, nonlinearity="tanh", dropout=cfg.dropout if L > 1 else 0.0, dtype=dtype
+        )
         self.head = torch.nn.Linear(H, V, dtype=dtype)
 
 
@@ -91,11 +95,11 @@ class DeviceFlat:
 
     def view(self, name: str, grad: bool = False) -> torch.Tensor:
         off, n = self.offsets[name]
-        return (self.grad if grad else self.data)[off:off + n].view(self.shapes[name])
+        return (self.grad if grad else self.data)[off : off + n].view(self.shapes[name])
 
     def state_dict(self) -> dict[str, np.ndarray]:
         host = self.data.detach().cpu().numpy()
-        return {n: host[o:o + k].reshape(self.shapes[n]).copy() for n, (o, k) in self.offsets.items()}
+        return {n: host[o : o + k].reshape(self.shapes[n]).copy() for n, (o, k) in self.offsets.items()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         missing = [n for n in self.names if n not in state]
@@ -117,8 +121,13 @@ class TorchFlatOptimizer:
     optimizer state in a checkpoint moves freely between the engines.
     """
 
-    BUFFERS = {"sgd": ("momentum",), "adagrad": ("sum_sq",), "rmsprop": ("sq_avg",),
-               "adam": ("exp_avg", "exp_avg_sq"), "adamw": ("exp_avg", "exp_avg_sq")}
+    BUFFERS = {
+        "sgd": ("momentum",),
+        "adagrad": ("sum_sq",),
+        "rmsprop": ("sq_avg",),
+        "adam": ("exp_avg", "exp_avg_sq"),
+        "adamw": ("exp_avg", "exp_avg_sq"),
+    }
 
     def __init__(self, name: str, flat: DeviceFlat, **hp):
         if name not in OPTIMIZERS:
@@ -153,7 +162,7 @@ class TorchFlatOptimizer:
                 g = g + wd * p
             m.mul_(b1).add_((1 - b1) * g)
             v.mul_(b2).add_(g * g * (1 - b2))
-            bc1, bc2 = 1 - b1 ** self.t, 1 - b2 ** self.t
+            bc1, bc2 = 1 - b1**self.t, 1 - b2**self.t
             denom = v.sqrt() * (1.0 / np.sqrt(bc2)) + eps
             p.sub_(m / denom * (lr / bc1))
 
@@ -198,14 +207,20 @@ class TorchCharRNN:
 
     engine = "torch"
 
-    def __init__(self, cfg: ModelConfig, seed: int = 0, dtype=np.float32, device: str | None = "cpu",
-                 device_optimizer: bool | None = None):
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        seed: int = 0,
+        dtype=np.float32,
+        device: str | None = "cpu",
+        device_optimizer: bool | None = None,
+    ):
         cfg.validate()
         self.cfg = cfg
         self.dtype = np.dtype(dtype)
         self.device = resolve_device(device) if not isinstance(device, torch.device) else device
         self.tdtype = TORCH_DTYPES[self.dtype]
-        host = CharRNN(cfg, seed=seed, dtype=dtype).flat      # the NumPy engine's init, same seed
+        host = CharRNN(cfg, seed=seed, dtype=dtype).flat  # the NumPy engine's init, same seed
         self.net = _Net(cfg, self.tdtype)
         self.on_device = self.device.type != "cpu" if device_optimizer is None else device_optimizer
         if self.on_device:
@@ -213,7 +228,7 @@ class TorchCharRNN:
             grad = torch.zeros_like(data)
             self.flat = DeviceFlat(host, data, grad)
         else:
-            data, grad = torch.from_numpy(host.data), torch.from_numpy(host.grad)   # zero copy
+            data, grad = torch.from_numpy(host.data), torch.from_numpy(host.grad)  # zero copy
             self.flat = host
         self._data_t, self._grad_t = data, grad
         params = dict(self.net.named_parameters())
@@ -221,13 +236,17 @@ class TorchCharRNN:
             raise AssertionError(f"torch names {sorted(params)} != numpy names {sorted(host.names)}")
         for name, p in params.items():
             off, n = host.offsets[name]
-            p.data = data[off:off + n].view(host.shapes[name])
-            p.grad = grad[off:off + n].view(host.shapes[name])
+            p.data = data[off : off + n].view(host.shapes[name])
+            p.grad = grad[off : off + n].view(host.shapes[name])
         self._grad_views = {name: p.grad for name, p in params.items()}
 
     # -------------------------------------------------------- trainer hooks
     def make_optimizer(self, name: str, **hp):
-        return TorchFlatOptimizer(name, self.flat, **hp) if self.on_device else make_optimizer(name, self.flat, **hp)
+        return (
+            TorchFlatOptimizer(name, self.flat, **hp)
+            if self.on_device
+            else make_optimizer(name, self.flat, **hp)
+        )
 
     def clip_gradients(self, mode: str, value: float) -> float:
         if self.on_device:
@@ -250,9 +269,9 @@ class TorchCharRNN:
 
     def _input(self, ids: torch.Tensor) -> torch.Tensor:
         if self.cfg.embed:
-            return self.net.embedding(ids)                                  # (T, B, E)
+            return self.net.embedding(ids)  # (T, B, E)
         # one-hot rows: nn.RNN then computes W_ih onehot(c) = column c of W_ih (H, V)
-        return F.one_hot(ids, self.cfg.vocab_size).to(self.tdtype)         # (T, B, V)
+        return F.one_hot(ids, self.cfg.vocab_size).to(self.tdtype)  # (T, B, V)
 
     def _rnn(self, x, h0):
         with warnings.catch_warnings():
@@ -265,15 +284,16 @@ class TorchCharRNN:
         """Variable lengths as packed sequences: h_n is each stream's state at its last
         counted step, as in the NumPy engine. ``mask`` (T, B) must be a prefix mask."""
         from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
         mask = np.asarray(mask)
-        lengths = mask.sum(axis=0).astype(np.int64)                         # (B,)
+        lengths = mask.sum(axis=0).astype(np.int64)  # (B,)
         if not np.array_equal(mask != 0, np.arange(mask.shape[0])[:, None] < lengths[None, :]):
             raise ValueError("the torch engine takes prefix masks only (lengths_to_mask)")
         packed = pack_padded_sequence(x, torch.from_numpy(np.maximum(lengths, 1)), enforce_sorted=False)
         out, h_n = self._rnn(packed, h0)
-        hs, _ = pad_packed_sequence(out, total_length=x.shape[0])          # (T, B, H), zeros past the end
+        hs, _ = pad_packed_sequence(out, total_length=x.shape[0])  # (T, B, H), zeros past the end
         empty = torch.from_numpy(lengths == 0).to(self.device)[None, :, None]
-        return hs, torch.where(empty, h0, h_n)                              # empty streams keep h0
+        return hs, torch.where(empty, h0, h_n)  # empty streams keep h0
 
     # ------------------------------------------------------------ training
     def forward(self, ids, targets, h0=None, mask=None, train=False, rng=None, need_grad=True):
@@ -282,7 +302,7 @@ class TorchCharRNN:
         p = self.cfg.dropout
         if train and p > 0:
             rng = rng if rng is not None else np.random.default_rng()
-            torch.manual_seed(int(rng.integers(2 ** 63 - 1)))               # reproducible dropout
+            torch.manual_seed(int(rng.integers(2**63 - 1)))  # reproducible dropout
         # cuDNN can only backpropagate through an RNN run in training mode, so gradients
         # without dropout (train=False, need_grad=True) run in training mode with the
         # between-layer dropout set to 0; nn.RNN reads ``dropout`` at every call.
@@ -295,11 +315,11 @@ class TorchCharRNN:
             if need_grad:
                 h0t.requires_grad_(True)
             if mask is None:
-                hs, h_n = self._rnn(self._input(idt), h0t)                  # (T, B, H), (L, B, H)
+                hs, h_n = self._rnn(self._input(idt), h0t)  # (T, B, H), (L, B, H)
             else:
                 hs, h_n = self._rnn_masked(self._input(idt), h0t, mask)
             hs = F.dropout(hs, p, training=bool(train) and p > 0)
-            logits = self.net.head(hs)                                      # (T, B, V)
+            logits = self.net.head(hs)  # (T, B, V)
             nll = F.cross_entropy(logits.reshape(T * B, -1), tgt.reshape(-1), reduction="none")
             if mask is None:
                 total_t, count = nll.sum(dtype=torch.float64), float(T * B)
@@ -319,9 +339,9 @@ class TorchCharRNN:
             outs.append(cache["h_n"])
             grads.append(self._t(dh_n, self.tdtype))
         torch.autograd.backward(outs, grads)
-        for name, p in self.net.named_parameters():                        # autograd accumulated in
-            if p.grad is not self._grad_views[name]:                       # place; if it ever swaps
-                self._grad_views[name].copy_(p.grad)                       # the tensor, copy back
+        for name, p in self.net.named_parameters():  # autograd accumulated in
+            if p.grad is not self._grad_views[name]:  # place; if it ever swaps
+                self._grad_views[name].copy_(p.grad)  # the tensor, copy back
                 p.grad = self._grad_views[name]
         dh0 = cache["h0"].grad
         return dh0.cpu().numpy() if dh0 is not None else self.zero_state(cache["h0"].shape[1])
@@ -331,7 +351,7 @@ class TorchCharRNN:
     def step(self, ids: np.ndarray, h: np.ndarray):
         """One step for sampling: ids (B,), h (L, B, H) -> logits (B, V), new h (L, B, H)."""
         self.net.eval()
-        idt = self._t(np.asarray(ids).reshape(1, -1), torch.int64)          # (1, B)
+        idt = self._t(np.asarray(ids).reshape(1, -1), torch.int64)  # (1, B)
         hs, h_n = self._rnn(self._input(idt), self._t(h, self.tdtype))
-        logits = self.net.head(hs[0])                                       # (B, V)
+        logits = self.net.head(hs[0])  # (B, V)
         return logits.cpu().numpy(), h_n.cpu().numpy()

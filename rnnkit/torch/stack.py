@@ -20,6 +20,7 @@ sequences, so masked steps hold the state and output 0, as in the NumPy engine. 
 between layers is ``nn.RNN``'s own, with torch's generator seeded from the numpy ``rng``
 at each training forward: reproducible, but not the NumPy engine's masks.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -38,13 +39,23 @@ class TorchRNNStack:
 
     engine = "torch"
 
-    def __init__(self, D: int, H: int, L: int = 1, bidirectional: bool = False, dropout: float = 0.0,
-                 rng=None, init: str = "uniform", dtype=np.float32, device="cpu"):
+    def __init__(
+        self,
+        D: int,
+        H: int,
+        L: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        rng=None,
+        init: str = "uniform",
+        dtype=np.float32,
+        device="cpu",
+    ):
         # The NumPy stack draws the initial weights (same seed, same weights) and owns the dicts.
         self._wrap(RNNStack(D, H, L, bidirectional, dropout, rng, init, dtype), device)
 
     @classmethod
-    def wrap(cls, stack: RNNStack, device="cpu") -> "TorchRNNStack":
+    def wrap(cls, stack: RNNStack, device="cpu") -> TorchRNNStack:
         """A torch stack computing with ``stack``'s own parameter and gradient arrays."""
         self = cls.__new__(cls)
         self._wrap(stack, device)
@@ -52,16 +63,25 @@ class TorchRNNStack:
 
     def _wrap(self, stack: RNNStack, device) -> None:
         from .engines import require_torch
+
         torch = require_torch()
         from .lm_engine import TORCH_DTYPES, resolve_device
+
         self.np_stack = stack
         self.D, self.H, self.L, self.dropout, self.dirs = stack.D, stack.H, stack.L, stack.dropout, stack.dirs
         self.layers = stack.layers
         self.params, self.grads, self.dtype = stack.params, stack.grads, stack.dtype
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.tdtype = TORCH_DTYPES[self.dtype]
-        self.rnn = torch.nn.RNN(self.D, self.H, num_layers=self.L, nonlinearity="tanh",
-                                bidirectional=self.dirs == 2, dtype=self.tdtype, device=self.device)
+        self.rnn = torch.nn.RNN(
+            self.D,
+            self.H,
+            num_layers=self.L,
+            nonlinearity="tanh",
+            bidirectional=self.dirs == 2,
+            dtype=self.tdtype,
+            device=self.device,
+        )
         self.names = [n for n, _ in self.rnn.named_parameters()]
         missing = sorted(set(self.names) ^ set(self.params))
         if missing:
@@ -73,6 +93,7 @@ class TorchRNNStack:
 
     def _t(self, a, dtype=None):
         import torch
+
         t = torch.from_numpy(np.ascontiguousarray(a))
         if dtype is not None:
             t = t.to(dtype)
@@ -83,25 +104,29 @@ class TorchRNNStack:
         import torch
         import torch.nn.functional as F
         from torch.func import functional_call
+
         x = np.asarray(x)
         T, B = x.shape[:2]
         ids = np.issubdtype(x.dtype, np.integer)
         if ids:
             if x.size and (x.min() < 0 or x.max() >= self.D):
                 raise ValueError(f"ids must lie in [0, {self.D}), got values in [{x.min()}, {x.max()}]")
-            xt = F.one_hot(self._t(x, torch.int64), self.D).to(self.tdtype)          # (T, B, D)
+            xt = F.one_hot(self._t(x, torch.int64), self.D).to(self.tdtype)  # (T, B, D)
         else:
             if x.ndim != 3 or x.shape[2] != self.D:
                 raise ValueError(f"input must be (T, B, {self.D}), got {x.shape}")
             xt = self._t(x, self.tdtype).requires_grad_(True)
         shape = (self.L * self.dirs, B, self.H)
-        h0t = (torch.zeros(shape, dtype=self.tdtype, device=self.device) if h0 is None
-               else self._t(h0, self.tdtype)).requires_grad_(True)
+        h0t = (
+            torch.zeros(shape, dtype=self.tdtype, device=self.device)
+            if h0 is None
+            else self._t(h0, self.tdtype)
+        ).requires_grad_(True)
         weights = {n: self._t(self.params[n]).requires_grad_(True) for n in self.names}
         p = self.dropout if (train and self.L > 1) else 0.0
         if p > 0:
             rng = rng if rng is not None else np.random.default_rng()
-            torch.manual_seed(int(rng.integers(2 ** 63 - 1)))                      # reproducible dropout
+            torch.manual_seed(int(rng.integers(2**63 - 1)))  # reproducible dropout
         # cuDNN backpropagates only through an RNN run in training mode; without dropout
         # that is the same computation as eval mode.
         self.rnn.train(True)
@@ -119,14 +144,15 @@ class TorchRNNStack:
     def _masked(self, call, weights, xt, h0t, mask):
         import torch
         from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
         mask = np.asarray(mask)
-        lengths = (mask != 0).sum(axis=0).astype(np.int64)                          # (B,)
+        lengths = (mask != 0).sum(axis=0).astype(np.int64)  # (B,)
         if not np.array_equal(mask != 0, np.arange(mask.shape[0])[:, None] < lengths[None, :]):
             raise ValueError("the torch engine takes prefix masks only (right padding, lengths_to_mask)")
         packed = pack_padded_sequence(xt, torch.from_numpy(np.maximum(lengths, 1)), enforce_sorted=False)
         out, h_n = call(self.rnn, weights, (packed, h0t))
-        y, _ = pad_packed_sequence(out, total_length=xt.shape[0])                   # zeros past each end
-        if (lengths == 0).any():                     # empty streams: output 0, state held at h0
+        y, _ = pad_packed_sequence(out, total_length=xt.shape[0])  # zeros past each end
+        if (lengths == 0).any():  # empty streams: output 0, state held at h0
             empty = torch.from_numpy(lengths == 0).to(self.device)[None, :, None]
             y = torch.where(empty, torch.zeros_like(y), y)
             h_n = torch.where(empty, h0t, h_n)
@@ -135,6 +161,7 @@ class TorchRNNStack:
     def backward(self, dy, dh_n, cache):
         """dy (T, B, dirs*H) or None, dh_n (L*dirs, B, H) or None -> (dx, dh0 (L*dirs, B, H), grads)."""
         import torch
+
         outs, gouts = [], []
         if dy is not None:
             outs.append(cache["y"])

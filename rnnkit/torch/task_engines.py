@@ -6,13 +6,15 @@ gradient arrays (views of the model's ``FlatParams`` buffer), so nothing else ch
 heads, losses, optimizer, clipping and checkpoints stay NumPy, and a checkpoint written
 under one engine loads under the other. Nothing engine-specific is saved.
 """
+
 from __future__ import annotations
 
-from .engines import ENGINES, require_torch
 from rnnkit.errors import UserError
 from rnnkit.nn.stack import RNNStack
 
-STACKS = ("rnn", "encoder", "decoder")      # the attributes holding a model's RNN stacks
+from .engines import ENGINES, require_torch
+
+STACKS = ("rnn", "encoder", "decoder")  # the attributes holding a model's RNN stacks
 
 
 def check_engine(engine: str | None, device: str | None) -> None:
@@ -37,6 +39,7 @@ def use_engine(model, engine: str | None = "numpy", device: str | None = None):
         model.engine = "numpy"
         return model
     from .stack import TorchRNNStack
+
     for name in STACKS:
         s = getattr(model, name, None)
         if isinstance(s, TorchRNNStack):

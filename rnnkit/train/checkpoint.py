@@ -22,6 +22,7 @@ whole, and a half-written directory is never named ``last``. The manifest catche
 truncated or edited afterwards. Nothing is ever unpickled: safetensors holds only arrays,
 JSON only data, and both are validated before use.
 """
+
 from __future__ import annotations
 
 import errno
@@ -40,6 +41,7 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from rnnkit.errors import UserError
+
 from .run_lock import LOCK_NAME, RunLock
 
 FORMAT_VERSION = 1
@@ -102,17 +104,23 @@ def check_out_dir(out: Path, force: bool = False, locked: bool = False) -> None:
         return
     if is_run_dir(out):
         if not force:
-            raise UserError(f"--out {out} already holds a run; continue it with --resume {out}, "
-                            f"or pass --force to start over (its checkpoints are deleted)")
+            raise UserError(
+                f"--out {out} already holds a run; continue it with --resume {out}, "
+                f"or pass --force to start over (its checkpoints are deleted)"
+            )
         return
     if not force:
-        raise UserError(f"--out {out} is an existing directory that is not an rnnkit run; "
-                        f"choose another, or pass --force to use it anyway")
+        raise UserError(
+            f"--out {out} is an existing directory that is not an rnnkit run; "
+            f"choose another, or pass --force to use it anyway"
+        )
     names = RUN_NAMES if locked else RUN_NAMES + (LOCK_NAME,)
     clash = [n for n in names if (out / n).exists() or (out / n).is_symlink()]
     if clash:
-        raise UserError(f"--out {out} is not an rnnkit run but holds {', '.join(clash)}, which rnnkit "
-                        f"would overwrite; choose another directory")
+        raise UserError(
+            f"--out {out} is not an rnnkit run but holds {', '.join(clash)}, which rnnkit "
+            f"would overwrite; choose another directory"
+        )
 
 
 def check_inputs_outside(out: Path, inputs) -> None:
@@ -131,8 +139,10 @@ def check_inputs_outside(out: Path, inputs) -> None:
             if not entry.is_symlink():
                 pairs.append((Path(f).resolve(), entry.resolve()))
             if any(a == b or b in a.parents for a, b in pairs):
-                raise UserError(f"input {f} lies inside {entry}, which --force replaces with the new run's; "
-                                f"move it out of the run directory first")
+                raise UserError(
+                    f"input {f} lies inside {entry}, which --force replaces with the new run's; "
+                    f"move it out of the run directory first"
+                )
 
 
 # Runs this process is replacing (--force): run directory -> where its old entries lie.
@@ -167,11 +177,11 @@ class RunClaim:
         self.keep_on = keep_on
         self.lock: RunLock | None = None
         self.out: Path | None = None
-        self.made: list[Path] = []             # directories start() created, outermost first
-        self.started = False                   # out was checked under the lock: what it writes is its own
+        self.made: list[Path] = []  # directories start() created, outermost first
+        self.started = False  # out was checked under the lock: what it writes is its own
         self.backup: Path | None = None
         self.moved: list[str] = []
-        self.restored = False                  # the replaced run was put back on exit
+        self.restored = False  # the replaced run was put back on exit
 
     def resume(self, run: Path) -> None:
         self.lock = RunLock(run).acquire()
@@ -184,11 +194,11 @@ class RunClaim:
                     d.mkdir()
                     self.made.append(d)
         except FileExistsError:
-            pass                               # made by someone else meanwhile: the checks below decide
+            pass  # made by someone else meanwhile: the checks below decide
         except OSError as e:
             raise UserError(f"cannot create the run directory {out}: {e.strerror or e}") from None
         self.lock = RunLock(out).acquire()
-        check_out_dir(out, force, locked=True)      # again: another process may have started here
+        check_out_dir(out, force, locked=True)  # again: another process may have started here
         self.started = True
         try:
             if force and is_run_dir(out):
@@ -205,7 +215,7 @@ class RunClaim:
         except OSError as e:
             raise UserError(f"cannot start a run in {out}: {e.strerror or e}") from None
 
-    def __enter__(self) -> "RunClaim":
+    def __enter__(self) -> RunClaim:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -219,12 +229,12 @@ class RunClaim:
         finally:
             if self.out is not None:
                 backup = _REPLACED.pop(self.out.resolve(), None)
-                if backup is not None and (not undo or not self.moved):   # kept if the undo failed
+                if backup is not None and (not undo or not self.moved):  # kept if the undo failed
                     shutil.rmtree(backup, ignore_errors=True)
             if self.lock is not None:
                 self.lock.release()
             if undo or self.lock is None:
-                for d in reversed(self.made):      # only if empty: a run someone else made stays
+                for d in reversed(self.made):  # only if empty: a run someone else made stays
                     try:
                         d.rmdir()
                     except OSError:
@@ -250,8 +260,10 @@ class RunClaim:
                 self.moved = []
         except OSError as e:
             where = f"; the run it replaced is in {self.backup}" if self.moved else ""
-            print(f"rnnkit: warning: could not undo the failed start in {out} ({e.strerror or e}){where}",
-                  file=sys.stderr)
+            print(
+                f"rnnkit: warning: could not undo the failed start in {out} ({e.strerror or e}){where}",
+                file=sys.stderr,
+            )
 
 
 def read_run_marker(out: Path) -> dict:
@@ -270,8 +282,10 @@ def has_checkpoint(out: Path) -> bool:
 
 def _disk_error(e: OSError, what: str, out: Path) -> UserError:
     if e.errno == errno.ENOSPC:
-        return UserError(f"disk full while writing {what}; the previous checkpoint is intact. "
-                         f"Free space and continue with: rnnkit train --resume {out}")
+        return UserError(
+            f"disk full while writing {what}; the previous checkpoint is intact. "
+            f"Free space and continue with: rnnkit train --resume {out}"
+        )
     return UserError(f"could not write {what}: {e}")
 
 
@@ -297,8 +311,11 @@ def save_or_warn(trainer, best: bool, log) -> Path | None:
 def stopped_by_signal(trainer, path: Path | None, resume_command: str) -> str:
     """The line a run prints when a signal stopped it, after its last save gave ``path``
     (None: that save was refused, and the previous checkpoint is the one to go on from)."""
-    saved = (f"checkpoint saved to {path}" if path is not None
-             else f"the last good checkpoint is {trainer.out}/last")
+    saved = (
+        f"checkpoint saved to {path}"
+        if path is not None
+        else f"the last good checkpoint is {trainer.out}/last"
+    )
     return f"stopped by signal at step {trainer.step}; {saved}. Continue with: {resume_command}"
 
 
@@ -307,7 +324,9 @@ def stopped_by_signal(trainer, path: Path | None, resume_command: str) -> str:
 _WRITTEN: set[Path] = set()
 
 
-def save(out: Path, step: int, model: dict, trainer: dict, config: dict, vocab_json: str, state: dict) -> Path:
+def save(
+    out: Path, step: int, model: dict, trainer: dict, config: dict, vocab_json: str, state: dict
+) -> Path:
     """Write checkpoint ``out/ckpt/step-{step}`` atomically and return its path.
 
     ``model``/``trainer``: name -> array. Refuses (``NonFiniteCheckpoint``) to write
@@ -340,8 +359,12 @@ def save(out: Path, step: int, model: dict, trainer: dict, config: dict, vocab_j
             _write(tmp / name, data)
             if pause:
                 time.sleep(pause)
-        manifest = {"format_version": FORMAT_VERSION,
-                    "files": {n: {"bytes": len(d), "sha256": hashlib.sha256(d).hexdigest()} for n, d in blobs.items()}}
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "files": {
+                n: {"bytes": len(d), "sha256": hashlib.sha256(d).hexdigest()} for n, d in blobs.items()
+            },
+        }
         _write(tmp / "manifest.json", _json_bytes(manifest))
         _fsync_dir(tmp)
         if final.exists():
@@ -374,15 +397,16 @@ def save(out: Path, step: int, model: dict, trainer: dict, config: dict, vocab_j
     return final
 
 
-def save_and_link(out: Path, step: int, model: dict, trainer: dict, config: dict, vocab_json: str,
-                  state: dict, best: bool) -> Path:
+def save_and_link(
+    out: Path, step: int, model: dict, trainer: dict, config: dict, vocab_json: str, state: dict, best: bool
+) -> Path:
     """A trainer's save: ``save``, then ``last`` (and ``best`` when ``best``) moved to it, then
     the checkpoints neither link names any more deleted (``prune``). The first one of a
     ``--force`` run also deletes the run it replaces (``RunClaim``)."""
     path = save(out, step, model, trainer, config, vocab_json, state)
     point(out, "last", path)
     replaced = _REPLACED.pop(Path(out).resolve(), None)
-    if replaced is not None:           # the new run has a checkpoint: the run it replaces goes
+    if replaced is not None:  # the new run has a checkpoint: the run it replaces goes
         shutil.rmtree(replaced, ignore_errors=True)
     if best:
         point(out, "best", path)
@@ -446,8 +470,10 @@ def run_dir_of(ckpt_dir: Path) -> Path:
     real = Path(ckpt_dir).resolve()
     run = real.parent.parent
     if real.parent.name != "ckpt" or not is_run_dir(run):
-        raise UserError(f"cannot tell which run checkpoint {ckpt_dir} belongs to (expected RUN/ckpt/step-N "
-                        f"next to RUN/{RUN_MARKER}); give the run directory to --resume")
+        raise UserError(
+            f"cannot tell which run checkpoint {ckpt_dir} belongs to (expected RUN/ckpt/step-N "
+            f"next to RUN/{RUN_MARKER}); give the run directory to --resume"
+        )
     return run
 
 
@@ -504,8 +530,10 @@ def load(path: str | Path, task: str | None = None, which: str = "best") -> Chec
     if not isinstance(version, int):
         raise UserError(f"checkpoint {d}: manifest.json has no format version")
     if version > FORMAT_VERSION:
-        raise UserError(f"checkpoint {d} has format version {version}, newer than this rnnkit "
-                        f"understands ({FORMAT_VERSION}); upgrade rnnkit")
+        raise UserError(
+            f"checkpoint {d} has format version {version}, newer than this rnnkit "
+            f"understands ({FORMAT_VERSION}); upgrade rnnkit"
+        )
     files = manifest.get("files")
     if not isinstance(files, dict) or set(files) != set(FILES):
         raise UserError(f"checkpoint {d}: manifest.json does not list the expected files")
@@ -516,10 +544,15 @@ def load(path: str | Path, task: str | None = None, which: str = "best") -> Chec
         except OSError:
             raise UserError(f"checkpoint {d}: {name} is missing") from None
         entry = files[name]
-        if not isinstance(entry, dict) or len(data) != entry.get("bytes") \
-                or hashlib.sha256(data).hexdigest() != entry.get("sha256"):
-            raise UserError(f"checkpoint {d}: {name} is truncated or was modified (size or SHA-256 "
-                            f"differs from manifest.json)")
+        if (
+            not isinstance(entry, dict)
+            or len(data) != entry.get("bytes")
+            or hashlib.sha256(data).hexdigest() != entry.get("sha256")
+        ):
+            raise UserError(
+                f"checkpoint {d}: {name} is truncated or was modified (size or SHA-256 "
+                f"differs from manifest.json)"
+            )
         blobs[name] = data
     config = _load_json(blobs["config.json"], "config.json", d)
     if task is not None and config.get("task") != task:
@@ -529,6 +562,11 @@ def load(path: str | Path, task: str | None = None, which: str = "best") -> Chec
         vocab_json = blobs["vocab.json"].decode("utf-8")
     except UnicodeDecodeError:
         raise UserError(f"checkpoint {d}: vocab.json is not UTF-8") from None
-    return Checkpoint(d, config, vocab_json, state,
-                      _load_tensors(blobs["model.safetensors"], "model.safetensors", d),
-                      _load_tensors(blobs["trainer.safetensors"], "trainer.safetensors", d))
+    return Checkpoint(
+        d,
+        config,
+        vocab_json,
+        state,
+        _load_tensors(blobs["model.safetensors"], "model.safetensors", d),
+        _load_tensors(blobs["trainer.safetensors"], "trainer.safetensors", d),
+    )

@@ -6,6 +6,7 @@ throughout (chunking only bounds memory; it does not reset anything):
     loss = -1/(N-1) sum_{t=1}^{N-1} log p(c_{t+1} | c_1..c_t)      nats per character
     bpc  = loss / ln 2,      perplexity = exp(loss)
 """
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,11 @@ from rnnkit.errors import UserError
 
 
 def metrics_from_nats(loss_nats: float) -> dict:
-    return {"loss_nats": loss_nats, "bpc": loss_nats / math.log(2),
-            "perplexity": math.exp(min(loss_nats, 700.0))}
+    return {
+        "loss_nats": loss_nats,
+        "bpc": loss_nats / math.log(2),
+        "perplexity": math.exp(min(loss_nats, 700.0)),
+    }
 
 
 def evaluate_ids(model, ids, chunk: int = 512, progress: bool = False, desc: str = "eval") -> dict:
@@ -26,12 +30,21 @@ def evaluate_ids(model, ids, chunk: int = 512, progress: bool = False, desc: str
     N = len(ids)
     if N < 2:
         raise ValueError("evaluation needs at least 2 characters")
-    step = max(chunk, 1 << 16)                 # a memmap is read 64 Ki ids at a time
-    return evaluate_pieces(model, (ids[s:s + step] for s in range(0, N, step)), chunk, progress, desc, N - 1)
+    step = max(chunk, 1 << 16)  # a memmap is read 64 Ki ids at a time
+    return evaluate_pieces(
+        model, (ids[s : s + step] for s in range(0, N, step)), chunk, progress, desc, N - 1
+    )
 
 
-def evaluate_pieces(model, pieces, chunk: int = 512, progress: bool = False, desc: str = "eval",
-                    total: int | None = None, what: str = "the text") -> dict:
+def evaluate_pieces(
+    model,
+    pieces,
+    chunk: int = 512,
+    progress: bool = False,
+    desc: str = "eval",
+    total: int | None = None,
+    what: str = "the text",
+) -> dict:
     """``evaluate_ids`` of the ids in ``pieces`` (id arrays of any sizes) joined, holding one
     piece at a time, so memory does not grow with the text.
 
@@ -40,14 +53,14 @@ def evaluate_pieces(model, pieces, chunk: int = 512, progress: bool = False, des
     however the ids are cut into pieces. ``total``: predictions, for the progress bar
     (None: unknown). Fewer than 2 ids raise a ``UserError`` naming ``what``.
     """
-    h = model.zero_state(1)                                                 # (L, 1, H)
+    h = model.zero_state(1)  # (L, 1, H)
     loss_sum, count, n = 0.0, 0, 0
-    rest = np.zeros(0, dtype=np.int64)          # ids not yet scored as inputs (< chunk + 1 of them)
+    rest = np.zeros(0, dtype=np.int64)  # ids not yet scored as inputs (< chunk + 1 of them)
     bar = tqdm(total=total, desc=desc, unit="char", disable=not progress, leave=False)
 
-    def run(block):                             # block (T+1,): T inputs and their next characters
+    def run(block):  # block (T+1,): T inputs and their next characters
         nonlocal h, loss_sum, count
-        block = block[:, None]                                              # (T+1, 1)
+        block = block[:, None]  # (T+1, 1)
         _, h, cache = model.forward(block[:-1], block[1:], h, need_grad=False)
         loss_sum += cache["total"]
         count += cache["count"]
@@ -57,14 +70,14 @@ def evaluate_pieces(model, pieces, chunk: int = 512, progress: bool = False, des
         n += len(piece)
         buf = np.concatenate([rest, np.asarray(piece, dtype=np.int64)])
         s = 0
-        while len(buf) - s > chunk:             # a whole block; its last id starts the next one
-            run(buf[s:s + chunk + 1])
+        while len(buf) - s > chunk:  # a whole block; its last id starts the next one
+            run(buf[s : s + chunk + 1])
             s += chunk
         rest = buf[s:]
     if n < 2:
         bar.close()
         raise UserError(f"{what} has {n} characters; evaluation needs at least 2")
-    if len(rest) >= 2:                          # the last, shorter block
+    if len(rest) >= 2:  # the last, shorter block
         run(rest)
     bar.close()
     out = metrics_from_nats(loss_sum / count)

@@ -16,6 +16,7 @@ Vocabularies are saved as one JSON object in the checkpoint's ``vocab.json``:
 Text is read as characters; a seq2seq target (or source) may instead be read as
 whitespace-separated tokens (``--target-tokens words``: phonemes, words).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,15 +25,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnkit.errors import UserError
-from . import task_metrics as metrics
 from rnnkit.data import tsv
 from rnnkit.data.padding import pad_batch, teacher_forcing
+from rnnkit.data.token_vocab import LabelSet, TokenVocab
+from rnnkit.errors import UserError
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig
-from rnnkit.data.token_vocab import LabelSet, TokenVocab
+
+from . import task_metrics as metrics
 
 EVAL_BATCH = 256
 
@@ -44,8 +46,12 @@ def _chunks(n: int, size: int = EVAL_BATCH):
 
 def read_examples(verb: str, path) -> list[tuple[str, str]]:
     """The (first, second) field pairs of a task TSV; bad lines raise UserError with file:line."""
-    readers = {"classify": tsv.read_text_label, "generate": tsv.read_label_text,
-               "seq2seq": tsv.read_source_target, "tag": tsv.read_text_tags}
+    readers = {
+        "classify": tsv.read_text_label,
+        "generate": tsv.read_label_text,
+        "seq2seq": tsv.read_source_target,
+        "tag": tsv.read_text_tags,
+    }
     try:
         a, b = readers[verb](path)
     except FileNotFoundError:
@@ -71,7 +77,8 @@ def join_tokens(tokens, mode: str) -> str:
 @dataclass
 class Form:
     """Base: subclasses set ``verb``, ``metric``, ``higher_better`` and the methods below."""
-    cfg: object                    # the TaskTrainConfig (hidden, layers, embed, ...)
+
+    cfg: object  # the TaskTrainConfig (hidden, layers, embed, ...)
     verb = ""
     metric = ""
     higher_better = True
@@ -94,8 +101,10 @@ class ClassifyForm(Form):
         self.vocab = TokenVocab.build(t for t, _ in examples)
         self.labels = LabelSet.build(l for _, l in examples)
         if len(self.labels) < 2:
-            raise UserError(f"the training data has only one label ({self.labels.labels[0]!r}); "
-                            f"a classifier needs at least 2")
+            raise UserError(
+                f"the training data has only one label ({self.labels.labels[0]!r}); "
+                f"a classifier needs at least 2"
+            )
 
     def vocab_dict(self):
         return {"input": self.vocab.to_dict(), "labels": self.labels.to_dict()}
@@ -105,8 +114,17 @@ class ClassifyForm(Form):
 
     def model_config(self):
         c = self.cfg
-        return ClassifierConfig(len(self.vocab), len(self.labels), c.hidden, c.layers, c.embed,
-                                c.bidirectional, c.dropout, c.init, input_init=c.input_init)
+        return ClassifierConfig(
+            len(self.vocab),
+            len(self.labels),
+            c.hidden,
+            c.layers,
+            c.embed,
+            c.bidirectional,
+            c.dropout,
+            c.init,
+            input_init=c.input_init,
+        )
 
     def build_model(self, model_cfg: dict, seed: int):
         return SequenceClassifier(ClassifierConfig(**model_cfg), seed)
@@ -158,10 +176,18 @@ class GenerateForm(Form):
 
     def model_config(self):
         c = self.cfg
-        return GeneratorConfig(len(self.vocab), num_labels=len(self.labels), cond_embed=c.cond_embed,
-                               autoregressive=c.autoregressive, embed=c.embed if c.autoregressive else 0,
-                               hidden=c.hidden, layers=c.layers, dropout=c.dropout, init=c.init,
-                               input_init=c.input_init)
+        return GeneratorConfig(
+            len(self.vocab),
+            num_labels=len(self.labels),
+            cond_embed=c.cond_embed,
+            autoregressive=c.autoregressive,
+            embed=c.embed if c.autoregressive else 0,
+            hidden=c.hidden,
+            layers=c.layers,
+            dropout=c.dropout,
+            init=c.init,
+            input_init=c.input_init,
+        )
 
     def build_model(self, model_cfg: dict, seed: int):
         return ConditionedGenerator(GeneratorConfig(**model_cfg), seed)
@@ -186,8 +212,13 @@ class GenerateForm(Form):
             _, c = model.forward(L[idx], dec_out, mask, dec_in=dec_in, need_grad=False)
             total, count = total + c["total"], count + c["count"]
         nll = total / count
-        return {"nll": nll, "bpc": nll / math.log(2), "loss": nll, "predictions": int(count),
-                "examples": len(W)}
+        return {
+            "nll": nll,
+            "bpc": nll / math.log(2),
+            "loss": nll,
+            "predictions": int(count),
+            "examples": len(W),
+        }
 
 
 class Seq2SeqForm(Form):
@@ -202,12 +233,24 @@ class Seq2SeqForm(Form):
         return {"input": self.src_vocab.to_dict(), "target": self.tgt_vocab.to_dict()}
 
     def load_vocab(self, obj):
-        self.src_vocab, self.tgt_vocab = TokenVocab.from_dict(obj["input"]), TokenVocab.from_dict(obj["target"])
+        self.src_vocab, self.tgt_vocab = (
+            TokenVocab.from_dict(obj["input"]),
+            TokenVocab.from_dict(obj["target"]),
+        )
 
     def model_config(self):
         c = self.cfg
-        return Seq2SeqConfig(len(self.src_vocab), len(self.tgt_vocab), c.hidden, c.layers, c.embed,
-                             c.bidirectional, c.dropout, c.init, input_init=c.input_init)
+        return Seq2SeqConfig(
+            len(self.src_vocab),
+            len(self.tgt_vocab),
+            c.hidden,
+            c.layers,
+            c.embed,
+            c.bidirectional,
+            c.dropout,
+            c.init,
+            input_init=c.input_init,
+        )
 
     def build_model(self, model_cfg: dict, seed: int):
         return Seq2Seq(Seq2SeqConfig(**model_cfg), seed)
@@ -253,10 +296,14 @@ class Seq2SeqForm(Form):
         n = len(S) if decode_max is None else min(len(S), decode_max)
         hyps = self.decode(model, S[:n], beam)
         refs = [split_tokens(t, self.cfg.target_tokens) for _, t in examples[:n]]
-        return {"exact_match": metrics.exact_match(hyps, refs),
-                "sequence_error_rate": metrics.sequence_error_rate(hyps, refs),
-                "token_error_rate": metrics.token_error_rate(hyps, refs),
-                "loss": total / count, "examples": n, "beam": beam}
+        return {
+            "exact_match": metrics.exact_match(hyps, refs),
+            "sequence_error_rate": metrics.sequence_error_rate(hyps, refs),
+            "token_error_rate": metrics.token_error_rate(hyps, refs),
+            "loss": total / count,
+            "examples": n,
+            "beam": beam,
+        }
 
 
 class TagForm(Form):
@@ -266,8 +313,9 @@ class TagForm(Form):
         self.vocab = TokenVocab.build(t for t, _ in examples)
         self.tags = LabelSet.build(ch for _, tags in examples for ch in tags)
         if len(self.tags) < 2:
-            raise UserError(f"the training data uses only one tag ({self.tags.labels[0]!r}); "
-                            f"a tagger needs at least 2")
+            raise UserError(
+                f"the training data uses only one tag ({self.tags.labels[0]!r}); a tagger needs at least 2"
+            )
         self._set_metric()
 
     def _set_metric(self):
@@ -283,8 +331,17 @@ class TagForm(Form):
 
     def model_config(self):
         c = self.cfg
-        return TaggerConfig(len(self.vocab), len(self.tags), c.hidden, c.layers, c.embed,
-                            c.bidirectional, c.dropout, c.init, input_init=c.input_init)
+        return TaggerConfig(
+            len(self.vocab),
+            len(self.tags),
+            c.hidden,
+            c.layers,
+            c.embed,
+            c.bidirectional,
+            c.dropout,
+            c.init,
+            input_init=c.input_init,
+        )
 
     def build_model(self, model_cfg: dict, seed: int):
         return SequenceTagger(TaggerConfig(**model_cfg), seed)

@@ -22,12 +22,13 @@ A program importing rnnkit may call it itself. Nothing changes where malloc is n
 glibc's, or where the user already tuned glibc through its ``MALLOC_*`` environment
 variables.
 """
+
 from __future__ import annotations
 
 import ctypes
 import os
 
-M_TRIM_THRESHOLD = -1      # glibc's <malloc.h> parameter numbers
+M_TRIM_THRESHOLD = -1  # glibc's <malloc.h> parameter numbers
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 << 20  # glibc's largest accepted value on 64-bit systems
 TRIM_THRESHOLD = 1 << 30
@@ -39,9 +40,9 @@ def keep_freed_memory() -> bool:
     if any(v in os.environ for v in USER_SETTINGS):
         return False
     try:
-        libc = ctypes.CDLL(None)               # the C library this process already uses
+        libc = ctypes.CDLL(None)  # the C library this process already uses
         mallopt, malloc_trim = libc.mallopt, libc.malloc_trim
-    except (OSError, AttributeError):          # not glibc (macOS, Windows)
+    except (OSError, AttributeError):  # not glibc (macOS, Windows)
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     malloc_trim.argtypes, malloc_trim.restype = (ctypes.c_size_t,), ctypes.c_int

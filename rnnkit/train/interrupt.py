@@ -7,6 +7,7 @@ A second Ctrl-C while saving is ignored, so the save cannot be cut in half by im
 Work with no step boundary (preparing the data) uses ``StopAtOnce`` instead: the signal
 raises ``Stopped`` where the work is, and the caller says how to continue.
 """
+
 from __future__ import annotations
 
 import signal

@@ -1,29 +1,45 @@
 """Training configuration for the language model: one dataclass, saved in every checkpoint."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from rnnkit.errors import UserError
+
 from .settings import TrainSettings
 
 # Flags that may differ when a run is resumed; every other one must match the checkpoint.
 # Changing lr, clip or the non-finite policy on resume is allowed (the way out of a diverged
 # run); a resume is bit-identical to an uninterrupted run only when none of them change.
-RESUMABLE_OVERRIDES = {"max_steps", "minutes", "eval_every", "save_every", "log_every", "val_chars", "progress",
-                       "vocab_limit", "lr", "clip", "nonfinite", "fault_nan_step",
-                       "engine", "device",  # the engine does not change the model (issue 5)
-                       "max_memory"}
+RESUMABLE_OVERRIDES = {
+    "max_steps",
+    "minutes",
+    "eval_every",
+    "save_every",
+    "log_every",
+    "val_chars",
+    "progress",
+    "vocab_limit",
+    "lr",
+    "clip",
+    "nonfinite",
+    "fault_nan_step",
+    "engine",
+    "device",  # the engine does not change the model (issue 5)
+    "max_memory",
+}
 
 
 @dataclass
 class TrainConfig(TrainSettings):
     """``rnnkit train`` 's settings: the shared ones (``TrainSettings``) with the language
     model's defaults, plus the corpus, truncated BPTT, saving and the engine."""
-    files: list = field(default_factory=list)   # empty: the Python standard library's source
+
+    files: list = field(default_factory=list)  # empty: the Python standard library's source
     val_files: list = field(default_factory=list)
     val_fraction: float = 0.1
     encoding_errors: str = "strict"
-    vocab_limit: int = 1000                      # warn (with the count) above this many characters; 0: never
+    vocab_limit: int = 1000  # warn (with the count) above this many characters; 0: never
     # model (new defaults for shared fields)
     hidden: int = 256
     layers: int = 2
@@ -33,10 +49,10 @@ class TrainConfig(TrainSettings):
     carry: bool = True
     warmup: int = 100
     # bookkeeping
-    val_chars: int = 200_000                     # validation characters scored during training (0: all)
+    val_chars: int = 200_000  # validation characters scored during training (0: all)
     save_every: int = 250
-    engine: str = "numpy"                        # numpy | torch (torch.nn.RNN; cuDNN on GPU)
-    device: str = "cpu"                          # torch engine: cpu | cuda | cuda:N
+    engine: str = "numpy"  # numpy | torch (torch.nn.RNN; cuDNN on GPU)
+    device: str = "cpu"  # torch engine: cpu | cuda | cuda:N
 
     def validate(self) -> None:
         self.check_positive("seq_len", "batch", "save_every")

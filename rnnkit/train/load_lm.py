@@ -1,20 +1,23 @@
 """Load a trained character language model (weights + vocabulary) from a checkpoint."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint as ckpt
-from rnnkit.models.char_rnn import CharRNN, ModelConfig
-from rnnkit.torch.engines import build_lm
-from rnnkit.errors import UserError
-from rnnkit.models.shapes import check_tensors
 from rnnkit.data.vocab import Vocab
+from rnnkit.errors import UserError
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
+from rnnkit.models.shapes import check_tensors
+from rnnkit.torch.engines import build_lm
+
+from . import checkpoint as ckpt
 
 
-def load_lm(path: str | Path, which: str = "best", engine: str = "numpy",
-            device: str | None = None) -> tuple[CharRNN, Vocab, ckpt.Checkpoint]:
+def load_lm(
+    path: str | Path, which: str = "best", engine: str = "numpy", device: str | None = None
+) -> tuple[CharRNN, Vocab, ckpt.Checkpoint]:
     """(model, vocab, checkpoint) from a run directory or checkpoint directory.
 
     The configuration is validated and compared with the tensors' names and shapes
@@ -32,7 +35,9 @@ def load_lm(path: str | Path, which: str = "best", engine: str = "numpy",
     except (KeyError, TypeError, ValueError) as e:
         raise UserError(f"checkpoint {c.dir}: invalid configuration or vocabulary ({e})") from None
     if mcfg.vocab_size != len(vocab):
-        raise UserError(f"checkpoint {c.dir}: vocab.json has {len(vocab)} characters but the model expects {mcfg.vocab_size}")
+        raise UserError(
+            f"checkpoint {c.dir}: vocab.json has {len(vocab)} characters but the model expects {mcfg.vocab_size}"
+        )
     check_tensors(mcfg, c.model, c.dir)
     for k, v in c.model.items():
         if v.dtype != np.float32 and v.dtype != np.float64:

@@ -19,6 +19,7 @@ torch engine on a GPU keeps the activations in GPU memory. The limit is the memo
 system says is available (``MemAvailable`` in /proc/meminfo), or ``--max-memory`` GiB when
 given (which may be higher, for swap or a GPU). Where neither is known, nothing is refused.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,12 +27,12 @@ import os
 from rnnkit.errors import UserError
 from rnnkit.models.shapes import param_count
 
-GiB = 2 ** 30
+GiB = 2**30
 STATE_BUFFERS = {"adam": 2, "adamw": 2, "sgd": 1, "adagrad": 1, "rmsprop": 1}
 
 
 def _size(n: float) -> str:
-    return f"{n / GiB:,.1f} GiB" if n >= GiB / 10 else f"{n / 2 ** 20:,.1f} MiB"
+    return f"{n / GiB:,.1f} GiB" if n >= GiB / 10 else f"{n / 2**20:,.1f} MiB"
 
 
 def available_bytes() -> int | None:
@@ -41,7 +42,7 @@ def available_bytes() -> int | None:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024             # the value is in kB
+                    return int(line.split()[1]) * 1024  # the value is in kB
     except (OSError, ValueError, IndexError):
         pass
     try:
@@ -79,7 +80,9 @@ def check_training(parts, T: int, B: int, optimizer: str, max_memory_gib: float 
             return
         what = f"the {_size(limit)} of memory available"
     if need > limit:
-        raise UserError(f"this model needs about {_size(need)} to train ({param_count(parts):,} parameters "
-                        f"with gradients and {optimizer} state: {_size(params)}; activations of one step: "
-                        f"{_size(acts)}), more than {what}; make --hidden, --layers or --batch smaller, "
-                        f"or raise --max-memory (GiB) if you know it fits")
+        raise UserError(
+            f"this model needs about {_size(need)} to train ({param_count(parts):,} parameters "
+            f"with gradients and {optimizer} state: {_size(params)}; activations of one step: "
+            f"{_size(acts)}), more than {what}; make --hidden, --layers or --batch smaller, "
+            f"or raise --max-memory (GiB) if you know it fits"
+        )

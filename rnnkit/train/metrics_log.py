@@ -5,6 +5,7 @@ Training lines: {"kind": "train", "step", "epoch", "time_s", "lr", "loss", "bpc"
 On resume, lines past the checkpoint's step are dropped first: they belong to steps that are
 about to be replayed.
 """
+
 from __future__ import annotations
 
 import errno
@@ -22,8 +23,9 @@ class MetricsLog:
         if enabled and resume_step is not None and path.is_file():
             # Rows past the checkpoint are replayed by the resume; a line that is not a JSON
             # object (cut short by a crash, or damaged) is dropped.
-            keep = [json.dumps(r) for r in iter_metrics(path)
-                    if r is not None and _step_at_most(r, resume_step)]
+            keep = [
+                json.dumps(r) for r in iter_metrics(path) if r is not None and _step_at_most(r, resume_step)
+            ]
             tmp = path.with_suffix(".tmp")
             try:
                 tmp.write_text("".join(l + "\n" for l in keep), encoding="utf-8")
@@ -39,8 +41,10 @@ class MetricsLog:
                 f.write(json.dumps(row) + "\n")
         except OSError as e:
             if e.errno == errno.ENOSPC:
-                raise UserError(f"disk full while writing {self.path}; the last checkpoint is intact. "
-                                f"Free space and continue with: rnnkit train --resume {self.path.parent}") from None
+                raise UserError(
+                    f"disk full while writing {self.path}; the last checkpoint is intact. "
+                    f"Free space and continue with: rnnkit train --resume {self.path.parent}"
+                ) from None
             raise UserError(f"could not write {self.path}: {e}") from None
 
 

@@ -12,6 +12,7 @@ decay). So after each update the trainers also check the weights (``weights_fini
 pass over the flat buffer); non-finite weights stop the run whatever the policy, since the
 update cannot be taken back, and the message says which checkpoint is kept.
 """
+
 from __future__ import annotations
 
 import sys
@@ -31,15 +32,18 @@ def weights_finite(flat) -> bool:
     it), and no buffer the size of the model is allocated."""
     d = flat.data
     if isinstance(d, np.ndarray):
-        with np.errstate(invalid="ignore", over="ignore"):              # inf - inf is NaN: that is the answer
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN: that is the answer
             return bool(np.isfinite(np.sum(d, dtype=np.float64)))
     return bool(d.isfinite().all())
 
 
 def kept_message(out: Path) -> str:
     """What a stopped run leaves in run directory ``out``, for its last message."""
-    return (f"the last good checkpoint is kept in {out / 'last'}" if ckpt.has_checkpoint(out)
-            else "no checkpoint had been saved yet")
+    return (
+        f"the last good checkpoint is kept in {out / 'last'}"
+        if ckpt.has_checkpoint(out)
+        else "no checkpoint had been saved yet"
+    )
 
 
 class NonFiniteGuard:
@@ -59,17 +63,28 @@ class NonFiniteGuard:
         step, out = tr.step - 1, Path(tr.out)
         if self.policy == "stop" or self.skips > MAX_SKIPS:
             why = "--nonfinite stop" if self.policy == "stop" else f"{self.skips} steps in a row"
-            return (f"rnnkit: error: non-finite loss or gradient at step {step} ({why}); the update was "
-                    f"not applied and {kept_message(out)}. Lower --lr or --clip, then --resume {out}")
+            return (
+                f"rnnkit: error: non-finite loss or gradient at step {step} ({why}); the update was "
+                f"not applied and {kept_message(out)}. Lower --lr or --clip, then --resume {out}"
+            )
         tr.lr_scale *= 0.5
-        tqdm.write(f"step {step}: non-finite loss or gradient; step skipped, "
-                   f"learning rate halved (now x{tr.lr_scale:g})", file=sys.stderr)
+        tqdm.write(
+            f"step {step}: non-finite loss or gradient; step skipped, "
+            f"learning rate halved (now x{tr.lr_scale:g})",
+            file=sys.stderr,
+        )
         return None
 
     def diverged(self, tr) -> str:
         """The message to stop with when the update of step ``tr.step - 1`` left non-finite weights."""
         out = Path(tr.out)
-        then = f"then --resume {out}" if ckpt.has_checkpoint(out) else f"then start again (--force to reuse {out})"
-        return (f"rnnkit: error: the weights became NaN or Inf in the update at step {tr.step - 1} (the learning "
-                f"rate or weight decay is too large for this model); nothing of it was saved and {kept_message(out)}. "
-                f"Lower --lr or --weight-decay, {then}")
+        then = (
+            f"then --resume {out}"
+            if ckpt.has_checkpoint(out)
+            else f"then start again (--force to reuse {out})"
+        )
+        return (
+            f"rnnkit: error: the weights became NaN or Inf in the update at step {tr.step - 1} (the learning "
+            f"rate or weight decay is too large for this model); nothing of it was saved and {kept_message(out)}. "
+            f"Lower --lr or --weight-decay, {then}"
+        )

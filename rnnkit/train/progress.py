@@ -6,6 +6,7 @@ already trained. A bar whose total is always ``--max-steps`` would end a time-li
 at a few percent with an ETA of hours, so its total is re-estimated every step by
 ``expected_last_step``, and the bar shows the time left.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,15 +16,16 @@ import time
 from tqdm import tqdm
 
 
-def expected_last_step(max_steps: int, step: int, elapsed_s: float, limit_s: float,
-                       steps_run: int, seconds_run: float) -> int:
+def expected_last_step(
+    max_steps: int, step: int, elapsed_s: float, limit_s: float, steps_run: int, seconds_run: float
+) -> int:
     """The step a run will end at: ``max_steps``, or earlier when the ``--minutes`` budget
     (``limit_s``) runs out first, extrapolated at this session's pace so far
     (``steps_run`` steps in ``seconds_run`` seconds, validation and saves included).
     The progress bar's total, so that the bar and its ETA end when the run does."""
     if limit_s == float("inf") or steps_run <= 0 or seconds_run <= 0:
         return max_steps
-    left = max(limit_s - elapsed_s, 0.0) * steps_run / seconds_run             # steps that fit
+    left = max(limit_s - elapsed_s, 0.0) * steps_run / seconds_run  # steps that fit
     return max(step, min(max_steps, step + math.ceil(left)))
 
 
@@ -34,16 +36,18 @@ class TrainingProgress:
     an exponential moving average, ema <- 0.95 ema + 0.05 loss, of the finite steps.
     """
 
-    def __init__(self, max_steps: int, minutes: float, step: int, elapsed_s: float, show: bool,
-                 bpc: bool = False):
+    def __init__(
+        self, max_steps: int, minutes: float, step: int, elapsed_s: float, show: bool, bpc: bool = False
+    ):
         self.max_steps = max_steps
         self.limit_s = minutes * 60 if minutes else float("inf")
         self.start_wall = time.perf_counter()
-        self.base_step, self.base_elapsed = step, elapsed_s     # where this session began
-        self.bpc = bpc                                          # also show the loss in bits (LM)
+        self.base_step, self.base_elapsed = step, elapsed_s  # where this session began
+        self.bpc = bpc  # also show the loss in bits (LM)
         self.ema = None
-        self.bar = tqdm(total=max_steps, initial=step, unit="step", disable=not show,
-                        dynamic_ncols=True, file=sys.stderr)
+        self.bar = tqdm(
+            total=max_steps, initial=step, unit="step", disable=not show, dynamic_ncols=True, file=sys.stderr
+        )
 
     def elapsed(self) -> float:
         """The run's training time so far, in seconds."""
@@ -58,8 +62,14 @@ class TrainingProgress:
         if loss is not None:
             self.ema = loss if self.ema is None else 0.95 * self.ema + 0.05 * loss
         if self.limit_s != float("inf"):
-            self.bar.total = expected_last_step(self.max_steps, step, elapsed_s, self.limit_s,
-                                                step - self.base_step, elapsed_s - self.base_elapsed)
+            self.bar.total = expected_last_step(
+                self.max_steps,
+                step,
+                elapsed_s,
+                self.limit_s,
+                step - self.base_step,
+                elapsed_s - self.base_elapsed,
+            )
         self.bar.update(1)
         if self.ema is None:
             return

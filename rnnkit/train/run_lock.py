@@ -10,6 +10,7 @@ The lock file is deleted on release. Because of that, a process that wins the lo
 that the file it locked is still the one at ``RUN/rnnkit.lock`` (not one unlinked by the
 previous holder in the meantime), and tries again if not.
 """
+
 from __future__ import annotations
 
 import errno
@@ -29,36 +30,42 @@ class RunLock:
         self.path = Path(run) / LOCK_NAME
         self.fd: int | None = None
 
-    def acquire(self) -> "RunLock":
+    def acquire(self) -> RunLock:
         """Take the lock, or raise a ``UserError`` naming the process that holds it."""
         for _ in range(10):
             try:
                 # O_NOFOLLOW: a symlink planted at the lock's name is refused, not written through.
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
             except OSError as e:
-                raise UserError(f"cannot lock the run directory {self.path.parent}: {e.strerror or e}") from None
+                raise UserError(
+                    f"cannot lock the run directory {self.path.parent}: {e.strerror or e}"
+                ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as e:
                 holder = _read_pid(fd)
                 os.close(fd)
                 if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise UserError(f"cannot lock the run directory {self.path.parent}: {e.strerror or e}") from None
+                    raise UserError(
+                        f"cannot lock the run directory {self.path.parent}: {e.strerror or e}"
+                    ) from None
                 who = f"PID {holder}" if holder else "another process"
-                raise UserError(f"{self.path.parent} is in use by another rnnkit process ({who} holds "
-                                f"{self.path}); wait for it to end, or stop it first") from None
+                raise UserError(
+                    f"{self.path.parent} is in use by another rnnkit process ({who} holds "
+                    f"{self.path}); wait for it to end, or stop it first"
+                ) from None
             try:
                 same = os.fstat(fd).st_ino == os.stat(self.path, follow_symlinks=False).st_ino
             except FileNotFoundError:
                 same = False
-            if not same:                 # the previous holder deleted it as we opened it: again
+            if not same:  # the previous holder deleted it as we opened it: again
                 os.close(fd)
                 continue
             try:
                 os.ftruncate(fd, 0)
                 os.write(fd, f"{os.getpid()}\n".encode())
             except OSError:
-                pass                     # the lock holds without the PID; a refusal then names no PID
+                pass  # the lock holds without the PID; a refusal then names no PID
             self.fd = fd
             return self
         raise UserError(f"cannot lock the run directory {self.path.parent}: its lock file keeps changing")
@@ -71,10 +78,10 @@ class RunLock:
             os.unlink(self.path)
         except OSError:
             pass
-        os.close(self.fd)                # closing the last descriptor drops the flock
+        os.close(self.fd)  # closing the last descriptor drops the flock
         self.fd = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         return self.acquire()
 
     def __exit__(self, *exc) -> bool:

@@ -13,9 +13,10 @@
 - ``boundary_f1``: precision, recall and F1 of predicted word boundaries (space
   restoration): the boundary set of a tag string is the positions tagged as boundary.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def accuracy(pred: Sequence, gold: Sequence) -> float:

@@ -19,6 +19,7 @@ Validation runs every ``eval_every`` steps and at the end, scoring the form's me
 SIGINT/SIGTERM save a checkpoint and exit 130/0. A NaN/Inf loss or gradient skips the
 step and halves the learning rate (``--nonfinite skip``), or stops (``stop``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,20 +34,20 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint as ckpt
 from rnnkit.errors import UserError
+from rnnkit.models.shapes import model_parts
+from rnnkit.optim.optimizers import clip_gradients, make_optimizer
+from rnnkit.optim.schedule import learning_rate
+from rnnkit.torch.task_engines import check_engine, use_engine
+
+from . import checkpoint as ckpt
+from .forms import Form, make_form, read_examples
 from .heap import keep_freed_memory
 from .interrupt import StopRequest
 from .metrics_log import MetricsLog
-from rnnkit.models.shapes import model_parts
 from .nonfinite import NonFiniteGuard, kept_message, weights_finite
-from rnnkit.optim.optimizers import clip_gradients, make_optimizer
 from .progress import TrainingProgress
-from rnnkit.optim.schedule import learning_rate
 from .settings import TrainSettings
-from rnnkit.torch.task_engines import check_engine, use_engine
-from .forms import Form, make_form, read_examples
-
 
 # One-hot input weights drawn N(0, 1) trained faster in three forms, but not in seq2seq:
 # on G2P, PyTorch's small uniform draw beat N(0, 1) on the encoder, the decoder or both
@@ -57,28 +58,39 @@ INPUT_INIT_DEFAULT = {"classify": "normal", "generate": "normal", "tag": "normal
 # Flags that may change when a run is resumed (the rest must match the checkpoint). A resume
 # is bit-identical to an uninterrupted run when none of them change (and, with the cosine
 # schedule, --max-steps is the same: the schedule is a function of it).
-RESUMABLE = {"max_steps", "minutes", "eval_every", "log_every", "progress", "lr", "clip", "nonfinite",
-             "val_max", "max_memory"}
+RESUMABLE = {
+    "max_steps",
+    "minutes",
+    "eval_every",
+    "log_every",
+    "progress",
+    "lr",
+    "clip",
+    "nonfinite",
+    "val_max",
+    "max_memory",
+}
 
 
 @dataclass
 class TaskTrainConfig(TrainSettings):
     """Training configuration of a task verb: the shared settings (``TrainSettings``) plus
     the verb's data and model options; saved as ``config.json["train"]``."""
+
     verb: str = "classify"
-    data: str = ""                 # training TSV (absolute path)
-    val: str = ""                  # validation TSV; empty: hold out --val-fraction of data
+    data: str = ""  # training TSV (absolute path)
+    val: str = ""  # validation TSV; empty: hold out --val-fraction of data
     val_fraction: float = 0.1
     # model
-    input_init: str = ""           # one-hot inputs' W_ih columns; "": the verb's (INPUT_INIT_DEFAULT)
+    input_init: str = ""  # one-hot inputs' W_ih columns; "": the verb's (INPUT_INIT_DEFAULT)
     bidirectional: bool = False
-    cond_embed: int = 0            # generate: label embedding size (0: one-hot)
-    autoregressive: bool = False   # generate: feed back the previous character
-    source_tokens: str = "chars"   # seq2seq: chars | words
+    cond_embed: int = 0  # generate: label embedding size (0: one-hot)
+    autoregressive: bool = False  # generate: feed back the previous character
+    source_tokens: str = "chars"  # seq2seq: chars | words
     target_tokens: str = "chars"
-    max_len: int = 50              # seq2seq validation decoding: most tokens per output
+    max_len: int = 50  # seq2seq validation decoding: most tokens per output
     batch: int = 64
-    val_max: int = 2000            # validation examples scored during training (0: all)
+    val_max: int = 2000  # validation examples scored during training (0: all)
 
     def __post_init__(self) -> None:
         self.input_init = self.input_init or INPUT_INIT_DEFAULT.get(self.verb, "normal")
@@ -106,19 +118,27 @@ def split_data(cfg: TaskTrainConfig):
         return train, read_examples(cfg.verb, cfg.val)
     n_val = int(round(len(train) * cfg.val_fraction))
     if n_val < 1 or n_val >= len(train):
-        raise UserError(f"{cfg.data} has {len(train)} examples: too few to hold out --val-fraction "
-                        f"{cfg.val_fraction:g} for validation; give --val FILE or more data")
-    order = np.random.default_rng([cfg.seed, 7]).permutation(len(train))   # own stream: not the trainer's
+        raise UserError(
+            f"{cfg.data} has {len(train)} examples: too few to hold out --val-fraction "
+            f"{cfg.val_fraction:g} for validation; give --val FILE or more data"
+        )
+    order = np.random.default_rng([cfg.seed, 7]).permutation(len(train))  # own stream: not the trainer's
     held = set(order[:n_val].tolist())
-    return ([e for i, e in enumerate(train) if i not in held],
-            [e for i, e in enumerate(train) if i in held])
+    return ([e for i, e in enumerate(train) if i not in held], [e for i, e in enumerate(train) if i in held])
 
 
 class TaskTrainer:
     """Owns the form, model, optimizer, data order and RNG of one run; saves and restores them."""
 
-    def __init__(self, cfg: TaskTrainConfig, out: Path, log=print, vocab_obj: dict | None = None,
-                 engine: str | None = None, device: str | None = None):
+    def __init__(
+        self,
+        cfg: TaskTrainConfig,
+        out: Path,
+        log=print,
+        vocab_obj: dict | None = None,
+        engine: str | None = None,
+        device: str | None = None,
+    ):
         self.cfg, self.out, self.log = cfg, out, log
         self.form: Form = make_form(cfg.verb, cfg)
         self.train_ex, self.val_ex = split_data(cfg)
@@ -128,7 +148,7 @@ class TaskTrainer:
             self.form.load_vocab(vocab_obj)
         self.train_data = self.form.encode(self.train_ex, cfg.data)
         if cfg.val_max and len(self.val_ex) > cfg.val_max:
-            self.val_ex = self.val_ex[:cfg.val_max]
+            self.val_ex = self.val_ex[: cfg.val_max]
         self.val_data = self.form.encode(self.val_ex, cfg.val or cfg.data)
         self.model_cfg = self.form.model_config()
         # Before allocating: the memory of one batch of the longest example (both fields' lengths
@@ -139,15 +159,18 @@ class TaskTrainer:
             self.model = self.form.build_model(self.model_cfg.to_dict(), cfg.seed)
         except ValueError as e:
             raise UserError(str(e)) from None
-        use_engine(self.model, engine, device)          # not saved: checkpoints fit either engine
-        hp = {"sgd": {"momentum": cfg.momentum}, "adam": {"weight_decay": cfg.weight_decay},
-              "adamw": {"weight_decay": cfg.weight_decay}}.get(cfg.optimizer, {})
+        use_engine(self.model, engine, device)  # not saved: checkpoints fit either engine
+        hp = {
+            "sgd": {"momentum": cfg.momentum},
+            "adam": {"weight_decay": cfg.weight_decay},
+            "adamw": {"weight_decay": cfg.weight_decay},
+        }.get(cfg.optimizer, {})
         self.opt = make_optimizer(cfg.optimizer, self.model.flat, **hp)
         self.rng = np.random.default_rng(cfg.seed)
         self.N = len(self.train_ex)
         self.step, self.epoch, self.pos = 0, 0, 0
         self.perm = self.rng.permutation(self.N)
-        self.best, self.best_loss = None, float("inf")      # best metric value, its val loss
+        self.best, self.best_loss = None, float("inf")  # best metric value, its val loss
         self.lr_scale = 1.0
         self.elapsed = 0.0
         self.data_sha = {"data": file_sha256(cfg.data), "val": file_sha256(cfg.val) if cfg.val else ""}
@@ -157,21 +180,40 @@ class TaskTrainer:
         return {"task": self.cfg.verb, "model": self.model_cfg.to_dict(), "train": self.cfg.to_dict()}
 
     def save(self, best: bool = False) -> Path:
-        state = {"step": self.step, "epoch": self.epoch, "pos": self.pos, "best": self.best, "best_loss": self.best_loss,
-                 "metric": self.form.metric, "lr_scale": self.lr_scale, "elapsed_s": self.elapsed,
-                 "rng": self.rng.bit_generator.state, "data_sha256": self.data_sha}
+        state = {
+            "step": self.step,
+            "epoch": self.epoch,
+            "pos": self.pos,
+            "best": self.best,
+            "best_loss": self.best_loss,
+            "metric": self.form.metric,
+            "lr_scale": self.lr_scale,
+            "elapsed_s": self.elapsed,
+            "rng": self.rng.bit_generator.state,
+            "data_sha256": self.data_sha,
+        }
         trainer = dict(self.opt.state_dict())
         trainer["data.perm"] = self.perm.astype(np.int64)
-        return ckpt.save_and_link(self.out, self.step, self.model.flat.state_dict(), trainer,
-                                  self.config_dict(), self.form.vocab_json(), state, best)
+        return ckpt.save_and_link(
+            self.out,
+            self.step,
+            self.model.flat.state_dict(),
+            trainer,
+            self.config_dict(),
+            self.form.vocab_json(),
+            state,
+            best,
+        )
 
     def restore(self, c: ckpt.Checkpoint) -> None:
         if c.config.get("model") != self.model_cfg.to_dict():
             raise UserError(f"checkpoint {c.dir} does not match this run: model configuration differs")
         s = c.state
         if s.get("data_sha256") != self.data_sha:
-            raise UserError(f"the training or validation file changed since checkpoint {c.dir} was written; "
-                            f"an exact resume needs the same data (start a new run with --out)")
+            raise UserError(
+                f"the training or validation file changed since checkpoint {c.dir} was written; "
+                f"an exact resume needs the same data (start a new run with --out)"
+            )
         for k, v in list(c.model.items()) + list(c.trainer.items()):
             if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
                 raise UserError(f"checkpoint {c.dir}: {k} holds NaN or Inf")
@@ -186,8 +228,10 @@ class TaskTrainer:
             self.perm = perm.astype(np.int64)
             self.step, self.epoch, self.pos = int(s["step"]), int(s["epoch"]), int(s["pos"])
             if self.step < 0 or self.epoch < 0 or not 0 <= self.pos < self.N:
-                raise ValueError(f"state.json's position (step {self.step}, epoch {self.epoch}, example "
-                                 f"{self.pos}) is out of range ({self.N} training examples)")
+                raise ValueError(
+                    f"state.json's position (step {self.step}, epoch {self.epoch}, example "
+                    f"{self.pos}) is out of range ({self.N} training examples)"
+                )
             self.best, self.best_loss = s.get("best"), float(s.get("best_loss", "inf"))
             self.lr_scale = float(s["lr_scale"])
             self.elapsed = float(s.get("elapsed_s", 0.0))
@@ -199,12 +243,13 @@ class TaskTrainer:
     def lr(self) -> float:
         c = self.cfg
         frac = self.elapsed / (c.minutes * 60) if c.minutes else 0.0
-        return self.lr_scale * learning_rate(self.step, c.lr, c.schedule, c.max_steps, c.warmup, c.min_lr,
-                                             c.step_size, c.gamma, frac)
+        return self.lr_scale * learning_rate(
+            self.step, c.lr, c.schedule, c.max_steps, c.warmup, c.min_lr, c.step_size, c.gamma, frac
+        )
 
     def train_step(self) -> dict:
         c = self.cfg
-        idx = self.perm[self.pos:self.pos + c.batch]
+        idx = self.perm[self.pos : self.pos + c.batch]
         loss, cache = self.form.loss(self.model, self.train_data, idx, self.rng)
         self.model.backward(cache)
         if self.step == c.fault_nan_step:
@@ -214,7 +259,7 @@ class TaskTrainer:
         finite = math.isfinite(loss) and math.isfinite(norm)
         weights_ok = True
         if finite:
-            with np.errstate(over="ignore", invalid="ignore"):      # an overflow is caught just below
+            with np.errstate(over="ignore", invalid="ignore"):  # an overflow is caught just below
                 self.opt.step(lr)
             weights_ok = weights_finite(self.model.flat)
         self.step += 1
@@ -222,8 +267,14 @@ class TaskTrainer:
         if self.pos >= self.N:
             self.epoch, self.pos = self.epoch + 1, 0
             self.perm = self.rng.permutation(self.N)
-        return {"loss": float(loss), "grad_norm": norm, "lr": lr, "finite": finite, "weights_ok": weights_ok,
-                "examples": len(idx)}
+        return {
+            "loss": float(loss),
+            "grad_norm": norm,
+            "lr": lr,
+            "finite": finite,
+            "weights_ok": weights_ok,
+            "examples": len(idx),
+        }
 
     def validate(self) -> dict:
         kw = {"decode_max": 500} if self.cfg.verb == "seq2seq" else {}
@@ -233,25 +284,39 @@ class TaskTrainer:
 def _describe(tr: TaskTrainer) -> str:
     m = tr.model_cfg
     bi = "bidirectional " if getattr(m, "bidirectional", False) else ""
-    return (f"{tr.cfg.verb}: {m.layers} x {m.hidden} {bi}tanh RNN, {len(tr.model.flat):,} parameters; "
-            f"{tr.N:,} training and {len(tr.val_ex):,} validation examples, batch {tr.cfg.batch}; out: {tr.out}")
+    return (
+        f"{tr.cfg.verb}: {m.layers} x {m.hidden} {bi}tanh RNN, {len(tr.model.flat):,} parameters; "
+        f"{tr.N:,} training and {len(tr.val_ex):,} validation examples, batch {tr.cfg.batch}; out: {tr.out}"
+    )
 
 
 def absolute_data(cfg: TaskTrainConfig, run: Path | None = None) -> TaskTrainConfig:
     """``cfg`` with absolute data paths (see ``train.absolute_inputs``: a run recorded with
     relative ones resumes from the directory it was started in, and is refused elsewhere)."""
+
     def fix(p: str) -> str:
         if not p:
             return p
         if run is not None and not os.path.isabs(p) and not os.path.exists(p):
-            raise UserError(f"{run} recorded its data as {p!r}, relative to the directory it was started in, "
-                            f"and there is no {p} here ({os.getcwd()}); resume it from that directory")
+            raise UserError(
+                f"{run} recorded its data as {p!r}, relative to the directory it was started in, "
+                f"and there is no {p} here ({os.getcwd()}); resume it from that directory"
+            )
         return os.path.abspath(p)
+
     return dataclasses.replace(cfg, data=fix(cfg.data), val=fix(cfg.val))
 
 
-def train(cfg: TaskTrainConfig | None, out: Path, resume: bool = False, given: dict | None = None,
-          force: bool = False, log=print, engine: str | None = None, device: str | None = None) -> int:
+def train(
+    cfg: TaskTrainConfig | None,
+    out: Path,
+    resume: bool = False,
+    given: dict | None = None,
+    force: bool = False,
+    log=print,
+    engine: str | None = None,
+    device: str | None = None,
+) -> int:
     """Train a task model; returns the exit status (0 done, 130 interrupted, 1 diverged).
 
     ``engine``/``device``: ``numpy`` (default) or ``torch`` on ``cpu``/``cuda`` (``tasks/engine.py``).
@@ -278,19 +343,25 @@ def _train(cfg, out, resume, given, force, log, engine, device, claim: ckpt.RunC
                 continue
             if d.get(k) != v:
                 if k not in RESUMABLE:
-                    raise UserError(f"--{k.replace('_', '-')} differs from the run being resumed "
-                                    f"({v!r} given, {d.get(k)!r} saved); drop the flag or start a new run")
+                    raise UserError(
+                        f"--{k.replace('_', '-')} differs from the run being resumed "
+                        f"({v!r} given, {d.get(k)!r} saved); drop the flag or start a new run"
+                    )
                 d[k] = v
         if (given or {}).get("verb", saved.verb) != saved.verb:
-            raise UserError(f"{out} is a '{saved.verb}' run; resume it with rnnkit {saved.verb} train --resume {out}")
+            raise UserError(
+                f"{out} is a '{saved.verb}' run; resume it with rnnkit {saved.verb} train --resume {out}"
+            )
         run = ckpt.run_dir_of(c.dir)
         cfg = absolute_data(TaskTrainConfig.from_dict(d), run)
         cfg.validate()
         tr = TaskTrainer(cfg, run, log, vocab_obj=json.loads(c.vocab_json), engine=engine, device=device)
         tr.restore(c)
         if tr.step > cfg.max_steps:
-            raise UserError(f"--max-steps {cfg.max_steps} is below the step this run is at ({tr.step}): a resume "
-                            f"cannot go back. Give --max-steps above {tr.step}, or start a new run")
+            raise UserError(
+                f"--max-steps {cfg.max_steps} is below the step this run is at ({tr.step}): a resume "
+                f"cannot go back. Give --max-steps above {tr.step}, or start a new run"
+            )
         out = tr.out
         log(f"resumed {c.dir} at step {tr.step} (epoch {tr.epoch}, example {tr.pos} of {tr.N})")
     else:
@@ -299,7 +370,9 @@ def _train(cfg, out, resume, given, force, log, engine, device, claim: ckpt.RunC
         ckpt.check_out_dir(out, force)
         if force:
             ckpt.check_inputs_outside(out, [p for p in (cfg.data, cfg.val) if p])
-        tr = TaskTrainer(cfg, out, log, engine=engine, device=device)  # reads and checks all data before touching out
+        tr = TaskTrainer(
+            cfg, out, log, engine=engine, device=device
+        )  # reads and checks all data before touching out
         claim.start(out, force, train_config=cfg.to_dict())
     metrics = MetricsLog(out / "metrics.jsonl", resume_step=tr.step if resume else None)
     log(_describe(tr))
@@ -308,7 +381,7 @@ def _train(cfg, out, resume, given, force, log, engine, device, claim: ckpt.RunC
 
 def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
     cfg = tr.cfg
-    keep_freed_memory()     # each step reuses the last one's freed memory (heap.py)
+    keep_freed_memory()  # each step reuses the last one's freed memory (heap.py)
     prog = TrainingProgress(cfg.max_steps, cfg.minutes, tr.step, tr.elapsed, cfg.progress)
     guard = NonFiniteGuard(cfg.nonfinite)
     first_step, saved = tr.step, 0
@@ -331,11 +404,24 @@ def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
                 print(guard.diverged(tr), file=sys.stderr)
                 return 1
             eps = r["examples"] / dt if dt > 0 else 0.0
-            prog.advance(tr.step, tr.elapsed, r["loss"] if r["finite"] else None,
-                         ex_s=f"{eps:,.0f}", lr=f"{r['lr']:.2e}")
+            prog.advance(
+                tr.step,
+                tr.elapsed,
+                r["loss"] if r["finite"] else None,
+                ex_s=f"{eps:,.0f}",
+                lr=f"{r['lr']:.2e}",
+            )
             if tr.step % cfg.log_every == 0 and r["finite"]:
-                metrics.write(kind="train", step=tr.step, epoch=tr.epoch, time_s=round(tr.elapsed, 3),
-                              lr=r["lr"], loss=r["loss"], grad_norm=r["grad_norm"], examples_per_s=eps)
+                metrics.write(
+                    kind="train",
+                    step=tr.step,
+                    epoch=tr.epoch,
+                    time_s=round(tr.elapsed, 3),
+                    lr=r["lr"],
+                    loss=r["loss"],
+                    grad_norm=r["grad_norm"],
+                    examples_per_s=eps,
+                )
             last = prog.finished(tr.step, tr.elapsed)
             if tr.step % cfg.eval_every == 0 or last:
                 v = tr.validate()
@@ -343,10 +429,16 @@ def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
                 better = tr.form.better(value, tr.best) or (value == tr.best and v["loss"] < tr.best_loss)
                 if better:
                     tr.best, tr.best_loss = value, v["loss"]
-                metrics.write(kind="val", step=tr.step, time_s=round(tr.elapsed, 3),
-                              **{k: x for k, x in v.items() if isinstance(x, (int, float))})
-                prog.write(f"step {tr.step}: val {tr.form.metric} {value:.4f}, loss {v['loss']:.4f}"
-                           + (" *best*" if better else ""))
+                metrics.write(
+                    kind="val",
+                    step=tr.step,
+                    time_s=round(tr.elapsed, 3),
+                    **{k: x for k, x in v.items() if isinstance(x, (int, float))},
+                )
+                prog.write(
+                    f"step {tr.step}: val {tr.form.metric} {value:.4f}, loss {v['loss']:.4f}"
+                    + (" *best*" if better else "")
+                )
                 saved += ckpt.save_or_warn(tr, better, log) is not None
             if last:
                 break
@@ -357,10 +449,15 @@ def _loop(tr: TaskTrainer, metrics: MetricsLog, log) -> int:
                 return stop.exit_code
         prog.close()
     if tr.step > first_step and not saved:
-        print(f"rnnkit: error: the run ended at step {tr.step} without saving a checkpoint (see the warnings "
-              f"above); {kept_message(tr.out)}", file=sys.stderr)
+        print(
+            f"rnnkit: error: the run ended at step {tr.step} without saving a checkpoint (see the warnings "
+            f"above); {kept_message(tr.out)}",
+            file=sys.stderr,
+        )
         return 1
     best = "none" if tr.best is None else f"{tr.best:.4f}"
-    log(f"done at step {tr.step}: best val {tr.form.metric} {best}; "
-        f"checkpoints in {tr.out}/best and {tr.out}/last")
+    log(
+        f"done at step {tr.step}: best val {tr.form.metric} {best}; "
+        f"checkpoints in {tr.out}/best and {tr.out}/last"
+    )
     return 0

@@ -13,6 +13,7 @@ through the stack, so the input projections are one matrix product per layer.
 >>> m = CharRNN(ModelConfig(vocab_size=5, hidden=8, layers=2))
 >>> states, probs = trace(m, np.array([0, 1, 2, 3]))      # (4, 2, 8), (4, 5)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,19 +34,19 @@ def trace(model, ids: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.nda
         raise ValueError("trace needs a left-to-right model")
     N = ids.size
     L, H, V = model.cfg.layers, model.cfg.hidden, model.cfg.vocab_size
-    states = np.empty((N, L, H), dtype=np.float32)                         # (N, L, H)
-    probs = np.empty((N, V), dtype=np.float32)                             # (N, V)
-    h = model.zero_state(1)                                                # (L, 1, H)
+    states = np.empty((N, L, H), dtype=np.float32)  # (N, L, H)
+    probs = np.empty((N, V), dtype=np.float32)  # (N, V)
+    h = model.zero_state(1)  # (L, 1, H)
     for s in range(0, N, chunk):
-        x = ids[s:s + chunk].astype(np.int64)[:, None]                     # (T, 1)
+        x = ids[s : s + chunk].astype(np.int64)[:, None]  # (T, 1)
         if model.embedding is not None:
-            x, _ = model.embedding.forward(x)                              # (T, 1, E)
-        (top, h), (caches, _) = model.rnn.forward(x, h)                    # (T, 1, H), (L, 1, H)
+            x, _ = model.embedding.forward(x)  # (T, 1, E)
+        (top, h), (caches, _) = model.rnn.forward(x, h)  # (T, 1, H), (L, 1, H)
         for l, c in enumerate(caches):
-            S = c[1]                                                       # (T+1, 1, H): h_0..h_T
-            states[s:s + len(top), l] = S[1:, 0]
-        logits, _ = model.head.forward(top)                                # (T, 1, V)
-        probs[s:s + len(top)] = softmax(logits[:, 0].astype(np.float64))
+            S = c[1]  # (T+1, 1, H): h_0..h_T
+            states[s : s + len(top), l] = S[1:, 0]
+        logits, _ = model.head.forward(top)  # (T, 1, V)
+        probs[s : s + len(top)] = softmax(logits[:, 0].astype(np.float64))
     return states, probs
 
 

@@ -23,6 +23,7 @@
     rnnkit gradflow runs/shakespeare -o gradflow.png
     rnnkit gradflow --fresh --hidden 128 --layers 1 -o gradflow.png
 """
+
 from __future__ import annotations
 
 import json
@@ -34,15 +35,16 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.data.corpus import load_prepared, read_text_file
+from rnnkit.data.vocab import Vocab
 from rnnkit.errors import UserError
+from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.nn.init import RECURRENT_INITS
+from rnnkit.nn.softmax_cross_entropy import softmax
 from rnnkit.train.load_lm import load_lm
+
 from .mpl import figure_output, pyplot, save_figure
 from .output_path import check_output, write_atomically
-from rnnkit.nn.softmax_cross_entropy import softmax
-from rnnkit.data.vocab import Vocab
 
 
 # ------------------------------------------------------------------ 1. gradient flow
@@ -56,32 +58,32 @@ def hidden_grad_norms(model, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     if ids.ndim != 2 or ids.shape[0] < 2:
         raise ValueError(f"ids must be (T+1, B) with T >= 1, got {ids.shape}")
-    x, target = ids[:-1].astype(np.int64), ids[-1].astype(np.int64)       # (T, B), (B,)
+    x, target = ids[:-1].astype(np.int64), ids[-1].astype(np.int64)  # (T, B), (B,)
     T, B = x.shape
     L, H = model.cfg.layers, model.cfg.hidden
     xin = x if model.embedding is None else model.embedding.forward(x)[0]
-    (top, _), (caches, _) = model.rnn.forward(xin)                        # (T, B, H)
-    W, b = model.head.params["weight"], model.head.params["bias"]         # (V, H), (V,)
-    p = softmax((top[-1] @ W.T + b).astype(np.float64))                   # (B, V)
-    p[np.arange(B), target] -= 1.0                                        # dL/dy_T, L = sum_b CE_b
-    dstates = np.zeros((T, B, H))                                         # dL/dh_t from above
-    dstates[-1] = p @ W                                                   # only h_T feeds the loss
+    (top, _), (caches, _) = model.rnn.forward(xin)  # (T, B, H)
+    W, b = model.head.params["weight"], model.head.params["bias"]  # (V, H), (V,)
+    p = softmax((top[-1] @ W.T + b).astype(np.float64))  # (B, V)
+    p[np.arange(B), target] -= 1.0  # dL/dy_T, L = sum_b CE_b
+    dstates = np.zeros((T, B, H))  # dL/dh_t from above
+    dstates[-1] = p @ W  # only h_T feeds the loss
     norms = np.zeros((L, T, B))
     dh0 = np.zeros((L, B, H))
     for k in range(L - 1, -1, -1):
         layer = model.rnn.layers[k]
-        S = caches[k][1].astype(np.float64)                               # (T+1, B, H): h_0..h_T
-        W_hh = layer.params[layer.k_hh].astype(np.float64)                # (H, H)
-        W_ih = layer.params[layer.k_ih].astype(np.float64)                # (H, D)
-        below = np.zeros((T, B, W_ih.shape[1])) if k > 0 else None        # dL/dh^(k-1)_t
+        S = caches[k][1].astype(np.float64)  # (T+1, B, H): h_0..h_T
+        W_hh = layer.params[layer.k_hh].astype(np.float64)  # (H, H)
+        W_ih = layer.params[layer.k_ih].astype(np.float64)  # (H, D)
+        below = np.zeros((T, B, W_ih.shape[1])) if k > 0 else None  # dL/dh^(k-1)_t
         g = np.zeros((B, H))
         for t in range(T - 1, -1, -1):
-            g += dstates[t]                                               # g_t
+            g += dstates[t]  # g_t
             norms[k, T - 1 - t] = np.linalg.norm(g, axis=1)
-            dz = g * (1.0 - S[t + 1] ** 2)                                # dL/dz_t
+            dz = g * (1.0 - S[t + 1] ** 2)  # dL/dz_t
             if below is not None:
                 below[t] = dz @ W_ih
-            g = dz @ W_hh                                                 # g_{t-1} (before its own output term)
+            g = dz @ W_hh  # g_{t-1} (before its own output term)
         dh0[k] = g
         dstates = below
     return norms, dh0
@@ -95,8 +97,17 @@ def fresh_model(cfg: ModelConfig, init: str, gain: float = 1.0, seed: int = 0) -
     the curves show what W_hh alone does to the gradient (with N(0, 1) input weights, 1 - h^2
     is smaller from the start and damps the "exploding" x2 model too).
     """
-    m = CharRNN(ModelConfig(vocab_size=cfg.vocab_size, hidden=cfg.hidden, layers=cfg.layers,
-                            embed=cfg.embed, init=init, input_init="uniform"), seed=seed)
+    m = CharRNN(
+        ModelConfig(
+            vocab_size=cfg.vocab_size,
+            hidden=cfg.hidden,
+            layers=cfg.layers,
+            embed=cfg.embed,
+            init=init,
+            input_init="uniform",
+        ),
+        seed=seed,
+    )
     if gain != 1.0:
         for layer in m.rnn.layers:
             layer.params[layer.k_hh] *= gain
@@ -109,7 +120,7 @@ def batch_windows(stream: np.ndarray, T: int, B: int, seed: int = 0) -> np.ndarr
         raise UserError(f"the text has {len(stream)} characters; --steps {T} needs at least {T + 1}")
     rng = np.random.default_rng(seed)
     starts = rng.integers(0, len(stream) - T, size=B)
-    return np.stack([np.asarray(stream[s:s + T + 1]) for s in starts], axis=1).astype(np.int64)
+    return np.stack([np.asarray(stream[s : s + T + 1]) for s in starts], axis=1).astype(np.int64)
 
 
 # ---------------------------------------------------------------------- 2. clipping
@@ -136,13 +147,14 @@ def _bptt(model, x, y, chunk: int | None):
         return
     h = None
     for s in range(0, N, chunk):
-        _, h, cache = model.forward(x[s:s + chunk], y[s:s + chunk], h)
-        model.backward(cache)                                             # the gradient stops at the edge
+        _, h, cache = model.forward(x[s : s + chunk], y[s : s + chunk], h)
+        model.backward(cache)  # the gradient stops at the edge
         del cache
 
 
-def bptt_cost(model, lengths, B: int = 8, chunk: int = 64, min_repeats: int = 2, budget_s: float = 0.15,
-              seed: int = 0) -> dict:
+def bptt_cost(
+    model, lengths, B: int = 8, chunk: int = 64, min_repeats: int = 2, budget_s: float = 0.15, seed: int = 0
+) -> dict:
     """Seconds and peak bytes of full BPTT and TBPTT(chunk) for each sequence length N.
 
     Time: the best of at least ``min_repeats`` runs (more while under ``budget_s`` per N),
@@ -151,8 +163,15 @@ def bptt_cost(model, lengths, B: int = 8, chunk: int = 64, min_repeats: int = 2,
     """
     V = model.cfg.vocab_size
     rng = np.random.default_rng(seed)
-    out = {"lengths": list(map(int, lengths)), "batch": B, "chunk": chunk,
-           "full_s": [], "tbptt_s": [], "full_bytes": [], "tbptt_bytes": []}
+    out = {
+        "lengths": list(map(int, lengths)),
+        "batch": B,
+        "chunk": chunk,
+        "full_s": [],
+        "tbptt_s": [],
+        "full_bytes": [],
+        "tbptt_bytes": [],
+    }
     methods = (("full", None), ("tbptt", chunk))
     for N in lengths:
         ids = rng.integers(0, V, size=(N + 1, B))
@@ -178,10 +197,19 @@ def bptt_cost(model, lengths, B: int = 8, chunk: int = 64, min_repeats: int = 2,
 
 
 # ------------------------------------------------------------------------ the report
-def gradflow_data(trained=None, cfg: ModelConfig | None = None, stream: np.ndarray | None = None,
-                  steps: int = 100, batch: int = 16, gain: float = 2.0, clip: float = 5.0,
-                  cost_lengths=(64, 128, 256, 512, 1024, 2048), cost_batch: int = 8, chunk: int = 64,
-                  seed: int = 0) -> dict:
+def gradflow_data(
+    trained=None,
+    cfg: ModelConfig | None = None,
+    stream: np.ndarray | None = None,
+    steps: int = 100,
+    batch: int = 16,
+    gain: float = 2.0,
+    clip: float = 5.0,
+    cost_lengths=(64, 128, 256, 512, 1024, 2048),
+    cost_batch: int = 8,
+    chunk: int = 64,
+    seed: int = 0,
+) -> dict:
     """All the numbers the figure shows, as JSON-ready data.
 
     ``trained``: a trained model (or None); ``cfg``: the shapes of the fresh models
@@ -190,7 +218,7 @@ def gradflow_data(trained=None, cfg: ModelConfig | None = None, stream: np.ndarr
     cfg = cfg or trained.cfg
     if stream is None:
         stream = np.random.default_rng(seed).integers(0, cfg.vocab_size, size=max(10_000, 4 * steps))
-    ids = batch_windows(stream, steps, batch, seed)                       # (T+1, B)
+    ids = batch_windows(stream, steps, batch, seed)  # (T+1, B)
     models = [(init, fresh_model(cfg, init, 1.0, seed)) for init in RECURRENT_INITS]
     if gain and gain != 1.0:
         models.append((f"orthogonal x{gain:g}", fresh_model(cfg, "orthogonal", gain, seed)))
@@ -199,19 +227,26 @@ def gradflow_data(trained=None, cfg: ModelConfig | None = None, stream: np.ndarr
     clip_T = [t for t in (10, 25, 50, 100, 200) if t <= steps] or [steps]
     flow, clipping = {}, {}
     for name, m in models:
-        norms, _ = hidden_grad_norms(m, ids)                              # (L, T, B)
-        flow[name] = norms.mean(axis=2).tolist()                          # [layer][distance]
-        gn = [param_grad_norm(m, ids[:t + 1]) for t in clip_T]
+        norms, _ = hidden_grad_norms(m, ids)  # (L, T, B)
+        flow[name] = norms.mean(axis=2).tolist()  # [layer][distance]
+        gn = [param_grad_norm(m, ids[: t + 1]) for t in clip_T]
         clipping[name] = {"T": clip_T, "norm": gn, "clipped": [n * clip_factor(n, clip) for n in gn]}
     cost_model = trained if trained is not None else models[0][1]
     cost = bptt_cost(cost_model, cost_lengths, cost_batch, chunk, seed=seed)
-    return {"config": cfg.to_dict(), "steps": steps, "batch": batch, "clip": clip,
-            "flow": flow, "clipping": clipping, "cost": cost}
+    return {
+        "config": cfg.to_dict(),
+        "steps": steps,
+        "batch": batch,
+        "clip": clip,
+        "flow": flow,
+        "clipping": clipping,
+        "cost": cost,
+    }
 
 
 def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
     """Draw ``gradflow_data``'s numbers into the image ``out`` (``.png`` if no suffix); returns the path written."""
-    out = figure_output(out)                    # a bad path fails before the figure is drawn
+    out = figure_output(out)  # a bad path fails before the figure is drawn
     plt = pyplot()
     fig, ax = plt.subplots(2, 2, figsize=(12, 8.4), dpi=dpi)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -258,16 +293,19 @@ def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
     a.legend(fontsize=8)
 
     a = ax[1, 1]
-    a.loglog(Ns, np.array(cost["full_bytes"]) / 2 ** 20, marker="o", label="full BPTT")
-    a.loglog(Ns, np.array(cost["tbptt_bytes"]) / 2 ** 20, marker="s", label=f"TBPTT, chunks of {cost['chunk']}")
+    a.loglog(Ns, np.array(cost["full_bytes"]) / 2**20, marker="o", label="full BPTT")
+    a.loglog(Ns, np.array(cost["tbptt_bytes"]) / 2**20, marker="s", label=f"TBPTT, chunks of {cost['chunk']}")
     a.set_xlabel("sequence length N")
     a.set_ylabel("peak memory (MiB, tracemalloc)")
     a.set_title("peak memory: grows with N for full BPTT, bounded for TBPTT", fontsize=10)
     a.grid(alpha=0.3, which="both")
     a.legend(fontsize=8)
 
-    fig.suptitle(f"gradient flow: {cfgd['layers']} x {cfgd['hidden']} tanh RNN, vocabulary {cfgd['vocab_size']}, "
-                 f"loss on the last of {data['steps']} steps, mean over {data['batch']} sequences", fontsize=11)
+    fig.suptitle(
+        f"gradient flow: {cfgd['layers']} x {cfgd['hidden']} tanh RNN, vocabulary {cfgd['vocab_size']}, "
+        f"loss on the last of {data['steps']} steps, mean over {data['batch']} sequences",
+        fontsize=11,
+    )
     fig.tight_layout()
     try:
         return save_figure(fig, out)
@@ -309,16 +347,28 @@ def cmd_gradflow(args) -> int:
         V = args.vocab or 65
         if args.text is not None:
             text = read_text_file(args.text)[:200_000]
-            if len(text) < args.steps + 1:     # an empty text would also give an empty vocabulary
-                raise UserError(f"--text {args.text} has {len(text)} characters; "
-                                f"--steps {args.steps} needs at least {args.steps + 1}")
+            if len(text) < args.steps + 1:  # an empty text would also give an empty vocabulary
+                raise UserError(
+                    f"--text {args.text} has {len(text)} characters; "
+                    f"--steps {args.steps} needs at least {args.steps + 1}"
+                )
             vocab = Vocab.from_text(text)
             stream, V = vocab.encode(text), len(vocab)
         cfg = ModelConfig(vocab_size=V, hidden=args.hidden or 64, layers=args.layers or 1)
         cfg.validate()
     lengths = [n for n in (64, 128, 256, 512, 1024, 2048, 4096, 8192) if n <= args.max_len] or [args.max_len]
-    data = gradflow_data(trained, cfg, stream, args.steps, args.batch, args.gain, args.clip,
-                         lengths, chunk=args.chunk, seed=args.seed)
+    data = gradflow_data(
+        trained,
+        cfg,
+        stream,
+        args.steps,
+        args.batch,
+        args.gain,
+        args.clip,
+        lengths,
+        chunk=args.chunk,
+        seed=args.seed,
+    )
     out = plot_gradflow(data, out)
     print(f"wrote {out}")
     if json_out is not None:
@@ -329,34 +379,56 @@ def cmd_gradflow(args) -> int:
         top = layers[-1]
         print(f"  {name:16s} ||dL/dh|| at distance 0: {top[0]:.3g}, at {len(top) - 1}: {top[-1]:.3g}")
     c = data["cost"]
-    print(f"  N={c['lengths'][-1]}: full BPTT {c['full_s'][-1] * 1e3:.0f} ms, {c['full_bytes'][-1] / 2**20:.1f} MiB; "
-          f"TBPTT {c['tbptt_s'][-1] * 1e3:.0f} ms, {c['tbptt_bytes'][-1] / 2**20:.1f} MiB")
+    print(
+        f"  N={c['lengths'][-1]}: full BPTT {c['full_s'][-1] * 1e3:.0f} ms, {c['full_bytes'][-1] / 2**20:.1f} MiB; "
+        f"TBPTT {c['tbptt_s'][-1] * 1e3:.0f} ms, {c['tbptt_bytes'][-1] / 2**20:.1f} MiB"
+    )
     return 0
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("gradflow", help="plot gradient flow through time and BPTT vs TBPTT cost",
-                       description="||dL/dh_t|| against the distance from the loss for fresh models under each init "
-                                   "and a trained model; the parameter gradient norm before and after clipping; "
-                                   "time and peak memory of full vs truncated BPTT. "
-                                   "Example: rnnkit gradflow runs/lm -o gradflow.png")
-    p.add_argument("dir", type=Path, nargs="?", help="run directory or checkpoint (fresh models copy its shapes)")
-    p.add_argument("--fresh", action="store_true", help="untrained models only (with DIR: leave its trained model out)")
+    p = sub.add_parser(
+        "gradflow",
+        help="plot gradient flow through time and BPTT vs TBPTT cost",
+        description="||dL/dh_t|| against the distance from the loss for fresh models under each init "
+        "and a trained model; the parameter gradient norm before and after clipping; "
+        "time and peak memory of full vs truncated BPTT. "
+        "Example: rnnkit gradflow runs/lm -o gradflow.png",
+    )
+    p.add_argument(
+        "dir", type=Path, nargs="?", help="run directory or checkpoint (fresh models copy its shapes)"
+    )
+    p.add_argument(
+        "--fresh", action="store_true", help="untrained models only (with DIR: leave its trained model out)"
+    )
     g = p.add_argument_group("fresh models (without DIR)")
     g.add_argument("--hidden", type=int, help="hidden units H (default 64)")
     g.add_argument("--layers", type=int, help="layers L (default 1)")
     g.add_argument("--vocab", type=int, help="vocabulary size for random input (default 65)")
     g = p.add_argument_group("measurement")
-    g.add_argument("--text", type=Path, help="text to cut sequences from (default: the run's validation text, else random ids)")
+    g.add_argument(
+        "--text",
+        type=Path,
+        help="text to cut sequences from (default: the run's validation text, else random ids)",
+    )
     g.add_argument("--steps", type=int, default=100, help="sequence length T for the gradient flow")
     g.add_argument("--batch", type=int, default=16, help="sequences averaged")
-    g.add_argument("--gain", type=float, default=2.0, help="also draw an orthogonal W_hh times this gain (0: leave out)")
+    g.add_argument(
+        "--gain", type=float, default=2.0, help="also draw an orthogonal W_hh times this gain (0: leave out)"
+    )
     g.add_argument("--clip", type=float, default=5.0, help="gradient-norm clipping threshold illustrated")
     g.add_argument("--chunk", type=int, default=64, help="TBPTT chunk length K")
     g.add_argument("--max-len", type=int, default=2048, help="longest sequence N timed for BPTT vs TBPTT")
     g.add_argument("--seed", type=int, default=0, help="seed for the fresh models and the windows")
-    p.add_argument("-o", "--output", type=Path, default=Path("gradflow.png"),
-                   help="image file to write: .png, .pdf, .svg, ... (.png added if no suffix)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("gradflow.png"),
+        help="image file to write: .png, .pdf, .svg, ... (.png added if no suffix)",
+    )
     p.add_argument("--json", type=Path, help="also write the numbers as JSON")
-    p.add_argument("--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory")
+    p.add_argument(
+        "--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory"
+    )
     p.set_defaults(func=cmd_gradflow)

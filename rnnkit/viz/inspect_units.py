@@ -21,6 +21,7 @@ and all script and style is inline, so it opens offline and can be mailed around
 
     rnnkit inspect runs/shakespeare --text play.txt --html units.html --layer 1 --unit 17
 """
+
 from __future__ import annotations
 
 import html
@@ -30,16 +31,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .activations import trace
 from rnnkit.data.corpus import load_prepared, read_text_file
 from rnnkit.errors import UserError
 from rnnkit.train.load_lm import load_lm
+
+from .activations import trace
 from .output_path import check_output, write_atomically
 
-ACT_SCALE = 1000        # activations are embedded as round(h * ACT_SCALE): integers, error <= 5e-4
-TOP_K = 5               # next-character probabilities shown on hover
-RANK_K = 10             # units listed per signal
-HTML_SUFFIXES = (".html", ".htm")   # the page is HTML: another suffix would open as text, or not at all
+ACT_SCALE = 1000  # activations are embedded as round(h * ACT_SCALE): integers, error <= 5e-4
+TOP_K = 5  # next-character probabilities shown on hover
+RANK_K = 10  # units listed per signal
+HTML_SUFFIXES = (".html", ".htm")  # the page is HTML: another suffix would open as text, or not at all
 
 SIGNALS = {
     "in_quotes": "inside double quotes",
@@ -84,9 +86,9 @@ def correlations(states: np.ndarray, signal: np.ndarray) -> np.ndarray | None:
     s_norm = np.sqrt((s * s).sum())
     if s_norm == 0:
         return None
-    a = states.astype(np.float64) - states.mean(axis=0)                    # (N, L, H)
-    a_norm = np.sqrt((a * a).sum(axis=0))                                  # (L, H)
-    cov = np.tensordot(s, a, axes=(0, 0))                                  # (L, H)
+    a = states.astype(np.float64) - states.mean(axis=0)  # (N, L, H)
+    a_norm = np.sqrt((a * a).sum(axis=0))  # (L, H)
+    cov = np.tensordot(s, a, axes=(0, 0))  # (L, H)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = cov / (a_norm * s_norm)
     return np.nan_to_num(r, nan=0.0)
@@ -101,19 +103,22 @@ def rank_units(states: np.ndarray, signals: dict[str, np.ndarray], k: int = RANK
             out[name] = []
             continue
         flat = np.argsort(-np.abs(r), axis=None, kind="stable")[:k]
-        out[name] = [{"layer": int(i // r.shape[1]), "unit": int(i % r.shape[1]),
-                      "r": round(float(r.flat[i]), 4)} for i in flat]
+        out[name] = [
+            {"layer": int(i // r.shape[1]), "unit": int(i % r.shape[1]), "r": round(float(r.flat[i]), 4)}
+            for i in flat
+        ]
     return out
 
 
-def page_data(model, vocab, text: str, layer: int | None = None, unit: int | None = None,
-              source: str = "") -> dict:
+def page_data(
+    model, vocab, text: str, layer: int | None = None, unit: int | None = None, source: str = ""
+) -> dict:
     """Everything the page shows, as JSON-ready data."""
     if not text:
         raise UserError("the text is empty")
     L, H = model.cfg.layers, model.cfg.hidden
     ids = vocab.encode(text, what=source or "the text")
-    states, probs = trace(model, ids)                                      # (N, L, H), (N, V)
+    states, probs = trace(model, ids)  # (N, L, H), (N, V)
     ranking = rank_units(states, text_signals(text))
     if layer is None and unit is None:
         best = max((e for lst in ranking.values() for e in lst[:1]), key=lambda e: abs(e["r"]), default=None)
@@ -126,15 +131,15 @@ def page_data(model, vocab, text: str, layer: int | None = None, unit: int | Non
         raise UserError(f"--unit must lie in [0, {H - 1}], got {unit}")
     acts = np.rint(states * ACT_SCALE).astype(np.int32).transpose(1, 2, 0)  # (L, H, N)
     k = min(TOP_K, probs.shape[1])
-    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]                 # (N, k)
-    top_p = np.take_along_axis(probs, top, axis=1)                         # (N, k)
+    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]  # (N, k)
+    top_p = np.take_along_axis(probs, top, axis=1)  # (N, k)
     return {
         "source": source,
         "model": model.cfg.to_dict(),
         "vocab": vocab.chars,
         "chars": list(text),
         "act_scale": ACT_SCALE,
-        "acts": acts.tolist(),                                             # [layer][unit][t]
+        "acts": acts.tolist(),  # [layer][unit][t]
         "top_ids": top.tolist(),
         "top_p": np.round(top_p.astype(np.float64), 4).tolist(),
         "signals": SIGNALS,
@@ -146,8 +151,13 @@ def page_data(model, vocab, text: str, layer: int | None = None, unit: int | Non
 def embed_json(obj) -> str:
     """JSON that is safe inside a <script> element: no '<', '>' or '&' appear literally."""
     s = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-    return s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") \
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return (
+        s.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def template(name: str) -> str:
@@ -156,13 +166,18 @@ def template(name: str) -> str:
 
 def render_html(data: dict) -> str:
     title = f"rnnkit inspect: {data['source']}" if data["source"] else "rnnkit inspect"
-    return template("inspect.html").replace("__TITLE__", html.escape(title)) \
-                                   .replace("__DATA__", embed_json(data))
+    return (
+        template("inspect.html")
+        .replace("__TITLE__", html.escape(title))
+        .replace("__DATA__", embed_json(data))
+    )
 
 
 def read_embedded(html_text: str) -> dict:
     """The data embedded in a page written by ``render_html`` (for tests and tools)."""
-    start = html_text.index('<script type="application/json" id="data">') + len('<script type="application/json" id="data">')
+    start = html_text.index('<script type="application/json" id="data">') + len(
+        '<script type="application/json" id="data">'
+    )
     end = html_text.index("</script>", start)
     return json.loads(html_text[start:end])
 
@@ -176,8 +191,15 @@ def html_output(path) -> Path:
     return check_output(path, HTML_SUFFIXES, ".html", "--html")
 
 
-def inspect_text(run_dir: Path, text_file: Path | None, html_out: Path, layer=None, unit=None,
-                 max_chars: int = 2000, which: str = "best") -> dict:
+def inspect_text(
+    run_dir: Path,
+    text_file: Path | None,
+    html_out: Path,
+    layer=None,
+    unit=None,
+    max_chars: int = 2000,
+    which: str = "best",
+) -> dict:
     """Write the page for ``run_dir``'s model over ``text_file`` (default: the run's validation text).
 
     Returns the page's data; ``data["html"]`` is the path written (``.html`` added if
@@ -209,7 +231,9 @@ def inspect_text(run_dir: Path, text_file: Path | None, html_out: Path, layer=No
 def cmd_inspect(args) -> int:
     data = inspect_text(args.dir, args.text, args.html, args.layer, args.unit, args.max_chars, args.which)
     ini = data["initial"]
-    print(f"wrote {data['html']}: {len(data['chars']):,} characters, showing layer {ini['layer']} unit {ini['unit']}")
+    print(
+        f"wrote {data['html']}: {len(data['chars']):,} characters, showing layer {ini['layer']} unit {ini['unit']}"
+    )
     for name, lst in data["ranking"].items():
         if lst:
             best = ", ".join(f"L{e['layer']}:{e['unit']} (r={e['r']:+.2f})" for e in lst[:3])
@@ -220,19 +244,29 @@ def cmd_inspect(args) -> int:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("inspect", help="HTML page of a text coloured by a hidden unit's activation",
-                       description="Read a text through the model and write one self-contained HTML page: each "
-                                   "character coloured by a hidden unit's activation, the top-5 next-character "
-                                   "probabilities on hover, and units ranked by correlation with quotes, brackets, "
-                                   "line position and newlines. "
-                                   "Example: rnnkit inspect runs/lm --text play.txt --html units.html")
+    p = sub.add_parser(
+        "inspect",
+        help="HTML page of a text coloured by a hidden unit's activation",
+        description="Read a text through the model and write one self-contained HTML page: each "
+        "character coloured by a hidden unit's activation, the top-5 next-character "
+        "probabilities on hover, and units ranked by correlation with quotes, brackets, "
+        "line position and newlines. "
+        "Example: rnnkit inspect runs/lm --text play.txt --html units.html",
+    )
     p.add_argument("dir", type=Path, help="run directory (its best checkpoint) or a checkpoint directory")
     p.add_argument("--text", type=Path, help="UTF-8 text to read (default: the run's validation text)")
-    p.add_argument("--html", type=Path, default=Path("units.html"),
-                   help="HTML file to write: .html or .htm (.html added if no suffix)")
-    p.add_argument("--layer", type=int, help="layer of the unit shown first (default: the best-correlated unit)")
+    p.add_argument(
+        "--html",
+        type=Path,
+        default=Path("units.html"),
+        help="HTML file to write: .html or .htm (.html added if no suffix)",
+    )
+    p.add_argument(
+        "--layer", type=int, help="layer of the unit shown first (default: the best-correlated unit)"
+    )
     p.add_argument("--unit", type=int, help="unit shown first")
     p.add_argument("--max-chars", type=int, default=2000, help="read at most this many characters")
-    p.add_argument("--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory")
+    p.add_argument(
+        "--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory"
+    )
     p.set_defaults(func=cmd_inspect)
-

@@ -4,11 +4,13 @@ The non-interactive Agg backend is selected, so plots render on machines without
 ``figure_output`` checks an output path before a figure is drawn (matplotlib would only
 fail at ``savefig``, after the work), and ``save_figure`` writes it atomically.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from rnnkit.errors import UserError
+
 from .output_path import check_output, one_line, write_atomically
 
 INSTALL_HINT = "plotting needs matplotlib: pip install 'rnnkit[plot]'"
@@ -22,13 +24,15 @@ def pyplot():
         raise UserError(INSTALL_HINT) from None
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
+
     return plt
 
 
 def figure_suffixes() -> list[str]:
     """The suffixes matplotlib can save a figure as (``.png``, ``.pdf``, ``.svg``, ...)."""
-    pyplot()                                         # matplotlib installed, or the install hint
+    pyplot()  # matplotlib installed, or the install hint
     from matplotlib.figure import Figure
+
     return sorted("." + ext for ext in Figure().canvas.get_supported_filetypes())
 
 
@@ -47,8 +51,8 @@ def save_figure(fig, path: Path) -> Path:
 
     def write(tmp: Path) -> None:
         try:
-            fig.savefig(tmp, format=fmt)             # explicit: the temporary name has no real suffix
-        except RuntimeError as e:                    # e.g. .pgf without a LaTeX installation
+            fig.savefig(tmp, format=fmt)  # explicit: the temporary name has no real suffix
+        except RuntimeError as e:  # e.g. .pgf without a LaTeX installation
             raise UserError(f"cannot write {path} as {fmt}: {one_line(e)}") from None
 
     return write_atomically(path, write)

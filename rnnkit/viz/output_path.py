@@ -8,11 +8,12 @@ leaves no half-written file behind (nor a previous version destroyed). A parent 
 that does not exist is refused, not created: a mistyped ``-o /nonexistent/dir/x.png`` must
 not make directories anywhere.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from rnnkit.errors import UserError
 
@@ -31,7 +32,7 @@ def check_output(path, suffixes: Iterable[str] | None, default_suffix: str | Non
     ``flag`` names the option in messages (``-o``, ``--html``).
     """
     given = Path(path)
-    if given.is_dir():                               # before the suffix: `-o runs/a` means the directory
+    if given.is_dir():  # before the suffix: `-o runs/a` means the directory
         raise UserError(f"{flag} {given} is a directory; give a file name")
     p = given
     if default_suffix and not p.suffix:
@@ -41,18 +42,22 @@ def check_output(path, suffixes: Iterable[str] | None, default_suffix: str | Non
     if suffixes is not None:
         allowed = sorted(set(suffixes))
         if p.suffix.lower() not in allowed:
-            raise UserError(f"{flag} {given}: cannot write {p.suffix or 'a file without suffix'!r}; "
-                            f"use one of {', '.join(allowed)}")
+            raise UserError(
+                f"{flag} {given}: cannot write {p.suffix or 'a file without suffix'!r}; "
+                f"use one of {', '.join(allowed)}"
+            )
     if p.exists() and not Path(os.path.realpath(p)).is_file():
         # os.replace would swap a device or socket out for a plain file: refuse
         raise UserError(f"{flag} {given} exists and is not a regular file")
     parent = Path(os.path.abspath(p)).parent
     if not parent.exists():
-        anc = parent                               # a file above it says more than "missing"
+        anc = parent  # a file above it says more than "missing"
         while not anc.exists() and anc != anc.parent:
             anc = anc.parent
         if anc.is_dir():
-            raise UserError(f"cannot write {flag} {given}: directory {parent} does not exist; create it first")
+            raise UserError(
+                f"cannot write {flag} {given}: directory {parent} does not exist; create it first"
+            )
         parent = anc
     if not parent.is_dir():
         raise UserError(f"cannot write {flag} {given}: {parent} is not a directory")

@@ -8,6 +8,7 @@ training loss thin and solid (optionally smoothed), its validation loss dashed w
 
     rnnkit plot runs/small runs/big -o curves.png
 """
+
 from __future__ import annotations
 
 import math
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from rnnkit.errors import UserError
 from rnnkit.train.metrics_log import iter_metrics
+
 from .mpl import figure_output, pyplot, save_figure
 
 LN2 = math.log(2)
@@ -26,6 +28,7 @@ MIN_DPI, MAX_DPI = 10, 1000
 @dataclass
 class Curves:
     """One run's series. Each list holds (step, time_s, loss_nats) tuples in step order."""
+
     label: str
     train: list = field(default_factory=list)
     val: list = field(default_factory=list)
@@ -50,24 +53,29 @@ def load_curves(d: Path, label: str | None = None) -> Curves:
     bad = 0
     for r in iter_metrics(path):
         if r is None:
-            bad += 1                # binary, not UTF-8, or cut short by a crash
+            bad += 1  # binary, not UTF-8, or cut short by a crash
             continue
         if r.get("kind") not in ("train", "val"):
-            continue                # a row of another kind: not a curve of this plot
+            continue  # a row of another kind: not a curve of this plot
         try:
             row = (int(r["step"]), float(r.get("time_s", math.nan)), float(r["loss"]))
-        except (KeyError, TypeError, ValueError, OverflowError):   # OverflowError: int(inf)
+        except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
             row = None
         if row is None or not math.isfinite(row[2]):
             bad += 1
             continue
         (c.train if r["kind"] == "train" else c.val).append(row)
     if not c.train and not c.val:
-        raise UserError(f"{path} holds no train or val rows with step and loss"
-                        + (f" ({bad:,} malformed lines)" if bad else ""))
+        raise UserError(
+            f"{path} holds no train or val rows with step and loss"
+            + (f" ({bad:,} malformed lines)" if bad else "")
+        )
     if bad:
-        print(f"rnnkit: warning: {path}: skipped {bad:,} malformed lines (not JSON, or no step "
-              f"and finite loss)", file=sys.stderr)
+        print(
+            f"rnnkit: warning: {path}: skipped {bad:,} malformed lines (not JSON, or no step "
+            f"and finite loss)",
+            file=sys.stderr,
+        )
     c.train.sort()
     c.val.sort()
     return c
@@ -88,19 +96,25 @@ def ema(values: list[float], alpha: float) -> list[float]:
     return out
 
 
-def plot_curves(dirs: list[Path], out: Path, smooth: float = 0.0, title: str | None = None,
-                dpi: int = 110, labels: list[str] | None = None) -> Path:
+def plot_curves(
+    dirs: list[Path],
+    out: Path,
+    smooth: float = 0.0,
+    title: str | None = None,
+    dpi: int = 110,
+    labels: list[str] | None = None,
+) -> Path:
     """Draw the runs in ``dirs`` into the image ``out``; returns the path written.
 
     ``out`` without a suffix gets ``.png``; any suffix matplotlib can save is accepted.
     """
     if not 0 <= smooth < 1:
         raise UserError(f"--smooth must lie in [0, 1), got {smooth}")
-    if not MIN_DPI <= dpi <= MAX_DPI:          # 0 or less fails in matplotlib; 100000 asks for terabytes
+    if not MIN_DPI <= dpi <= MAX_DPI:  # 0 or less fails in matplotlib; 100000 asks for terabytes
         raise UserError(f"--dpi must lie in [{MIN_DPI}, {MAX_DPI}], got {dpi}")
     if labels and len(labels) != len(dirs):
         raise UserError(f"--labels gives {len(labels)} names for {len(dirs)} runs")
-    out = figure_output(out)                    # a bad -o fails here, before the runs are read
+    out = figure_output(out)  # a bad -o fails here, before the runs are read
     runs = [load_curves(d, lab) for d, lab in zip(dirs, labels or _labels(dirs))]
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), dpi=dpi)
@@ -110,11 +124,25 @@ def plot_curves(dirs: list[Path], out: Path, smooth: float = 0.0, title: str | N
         for ax, x_i in zip(axes, (0, 1)):
             if run.train:
                 xs = [r[x_i] for r in run.train]
-                ax.plot(xs, ema([r[2] for r in run.train], smooth), color=col, lw=1.1, alpha=0.85,
-                        label=f"{run.label} train")
+                ax.plot(
+                    xs,
+                    ema([r[2] for r in run.train], smooth),
+                    color=col,
+                    lw=1.1,
+                    alpha=0.85,
+                    label=f"{run.label} train",
+                )
             if run.val:
-                ax.plot([r[x_i] for r in run.val], [r[2] for r in run.val], color=col, lw=1.6, ls="--",
-                        marker="o", ms=4, label=f"{run.label} val")
+                ax.plot(
+                    [r[x_i] for r in run.val],
+                    [r[2] for r in run.val],
+                    color=col,
+                    lw=1.6,
+                    ls="--",
+                    marker="o",
+                    ms=4,
+                    label=f"{run.label} val",
+                )
     for ax, xlabel in zip(axes, ("step", "training time (s)")):
         ax.set_xlabel(xlabel)
         ax.set_ylabel("loss (nats/char)")
@@ -140,15 +168,29 @@ def cmd_plot(args) -> int:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("plot", help="plot training curves of one or more runs",
-                       description="Train and validation loss, in nats and bits per character, against "
-                                   "step and wall time, from each run's metrics.jsonl. "
-                                   "Example: rnnkit plot runs/a runs/b -o curves.png")
-    p.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="run directories (or metrics.jsonl files)")
-    p.add_argument("-o", "--output", type=Path, default=Path("curves.png"),
-                   help="image file to write: .png, .pdf, .svg, ... (.png added if no suffix)")
+    p = sub.add_parser(
+        "plot",
+        help="plot training curves of one or more runs",
+        description="Train and validation loss, in nats and bits per character, against "
+        "step and wall time, from each run's metrics.jsonl. "
+        "Example: rnnkit plot runs/a runs/b -o curves.png",
+    )
+    p.add_argument(
+        "dirs", nargs="+", type=Path, metavar="DIR", help="run directories (or metrics.jsonl files)"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("curves.png"),
+        help="image file to write: .png, .pdf, .svg, ... (.png added if no suffix)",
+    )
     p.add_argument("--smooth", type=float, default=0.0, help="EMA weight for the training curve, in [0, 1)")
-    p.add_argument("--labels", nargs="+", metavar="NAME", help="legend names, one per run (default: directory names)")
+    p.add_argument(
+        "--labels", nargs="+", metavar="NAME", help="legend names, one per run (default: directory names)"
+    )
     p.add_argument("--title", help="figure title")
-    p.add_argument("--dpi", type=int, default=110, help=f"resolution of a bitmap image, in [{MIN_DPI}, {MAX_DPI}]")
+    p.add_argument(
+        "--dpi", type=int, default=110, help=f"resolution of a bitmap image, in [{MIN_DPI}, {MAX_DPI}]"
+    )
     p.set_defaults(func=cmd_plot)

@@ -23,6 +23,7 @@ when busy). A client that goes away mid-request costs one log line, not a traceb
 
     rnnkit serve runs/shakespeare --port 8000
 """
+
 from __future__ import annotations
 
 import json
@@ -37,16 +38,17 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from rnnkit.errors import UserError
-from .inspect_units import embed_json, template
-from rnnkit.train.load_lm import load_lm
 from rnnkit.decode.sample import GumbelDraw, filter_probs
+from rnnkit.errors import UserError
 from rnnkit.models.stream_step import stream_for
 from rnnkit.nn.softmax_cross_entropy import softmax
+from rnnkit.train.load_lm import load_lm
+
+from .inspect_units import embed_json, template
 
 MAX_BODY = 64 * 1024
 ACT_SCALE = 1000
-TOP_N = 10                 # next-character probabilities sent per character
+TOP_N = 10  # next-character probabilities sent per character
 MAX_TEMPERATURE = 100.0
 
 
@@ -82,9 +84,16 @@ class Generator:
 
     def info(self) -> dict:
         c = self.model.cfg
-        return {"layers": c.layers, "hidden": c.hidden, "vocab": self.vocab.chars, "act_scale": ACT_SCALE,
-                "max_length": self.max_length, "max_prime": self.max_prime,
-                "max_temperature": MAX_TEMPERATURE, "top_n": TOP_N}
+        return {
+            "layers": c.layers,
+            "hidden": c.hidden,
+            "vocab": self.vocab.chars,
+            "act_scale": ACT_SCALE,
+            "max_length": self.max_length,
+            "max_prime": self.max_prime,
+            "max_temperature": MAX_TEMPERATURE,
+            "top_n": TOP_N,
+        }
 
     def parse(self, body) -> dict:
         """Check a request body; returns the arguments of ``stream`` or raises ``BadRequest``."""
@@ -92,7 +101,9 @@ class Generator:
             raise BadRequest(400, "the body must be a JSON object")
         extra = set(body) - self.FIELDS
         if extra:
-            raise BadRequest(400, f"unknown fields: {', '.join(sorted(extra))}; expected {', '.join(sorted(self.FIELDS))}")
+            raise BadRequest(
+                400, f"unknown fields: {', '.join(sorted(extra))}; expected {', '.join(sorted(self.FIELDS))}"
+            )
         prime = body.get("prime")
         if not isinstance(prime, str) or not prime:
             raise BadRequest(400, "prime must be a non-empty string")
@@ -119,29 +130,38 @@ class Generator:
         return {"prime_ids": ids, "temperature": temperature, "top_k": top_k, "length": length, "seed": seed}
 
     def _event(self, c: int, h: np.ndarray, logits: np.ndarray, prime: bool, p: float | None) -> dict:
-        probs = softmax(logits.astype(np.float64))                        # (V,)
+        probs = softmax(logits.astype(np.float64))  # (V,)
         top = np.argsort(-probs, kind="stable")[:TOP_N]
-        return {"type": "char", "ch": self.vocab.chars[c], "prime": prime,
-                "p": None if p is None else round(float(p), 4),
-                "h": np.rint(h[:, 0] * ACT_SCALE).astype(np.int32).tolist(),   # (L, H)
-                "top": [[self.vocab.chars[i], round(float(probs[i]), 4)] for i in top]}
+        return {
+            "type": "char",
+            "ch": self.vocab.chars[c],
+            "prime": prime,
+            "p": None if p is None else round(float(p), 4),
+            "h": np.rint(h[:, 0] * ACT_SCALE).astype(np.int32).tolist(),  # (L, H)
+            "top": [[self.vocab.chars[i], round(float(probs[i]), 4)] for i in top],
+        }
 
     def stream(self, prime_ids, temperature, top_k, length, seed):
         """Yield the events of one generation: start, every character, end."""
         t0 = time.perf_counter()
         m = self.model
-        yield {"type": "start", "prime_chars": int(len(prime_ids)), "length": length,
-               "layers": m.cfg.layers, "hidden": m.cfg.hidden}
-        stream = stream_for(m)                   # the same fused step as ``rnnkit sample``
+        yield {
+            "type": "start",
+            "prime_chars": int(len(prime_ids)),
+            "length": length,
+            "layers": m.cfg.layers,
+            "hidden": m.cfg.hidden,
+        }
+        stream = stream_for(m)  # the same fused step as ``rnnkit sample``
         logits = None
         for c in prime_ids:
-            logits = stream.step(int(c))                                   # (V,)
-            yield self._event(int(c), stream.state, logits, True, None)    # state (L, 1, H)
-        draw = GumbelDraw(len(logits), length, temperature, top_k, seed=seed)   # rnnkit sample's draw
+            logits = stream.step(int(c))  # (V,)
+            yield self._event(int(c), stream.state, logits, True, None)  # state (L, 1, H)
+        draw = GumbelDraw(len(logits), length, temperature, top_k, seed=seed)  # rnnkit sample's draw
         for _ in range(length):
-            with np.errstate(over="ignore", divide="ignore"):              # see GumbelDraw
+            with np.errstate(over="ignore", divide="ignore"):  # see GumbelDraw
                 c = draw(logits)
-            p = filter_probs(logits, temperature, top_k)                   # shown: p of the drawn char
+            p = filter_probs(logits, temperature, top_k)  # shown: p of the drawn char
             logits = stream.step(c)
             yield self._event(c, stream.state, logits, False, p[c])
             if self.delay_s:
@@ -172,9 +192,9 @@ class VizServer(ThreadingHTTPServer):
 
 
 class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"      # keep-alive, and chunked streaming for /api/generate
+    protocol_version = "HTTP/1.1"  # keep-alive, and chunked streaming for /api/generate
     server_version = "rnnkit-serve"
-    timeout = 30                       # seconds a client may take to send its request
+    timeout = 30  # seconds a client may take to send its request
 
     # ----------------------------------------------------------------- helpers
     def log_message(self, fmt, *args):
@@ -194,7 +214,12 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, status: int, obj, extra: dict | None = None) -> None:
-        self._send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8", extra)
+        self._send(
+            status,
+            json.dumps(obj, ensure_ascii=False).encode("utf-8"),
+            "application/json; charset=utf-8",
+            extra,
+        )
 
     def _error(self, status: int, message: str, extra: dict | None = None) -> None:
         if self.close_connection:
@@ -209,9 +234,15 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         path = urlsplit(self.path).path
         if path in ("/", "/index.html"):
-            self._send(200, self.server.page, "text/html; charset=utf-8",
-                       {"Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; "
-                                                   "style-src 'unsafe-inline'; connect-src 'self'; img-src data:"})
+            self._send(
+                200,
+                self.server.page,
+                "text/html; charset=utf-8",
+                {
+                    "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; "
+                    "style-src 'unsafe-inline'; connect-src 'self'; img-src data:"
+                },
+            )
         elif path == "/api/info":
             self._json(200, self.server.gen.info())
         elif path == "/api/generate":
@@ -232,13 +263,16 @@ class Handler(BaseHTTPRequestHandler):
             self._error(e.status, str(e))
             return
         if not self.server.slots.acquire(blocking=False):
-            self._error(429, f"busy: {self.server.max_concurrent} generations are running; try again shortly",
-                        {"Retry-After": "1"})
+            self._error(
+                429,
+                f"busy: {self.server.max_concurrent} generations are running; try again shortly",
+                {"Retry-After": "1"},
+            )
             return
         try:
             self._stream(self.server.gen.stream(**args))
         except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True      # the client went away: stop generating
+            self.close_connection = True  # the client went away: stop generating
         finally:
             self.server.slots.release()
 
@@ -256,14 +290,14 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise BadRequest(400, "Content-Length must be a number") from None
         if n < 0 or n > MAX_BODY:
-            self.close_connection = True     # the body is left unread
+            self.close_connection = True  # the body is left unread
             raise BadRequest(413, f"the body may hold at most {MAX_BODY} bytes, got {n}")
         raw = self.rfile.read(n)
         try:
             return json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise BadRequest(400, f"the body is not valid JSON: {e}") from None
-        except RecursionError:              # e.g. 30,000 nested brackets: small, but deeper than Python's stack
+        except RecursionError:  # e.g. 30,000 nested brackets: small, but deeper than Python's stack
             raise BadRequest(400, "the body is nested too deeply; send a flat JSON object") from None
 
     def _stream(self, events) -> None:
@@ -281,8 +315,16 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-def make_server(run_dir: Path, host: str = "127.0.0.1", port: int = 8000, max_length: int = 2000,
-                max_concurrent: int = 2, delay_ms: float = 0.0, which: str = "best", quiet: bool = False) -> VizServer:
+def make_server(
+    run_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    max_length: int = 2000,
+    max_concurrent: int = 2,
+    delay_ms: float = 0.0,
+    which: str = "best",
+    quiet: bool = False,
+) -> VizServer:
     model, vocab, c = load_lm(run_dir, which)
     gen = Generator(model, vocab, max_length, max_prime=max_length, delay_s=delay_ms / 1000)
     info = gen.info()
@@ -301,15 +343,29 @@ def cmd_serve(args) -> int:
         raise UserError("--max-length and --max-concurrent must be positive")
     if not 0 <= args.delay_ms <= 1000:
         raise UserError(f"--delay-ms must lie in [0, 1000], got {args.delay_ms}")
-    srv = make_server(args.dir, args.host, args.port, args.max_length, args.max_concurrent,
-                      args.delay_ms, args.which, args.quiet)
+    srv = make_server(
+        args.dir,
+        args.host,
+        args.port,
+        args.max_length,
+        args.max_concurrent,
+        args.delay_ms,
+        args.which,
+        args.quiet,
+    )
     host, port = srv.server_address[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"rnnkit serve: http://{shown}:{port}/  (model {srv.gen.model.cfg.layers} x {srv.gen.model.cfg.hidden}; "
-          f"Ctrl-C to stop)", flush=True)
+    print(
+        f"rnnkit serve: http://{shown}:{port}/  (model {srv.gen.model.cfg.layers} x {srv.gen.model.cfg.hidden}; "
+        f"Ctrl-C to stop)",
+        flush=True,
+    )
     if host not in ("127.0.0.1", "::1", "localhost"):
-        print("rnnkit serve: warning: listening beyond loopback; anyone who can reach this port can use it",
-              file=sys.stderr, flush=True)
+        print(
+            "rnnkit serve: warning: listening beyond loopback; anyone who can reach this port can use it",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         srv.serve_forever(poll_interval=0.2)
     finally:
@@ -318,16 +374,25 @@ def cmd_serve(args) -> int:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("serve", help="local web app: sample interactively and watch the hidden units",
-                       description="Serve a page on loopback where you type a prime, choose temperature, top-k "
-                                   "and length, and watch the sample stream in beside the hidden-unit heat map "
-                                   "and the next-character distribution. Example: rnnkit serve runs/lm --port 8000")
+    p = sub.add_parser(
+        "serve",
+        help="local web app: sample interactively and watch the hidden units",
+        description="Serve a page on loopback where you type a prime, choose temperature, top-k "
+        "and length, and watch the sample stream in beside the hidden-unit heat map "
+        "and the next-character distribution. Example: rnnkit serve runs/lm --port 8000",
+    )
     p.add_argument("dir", type=Path, help="run directory (its best checkpoint) or a checkpoint directory")
     p.add_argument("--port", type=int, default=8000, help="TCP port (0: any free port; the URL is printed)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
     p.add_argument("--max-length", type=int, default=2000, help="longest prime and generation accepted")
-    p.add_argument("--max-concurrent", type=int, default=2, help="generations running at once; more get HTTP 429")
-    p.add_argument("--delay-ms", type=float, default=3.0, help="pause after each generated character, to watch it stream")
-    p.add_argument("--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory")
+    p.add_argument(
+        "--max-concurrent", type=int, default=2, help="generations running at once; more get HTTP 429"
+    )
+    p.add_argument(
+        "--delay-ms", type=float, default=3.0, help="pause after each generated character, to watch it stream"
+    )
+    p.add_argument(
+        "--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory"
+    )
     p.add_argument("--quiet", action="store_true", help="no request log on stderr")
     p.set_defaults(func=cmd_serve)

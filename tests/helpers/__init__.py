@@ -3,6 +3,7 @@
 Every case runs ``[sys.executable, "-m", "rnnkit", ...]`` from the repository's source, so
 exit statuses, signals and stderr are exactly what a user sees.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,13 +37,26 @@ def cmd(*args) -> list[str]:
 
 def rnnkit(*args, cwd=None, timeout=120, extra_env=None, input=None) -> subprocess.CompletedProcess:
     """Run the CLI to completion; returns the CompletedProcess (text stdout/stderr)."""
-    return subprocess.run(cmd(*args), cwd=cwd, env=env(**(extra_env or {})), capture_output=True,
-                          text=True, timeout=timeout, input=input)
+    return subprocess.run(
+        cmd(*args),
+        cwd=cwd,
+        env=env(**(extra_env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
+    )
 
 
 def start(*args, cwd=None, extra_env=None) -> subprocess.Popen:
-    return subprocess.Popen(cmd(*args), cwd=cwd, env=env(**(extra_env or {})), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        cmd(*args),
+        cwd=cwd,
+        env=env(**(extra_env or {})),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(pred, proc: subprocess.Popen | None = None, timeout: float = 60, poll: float = 0.002) -> bool:
@@ -68,7 +82,23 @@ def kill9(proc: subprocess.Popen) -> bool:
 def write_text(path: Path, n_words: int = 4000, seed: int = 0, extra: str = "") -> Path:
     """Pseudo-text with mixed scripts: Latin, Hangul, an emoji; deterministic for ``seed``."""
     r = random.Random(seed)
-    words = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "far", "away", "안녕", "하세요", "🙂", "x,", "y.\n"]
+    words = [
+        "the",
+        "cat",
+        "sat",
+        "on",
+        "a",
+        "mat",
+        "dog",
+        "ran",
+        "far",
+        "away",
+        "안녕",
+        "하세요",
+        "🙂",
+        "x,",
+        "y.\n",
+    ]
     path.write_text(" ".join(r.choice(words) for _ in range(n_words)) + extra, encoding="utf-8")
     return path
 
@@ -136,8 +166,22 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> s
 # One reference run, shared by the resume, checkpoint and signal tests: dropout on (so the
 # RNG state matters), a checkpoint every 10 steps, and more than one epoch of the text.
 MAX_STEPS = 200
-RUN_ARGS = TINY + ["--max-steps", MAX_STEPS, "--save-every", "10", "--eval-every", "50", "--val-chars", "500",
-                   "--dropout", "0.1", "--seed", "7", "--lr", "0.01"]
+RUN_ARGS = TINY + [
+    "--max-steps",
+    MAX_STEPS,
+    "--save-every",
+    "10",
+    "--eval-every",
+    "50",
+    "--val-chars",
+    "500",
+    "--dropout",
+    "0.1",
+    "--seed",
+    "7",
+    "--lr",
+    "0.01",
+]
 _BASELINE: dict = {}
 
 
