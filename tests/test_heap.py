@@ -81,13 +81,13 @@ def test_the_trainers_keep_freed_memory_once_training_starts(tmp_path, monkeypat
 
 
 def test_the_task_trainer_keeps_freed_memory_once_training_starts(tmp_path, monkeypatch):
-    from rnnkit.train import task_trainer as task_trainer
+    from rnnkit.train import task_config, task_trainer
 
     calls = []
     monkeypatch.setattr(task_trainer, "keep_freed_memory", lambda: calls.append(1))
     data = tmp_path / "d.tsv"
     data.write_text("".join(f"{w}\t{w[0]}\n" for w in ["abc", "bcd", "cde", "dab"] * 5), encoding="utf-8")
-    cfg = task_trainer.TaskTrainConfig(
+    cfg = task_config.TaskTrainConfig(
         verb="classify", data=str(data), hidden=8, batch=4, max_steps=2, eval_every=2, progress=False
     )
     assert task_trainer.train(cfg, tmp_path / "run", log=lambda *a: None) == 0

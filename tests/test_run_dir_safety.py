@@ -34,7 +34,7 @@ from rnnkit import cli
 from rnnkit.errors import UserError
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train import lm_trainer as train_mod
-from rnnkit.train import task_trainer as task_trainer
+from rnnkit.train import task_config, task_trainer
 from rnnkit.train.run_lock import LOCK_NAME, RunLock
 
 LM = [
@@ -514,7 +514,7 @@ def test_a_run_records_absolute_inputs_and_resumes_from_anywhere(world, tmp_path
     assert rc == 0, err
     # the library API records absolute paths too
     monkeypatch.chdir(a)
-    cfg = task_trainer.TaskTrainConfig(
+    cfg = task_config.TaskTrainConfig(
         verb="classify", data="d.tsv", hidden=8, batch=8, max_steps=2, progress=False
     )
     assert task_trainer.train(cfg, Path("api"), log=lambda *x: None) == 0

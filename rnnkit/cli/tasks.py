@@ -39,7 +39,8 @@ from rnnkit.torch.task_engines import check_engine, use_engine
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.forms import join_tokens, make_form, read_examples
 from rnnkit.train.settings import add_memory_flag, add_optimisation_flags
-from rnnkit.train.task_trainer import INPUT_INIT_DEFAULT, TaskTrainConfig, train
+from rnnkit.train.task_config import INPUT_INIT_DEFAULT, TaskTrainConfig
+from rnnkit.train.task_trainer import train
 
 D = TaskTrainConfig()
 FORMS_HELP = {

@@ -1,7 +1,7 @@
 """The training settings both trainers share, their checks and their command-line flags.
 
 ``rnnkit train`` (``train_config.TrainConfig``) and the task verbs
-(``tasks.trainer.TaskTrainConfig``) extend ``TrainSettings``: the model's size and
+(``task_config.TaskTrainConfig``) extend ``TrainSettings``: the model's size and
 initialisation, the optimiser, clipping and learning-rate schedule, and the run's length.
 A subclass may give a field another default by declaring it again. Each config is saved
 as JSON in every checkpoint and read back by ``from_dict``, which checks every value's type,
