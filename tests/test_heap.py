@@ -61,9 +61,10 @@ def test_the_trainers_keep_freed_memory_once_training_starts(tmp_path, monkeypat
     from helpers import write_text
 
     from rnnkit.train import lm_trainer as train_mod
+    from rnnkit.train import trainer
 
     calls = []
-    monkeypatch.setattr(train_mod, "keep_freed_memory", lambda: calls.append(train_mod.ckpt.is_run_dir(run)))
+    monkeypatch.setattr(trainer, "keep_freed_memory", lambda: calls.append(train_mod.ckpt.is_run_dir(run)))
     run = tmp_path / "run"
     cfg = train_mod.TrainConfig(
         files=[str(write_text(tmp_path / "t.txt", n_words=600))],
@@ -81,10 +82,10 @@ def test_the_trainers_keep_freed_memory_once_training_starts(tmp_path, monkeypat
 
 
 def test_the_task_trainer_keeps_freed_memory_once_training_starts(tmp_path, monkeypatch):
-    from rnnkit.train import task_config, task_trainer
+    from rnnkit.train import task_config, task_trainer, trainer
 
     calls = []
-    monkeypatch.setattr(task_trainer, "keep_freed_memory", lambda: calls.append(1))
+    monkeypatch.setattr(trainer, "keep_freed_memory", lambda: calls.append(1))
     data = tmp_path / "d.tsv"
     data.write_text("".join(f"{w}\t{w[0]}\n" for w in ["abc", "bcd", "cde", "dab"] * 5), encoding="utf-8")
     cfg = task_config.TaskTrainConfig(

@@ -41,21 +41,20 @@ def _opt_state(tr):
 @pytest.mark.parametrize("where", ["gradient", "loss"])
 def test_nonfinite_is_caught_before_the_update(tmp_path, text, monkeypatch, where):
     tr = _trainer(tmp_path, text, fault_nan_step=2 if where == "gradient" else -1)
-    ids = tr.data.train_ids()
-    tr.train_step(ids)
-    tr.train_step(ids)
+    tr.train_step()
+    tr.train_step()
     if where == "loss":
         real = tr.model.forward
         monkeypatch.setattr(tr.model, "forward", lambda *a, **k: (float("inf"),) + tuple(real(*a, **k)[1:]))
     w, opt = tr.model.flat.data.copy(), _opt_state(tr)
-    r = tr.train_step(ids)  # step 2: the poisoned one
+    r = tr.train_step()  # step 2: the poisoned one
     assert not r["finite"]
     assert tr.model.flat.data.tobytes() == w.tobytes()  # no update was applied
     after = _opt_state(tr)
     assert all(np.array_equal(after[k], opt[k], equal_nan=True) for k in opt)
     assert np.all(np.isfinite(tr.model.flat.data))
     monkeypatch.undo()
-    r = tr.train_step(ids)  # and the next step is normal
+    r = tr.train_step()  # and the next step is normal
     assert r["finite"] and not np.array_equal(tr.model.flat.data, w)
 
 
@@ -95,14 +94,14 @@ def test_stop_policy_exits_1_and_keeps_the_good_checkpoint(tmp_path, text):
 def test_repeated_nonfinite_steps_stop_even_under_skip(tmp_path, text, monkeypatch, capsys):
     """A model that keeps producing NaN is not skipped forever: after MAX_SKIPS in a row it
     stops with exit status 1, having applied none of those updates."""
-    from rnnkit.train import lm_trainer as train_mod
     from rnnkit.train.metrics_log import MetricsLog
+    from rnnkit.train.trainer import run_loop
 
     tr = _trainer(tmp_path, text, max_steps=100)
     real = tr.model.forward
     monkeypatch.setattr(tr.model, "forward", lambda *a, **k: (float("nan"),) + tuple(real(*a, **k)[1:]))
     w = tr.model.flat.data.copy()
-    rc = train_mod._loop(tr, MetricsLog(tmp_path / "m.jsonl", enabled=False), log=lambda *a: None)
+    rc = run_loop(tr, MetricsLog(tmp_path / "m.jsonl", enabled=False), log=lambda *a: None)
     err = capsys.readouterr().err
     assert rc == 1 and f"{MAX_SKIPS + 1} steps in a row" in err
     assert tr.step == MAX_SKIPS + 1 and tr.model.flat.data.tobytes() == w.tobytes()

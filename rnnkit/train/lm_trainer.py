@@ -19,7 +19,6 @@ import dataclasses
 import math
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -37,19 +36,15 @@ from rnnkit.data.vocab import Vocab
 from rnnkit.errors import UserError
 from rnnkit.models.char_rnn import ModelConfig
 from rnnkit.models.shapes import model_parts
-from rnnkit.optim.optimizers import clip_gradients, make_optimizer
-from rnnkit.optim.schedule import learning_rate
 from rnnkit.torch import distributed
 from rnnkit.torch.engines import build_lm
 
 from . import checkpoint as ckpt
 from .evaluate import evaluate_ids
-from .heap import keep_freed_memory
-from .interrupt import StopAtOnce, Stopped, StopRequest
+from .interrupt import StopAtOnce, Stopped
 from .lm_config import RESUMABLE_OVERRIDES, TrainConfig
 from .metrics_log import MetricsLog
-from .nonfinite import NonFiniteGuard, kept_message, weights_finite
-from .progress import TrainingProgress
+from .trainer import Trainer, merge_resume, run_loop
 
 LN2 = math.log(2)
 
@@ -72,59 +67,39 @@ def check_memory(cfg: TrainConfig, V: int) -> None:
     cfg.check_memory(model_parts(model_config(cfg, V)), cfg.seq_len, cfg.batch)
 
 
-def build_optimizer(cfg: TrainConfig, model):
-    hp = {
-        "sgd": {"momentum": cfg.momentum},
-        "adam": {"weight_decay": cfg.weight_decay},
-        "adamw": {"weight_decay": cfg.weight_decay},
-    }.get(cfg.optimizer, {})
-    if hasattr(model, "make_optimizer"):  # the torch engine (on its device)
-        return model.make_optimizer(cfg.optimizer, **hp)
-    return make_optimizer(cfg.optimizer, model.flat, **hp)
-
-
 def merge_resume_config(saved: TrainConfig, given: dict) -> TrainConfig:
-    """Saved configuration, with the explicitly given flags that may change on resume."""
-    d = saved.to_dict()
-    for k, v in given.items():
-        if k in ("files", "val_files") and not v:
-            continue
-        if d.get(k) != v:
-            if k not in RESUMABLE_OVERRIDES:
-                raise UserError(
-                    f"--{k.replace('_', '-')} differs from the run being resumed "
-                    f"({v!r} given, {d.get(k)!r} saved); drop the flag or start a new run"
-                )
-            d[k] = v
-    return TrainConfig.from_dict(d)
+    """Saved configuration, with the explicitly given flags that may change on resume (the
+    corpus files need not be given again)."""
+    given = {k: v for k, v in given.items() if not (k in ("files", "val_files") and not v)}
+    return merge_resume(saved, given, RESUMABLE_OVERRIDES)
 
 
-class LMTrainer:
-    """Owns the model, optimizer, data position and RNG of one run; saves and restores them."""
+class LMTrainer(Trainer):
+    """The language model's part of a run: the corpus's B streams cut into chunks of T steps
+    (truncated BPTT, the state carried across chunks), and the validation loss in nats/char."""
+
+    task, metric, higher_better, rate_unit = "lm", "loss_nats", False, "chars"
 
     def __init__(self, cfg: TrainConfig, out: Path, data, log=print):
         """``data``: the prepared corpus (``corpus.Prepared``), or its plan (``CorpusPlan``:
         the same vocabulary and sizes) until the prepared one replaces it (``start_run``)."""
-        self.cfg, self.out, self.data, self.log = cfg, out, data, log
+        self.data = data
         self.vocab: Vocab = data.vocab
-        self.dist = distributed.current()  # one process, or a torchrun rank
+        dist = distributed.current()
         check_memory(cfg, len(self.vocab))  # before allocating the model
-        self.model = build_lm(
+        model = build_lm(
             model_config(cfg, len(self.vocab)),
             cfg.seed,
             cfg.engine,
-            self.dist.device(cfg.device) if cfg.engine == "torch" else None,
+            dist.device(cfg.device) if cfg.engine == "torch" else None,
         )
+        super().__init__(cfg, out, log, model, best=float("inf"))
         self.B = self.dist.local_batch(cfg.batch)  # this rank's streams
-        self.opt = build_optimizer(cfg, self.model)
         self.batcher = StreamBatcher(data.n_train, cfg.batch, cfg.seq_len)
-        self.rng = np.random.default_rng(cfg.seed)
         self.h = self.model.zero_state(self.B)  # (L, B, H) carried
-        self.step = 0
-        self.epoch, self.chunk = 0, 0
-        self.best_val = float("inf")
-        self.lr_scale = 1.0
-        self.elapsed = 0.0
+        self.h_next = None  # (L, B, H) the state after the current chunk
+        self.chunk = 0
+        self.ids = None  # the training ids, memory-mapped
         if data.n_val < 2:
             raise UserError(
                 f"the validation split has {data.n_val} characters; it needs at least 2 "
@@ -132,126 +107,87 @@ class LMTrainer:
             )
 
     # ------------------------------------------------------------------ state
-    def config_dict(self) -> dict:
-        return {"task": "lm", "model": self.model.cfg.to_dict(), "train": self.cfg.to_dict()}
+    def vocab_json(self) -> str:
+        return self.vocab.to_json()
 
-    def save(self, best: bool = False) -> Path:
-        state = {
-            "step": self.step,
-            "epoch": self.epoch,
-            "chunk": self.chunk,
-            "best_val": self.best_val,
-            "lr_scale": self.lr_scale,
-            "elapsed_s": self.elapsed,
-            "rng": self.rng.bit_generator.state,
-            "world_size": self.dist.world,
-        }
-        trainer = dict(self.opt.state_dict())
-        trainer["carry.h"] = self.dist.gather_streams(self.h)  # all B streams
-        if not self.dist.is_main:  # rank 0 alone writes
-            return None
-        return ckpt.save_and_link(
-            self.out,
-            self.step,
-            self.model.flat.state_dict(),
-            trainer,
-            self.config_dict(),
-            self.vocab.to_json(),
-            state,
-            best,
-        )
+    def extra_state(self) -> tuple[dict, dict]:
+        state = {"chunk": self.chunk, "best_val": self.best, "world_size": self.dist.world}
+        return state, {"carry.h": self.dist.gather_streams(self.h)}  # all B streams
 
-    def restore(self, c: ckpt.Checkpoint) -> None:
-        """Load weights, optimizer, carried state, data position and RNG from ``c``, after
-        checking that its model configuration, vocabulary and values fit this run."""
-        if c.config.get("model") != self.model.cfg.to_dict():
-            raise UserError(
-                f"checkpoint {c.dir} does not match this run: its model configuration "
-                f"{c.config.get('model')!r} differs from {self.model.cfg.to_dict()!r}"
-            )
+    def check_checkpoint(self, c: ckpt.Checkpoint) -> None:
         if c.vocab_json != self.vocab.to_json():
             raise UserError(
                 f"checkpoint {c.dir} does not match this run: its vocabulary differs from "
                 f"the prepared data in {self.out / 'data'}"
             )
-        for k, v in list(c.model.items()) + list(c.trainer.items()):
-            if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
-                raise UserError(f"checkpoint {c.dir}: {k} holds NaN or Inf")
-        try:
-            self.model.flat.load_state_dict(c.model)
-            self.opt.load_state_dict(c.trainer)
-            h = c.trainer["carry.h"]
-            if h.ndim == 3 and h.shape[1] == self.cfg.batch:
-                h = self.dist.shard_streams(h)  # this rank's streams
-            if h.shape != self.h.shape:
-                raise ValueError(f"carried state has shape {h.shape}, expected {self.h.shape}")
-            self.h[...] = h
-            s = c.state
-            self.step, self.epoch, self.chunk = int(s["step"]), int(s["epoch"]), int(s["chunk"])
-            if self.step < 0 or self.epoch < 0 or not 0 <= self.chunk < self.batcher.chunks_per_epoch:
-                raise ValueError(
-                    f"state.json's position (step {self.step}, epoch {self.epoch}, chunk "
-                    f"{self.chunk}) is out of range ({self.batcher.chunks_per_epoch} chunks per epoch)"
-                )
-            self.best_val, self.lr_scale = float(s["best_val"]), float(s["lr_scale"])
-            self.elapsed = float(s.get("elapsed_s", 0.0))
-            self.rng.bit_generator.state = s["rng"]
-        except (KeyError, ValueError, TypeError) as e:
-            raise UserError(f"checkpoint {c.dir} does not match this model: {e}") from None
+
+    def load_extra_state(self, s: dict, tensors: dict) -> None:
+        h = tensors["carry.h"]
+        if h.ndim == 3 and h.shape[1] == self.cfg.batch:
+            h = self.dist.shard_streams(h)  # this rank's streams
+        if h.shape != self.h.shape:
+            raise ValueError(f"carried state has shape {h.shape}, expected {self.h.shape}")
+        self.h[...] = h
+        self.chunk = int(s["chunk"])
+        if self.step < 0 or self.epoch < 0 or not 0 <= self.chunk < self.batcher.chunks_per_epoch:
+            raise ValueError(
+                f"state.json's position (step {self.step}, epoch {self.epoch}, chunk "
+                f"{self.chunk}) is out of range ({self.batcher.chunks_per_epoch} chunks per epoch)"
+            )
+        self.best = self.best_loss = float(s["best_val"])
 
     # ------------------------------------------------------------------- steps
-    def lr(self) -> float:
+    def forward_batch(self):
+        """Chunk ``self.chunk`` of the B streams: inputs and next-character targets (T, B)."""
         c = self.cfg
-        frac = self.elapsed / (c.minutes * 60) if c.minutes else 0.0
-        return self.lr_scale * learning_rate(
-            self.step, c.lr, c.schedule, c.max_steps, c.warmup, c.min_lr, c.step_size, c.gamma, frac
-        )
-
-    def train_step(self, ids) -> dict:
-        """One TBPTT chunk: forward, backward, clip, non-finite check, update, advance."""
-        c = self.cfg
-        x, y = self.batcher.chunk(ids, self.chunk)  # (T, B) each
+        if self.ids is None or self.step % 200 == 0:
+            # nanoGPT's trick: a fresh memmap now and then, so pages read long ago
+            # stop counting towards this process's resident memory.
+            self.ids = self.data.train_ids()
+        x, y = self.batcher.chunk(self.ids, self.chunk)  # (T, B) each
         x, y = self.dist.shard(x), self.dist.shard(y)  # (T, B/W): this rank's streams
         h0 = self.h if c.carry else self.model.zero_state(self.B)
         rng = self.dist.step_rng(self.rng, c.dropout)
-        loss, h_n, cache = self.model.forward(x, y, h0, train=True, rng=rng)
-        self.model.backward(cache)
-        loss = self.dist.average_gradients(self.model, loss)  # all-reduce: mean over ranks
-        if self.step == c.fault_nan_step:
-            self.model.flat.grad[0] = np.nan  # injected fault
-        if hasattr(self.model, "clip_gradients"):  # the torch engine
-            norm = self.model.clip_gradients(c.clip_mode, c.clip)
-        else:
-            norm = clip_gradients(self.model.flat.grad, c.clip_mode, c.clip)
-        lr = self.lr()
-        finite = math.isfinite(loss) and math.isfinite(norm)
-        weights_ok = True
-        if finite:
-            with np.errstate(over="ignore", invalid="ignore"):  # an overflow is caught just below
-                self.opt.step(lr)
-            self.h = h_n
-            weights_ok = weights_finite(self.model.flat)
-        else:
-            self.h = self.model.zero_state(self.B)
-        self.step += 1
+        loss, self.h_next, cache = self.model.forward(x, y, h0, train=True, rng=rng)
+        return loss, cache, x.size
+
+    def advance(self, finite: bool) -> None:
+        """Carry the state into the next chunk (zeros after a skipped step or at an epoch's end)."""
+        self.h = self.h_next if finite else self.model.zero_state(self.B)
+        self.h_next = None
         self.chunk += 1
         if self.chunk == self.batcher.chunks_per_epoch:  # streams restart
             self.chunk, self.epoch = 0, self.epoch + 1
             self.h = self.model.zero_state(self.B)
-        return {
-            "loss": loss,
-            "grad_norm": norm,
-            "lr": lr,
-            "finite": finite,
-            "weights_ok": weights_ok,
-            "chars": x.size * self.dist.world,
-        }
 
     def validate(self) -> dict:
         val = self.data.val_ids()
         if self.cfg.val_chars:
             val = val[: self.cfg.val_chars]
         return evaluate_ids(self.model, val, progress=False)
+
+    # --------------------------------------------------------------- reporting
+    def train_row(self, r: dict, rate: float) -> dict:
+        return {"bpc": r["loss"] / LN2, "grad_norm": r["grad_norm"], "chars_per_s": rate}
+
+    def val_row(self, v: dict) -> dict:
+        return {"loss": v["loss_nats"], "bpc": v["bpc"], "perplexity": v["perplexity"]}
+
+    def val_line(self, v: dict) -> str:
+        return (
+            f"step {self.step}: val {v['loss_nats']:.4f} nats/char, {v['bpc']:.4f} bpc, "
+            f"perplexity {v['perplexity']:.2f} ({v['predictions']:,} chars)"
+        )
+
+    def done_line(self) -> str:
+        return (
+            f"done at step {self.step}: best val {self.best:.4f} nats/char "
+            f"({self.best / LN2:.4f} bpc); checkpoints in {self.out}/best and {self.out}/last"
+        )
+
+    @property
+    def resume_command(self) -> str:
+        return f"rnnkit train --resume {self.out}"
 
 
 def plan_data(cfg: TrainConfig, log) -> CorpusPlan:
@@ -395,7 +331,7 @@ def train(
                 f"{len(m.flat):,} parameters; {trainer.cfg.batch} streams x {trainer.cfg.seq_len} steps, "
                 f"{trainer.batcher.chunks_per_epoch} chunks per epoch; out: {out}"
             )
-            return _loop(trainer, metrics, log)
+            return run_loop(trainer, metrics, log)
     except Stopped as e:
         target = resume if resume is not None else out
         if claim.restored and resume is None:
@@ -445,11 +381,6 @@ def _set_up(
     check_prepared_ids(data, run)
     trainer = LMTrainer(cfg, run, data, log)
     trainer.restore(c)
-    if trainer.step > cfg.max_steps:
-        raise UserError(
-            f"--max-steps {cfg.max_steps} is below the step this run is at ({trainer.step}): a resume "
-            f"cannot go back. Give --max-steps above {trainer.step}, or start a new run"
-        )
     log(f"resumed {c.dir} at step {trainer.step} (epoch {trainer.epoch}, chunk {trainer.chunk})")
     saved_world = int(c.state.get("world_size", 1))
     if saved_world != trainer.dist.world:
@@ -459,99 +390,3 @@ def _set_up(
             f"(the same steps up to float rounding; dropout masks are drawn differently)"
         )
     return trainer, run, True
-
-
-def _loop(tr: LMTrainer, metrics: MetricsLog, log) -> int:
-    cfg = tr.cfg
-    keep_freed_memory()  # each step reuses the last one's freed memory (heap.py)
-    prog = TrainingProgress(cfg.max_steps, cfg.minutes, tr.step, tr.elapsed, cfg.progress, bpc=True)
-    guard = NonFiniteGuard(cfg.nonfinite)
-    ids = None
-    first_step, saved = tr.step, 0
-    with StopRequest() as stop:
-        while tr.step < cfg.max_steps:
-            if ids is None or tr.step % 200 == 0:
-                # nanoGPT's trick: a fresh memmap now and then, so pages read long ago
-                # stop counting towards this process's resident memory.
-                ids = tr.data.train_ids()
-            t0 = time.perf_counter()
-            r = tr.train_step(ids)
-            dt = time.perf_counter() - t0
-            tr.elapsed, stop_all = tr.dist.agree(
-                prog.elapsed(), stop.requested
-            )  # torchrun: one clock, one stop
-            if not r["finite"]:
-                msg = guard.bad(tr)
-                if msg is not None:
-                    prog.close()
-                    print(msg, file=sys.stderr)
-                    return 1
-            else:
-                guard.ok()
-            if not r["weights_ok"]:
-                prog.close()
-                print(guard.diverged(tr), file=sys.stderr)
-                return 1
-            cps = r["chars"] / dt
-            prog.advance(
-                tr.step,
-                tr.elapsed,
-                r["loss"] if r["finite"] else None,
-                chars_s=f"{cps:,.0f}",
-                lr=f"{r['lr']:.2e}",
-            )
-            if tr.step % cfg.log_every == 0 and r["finite"]:
-                metrics.write(
-                    kind="train",
-                    step=tr.step,
-                    epoch=tr.epoch,
-                    time_s=round(tr.elapsed, 3),
-                    lr=r["lr"],
-                    loss=r["loss"],
-                    bpc=r["loss"] / LN2,
-                    grad_norm=r["grad_norm"],
-                    chars_per_s=cps,
-                )
-            last = prog.finished(tr.step, tr.elapsed)
-            if tr.step % cfg.eval_every == 0 or last:
-                v = tr.validate()
-                better = v["loss_nats"] < tr.best_val
-                if better:
-                    tr.best_val = v["loss_nats"]
-                metrics.write(
-                    kind="val",
-                    step=tr.step,
-                    time_s=round(tr.elapsed, 3),
-                    loss=v["loss_nats"],
-                    bpc=v["bpc"],
-                    perplexity=v["perplexity"],
-                )
-                prog.write(
-                    f"step {tr.step}: val {v['loss_nats']:.4f} nats/char, {v['bpc']:.4f} bpc, "
-                    f"perplexity {v['perplexity']:.2f} ({v['predictions']:,} chars)"
-                    + (" *best*" if better else "")
-                )
-                saved += ckpt.save_or_warn(tr, best=better, log=log) is not None
-            elif tr.step % cfg.save_every == 0:
-                saved += ckpt.save_or_warn(tr, best=False, log=log) is not None
-            if last:
-                break
-            if stop_all:
-                prog.close()
-                path = ckpt.save_or_warn(tr, best=False, log=log)
-                log(ckpt.stopped_by_signal(tr, path, f"rnnkit train --resume {tr.out}"))
-                return stop.exit_code
-        prog.close()
-    if tr.step > first_step and not saved and tr.dist.is_main:  # rank 0 alone saves
-        print(
-            f"rnnkit: error: the run ended at step {tr.step} without saving a checkpoint (see the warnings "
-            f"above); {kept_message(tr.out)}",
-            file=sys.stderr,
-        )
-        return 1
-    if prog.finished(tr.step, tr.elapsed):
-        log(
-            f"done at step {tr.step}: best val {tr.best_val:.4f} nats/char "
-            f"({tr.best_val / LN2:.4f} bpc); checkpoints in {tr.out}/best and {tr.out}/last"
-        )
-    return 0

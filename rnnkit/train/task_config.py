@@ -50,6 +50,7 @@ class TaskTrainConfig(TrainSettings):
     target_tokens: str = "chars"
     max_len: int = 50  # seq2seq validation decoding: most tokens per output
     batch: int = 64
+    save_every: int = 250  # checkpoint every N steps (besides each validation)
     val_max: int = 2000  # validation examples scored during training (0: all)
 
     def __post_init__(self) -> None:

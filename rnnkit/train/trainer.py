@@ -1,0 +1,324 @@
+"""One trainer for every model: the character language model and the four task forms.
+
+A ``Trainer`` owns what every run has: the model and its optimizer, the step, the
+learning-rate schedule and its non-finite scale, the clock, the best validation value and
+the seeded generator; it saves and restores them, and ``run_loop`` drives it. A subclass
+supplies only what differs (``lm_trainer.LMTrainer``, ``task_trainer.TaskTrainer``):
+
+    forward_batch()      the next batch's mean loss and cache   (how to batch, the loss)
+    advance(finite)      move the data position past that batch
+    validate()           the validation metrics                  (the metric)
+    extra_state()        its part of ``state.json`` and of the trainer tensors
+
+One step, for every model:
+
+    loss, cache = forward_batch()
+    g = d loss / d θ                                    (backward; BPTT inside the batch)
+    g = mean of g over torchrun ranks;   clip g
+    if loss and |g| are finite:  θ <- optimizer(θ, g, lr(step));  then θ must be finite
+    advance the data position;  step <- step + 1
+
+Everything that decides the next step goes into every checkpoint, so ``--resume``
+continues bit-identically.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.errors import UserError
+from rnnkit.optim.optimizers import clip_gradients, make_optimizer
+from rnnkit.optim.schedule import learning_rate
+from rnnkit.torch import distributed
+
+from . import checkpoint as ckpt
+from .heap import keep_freed_memory
+from .interrupt import StopRequest
+from .metrics_log import MetricsLog
+from .nonfinite import NonFiniteGuard, kept_message, weights_finite
+from .progress import TrainingProgress
+
+
+def build_optimizer(cfg, model):
+    """The optimizer ``cfg`` names, over ``model`` 's flat parameters (on its device, for the
+    torch engine's language model)."""
+    hp = {
+        "sgd": {"momentum": cfg.momentum},
+        "adam": {"weight_decay": cfg.weight_decay},
+        "adamw": {"weight_decay": cfg.weight_decay},
+    }.get(cfg.optimizer, {})
+    if hasattr(model, "make_optimizer"):  # the torch engine (on its device)
+        return model.make_optimizer(cfg.optimizer, **hp)
+    return make_optimizer(cfg.optimizer, model.flat, **hp)
+
+
+def merge_resume(saved, given: dict, resumable: set):
+    """The saved configuration, with the given settings that may change on resume (``resumable``);
+    any other setting that differs is refused in one line."""
+    d = saved.to_dict()
+    for k, v in given.items():
+        if d.get(k) != v:
+            if k not in resumable:
+                raise UserError(
+                    f"--{k.replace('_', '-')} differs from the run being resumed "
+                    f"({v!r} given, {d.get(k)!r} saved); drop the flag or start a new run"
+                )
+            d[k] = v
+    return type(saved).from_dict(d)
+
+
+class Trainer:
+    """The state and the step every run shares; a subclass supplies batches, loss and metric.
+
+    Subclasses set ``task`` (``config.json`` 's task), ``metric`` and ``higher_better`` (the
+    validation value that picks ``best``), ``rate_unit`` (what the progress bar counts per
+    second), and ``model``, ``cfg``, ``out`` before calling ``Trainer.__init__``.
+    """
+
+    task = ""
+    metric = ""
+    higher_better = False
+    rate_unit = ""
+
+    def __init__(self, cfg, out: Path, log, model, best=None):
+        self.cfg, self.out, self.log, self.model = cfg, out, log, model
+        self.dist = distributed.current()  # one process, or a torchrun rank
+        self.opt = build_optimizer(cfg, model)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.step = 0
+        self.epoch = 0
+        self.best, self.best_loss = best, float("inf")  # best metric value, its validation loss
+        self.lr_scale = 1.0
+        self.elapsed = 0.0
+
+    # ------------------------------------------------------------- what differs
+    def forward_batch(self) -> tuple[float, object, int]:
+        """-> (mean loss, cache for ``model.backward``, items in the batch on this rank)."""
+        raise NotImplementedError
+
+    def advance(self, finite: bool) -> None:
+        """Move the data position past the batch of ``forward_batch`` (``finite``: it was applied)."""
+        raise NotImplementedError
+
+    def validate(self) -> dict:
+        raise NotImplementedError
+
+    def extra_state(self) -> tuple[dict, dict]:
+        """-> (this run's keys of ``state.json``, its trainer tensors)."""
+        raise NotImplementedError
+
+    def load_extra_state(self, state: dict, tensors: dict) -> None:
+        """Restore what ``extra_state`` saved; raise ValueError/KeyError/TypeError if it does not fit."""
+        raise NotImplementedError
+
+    def config_dict(self) -> dict:
+        return {"task": self.task, "model": self.model.cfg.to_dict(), "train": self.cfg.to_dict()}
+
+    def vocab_json(self) -> str:
+        raise NotImplementedError
+
+    def check_checkpoint(self, c: ckpt.Checkpoint) -> None:
+        """Refuse a checkpoint that is not of this run (beyond the model configuration)."""
+
+    def train_row(self, r: dict, rate: float) -> dict:
+        """The metrics-log fields of a training line, beyond the common ones."""
+        return {}
+
+    def val_row(self, v: dict) -> dict:
+        return {k: x for k, x in v.items() if isinstance(x, (int, float))}
+
+    def val_line(self, v: dict) -> str:
+        raise NotImplementedError
+
+    def done_line(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def resume_command(self) -> str:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------- state
+    def save(self, best: bool = False) -> Path | None:
+        """Write a checkpoint (rank 0 alone); -> its directory, None on other ranks."""
+        extra, tensors = self.extra_state()
+        state = {
+            "step": self.step,
+            "epoch": self.epoch,
+            "lr_scale": self.lr_scale,
+            "elapsed_s": self.elapsed,
+            "rng": self.rng.bit_generator.state,
+            **extra,
+        }
+        trainer = dict(self.opt.state_dict())
+        trainer.update(tensors)
+        if not self.dist.is_main:  # rank 0 alone writes
+            return None
+        return ckpt.save_and_link(
+            self.out,
+            self.step,
+            self.model.flat.state_dict(),
+            trainer,
+            self.config_dict(),
+            self.vocab_json(),
+            state,
+            best,
+        )
+
+    def restore(self, c: ckpt.Checkpoint) -> None:
+        """Load weights, optimizer, data position and RNG from ``c``, after checking that its
+        model configuration and values fit this run."""
+        want = self.model.cfg.to_dict()
+        if c.config.get("model") != want:
+            raise UserError(
+                f"checkpoint {c.dir} does not match this run: its model configuration "
+                f"{c.config.get('model')!r} differs from {want!r}"
+            )
+        self.check_checkpoint(c)
+        for k, v in list(c.model.items()) + list(c.trainer.items()):
+            if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
+                raise UserError(f"checkpoint {c.dir}: {k} holds NaN or Inf")
+        try:
+            self.model.flat.load_state_dict(c.model)
+            self.opt.load_state_dict(c.trainer)
+            s = c.state
+            self.step, self.epoch = int(s["step"]), int(s["epoch"])
+            self.load_extra_state(s, c.trainer)
+            self.lr_scale = float(s["lr_scale"])
+            self.elapsed = float(s.get("elapsed_s", 0.0))
+            self.rng.bit_generator.state = s["rng"]
+        except (KeyError, ValueError, TypeError) as e:
+            raise UserError(f"checkpoint {c.dir} does not match this model: {e}") from None
+        if self.step > self.cfg.max_steps:
+            raise UserError(
+                f"--max-steps {self.cfg.max_steps} is below the step this run is at ({self.step}): a "
+                f"resume cannot go back. Give --max-steps above {self.step}, or start a new run"
+            )
+
+    # ------------------------------------------------------------------- steps
+    def lr(self) -> float:
+        c = self.cfg
+        frac = self.elapsed / (c.minutes * 60) if c.minutes else 0.0
+        return self.lr_scale * learning_rate(
+            self.step, c.lr, c.schedule, c.max_steps, c.warmup, c.min_lr, c.step_size, c.gamma, frac
+        )
+
+    def train_step(self) -> dict:
+        """One batch: forward, backward, clip, non-finite check, update, advance."""
+        c = self.cfg
+        loss, cache, items = self.forward_batch()
+        self.model.backward(cache)
+        loss = self.dist.average_gradients(self.model, loss)  # all-reduce: mean over ranks
+        if self.step == c.fault_nan_step:
+            self.model.flat.grad[0] = np.nan  # injected fault
+        if hasattr(self.model, "clip_gradients"):  # the torch engine
+            norm = self.model.clip_gradients(c.clip_mode, c.clip)
+        else:
+            norm = clip_gradients(self.model.flat.grad, c.clip_mode, c.clip)
+        lr = self.lr()
+        finite = math.isfinite(loss) and math.isfinite(norm)
+        weights_ok = True
+        if finite:
+            with np.errstate(over="ignore", invalid="ignore"):  # an overflow is caught just below
+                self.opt.step(lr)
+            weights_ok = weights_finite(self.model.flat)
+        self.advance(finite)
+        self.step += 1
+        return {
+            "loss": float(loss),
+            "grad_norm": norm,
+            "lr": lr,
+            "finite": finite,
+            "weights_ok": weights_ok,
+            "items": items * self.dist.world,
+        }
+
+    def is_better(self, v: dict) -> bool:
+        """Is validation result ``v`` better than the best so far? Ties go to the lower loss."""
+        value, loss = v[self.metric], v.get("loss", v[self.metric])
+        if self.best is None or (isinstance(self.best, float) and math.isnan(self.best)):
+            return True
+        if value == self.best:
+            return loss < self.best_loss
+        return value > self.best if self.higher_better else value < self.best
+
+
+def run_loop(tr: Trainer, metrics: MetricsLog, log) -> int:
+    """Train ``tr`` to ``--max-steps`` or ``--minutes``; returns the process exit status
+    (0 done, 130 or 0 stopped by a signal, 1 diverged or nothing saved)."""
+    cfg = tr.cfg
+    keep_freed_memory()  # each step reuses the last one's freed memory (heap.py)
+    prog = TrainingProgress(
+        cfg.max_steps, cfg.minutes, tr.step, tr.elapsed, cfg.progress, bpc=tr.task == "lm"
+    )
+    guard = NonFiniteGuard(cfg.nonfinite)
+    first_step, saved = tr.step, 0
+    with StopRequest() as stop:
+        while tr.step < cfg.max_steps:
+            t0 = time.perf_counter()
+            r = tr.train_step()
+            dt = time.perf_counter() - t0
+            tr.elapsed, stop_all = tr.dist.agree(prog.elapsed(), stop.requested)  # torchrun: one clock
+            if not r["finite"]:
+                msg = guard.bad(tr)
+                if msg is not None:
+                    prog.close()
+                    print(msg, file=sys.stderr)
+                    return 1
+            else:
+                guard.ok()
+            if not r["weights_ok"]:
+                prog.close()
+                print(guard.diverged(tr), file=sys.stderr)
+                return 1
+            rate = r["items"] / dt if dt > 0 else 0.0
+            prog.advance(
+                tr.step,
+                tr.elapsed,
+                r["loss"] if r["finite"] else None,
+                **{f"{tr.rate_unit}_s": f"{rate:,.0f}"},
+                lr=f"{r['lr']:.2e}",
+            )
+            if tr.step % cfg.log_every == 0 and r["finite"]:
+                metrics.write(
+                    kind="train",
+                    step=tr.step,
+                    epoch=tr.epoch,
+                    time_s=round(tr.elapsed, 3),
+                    lr=r["lr"],
+                    loss=r["loss"],
+                    **tr.train_row(r, rate),
+                )
+            last = prog.finished(tr.step, tr.elapsed)
+            if tr.step % cfg.eval_every == 0 or last:
+                v = tr.validate()
+                better = tr.is_better(v)
+                if better:
+                    tr.best, tr.best_loss = v[tr.metric], v.get("loss", v[tr.metric])
+                metrics.write(kind="val", step=tr.step, time_s=round(tr.elapsed, 3), **tr.val_row(v))
+                prog.write(tr.val_line(v) + (" *best*" if better else ""))
+                saved += ckpt.save_or_warn(tr, best=better, log=log) is not None
+            elif tr.step % cfg.save_every == 0:
+                saved += ckpt.save_or_warn(tr, best=False, log=log) is not None
+            if last:
+                break
+            if stop_all:
+                prog.close()
+                path = ckpt.save_or_warn(tr, best=False, log=log)
+                log(ckpt.stopped_by_signal(tr, path, tr.resume_command))
+                return stop.exit_code
+        prog.close()
+    if tr.step > first_step and not saved and tr.dist.is_main:  # rank 0 alone saves
+        print(
+            f"rnnkit: error: the run ended at step {tr.step} without saving a checkpoint (see the warnings "
+            f"above); {kept_message(tr.out)}",
+            file=sys.stderr,
+        )
+        return 1
+    if prog.finished(tr.step, tr.elapsed):
+        log(tr.done_line())
+    return 0
