@@ -201,7 +201,8 @@ def plan_data(cfg: TrainConfig, log) -> CorpusPlan:
     val_files = find_files(cfg.val_files) if cfg.val_files else None
     if not cfg.files:
         log(
-            f"no files given: training on the Python standard library source ({len(files)} files under {files[0].parent})"
+            f"no files given: training on the Python standard library source "
+            f"({len(files)} files under {files[0].parent})"
         )
     plan = plan_corpus(files, val_files, cfg.val_fraction, cfg.encoding_errors)
     V = len(plan.vocab)
