@@ -588,6 +588,21 @@ def test_out_of_range_ids_on_resume(lm, capsys):
     assert tree(lm) == before
 
 
+def test_changed_ids_on_resume_are_refused(lm, capsys):
+    """An in-range change to the prepared ids (another character) would resume on other data;
+    the checkpoint records the SHA-256 of ids.bin, as the task runs record their TSV's."""
+    path = lm / "data" / "ids.bin"
+    ids = np.memmap(path, dtype=np.uint8, mode="r+")
+    ids[len(ids) // 2] = (int(ids[len(ids) // 2]) + 1) % int(ids.max())
+    ids.flush()
+    del ids
+    before = tree(lm)
+    rc, _, err = main(capsys, "train", "--resume", lm, "--max-steps", "6")
+    assert rc == 2
+    one_line_error(err, "changed since checkpoint", "same data")
+    assert tree(lm) == before
+
+
 @pytest.mark.parametrize("field,value", [("chunk", 10**12), ("chunk", -1), ("step", -5), ("epoch", -1)])
 def test_an_out_of_range_position_on_resume(lm, capsys, field, value):
     rewrite_state(lm, **{field: value})

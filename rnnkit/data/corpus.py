@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import hashlib
 import json
 import os
 import sys
@@ -397,6 +398,20 @@ def prepare(
     """Build the vocabulary over all text and write ids: train first, validation after
     (``plan_corpus`` then ``write_prepared``)."""
     return write_prepared(plan_corpus(files, val_files, val_fraction, errors), data_dir, log)
+
+
+def scan_ids(data: Prepared) -> tuple[int, str]:
+    """-> (the largest id, the SHA-256 of ``ids.bin``), in one pass of plain block reads (not a
+    memory map, so the scan leaves this process's resident memory flat)."""
+    top, digest = -1, hashlib.sha256()
+    try:
+        with open(data.path, "rb") as f:
+            while block := f.read(1 << 24):
+                digest.update(block)
+                top = max(top, int(np.frombuffer(block, dtype=data.dtype).max()))
+    except OSError as e:
+        raise UserError(f"cannot read {data.path}: {e.strerror or e}") from None
+    return top, digest.hexdigest()
 
 
 def load_prepared(data_dir: Path) -> Prepared:

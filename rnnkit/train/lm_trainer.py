@@ -21,8 +21,6 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from rnnkit.data.batcher import StreamBatcher
 from rnnkit.data.corpus import (
     CorpusPlan,
@@ -30,6 +28,7 @@ from rnnkit.data.corpus import (
     find_files,
     load_prepared,
     plan_corpus,
+    scan_ids,
     write_prepared,
 )
 from rnnkit.data.vocab import Vocab
@@ -100,6 +99,7 @@ class LMTrainer(Trainer):
         self.h_next = None  # (L, B, H) the state after the current chunk
         self.chunk = 0
         self.ids = None  # the training ids, memory-mapped
+        self.data_sha = None  # SHA-256 of the prepared ids.bin, once known (rank 0)
         if data.n_val < 2:
             raise UserError(
                 f"the validation split has {data.n_val} characters; it needs at least 2 "
@@ -112,9 +112,17 @@ class LMTrainer(Trainer):
 
     def extra_state(self) -> tuple[dict, dict]:
         state = {"chunk": self.chunk, "best_val": self.best, "world_size": self.dist.world}
+        if self.data_sha is not None:
+            state["data_sha256"] = {"ids": self.data_sha}
         return state, {"carry.h": self.dist.gather_streams(self.h)}  # all B streams
 
     def check_checkpoint(self, c: ckpt.Checkpoint) -> None:
+        saved = c.state.get("data_sha256")  # absent in checkpoints before it was recorded
+        if saved is not None and self.data_sha is not None and saved != {"ids": self.data_sha}:
+            raise UserError(
+                f"the prepared data in {self.out / 'data'} changed since checkpoint {c.dir} was "
+                f"written; an exact resume needs the same data (start a new run with --force)"
+            )
         if c.vocab_json != self.vocab.to_json():
             raise UserError(
                 f"checkpoint {c.dir} does not match this run: its vocabulary differs from "
@@ -260,24 +268,19 @@ def start_run(cfg: TrainConfig, out: Path, force: bool, log, claim: ckpt.RunClai
     trainer = LMTrainer(cfg, out, plan, log)  # builds the model; the plan stands in for the data
     claim.start(out, force, train_config=cfg.to_dict())
     trainer.data = write_prepared(plan, out / "data", log=log)
+    trainer.data_sha = scan_ids(trainer.data)[1]
     return trainer
 
 
-def check_prepared_ids(data, what: Path) -> None:
-    """Refuse prepared ids outside the vocabulary (a damaged ``ids.bin``). Read in blocks with
-    plain reads, not a memory map, so the scan leaves this process's resident memory flat."""
-    V, top = len(data.vocab), 0
-    try:
-        with open(data.path, "rb") as f:
-            while top < V and (block := np.fromfile(f, dtype=data.dtype, count=1 << 22)).size:
-                top = int(block.max())
-    except OSError as e:
-        raise UserError(f"cannot read {data.path}: {e.strerror or e}") from None
-    if top >= V:
+def check_prepared_ids(data, what: Path) -> str:
+    """Refuse prepared ids outside the vocabulary (a damaged ``ids.bin``); -> its SHA-256."""
+    top, sha = scan_ids(data)
+    if top >= len(data.vocab):
         raise UserError(
-            f"{data.path} holds id {top}, outside the vocabulary of {V} characters: the prepared "
-            f"data of {what} is damaged; start the run again with --force"
+            f"{data.path} holds id {top}, outside the vocabulary of {len(data.vocab)} characters: the "
+            f"prepared data of {what} is damaged; start the run again with --force"
         )
+    return sha
 
 
 def _start_run_ranks(cfg: TrainConfig, out: Path, force: bool, log, claim: ckpt.RunClaim) -> LMTrainer:
@@ -379,8 +382,9 @@ def _set_up(
     cfg = merge_resume_config(saved, given or {})
     cfg.validate()
     data = load_prepared(run / "data")
-    check_prepared_ids(data, run)
+    sha = check_prepared_ids(data, run)
     trainer = LMTrainer(cfg, run, data, log)
+    trainer.data_sha = sha
     trainer.restore(c)
     log(f"resumed {c.dir} at step {trainer.step} (epoch {trainer.epoch}, chunk {trainer.chunk})")
     saved_world = int(c.state.get("world_size", 1))
