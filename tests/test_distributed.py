@@ -89,7 +89,7 @@ def finish(procs: list[subprocess.Popen]) -> list[tuple[int, str]]:
     return out
 
 
-def run_ddp(nproc: int, *rnnkit_args, cwd) -> tuple[int, str]:
+def run_ddp(nproc: int, *rnnkit_args, cwd, verb=("train",)) -> tuple[int, str]:
     launcher = [
         "--nproc-per-node",
         str(nproc),
@@ -99,7 +99,7 @@ def run_ddp(nproc: int, *rnnkit_args, cwd) -> tuple[int, str]:
         str(free_port()),
         "-m",
         "rnnkit",
-        "train",
+        *verb,
         *rnnkit_args,
     ]
     return finish([torchrun(*launcher, cwd=cwd)])[0]
@@ -212,3 +212,88 @@ def test_batch_must_split_over_ranks(corpus, tmp_path):
     )
     assert rc != 0
     assert "rnnkit: error: --batch 3 streams cannot be split evenly over 2 processes" in text
+
+
+TASK_ARGS = [
+    "--hidden",
+    "8",
+    "--batch",
+    "4",
+    "--eval-every",
+    "3",
+    "--no-progress",
+    "--optimizer",
+    "sgd",
+    "--lr",
+    "0.1",
+    "--schedule",
+    "constant",
+    "--seed",
+    "5",
+]
+
+
+@pytest.mark.parametrize("verb", ["classify", "tag"])
+def test_a_task_verb_on_two_processes_equals_one(tmp_path, verb):
+    """The forms train under torchrun too: each rank takes half of every batch of examples (the
+    loss is a mean over examples, or over characters of equal-length examples, so the mean of
+    the two ranks' gradients is the full batch's), and the epoch's order is the same on both."""
+    words = ["ab", "ba", "cd", "dc", "ac", "ca", "bd", "db", "ad", "da", "bc", "cb"] * 3
+    rows = [f"{w}\t{w[0]}" if verb == "classify" else f"{w}\t{'01' if w[0] < w[1] else '10'}" for w in words]
+    data = tmp_path / "d.tsv"
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    one, two = tmp_path / "one", tmp_path / "two"
+    args = [str(data), "--max-steps", "7", *TASK_ARGS]
+    assert main([verb, "train", *args, "--out", str(one)]) == 0
+    rc, text = run_ddp(2, *args, "--out", str(two), cwd=tmp_path, verb=(verb, "train"))
+    assert rc == 0, text
+    assert_same(state(one), state(two))  # weights, optimizer and the epoch's order
+    assert text.count("done at step 7") == 1  # rank 0 alone logs
+
+
+def test_a_task_batch_that_does_not_split_is_refused(tmp_path):
+    data = tmp_path / "d.tsv"
+    data.write_text("".join(f"{w}\t{w[0]}\n" for w in ["ab", "ba", "cd", "dc"] * 5), encoding="utf-8")
+    rc, text = run_ddp(
+        2,
+        str(data),
+        "--out",
+        str(tmp_path / "r"),
+        "--max-steps",
+        "2",
+        "--batch",
+        "3",
+        "--hidden",
+        "4",
+        "--no-progress",
+        cwd=tmp_path,
+        verb=("classify", "train"),
+    )
+    assert rc != 0 and "cannot be split evenly over 2 processes" in text
+    assert not (tmp_path / "r").exists()
+
+
+def test_each_rank_takes_its_own_share_of_a_task_batch(tmp_path):
+    """Rank r of W gets examples [r n/W, (r+1) n/W) of each batch; an epoch's last, smaller
+    batch is cut to a multiple of W, and an epoch ends when fewer than W examples are left."""
+    from rnnkit.torch.distributed import DataParallel
+    from rnnkit.train.task_config import TaskTrainConfig
+    from rnnkit.train.task_trainer import TaskTrainer
+
+    data = tmp_path / "d.tsv"
+    data.write_text("".join(f"{w}\t{w[0]}\n" for w in ["ab", "ba", "cd", "dc", "ac"] * 4), encoding="utf-8")
+    cfg = TaskTrainConfig(verb="classify", data=str(data), hidden=4, batch=4, val_fraction=0.25)
+    tr = TaskTrainer(cfg, tmp_path / "run", log=lambda *a: None)  # 15 training examples
+    fake = DataParallel.__new__(DataParallel)  # no process group: only the sharding is used
+    fake.rank, fake.world = 1, 2
+    tr.dist = fake
+    seen = []
+    real = tr.form.loss
+    tr.form.loss = lambda model, data, idx, rng: (seen.append(list(idx)), real(model, data, idx, rng))[1]
+    for _ in range(4):
+        batch = tr.perm[tr.pos : tr.pos + 4].tolist()
+        _, _, items = tr.forward_batch()
+        tr.advance(True)
+        n = len(batch) - len(batch) % 2
+        assert items == n // 2 and seen[-1] == batch[n // 2 : n]  # the second half: rank 1's
+    assert tr.epoch == 1 and tr.pos == 0  # 4 + 4 + 4 + 2 examples, then fewer than 2 left

@@ -66,6 +66,9 @@ class Single:
     def shard_streams(self, h):
         return h
 
+    def shard_examples(self, idx):
+        return idx
+
     def step_rng(self, rng, dropout: float):
         return rng
 
@@ -133,6 +136,11 @@ class DataParallel(Single):
     def shard(self, a):
         """(T, B) -> this rank's streams (T, B/W)."""
         return a[:, self._cols(a.shape[1])]
+
+    def shard_examples(self, idx):
+        """A batch of example indices (n,), n a multiple of W -> this rank's n/W of them."""
+        n = len(idx) // self.world
+        return idx[self.rank * n : (self.rank + 1) * n]
 
     def shard_streams(self, h):
         """Carried state of all streams (L, B, H) -> this rank's (L, B/W, H)."""

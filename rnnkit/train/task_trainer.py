@@ -20,6 +20,7 @@ import numpy as np
 
 from rnnkit.errors import UserError
 from rnnkit.models.shapes import model_parts
+from rnnkit.torch import distributed
 from rnnkit.torch.task_engines import check_engine, use_engine
 
 from . import checkpoint as ckpt
@@ -92,8 +93,11 @@ class TaskTrainer(Trainer):
             model = self.form.build_model(self.model_cfg.to_dict(), cfg.seed)
         except ValueError as e:
             raise UserError(str(e)) from None
+        if engine == "torch":
+            device = distributed.current().device(device)  # torchrun: this rank's GPU
         use_engine(model, engine, device)  # not saved: checkpoints fit either engine
         super().__init__(cfg, out, log, model)
+        self.dist.local_batch(cfg.batch)  # torchrun: refuses a batch that does not split evenly
         self.N = len(self.train_ex)
         self.pos = 0
         self.perm = self.rng.permutation(self.N)
@@ -141,14 +145,20 @@ class TaskTrainer(Trainer):
 
     # ------------------------------------------------------------------ steps
     def forward_batch(self):
+        """The next B examples of the epoch's order; under torchrun, this rank's share of them
+        (an epoch's last, smaller batch is cut to a multiple of the W ranks, so shares are equal)."""
+        W = self.dist.world
         idx = self.perm[self.pos : self.pos + self.cfg.batch]
-        loss, cache = self.form.loss(self.model, self.train_data, idx, self.rng)
+        idx = idx[: len(idx) - len(idx) % W]
         self.batch_size = len(idx)
-        return loss, cache, len(idx)
+        local = self.dist.shard_examples(idx)  # (B/W,) this rank's examples
+        rng = self.dist.step_rng(self.rng, self.cfg.dropout)
+        loss, cache = self.form.loss(self.model, self.train_data, local, rng)
+        return loss, cache, len(local)
 
     def advance(self, finite: bool) -> None:
         self.pos += self.batch_size
-        if self.pos >= self.N:
+        if self.pos + self.dist.world > self.N:  # fewer left than one example per rank
             self.epoch, self.pos = self.epoch + 1, 0
             self.perm = self.rng.permutation(self.N)
 
@@ -220,13 +230,19 @@ def train(
     (``checkpoint.RunClaim``).
     """
     check_engine(engine, device)
-    with ckpt.RunClaim() as claim:
-        return _train(cfg, out, resume, given, force, log, engine, device, claim)
+    dist = distributed.init(device)  # torchrun: join the job
+    try:
+        with dist.quiet_unless_main(), ckpt.RunClaim() as claim:  # rank 0 alone prints
+            return _train(cfg, out, resume, given, force, log, engine, device, claim)
+    finally:
+        distributed.shutdown()
 
 
 def _train(cfg, out, resume, given, force, log, engine, device, claim: ckpt.RunClaim) -> int:
+    main = distributed.current().is_main  # rank 0 alone writes the run directory
     if resume:
-        claim.resume(ckpt.run_of_resume(out))
+        if main:
+            claim.resume(ckpt.run_of_resume(out))
         c = ckpt.load(out, which="last")
         if c.config.get("task") not in ("classify", "generate", "seq2seq", "tag"):
             raise UserError(f"{out} is a run of task {c.config.get('task')!r}, not a task verb's run")
@@ -246,13 +262,15 @@ def _train(cfg, out, resume, given, force, log, engine, device, claim: ckpt.RunC
     else:
         cfg = absolute_data(cfg)
         cfg.validate()
-        ckpt.check_out_dir(out, force)
-        if force:
-            ckpt.check_inputs_outside(out, [p for p in (cfg.data, cfg.val) if p])
-        tr = TaskTrainer(
-            cfg, out, log, engine=engine, device=device
-        )  # reads and checks all data before touching out
-        claim.start(out, force, train_config=cfg.to_dict())
-    metrics = MetricsLog(out / "metrics.jsonl", resume_step=tr.step if resume else None)
+        if main:
+            ckpt.check_out_dir(out, force)
+            if force:
+                ckpt.check_inputs_outside(out, [p for p in (cfg.data, cfg.val) if p])
+        # Reads and checks all data, and builds the model, before out is touched.
+        tr = TaskTrainer(cfg, out, log, engine=engine, device=device)
+        if main:
+            claim.start(out, force, train_config=cfg.to_dict())
+    tr.dist.broadcast_params(tr.model)  # torchrun: rank 0's weights
+    metrics = MetricsLog(out / "metrics.jsonl", resume_step=tr.step if resume else None, enabled=main)
     log(_describe(tr))
     return run_loop(tr, metrics, log)
