@@ -86,7 +86,7 @@ def med(xs) -> float:
 
 
 # ---------------------------------------------------------------------- sections
-def bench_training(shapes, layers, reps, budget_s, threads, use_jax, limit_reps=5):
+def bench_training(shapes, layers, reps, budget_s, threads, use_jax):
     """Rows: one per (H, L), with median seconds per step per system and the GEMM limit."""
     rows = []
     for H, B, T in shapes:
@@ -548,13 +548,7 @@ def main(argv=None) -> int:
     if "train" in sections:
         print("training:", flush=True)
         train = bench_training(
-            QUICK_SHAPES if q else FULL_SHAPES,
-            [1] if q else [1, 2],
-            reps,
-            budget,
-            threads,
-            use_jax,
-            limit_reps=1 if q else 5,
+            QUICK_SHAPES if q else FULL_SHAPES, [1] if q else [1, 2], reps, budget, threads, use_jax
         )
     if "sample" in sections:
         print("sampling:", flush=True)
