@@ -38,7 +38,8 @@ f0, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
 for _ in range(n):
     step()
 dt = (time.perf_counter() - t0) / n
-print(json.dumps({"ms": 1e3 * dt, "faults": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / n, "kept": kept}))
+faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / n
+print(json.dumps({"ms": 1e3 * dt, "faults": faults, "kept": kept}))
 """
 
 

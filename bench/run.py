@@ -86,7 +86,7 @@ def med(xs) -> float:
 
 
 # ---------------------------------------------------------------------- sections
-def bench_training(shapes, layers, reps, budget_s, threads, use_jax, limit_reps=5):
+def bench_training(shapes, layers, reps, budget_s, threads, use_jax):
     """Rows: one per (H, L), with median seconds per step per system and the GEMM limit."""
     rows = []
     for H, B, T in shapes:
@@ -232,6 +232,11 @@ def fmt_rate(x):
     return f"{x / 1e3:.1f}k" if x < 1e6 else f"{x / 1e6:.2f}M"
 
 
+def _time_cell(times: dict, chars: int, system: str) -> str:
+    """'1.00 (8.0k)': ``system``'s ms per step (chars/s), or '–' where it did not run."""
+    return f"{fmt_ms(times[system])} ({fmt_rate(chars / times[system])})" if system in times else "–"
+
+
 def training_table(rows) -> list[str]:
     """One row per (H, L). Columns: each system's ms (chars/s), the GEMM limit, rnnkit's
     speed-ups, its share of the limit, and PyTorch / limit: the most any engine whose
@@ -246,10 +251,10 @@ def training_table(rows) -> list[str]:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         t, c = r["time"], r["chars"]
-        cell = lambda k: f"{fmt_ms(t[k])} ({fmt_rate(c / t[k])})" if k in t else "–"  # noqa: E731
-        parts = [str(r["H"]), str(r["L"]), f"{r['B']}×{r['T']}", cell("rnnkit"), cell("torch")]
-        parts += [cell("jax")] if has_jax else []
-        parts += [cell("rnnkit-torch")] if has_rt else []
+        parts = [str(r["H"]), str(r["L"]), f"{r['B']}×{r['T']}", _time_cell(t, c, "rnnkit")]
+        parts += [_time_cell(t, c, "torch")]
+        parts += [_time_cell(t, c, "jax")] if has_jax else []
+        parts += [_time_cell(t, c, "rnnkit-torch")] if has_rt else []
         parts.append(f"{fmt_ms(r['limit_s'])} ({r['gflops']:.0f})")
         parts.append(f"**{t['torch'] / t['rnnkit']:.2f}×**")
         if has_jax:
@@ -319,8 +324,8 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
             "",
             "GEMM limit: the step's matrix products only (`bench/gemm.py`: per-step `(B,H)·(H,H)` "
             "forward and backward, `dW_hh`, the layer≥1 input products and the head), run with "
-            "NumPy's SGEMM at their own shapes, timed interleaved with the systems; GFLOP/s is the model FLOPs "
-            "(6·T·B·((2L−1)·H² + H·V)) over that time. % of limit = limit time / rnnkit time. "
+            "NumPy's SGEMM at their own shapes, timed interleaved with the systems; GFLOP/s is the "
+            "model FLOPs (6·T·B·((2L−1)·H² + H·V)) over that time. % of limit = limit time / rnnkit time. "
             "PyTorch / limit is the largest speed-up over PyTorch that any engine doing these products "
             "with NumPy's SGEMM could reach (one at 100% of the limit). *rnnkit torch engine*: rnnkit's "
             "own `--engine torch` model (`nn.RNN` + autograd on views of rnnkit's flat buffers, then "
@@ -362,10 +367,10 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
             "## Peak memory of a training step",
             "",
             "Each cell is a fresh process (`python -m bench.memprobe`). *peak*: the process's peak RSS, "
-            "read as VmHWM because `ru_maxrss` survives fork+exec and would report the parent's size (imports "
-            "included: PyTorch's own libraries are most of its base); *step*: the steps' own peak above "
-            "the resident size after building model, optimizer and data (high-water mark reset after "
-            "the build).",
+            "read as VmHWM because `ru_maxrss` survives fork+exec and would report the parent's size "
+            "(imports included: PyTorch's own libraries are most of its base); *step*: the steps' own "
+            "peak above the resident size after building model, optimizer and data (high-water mark "
+            "reset after the build).",
             "",
             "| H | L | B | T | chunk | rnnkit step MB | PyTorch step MB | rnnkit / PyTorch (step) | "
             "rnnkit peak MB | PyTorch peak MB | rnnkit / PyTorch (peak) |",
@@ -378,8 +383,10 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
             if "rnnkit" in d and "torch" in d:
                 a, b = d["rnnkit"], d["torch"]
                 L.append(
-                    f"| {H} | {Ll} | {B} | {T} | {ch or 'full BPTT'} | {a['step_mb']:.0f} | {b['step_mb']:.0f} | "
-                    f"**{a['step_mb'] / max(b['step_mb'], 1e-9):.2f}×** | {a['peak_mb']:.0f} | {b['peak_mb']:.0f} | "
+                    f"| {H} | {Ll} | {B} | {T} | {ch or 'full BPTT'} "
+                    f"| {a['step_mb']:.0f} | {b['step_mb']:.0f} "
+                    f"| **{a['step_mb'] / max(b['step_mb'], 1e-9):.2f}×** "
+                    f"| {a['peak_mb']:.0f} | {b['peak_mb']:.0f} | "
                     f"{a['peak_mb'] / b['peak_mb']:.2f}× |"
                 )
         L.append("")
@@ -406,7 +413,8 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
     if memT:
         r0 = memT[0]
         L += [
-            f"Step memory (MB above base; H={r0['H']}, B={r0['B']}, L={r0['L']}) against T: full BPTT keeps every state of the sequence, so it "
+            f"Step memory (MB above base; H={r0['H']}, B={r0['B']}, L={r0['L']}) against T: "
+            "full BPTT keeps every state of the sequence, so it "
             "grows linearly; TBPTT (chunks of 64) only keeps one chunk's, so it stays flat.",
             "",
             "| system | T | full BPTT step MB | TBPTT step MB |",
@@ -548,13 +556,7 @@ def main(argv=None) -> int:
     if "train" in sections:
         print("training:", flush=True)
         train = bench_training(
-            QUICK_SHAPES if q else FULL_SHAPES,
-            [1] if q else [1, 2],
-            reps,
-            budget,
-            threads,
-            use_jax,
-            limit_reps=1 if q else 5,
+            QUICK_SHAPES if q else FULL_SHAPES, [1] if q else [1, 2], reps, budget, threads, use_jax
         )
     if "sample" in sections:
         print("sampling:", flush=True)

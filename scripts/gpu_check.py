@@ -8,6 +8,7 @@ taken after warm-up with ``torch.cuda.synchronize``. NumPy runs on this machine'
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -31,6 +32,22 @@ def bench(step, sync, min_time=2.0, max_iters=200, warmup=3):
     return (time.perf_counter() - t0) / n
 
 
+def train_step(m, opt, h, x, y, clip):
+    """One step of ``rnnkit train``: forward and backward over (x, y) from state h, clip, Adam."""
+    _, _, cache = m.forward(x, y, h, train=True)
+    m.backward(cache)
+    clip(m)
+    opt.step(1e-3)
+
+
+def clip_on_the_device(m):
+    m.clip_gradients("norm", 5.0)
+
+
+def clip_in_numpy(m):
+    clip_gradients(m.flat.grad, "norm", 5.0)
+
+
 def main():
     import torch
 
@@ -49,26 +66,14 @@ def main():
             m = TorchCharRNN(cfg, seed=0, device="cuda")
             opt = m.make_optimizer("adam")
             h = m.zero_state(B)
-
-            def gstep():
-                _, hn, cache = m.forward(x, y, h, train=True)
-                m.backward(cache)
-                m.clip_gradients("norm", 5.0)
-                opt.step(1e-3)
-
+            gstep = functools.partial(train_step, m, opt, h, x, y, clip_on_the_device)
             row["gpu"] = T * B / bench(gstep, torch.cuda.synchronize)
         if np_budget > 0:
             t0 = time.perf_counter()
             m = CharRNN(cfg, seed=0)
             opt = make_optimizer("adam", m.flat)
             h = m.zero_state(B)
-
-            def cstep():
-                _, hn, cache = m.forward(x, y, h, train=True)
-                m.backward(cache)
-                clip_gradients(m.flat.grad, "norm", 5.0)
-                opt.step(1e-3)
-
+            cstep = functools.partial(train_step, m, opt, h, x, y, clip_in_numpy)
             row["numpy"] = T * B / bench(cstep, lambda: None, min_time=3.0, max_iters=50, warmup=1)
             np_budget -= time.perf_counter() - t0
         rows.append(row)

@@ -201,9 +201,10 @@ def main() -> None:
             print()
             print("| corpus | ids.bin | peak RSS (ru_maxrss) | wall (prepare + train) |")
             print("|---:|---:|---:|---:|")
-            for mb, size, ids, rss, wall in rows:
+            for _, size, ids, rss, wall in rows:
                 print(
-                    f"| {size / 2**20:.0f} MiB | {ids / 2**20:.0f} MiB | {rss / 1024:.1f} MiB | {wall:.1f} s |"
+                    f"| {size / 2**20:.0f} MiB | {ids / 2**20:.0f} MiB "
+                    f"| {rss / 1024:.1f} MiB | {wall:.1f} s |"
                 )
         if len(rows) > 1:
             lo, hi = rows[0], rows[-1]

@@ -19,9 +19,7 @@ from bench.gemm import gemm_limit, model_flops  # noqa: E402
 
 
 def test_quick_core_functions_give_finite_numbers_and_a_table(tmp_path):
-    train = run.bench_training(
-        [(8, 2, 4)], [1, 2], reps=1, budget_s=0.001, threads=None, use_jax=False, limit_reps=1
-    )
+    train = run.bench_training([(8, 2, 4)], [1, 2], reps=1, budget_s=0.001, threads=None, use_jax=False)
     assert len(train) == 2
     for r in train:
         assert set(r["time"]) == {"rnnkit", "torch", "rnnkit-torch"}

@@ -86,7 +86,10 @@ def test_kill_during_a_checkpoint_write(tmp_path, base):
     run = tmp_path / "run"
     # RNNKIT_FAULT_SAVE_SLEEP pauses after each file of a save: the kill lands inside one.
     p = start("train", text, "--out", run, *RUN_ARGS, extra_env={"RNNKIT_FAULT_SAVE_SLEEP": "0.05"})
-    half = lambda: any(len(list(d.iterdir())) >= 2 for d in (run / "ckpt").glob(".tmp-step-00000030-*"))
+
+    def half():  # the save of step 30 has written at least two files
+        return any(len(list(d.iterdir())) >= 2 for d in (run / "ckpt").glob(".tmp-step-00000030-*"))
+
     assert wait_for(lambda: (run / "ckpt").is_dir() and half(), p)
     assert kill9(p)
     tmp = _tmp_dirs(run)

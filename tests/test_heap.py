@@ -29,7 +29,8 @@ for _ in range(3):
 f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(10):
     step()
-print(json.dumps({"kept": kept, "faults_per_step": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 10}))
+faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 10
+print(json.dumps({"kept": kept, "faults_per_step": faults}))
 """
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
+import pytest
 
 from rnnkit import Linear
 
@@ -42,6 +42,7 @@ def test_all_steps_at_once_equals_per_step(rng):
 
 
 def test_linear_equals_torch(rng):
+    torch = pytest.importorskip("torch")
     head = Linear(H, V, rng=np.random.default_rng(0), dtype=np.float64)
     ref = torch.nn.Linear(H, V, dtype=torch.float64)
     ref.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in head.params.items()})

@@ -69,6 +69,7 @@ def test_skip_policy_halves_the_lr_and_continues(tmp_path, text):
     assert rows[-1]["step"] == 30 and all(np.isfinite(r["loss"]) for r in rows)
     lrs = {r["step"]: r["lr"] for r in rows}
     ref = rnnkit("train", text, "--out", tmp_path / "ref", *ARGS, "--max-steps", "30")
+    assert ref.returncode == 0, ref.stderr
     ref_lrs = {
         json.loads(l)["step"]: json.loads(l)["lr"]
         for l in (tmp_path / "ref" / "metrics.jsonl").read_text().splitlines()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from rnnkit import FlatParams, Linear
-from rnnkit.optim.optimizers import OPTIMIZERS, clip_gradients, make_optimizer
+torch = pytest.importorskip("torch")
+
+from rnnkit import FlatParams, Linear  # noqa: E402
+from rnnkit.optim.optimizers import OPTIMIZERS, clip_gradients, make_optimizer  # noqa: E402
 
 STEPS = 6
 LR = 0.05

@@ -59,9 +59,12 @@ def test_sigkill_at_a_random_moment_then_resume_is_bit_identical(tmp_path, base,
     run = tmp_path / "run"
     r = random.Random(seed)
     k, delay = r.randrange(0, MAX_STEPS // 10 - 1), r.uniform(0.0, 0.04)
-    for attempt in range(4):  # should the run finish first, kill earlier
+    for _ in range(4):  # should the run finish first, kill earlier
         p = start("train", text, "--out", run, *RUN_ARGS, "--force")
-        assert wait_for(lambda: (run / "rnnkit-run.json").is_file() and (last_step(run) or 0) >= 10 * k, p)
+        # k=k binds this attempt's k (wait_for is done with the lambda before k halves)
+        assert wait_for(
+            lambda k=k: (run / "rnnkit-run.json").is_file() and (last_step(run) or 0) >= 10 * k, p
+        )
         assert not wait_for(lambda: False, p, timeout=delay)  # sleep `delay`, or end early
         if kill9(p) and (last_step(run) or 0) < MAX_STEPS:
             break

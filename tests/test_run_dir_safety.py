@@ -664,7 +664,7 @@ def test_a_read_only_file_system_on_resume_and_force(world, lm, cls, capsys, rea
         (["classify", "train", "--resume", cls, "--max-steps", "6"], cls),
         (["classify", "train", world / "data.tsv", "--out", cls, "--force", *TASK], cls),
     ]
-    for argv, run in cases:
+    for argv, _run in cases:
         rc, _, err = main(capsys, *argv)
         assert rc == 2, err
         one_line_error(err, "Read-only file system")

@@ -222,7 +222,8 @@ CANVAS_INK = """
 const c = document.getElementById(arguments[0]);
 const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
 let ink = 0;
-for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] < 250 || d[i + 1] < 250 || d[i + 2] < 250)) ink++;
+for (let i = 0; i < d.length; i += 4)
+  if (d[i + 3] > 0 && (d[i] < 250 || d[i + 1] < 250 || d[i + 2] < 250)) ink++;
 return [c.width, c.height, ink];
 """
 

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from rnnkit import softmax_cross_entropy
 from rnnkit.nn.softmax_cross_entropy import log_softmax, softmax
@@ -41,6 +40,7 @@ def test_gradcheck_softmax_ce(gradcheck, rng, masked):
 
 @pytest.mark.parametrize("masked", [False, True], ids=["full", "masked"])
 def test_equals_torch_cross_entropy(rng, masked):
+    torch = pytest.importorskip("torch")
     logits = rng.standard_normal((T, B, V))
     targets = rng.integers(0, V, size=(T, B))
     mask = mixed_mask() if masked else np.ones((T, B))

@@ -49,11 +49,17 @@ def test_padded_positions_change_nothing(model):
     assert (junk != ids).any()
     if model == "classifier":
         m = SequenceClassifier(ClassifierConfig(8, 2, hidden=4, embed=3, bidirectional=True), dtype=F64)
-        run = lambda x: m.forward(x, np.array([0, 1, 1]), mask=mask)
+
+        def run(x):
+            return m.forward(x, np.array([0, 1, 1]), mask=mask)
+
     elif model == "tagger":
         m = SequenceTagger(TaggerConfig(8, 3, hidden=4, bidirectional=True), dtype=F64)
         tags = rng.integers(0, 3, size=ids.shape)
-        run = lambda x: m.forward(x, np.where(mask > 0, tags, rng.integers(0, 3, size=ids.shape)), mask=mask)
+
+        def run(x):  # fresh random tags in the padding on every call
+            return m.forward(x, np.where(mask > 0, tags, rng.integers(0, 3, size=ids.shape)), mask=mask)
+
     elif model == "generator":
         m = ConditionedGenerator(
             GeneratorConfig(8, num_labels=2, hidden=4, autoregressive=True, embed=3), dtype=F64
@@ -69,7 +75,10 @@ def test_padded_positions_change_nothing(model):
     else:
         m = Seq2Seq(Seq2SeqConfig(8, 8, hidden=4, embed=3, bidirectional=True), dtype=F64)
         dec_in, dec_out, dmask = teacher_forcing(rand_seqs(rng, 8, [2, 3, 1]))
-        run = lambda x: m.forward(x, dec_in, dec_out, src_mask=mask, dec_mask=dmask)
+
+        def run(x):
+            return m.forward(x, dec_in, dec_out, src_mask=mask, dec_mask=dmask)
+
     loss1, c1 = run(ids)
     m.backward(c1)
     g1 = m.flat.grad.copy()
@@ -216,7 +225,7 @@ def train(model, batches, loss_fn, steps, lr=0.02, seed=0):
     opt = make_optimizer("adam", model.flat)
     rng = np.random.default_rng(seed)
     losses = []
-    for step in range(steps):
+    for _ in range(steps):
         loss, cache = loss_fn(batches(rng))
         model.backward(cache)
         clip_gradients(model.flat.grad, "norm", 5.0)

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from rnnkit.cli import main
-from rnnkit.models.char_rnn import CharRNN, ModelConfig
-from rnnkit.nn.mask import lengths_to_mask
-from rnnkit.optim.optimizers import OPTIMIZERS, clip_gradients, make_optimizer
-from rnnkit.torch.lm_engine import TorchCharRNN, TorchFlatOptimizer, clip_gradients_torch
+torch = pytest.importorskip("torch")
+
+from rnnkit.cli import main  # noqa: E402
+from rnnkit.models.char_rnn import CharRNN, ModelConfig  # noqa: E402
+from rnnkit.nn.mask import lengths_to_mask  # noqa: E402
+from rnnkit.optim.optimizers import OPTIMIZERS, clip_gradients, make_optimizer  # noqa: E402
+from rnnkit.torch.lm_engine import TorchCharRNN, TorchFlatOptimizer, clip_gradients_torch  # noqa: E402
 
 TOL = dict(rtol=2e-5, atol=2e-6)
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnkit import CharRNN, ModelConfig, RNNStack, lengths_to_mask
+torch = pytest.importorskip("torch")
+
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
+
+from rnnkit import CharRNN, ModelConfig, RNNStack, lengths_to_mask  # noqa: E402
 
 T, B, D, H = 5, 4, 3, 4
 LENGTHS = [5, 2, 4, 1]  # unsorted, so enforce_sorted=False is exercised

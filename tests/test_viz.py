@@ -263,7 +263,7 @@ def test_gradflow_data_vanishes_explodes_and_clips():
         None, cfg, steps=60, batch=8, gain=2.0, clip=1.0, cost_lengths=(64, 256, 1024), cost_batch=4, chunk=64
     )
     assert set(data["flow"]) == {"uniform", "orthogonal", "identity", "orthogonal x2"}
-    for name, layers in data["flow"].items():
+    for layers in data["flow"].values():
         assert len(layers) == 1 and len(layers[0]) == 60  # one norm per distance
         assert np.isfinite(layers[0]).all() and min(layers[0]) >= 0
     uni, boom = data["flow"]["uniform"][0], data["flow"]["orthogonal x2"][0]

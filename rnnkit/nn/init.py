@@ -12,12 +12,12 @@ drawn as ``torch.nn.Embedding`` draws its table, N(0, 1) (``onehot_input``), not
 U(-1/sqrt(H), 1/sqrt(H)). Our reading of why (not isolated by experiment): with the
 uniform bound a character moves each pre-activation by about 1/sqrt(3H) (0.036 at H=256),
 so at the start the input barely reaches the state, and Adam, which moves every weight by
-about the learning rate per step, grows those columns no faster than any other weight. An E-wide embedding in front gets
-the same effect from E weights per unit at once. Measured on the default corpus, 600
-steps, lr 2e-3, validation nats/char, uniform -> N(0, 1):
+about the learning rate per step, grows those columns no faster than any other weight. An
+E-wide embedding in front gets the same effect from E weights per unit at once. Measured on
+the default corpus, 600 steps, lr 2e-3, validation nats/char, uniform -> N(0, 1):
 2x256 2.295 -> 1.599, 2x512 1.912 -> 1.463, 1x1024 2.368 -> 1.486 (``docs/input_init.md``).
 The task models redraw every one-hot input's columns the same way (``redraw_onehot_input``);
-seq2seq, where it measured worse, defaults to uniform (``tasks/trainer.py``).
+seq2seq, where it measured worse, defaults to uniform (``train/task_config.py``).
 """
 
 from __future__ import annotations

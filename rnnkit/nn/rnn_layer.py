@@ -95,10 +95,6 @@ class RNNLayer:
         out += bias
         return out
 
-    def input_projection(self, x: np.ndarray) -> np.ndarray:
-        """x (T, B, D) floats or (T, B) ids -> W_ih x_t + b_ih + b_hh for all t: (T, B, H)."""
-        return self._project(x)
-
     def forward(self, x: np.ndarray, h0: np.ndarray | None = None, mask: np.ndarray | None = None):
         """Returns ((states (T, B, H), h_last (B, H)), cache).
 

@@ -3,7 +3,7 @@
 Same model, same equations, same parameter names as ``char_rnn.CharRNN``:
 
     x_t = onehot(c_t)  or  E[c_t]                      torch.nn.functional.one_hot / torch.nn.Embedding
-    h^(l)_t = tanh(W^(l)_ih x + b^(l)_ih + W^(l)_hh h^(l)_{t-1} + b^(l)_hh)   torch.nn.RNN(nonlinearity="tanh")
+    h^(l)_t = tanh(W^(l)_ih x + b^(l)_ih + W^(l)_hh h^(l)_{t-1} + b^(l)_hh)  torch.nn.RNN(nonlinearity="tanh")
     y_t = W_hy h^(L)_t + b_y                           torch.nn.Linear
     loss = mean cross-entropy over the counted (T, B) positions
 

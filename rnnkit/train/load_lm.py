@@ -36,7 +36,8 @@ def load_lm(
         raise UserError(f"checkpoint {c.dir}: invalid configuration or vocabulary ({e})") from None
     if mcfg.vocab_size != len(vocab):
         raise UserError(
-            f"checkpoint {c.dir}: vocab.json has {len(vocab)} characters but the model expects {mcfg.vocab_size}"
+            f"checkpoint {c.dir}: vocab.json has {len(vocab)} characters "
+            f"but the model expects {mcfg.vocab_size}"
         )
     check_tensors(mcfg, c.model, c.dir)
     for k, v in c.model.items():

@@ -69,8 +69,3 @@ def iter_metrics(path: Path):
             except (UnicodeDecodeError, ValueError, RecursionError):
                 row = None
             yield row if isinstance(row, dict) else None
-
-
-def read_metrics(path: Path) -> list[dict]:
-    """The JSON-object lines of ``path``; other lines are left out."""
-    return [r for r in iter_metrics(path) if r is not None]

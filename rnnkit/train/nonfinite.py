@@ -85,6 +85,7 @@ class NonFiniteGuard:
         )
         return (
             f"rnnkit: error: the weights became NaN or Inf in the update at step {tr.step - 1} (the learning "
-            f"rate or weight decay is too large for this model); nothing of it was saved and {kept_message(out)}. "
+            f"rate or weight decay is too large for this model); nothing of it was saved and "
+            f"{kept_message(out)}. "
             f"Lower --lr or --weight-decay, {then}"
         )

@@ -48,16 +48,3 @@ def trace(model, ids: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.nda
         logits, _ = model.head.forward(top)  # (T, 1, V)
         probs[s : s + len(top)] = softmax(logits[:, 0].astype(np.float64))
     return states, probs
-
-
-def step_trace(model, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The same as ``trace`` with ``model.step`` one character at a time (the reference)."""
-    L, H = model.cfg.layers, model.cfg.hidden
-    h = model.zero_state(1)
-    states = np.empty((len(ids), L, H), dtype=np.float32)
-    probs = np.empty((len(ids), model.cfg.vocab_size), dtype=np.float32)
-    for t, c in enumerate(ids):
-        logits, h = model.step(np.array([int(c)]), h)
-        states[t] = h[:, 0]
-        probs[t] = softmax(logits[0].astype(np.float64))
-    return states, probs

@@ -245,7 +245,10 @@ def gradflow_data(
 
 
 def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
-    """Draw ``gradflow_data``'s numbers into the image ``out`` (``.png`` if no suffix); returns the path written."""
+    """Draw ``gradflow_data``'s numbers into the image ``out`` (``.png`` if no suffix).
+
+    Returns the path written.
+    """
     out = figure_output(out)  # a bad path fails before the figure is drawn
     plt = pyplot()
     fig, ax = plt.subplots(2, 2, figsize=(12, 8.4), dpi=dpi)
@@ -380,7 +383,8 @@ def cmd_gradflow(args) -> int:
         print(f"  {name:16s} ||dL/dh|| at distance 0: {top[0]:.3g}, at {len(top) - 1}: {top[-1]:.3g}")
     c = data["cost"]
     print(
-        f"  N={c['lengths'][-1]}: full BPTT {c['full_s'][-1] * 1e3:.0f} ms, {c['full_bytes'][-1] / 2**20:.1f} MiB; "
+        f"  N={c['lengths'][-1]}: "
+        f"full BPTT {c['full_s'][-1] * 1e3:.0f} ms, {c['full_bytes'][-1] / 2**20:.1f} MiB; "
         f"TBPTT {c['tbptt_s'][-1] * 1e3:.0f} ms, {c['tbptt_bytes'][-1] / 2**20:.1f} MiB"
     )
     return 0

@@ -232,7 +232,8 @@ def cmd_inspect(args) -> int:
     data = inspect_text(args.dir, args.text, args.html, args.layer, args.unit, args.max_chars, args.which)
     ini = data["initial"]
     print(
-        f"wrote {data['html']}: {len(data['chars']):,} characters, showing layer {ini['layer']} unit {ini['unit']}"
+        f"wrote {data['html']}: {len(data['chars']):,} characters, "
+        f"showing layer {ini['layer']} unit {ini['unit']}"
     )
     for name, lst in data["ranking"].items():
         if lst:

@@ -356,8 +356,8 @@ def cmd_serve(args) -> int:
     host, port = srv.server_address[:2]
     shown = f"[{host}]" if ":" in host else host
     print(
-        f"rnnkit serve: http://{shown}:{port}/  (model {srv.gen.model.cfg.layers} x {srv.gen.model.cfg.hidden}; "
-        f"Ctrl-C to stop)",
+        f"rnnkit serve: http://{shown}:{port}/  "
+        f"(model {srv.gen.model.cfg.layers} x {srv.gen.model.cfg.hidden}; Ctrl-C to stop)",
         flush=True,
     )
     if host not in ("127.0.0.1", "::1", "localhost"):

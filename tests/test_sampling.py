@@ -1,26 +1,20 @@
-"""Review fixes: tiny sampling temperatures, and binary files met while walking a corpus directory.
+"""Sampling at tiny temperatures: the LM sampler, ``rnnkit serve`` and the task decoders.
 
-1. A positive temperature so small that ``logits / temperature`` overflows (1e-320) gave NaN
-   probabilities: a crash in ``rnnkit sample`` and ``rnnkit serve``, blank output in
-   ``rnnkit generate sample``. The max logit is now subtracted before the division
-   (``rnnkit.decode.sample.tempered_logits``), so a tiny temperature gives greedy's output, and a
-   normal one gives the same numbers as before.
-2. ``rnnkit train DIR`` walks DIR by suffix, extensionless files included, so it can meet
-   binaries; one of them (or one non-UTF-8 file) aborted the whole run. Files found by
-   walking are now skipped with a warning; files named explicitly are still refused.
+A positive temperature so small that ``logits / temperature`` overflows (1e-320) gave NaN
+probabilities: a crash in ``rnnkit sample`` and ``rnnkit serve``, blank output in
+``rnnkit generate sample``. The max logit is now subtracted before the division
+(``rnnkit.decode.sample.tempered_logits``), so a tiny temperature gives greedy's output, and a
+normal one gives the same numbers as before.
 """
 
 from __future__ import annotations
 
-import json
 import warnings
 
 import numpy as np
 import pytest
 from helpers import TINY, assert_one_line_error, rnnkit, write_text
 
-from rnnkit.data import corpus
-from rnnkit.data.corpus import find_files, plan_corpus, read_text_file
 from rnnkit.data.vocab import Vocab
 from rnnkit.decode import task_decoding as decoding
 from rnnkit.decode.sample import filter_probs, sample, tempered_logits
@@ -33,7 +27,6 @@ from rnnkit.viz.serve import Generator
 TINY_TEMPERATURES = [1e-320, 5e-324, 1e-300, 1e-30]
 
 
-# ------------------------------------------------------------------ 1. tiny temperatures
 def _old_filter_probs(logits, temperature=1.0, top_k=0, top_p=1.0):
     """``filter_probs`` as it was before the fix (the formula that overflowed)."""
     p = softmax(logits.astype(np.float64) / temperature)
@@ -77,7 +70,10 @@ def test_normal_temperatures_are_unchanged(seed, temperature, top_k, top_p):
     )
     np.testing.assert_allclose(new, old, rtol=1e-12, atol=1e-15)
     assert (new > 0).tolist() == (old > 0).tolist()
-    draws = lambda p: np.random.default_rng(seed).choice(p.size, size=300, p=p).tolist()
+
+    def draws(p):
+        return np.random.default_rng(seed).choice(p.size, size=300, p=p).tolist()
+
     assert draws(new) == draws(old)
 
 
@@ -256,133 +252,3 @@ def test_cli_generate_sample_with_a_tiny_temperature_matches_greedy(tmp_path):
         assert rnnkit(*args, "--temperature", t).stdout == greedy.stdout
     assert_one_line_error(rnnkit(*args, "--temperature", "-1"), "--temperature", "non-negative")
     assert_one_line_error(rnnkit(*args, "--temperature", "nan"), "temperature", "nan")
-
-
-# ------------------------------------------------------------- 2. binaries in a walked directory
-GOOD_CHARS = "the cat sat on a mat\n"
-
-
-def _mixed_dir(root):
-    """good.txt, plus an extensionless ELF-like binary and a .txt that is Latin-1 after a
-    valid prefix holding a character (Ω) found nowhere else."""
-    d = root / "corpus"
-    d.mkdir()
-    (d / "good.txt").write_text(GOOD_CHARS * 300, encoding="utf-8")
-    (d / "blob").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 8)
-    (d / "latin1.txt").write_bytes("Ω ok ".encode() * 50 + "café".encode("latin-1"))
-    return d
-
-
-def _warnings(stderr):
-    return [l for l in stderr.splitlines() if "warning" in l]
-
-
-def test_train_on_a_directory_skips_binary_and_non_utf8_files_with_warnings(tmp_path):
-    d = _mixed_dir(tmp_path)
-    p = rnnkit("train", d, "--out", tmp_path / "run", *TINY, "--max-steps", "3", "--val-chars", "300")
-    assert p.returncode == 0, p.stderr
-    warn = _warnings(p.stderr)
-    assert len(warn) == 2, p.stderr
-    assert "blob" in warn[0] and "binary" in warn[0] and "NUL byte at offset 7" in warn[0]
-    assert "latin1.txt" in warn[1] and "not valid UTF-8" in warn[1] and "byte offset 303" in warn[1]
-    meta = json.loads((tmp_path / "run" / "data" / "meta.json").read_text())
-    assert meta["files"] == [str(d / "good.txt")]
-    assert meta["n_train"] + meta["n_val"] == len(GOOD_CHARS) * 300
-    chars = json.loads((tmp_path / "run" / "data" / "vocab.json").read_text())["chars"]
-    assert set(chars) == set(GOOD_CHARS)
-
-
-def test_a_directory_of_only_binaries_is_a_one_line_error(tmp_path):
-    d = tmp_path / "bins"
-    d.mkdir()
-    (d / "program").write_bytes(b"\x00\x01\x02" * 100)
-    (d / "core").write_bytes(b"\x7fELF\x00" * 100)
-    (d / "bad.txt").write_bytes(b"\xff\xfe oops")
-    out = tmp_path / "run"
-    line = assert_one_line_error(
-        rnnkit("train", d, "--out", out, *TINY), str(d), "no usable text", "all 3 files"
-    )
-    assert "binary" in line
-    assert not out.exists()
-
-
-def test_an_explicitly_named_binary_is_still_refused(tmp_path):
-    d = _mixed_dir(tmp_path)
-    assert_one_line_error(
-        rnnkit("train", d / "blob", "--out", tmp_path / "r1", *TINY),
-        "blob",
-        "looks like a binary file",
-        "NUL byte at offset 7",
-    )
-    assert_one_line_error(
-        rnnkit("train", d / "good.txt", d / "latin1.txt", "--out", tmp_path / "r2", *TINY),
-        "latin1.txt",
-        "not valid UTF-8",
-        "--encoding-errors replace",
-    )
-    # named AND inside a walked directory: the explicit name wins, so it is refused
-    assert_one_line_error(rnnkit("train", d, d / "blob", "--out", tmp_path / "r3", *TINY), "blob", "binary")
-
-
-def test_plan_skips_in_a_single_pass_and_keeps_nothing_of_a_skipped_file(tmp_path, capsys, monkeypatch):
-    """The bad byte lies beyond the first read chunk: the characters already decoded from
-    the skipped file (Ω) must not reach the vocabulary, and each file is opened once."""
-    d = tmp_path / "c"
-    d.mkdir()
-    (d / "a.txt").write_text(GOOD_CHARS * 50, encoding="utf-8")
-    big = "Ω".encode() + b"x" * (corpus.CHUNK_BYTES + 10) + b"\xff"
-    (d / "b.txt").write_bytes(big)
-    opened = []
-    real_iter = corpus.iter_text
-    monkeypatch.setattr(
-        corpus, "iter_text", lambda path, *a, **k: (opened.append(path), real_iter(path, *a, **k))[1]
-    )
-    plan = plan_corpus(find_files([str(d)]))
-    assert plan.files == [d / "a.txt"] and set(plan.vocab.chars) == set(GOOD_CHARS)
-    assert plan.n_train + plan.n_val == len(GOOD_CHARS) * 50
-    assert sorted(opened) == [d / "a.txt", d / "b.txt"]
-    err = capsys.readouterr().err
-    assert f"skipping {d / 'b.txt'}: not valid UTF-8 (byte offset {len(big) - 1})" in err
-
-
-def test_replace_keeps_non_utf8_files_but_still_skips_binaries(tmp_path, capsys):
-    d = _mixed_dir(tmp_path)
-    plan = plan_corpus(find_files([str(d)]), errors="replace")
-    assert plan.files == [d / "good.txt", d / "latin1.txt"]
-    assert "Ω" in plan.vocab.chars and "\ufffd" in plan.vocab.chars
-    warn = _warnings(capsys.readouterr().err)
-    assert len(warn) == 1 and "blob" in warn[0]
-
-
-def test_a_walked_validation_directory_is_skipped_the_same_way(tmp_path, capsys):
-    d = _mixed_dir(tmp_path)
-    v = tmp_path / "val"
-    v.mkdir()
-    (v / "v.txt").write_text(GOOD_CHARS * 10, encoding="utf-8")
-    (v / "junk").write_bytes(b"\0\0\0")
-    plan = plan_corpus(find_files([str(d)]), find_files([str(v)]))
-    assert plan.files == [d / "good.txt"] and plan.val_files == [v / "v.txt"]
-    assert plan.n_val == len(GOOD_CHARS) * 10
-    (v / "v.txt").write_bytes(b"\0")  # now nothing usable in val
-    with pytest.raises(UserError, match="holds no usable text"):
-        plan_corpus(find_files([str(d)]), find_files([str(v)]))
-
-
-def test_read_text_file_of_a_directory_skips_binaries(tmp_path, capsys):
-    d = _mixed_dir(tmp_path)
-    assert read_text_file(d) == GOOD_CHARS * 300
-    assert len(_warnings(capsys.readouterr().err)) == 2
-    with pytest.raises(UserError, match="looks like a binary file"):
-        read_text_file(d / "blob")
-
-
-def test_many_skipped_files_are_summarised(tmp_path, capsys):
-    d = tmp_path / "many"
-    d.mkdir()
-    (d / "good.txt").write_text(GOOD_CHARS * 20, encoding="utf-8")
-    for i in range(corpus.MAX_SKIP_WARNINGS + 5):
-        (d / f"bin{i:03d}").write_bytes(b"\0")
-    plan_corpus(find_files([str(d)]))
-    warn = _warnings(capsys.readouterr().err)
-    assert len(warn) == corpus.MAX_SKIP_WARNINGS + 1
-    assert f"skipped {corpus.MAX_SKIP_WARNINGS + 5} files" in warn[-1] and "5 not named above" in warn[-1]

@@ -1,4 +1,4 @@
-"""Review fixes for the output paths of ``rnnkit plot``, ``rnnkit gradflow`` and ``rnnkit inspect``.
+"""The output paths of ``rnnkit plot``, ``rnnkit gradflow`` and ``rnnkit inspect``.
 
 1. A bad output path (a suffix that cannot be written, an existing directory, a parent
    that is a file, a save that fails) ends with one line on stderr and exit status 2,

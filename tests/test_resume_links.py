@@ -1,12 +1,12 @@
-"""Review fixes: ``--resume`` through the ``last``/``best`` links, and ``--val-chars 1``.
+"""Which run ``--resume`` continues: ``RUN/last``, ``RUN/best``, a checkpoint directory, or no run.
 
-1. ``--resume RUN/last`` (or ``RUN/best``) names a symlink to ``RUN/ckpt/step-N``; the run
-   directory used to be taken as the link's ``parent.parent`` (the directory *above* RUN),
-   so the resume read and wrote in the wrong place. It must continue RUN itself: new
-   checkpoints in ``RUN/ckpt``, validation lines appended to ``RUN/metrics.jsonl``. A path
-   that is no checkpoint of any run is one line on stderr and exit status 2.
-2. ``--val-chars 1`` used to crash at the first validation (scoring needs an input and a
-   target character); it is refused up front, and 0 ("all") and 2 still work.
+``--resume RUN/last`` (or ``RUN/best``) names a symlink to ``RUN/ckpt/step-N``; the run
+directory used to be taken as the link's ``parent.parent`` (the directory *above* RUN),
+so the resume read and wrote in the wrong place. It must continue RUN itself: new
+checkpoints in ``RUN/ckpt``, validation lines appended to ``RUN/metrics.jsonl``. A path
+that is no checkpoint of any run is one line on stderr and exit status 2.
+
+``--val-chars`` is in tests/test_val_chars.py.
 """
 
 from __future__ import annotations
@@ -102,37 +102,6 @@ def test_resume_of_a_path_that_is_no_run_is_one_line(text, tmp_path):
         rnnkit("train", "--resume", tmp_path / "empty", "--no-progress"), "holds no checkpoint"
     )
     assert snapshot(tmp_path) == before
-
-
-def test_val_chars_one_is_refused_up_front(text, tmp_path):
-    assert_one_line_error(
-        rnnkit("train", text, "--out", tmp_path / "new", *RUN, "--val-chars", "1"), "--val-chars", "got 1"
-    )
-    assert not (tmp_path / "new").exists()
-    run = _new_run(text, tmp_path)
-    before = snapshot(run)
-    assert_one_line_error(
-        rnnkit("train", "--resume", run, "--val-chars", "1", "--no-progress"), "--val-chars"
-    )
-    assert snapshot(run) == before
-
-
-@pytest.mark.parametrize("n", ["0", "2"])
-def test_val_chars_zero_and_two_still_train(text, tmp_path, n):
-    p = rnnkit(
-        "train",
-        text,
-        "--out",
-        tmp_path / "run",
-        *TINY,
-        "--max-steps",
-        "2",
-        "--eval-every",
-        "2",
-        "--val-chars",
-        n,
-    )
-    assert p.returncode == 0, p.stderr
 
 
 def test_out_and_resume_through_the_link_name_the_same_run(text, tmp_path):
