@@ -378,3 +378,20 @@ def test_sigint_saves_and_resume_continues(tmp_path):
     r = ok("tag", "train", "--resume", run, "--max-steps", step + 3, "--no-progress")
     assert f"at step {step}" in r.stdout
     assert json.loads((run / "last" / "state.json").read_text())["step"] == step + 3
+
+
+def test_task_verbs_checkpoint_every_save_every_steps(tmp_path, monkeypatch):
+    """--save-every reaches the task verbs through the one trainer: checkpoints between
+    validations, as the language model makes them."""
+    from rnnkit.cli import main
+    from rnnkit.train import checkpoint
+
+    steps = []
+    real = checkpoint.save_and_link
+    monkeypatch.setattr(
+        checkpoint, "save_and_link", lambda out, step, *a: (steps.append(step), real(out, step, *a))[1]
+    )
+    data = make_tsv(tmp_path / "d.tsv", "classify")
+    argv = ["classify", "train", str(data), "--out", str(tmp_path / "r"), *SMALL, "--max-steps", "5"]
+    assert main([*argv, "--save-every", "2", "--eval-every", "100"]) == 0
+    assert steps == [2, 4, 5]  # every 2 steps, and the final validation

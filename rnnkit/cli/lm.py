@@ -10,10 +10,10 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from rnnkit.cli.train_flags import add_train_flags
 from rnnkit.data.corpus import iter_text_file
 from rnnkit.decode.sample import beam_search, sample
 from rnnkit.errors import UserError
-from rnnkit.nn.init import INPUT_INITS, RECURRENT_INITS
 from rnnkit.torch import distributed
 from rnnkit.torch.engines import require_torch
 from rnnkit.train import checkpoint as ckpt
@@ -21,19 +21,21 @@ from rnnkit.train.evaluate import evaluate_pieces
 from rnnkit.train.lm_config import TrainConfig
 from rnnkit.train.lm_trainer import train
 from rnnkit.train.load_lm import load_lm
-from rnnkit.train.settings import add_memory_flag, add_optimisation_flags
 
-D = TrainConfig()  # defaults, shown in --help
+DEFAULT_OUT = Path("runs/lm")  # the run directory when neither --out nor --resume is given
 EVAL_PIECE_BYTES = 1 << 20  # `rnnkit eval` reads its file 1 MiB at a time
 
 
-def _engine_flags(p: argparse.ArgumentParser, train: bool = False) -> None:
+def _engine_flags(p: argparse.ArgumentParser) -> None:
+    """--engine and --device of ``eval`` and ``sample`` (``train`` has them as options of
+    ``TrainConfig``)."""
     g = p.add_argument_group("engine")
     g.add_argument(
         "--engine",
         choices=["numpy", "torch"],
-        default=None if train else "numpy",
-        help="numpy (default; no dependencies) or torch (torch.nn.RNN, cuDNN on a GPU; needs the torch extra)",
+        default="numpy",
+        help="numpy (default; no dependencies) or torch (torch.nn.RNN, cuDNN on a GPU; "
+        "needs the torch extra)",
     )
     g.add_argument(
         "--device",
@@ -52,113 +54,11 @@ def _check_engine(args) -> None:
 
 
 def _train_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("data")
-    g.add_argument(
-        "files",
-        nargs="*",
-        help="UTF-8 text files or directories of them (default: the Python standard library's source)",
-    )
-    g.add_argument(
-        "--val",
-        dest="val_files",
-        nargs="+",
-        metavar="FILE",
-        help="validation text from these files instead of the last part of the training text",
-    )
-    g.add_argument(
-        "--val-fraction",
-        type=float,
-        help=f"share of the text, taken from its end, used for validation (default {D.val_fraction})",
-    )
-    g.add_argument(
-        "--encoding-errors",
-        choices=["strict", "replace"],
-        help="'replace' turns invalid UTF-8 into U+FFFD instead of refusing the file (default strict)",
-    )
-    g.add_argument(
-        "--vocab-limit",
-        type=int,
-        metavar="N",
-        help=f"warn, showing the count, when the text has more than N distinct characters; 0 never warns (default {D.vocab_limit})",
-    )
-    g = p.add_argument_group("model")
-    g.add_argument("--hidden", type=int, help=f"hidden units H per layer (default {D.hidden})")
-    g.add_argument("--layers", type=int, help=f"stacked RNN layers L (default {D.layers})")
-    g.add_argument(
-        "--embed",
-        type=int,
-        help="0 feeds one-hot characters (layer 0's W_ih is the embedding); E>0 adds an E-wide embedding table (default 0)",
-    )
-    g.add_argument(
-        "--dropout",
-        type=float,
-        help=f"dropout between layers and before the output layer (default {D.dropout})",
-    )
-    g.add_argument(
-        "--init",
-        choices=RECURRENT_INITS,
-        help="recurrent weight init: uniform ±1/√H (as PyTorch), orthogonal, or identity (default uniform)",
-    )
-    g.add_argument(
-        "--input-init",
-        choices=INPUT_INITS,
-        help=f"one-hot input only: layer 0's W_ih, the characters' embedding, drawn N(0, 1) as torch.nn.Embedding (normal) or ±1/√H as torch.nn.RNN (uniform); normal trains much faster (docs/input_init.md) (default {D.input_init})",
-    )
-    g = p.add_argument_group("truncated BPTT")
-    g.add_argument(
-        "--seq-len", type=int, help=f"chunk length T: steps backpropagated through (default {D.seq_len})"
-    )
-    g.add_argument("--batch", type=int, help=f"B parallel streams the text is cut into (default {D.batch})")
-    g.add_argument(
-        "--no-carry",
-        dest="carry",
-        action="store_false",
-        default=argparse.SUPPRESS,
-        help="start every chunk from a zero state instead of carrying the state over",
-    )
-    add_optimisation_flags(p, D)
-    g = p.add_argument_group("run")
-    g.add_argument(
-        "--out", type=Path, help="run directory for checkpoints, data and metrics (default runs/lm)"
-    )
-    g.add_argument(
-        "--resume",
-        type=Path,
-        metavar="DIR",
-        help="continue the run in DIR exactly where its last checkpoint left it",
-    )
-    g.add_argument(
-        "--force",
-        action="store_true",
-        default=False,
-        help="start over in an existing --out directory, deleting its checkpoints",
-    )
-    g.add_argument("--max-steps", type=int, help=f"stop after this many steps (default {D.max_steps})")
-    g.add_argument(
-        "--minutes", type=float, help="also stop after this much training time (default: no limit)"
-    )
-    g.add_argument("--seed", type=int, help=f"seed for initialisation and dropout (default {D.seed})")
-    g.add_argument("--eval-every", type=int, help=f"validate every N steps (default {D.eval_every})")
-    g.add_argument(
-        "--val-chars",
-        type=int,
-        help=f"validation characters scored during training, 0 for all (default {D.val_chars})",
-    )
-    g.add_argument("--save-every", type=int, help=f"checkpoint every N steps (default {D.save_every})")
-    g.add_argument(
-        "--log-every", type=int, help=f"write a metrics line every N steps (default {D.log_every})"
-    )
-    g.add_argument(
-        "--no-progress",
-        dest="progress",
-        action="store_false",
-        default=argparse.SUPPRESS,
-        help="no progress bar",
-    )
-    add_memory_flag(g)
-    _engine_flags(p, train=True)
-    g.add_argument(
-        "--fault-nan-step", type=int, help="testing: poison the gradient at this step to exercise --nonfinite"
+    add_train_flags(
+        p,
+        TrainConfig(),
+        ("data", "model", "truncated BPTT", "optimisation", "run", "engine"),
+        out_help=f"run directory for checkpoints, data and metrics (default {DEFAULT_OUT})",
     )
 
 
@@ -183,7 +83,7 @@ def _cmd_train(args) -> int:
             raise UserError("--out and --resume name different directories; --resume continues in its own")
         return train(TrainConfig(), args.resume, resume=args.resume, given=given)
     cfg = TrainConfig(**given)
-    return train(cfg, args.out or Path("runs/lm"), force=args.force)
+    return train(cfg, args.out or DEFAULT_OUT, force=args.force)
 
 
 def cmd_eval(args) -> int:

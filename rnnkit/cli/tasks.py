@@ -28,21 +28,19 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.cli.train_flags import add_train_flags
 from rnnkit.errors import UserError
 from rnnkit.models.classifier import ClassifierConfig
 from rnnkit.models.generator import GeneratorConfig
 from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.models.shapes import check_tensors
 from rnnkit.models.tagger import TaggerConfig
-from rnnkit.nn.init import INPUT_INITS, RECURRENT_INITS
 from rnnkit.torch.task_engines import check_engine, use_engine
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.forms import join_tokens, make_form, read_examples
-from rnnkit.train.settings import add_memory_flag, add_optimisation_flags
-from rnnkit.train.task_config import INPUT_INIT_DEFAULT, TaskTrainConfig
+from rnnkit.train.task_config import TaskTrainConfig
 from rnnkit.train.task_trainer import train
 
-D = TaskTrainConfig()
 FORMS_HELP = {
     "classify": ("many-to-one: label a whole text (sentiment, language ID)", "text<TAB>label"),
     "generate": ("one-to-many: generate text for a label (a new word in language L)", "label<TAB>text"),
@@ -65,129 +63,22 @@ MODEL_CONFIGS = {
 
 # ---------------------------------------------------------------------------- train flags
 def _train_flags(p: argparse.ArgumentParser, verb: str) -> None:
-    g = p.add_argument_group("data")
-    g.add_argument(
-        "data",
-        type=Path,
-        nargs="?",
-        help=f"UTF-8 TSV of training examples, lines {FORMS_HELP[verb][1]} (not needed with --resume)",
-    )
-    g.add_argument(
-        "--val",
-        type=Path,
-        metavar="FILE",
-        help="validation TSV in the same format (default: hold out --val-fraction of DATA)",
-    )
-    g.add_argument(
-        "--val-fraction",
-        type=float,
-        help=f"share of DATA, drawn at random (seeded), held out for validation when no --val is given (default {D.val_fraction})",
-    )
-    g.add_argument(
-        "--val-max",
-        type=int,
-        metavar="N",
-        help=f"validation examples scored during training, 0 for all (default {D.val_max})",
-    )
-    g.add_argument("--batch", type=int, help=f"examples per minibatch B (default {D.batch})")
-    g = p.add_argument_group("model")
-    g.add_argument(
-        "--hidden", type=int, help=f"hidden units H per layer (and direction) (default {D.hidden})"
-    )
-    g.add_argument("--layers", type=int, help=f"stacked RNN layers L (default {D.layers})")
-    g.add_argument(
-        "--embed",
-        type=int,
-        help="0 feeds one-hot characters; E>0 adds an E-wide learned embedding table (default 0)",
-    )
-    g.add_argument(
-        "--dropout",
-        type=float,
-        help=f"dropout between layers and before the output layer (default {D.dropout})",
-    )
-    g.add_argument("--init", choices=RECURRENT_INITS, help=f"recurrent weight init (default {D.init})")
     one_hot = "--embed 0, and --cond-embed 0 for the label" if verb == "generate" else "--embed 0"
-    g.add_argument(
-        "--input-init",
-        choices=INPUT_INITS,
-        help=f"one-hot inputs only ({one_hot}): layer 0's W_ih columns they select, drawn N(0, 1) as torch.nn.Embedding (normal) or ±1/√H as torch.nn.RNN (uniform); see docs/input_init.md for the measured choice (default {INPUT_INIT_DEFAULT[verb]})",
+    add_train_flags(
+        p,
+        TaskTrainConfig(verb=verb),
+        ("data", "model", "optimisation", "run"),
+        out_help=f"run directory for checkpoints and metrics (default {_default_out(verb)})",
+        resume_note=" (DATA is read from the path saved in the run)",
+        verb=verb,
+        words={"format": FORMS_HELP[verb][1], "one_hot": one_hot},
     )
-    if verb in ("classify", "tag", "seq2seq"):
-        what = {
-            "classify": "the classifier reads [final state left-to-right ; final state right-to-left]",
-            "tag": "each step's tag reads [h_t left-to-right ; h_t right-to-left], so it sees the characters to its right",
-            "seq2seq": "bidirectional encoder; the decoder (2H wide) starts from both final states",
-        }[verb]
-        g.add_argument(
-            "--bidirectional",
-            action="store_true",
-            default=None,
-            help=f"two RNNs per layer, one reading each way: {what}",
-        )
-    if verb == "generate":
-        g.add_argument(
-            "--autoregressive",
-            action="store_true",
-            default=None,
-            help="also feed back the previous character at each step (a language model per label); without it the label is the only input, at t=1, and zero vectors follow",
-        )
-        g.add_argument(
-            "--cond-embed",
-            type=int,
-            help="size of a learned label embedding; 0 feeds the label one-hot (default 0)",
-        )
-    if verb == "seq2seq":
-        g.add_argument(
-            "--source-tokens",
-            choices=["chars", "words"],
-            help="read the source as characters or as whitespace-separated tokens (default chars)",
-        )
-        g.add_argument(
-            "--target-tokens",
-            choices=["chars", "words"],
-            help="read the target as characters or as whitespace-separated tokens, e.g. phonemes (default chars)",
-        )
-        g.add_argument(
-            "--max-len", type=int, help=f"most target tokens decoded during validation (default {D.max_len})"
-        )
-    add_optimisation_flags(p, D)
-    g = p.add_argument_group("run")
-    g.add_argument(
-        "--out", type=Path, help=f"run directory for checkpoints and metrics (default runs/{verb})"
-    )
-    g.add_argument(
-        "--resume",
-        type=Path,
-        metavar="DIR",
-        help="continue the run in DIR exactly where its last checkpoint left it (DATA is read from the path saved in the run)",
-    )
-    g.add_argument(
-        "--force",
-        action="store_true",
-        default=False,
-        help="start over in an existing --out run directory, deleting its checkpoints",
-    )
-    g.add_argument("--max-steps", type=int, help=f"stop after this many steps (default {D.max_steps})")
-    g.add_argument(
-        "--minutes", type=float, help="also stop after this much training time (default: no limit)"
-    )
-    g.add_argument(
-        "--seed",
-        type=int,
-        help=f"seed for initialisation, data order, validation split and dropout (default {D.seed})",
-    )
-    g.add_argument(
-        "--eval-every", type=int, help=f"validate (and checkpoint) every N steps (default {D.eval_every})"
-    )
-    g.add_argument(
-        "--log-every", type=int, help=f"write a metrics line every N steps (default {D.log_every})"
-    )
-    g.add_argument(
-        "--no-progress", dest="progress", action="store_false", default=None, help="no progress bar"
-    )
-    add_memory_flag(g)
-    g.add_argument("--fault-nan-step", type=int, help=argparse.SUPPRESS)
-    _engine_flags(p)
+    _engine_flags(p)  # not saved: a checkpoint trained with one engine loads with the other
+
+
+def _default_out(verb: str) -> Path:
+    """The run directory when neither --out nor --resume is given."""
+    return Path(f"runs/{verb}")
 
 
 def _engine_flags(p: argparse.ArgumentParser) -> None:
@@ -196,8 +87,8 @@ def _engine_flags(p: argparse.ArgumentParser) -> None:
         "--engine",
         choices=["numpy", "torch"],
         default="numpy",
-        help="numpy (default; no dependencies) or torch (torch.nn.RNN, cuDNN on a GPU; needs the torch extra). "
-        "Not saved: a checkpoint trained with one engine loads with the other",
+        help="numpy (default; no dependencies) or torch (torch.nn.RNN, cuDNN on a GPU; needs the torch "
+        "extra). Not saved: a checkpoint trained with one engine loads with the other",
     )
     g.add_argument("--device", default=None, help="torch engine: cpu, cuda or cuda:N (default cpu)")
 
@@ -227,7 +118,7 @@ def cmd_train(args) -> int:
             f"give the training data: rnnkit {verb} train DATA.tsv --out DIR (lines {FORMS_HELP[verb][1]})"
         )
     cfg = TaskTrainConfig(**given)
-    return train(cfg, args.out or Path(f"runs/{verb}"), force=args.force, engine=engine, device=device)
+    return train(cfg, args.out or _default_out(verb), force=args.force, engine=engine, device=device)
 
 
 # ---------------------------------------------------------------------------- loading

@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rnnkit.errors import UserError
 
+from .options import option, resumable
 from .settings import TrainSettings
-
-# Flags that may differ when a run is resumed; every other one must match the checkpoint.
-# Changing lr, clip or the non-finite policy on resume is allowed (the way out of a diverged
-# run); a resume is bit-identical to an uninterrupted run only when none of them change.
-RESUMABLE_OVERRIDES = {
-    "max_steps",
-    "minutes",
-    "eval_every",
-    "save_every",
-    "log_every",
-    "val_chars",
-    "progress",
-    "vocab_limit",
-    "lr",
-    "clip",
-    "nonfinite",
-    "fault_nan_step",
-    "engine",
-    "device",  # the engine does not change the model (issue 5)
-    "max_memory",
-}
 
 
 @dataclass
@@ -35,35 +15,79 @@ class TrainConfig(TrainSettings):
     """``rnnkit train`` 's settings: the shared ones (``TrainSettings``) with the language
     model's defaults, plus the corpus, truncated BPTT, saving and the engine."""
 
-    files: list = field(default_factory=list)  # empty: the Python standard library's source
-    val_files: list = field(default_factory=list)
-    val_fraction: float = 0.1
-    encoding_errors: str = "strict"
-    vocab_limit: int = 1000  # warn (with the count) above this many characters; 0: never
-    # model (new defaults for shared fields)
+    files: list = option(
+        [],
+        "UTF-8 text files or directories of them",
+        group="data",
+        flag="files",
+        default_text="the Python standard library's source",
+        nargs="*",
+    )
+    val_files: list = option(
+        [],
+        "validation text from these files instead of the last part of the training text",
+        group="data",
+        flag="--val",
+        nargs="+",
+        metavar="FILE",
+    )
+    val_fraction: float = option(
+        0.1, "share of the text, taken from its end, used for validation", group="data", gt=0, lt=1
+    )
+    encoding_errors: str = option(
+        "strict",
+        "'replace' turns invalid UTF-8 into U+FFFD instead of refusing the file",
+        group="data",
+        choices=("strict", "replace"),
+    )
+    vocab_limit: int = option(
+        1000,
+        "warn, showing the count, when the text has more than N distinct characters; 0 never warns",
+        group="data",
+        ge=0,
+        resumable=True,
+        metavar="N",
+    )
+    # model (new defaults for shared fields; they keep their options)
     hidden: int = 256
     layers: int = 2
     # truncated BPTT
-    seq_len: int = 64
-    batch: int = 32
-    carry: bool = True
+    seq_len: int = option(64, "chunk length T: steps backpropagated through", group="truncated BPTT", ge=1)
+    batch: int = option(32, "B parallel streams the text is cut into", group="truncated BPTT", ge=1)
+    carry: bool = option(
+        True, "start every chunk from a zero state instead of carrying the state over", group="truncated BPTT"
+    )
     warmup: int = 100
     # bookkeeping
-    val_chars: int = 200_000  # validation characters scored during training (0: all)
-    save_every: int = 250
-    engine: str = "numpy"  # numpy | torch (torch.nn.RNN; cuDNN on GPU)
-    device: str = "cpu"  # torch engine: cpu | cuda | cuda:N
+    val_chars: int = option(  # 0: all; 1 is refused (validate)
+        200_000, "validation characters scored during training, 0 for all", group="run", ge=0, resumable=True
+    )
+    # the engine does not change the model (issue 5), so a resume may switch it
+    engine: str = option(
+        "numpy",
+        "numpy (no dependencies) or torch (torch.nn.RNN, cuDNN on a GPU; needs the torch extra)",
+        group="engine",
+        choices=("numpy", "torch"),
+        resumable=True,
+    )
+    device: str = option(
+        "cpu",
+        "torch engine: cpu, cuda or cuda:N; under torchrun, cuda means cuda:LOCAL_RANK",
+        group="engine",
+        resumable=True,
+    )
 
     def validate(self) -> None:
-        self.check_positive("seq_len", "batch", "save_every")
-        self.check_non_negative("val_chars", "vocab_limit")
+        """The options' checks (``TrainSettings.validate``), and what bounds cannot say."""
         # Scoring needs one input and one target character, so 1 would crash at the first
         # validation; 0 means "all the validation characters".
         if self.val_chars == 1:
             raise UserError("--val-chars must be 0 (all) or at least 2 (one input and one target), got 1")
-        if self.engine not in ("numpy", "torch"):
-            raise UserError(f"--engine must be numpy or torch, got {self.engine!r}")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise UserError(f"--val-fraction must lie in (0, 1), got {self.val_fraction}")
-        self.check_choices(("encoding_errors", ("strict", "replace")))
         super().validate()
+
+
+# Flags that may differ when a run is resumed (``resumable=True``); every other one must match
+# the checkpoint. Changing lr, clip or the non-finite policy on resume is allowed (the way out
+# of a diverged run); a resume is bit-identical to an uninterrupted run only when none of them
+# change.
+RESUMABLE_OVERRIDES = resumable(TrainConfig)

@@ -1,17 +1,17 @@
 """The training settings both trainers share, their checks and their command-line flags.
 
-``rnnkit train`` (``train_config.TrainConfig``) and the task verbs
+``rnnkit train`` (``lm_config.TrainConfig``) and the task verbs
 (``task_config.TaskTrainConfig``) extend ``TrainSettings``: the model's size and
 initialisation, the optimiser, clipping and learning-rate schedule, and the run's length.
-A subclass may give a field another default by declaring it again. Each config is saved
-as JSON in every checkpoint and read back by ``from_dict``, which checks every value's type,
-so a damaged or hand-edited file ends in one line, not a traceback.
+Each field is declared once, with its help, group, bounds and resume rule (``options.option``);
+its flag, its checks and the resume whitelist follow from that. A subclass may give a field
+another default by declaring it again. Each config is saved as JSON in every checkpoint and
+read back by ``from_dict``, which checks every value's type, so a damaged or hand-edited file
+ends in one line, not a traceback.
 """
 
 from __future__ import annotations
 
-import argparse
-import math
 from dataclasses import asdict, dataclass, fields
 
 from rnnkit.errors import UserError
@@ -21,6 +21,7 @@ from rnnkit.optim.optimizers import OPTIMIZERS
 from rnnkit.optim.schedule import SCHEDULES
 
 from . import memory_budget
+from .options import check_options, option
 
 CLIP_MODES = ("norm", "value", "none")
 NONFINITE = ("skip", "stop")
@@ -32,101 +33,122 @@ LR_MAX = 100.0
 
 @dataclass
 class TrainSettings:
-    """The fields both trainers share, with their defaults (a subclass may declare a field
-    again to change its default), ``validate`` for their ranges and choices, and the typed
-    ``from_dict`` / ``to_dict`` of the saved JSON."""
+    """The fields both trainers share, each with its option (help, group, bounds, resume rule),
+    ``validate`` for their ranges and choices, and the typed ``from_dict`` / ``to_dict`` of the
+    saved JSON."""
 
     # model
-    hidden: int = 128
-    layers: int = 1
-    embed: int = 0
-    dropout: float = 0.0
-    init: str = "uniform"
-    input_init: str = "normal"  # one-hot input: its W_ih columns ~ N(0, 1); see init.py
+    hidden: int = option(128, "hidden units H per layer", group="model", ge=1)
+    layers: int = option(1, "stacked RNN layers L", group="model", ge=1)
+    embed: int = option(
+        0,
+        "0 feeds one-hot characters (layer 0's W_ih is the embedding); "
+        "E>0 adds an E-wide learned embedding table",
+        group="model",
+        ge=0,
+    )
+    dropout: float = option(
+        0.0, "dropout between layers and before the output layer", group="model", ge=0, lt=1
+    )
+    init: str = option(
+        "uniform",
+        "recurrent weight init: uniform ±1/√H (as PyTorch), orthogonal, or identity",
+        group="model",
+        choices=RECURRENT_INITS,
+    )
+    input_init: str = option(  # one-hot input: its W_ih columns ~ N(0, 1); see init.py
+        "normal",
+        "one-hot input only: layer 0's W_ih, the characters' embedding, drawn N(0, 1) as "
+        "torch.nn.Embedding (normal) or ±1/√H as torch.nn.RNN (uniform); normal trains much "
+        "faster (docs/input_init.md)",
+        group="model",
+        choices=INPUT_INITS,
+    )
     # optimisation
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    clip: float = 5.0
-    clip_mode: str = "norm"
-    schedule: str = "cosine"
-    warmup: int = 0
-    min_lr: float = 1e-4
-    step_size: int = 1000
-    gamma: float = 0.5
-    nonfinite: str = "skip"
+    optimizer: str = option("adam", "update rule", group="optimisation", choices=OPTIMIZERS)
+    lr: float = option(2e-3, "peak learning rate", group="optimisation", gt=0, le=LR_MAX, resumable=True)
+    momentum: float = option(0.9, "SGD momentum", group="optimisation", ge=0, lt=1)
+    weight_decay: float = option(
+        0.0, "L2 (adam) or decoupled (adamw) weight decay", group="optimisation", ge=0, le=LR_MAX
+    )
+    clip: float = option(
+        5.0, "gradient clipping threshold, 0 for none", group="optimisation", ge=0, resumable=True
+    )
+    clip_mode: str = option(
+        "norm", "clip the global L2 norm, or each element", group="optimisation", choices=CLIP_MODES
+    )
+    schedule: str = option(
+        "cosine",
+        "learning-rate schedule; cosine anneals over --max-steps or --minutes, whichever is further along",
+        group="optimisation",
+        choices=SCHEDULES,
+    )
+    warmup: int = option(0, "linear warm-up steps", group="optimisation", ge=0)
+    min_lr: float = option(
+        1e-4, "final learning rate of the cosine schedule", group="optimisation", ge=0, le=LR_MAX
+    )
+    step_size: int = option(1000, "steps between decays of the step schedule", group="optimisation", ge=1)
+    gamma: float = option(
+        0.5,
+        "decay factor of the step schedule",
+        group="optimisation",
+        gt=0,
+        le=1,
+        bounds_text="be positive and at most 1 (a decay factor)",
+    )
+    nonfinite: str = option(
+        "skip",
+        "on a NaN/Inf loss or gradient: skip the step and halve the learning rate, or stop",
+        group="optimisation",
+        choices=NONFINITE,
+        resumable=True,
+    )
     # length and bookkeeping
-    max_steps: int = 2000
-    minutes: float = 0.0  # 0: no time limit
-    seed: int = 1337
-    max_memory: float = 0.0  # GiB the run may use; 0: the memory available (memory_budget.py)
-    eval_every: int = 250
-    log_every: int = 10
-    progress: bool = True
-    fault_nan_step: int = -1  # testing only: poison the gradient at this step
-
-    def check_positive(self, *names: str) -> None:
-        for n in names:
-            if getattr(self, n) < 1:
-                raise UserError(f"--{n.replace('_', '-')} must be positive, got {getattr(self, n)}")
-
-    def check_non_negative(self, *names: str) -> None:
-        for n in names:
-            if getattr(self, n) < 0:
-                raise UserError(f"--{n.replace('_', '-')} must be non-negative, got {getattr(self, n)}")
-
-    def check_choices(self, *pairs) -> None:
-        """``pairs``: (field name, allowed values)."""
-        for name, allowed in pairs:
-            if getattr(self, name) not in allowed:
-                raise UserError(
-                    f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, "
-                    f"got {getattr(self, name)!r}"
-                )
-
-    def check_finite(self) -> None:
-        """Every float field is a finite number: NaN and Inf are refused for all of them."""
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, float) and not math.isfinite(v):
-                raise UserError(f"--{f.name.replace('_', '-')} must be a finite number, got {v}")
+    max_steps: int = option(2000, "stop after this many steps", group="run", ge=1, resumable=True)
+    minutes: float = option(
+        0.0,
+        "also stop after this much training time",
+        group="run",
+        ge=0,
+        resumable=True,
+        default_text="no limit",
+    )
+    seed: int = option(1337, "seed for initialisation and dropout", group="run", ge=0)
+    eval_every: int = option(250, "validate every N steps", group="run", ge=1, resumable=True)
+    log_every: int = option(10, "write a metrics line every N steps", group="run", ge=1, resumable=True)
+    save_every: int = option(
+        250, "checkpoint every N steps (besides each validation)", group="run", ge=1, resumable=True
+    )
+    progress: bool = option(True, "no progress bar", group="run", resumable=True)
+    max_memory: float = option(  # GiB the run may use; 0: the memory available (memory_budget.py)
+        0.0,
+        "refuse to start when the estimated training memory (weights, gradients, optimizer "
+        "state, one step's activations) exceeds this many GiB; raise it to run anyway",
+        group="run",
+        ge=0,
+        resumable=True,
+        default_text="the memory available",
+        metavar="GIB",
+    )
+    fault_nan_step: int = option(
+        -1,
+        "testing: poison the gradient at this step to exercise --nonfinite",
+        group="run",
+        resumable=True,
+        hidden=True,
+    )
 
     def validate(self) -> None:
-        """Every shared setting in range; a subclass checks its own fields, then calls this.
+        """Every shared setting in range; a subclass calls this, then makes its own checks.
 
-        Every float is finite; --lr lies in (0, LR_MAX], --min-lr and --weight-decay in
-        [0, LR_MAX], --gamma (a decay factor) in (0, 1]; --seed is non-negative. Last, a lower
-        bound of the training memory (the RNN stack alone, one step of one sequence) is
-        checked, so an impossible --hidden or --layers is refused before any data is read;
-        the trainers check the whole model once its vocabulary is known.
+        Every option's bounds and choices, and every float finite (``options.check_options``):
+        e.g. --lr lies in (0, LR_MAX], --gamma (a decay factor) in (0, 1], --seed is
+        non-negative. Last, a lower bound of the training memory (the RNN stack alone, one
+        step of one sequence) is checked, so an impossible --hidden or --layers is refused
+        before any data is read; the trainers check the whole model once its vocabulary is
+        known.
         """
-        self.check_finite()
-        self.check_positive("hidden", "layers", "max_steps", "eval_every", "log_every", "step_size")
-        self.check_non_negative(
-            "embed", "minutes", "warmup", "weight_decay", "clip", "min_lr", "seed", "max_memory"
-        )
-        if not 0 < self.lr <= LR_MAX:
-            raise UserError(f"--lr must lie in (0, {LR_MAX:g}], got {self.lr}")
-        for name in ("min_lr", "weight_decay"):
-            if getattr(self, name) > LR_MAX:
-                raise UserError(
-                    f"--{name.replace('_', '-')} must be at most {LR_MAX:g}, got {getattr(self, name)}"
-                )
-        if not 0.0 <= self.momentum < 1.0:
-            raise UserError(f"--momentum must lie in [0, 1), got {self.momentum}")
-        if not 0 < self.gamma <= 1:
-            raise UserError(f"--gamma must be positive and at most 1 (a decay factor), got {self.gamma}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"--dropout must lie in [0, 1), got {self.dropout}")
-        self.check_choices(
-            ("optimizer", OPTIMIZERS),
-            ("schedule", SCHEDULES),
-            ("init", RECURRENT_INITS),
-            ("input_init", INPUT_INITS),
-            ("clip_mode", CLIP_MODES),
-            ("nonfinite", NONFINITE),
-        )
+        check_options(self)
         self.check_memory([stack("rnn.", 1, self.hidden, self.layers)], 1, 1)
 
     def check_memory(self, parts, T: int, B: int) -> None:
@@ -161,52 +183,3 @@ class TrainSettings:
                 )
             kw[f.name] = v
         return cls(**kw)
-
-
-def add_optimisation_flags(p: argparse.ArgumentParser, D: TrainSettings) -> None:
-    """The optimisation group, with ``D`` 's defaults, for every ``train`` verb."""
-    g = p.add_argument_group("optimisation")
-    g.add_argument("--optimizer", choices=OPTIMIZERS, help=f"update rule (default {D.optimizer})")
-    g.add_argument("--lr", type=float, help=f"peak learning rate (default {D.lr})")
-    g.add_argument("--momentum", type=float, help=f"SGD momentum (default {D.momentum})")
-    g.add_argument(
-        "--weight-decay",
-        type=float,
-        help=f"L2 (adam) or decoupled (adamw) weight decay (default {D.weight_decay:g})",
-    )
-    g.add_argument("--clip", type=float, help=f"gradient clipping threshold, 0 for none (default {D.clip})")
-    g.add_argument(
-        "--clip-mode",
-        choices=CLIP_MODES,
-        help=f"clip the global L2 norm, or each element (default {D.clip_mode})",
-    )
-    g.add_argument(
-        "--schedule",
-        choices=SCHEDULES,
-        help=f"learning-rate schedule; cosine anneals over --max-steps or --minutes, whichever is further along (default {D.schedule})",
-    )
-    g.add_argument("--warmup", type=int, help=f"linear warm-up steps (default {D.warmup})")
-    g.add_argument(
-        "--min-lr", type=float, help=f"final learning rate of the cosine schedule (default {D.min_lr})"
-    )
-    g.add_argument(
-        "--step-size", type=int, help=f"steps between decays of the step schedule (default {D.step_size})"
-    )
-    g.add_argument("--gamma", type=float, help=f"decay factor of the step schedule (default {D.gamma})")
-    g.add_argument(
-        "--nonfinite",
-        choices=NONFINITE,
-        help=f"on a NaN/Inf loss or gradient: skip the step and halve the learning rate, or stop (default {D.nonfinite})",
-    )
-
-
-def add_memory_flag(g) -> None:
-    """``--max-memory``, in a ``train`` verb's run group."""
-    g.add_argument(
-        "--max-memory",
-        type=float,
-        metavar="GIB",
-        help="refuse to start when the estimated training memory (weights, gradients, optimizer "
-        "state, one step's activations) exceeds this many GiB (default: the memory available); "
-        "raise it to run anyway",
-    )

@@ -4,9 +4,9 @@ dataclass, saved in every checkpoint, and the flags that may change on resume.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from rnnkit.errors import UserError
-
+from .options import again, option, resumable
 from .settings import TrainSettings
 
 # One-hot input weights drawn N(0, 1) trained faster in three forms, but not in seq2seq:
@@ -14,52 +14,109 @@ from .settings import TrainSettings
 # (docs/input_init.md). Our reading, not tested: without attention the decoder has to
 # keep the encoder's state, given only at t = 0, and big input kicks wash it out.
 INPUT_INIT_DEFAULT = {"classify": "normal", "generate": "normal", "tag": "normal", "seq2seq": "uniform"}
-
-# Flags that may change when a run is resumed (the rest must match the checkpoint). A resume
-# is bit-identical to an uninterrupted run when none of them change (and, with the cosine
-# schedule, --max-steps is the same: the schedule is a function of it).
-RESUMABLE = {
-    "max_steps",
-    "minutes",
-    "eval_every",
-    "log_every",
-    "progress",
-    "lr",
-    "clip",
-    "nonfinite",
-    "val_max",
-    "max_memory",
-}
+TOKENS = ("chars", "words")
 
 
 @dataclass
 class TaskTrainConfig(TrainSettings):
     """Training configuration of a task verb: the shared settings (``TrainSettings``) plus
-    the verb's data and model options; saved as ``config.json["train"]``."""
+    the verb's data and model options; saved as ``config.json["train"]``. An option whose
+    help is a dict of verbs is a flag of those verbs only. ``{format}`` and ``{one_hot}`` in
+    a help are the verb's (``cli/tasks.py``)."""
 
-    verb: str = "classify"
-    data: str = ""  # training TSV (absolute path)
-    val: str = ""  # validation TSV; empty: hold out --val-fraction of data
-    val_fraction: float = 0.1
+    # shared fields, with the task verbs' help
+    hidden: int = again(TrainSettings, "hidden", help="hidden units H per layer (and direction)")
+    input_init: str = again(  # "": the verb's (INPUT_INIT_DEFAULT)
+        TrainSettings,
+        "input_init",
+        "",
+        help="one-hot inputs only ({one_hot}): layer 0's W_ih columns they select, drawn N(0, 1) as "
+        "torch.nn.Embedding (normal) or ±1/√H as torch.nn.RNN (uniform); see docs/input_init.md "
+        "for the measured choice",
+    )
+    seed: int = again(
+        TrainSettings, "seed", help="seed for initialisation, data order, validation split and dropout"
+    )
+    eval_every: int = again(TrainSettings, "eval_every", help="validate (and checkpoint) every N steps")
+    # data
+    verb: str = "classify"  # no flag: the verb itself
+    data: str = option(  # training TSV (absolute path)
+        "",
+        "UTF-8 TSV of training examples, lines {format} (not needed with --resume)",
+        group="data",
+        flag="data",
+        type=Path,
+        nargs="?",
+    )
+    val: str = option(
+        "",
+        "validation TSV in the same format",
+        group="data",
+        default_text="hold out --val-fraction of DATA",
+        type=Path,
+        metavar="FILE",
+    )
+    val_fraction: float = option(
+        0.1,
+        "share of DATA, drawn at random (seeded), held out for validation when no --val is given",
+        group="data",
+        gt=0,
+        lt=1,
+    )
+    val_max: int = option(
+        2000,
+        "validation examples scored during training, 0 for all",
+        group="data",
+        ge=0,
+        resumable=True,
+        metavar="N",
+    )
+    batch: int = option(64, "examples per minibatch B", group="data", ge=1)
     # model
-    input_init: str = ""  # one-hot inputs' W_ih columns; "": the verb's (INPUT_INIT_DEFAULT)
-    bidirectional: bool = False
-    cond_embed: int = 0  # generate: label embedding size (0: one-hot)
-    autoregressive: bool = False  # generate: feed back the previous character
-    source_tokens: str = "chars"  # seq2seq: chars | words
-    target_tokens: str = "chars"
-    max_len: int = 50  # seq2seq validation decoding: most tokens per output
-    batch: int = 64
-    save_every: int = 250  # checkpoint every N steps (besides each validation)
-    val_max: int = 2000  # validation examples scored during training (0: all)
+    bidirectional: bool = option(
+        False,
+        {
+            "classify": "two RNNs per layer, one reading each way: the classifier reads "
+            "[final state left-to-right ; final state right-to-left]",
+            "tag": "two RNNs per layer, one reading each way: each step's tag reads "
+            "[h_t left-to-right ; h_t right-to-left], so it sees the characters to its right",
+            "seq2seq": "two RNNs per layer, one reading each way: bidirectional encoder; the "
+            "decoder (2H wide) starts from both final states",
+        },
+        group="model",
+    )
+    autoregressive: bool = option(
+        False,
+        {
+            "generate": "also feed back the previous character at each step (a language model per "
+            "label); without it the label is the only input, at t=1, and zero vectors follow"
+        },
+        group="model",
+    )
+    cond_embed: int = option(
+        0, {"generate": "size of a learned label embedding; 0 feeds the label one-hot"}, group="model", ge=0
+    )
+    source_tokens: str = option(
+        "chars",
+        {"seq2seq": "read the source as characters or as whitespace-separated tokens"},
+        group="model",
+        choices=TOKENS,
+    )
+    target_tokens: str = option(
+        "chars",
+        {"seq2seq": "read the target as characters or as whitespace-separated tokens, e.g. phonemes"},
+        group="model",
+        choices=TOKENS,
+    )
+    max_len: int = option(
+        50, {"seq2seq": "most target tokens decoded during validation"}, group="model", ge=1
+    )
 
     def __post_init__(self) -> None:
         self.input_init = self.input_init or INPUT_INIT_DEFAULT.get(self.verb, "normal")
 
-    def validate(self) -> None:
-        self.check_positive("batch", "max_len")
-        self.check_non_negative("cond_embed", "val_max")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise UserError(f"--val-fraction must lie in (0, 1), got {self.val_fraction}")
-        self.check_choices(("source_tokens", ("chars", "words")), ("target_tokens", ("chars", "words")))
-        super().validate()
+
+# Flags that may change when a run is resumed (``resumable=True``; the rest must match the
+# checkpoint). A resume is bit-identical to an uninterrupted run when none of them change
+# (and, with the cosine schedule, --max-steps is the same: the schedule is a function of it).
+RESUMABLE = resumable(TaskTrainConfig)

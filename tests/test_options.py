@@ -1,0 +1,128 @@
+"""Options declared once (``rnnkit/train/options.py``): each training field's option yields its
+flag, its checks and the resume whitelist, for ``rnnkit train`` and the four task verbs."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass, fields
+
+import pytest
+
+from rnnkit.cli import build_parser
+from rnnkit.errors import UserError
+from rnnkit.train.lm_config import RESUMABLE_OVERRIDES, TrainConfig
+from rnnkit.train.options import add_flags, again, check_options, option, option_of, resumable
+from rnnkit.train.task_config import RESUMABLE, TaskTrainConfig
+
+SHARED_RESUMABLE = {
+    "max_steps",
+    "minutes",
+    "eval_every",
+    "log_every",
+    "save_every",
+    "progress",
+    "lr",
+    "clip",
+    "nonfinite",
+    "max_memory",
+    "fault_nan_step",
+}
+
+
+def test_resume_whitelists_follow_the_fields():
+    """The whitelists the trainers check on resume. A shared field has one rule for both."""
+    assert RESUMABLE_OVERRIDES == SHARED_RESUMABLE | {
+        "val_chars",
+        "vocab_limit",
+        "engine",
+        "device",
+    }
+    assert RESUMABLE == SHARED_RESUMABLE | {"val_max"}
+    # what changes the model or the data stays fixed
+    assert not {"hidden", "layers", "embed", "seq_len", "batch", "files", "data", "seed"} & (
+        RESUMABLE_OVERRIDES | RESUMABLE
+    )
+
+
+@pytest.mark.parametrize("cls", [TrainConfig, TaskTrainConfig])
+def test_every_field_but_the_verb_has_an_option(cls):
+    assert [f.name for f in fields(cls) if option_of(cls, f.name) is None] == (
+        ["verb"] if cls is TaskTrainConfig else []
+    )
+
+
+def _parser_help(*verb) -> str:
+    """The --help text of ``rnnkit VERB...`` (without running it)."""
+    p = build_parser()
+    for name in verb:
+        p = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+    return " ".join(p.format_help().split())
+
+
+def test_help_shows_each_configs_own_default():
+    lm, classify = _parser_help("train"), _parser_help("classify", "train")
+    seq2seq = _parser_help("seq2seq", "train")
+    assert "(default 256)" in lm and "(default 128)" in classify  # --hidden
+    assert "(default 100)" in lm and "(default 0)" in classify  # --warmup
+    assert "for the measured choice (default uniform)" in seq2seq  # seq2seq's --input-init
+    assert "--fault-nan-step" not in lm and "--fault-nan-step" not in classify  # testing only
+    assert "--max-len" in seq2seq and "--max-len" not in classify  # a seq2seq flag
+    assert "--bidirectional" in classify and "--bidirectional" not in _parser_help("generate", "train")
+
+
+def test_flags_not_given_are_none_and_given_ones_keep_their_type():
+    p = build_parser()
+    a = vars(p.parse_args(["train"]))
+    assert all(a[f.name] is None for f in fields(TrainConfig) if f.name != "files") and a["files"] == []
+    a = p.parse_args(
+        ["train", "x.txt", "--no-carry", "--val", "a", "b", "--lr", "0.5", "--fault-nan-step", "3"]
+    )
+    assert (a.files, a.carry, a.val_files, a.lr, a.fault_nan_step) == (["x.txt"], False, ["a", "b"], 0.5, 3)
+    a = p.parse_args(["generate", "train", "d.tsv", "--autoregressive", "--no-progress", "--cond-embed", "4"])
+    assert (a.autoregressive, a.progress, a.cond_embed) == (True, False, 4)
+    assert "bidirectional" not in a  # not a flag of generate
+
+
+@pytest.mark.parametrize(
+    "cls,name,value,message",
+    [
+        (TrainConfig, "hidden", 0, "--hidden must be positive, got 0"),
+        (TrainConfig, "seed", -1, "--seed must be non-negative, got -1"),
+        (TrainConfig, "lr", 1e300, "--lr must lie in (0, 100], got 1e+300"),
+        (TrainConfig, "momentum", 1.0, "--momentum must lie in [0, 1), got 1.0"),
+        (TrainConfig, "gamma", 2.0, "--gamma must be positive and at most 1 (a decay factor), got 2.0"),
+        (TrainConfig, "minutes", math.nan, "--minutes must be a finite number, got nan"),
+        (TrainConfig, "optimizer", "lion", "--optimizer must be one of sgd, adagrad, rmsprop, adam, adamw"),
+        (TrainConfig, "val_chars", 1, "--val-chars must be 0 (all) or at least 2"),
+        (TaskTrainConfig, "max_len", 0, "--max-len must be positive, got 0"),
+        (TaskTrainConfig, "source_tokens", "bytes", "--source-tokens must be one of chars, words"),
+    ],
+)
+def test_validate_names_the_flag_and_its_bounds(cls, name, value, message):
+    with pytest.raises(UserError) as e:
+        cls(**{name: value}).validate()
+    assert message in str(e.value)
+
+
+def test_a_subclass_keeps_the_option_of_a_field_it_declares_again():
+    @dataclass
+    class Base:
+        n: int = option(1, "how many", group="g", ge=1, resumable=True)
+
+    @dataclass
+    class Plain(Base):
+        n: int = 5
+
+    @dataclass
+    class Reworded(Base):
+        n: int = again(Base, "n", help="how many, reworded")
+
+    assert resumable(Plain) == {"n"} and Reworded().n == 1
+    with pytest.raises(UserError, match="--n must be positive, got 0"):
+        check_options(Plain(n=0))
+    for cfg, shown in ((Plain(), "how many (default 5)"), (Reworded(), "how many, reworded (default 1)")):
+        p = argparse.ArgumentParser()
+        add_flags(p.add_argument_group("g"), "g", cfg)
+        assert shown in " ".join(p.format_help().split())
+        assert p.parse_args(["--n", "3"]).n == 3 and p.parse_args([]).n is None
