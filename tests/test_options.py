@@ -32,12 +32,7 @@ SHARED_RESUMABLE = {
 
 def test_resume_whitelists_follow_the_fields():
     """The whitelists the trainers check on resume. A shared field has one rule for both."""
-    assert RESUMABLE_OVERRIDES == SHARED_RESUMABLE | {
-        "val_chars",
-        "vocab_limit",
-        "engine",
-        "device",
-    }
+    assert RESUMABLE_OVERRIDES == SHARED_RESUMABLE | {"val_chars", "vocab_limit", "engine", "device"}
     assert RESUMABLE == SHARED_RESUMABLE | {"val_max"}
     # what changes the model or the data stays fixed
     assert not {"hidden", "layers", "embed", "seq_len", "batch", "files", "data", "seed"} & (
