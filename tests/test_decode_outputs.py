@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from rnnkit.data.padding import pad_batch
-from rnnkit.decode.sample import beam_search, sample
+from rnnkit.decode.sampler import beam_search, sample
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig

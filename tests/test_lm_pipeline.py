@@ -11,7 +11,7 @@ import pytest
 from rnnkit.data.batcher import StreamBatcher
 from rnnkit.data.corpus import load_prepared, prepare
 from rnnkit.data.vocab import Vocab
-from rnnkit.decode.sample import beam_search, filter_probs, sample
+from rnnkit.decode.sampler import beam_search, filter_probs, sample
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.optim.schedule import learning_rate
 from rnnkit.train.evaluate import evaluate_ids

@@ -3,7 +3,7 @@
 1. A positive temperature so small that ``logits / temperature`` overflows (1e-320) gave NaN
    probabilities: a crash in ``rnnkit sample`` and ``rnnkit serve``, blank output in
    ``rnnkit generate sample``. The max logit is now subtracted before the division
-   (``rnnkit.decode.sample.tempered_logits``), so a tiny temperature gives greedy's output, and a
+   (``rnnkit.decode.sampler.tempered_logits``), so a tiny temperature gives greedy's output, and a
    normal one gives the same numbers as before.
 2. ``rnnkit train DIR`` walks DIR by suffix, extensionless files included, so it can meet
    binaries; one of them (or one non-UTF-8 file) aborted the whole run. Files found by
@@ -22,8 +22,8 @@ from helpers import TINY, assert_one_line_error, rnnkit, write_text
 from rnnkit.data import corpus
 from rnnkit.data.corpus import find_files, plan_corpus, read_text_file
 from rnnkit.data.vocab import Vocab
-from rnnkit.decode import task_decoding as decoding
-from rnnkit.decode.sample import filter_probs, sample, tempered_logits
+from rnnkit.decode import beam_search as decoding
+from rnnkit.decode.sampler import filter_probs, sample, tempered_logits
 from rnnkit.errors import UserError
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig

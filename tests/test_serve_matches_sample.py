@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rnnkit.data.vocab import Vocab
-from rnnkit.decode.sample import GumbelDraw, filter_probs, sample
+from rnnkit.decode.sampler import GumbelDraw, filter_probs, sample
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.viz.serve import Generator
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rnnkit import CharRNN, ModelConfig
-from rnnkit.decode.sample import filter_probs, sample
+from rnnkit.decode.sampler import filter_probs, sample
 from rnnkit.models.stream_step import ModelStream, StreamStep, stream_for
 from rnnkit.nn.softmax_cross_entropy import softmax
 

@@ -7,7 +7,7 @@ import pytest
 
 from rnnkit.data.padding import minibatches, pad_batch, teacher_forcing
 from rnnkit.data.token_vocab import BOS, EOS
-from rnnkit.decode.task_decoding import step_logprobs
+from rnnkit.decode.beam_search import step_logprobs
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig

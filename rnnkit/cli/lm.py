@@ -11,7 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from rnnkit.data.corpus import iter_text_file
-from rnnkit.decode.sample import beam_search, sample
+from rnnkit.decode.sampler import beam_search, sample
 from rnnkit.errors import UserError
 from rnnkit.nn.init import INPUT_INITS, RECURRENT_INITS
 from rnnkit.torch import distributed

@@ -24,7 +24,7 @@ import numpy as np
 
 from rnnkit.data.padding import resolve_mask, teacher_forcing
 from rnnkit.data.token_vocab import BOS, EOS, PAD
-from rnnkit.decode import task_decoding as decoding
+from rnnkit.decode import beam_search as decoding
 from rnnkit.nn.embedding import Embedding
 from rnnkit.nn.init import check_input_init, redraw_onehot_input
 from rnnkit.nn.linear import Linear

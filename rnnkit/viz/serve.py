@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from rnnkit.decode.sample import GumbelDraw, filter_probs
+from rnnkit.decode.sampler import GumbelDraw, filter_probs
 from rnnkit.errors import UserError
 from rnnkit.models.stream_step import stream_for
 from rnnkit.nn.softmax_cross_entropy import softmax

@@ -11,7 +11,7 @@ over the full vocabulary (the same numbers the training loss uses). Tokens in ``
     p_t(v) ∝ exp(logit_t(v) / τ)     over the tokens not banned,
 
 τ → 0 being greedy and τ = 1 the model's distribution. The division is done after
-subtracting the max logit (``rnnkit.decode.sample.tempered_logits``), so a τ as small as 1e-320
+subtracting the max logit (``rnnkit.decode.sampler.tempered_logits``), so a τ as small as 1e-320
 gives greedy's tokens rather than overflowing to NaN.
 
 Beam search keeps the ``beam`` most probable unfinished prefixes. Each step extends every
@@ -34,7 +34,7 @@ import numpy as np
 from rnnkit.errors import UserError
 from rnnkit.nn.softmax_cross_entropy import log_softmax
 
-from .sample import tempered_logits
+from .sampler import tempered_logits
 
 Step = Callable[[np.ndarray, np.ndarray, int], tuple]
 

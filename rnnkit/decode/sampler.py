@@ -24,7 +24,7 @@ def tempered_logits(logits: np.ndarray, temperature: float) -> np.ndarray:
     """logits (..., V) -> (logits - max) / temperature in float64, over the last axis.
 
     The shared temperature step of every sampler (``filter_probs`` here, ``rnnkit serve``,
-    and ``rnnkit.decode.task_decoding.sample``). Softmax is unchanged by a shift, so subtracting
+    and ``rnnkit.decode.beam_search.sample``). Softmax is unchanged by a shift, so subtracting
     the row's max changes nothing mathematically; doing it BEFORE the division is what
     keeps a tiny positive temperature safe. ``logits / 1e-320`` overflows to +inf, and the
     softmax's own ``inf - inf`` is NaN. Here the max becomes exactly 0 and every other entry
