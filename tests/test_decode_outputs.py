@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 
 from rnnkit.data.padding import pad_batch
-from rnnkit.decode.sampler import beam_search, sample
+from rnnkit.decode.forms import (
+    generator_greedy,
+    generator_sample,
+    seq2seq_beam_decode,
+    seq2seq_beam_search,
+    seq2seq_greedy,
+)
+from rnnkit.decode.lm import lm_beam_search, lm_sample
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
@@ -450,12 +457,12 @@ PRIME = np.array([1, 4, 2])
 @pytest.mark.parametrize("settings", sorted(LM_SAMPLE, key=str))
 def test_lm_sample(settings):
     temperature, top_k, top_p, greedy, seed = settings
-    assert sample(_lm(), PRIME, 40, temperature, top_k, top_p, greedy, seed) == LM_SAMPLE[settings]
+    assert lm_sample(_lm(), PRIME, 40, temperature, top_k, top_p, greedy, seed) == LM_SAMPLE[settings]
 
 
 @pytest.mark.parametrize("beam", sorted(LM_BEAM))
 def test_lm_beam_search(beam):
-    ids, score = beam_search(_lm(), PRIME, 20, beam)
+    ids, score = lm_beam_search(_lm(), PRIME, 20, beam)
     assert ids == LM_BEAM[beam][0]
     assert score == pytest.approx(LM_BEAM[beam][1], rel=1e-12)
 
@@ -471,13 +478,15 @@ COND = np.array([0, 1, 2, 1, 0, 2])
 @pytest.mark.parametrize("settings", sorted(GEN_SAMPLE, key=str))
 def test_generator_sample(settings):
     autoregressive, temperature, top_k, seed = settings
-    got = _generator(autoregressive).sample(COND, 10, np.random.default_rng(seed), temperature, top_k)
+    got = generator_sample(
+        _generator(autoregressive), COND, 10, np.random.default_rng(seed), temperature, top_k
+    )
     assert got == GEN_SAMPLE[settings]
 
 
 @pytest.mark.parametrize("autoregressive", [False, True])
 def test_generator_greedy(autoregressive):
-    seqs, scores = _generator(autoregressive).greedy(COND, 10)
+    seqs, scores = generator_greedy(_generator(autoregressive), COND, 10)
     assert seqs == GEN_GREEDY[autoregressive][0]
     np.testing.assert_allclose(scores, GEN_GREEDY[autoregressive][1], rtol=1e-12)
 
@@ -500,7 +509,7 @@ def _seq2seq(name):
 @pytest.mark.parametrize("name", SEQ2SEQ)
 def test_seq2seq_greedy(name):
     m, src, lengths = _seq2seq(name)
-    seqs, scores = m.greedy(src, src_lengths=lengths, max_len=9)
+    seqs, scores = seq2seq_greedy(m, src, src_lengths=lengths, max_len=9)
     assert seqs == S2S_GREEDY[name][0]
     np.testing.assert_allclose(scores, S2S_GREEDY[name][1], rtol=1e-12)
 
@@ -508,7 +517,7 @@ def test_seq2seq_greedy(name):
 @pytest.mark.parametrize("name,beam", sorted(S2S_BEAM))
 def test_seq2seq_beam_decode(name, beam):
     m, src, lengths = _seq2seq(name)
-    seqs, scores = m.beam_decode(src, src_lengths=lengths, beam=beam, max_len=9)
+    seqs, scores = seq2seq_beam_decode(m, src, src_lengths=lengths, beam=beam, max_len=9)
     assert seqs == S2S_BEAM[name, beam][0]
     np.testing.assert_allclose(scores, S2S_BEAM[name, beam][1], rtol=1e-12)
 
@@ -516,7 +525,7 @@ def test_seq2seq_beam_decode(name, beam):
 @pytest.mark.parametrize("name,length_penalty", sorted(S2S_HYPS))
 def test_seq2seq_beam_search_hypotheses(name, length_penalty):
     m, src, _ = _seq2seq(name)
-    hyps = m.beam_search(src[:3, :1], beam=4, max_len=7, length_penalty=length_penalty)
+    hyps = seq2seq_beam_search(m, src[:3, :1], beam=4, max_len=7, length_penalty=length_penalty)
     expected = S2S_HYPS[name, length_penalty]
     assert [h for h, _ in hyps] == [h for h, _ in expected]
     np.testing.assert_allclose([s for _, s in hyps], [s for _, s in expected], rtol=1e-12)

@@ -11,7 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from rnnkit.data.corpus import iter_text_file
-from rnnkit.decode.sampler import beam_search, sample
+from rnnkit.decode.lm import lm_beam_search, lm_sample
 from rnnkit.errors import UserError
 from rnnkit.nn.init import INPUT_INITS, RECURRENT_INITS
 from rnnkit.torch import distributed
@@ -228,7 +228,7 @@ def cmd_sample(args) -> int:
     out = sys.stdout
     out.write(prime)
     if args.beam:
-        ids, _ = beam_search(model, prime_ids, args.length, args.beam)
+        ids, _ = lm_beam_search(model, prime_ids, args.length, args.beam)
         out.write(vocab.decode(ids))
     else:
 
@@ -236,7 +236,7 @@ def cmd_sample(args) -> int:
             out.write(vocab.chars[c])
             out.flush()
 
-        sample(
+        lm_sample(
             model,
             prime_ids,
             args.length,

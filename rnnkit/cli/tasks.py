@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.decode.forms import generator_sample
 from rnnkit.errors import UserError
 from rnnkit.models.classifier import ClassifierConfig
 from rnnkit.models.generator import GeneratorConfig
@@ -340,8 +341,8 @@ def cmd_generate_sample(args) -> int:
     except ValueError as e:
         raise UserError(f"--label: {e}") from None
     rng = np.random.default_rng(args.seed)
-    seqs = model.sample(
-        np.full(args.n, label, dtype=np.int64), args.max_len, rng, args.temperature, args.top_k
+    seqs = generator_sample(
+        model, np.full(args.n, label, dtype=np.int64), args.max_len, rng, args.temperature, args.top_k
     )
     for s in seqs:
         print(form.vocab.decode(s))

@@ -1,30 +1,43 @@
-"""Autoregressive sampling: the model's output character becomes its next input.
+"""The one sampler: every decoder that emits one token at a time and feeds it back, for the
+character LM (``rnnkit sample``, ``rnnkit serve``) and the forms (``generate sample``, greedy
+seq2seq decoding). Three pieces, each written once:
 
-    p_t = softmax(y_t / temperature),   c_{t+1} ~ p_t   (after optional top-k / top-p filtering)
+- **The distribution** (``filter_logits``). Tokens that are never outputs (PAD, BOS) are
+  banned, then
 
-  computed as softmax((y_t - max y_t) / temperature), so that a tiny temperature tends to
-  greedy instead of overflowing to NaN (``tempered_logits``)
+      p_t(v) ∝ exp(y_t(v) / τ)          temperature τ > 0
 
-- greedy: c_{t+1} = argmax y_t
-- top-k: sample among the k most likely characters
-- top-p (nucleus): sample among the smallest set whose probability reaches p
-- beam search: keep the ``beam`` most likely continuations by total log-probability;
-  returns the best one at the end (so it cannot stream)
+  optionally kept to the k most likely tokens (top-k) or to the smallest set whose
+  probability reaches p (top-p, the nucleus). It is computed as softmax((y_t - max y_t) / τ),
+  so that a tiny temperature tends to greedy instead of overflowing to NaN
+  (``tempered_logits``).
+- **The draw**, one token per stream. ``greedy_ids`` takes argmax_v y_t(v). A random draw is
+  exact sampling from p_t, done one of two ways, each kept because its output for a seed is
+  pinned: ``GumbelDraw`` (Gumbel-max, the LM's one stream, a few NumPy calls a character) and
+  ``InverseCDFDraw`` (one uniform per stream and step, the forms' B streams).
+- **The loop** (``sample_tokens``): draw, feed the token back through the model's
+  ``step(ids, h) -> (logits, h)``, repeat; for a fixed number of tokens (the LM) or until
+  every stream has emitted EOS (the forms).
+
+Beam search, the decoder that keeps several continuations, is ``beam_search.py``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+
 import numpy as np
 
-from rnnkit.models.stream_step import stream_for
 from rnnkit.nn.softmax_cross_entropy import log_softmax, softmax
 
+Step = Callable[[np.ndarray, np.ndarray], tuple]  # step(ids (B,), h) -> (logits (B, V), h)
 
+
+# ------------------------------------------------------------------------ the distribution
 def tempered_logits(logits: np.ndarray, temperature: float) -> np.ndarray:
     """logits (..., V) -> (logits - max) / temperature in float64, over the last axis.
 
-    The shared temperature step of every sampler (``filter_probs`` here, ``rnnkit serve``,
-    and ``rnnkit.decode.beam_search.sample``). Softmax is unchanged by a shift, so subtracting
+    The temperature step of every sampler. Softmax is unchanged by a shift, so subtracting
     the row's max changes nothing mathematically; doing it BEFORE the division is what
     keeps a tiny positive temperature safe. ``logits / 1e-320`` overflows to +inf, and the
     softmax's own ``inf - inf`` is NaN. Here the max becomes exactly 0 and every other entry
@@ -39,35 +52,64 @@ def tempered_logits(logits: np.ndarray, temperature: float) -> np.ndarray:
         return (z - z.max(axis=-1, keepdims=True)) / temperature
 
 
+def step_logprobs(logits: np.ndarray, banned: Sequence[int] = ()) -> np.ndarray:
+    """logits (k, V) -> log p (k, V) in float64, banned tokens at -inf (not renormalised).
+
+    The model's own log-probabilities: what beam search and greedy decoding score with.
+    """
+    lp = log_softmax(np.asarray(logits, dtype=np.float64))
+    if len(banned):
+        lp[:, list(banned)] = -np.inf
+    return lp
+
+
+def filter_logits(
+    logits: np.ndarray,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    banned: Sequence[int] = (),
+) -> np.ndarray:
+    """logits (..., V) -> log p_t (..., V) in float64: the distribution a random draw samples.
+
+    In order: ``banned`` tokens to -inf, the temperature (``tempered_logits``), log-softmax,
+    top-k (ties with the k-th are kept), top-p. What a filter removes is -inf; what it keeps
+    is not renormalised (each draw normalises, or needs no normalising). Never NaN for a
+    temperature > 0: too small a one gives the greedy one-hot.
+    """
+    z = np.array(logits, dtype=np.float64)  # a copy: the ban writes into it
+    if len(banned):
+        # Ban BEFORE tempering, so the max that tempered_logits shifts to 0 is an allowed
+        # token's: with a tiny temperature every other entry goes to -inf, and banning the
+        # only finite one afterwards would leave a row of -inf (NaN probabilities).
+        z[..., list(banned)] = -np.inf
+    lp = log_softmax(tempered_logits(z, temperature))
+    if 0 < top_k < lp.shape[-1]:
+        kth = np.sort(lp, axis=-1)[..., -top_k, None]  # (..., 1) the k-th largest
+        lp = np.where(lp >= kth, lp, -np.inf)
+    if top_p < 1.0:
+        order = np.argsort(-lp, axis=-1)  # most probable first
+        cum = np.cumsum(np.exp(np.take_along_axis(lp, order, axis=-1)), axis=-1)  # (..., V)
+        kept = (cum < top_p * cum[..., -1:]).sum(axis=-1, keepdims=True) + 1  # the first to reach p
+        rank = np.argsort(order, axis=-1)  # each token's place in that order
+        lp = np.where(rank < kept, lp, -np.inf)
+    return lp
+
+
 def filter_probs(
     logits: np.ndarray, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0
 ) -> np.ndarray:
-    """logits (V,) -> a probability vector (V,) after temperature, top-k and top-p.
-
-    Never NaN for any temperature > 0 (see ``tempered_logits``): a temperature too small
-    to represent the scaled logits gives the one-hot greedy distribution.
-    """
-    p = softmax(tempered_logits(logits, temperature))
-    if 0 < top_k < p.size:
-        kth = np.partition(p, -top_k)[-top_k]
-        p = np.where(p >= kth, p, 0.0)
-    if top_p < 1.0:
-        order = np.argsort(-p)
-        cum = np.cumsum(p[order])
-        keep = order[: int(np.searchsorted(cum, top_p * cum[-1])) + 1]
-        mask = np.zeros_like(p, dtype=bool)
-        mask[keep] = True
-        p = np.where(mask, p, 0.0)
-    return p / p.sum()
+    """logits (..., V) -> p_t (..., V), ``filter_logits`` normalised to probabilities."""
+    return softmax(filter_logits(logits, temperature, top_k, top_p))
 
 
-def warm_up(model, prime_ids: np.ndarray):
-    """Feed the prime through the model: returns (logits for the next char (V,), state (L, 1, H))."""
-    h = model.zero_state(1)
-    logits = None
-    for c in prime_ids:
-        logits, h = model.step(np.array([c]), h)
-    return logits[0], h
+# ------------------------------------------------------------------------------- the draw
+def greedy_ids(logits: np.ndarray, banned: Sequence[int] = ()) -> np.ndarray:
+    """logits (..., V) -> the most likely token of each row (...,), among those not banned."""
+    if len(banned):
+        logits = np.array(logits, dtype=np.float64)  # a copy for the ban
+        logits[..., list(banned)] = -np.inf
+    return logits.argmax(axis=-1)
 
 
 def gumbel_blocks(rng: np.random.Generator, V: int, n: int, block: int = 1024):
@@ -79,8 +121,8 @@ def gumbel_blocks(rng: np.random.Generator, V: int, n: int, block: int = 1024):
 
 
 class GumbelDraw:
-    """Draws one character per call from a stream of logits: the sampler of ``sample`` and
-    of ``rnnkit serve`` (so both give the same text for the same seed and options).
+    """Draws one token from one stream's logits (V,) per call: the LM's draw, in ``rnnkit
+    sample`` and ``rnnkit serve`` alike (so both give the same text for a seed).
 
     With g_i ~ Gumbel(0, 1) i.i.d.,
 
@@ -90,16 +132,14 @@ class GumbelDraw:
     the argmax. So one draw is: subtract the max, divide by the temperature, add noise, argmax
     (``tempered_logits``' computation, done in place in a float64 buffer): about five NumPy
     calls instead of a softmax, a cumulative sum and a search. With top-k / top-p, log p
-    comes from ``filter_probs`` (log 0 = -inf excludes the filtered characters). ``greedy``
-    takes the argmax and draws no noise. The noise for ``length`` draws comes from one
-    ``np.random.default_rng(seed)``, a block at a time; it is drawn for at most ``length``
-    calls (the next one raises ``StopIteration``). ``sample`` and ``serve`` give the same text
-    for a seed when they step the same model the same way (the NumPy engine's ``StreamStep``).
+    comes from ``filter_logits`` (-inf excludes the filtered tokens). The noise for
+    ``length`` draws comes from one ``np.random.default_rng(seed)``, a block at a time; it is
+    drawn for at most ``length`` calls (the next one raises ``StopIteration``).
 
-    Call it inside ``np.errstate(over="ignore", divide="ignore")``: the division may overflow
-    to -inf for a tiny temperature (the intended greedy limit), and log 0 = -inf marks what
-    top-k / top-p filtered out. The caller enters that state once for a whole loop, because
-    entering it costs about a microsecond, a noticeable share of one character's step.
+    Call it inside ``np.errstate(over="ignore")``: the division may overflow to -inf for a
+    tiny temperature (the intended greedy limit). The caller enters that state once for a
+    whole loop, because entering it costs about a microsecond, a noticeable share of one
+    character's step.
     """
 
     def __init__(
@@ -109,21 +149,18 @@ class GumbelDraw:
         temperature: float = 1.0,
         top_k: int = 0,
         top_p: float = 1.0,
-        greedy: bool = False,
         seed: int | None = None,
     ):
-        self.temperature, self.top_k, self.top_p, self.greedy = temperature, top_k, top_p, greedy
+        self.temperature, self.top_k, self.top_p = temperature, top_k, top_p
         self.filtered = 0 < top_k < V or top_p < 1.0
         self.z = np.empty(V, dtype=np.float64)  # (V,) draw buffer
-        self.noise = gumbel_blocks(np.random.default_rng(seed), V, 0 if greedy else length)
+        self.noise = gumbel_blocks(np.random.default_rng(seed), V, length)
 
     def __call__(self, logits: np.ndarray) -> int:
         """logits (V,) -> the drawn id."""
-        if self.greedy:
-            return int(logits.argmax())
         z = self.z
         if self.filtered:
-            np.log(filter_probs(logits, self.temperature, self.top_k, self.top_p), out=z)
+            np.copyto(z, filter_logits(logits, self.temperature, self.top_k, self.top_p))
         else:
             np.copyto(z, logits)
             z -= z[z.argmax()]  # argmax + index: a small array's max() is slower
@@ -133,53 +170,63 @@ class GumbelDraw:
         return int(z.argmax())
 
 
-def sample(
-    model,
-    prime_ids: np.ndarray,
-    length: int,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    greedy: bool = False,
-    seed: int | None = None,
-    emit=None,
-) -> list[int]:
-    """Generate ``length`` ids after ``prime_ids`` (non-empty). ``emit(id)`` is called per id.
+class InverseCDFDraw:
+    """Draws one token per row of logits (B, V): the forms' draw (``generate sample``).
 
-    Each id is drawn by ``GumbelDraw`` (exact sampling from the tempered, filtered softmax);
-    the model is stepped by ``stream_for(model)`` (``StreamStep`` for the NumPy engine).
+    Row b's token is the first whose cumulative probability under p_t (``filter_logits``)
+    exceeds u_b ~ U[0, 1): one ``rng.random(B)`` per step, for every row, ended or not.
     """
-    stream = stream_for(model)
-    for c in prime_ids:
-        logits = stream.step(int(c))
-    draw = GumbelDraw(len(logits), length, temperature, top_k, top_p, greedy, seed)
-    out = []
-    with np.errstate(over="ignore", divide="ignore"):  # see GumbelDraw
-        for _ in range(length):
-            c = draw(logits)
-            out.append(c)
-            if emit is not None:
-                emit(c)
-            logits = stream.step(c)
-    return out
+
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        banned: Sequence[int] = (),
+    ):
+        self.rng = rng
+        self.temperature, self.top_k, self.top_p, self.banned = temperature, top_k, top_p, banned
+
+    def __call__(self, logits: np.ndarray) -> np.ndarray:
+        """logits (B, V) -> the drawn ids (B,)."""
+        lp = filter_logits(logits, self.temperature, self.top_k, self.top_p, self.banned)  # (B, V)
+        p = np.exp(lp - lp.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        u = self.rng.random(len(p))[:, None]  # (B, 1)
+        return np.minimum((p.cumsum(axis=1) < u).sum(axis=1), p.shape[1] - 1)  # (B,)
 
 
-def beam_search(model, prime_ids: np.ndarray, length: int, beam: int) -> tuple[list[int], float]:
-    """The most likely continuation found with ``beam`` hypotheses: (ids, total log-prob)."""
-    logits, h = warm_up(model, prime_ids)
-    seqs = [[]]
-    scores = np.zeros(1)  # (K,)
-    logp = log_softmax(logits[None].astype(np.float64))  # (K, V)
-    for _ in range(length):
-        V = logp.shape[1]
-        cand = (scores[:, None] + logp).ravel()  # (K*V,)
-        k = min(beam, cand.size)
-        top = np.argpartition(-cand, k - 1)[:k]
-        top = top[np.argsort(-cand[top], kind="stable")]
-        src, c = top // V, top % V
-        seqs = [seqs[s] + [int(ci)] for s, ci in zip(src, c)]
-        scores = cand[top]
-        h = h[:, src]  # (L, K, H)
-        logits, h = model.step(c, h)
-        logp = log_softmax(logits.astype(np.float64))
-    return seqs[0], float(scores[0])
+# ------------------------------------------------------------------------------- the loop
+def sample_tokens(
+    step: Step,
+    logits: np.ndarray,
+    h,
+    max_len: int,
+    draw: Callable[[np.ndarray], np.ndarray],
+    eos_id: int | None = None,
+) -> Iterator[tuple]:
+    """Autoregressive sampling: draw a token from ``logits``, feed it back, repeat.
+
+    ``logits`` are the first token's and ``h`` the state they came with; ``step(ids, h) ->
+    (logits, h)`` is the model's step. Shapes are the caller's: B streams ((B, V) logits,
+    (B,) ids, h with the batch on axis 1), or one stream with an int id and (V,) logits (the
+    LM's fused ``StreamStep``, which keeps its own state: h is None).
+
+    Yields (ids, logits after feeding them back), at most ``max_len`` times. With ``eos_id`` a
+    stream ends at its first EOS; once every stream has ended, the last ids come with logits
+    None and nothing more runs. Ended streams are still drawn and fed (the caller ignores
+    their ids), so a stream's draws for a seed do not depend on when the others end.
+    Generation stops wherever the caller stops iterating. With a ``GumbelDraw``, iterate
+    under its errstate.
+    """
+    ended = False
+    for _ in range(max_len):
+        ids = draw(logits)
+        if eos_id is not None:
+            ended = ended | (ids == eos_id)
+            if np.all(ended):
+                yield ids, None
+                return
+        logits, h = step(ids, h)
+        yield ids, logits
