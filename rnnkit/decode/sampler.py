@@ -88,11 +88,11 @@ def filter_logits(
         kth = np.sort(lp, axis=-1)[..., -top_k, None]  # (..., 1) the k-th largest
         lp = np.where(lp >= kth, lp, -np.inf)
     if top_p < 1.0:
-        order = np.argsort(-lp, axis=-1)  # most probable first
-        cum = np.cumsum(np.exp(np.take_along_axis(lp, order, axis=-1)), axis=-1)  # (..., V)
-        kept = (cum < top_p * cum[..., -1:]).sum(axis=-1, keepdims=True) + 1  # the first to reach p
-        rank = np.argsort(order, axis=-1)  # each token's place in that order
-        lp = np.where(rank < kept, lp, -np.inf)
+        rows = lp.reshape(-1, lp.shape[-1])  # (N, V)
+        for row, order in zip(rows, np.argsort(-rows, axis=-1)):  # most probable first
+            cum = np.cumsum(np.exp(row[order]))
+            row[order[np.searchsorted(cum, top_p * cum[-1]) + 1 :]] = -np.inf  # past the first to reach p
+        lp = rows.reshape(lp.shape)
     return lp
 
 
@@ -213,20 +213,23 @@ def sample_tokens(
     (B,) ids, h with the batch on axis 1), or one stream with an int id and (V,) logits (the
     LM's fused ``StreamStep``, which keeps its own state: h is None).
 
-    Yields (ids, logits after feeding them back), at most ``max_len`` times. With ``eos_id`` a
-    stream ends at its first EOS; once every stream has ended, the last ids come with logits
-    None and nothing more runs. Ended streams are still drawn and fed (the caller ignores
+    Yields (ids, the logits after feeding them back) at most ``max_len`` times. The last ids
+    come with logits None: they are not fed, since no draw would use the result. That is
+    after ``max_len`` tokens, or, with ``eos_id``, once every stream has emitted EOS (a
+    stream ends at its first). Ended streams are still drawn and fed (the caller ignores
     their ids), so a stream's draws for a seed do not depend on when the others end.
-    Generation stops wherever the caller stops iterating. With a ``GumbelDraw``, iterate
-    under its errstate.
+    Generation also stops wherever the caller stops iterating. With a ``GumbelDraw``,
+    iterate under its errstate.
     """
     ended = False
-    for _ in range(max_len):
+    for t in range(max_len):
         ids = draw(logits)
+        last = t + 1 == max_len
         if eos_id is not None:
             ended = ended | (ids == eos_id)
-            if np.all(ended):
-                yield ids, None
-                return
+            last = last or np.all(ended)
+        if last:
+            yield ids, None
+            return
         logits, h = step(ids, h)
         yield ids, logits

@@ -165,6 +165,8 @@ class Generator:
             # errstate around each draw only, not across the yield (see GumbelDraw)
             with np.errstate(over="ignore"):
                 c, logits = next(chars)  # c was drawn from p and fed: logits are the next char's
+            if logits is None:  # the last char: the loop does not feed it, the page shows it fed
+                logits = stream.step(c)
             yield self._event(c, stream.state, logits, False, p[c])
             p = filter_probs(logits, temperature, top_k)  # now: the next step overwrites logits
             if self.delay_s:
