@@ -339,7 +339,7 @@ def render_markdown(cmd, info, train, sampling, memory, tvT, memT, plots) -> str
             "## Sampling (one stream)",
             "",
             f"H={sampling['H']}, L={sampling['L']}, {sampling['n']} characters per call, each drawn from the "
-            "softmax and fed back. rnnkit: `rnnkit.decode.sample.sample` (the `rnnkit sample` path: fused "
+            "softmax and fed back. rnnkit: `rnnkit.decode.lm.lm_sample` (the `rnnkit sample` path: fused "
             "`StreamStep` + Gumbel-max draw); PyTorch: `nn.RNN` + `Linear` "
             "step loop under `no_grad` with `torch.multinomial`; JAX: one jitted step (cell + "
             "`random.categorical`) called per character.",

@@ -256,10 +256,10 @@ def jax_train(H, L, B, T, V=65, seed=0):
 
 # ---------------------------------------------------------------------------- sampling
 def rnnkit_sampler(H, L, V=65, seed=0):
-    """One stream through the library's own ``rnnkit.decode.sample.sample`` (the path ``rnnkit sample``
+    """One stream through the library's own ``rnnkit.decode.lm.lm_sample`` (the path ``rnnkit sample``
     runs): fused ``StreamStep`` + Gumbel-max draw from the softmax. Returns sample(n)."""
     from rnnkit import CharRNN, ModelConfig
-    from rnnkit.decode.sample import sample as rnnkit_sample
+    from rnnkit.decode.lm import lm_sample as rnnkit_sample
 
     model = CharRNN(ModelConfig(vocab_size=V, hidden=H, layers=L), seed=seed)
     prime = np.zeros(1, dtype=np.int64)

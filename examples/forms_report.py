@@ -18,6 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rnnkit.cli.tasks import load_task  # noqa: E402
+from rnnkit.decode.forms import generator_sample
 from rnnkit.models import baselines
 from rnnkit.tasks import tsv  # noqa: E402
 from rnnkit.train import task_metrics as metrics
@@ -48,7 +49,7 @@ def cmd_wordgen(args):
     rows, all_ok, all_new = {}, [], []
     for lab in gform.labels.labels:
         k = gform.labels.index[lab]
-        seqs = gmodel.sample(np.full(args.n, k, dtype=np.int64), 40, rng, args.temperature)
+        seqs = generator_sample(gmodel, np.full(args.n, k, dtype=np.int64), 40, rng, args.temperature)
         ws = [gform.vocab.decode(s) or " " for s in seqs]
         pred = [cform.labels.labels[i] for i in cform.probs(cmodel, ws).argmax(axis=1)]
         ok = [p == lab for p in pred]

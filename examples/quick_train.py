@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rnnkit.data.padding import minibatches, pad_batch, teacher_forcing  # noqa: E402
 from rnnkit.data.token_vocab import LabelSet, TokenVocab  # noqa: E402
+from rnnkit.decode.forms import generator_sample, seq2seq_beam_decode, seq2seq_greedy
 from rnnkit.models import baselines
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier  # noqa: E402
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig  # noqa: E402
@@ -138,9 +139,9 @@ def g2p(args):
         for idx in batched(len(te_s)):
             src, lengths, _ = pad_batch([sv.encode(te_s[i]) for i in idx])
             out = (
-                m.greedy(src, src_lengths=lengths, max_len=30)[0]
+                seq2seq_greedy(m, src, src_lengths=lengths, max_len=30)[0]
                 if beam == 1
-                else m.beam_decode(src, src_lengths=lengths, beam=beam, max_len=30)[0]
+                else seq2seq_beam_decode(m, src, src_lengths=lengths, beam=beam, max_len=30)[0]
             )
             hyps += [tv.decode(h, sep=" ").split() for h in out]
         print(
@@ -182,7 +183,7 @@ def wordgen(args):
     rng = np.random.default_rng(args.seed)
     print(f"steps {steps}  held-out NLL {total / count:.4f} nats/char (chars and EOS)")
     for lab in labels.labels:
-        words = [vocab.decode(s) for s in m.sample(np.full(200, labels.index[lab]), 30, rng)]
+        words = [vocab.decode(s) for s in generator_sample(m, np.full(200, labels.index[lab]), 30, rng)]
         novel = np.mean([w not in seen for w in words])
         print(f"  {lab}: novel {novel:.2f}  e.g. {' '.join(words[:6])}")
 

@@ -24,9 +24,8 @@ ORDER = ["nn", "optim", "data", "models", "decode", "torch", "train", "viz", "cl
 HEAVY = {"torch", "tqdm", "safetensors", "matplotlib"}
 
 # Known breaks of the order, each to be removed when its fix lands (the test below fails
-# once an allowance is no longer needed). The models call the decoders (greedy, beam search,
-# sampling) of the layer above them; issue 16 moves that call out of rnnkit/models.
-KNOWN = {("rnnkit/models/generator.py", "decode"), ("rnnkit/models/seq2seq.py", "decode")}
+# once an allowance is no longer needed). None today.
+KNOWN: set[tuple[str, str]] = set()
 
 
 def _package(path: Path, root: Path) -> list[str]:

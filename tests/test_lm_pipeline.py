@@ -11,7 +11,8 @@ import pytest
 from rnnkit.data.batcher import StreamBatcher
 from rnnkit.data.corpus import load_prepared, prepare
 from rnnkit.data.vocab import Vocab
-from rnnkit.decode.sample import beam_search, filter_probs, sample
+from rnnkit.decode.lm import lm_beam_search, lm_sample
+from rnnkit.decode.sampler import filter_probs
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.optim.schedule import learning_rate
 from rnnkit.train.evaluate import evaluate_ids
@@ -105,8 +106,8 @@ def small_model(V=7, seed=0):
 def test_sampling_is_seeded_and_greedy_is_argmax():
     m = small_model()
     prime = np.array([1, 2])
-    assert sample(m, prime, 30, seed=3) == sample(m, prime, 30, seed=3)
-    g = sample(m, prime, 10, greedy=True)
+    assert lm_sample(m, prime, 30, seed=3) == lm_sample(m, prime, 30, seed=3)
+    g = lm_sample(m, prime, 10, greedy=True)
     logits, h = m.step(np.array([1]), m.zero_state(1))
     logits, h = m.step(np.array([2]), h)
     assert g[0] == int(np.argmax(logits[0]))
@@ -127,10 +128,10 @@ def _logprob(m, prime, cont):
 def test_beam_search_scores_match_and_beat_greedy():
     m = small_model(seed=4)
     prime = np.array([3])
-    g = sample(m, prime, 8, greedy=True)
-    b1, s1 = beam_search(m, prime, 8, beam=1)
+    g = lm_sample(m, prime, 8, greedy=True)
+    b1, s1 = lm_beam_search(m, prime, 8, beam=1)
     assert b1 == g  # beam 1 is greedy
-    b5, s5 = beam_search(m, prime, 8, beam=5)
+    b5, s5 = lm_beam_search(m, prime, 8, beam=5)
     assert s5 == pytest.approx(_logprob(m, prime, b5), abs=1e-4)  # reported score is the real log-prob
     assert s5 >= _logprob(m, prime, g) - 1e-6
 

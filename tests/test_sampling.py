@@ -3,7 +3,7 @@
 A positive temperature so small that ``logits / temperature`` overflows (1e-320) gave NaN
 probabilities: a crash in ``rnnkit sample`` and ``rnnkit serve``, blank output in
 ``rnnkit generate sample``. The max logit is now subtracted before the division
-(``rnnkit.decode.sample.tempered_logits``), so a tiny temperature gives greedy's output, and a
+(``rnnkit.decode.sampler.tempered_logits``), so a tiny temperature gives greedy's output, and a
 normal one gives the same numbers as before.
 """
 
@@ -16,8 +16,9 @@ import pytest
 from helpers import TINY, assert_one_line_error, rnnkit, write_text
 
 from rnnkit.data.vocab import Vocab
-from rnnkit.decode import task_decoding as decoding
-from rnnkit.decode.sample import filter_probs, sample, tempered_logits
+from rnnkit.decode.forms import generator_greedy, generator_sample
+from rnnkit.decode.lm import lm_sample
+from rnnkit.decode.sampler import InverseCDFDraw, filter_probs, greedy_ids, sample_tokens, tempered_logits
 from rnnkit.errors import UserError
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
@@ -99,9 +100,9 @@ def _lm(V=7, seed=0):
 @pytest.mark.parametrize("temperature", TINY_TEMPERATURES)
 def test_lm_sample_with_a_tiny_temperature_is_greedy(temperature):
     m, prime = _lm(), np.array([1, 2])
-    greedy = sample(m, prime, 40, greedy=True)
-    assert sample(m, prime, 40, temperature=temperature, seed=3) == greedy
-    assert sample(m, prime, 40, temperature=temperature, top_k=3, top_p=0.9, seed=3) == greedy
+    greedy = lm_sample(m, prime, 40, greedy=True)
+    assert lm_sample(m, prime, 40, temperature=temperature, seed=3) == greedy
+    assert lm_sample(m, prime, 40, temperature=temperature, top_k=3, top_p=0.9, seed=3) == greedy
 
 
 @pytest.mark.parametrize("temperature", TINY_TEMPERATURES)
@@ -111,7 +112,7 @@ def test_serve_stream_with_a_tiny_temperature_is_greedy(temperature):
     gen = Generator(m, vocab)
     args = gen.parse({"prime": "ab", "temperature": temperature, "top_k": 0, "length": 30, "seed": 5})
     events = [e for e in gen.stream(**args) if e["type"] == "char" and not e["prime"]]
-    assert "".join(e["ch"] for e in events) == vocab.decode(sample(m, vocab.encode("ab"), 30, greedy=True))
+    assert "".join(e["ch"] for e in events) == vocab.decode(lm_sample(m, vocab.encode("ab"), 30, greedy=True))
     assert all(e["p"] == 1.0 for e in events)
 
 
@@ -124,33 +125,24 @@ def _task_generator():
 @pytest.mark.parametrize("temperature", TINY_TEMPERATURES)
 def test_task_sample_with_a_tiny_temperature_is_greedy(temperature):
     m, cond = _task_generator(), np.array([0, 1, 1, 0])
-    greedy, _ = m.greedy(cond, 12)
-    assert m.sample(cond, 12, np.random.default_rng(0), temperature) == greedy
-    assert m.sample(cond, 12, np.random.default_rng(0), temperature, top_k=3) == greedy
+    greedy, _ = generator_greedy(m, cond, 12)
+    assert generator_sample(m, cond, 12, np.random.default_rng(0), temperature) == greedy
+    assert generator_sample(m, cond, 12, np.random.default_rng(0), temperature, top_k=3) == greedy
 
 
 def _fixed_step(logits):
     """A decoding step that always returns ``logits`` (B, V): no model needed."""
-    return lambda prev, h, t: (np.array(logits, dtype=np.float64), h)
+    return lambda ids, h: (np.array(logits, dtype=np.float64), h)
 
 
 def test_task_sample_bans_before_tempering():
     """The most likely token is banned (PAD): a tiny temperature must still emit the best
     allowed token, not a row of NaN (which decoded to blank output)."""
-    logits = [[9.0, 0.5, 3.0, 1.0]]  # 0 banned; best allowed 2; EOS is 3
-    step, h0 = _fixed_step(logits), np.zeros((1, 1, 2))
-    got = decoding.sample(
-        step,
-        h0,
-        bos_id=1,
-        eos_id=3,
-        max_len=5,
-        rng=np.random.default_rng(0),
-        temperature=1e-320,
-        banned=[0, 1],
-    )
-    assert got == [[2, 2, 2, 2, 2]]
-    assert got == decoding.greedy_decode(step, h0, 1, 3, 5, banned=[0, 1])[0]
+    logits = np.array([[9.0, 0.5, 3.0, 1.0]])  # 0 banned; best allowed 2; EOS is 3
+    draw = InverseCDFDraw(np.random.default_rng(0), temperature=1e-320, banned=[0, 1])
+    got = [ids.tolist() for ids, _ in sample_tokens(_fixed_step(logits), logits, None, 5, draw, eos_id=3)]
+    assert got == [[2]] * 5
+    assert got == [greedy_ids(logits, banned=[0, 1]).tolist()] * 5
 
 
 def _old_task_sample(step, h0, bos_id, eos_id, max_len, rng, temperature, top_k, banned):
@@ -184,19 +176,23 @@ def _old_task_sample(step, h0, bos_id, eos_id, max_len, rng, temperature, top_k,
 @pytest.mark.parametrize("temperature,top_k", [(0.3, 0), (0.8, 0), (1.0, 3), (4.0, 0)])
 def test_task_sample_at_normal_temperatures_is_unchanged(temperature, top_k):
     m, cond = _task_generator(), np.array([0, 1, 0, 1, 1, 0])
-    step, B = m._stepper(cond)
-    h0, cfg = m.zero_state(B), m.cfg
+    c, _ = m.condition(cond)
+
+    def step(prev, h, t):  # the old decoder's step: the condition at t = 0 only
+        return m.step(prev, h, c if t == 0 else None)
+
+    h0, cfg = m.zero_state(len(cond)), m.cfg
     old = _old_task_sample(
         step, h0, cfg.bos_id, cfg.eos_id, 15, np.random.default_rng(7), temperature, top_k, m.banned
     )
-    assert m.sample(cond, 15, np.random.default_rng(7), temperature, top_k) == old
+    assert generator_sample(m, cond, 15, np.random.default_rng(7), temperature, top_k) == old
 
 
 def test_task_sample_zero_is_greedy_and_nan_is_refused():
     m, cond = _task_generator(), np.array([0, 1])
-    assert m.sample(cond, 10, np.random.default_rng(0), 0.0) == m.greedy(cond, 10)[0]
+    assert generator_sample(m, cond, 10, np.random.default_rng(0), 0.0) == generator_greedy(m, cond, 10)[0]
     with pytest.raises(UserError, match="temperature"):
-        m.sample(cond, 10, np.random.default_rng(0), float("nan"))
+        generator_sample(m, cond, 10, np.random.default_rng(0), float("nan"))
 
 
 @pytest.fixture(scope="module")

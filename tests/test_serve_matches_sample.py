@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from rnnkit.data.vocab import Vocab
-from rnnkit.decode.sample import GumbelDraw, filter_probs, sample
+from rnnkit.decode.lm import lm_sample
+from rnnkit.decode.sampler import GumbelDraw, filter_probs
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.viz.serve import Generator
 
@@ -21,9 +22,11 @@ def test_serve_text_equals_sample_text_for_a_seed(temperature, top_k):
     args = gen.parse({"prime": "abc", "temperature": temperature, "top_k": top_k, "length": 60, "seed": 9})
     events = [e for e in gen.stream(**args) if e["type"] == "char"]
     served = "".join(e["ch"] for e in events if not e["prime"])
-    expected = vocab.decode(sample(m, vocab.encode("abc"), 60, temperature=temperature, top_k=top_k, seed=9))
+    expected = vocab.decode(
+        lm_sample(m, vocab.encode("abc"), 60, temperature=temperature, top_k=top_k, seed=9)
+    )
     assert served == expected
-    assert sample(m, vocab.encode("abc"), 60, temperature=temperature, top_k=top_k, seed=10) != sample(
+    assert lm_sample(m, vocab.encode("abc"), 60, temperature=temperature, top_k=top_k, seed=10) != lm_sample(
         m, vocab.encode("abc"), 60, temperature=temperature, top_k=top_k, seed=9
     )  # the seed matters
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from rnnkit import CharRNN, ModelConfig
-from rnnkit.decode.sample import filter_probs, sample
+from rnnkit.decode.lm import lm_sample
+from rnnkit.decode.sampler import filter_probs
 from rnnkit.models.stream_step import ModelStream, StreamStep, stream_for
 from rnnkit.nn.softmax_cross_entropy import softmax
 
@@ -75,7 +76,7 @@ def _frequencies(draws, V):
 def test_gumbel_max_draws_follow_the_tempered_softmax(temperature):
     logits = np.array([2.0, 1.0, 0.5, 0.0, -1.0, -3.0])
     n = 40_000
-    draws = sample(_FixedLogits(logits), np.array([0]), n, temperature=temperature, seed=1)
+    draws = lm_sample(_FixedLogits(logits), np.array([0]), n, temperature=temperature, seed=1)
     p = softmax(logits / temperature)
     # Each frequency is a mean of n Bernoulli(p_i): within 5 standard errors.
     assert np.all(np.abs(_frequencies(draws, 6) - p) <= 5 * np.sqrt(p * (1 - p) / n) + 1e-12)
@@ -85,7 +86,9 @@ def test_gumbel_max_draws_follow_the_tempered_softmax(temperature):
 def test_filtered_draws_follow_the_filtered_distribution(top_k, top_p):
     logits = np.array([2.0, 1.0, 0.5, 0.0, -1.0, -3.0])
     n = 30_000
-    draws = sample(_FixedLogits(logits), np.array([0]), n, temperature=0.8, top_k=top_k, top_p=top_p, seed=2)
+    draws = lm_sample(
+        _FixedLogits(logits), np.array([0]), n, temperature=0.8, top_k=top_k, top_p=top_p, seed=2
+    )
     p = filter_probs(logits, 0.8, top_k, top_p)
     f = _frequencies(draws, 6)
     assert np.all(f[p == 0] == 0)  # never a filtered character
@@ -93,10 +96,10 @@ def test_filtered_draws_follow_the_filtered_distribution(top_k, top_p):
 
 
 def test_sampling_the_real_model_equals_stepping_it_by_hand():
-    """``sample`` on the NumPy model = the plain ``CharRNN.step`` loop with the same noise."""
+    """``lm_sample`` on the NumPy model = the plain ``CharRNN.step`` loop with the same noise."""
     m = CharRNN(ModelConfig(vocab_size=9, hidden=12, layers=2), seed=4, dtype=np.float64)
     prime = np.array([1, 2, 3])
-    got = sample(m, prime, 50, temperature=0.7, seed=5)
+    got = lm_sample(m, prime, 50, temperature=0.7, seed=5)
     rng = np.random.default_rng(5)
     g = rng.gumbel(size=(50, 9))
     h = m.zero_state(1)

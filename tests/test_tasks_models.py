@@ -7,7 +7,15 @@ import pytest
 
 from rnnkit.data.padding import minibatches, pad_batch, teacher_forcing
 from rnnkit.data.token_vocab import BOS, EOS
-from rnnkit.decode.task_decoding import step_logprobs
+from rnnkit.decode.forms import (
+    generator_greedy,
+    generator_sample,
+    generator_start,
+    seq2seq_beam_decode,
+    seq2seq_beam_search,
+    seq2seq_greedy,
+)
+from rnnkit.decode.sampler import step_logprobs
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
@@ -153,8 +161,8 @@ def test_beam_one_equals_greedy(seed):
     rng = np.random.default_rng(seed)
     m = small_seq2seq(seed, bidirectional=bool(seed % 2))
     src, lengths, _ = pad_batch(rand_seqs(rng, 7, [3, 5, 2]))
-    g_seqs, g_scores = m.greedy(src, src_lengths=lengths, max_len=8)
-    b_seqs, b_scores = m.beam_decode(src, src_lengths=lengths, beam=1, max_len=8)
+    g_seqs, g_scores = seq2seq_greedy(m, src, src_lengths=lengths, max_len=8)
+    b_seqs, b_scores = seq2seq_beam_decode(m, src, src_lengths=lengths, beam=1, max_len=8)
     assert b_seqs == g_seqs
     np.testing.assert_allclose(b_scores, g_scores, rtol=1e-12)
 
@@ -164,8 +172,8 @@ def test_beam_finds_at_least_as_likely_as_greedy(seed):
     rng = np.random.default_rng(10 + seed)
     m = small_seq2seq(seed, embed=4)
     src, lengths, _ = pad_batch(rand_seqs(rng, 7, [4, 2, 3, 5]))
-    g_seqs, g_scores = m.greedy(src, src_lengths=lengths, max_len=12)
-    b_seqs, b_scores = m.beam_decode(src, src_lengths=lengths, beam=6, max_len=12)
+    g_seqs, g_scores = seq2seq_greedy(m, src, src_lengths=lengths, max_len=12)
+    b_seqs, b_scores = seq2seq_beam_decode(m, src, src_lengths=lengths, beam=6, max_len=12)
     assert (b_scores >= g_scores - 1e-12).all()
     # the scores are the model's log-probabilities: teacher forcing gives the same numbers
     done = [b for b in range(4) if len(b_seqs[b]) < 12]
@@ -182,8 +190,8 @@ def test_wide_beam_finds_the_most_probable_output():
 
     def score(tokens, ended):
         h, prev, total = h0, np.array([BOS]), 0.0
-        for t, tok in enumerate(list(tokens) + ([EOS] if ended else [])):
-            logits, h = m._step(prev, h, t)
+        for tok in list(tokens) + ([EOS] if ended else []):
+            logits, h = m.step(prev, h)
             total += step_logprobs(logits, m.banned)[0, tok]
             prev = np.array([tok])
         return total
@@ -191,7 +199,7 @@ def test_wide_beam_finds_the_most_probable_output():
     cands = [(s, True) for n in range(3) for s in itertools.product([4, 5], repeat=n)]
     cands += [(s, False) for s in itertools.product([4, 5], repeat=3)]
     best = max(cands, key=lambda c: score(*c))
-    hyps = m.beam_search(src, beam=16, max_len=3)
+    hyps = seq2seq_beam_search(m, src, beam=16, max_len=3)
     assert tuple(hyps[0][0]) == best[0]
     assert hyps[0][1] == pytest.approx(score(*best), rel=1e-12)
 
@@ -200,22 +208,21 @@ def test_generator_sampling_matches_the_model_distribution():
     m = ConditionedGenerator(
         GeneratorConfig(6, num_labels=2, hidden=4, autoregressive=True), seed=4, dtype=F64
     )
-    step, _ = m._stepper(np.array([1]))
-    logits, _ = step(np.array([BOS]), m.zero_state(1), 0)
+    logits, _ = generator_start(m, np.array([1]))  # the first char's
     lp = step_logprobs(logits, m.banned)[0]
     p = np.exp(lp) / np.exp(lp).sum()  # renormalised over allowed tokens
-    draws = m.sample(np.full(20000, 1), max_len=1, rng=np.random.default_rng(0))
+    draws = generator_sample(m, np.full(20000, 1), max_len=1, rng=np.random.default_rng(0))
     first = np.array([d[0] if d else EOS for d in draws])
     freq = np.bincount(first, minlength=6) / first.size
     np.testing.assert_allclose(freq, p, atol=0.015)
     assert freq[0] == 0 and freq[BOS] == 0  # PAD and BOS are never emitted
     # temperature 0 is greedy; the same rng state gives the same draws
     assert (
-        m.sample(np.array([0, 1]), 5, np.random.default_rng(1), temperature=0)
-        == m.greedy(np.array([0, 1]), 5)[0]
+        generator_sample(m, np.array([0, 1]), 5, np.random.default_rng(1), temperature=0)
+        == generator_greedy(m, np.array([0, 1]), 5)[0]
     )
-    assert m.sample(np.array([0, 1]), 5, np.random.default_rng(1)) == m.sample(
-        np.array([0, 1]), 5, np.random.default_rng(1)
+    assert generator_sample(m, np.array([0, 1]), 5, np.random.default_rng(1)) == generator_sample(
+        m, np.array([0, 1]), 5, np.random.default_rng(1)
     )
 
 
@@ -287,7 +294,7 @@ def test_generator_learns_a_word_per_label(autoregressive):
     dec_in, dec_out, mask = teacher_forcing(words)
     cond = np.array([0, 1])
     train(m, lambda r: None, lambda _: m.forward(cond, dec_out, mask, dec_in=dec_in), 80, lr=0.05)
-    assert m.greedy(cond, max_len=6)[0] == words
+    assert generator_greedy(m, cond, max_len=6)[0] == words
 
 
 def test_seq2seq_learns_to_reverse():
@@ -302,5 +309,5 @@ def test_seq2seq_learns_to_reverse():
 
     train(m, batches, lambda b: m.forward(b[0], b[2], b[3], src_lengths=b[1], dec_mask=b[4]), 150, lr=0.02)
     src, lengths, _ = pad_batch(data)
-    hyps, _ = m.greedy(src, src_lengths=lengths, max_len=6)
+    hyps, _ = seq2seq_greedy(m, src, src_lengths=lengths, max_len=6)
     assert np.mean([h == d[::-1] for h, d in zip(hyps, data)]) > 0.9

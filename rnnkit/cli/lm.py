@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rnnkit.cli.train_flags import add_train_flags
 from rnnkit.data.corpus import iter_text_file
-from rnnkit.decode.sample import beam_search, sample
+from rnnkit.decode.lm import lm_beam_search, lm_sample
 from rnnkit.errors import UserError
 from rnnkit.torch import distributed
 from rnnkit.torch.engines import require_torch
@@ -128,7 +128,7 @@ def cmd_sample(args) -> int:
     out = sys.stdout
     out.write(prime)
     if args.beam:
-        ids, _ = beam_search(model, prime_ids, args.length, args.beam)
+        ids, _ = lm_beam_search(model, prime_ids, args.length, args.beam)
         out.write(vocab.decode(ids))
     else:
 
@@ -136,7 +136,7 @@ def cmd_sample(args) -> int:
             out.write(vocab.chars[c])
             out.flush()
 
-        sample(
+        lm_sample(
             model,
             prime_ids,
             args.length,

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.cli.train_flags import add_train_flags
+from rnnkit.decode.forms import generator_sample
 from rnnkit.errors import UserError
 from rnnkit.models.classifier import ClassifierConfig
 from rnnkit.models.generator import GeneratorConfig
@@ -161,7 +162,8 @@ def _unknown_note(vocab, texts, what="input") -> None:
     if unk:
         shown = "".join(unk[:20])
         print(
-            f"rnnkit: note: {len(unk)} {what} character(s) not seen in training ({shown!r}) are read as <unk>",
+            f"rnnkit: note: {len(unk)} {what} character(s) not seen in training ({shown!r}) "
+            f"are read as <unk>",
             file=sys.stderr,
         )
 
@@ -174,7 +176,7 @@ def cmd_classify_predict(args) -> int:
     texts = _inputs(args)
     _unknown_note(form.vocab, texts)
     P = form.probs(model, texts)  # (N, K)
-    for t, p in zip(texts, P):
+    for p in P:
         if args.top > 1:
             order = np.argsort(-p)[: args.top]
             print("\t".join(f"{form.labels.labels[k]}\t{p[k]:.4f}" for k in order))
@@ -231,8 +233,8 @@ def cmd_generate_sample(args) -> int:
     except ValueError as e:
         raise UserError(f"--label: {e}") from None
     rng = np.random.default_rng(args.seed)
-    seqs = model.sample(
-        np.full(args.n, label, dtype=np.int64), args.max_len, rng, args.temperature, args.top_k
+    seqs = generator_sample(
+        model, np.full(args.n, label, dtype=np.int64), args.max_len, rng, args.temperature, args.top_k
     )
     for s in seqs:
         print(form.vocab.decode(s))
@@ -454,7 +456,8 @@ def add_parser(sub) -> None:
             p.add_argument(
                 "--space-after",
                 metavar="TAG",
-                help="print the text with a space after each character tagged TAG (space restoration: --space-after 1)",
+                help="print the text with a space after each character tagged TAG "
+                "(space restoration: --space-after 1)",
             )
             p.set_defaults(func=cmd_tag_predict)
             _eval_parser(

@@ -34,7 +34,6 @@ import numpy as np
 
 from rnnkit.data.padding import resolve_mask
 from rnnkit.data.token_vocab import BOS, EOS, PAD
-from rnnkit.decode import task_decoding as decoding
 from rnnkit.nn.dropout import dropout
 from rnnkit.nn.embedding import Embedding
 from rnnkit.nn.init import check_input_init, redraw_onehot_input
@@ -110,7 +109,10 @@ class ConditionedGenerator:
     >>> dec_in, dec_out, mask = teacher_forcing([[4, 5], [5]])     # (T=3, B=2)
     >>> loss, cache = m.forward(np.array([0, 1]), dec_out, mask, dec_in=dec_in)
     >>> dc = m.backward(cache)                                  # (B, D_c)
-    >>> words = m.sample(np.array([1, 1]), max_len=5, rng=np.random.default_rng(0))
+    >>> c, _ = m.condition(np.array([0, 1]))                    # (B, D_c)
+    >>> logits, h = m.step(np.full(2, cfg.bos_id), m.zero_state(2), c)   # the first char's
+    >>> logits.shape
+    (2, 6)
     """
 
     def __init__(self, cfg: GeneratorConfig, seed: int = 0, dtype=np.float32):
@@ -221,48 +223,25 @@ class ConditionedGenerator:
         return dx[0, :, :Dc]
 
     # --------------------------------------------------------------- inference
-    def _stepper(self, cond):
-        c, _ = self.condition(cond)  # (B, D_c)
-        Dc = c.shape[1]
-
-        def step(prev, h, t):
-            x = np.zeros((1, prev.shape[0], self.D), dtype=self.dtype)  # (1, k, D)
-            if t == 0:
-                x[0, :, :Dc] = c
-            if self.cfg.autoregressive:
-                if self.embedding is not None:
-                    x[0, :, Dc:] = self.embedding.params["weight"][prev]
-                else:
-                    x[0, np.arange(prev.shape[0]), Dc + prev] = 1.0
-            (hs, h_n), _ = self.rnn.forward(x, h, None)  # (1, k, H)
-            logits, _ = self.head.forward(hs[0])  # (k, V)
-            return logits, h_n
-
-        return step, c.shape[0]
-
     def zero_state(self, B: int) -> np.ndarray:
         return np.zeros((self.cfg.layers, B, self.cfg.hidden), dtype=self.dtype)
 
-    def sample(
-        self, cond, max_len: int, rng: np.random.Generator, temperature: float = 1.0, top_k: int = 0
-    ) -> list[list[int]]:
-        """One draw per condition row: a list of B char-id lists (EOS not included)."""
-        step, B = self._stepper(cond)
-        return decoding.sample(
-            step,
-            self.zero_state(B),
-            self.cfg.bos_id,
-            self.cfg.eos_id,
-            max_len,
-            rng,
-            temperature,
-            top_k,
-            self.banned,
-        )
+    def step(self, ids, h, c=None):
+        """One generation step: ids (k,) the previous characters (BOS first), h (L, k, H) ->
+        logits (k, V), h (L, k, H).
 
-    def greedy(self, cond, max_len: int):
-        """The most probable char at each step -> (list of B id lists, log-probs (B,))."""
-        step, B = self._stepper(cond)
-        return decoding.greedy_decode(
-            step, self.zero_state(B), self.cfg.bos_id, self.cfg.eos_id, max_len, self.banned
-        )
+        ``c`` (k, D_c), the condition (``condition``), is given at the first step only: the input
+        is x = [c ; e(ids)] then, and [0 ; e(ids)] after (e(ids) only when autoregressive).
+        """
+        x = np.zeros((1, ids.shape[0], self.D), dtype=self.dtype)  # (1, k, D)
+        Dc = self.cfg.cond_dim
+        if c is not None:
+            x[0, :, :Dc] = c
+        if self.cfg.autoregressive:
+            if self.embedding is not None:
+                x[0, :, Dc:] = self.embedding.params["weight"][ids]
+            else:
+                x[0, np.arange(ids.shape[0]), Dc + ids] = 1.0
+        (hs, h_n), _ = self.rnn.forward(x, h, None)  # (1, k, H)
+        logits, _ = self.head.forward(hs[0])  # (k, V)
+        return logits, h_n

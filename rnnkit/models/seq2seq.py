@@ -10,7 +10,8 @@
 So the source reaches the decoder only through its initial state, layer by layer (the
 decoder has as many layers as the encoder). Training uses teacher forcing: the decoder
 reads the true previous target token (``batch.teacher_forcing`` builds BOS w / w EOS).
-Decoding feeds back its own output, greedily or with beam search (``decoding.py``).
+Decoding feeds back its own output, one ``step`` at a time, greedily or with beam search
+(the decode layer, ``decode/forms.py``).
 
 Parameter names: ``src_embedding.weight``, ``tgt_embedding.weight`` (with ``embed > 0``),
 ``encoder.weight_ih_l0`` …, ``decoder.weight_ih_l0`` …, ``head.weight``, ``head.bias``.
@@ -24,12 +25,11 @@ import numpy as np
 
 from rnnkit.data.padding import resolve_mask, teacher_forcing
 from rnnkit.data.token_vocab import BOS, EOS, PAD
-from rnnkit.decode import task_decoding as decoding
 from rnnkit.nn.embedding import Embedding
 from rnnkit.nn.init import check_input_init, redraw_onehot_input
 from rnnkit.nn.linear import Linear
 from rnnkit.nn.params import FlatParams
-from rnnkit.nn.softmax_cross_entropy import softmax_cross_entropy
+from rnnkit.nn.softmax_cross_entropy import log_softmax, softmax_cross_entropy
 from rnnkit.nn.stack import RNNStack
 
 
@@ -77,8 +77,10 @@ class Seq2Seq:
     >>> dec_in, dec_out, dec_mask = teacher_forcing([[4, 6, 5], [6]])  # (T=4, B=2)
     >>> loss, cache = m.forward(src, dec_in, dec_out, src_lengths=np.array([2, 1]), dec_mask=dec_mask)
     >>> m.backward(cache)
-    >>> hyps, scores = m.greedy(src, src_lengths=np.array([2, 1]), max_len=6)
-    >>> best, score = m.beam_search(src[:, :1], beam=3, max_len=6)[0]
+    >>> h0, _ = m.encode(src, src_lengths=np.array([2, 1]))            # (L, B, Hd)
+    >>> logits, h1 = m.step(np.full(2, m.cfg.bos_id), h0)              # the first target token's
+    >>> logits.shape
+    (2, 7)
     """
 
     def __init__(self, cfg: Seq2SeqConfig, seed: int = 0, dtype=np.float32):
@@ -183,58 +185,17 @@ class Seq2Seq:
         _, cache = self.forward(
             src, dec_in, dec_out, dec_mask=dmask, src_lengths=src_lengths, need_grad=False
         )
-        lp = decoding.step_logprobs(cache["logits"].reshape(-1, self.cfg.tgt_vocab_size))
+        lp = log_softmax(cache["logits"].reshape(-1, self.cfg.tgt_vocab_size).astype(np.float64))
         picked = lp[np.arange(lp.shape[0]), dec_out.reshape(-1)].reshape(dec_out.shape)
         return (picked * dmask).sum(axis=0)
 
     # ----------------------------------------------------------------- decoding
-    def _step(self, prev, h, t):
-        """prev (k,) ids, h (L, k, Hd) -> logits (k, V), h (L, k, Hd)."""
-        x = prev[None] if self.tgt_embedding is None else self.tgt_embedding.params["weight"][prev][None]
+    def step(self, ids, h):
+        """One decoder step: ids (k,) the previous target tokens, h (L, k, Hd) -> logits (k, V), h (L, k, Hd).
+
+        Decoding (``decode/forms.py``) starts from ``encode``'s state and BOS.
+        """
+        x = ids[None] if self.tgt_embedding is None else self.tgt_embedding.params["weight"][ids][None]
         (hs, h_n), _ = self.decoder.forward(x, h, None)  # (1, k, Hd)
         logits, _ = self.head.forward(hs[0])  # (k, V)
         return logits, h_n
-
-    def greedy(self, src, src_mask=None, src_lengths=None, max_len: int = 50):
-        """src (S, B) -> (B target id lists without EOS, their log-probabilities (B,))."""
-        h0, _ = self.encode(src, src_mask, src_lengths)
-        return decoding.greedy_decode(self._step, h0, self.cfg.bos_id, self.cfg.eos_id, max_len, self.banned)
-
-    def beam_search(
-        self,
-        src,
-        beam: int = 5,
-        max_len: int = 50,
-        length_penalty: float = 0.0,
-        src_length: int | None = None,
-    ):
-        """ONE source (S, 1) -> hypotheses best first, as (id list without EOS, log-probability)."""
-        src = np.asarray(src)
-        if src.ndim != 2 or src.shape[1] != 1:
-            raise ValueError(f"beam_search decodes one source of shape (S, 1), got {src.shape}")
-        lengths = None if src_length is None else np.array([src_length])
-        h0, _ = self.encode(src, None, lengths)  # (L, 1, Hd)
-        return decoding.beam_search(
-            self._step, h0, self.cfg.bos_id, self.cfg.eos_id, max_len, beam, self.banned, length_penalty
-        )
-
-    def beam_decode(
-        self,
-        src,
-        src_mask=None,
-        src_lengths=None,
-        beam: int = 5,
-        max_len: int = 50,
-        length_penalty: float = 0.0,
-    ):
-        """src (S, B) -> (B best id lists, their log-probabilities (B,)), by beam search."""
-        S, B = src.shape
-        m = resolve_mask(S, B, src_mask, src_lengths)
-        lengths = np.full(B, S) if m is None else m.sum(axis=0).astype(np.int64)
-        out, scores = [], np.zeros(B)
-        for b in range(B):
-            n = int(lengths[b])
-            hyps = self.beam_search(src[:n, b : b + 1], beam, max_len, length_penalty)
-            out.append(hyps[0][0])
-            scores[b] = hyps[0][1]
-        return out, scores

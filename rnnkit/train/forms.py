@@ -28,6 +28,7 @@ import numpy as np
 from rnnkit.data import tsv
 from rnnkit.data.padding import pad_batch, teacher_forcing
 from rnnkit.data.token_vocab import LabelSet, TokenVocab
+from rnnkit.decode.forms import seq2seq_beam_decode, seq2seq_greedy
 from rnnkit.errors import UserError
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
@@ -279,9 +280,9 @@ class Seq2SeqForm(Form):
         for idx in _chunks(len(S)):
             src, lengths, _ = pad_batch([S[i] for i in idx])
             if beam > 1:
-                hyps, _ = model.beam_decode(src, src_lengths=lengths, beam=beam, max_len=max_len)
+                hyps, _ = seq2seq_beam_decode(model, src, src_lengths=lengths, beam=beam, max_len=max_len)
             else:
-                hyps, _ = model.greedy(src, src_lengths=lengths, max_len=max_len)
+                hyps, _ = seq2seq_greedy(model, src, src_lengths=lengths, max_len=max_len)
             out += [[self.tgt_vocab.itos[i] for i in h] for h in hyps]
         return out
 

@@ -38,7 +38,8 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from rnnkit.decode.sample import GumbelDraw, filter_probs
+from rnnkit.decode.lm import stream_tokens
+from rnnkit.decode.sampler import GumbelDraw, filter_probs
 from rnnkit.errors import UserError
 from rnnkit.models.stream_step import stream_for
 from rnnkit.nn.softmax_cross_entropy import softmax
@@ -158,12 +159,16 @@ class Generator:
             logits = stream.step(int(c))  # (V,)
             yield self._event(int(c), stream.state, logits, True, None)  # state (L, 1, H)
         draw = GumbelDraw(len(logits), length, temperature, top_k, seed=seed)  # rnnkit sample's draw
+        chars = stream_tokens(stream, logits, length, draw)  # rnnkit sample's loop
+        p = filter_probs(logits, temperature, top_k)  # shown with the char drawn from it
         for _ in range(length):
-            with np.errstate(over="ignore", divide="ignore"):  # see GumbelDraw
-                c = draw(logits)
-            p = filter_probs(logits, temperature, top_k)  # shown: p of the drawn char
-            logits = stream.step(c)
+            # errstate around each draw only, not across the yield (see GumbelDraw)
+            with np.errstate(over="ignore"):
+                c, logits = next(chars)  # c was drawn from p and fed: logits are the next char's
+            if logits is None:  # the last char: the loop does not feed it, the page shows it fed
+                logits = stream.step(c)
             yield self._event(c, stream.state, logits, False, p[c])
+            p = filter_probs(logits, temperature, top_k)  # now: the next step overwrites logits
             if self.delay_s:
                 time.sleep(self.delay_s)
         yield {"type": "end", "generated": length, "seconds": round(time.perf_counter() - t0, 3)}

@@ -1,0 +1,126 @@
+"""Decoding the forms that write text: the conditioned generator (``generate sample``) and
+seq2seq (``seq2seq predict``, and its validation during training).
+
+Each model supplies ``step(ids, h) -> (logits, h)`` and a starting state: seq2seq's is the
+encoded source, the generator's is zero with the condition fed at the first step. Decoding
+starts from BOS and ends at EOS or after ``max_len`` tokens; PAD and BOS (``model.banned``)
+are never emitted. Greedy decoding and sampling run the one sampler (``sampler.py``); beam
+search is ``beam_search.py``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from rnnkit.data.padding import resolve_mask
+from rnnkit.errors import UserError
+
+from .beam_search import beam_search
+from .sampler import InverseCDFDraw, greedy_ids, sample_tokens, step_logprobs
+
+
+def _bos(model, B: int) -> np.ndarray:
+    """The first input of every row: BOS (B,)."""
+    return np.full(B, model.cfg.bos_id, dtype=np.int64)
+
+
+def _decode(model, logits: np.ndarray, h: np.ndarray, max_len: int, draw, scored: bool = False):
+    """B sequences from their first token's ``logits`` (B, V) and state ``h``, by ``draw``.
+
+    Returns (B token lists without EOS, their log-probabilities (B,), EOS's included when
+    emitted, or None unless ``scored``).
+    """
+    B, eos = len(logits), model.cfg.eos_id
+    seqs: list[list[int]] = [[] for _ in range(B)]
+    alive = np.ones(B, dtype=bool)
+    scores = np.zeros(B) if scored else None
+    lp = step_logprobs(logits, model.banned) if scored else None  # of the token drawn next
+    for ids, next_logits in sample_tokens(model.step, logits, h, max_len, draw, eos):
+        if scored:
+            scores += np.where(alive, lp[np.arange(B), ids], 0.0)
+            if next_logits is not None:
+                lp = step_logprobs(next_logits, model.banned)
+        for b in np.flatnonzero(alive & (ids != eos)):
+            seqs[b].append(int(ids[b]))
+        alive &= ids != eos
+    return seqs, scores
+
+
+# ------------------------------------------------------------------------------ generator
+def generator_start(model, cond):
+    """A ``ConditionedGenerator`` and conditions (B,) or (B, F) -> (first logits (B, V), h)."""
+    c, _ = model.condition(cond)  # (B, D_c)
+    B = c.shape[0]
+    return model.step(_bos(model, B), model.zero_state(B), c)
+
+
+def generator_sample(
+    model,
+    cond,
+    max_len: int,
+    rng: np.random.Generator,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+) -> list[list[int]]:
+    """One draw per condition row: a list of B char-id lists (EOS not included).
+
+    ``temperature`` <= 0 is greedy (callers refuse negative values); a positive one too
+    small to scale the logits by tends to greedy too.
+    """
+    if temperature != temperature:  # NaN passes every comparison below
+        raise UserError("the sampling temperature must be a number, got nan")
+    if temperature <= 0:
+        draw = partial(greedy_ids, banned=model.banned)
+    else:
+        draw = InverseCDFDraw(rng, temperature, top_k, top_p, model.banned)
+    return _decode(model, *generator_start(model, cond), max_len, draw)[0]
+
+
+def generator_greedy(model, cond, max_len: int):
+    """The most probable char at each step -> (list of B id lists, log-probs (B,))."""
+    draw = partial(greedy_ids, banned=model.banned)
+    return _decode(model, *generator_start(model, cond), max_len, draw, scored=True)
+
+
+# -------------------------------------------------------------------------------- seq2seq
+def seq2seq_start(model, src, src_mask=None, src_lengths=None):
+    """A ``Seq2Seq`` and sources (S, B) -> (first logits (B, V), h (L, B, Hd))."""
+    h0, _ = model.encode(src, src_mask, src_lengths)  # (L, B, Hd)
+    return model.step(_bos(model, h0.shape[1]), h0)
+
+
+def seq2seq_greedy(model, src, src_mask=None, src_lengths=None, max_len: int = 50):
+    """src (S, B) -> (B target id lists without EOS, their log-probabilities (B,))."""
+    draw = partial(greedy_ids, banned=model.banned)
+    return _decode(model, *seq2seq_start(model, src, src_mask, src_lengths), max_len, draw, scored=True)
+
+
+def seq2seq_beam_search(
+    model, src, beam: int = 5, max_len: int = 50, length_penalty: float = 0.0, src_length: int | None = None
+):
+    """ONE source (S, 1) -> hypotheses best first, as (id list without EOS, log-probability)."""
+    src = np.asarray(src)
+    if src.ndim != 2 or src.shape[1] != 1:
+        raise ValueError(f"beam_search decodes one source of shape (S, 1), got {src.shape}")
+    lengths = None if src_length is None else np.array([src_length])
+    logits, h = seq2seq_start(model, src, None, lengths)
+    return beam_search(model.step, logits, h, max_len, beam, model.cfg.eos_id, model.banned, length_penalty)
+
+
+def seq2seq_beam_decode(
+    model, src, src_mask=None, src_lengths=None, beam: int = 5, max_len: int = 50, length_penalty: float = 0.0
+):
+    """src (S, B) -> (B best id lists, their log-probabilities (B,)), by beam search."""
+    S, B = src.shape
+    m = resolve_mask(S, B, src_mask, src_lengths)
+    lengths = np.full(B, S) if m is None else m.sum(axis=0).astype(np.int64)
+    out, scores = [], np.zeros(B)
+    for b in range(B):
+        n = int(lengths[b])
+        hyps = seq2seq_beam_search(model, src[:n, b : b + 1], beam, max_len, length_penalty)
+        out.append(hyps[0][0])
+        scores[b] = hyps[0][1]
+    return out, scores

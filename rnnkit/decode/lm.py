@@ -1,0 +1,71 @@
+"""Decoding the character LM: ``rnnkit sample`` (and ``rnnkit serve``, which shows the same
+draws one character at a time).
+
+The prime is fed through the model, then each character drawn becomes the next input,
+c_{t+1} ~ p_t (``sampler.GumbelDraw``) or c_{t+1} = argmax y_t (greedy), for ``length``
+characters. Sampling steps the model through ``stream_for(model)``, the fastest one-stream
+step (the fused ``StreamStep`` for the NumPy engine), since generating is one matrix-vector
+chain per character. Beam search (``beam_search.py``) keeps ``beam`` continuations and needs
+``CharRNN.step``'s batched form.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnkit.models.stream_step import stream_for
+
+from .beam_search import beam_search
+from .sampler import GumbelDraw, greedy_ids, sample_tokens
+
+
+def warm_up(model, prime_ids: np.ndarray):
+    """Feed the prime through the model: returns (logits for the next char (V,), state (L, 1, H))."""
+    h = model.zero_state(1)
+    logits = None
+    for c in prime_ids:
+        logits, h = model.step(np.array([c]), h)
+    return logits[0], h
+
+
+def greedy_char(logits: np.ndarray) -> int:
+    """logits (V,) -> the most likely character: the LM's greedy draw."""
+    return int(greedy_ids(logits))
+
+
+def stream_tokens(stream, logits: np.ndarray, length: int, draw):
+    """``sample_tokens`` over a one-stream stepper (``stream_for``): int ids, (V,) logits, and
+    the state kept in the stream (``stream.state``). Iterate it under ``GumbelDraw``'s
+    errstate."""
+    return sample_tokens(lambda c, _: (stream.step(c), None), logits, None, length, draw)
+
+
+def lm_sample(
+    model,
+    prime_ids: np.ndarray,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    greedy: bool = False,
+    seed: int | None = None,
+    emit=None,
+) -> list[int]:
+    """Generate ``length`` ids after ``prime_ids`` (non-empty). ``emit(id)`` is called per id."""
+    stream = stream_for(model)
+    for c in prime_ids:
+        logits = stream.step(int(c))  # (V,)
+    draw = greedy_char if greedy else GumbelDraw(len(logits), length, temperature, top_k, top_p, seed)
+    out = []
+    with np.errstate(over="ignore"):  # see GumbelDraw
+        for c, _ in stream_tokens(stream, logits, length, draw):
+            out.append(c)
+            if emit is not None:
+                emit(c)
+    return out
+
+
+def lm_beam_search(model, prime_ids: np.ndarray, length: int, beam: int) -> tuple[list[int], float]:
+    """The most likely continuation found with ``beam`` hypotheses: (ids, total log-prob)."""
+    logits, h = warm_up(model, prime_ids)
+    return beam_search(model.step, logits[None], h, length, beam)[0]
