@@ -18,9 +18,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rnnkit.cli.tasks import load_task  # noqa: E402
+from rnnkit.data import tsv  # noqa: E402
 from rnnkit.decode.forms import generator_sample
 from rnnkit.models import baselines
-from rnnkit.tasks import tsv  # noqa: E402
 from rnnkit.train import task_metrics as metrics
 
 

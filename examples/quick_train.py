@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from rnnkit.data import tsv  # noqa: E402
 from rnnkit.data.padding import minibatches, pad_batch, teacher_forcing  # noqa: E402
 from rnnkit.data.token_vocab import LabelSet, TokenVocab  # noqa: E402
 from rnnkit.decode.forms import generator_sample, seq2seq_beam_decode, seq2seq_greedy
@@ -29,7 +30,6 @@ from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig  # noq
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig  # noqa: E402
 from rnnkit.optim.optimizers import clip_gradients, make_optimizer  # noqa: E402
-from rnnkit.tasks import tsv  # noqa: E402
 from rnnkit.train import task_metrics as metrics
 
 DATA = Path(__file__).resolve().parent / "data"
