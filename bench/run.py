@@ -206,7 +206,8 @@ def machine_info(threads) -> dict:
 
     info["blas"] = (
         ", ".join(
-            f"{d.get('internal_api')} {d.get('version')} ({d.get('num_threads')} threads)"
+            f"{d.get('internal_api')} {d.get('version')}, {d.get('architecture', '?')} kernels "
+            f"({d.get('num_threads')} threads)"
             for d in threadpool_info()
             if d.get("user_api") == "blas"
         )

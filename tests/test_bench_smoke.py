@@ -74,3 +74,12 @@ def test_torch_engine_note_counts_the_shapes_where_it_beat_pytorch():
     ]
     assert "faster than plain PyTorch at 2 of 3 shapes" in run.torch_engine_note(rows)
     assert run.torch_engine_note([{"time": {"torch": 1.0}}]) == ""
+
+
+def test_the_report_names_the_blas_kernels_it_ran():
+    """The BLAS build and the kernels it picked (threadpoolctl's 'architecture': e.g. Haswell
+    where OPENBLAS_CORETYPE forces AVX2, SkylakeX on an AVX-512 machine left alone)."""
+    from threadpoolctl import threadpool_info
+
+    arch = next(d.get("architecture") for d in threadpool_info() if d.get("user_api") == "blas")
+    assert f"{arch} kernels" in run.machine_info(1)["blas"]
