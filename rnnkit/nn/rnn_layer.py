@@ -188,27 +188,28 @@ class RNNLayer:
 
         g = np.zeros((B, H), dtype=self.dtype) if dh_last is None else np.array(dh_last, dtype=self.dtype)
         t0 = T
-        if m is None:
-            for t in range(T - 1, -1, -1):
-                if t < t0:
-                    t0 = fill_dtanh(t)
-                if t < T - 1:
-                    np.matmul(dz_all[t + 1], W_hh, out=g)  # g_t = dz_{t+1} W_hh
-                if dstates is not None:
-                    g += dstates[t]  #     + dL/dh_t (output)
-                np.multiply(g, dtanh[t - t0], out=dz_all[t])  # dz_t = g_t * (1 - h_t^2)
-            dh0 = dz_all[0] @ W_hh if T > 0 else g  # (B, H)
+        for t in range(T - 1, -1, -1):
+            if t < t0:
+                t0 = fill_dtanh(t)
+            if t < T - 1:  # g_t = (1 - m_{t+1}) g_{t+1} + dz_{t+1} W_hh
+                if m is None:
+                    np.matmul(dz_all[t + 1], W_hh, out=g)  # no mask: g_t = dz_{t+1} W_hh
+                else:
+                    g *= 1.0 - m[t + 1]  # held steps pass g through
+                    g += dz_all[t + 1] @ W_hh
+            if dstates is not None:
+                g += dstates[t] if m is None else dstates[t] * m[t]  # + dL/dh_t (output)
+            np.multiply(g, dtanh[t - t0], out=dz_all[t])  # dz_t = g_t * (1 - h_t^2)
+            if m is not None:
+                dz_all[t] *= m[t]  # masked steps: dz_t = 0
+        if T > 0:  # dh0 = (1 - m_0) g_0 + dz_0 W_hh
+            if m is None:
+                dh0 = dz_all[0] @ W_hh  # (B, H)
+            else:
+                g *= 1.0 - m[0]
+                g += dz_all[0] @ W_hh
+                dh0 = g
         else:
-            for t in range(T - 1, -1, -1):
-                if t < t0:
-                    t0 = fill_dtanh(t)
-                if dstates is not None:
-                    g += dstates[t] * m[t]
-                dz = dz_all[t]
-                np.multiply(g, dtanh[t - t0], out=dz)
-                dz *= m[t]
-                g *= 1.0 - m[t]  # held steps pass g through
-                g += dz @ W_hh
             dh0 = g
         dz2 = dz_all.reshape(T * B, H)  # (T*B, H)
         S_prev = S[:-1].reshape(T * B, H)  # (T*B, H)
