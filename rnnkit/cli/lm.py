@@ -15,7 +15,7 @@ from rnnkit.data.corpus import iter_text_file
 from rnnkit.decode.lm import lm_beam_search, lm_sample
 from rnnkit.errors import UserError
 from rnnkit.torch import distributed
-from rnnkit.torch.engines import require_torch
+from rnnkit.torch.engines import check_engine
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.evaluate import evaluate_pieces
 from rnnkit.train.lm_config import TrainConfig
@@ -45,12 +45,8 @@ def _engine_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _check_engine(args) -> None:
-    if args.engine == "torch":
-        require_torch()
-    elif os.environ.get("WORLD_SIZE", "1") not in ("", "1"):
-        require_torch("data-parallel training (torchrun)")
-    if args.device not in (None, "cpu") and args.engine != "torch" and getattr(args, "resume", None) is None:
-        raise UserError(f"--device {args.device} needs --engine torch (the NumPy engine runs on the CPU)")
+    # On resume the run's saved engine is not read yet: its device is checked with it.
+    check_engine(args.engine, args.device, check_device=getattr(args, "resume", None) is None)
 
 
 def _train_flags(p: argparse.ArgumentParser) -> None:

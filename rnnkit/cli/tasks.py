@@ -36,7 +36,8 @@ from rnnkit.models.generator import GeneratorConfig
 from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.models.shapes import check_tensors
 from rnnkit.models.tagger import TaggerConfig
-from rnnkit.torch.task_engines import check_engine, use_engine
+from rnnkit.torch.engines import check_engine
+from rnnkit.torch.task_engines import use_engine
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.forms import join_tokens, make_form, read_examples
 from rnnkit.train.task_config import TaskTrainConfig

@@ -9,6 +9,8 @@ from __future__ import annotations
 from rnnkit.errors import UserError
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 
+from .distributed import launched_by_torchrun
+
 ENGINES = ("numpy", "torch")
 TORCH_MISSING = "{what} needs PyTorch: pip install 'rnnkit[torch]'"
 
@@ -22,15 +24,27 @@ def require_torch(what: str = "--engine torch"):
     return torch
 
 
-def build_lm(mcfg: ModelConfig, seed: int = 0, engine: str = "numpy", device: str | None = None):
-    """A character LM on the chosen engine. Both start from the same weights for a seed."""
+def check_engine(engine: str | None, device: str | None, check_device: bool = True) -> None:
+    """Validate an engine and device, for every verb and model: the engine is one of
+    ``ENGINES`` (None: numpy); the torch engine, or a torchrun job, needs torch installed;
+    a device other than the CPU needs the torch engine (``check_device=False`` leaves that
+    to later, when the engine of a resumed run is not known yet)."""
+    engine = engine or "numpy"
     if engine not in ENGINES:
         raise UserError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "torch":
+        require_torch()
+    elif launched_by_torchrun():
+        require_torch("data-parallel training (torchrun)")
+    if check_device and engine != "torch" and device not in (None, "cpu"):
+        raise UserError(f"--device {device} needs --engine torch (the NumPy engine runs on the CPU)")
+
+
+def build_lm(mcfg: ModelConfig, seed: int = 0, engine: str = "numpy", device: str | None = None):
+    """A character LM on the chosen engine. Both start from the same weights for a seed."""
+    check_engine(engine, device)
     if engine == "numpy":
-        if device not in (None, "cpu"):
-            raise UserError(f"--device {device} needs --engine torch (the NumPy engine runs on the CPU)")
         return CharRNN(mcfg, seed=seed)
-    require_torch()
     from .lm_engine import TorchCharRNN
 
     try:

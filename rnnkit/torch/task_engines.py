@@ -12,20 +12,9 @@ from __future__ import annotations
 from rnnkit.errors import UserError
 from rnnkit.nn.stack import RNNStack
 
-from .engines import ENGINES, require_torch
+from .engines import check_engine
 
 STACKS = ("rnn", "encoder", "decoder")  # the attributes holding a model's RNN stacks
-
-
-def check_engine(engine: str | None, device: str | None) -> None:
-    """Validate ``--engine``/``--device``; the torch engine without torch is a one-line UserError."""
-    engine = engine or "numpy"
-    if engine not in ENGINES:
-        raise UserError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if engine == "torch":
-        require_torch()
-    elif device not in (None, "cpu"):
-        raise UserError(f"--device {device} needs --engine torch (the NumPy engine runs on the CPU)")
 
 
 def use_engine(model, engine: str | None = "numpy", device: str | None = None):

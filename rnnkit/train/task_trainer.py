@@ -21,7 +21,8 @@ import numpy as np
 from rnnkit.errors import UserError
 from rnnkit.models.shapes import model_parts
 from rnnkit.torch import distributed
-from rnnkit.torch.task_engines import check_engine, use_engine
+from rnnkit.torch.engines import check_engine
+from rnnkit.torch.task_engines import use_engine
 
 from . import checkpoint as ckpt
 from .forms import Form, make_form, read_examples
