@@ -61,35 +61,33 @@ class SGD(Optimizer):
         p -= self._tmp
 
 
-class Adagrad(Optimizer):
-    buffers = ("sum_sq",)
+class _SquaredScaled(Optimizer):
+    """θ -= lr g / (sqrt(s) + ε), where s accumulates g² (Adagrad) or averages it (RMSprop)."""
+
+    decay = None  # α of s = α s + (1-α) g²; None: s += g²
 
     def _update(self, p, g, lr):
-        G, tmp = self.state["sum_sq"], self._tmp
-        np.multiply(g, g, out=tmp)
-        G += tmp
-        np.sqrt(G, out=tmp)
-        tmp += self.hp.get("eps", 1e-8)
-        np.divide(g, tmp, out=tmp)
-        tmp *= lr
-        p -= tmp
-
-
-class RMSprop(Optimizer):
-    buffers = ("sq_avg",)
-
-    def _update(self, p, g, lr):
-        a = self.hp.get("alpha", 0.95)
-        s, tmp = self.state["sq_avg"], self._tmp
-        s *= a
-        np.multiply(g, g, out=tmp)
-        tmp *= 1 - a
+        s, tmp = self.state[self.buffers[0]], self._tmp
+        np.multiply(g, g, out=tmp)  # g²
+        if self.decay is not None:
+            a = self.hp.get("alpha", self.decay)
+            s *= a
+            tmp *= 1 - a
         s += tmp
         np.sqrt(s, out=tmp)
         tmp += self.hp.get("eps", 1e-8)
         np.divide(g, tmp, out=tmp)
         tmp *= lr
         p -= tmp
+
+
+class Adagrad(_SquaredScaled):
+    buffers = ("sum_sq",)
+
+
+class RMSprop(_SquaredScaled):
+    buffers = ("sq_avg",)
+    decay = 0.95
 
 
 class Adam(Optimizer):
