@@ -60,15 +60,24 @@ class FlatParams:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Copy arrays into place; names and shapes must match exactly."""
-        missing = [n for n in self.names if n not in state]
-        extra = [n for n in state if n not in self.offsets]
-        if missing or extra:
-            raise ValueError(f"parameter names differ: missing {missing}, unexpected {extra}")
-        for n in self.names:
-            a = np.asarray(state[n])
-            if tuple(a.shape) != self.shapes[n]:
-                raise ValueError(f"parameter {n} has shape {tuple(a.shape)}, expected {self.shapes[n]}")
+        for n, a in checked_state(self.shapes, state):
             self.view(n)[...] = a
+
+
+def checked_state(shapes: dict[str, tuple], state: dict) -> list[tuple[str, np.ndarray]]:
+    """(name, array) for each name of ``shapes``, in its order, after checking that ``state``
+    has exactly those names with exactly those shapes (else ValueError, naming them)."""
+    missing = [n for n in shapes if n not in state]
+    extra = [n for n in state if n not in shapes]
+    if missing or extra:
+        raise ValueError(f"parameter names differ: missing {missing}, unexpected {extra}")
+    out = []
+    for n, shape in shapes.items():
+        a = np.asarray(state[n])
+        if tuple(a.shape) != shape:
+            raise ValueError(f"parameter {n} has shape {tuple(a.shape)}, expected {shape}")
+        out.append((n, a))
+    return out
 
 
 class MergedDict(dict):

@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
+from rnnkit.nn.params import checked_state
 from rnnkit.optim.optimizers import OPTIMIZERS, clip_gradients, make_optimizer
 
 TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
@@ -102,14 +103,7 @@ class DeviceFlat:
         return {n: host[o : o + k].reshape(self.shapes[n]).copy() for n, (o, k) in self.offsets.items()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        missing = [n for n in self.names if n not in state]
-        extra = [n for n in state if n not in self.offsets]
-        if missing or extra:
-            raise ValueError(f"parameter names differ: missing {missing}, unexpected {extra}")
-        for n in self.names:
-            a = np.asarray(state[n])
-            if tuple(a.shape) != self.shapes[n]:
-                raise ValueError(f"parameter {n} has shape {tuple(a.shape)}, expected {self.shapes[n]}")
+        for n, a in checked_state(self.shapes, state):
             self.view(n).copy_(torch.from_numpy(np.ascontiguousarray(a, dtype=self.dtype)))
 
 

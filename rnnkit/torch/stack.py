@@ -39,20 +39,11 @@ class TorchRNNStack:
 
     engine = "torch"
 
-    def __init__(
-        self,
-        D: int,
-        H: int,
-        L: int = 1,
-        bidirectional: bool = False,
-        dropout: float = 0.0,
-        rng=None,
-        init: str = "uniform",
-        dtype=np.float32,
-        device="cpu",
-    ):
-        # The NumPy stack draws the initial weights (same seed, same weights) and owns the dicts.
-        self._wrap(RNNStack(D, H, L, bidirectional, dropout, rng, init, dtype), device)
+    def __init__(self, *args, device="cpu", **kwargs):
+        """``RNNStack`` 's arguments (D, H, L, bidirectional, dropout, rng, init, dtype), and the
+        device: the NumPy stack draws the initial weights (same seed, same weights) and owns
+        the parameter dicts."""
+        self._wrap(RNNStack(*args, **kwargs), device)
 
     @classmethod
     def wrap(cls, stack: RNNStack, device="cpu") -> TorchRNNStack:
