@@ -84,7 +84,20 @@ class Form:
     metric = ""
     higher_better = True
 
+    config_class = model_class = None  # the model's config dataclass and the model
+
+    # model ---------------------------------------------------------------
+    def build_model(self, model_cfg: dict, seed: int):
+        return self.model_class(self.config_class(**model_cfg), seed)
+
     # vocabularies -------------------------------------------------------
+    def vocab_dict(self):
+        """The vocabularies as saved in ``vocab.json`` (here: input tokens and labels)."""
+        return {"input": self.vocab.to_dict(), "labels": self.labels.to_dict()}
+
+    def load_vocab(self, obj):
+        self.vocab, self.labels = TokenVocab.from_dict(obj["input"]), LabelSet.from_dict(obj["labels"])
+
     def vocab_json(self) -> str:
         return json.dumps(self.vocab_dict(), ensure_ascii=False, sort_keys=True)
 
@@ -97,6 +110,7 @@ class Form:
 
 class ClassifyForm(Form):
     verb, metric, higher_better = "classify", "accuracy", True
+    config_class, model_class = ClassifierConfig, SequenceClassifier
 
     def fit_vocab(self, examples):
         self.vocab = TokenVocab.build(t for t, _ in examples)
@@ -107,28 +121,13 @@ class ClassifyForm(Form):
                 f"a classifier needs at least 2"
             )
 
-    def vocab_dict(self):
-        return {"input": self.vocab.to_dict(), "labels": self.labels.to_dict()}
-
-    def load_vocab(self, obj):
-        self.vocab, self.labels = TokenVocab.from_dict(obj["input"]), LabelSet.from_dict(obj["labels"])
-
     def model_config(self):
-        c = self.cfg
         return ClassifierConfig(
             len(self.vocab),
             len(self.labels),
-            c.hidden,
-            c.layers,
-            c.embed,
-            c.bidirectional,
-            c.dropout,
-            c.init,
-            input_init=c.input_init,
+            bidirectional=self.cfg.bidirectional,
+            **self.cfg.model_settings(),
         )
-
-    def build_model(self, model_cfg: dict, seed: int):
-        return SequenceClassifier(ClassifierConfig(**model_cfg), seed)
 
     def encode(self, examples, where="data"):
         X = [self.vocab.encode(t) for t, _ in examples]
@@ -164,34 +163,23 @@ class ClassifyForm(Form):
 
 class GenerateForm(Form):
     verb, metric, higher_better = "generate", "nll", False
+    config_class, model_class = GeneratorConfig, ConditionedGenerator
 
     def fit_vocab(self, examples):
         self.labels = LabelSet.build(l for l, _ in examples)
         self.vocab = TokenVocab.build(t for _, t in examples)
 
-    def vocab_dict(self):
-        return {"input": self.vocab.to_dict(), "labels": self.labels.to_dict()}
-
-    def load_vocab(self, obj):
-        self.vocab, self.labels = TokenVocab.from_dict(obj["input"]), LabelSet.from_dict(obj["labels"])
-
     def model_config(self):
         c = self.cfg
+        settings = self.cfg.model_settings()
+        settings["embed"] = c.embed if c.autoregressive else 0  # characters are fed back only then
         return GeneratorConfig(
             len(self.vocab),
             num_labels=len(self.labels),
             cond_embed=c.cond_embed,
             autoregressive=c.autoregressive,
-            embed=c.embed if c.autoregressive else 0,
-            hidden=c.hidden,
-            layers=c.layers,
-            dropout=c.dropout,
-            init=c.init,
-            input_init=c.input_init,
+            **settings,
         )
-
-    def build_model(self, model_cfg: dict, seed: int):
-        return ConditionedGenerator(GeneratorConfig(**model_cfg), seed)
 
     def encode(self, examples, where="data"):
         try:
@@ -224,6 +212,7 @@ class GenerateForm(Form):
 
 class Seq2SeqForm(Form):
     verb, metric, higher_better = "seq2seq", "token_error_rate", False
+    config_class, model_class = Seq2SeqConfig, Seq2Seq
 
     def fit_vocab(self, examples):
         c = self.cfg
@@ -240,21 +229,12 @@ class Seq2SeqForm(Form):
         )
 
     def model_config(self):
-        c = self.cfg
         return Seq2SeqConfig(
             len(self.src_vocab),
             len(self.tgt_vocab),
-            c.hidden,
-            c.layers,
-            c.embed,
-            c.bidirectional,
-            c.dropout,
-            c.init,
-            input_init=c.input_init,
+            bidirectional=self.cfg.bidirectional,
+            **self.cfg.model_settings(),
         )
-
-    def build_model(self, model_cfg: dict, seed: int):
-        return Seq2Seq(Seq2SeqConfig(**model_cfg), seed)
 
     def encode_sources(self, sources):
         return [self.src_vocab.encode(split_tokens(s, self.cfg.source_tokens)) for s in sources]
@@ -309,6 +289,7 @@ class Seq2SeqForm(Form):
 
 class TagForm(Form):
     verb, metric, higher_better = "tag", "accuracy", True
+    config_class, model_class = TaggerConfig, SequenceTagger
 
     def fit_vocab(self, examples):
         self.vocab = TokenVocab.build(t for t, _ in examples)
@@ -331,21 +312,9 @@ class TagForm(Form):
         self._set_metric()
 
     def model_config(self):
-        c = self.cfg
         return TaggerConfig(
-            len(self.vocab),
-            len(self.tags),
-            c.hidden,
-            c.layers,
-            c.embed,
-            c.bidirectional,
-            c.dropout,
-            c.init,
-            input_init=c.input_init,
+            len(self.vocab), len(self.tags), bidirectional=self.cfg.bidirectional, **self.cfg.model_settings()
         )
-
-    def build_model(self, model_cfg: dict, seed: int):
-        return SequenceTagger(TaggerConfig(**model_cfg), seed)
 
     def encode(self, examples, where="data"):
         X = [self.vocab.encode(t) for t, _ in examples]

@@ -49,15 +49,7 @@ LN2 = math.log(2)
 
 
 def model_config(cfg: TrainConfig, V: int) -> ModelConfig:
-    return ModelConfig(
-        vocab_size=V,
-        hidden=cfg.hidden,
-        layers=cfg.layers,
-        embed=cfg.embed,
-        dropout=cfg.dropout,
-        init=cfg.init,
-        input_init=cfg.input_init,
-    )
+    return ModelConfig(vocab_size=V, **cfg.model_settings())
 
 
 def check_memory(cfg: TrainConfig, V: int) -> None:

@@ -156,6 +156,17 @@ class TrainSettings:
         time, would not fit in --max-memory or the memory available (``memory_budget``)."""
         memory_budget.check_training(parts, T, B, self.optimizer, self.max_memory)
 
+    def model_settings(self) -> dict:
+        """The settings every model takes from a training configuration (its backbone's)."""
+        return dict(
+            hidden=self.hidden,
+            layers=self.layers,
+            embed=self.embed,
+            dropout=self.dropout,
+            init=self.init,
+            input_init=self.input_init,
+        )
+
     def to_dict(self) -> dict:
         return asdict(self)
 
