@@ -101,12 +101,6 @@ class Form:
     def vocab_json(self) -> str:
         return json.dumps(self.vocab_dict(), ensure_ascii=False, sort_keys=True)
 
-    def better(self, a: float, b: float) -> bool:
-        """Is metric value a better than b?"""
-        if b is None or (isinstance(b, float) and math.isnan(b)):
-            return True
-        return a > b if self.higher_better else a < b
-
 
 class ClassifyForm(Form):
     verb, metric, higher_better = "classify", "accuracy", True
