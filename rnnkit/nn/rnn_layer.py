@@ -142,7 +142,12 @@ class RNNLayer:
 
     # ----------------------------------------------------------------- backward
     def backward(
-        self, dstates: np.ndarray | None, dh_last: np.ndarray | None, cache, overwrite_dstates: bool = False
+        self,
+        dstates: np.ndarray | None,
+        dh_last: np.ndarray | None,
+        cache,
+        overwrite_dstates: bool = False,
+        on_step=None,
     ):
         """BPTT in one reverse sweep.
 
@@ -157,6 +162,9 @@ class RNNLayer:
         has been read, instead of in a new (T, B, H) buffer, and then dx over dz (when D = H):
         a caller that owns ``dstates`` (``CharRNN``) saves two sequence-sized buffers per
         layer. The numbers are the same.
+
+        ``on_step(i, g)``, if given, sees each g_t as the sweep reaches it, i = T-1 .. 0 in
+        processing order (``viz/gradflow.py`` records ||g_t|| this way).
         """
         x, S, m = cache
         T1, B, H = S.shape
@@ -199,6 +207,8 @@ class RNNLayer:
                     g += dz_all[t + 1] @ W_hh
             if dstates is not None:
                 g += dstates[t] if m is None else dstates[t] * m[t]  # + dL/dh_t (output)
+            if on_step is not None:
+                on_step(t, g)
             np.multiply(g, dtanh[t - t0], out=dz_all[t])  # dz_t = g_t * (1 - h_t^2)
             if m is not None:
                 dz_all[t] *= m[t]  # masked steps: dz_t = 0

@@ -54,38 +54,34 @@ def hidden_grad_norms(model, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ids (T+1, B): inputs ids[:T], the loss scores ids[T] after the last input, summed over
     the B sequences. Returns (norms (L, T, B) indexed by distance from the loss, so
     norms[:, 0] is h_T and norms[:, T-1] is h_1; dh0 (L, B, H) = dL/dh_0, as
-    ``RNNStack.backward`` would return it).
+    ``RNNStack.backward`` would return it). The engine's own BPTT (``RNNLayer.backward``)
+    runs on a float64 copy of the model, so gradients that vanish or explode over hundreds
+    of steps neither underflow nor overflow; its ``on_step`` hook records each ||g_t||.
     """
     if ids.ndim != 2 or ids.shape[0] < 2:
         raise ValueError(f"ids must be (T+1, B) with T >= 1, got {ids.shape}")
+    if model.dtype != np.float64:
+        twin = CharRNN(ModelConfig(**model.cfg.to_dict()), dtype=np.float64)
+        twin.flat.load_state_dict(model.flat.state_dict())
+        model = twin
     x, target = ids[:-1].astype(np.int64), ids[-1].astype(np.int64)  # (T, B), (B,)
     T, B = x.shape
     L, H = model.cfg.layers, model.cfg.hidden
     xin = x if model.embedding is None else model.embedding.forward(x)[0]
     (top, _), (caches, _) = model.rnn.forward(xin)  # (T, B, H)
     W, b = model.head.params["weight"], model.head.params["bias"]  # (V, H), (V,)
-    p = softmax((top[-1] @ W.T + b).astype(np.float64))  # (B, V)
+    p = softmax(top[-1] @ W.T + b)  # (B, V)
     p[np.arange(B), target] -= 1.0  # dL/dy_T, L = sum_b CE_b
-    dstates = np.zeros((T, B, H))  # dL/dh_t from above
-    dstates[-1] = p @ W  # only h_T feeds the loss
+    d = np.zeros((T, B, H))  # dL/dh_t from above
+    d[-1] = p @ W  # only h_T feeds the loss
     norms = np.zeros((L, T, B))
     dh0 = np.zeros((L, B, H))
     for k in range(L - 1, -1, -1):
-        layer = model.rnn.layers[k]
-        S = caches[k][1].astype(np.float64)  # (T+1, B, H): h_0..h_T
-        W_hh = layer.params[layer.k_hh].astype(np.float64)  # (H, H)
-        W_ih = layer.params[layer.k_ih].astype(np.float64)  # (H, D)
-        below = np.zeros((T, B, W_ih.shape[1])) if k > 0 else None  # dL/dh^(k-1)_t
-        g = np.zeros((B, H))
-        for t in range(T - 1, -1, -1):
-            g += dstates[t]  # g_t
+
+        def record(t, g, k=k):  # g_t of layer k: distance T-1-t from the loss
             norms[k, T - 1 - t] = np.linalg.norm(g, axis=1)
-            dz = g * (1.0 - S[t + 1] ** 2)  # dL/dz_t
-            if below is not None:
-                below[t] = dz @ W_ih
-            g = dz @ W_hh  # g_{t-1} (before its own output term)
-        dh0[k] = g
-        dstates = below
+
+        d, dh0[k], _ = model.rnn.layers[k].backward(d, None, caches[k], on_step=record)
     return norms, dh0
 
 
