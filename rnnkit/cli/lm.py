@@ -10,6 +10,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from rnnkit.cli.shared_flags import run_dir_arg, verb_parser, which_flag
 from rnnkit.cli.train_flags import add_train_flags
 from rnnkit.data.corpus import iter_text_file
 from rnnkit.decode.lm import lm_beam_search, lm_sample
@@ -47,15 +48,6 @@ def _engine_flags(p: argparse.ArgumentParser) -> None:
 def _check_engine(args) -> None:
     # On resume the run's saved engine is not read yet: its device is checked with it.
     check_engine(args.engine, args.device, check_device=getattr(args, "resume", None) is None)
-
-
-def _train_flags(p: argparse.ArgumentParser) -> None:
-    add_train_flags(
-        p,
-        TrainConfig(),
-        ("data", "model", "truncated BPTT", "optimisation", "run", "engine"),
-        out_help=f"run directory for checkpoints, data and metrics (default {DEFAULT_OUT})",
-    )
 
 
 def cmd_train(args) -> int:
@@ -148,33 +140,43 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def _train_flags(p: argparse.ArgumentParser) -> None:
+    add_train_flags(
+        p,
+        TrainConfig(),
+        ("data", "model", "truncated BPTT", "optimisation", "run", "engine"),
+        out_help=f"run directory for checkpoints, data and metrics (default {DEFAULT_OUT})",
+    )
+
+
 def add_parser(sub) -> None:
-    p = sub.add_parser(
+    p = verb_parser(
+        sub,
         "train",
+        cmd_train,
         help="train a character language model",
-        argument_default=None,
         description="Train a character-level RNN language model with truncated BPTT. "
         "Example: rnnkit train input.txt --out runs/shakespeare --hidden 512 --minutes 15",
+        argument_default=None,
     )
     _train_flags(p)
-    p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser(
+    p = verb_parser(
+        sub,
         "eval",
+        cmd_eval,
         help="score a text: nats/char, bits/char, perplexity",
         description="Read FILE as one sequence from a zero state and report the mean "
         "cross-entropy of its N-1 next-character predictions.",
     )
-    p.add_argument("dir", type=Path, help="run directory (its best checkpoint) or a checkpoint directory")
+    run_dir_arg(p)
     p.add_argument("file", type=Path, help="UTF-8 text to score")
     p.add_argument(
         "--json",
         action="store_true",
         help="print one JSON object: loss_nats, bpc, perplexity, chars, predictions",
     )
-    p.add_argument(
-        "--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory"
-    )
+    which_flag(p)
     p.add_argument(
         "--encoding-errors",
         choices=["strict", "replace"],
@@ -182,14 +184,15 @@ def add_parser(sub) -> None:
         help="'replace' turns invalid UTF-8 into U+FFFD",
     )
     _engine_flags(p)
-    p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser(
+    p = verb_parser(
+        sub,
         "sample",
+        cmd_sample,
         help="generate text from a trained model",
         description="Generate text character by character; each output becomes the next input.",
     )
-    p.add_argument("dir", type=Path, help="run directory (its best checkpoint) or a checkpoint directory")
+    run_dir_arg(p)
     p.add_argument("--prime", help="text to start from (default: a newline)")
     p.add_argument("--length", type=int, default=500, help="characters to generate")
     p.add_argument(
@@ -204,8 +207,5 @@ def add_parser(sub) -> None:
         "--beam", type=int, default=0, help="beam search with this many hypotheses (prints at the end)"
     )
     p.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
-    p.add_argument(
-        "--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory"
-    )
+    which_flag(p)
     _engine_flags(p)
-    p.set_defaults(func=cmd_sample)

@@ -312,123 +312,83 @@ def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
         plt.close(fig)
 
 
-def cmd_gradflow(args) -> int:
-    for name in ("steps", "batch", "hidden", "layers", "vocab", "chunk", "max_len"):
-        v = getattr(args, name)
+def gradflow_report(
+    output: Path,
+    json_out: Path | None = None,
+    run_dir: Path | None = None,
+    *,
+    fresh: bool = False,
+    text_file: Path | None = None,
+    which: str = "best",
+    hidden: int | None = None,
+    layers: int | None = None,
+    vocab: int | None = None,
+    steps: int = 100,
+    batch: int = 16,
+    gain: float = 2.0,
+    clip: float = 5.0,
+    chunk: int = 64,
+    max_len: int = 2048,
+    seed: int = 0,
+) -> dict:
+    """Measure gradient flow and BPTT cost, draw the figure into ``output`` and, when given,
+    write the numbers as JSON into ``json_out``.
+
+    ``run_dir``: a run directory or checkpoint whose model is measured (its shapes are copied
+    by the fresh models; ``fresh`` leaves the trained model out). Without it the fresh models
+    have ``hidden`` units (64), ``layers`` layers (1) and a vocabulary of ``vocab`` ids (65)
+    or of ``text_file``'s characters. Windows are cut from ``text_file``, else the run's
+    validation text, else random ids. Timing runs over lengths 64, 128, ... up to ``max_len``.
+
+    Returns ``gradflow_data``'s numbers with the paths written: ``"output"`` and ``"json"``
+    (None when not asked for).
+    """
+    counts = {"steps": steps, "batch": batch, "hidden": hidden, "layers": layers, "vocab": vocab}
+    for name, v in {**counts, "chunk": chunk, "max_len": max_len}.items():
         if v is not None and v < 1:
             raise UserError(f"--{name.replace('_', '-')} must be positive, got {v}")
-    if not (args.clip >= 0 and args.gain >= 0 and math.isfinite(args.clip) and math.isfinite(args.gain)):
-        raise UserError(f"--clip and --gain must be finite and non-negative, got {args.clip} and {args.gain}")
-    if args.seed < 0:
-        raise UserError(f"--seed must be non-negative, got {args.seed}")
-    if args.dir is None and not args.fresh:
+    if not (clip >= 0 and gain >= 0 and math.isfinite(clip) and math.isfinite(gain)):
+        raise UserError(f"--clip and --gain must be finite and non-negative, got {clip} and {gain}")
+    if seed < 0:
+        raise UserError(f"--seed must be non-negative, got {seed}")
+    if run_dir is None and not fresh:
         raise UserError("give a run directory DIR, or --fresh for untrained models only")
     # The output paths are checked before the measurements, which take a while.
-    out = figure_output(args.output)
-    json_out = check_output(args.json, None, None, "--json") if args.json is not None else None
+    out = figure_output(output)
+    json_out = check_output(json_out, None, None, "--json") if json_out is not None else None
     if json_out is not None and os.path.realpath(json_out) == os.path.realpath(out):
         raise UserError(f"-o and --json both name {out}; give two files")
     trained, stream = None, None
-    if args.dir is not None:
-        trained, vocab, _ = load_lm(args.dir, args.which)
+    if run_dir is not None:
+        trained, lm_vocab, _ = load_lm(run_dir, which)
         cfg = trained.cfg
         if trained.rnn.dirs != 1:
             raise UserError("gradflow needs a left-to-right model")
-        if args.text is not None:
-            stream = vocab.encode(read_text_file(args.text)[:200_000], what=str(args.text))
-        elif (Path(args.dir) / "data" / "meta.json").is_file():
-            prep = load_prepared(Path(args.dir) / "data")
-            if prep.vocab.chars == vocab.chars:
+        if text_file is not None:
+            stream = lm_vocab.encode(read_text_file(text_file)[:200_000], what=str(text_file))
+        elif (Path(run_dir) / "data" / "meta.json").is_file():
+            prep = load_prepared(Path(run_dir) / "data")
+            if prep.vocab.chars == lm_vocab.chars:
                 stream = np.array(prep.val_ids()[:200_000])
-        if args.fresh:
+        if fresh:
             trained = None
     else:
-        V = args.vocab or 65
-        if args.text is not None:
-            text = read_text_file(args.text)[:200_000]
-            if len(text) < args.steps + 1:  # an empty text would also give an empty vocabulary
+        V = vocab or 65
+        if text_file is not None:
+            text = read_text_file(text_file)[:200_000]
+            if len(text) < steps + 1:  # an empty text would also give an empty vocabulary
                 raise UserError(
-                    f"--text {args.text} has {len(text)} characters; "
-                    f"--steps {args.steps} needs at least {args.steps + 1}"
+                    f"--text {text_file} has {len(text)} characters; "
+                    f"--steps {steps} needs at least {steps + 1}"
                 )
-            vocab = Vocab.from_text(text)
-            stream, V = vocab.encode(text), len(vocab)
-        cfg = ModelConfig(vocab_size=V, hidden=args.hidden or 64, layers=args.layers or 1)
+            text_vocab = Vocab.from_text(text)
+            stream, V = text_vocab.encode(text), len(text_vocab)
+        cfg = ModelConfig(vocab_size=V, hidden=hidden or 64, layers=layers or 1)
         cfg.validate()
-    lengths = [n for n in (64, 128, 256, 512, 1024, 2048, 4096, 8192) if n <= args.max_len] or [args.max_len]
-    data = gradflow_data(
-        trained,
-        cfg,
-        stream,
-        args.steps,
-        args.batch,
-        args.gain,
-        args.clip,
-        lengths,
-        chunk=args.chunk,
-        seed=args.seed,
-    )
-    out = plot_gradflow(data, out)
-    print(f"wrote {out}")
+    lengths = [n for n in (64, 128, 256, 512, 1024, 2048, 4096, 8192) if n <= max_len] or [max_len]
+    data = gradflow_data(trained, cfg, stream, steps, batch, gain, clip, lengths, chunk=chunk, seed=seed)
+    written = plot_gradflow(data, out)
     if json_out is not None:
         text = json.dumps(data, indent=1)
         write_atomically(json_out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        print(f"wrote {json_out}")
-    for name, layers in data["flow"].items():
-        top = layers[-1]
-        print(f"  {name:16s} ||dL/dh|| at distance 0: {top[0]:.3g}, at {len(top) - 1}: {top[-1]:.3g}")
-    c = data["cost"]
-    print(
-        f"  N={c['lengths'][-1]}: "
-        f"full BPTT {c['full_s'][-1] * 1e3:.0f} ms, {c['full_bytes'][-1] / 2**20:.1f} MiB; "
-        f"TBPTT {c['tbptt_s'][-1] * 1e3:.0f} ms, {c['tbptt_bytes'][-1] / 2**20:.1f} MiB"
-    )
-    return 0
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "gradflow",
-        help="plot gradient flow through time and BPTT vs TBPTT cost",
-        description="||dL/dh_t|| against the distance from the loss for fresh models under each init "
-        "and a trained model; the parameter gradient norm before and after clipping; "
-        "time and peak memory of full vs truncated BPTT. "
-        "Example: rnnkit gradflow runs/lm -o gradflow.png",
-    )
-    p.add_argument(
-        "dir", type=Path, nargs="?", help="run directory or checkpoint (fresh models copy its shapes)"
-    )
-    p.add_argument(
-        "--fresh", action="store_true", help="untrained models only (with DIR: leave its trained model out)"
-    )
-    g = p.add_argument_group("fresh models (without DIR)")
-    g.add_argument("--hidden", type=int, help="hidden units H (default 64)")
-    g.add_argument("--layers", type=int, help="layers L (default 1)")
-    g.add_argument("--vocab", type=int, help="vocabulary size for random input (default 65)")
-    g = p.add_argument_group("measurement")
-    g.add_argument(
-        "--text",
-        type=Path,
-        help="text to cut sequences from (default: the run's validation text, else random ids)",
-    )
-    g.add_argument("--steps", type=int, default=100, help="sequence length T for the gradient flow")
-    g.add_argument("--batch", type=int, default=16, help="sequences averaged")
-    g.add_argument(
-        "--gain", type=float, default=2.0, help="also draw an orthogonal W_hh times this gain (0: leave out)"
-    )
-    g.add_argument("--clip", type=float, default=5.0, help="gradient-norm clipping threshold illustrated")
-    g.add_argument("--chunk", type=int, default=64, help="TBPTT chunk length K")
-    g.add_argument("--max-len", type=int, default=2048, help="longest sequence N timed for BPTT vs TBPTT")
-    g.add_argument("--seed", type=int, default=0, help="seed for the fresh models and the windows")
-    p.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        default=Path("gradflow.png"),
-        help="image file to write: .png, .pdf, .svg, ... (.png added if no suffix)",
-    )
-    p.add_argument("--json", type=Path, help="also write the numbers as JSON")
-    p.add_argument(
-        "--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory"
-    )
-    p.set_defaults(func=cmd_gradflow)
+    return {**data, "output": written, "json": json_out}

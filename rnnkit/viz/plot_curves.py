@@ -159,38 +159,3 @@ def plot_curves(
         return save_figure(fig, out)
     finally:
         plt.close(fig)
-
-
-def cmd_plot(args) -> int:
-    out = plot_curves(args.dirs, args.output, args.smooth, args.title, args.dpi, args.labels)
-    print(f"wrote {out}")
-    return 0
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "plot",
-        help="plot training curves of one or more runs",
-        description="Train and validation loss, in nats and bits per character, against "
-        "step and wall time, from each run's metrics.jsonl. "
-        "Example: rnnkit plot runs/a runs/b -o curves.png",
-    )
-    p.add_argument(
-        "dirs", nargs="+", type=Path, metavar="DIR", help="run directories (or metrics.jsonl files)"
-    )
-    p.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        default=Path("curves.png"),
-        help="image file to write: .png, .pdf, .svg, ... (.png added if no suffix)",
-    )
-    p.add_argument("--smooth", type=float, default=0.0, help="EMA weight for the training curve, in [0, 1)")
-    p.add_argument(
-        "--labels", nargs="+", metavar="NAME", help="legend names, one per run (default: directory names)"
-    )
-    p.add_argument("--title", help="figure title")
-    p.add_argument(
-        "--dpi", type=int, default=110, help=f"resolution of a bitmap image, in [{MIN_DPI}, {MAX_DPI}]"
-    )
-    p.set_defaults(func=cmd_plot)

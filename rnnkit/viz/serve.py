@@ -330,6 +330,15 @@ def make_server(
     which: str = "best",
     quiet: bool = False,
 ) -> VizServer:
+    """The server for ``run_dir``'s model on ``host:port`` (port 0: any free one), not yet
+    serving: call ``serve_forever()``, then ``server_close()``. ``quiet``: no request log on
+    stderr."""
+    if not 0 <= port <= 65535:
+        raise UserError(f"--port must lie in [0, 65535], got {port}")
+    if max_length < 1 or max_concurrent < 1:
+        raise UserError("--max-length and --max-concurrent must be positive")
+    if not 0 <= delay_ms <= 1000:
+        raise UserError(f"--delay-ms must lie in [0, 1000], got {delay_ms}")
     model, vocab, c = load_lm(run_dir, which)
     gen = Generator(model, vocab, max_length, max_prime=max_length, delay_s=delay_ms / 1000)
     info = gen.info()
@@ -339,65 +348,3 @@ def make_server(
         return VizServer((host, port), gen, max_concurrent, page, quiet)
     except OSError as e:
         raise UserError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
-
-
-def cmd_serve(args) -> int:
-    if not 0 <= args.port <= 65535:
-        raise UserError(f"--port must lie in [0, 65535], got {args.port}")
-    if args.max_length < 1 or args.max_concurrent < 1:
-        raise UserError("--max-length and --max-concurrent must be positive")
-    if not 0 <= args.delay_ms <= 1000:
-        raise UserError(f"--delay-ms must lie in [0, 1000], got {args.delay_ms}")
-    srv = make_server(
-        args.dir,
-        args.host,
-        args.port,
-        args.max_length,
-        args.max_concurrent,
-        args.delay_ms,
-        args.which,
-        args.quiet,
-    )
-    host, port = srv.server_address[:2]
-    shown = f"[{host}]" if ":" in host else host
-    print(
-        f"rnnkit serve: http://{shown}:{port}/  "
-        f"(model {srv.gen.model.cfg.layers} x {srv.gen.model.cfg.hidden}; Ctrl-C to stop)",
-        flush=True,
-    )
-    if host not in ("127.0.0.1", "::1", "localhost"):
-        print(
-            "rnnkit serve: warning: listening beyond loopback; anyone who can reach this port can use it",
-            file=sys.stderr,
-            flush=True,
-        )
-    try:
-        srv.serve_forever(poll_interval=0.2)
-    finally:
-        srv.server_close()
-    return 0
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "serve",
-        help="local web app: sample interactively and watch the hidden units",
-        description="Serve a page on loopback where you type a prime, choose temperature, top-k "
-        "and length, and watch the sample stream in beside the hidden-unit heat map "
-        "and the next-character distribution. Example: rnnkit serve runs/lm --port 8000",
-    )
-    p.add_argument("dir", type=Path, help="run directory (its best checkpoint) or a checkpoint directory")
-    p.add_argument("--port", type=int, default=8000, help="TCP port (0: any free port; the URL is printed)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
-    p.add_argument("--max-length", type=int, default=2000, help="longest prime and generation accepted")
-    p.add_argument(
-        "--max-concurrent", type=int, default=2, help="generations running at once; more get HTTP 429"
-    )
-    p.add_argument(
-        "--delay-ms", type=float, default=3.0, help="pause after each generated character, to watch it stream"
-    )
-    p.add_argument(
-        "--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory"
-    )
-    p.add_argument("--quiet", action="store_true", help="no request log on stderr")
-    p.set_defaults(func=cmd_serve)

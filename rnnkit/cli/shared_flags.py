@@ -1,0 +1,33 @@
+"""Flags several verbs declare alike: the run directory, ``--which`` checkpoint and ``-o`` file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+RUN_DIR_HELP = "run directory (its best checkpoint) or a checkpoint directory"
+IMAGE_HELP = "image file to write: .png, .pdf, .svg, ... (.png added if no suffix)"
+
+
+def verb_parser(sub, name: str, func, help: str, description: str, **kw) -> argparse.ArgumentParser:
+    """The sub-parser of verb ``name``, which runs ``func(args)``."""
+    p = sub.add_parser(name, help=help, description=description, **kw)
+    p.set_defaults(func=func)
+    return p
+
+
+def run_dir_arg(p, help: str = RUN_DIR_HELP, **kw) -> None:
+    """The positional DIR: a run directory or a checkpoint directory."""
+    p.add_argument("dir", type=Path, help=help, **kw)
+
+
+def which_flag(p) -> None:
+    """``--which best|last``: the checkpoint of a run directory to load."""
+    p.add_argument(
+        "--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory"
+    )
+
+
+def output_flag(p, default: str, help: str = IMAGE_HELP) -> None:
+    """``-o/--output FILE``, the file a verb writes."""
+    p.add_argument("-o", "--output", type=Path, default=Path(default), help=help)
