@@ -13,21 +13,15 @@ its column c, gathered. Parameter names: ``embedding.weight`` (only with --embed
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
-from rnnkit.nn.dropout import dropout
-from rnnkit.nn.embedding import Embedding
-from rnnkit.nn.init import check_input_init, redraw_onehot_input
-from rnnkit.nn.linear import Linear
-from rnnkit.nn.params import FlatParams
-from rnnkit.nn.softmax_cross_entropy import softmax_cross_entropy
-from rnnkit.nn.stack import RNNStack
+from .backbone import Backbone, BackboneConfig, BackboneModel, cross_entropy
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(BackboneConfig):
     """Everything needed to rebuild the model's shapes. Saved as ``config.json``."""
 
     vocab_size: int
@@ -38,21 +32,11 @@ class ModelConfig:
     init: str = "uniform"  # recurrent init: uniform | orthogonal | identity
     input_init: str = "normal"  # one-hot input only: layer 0's W_ih ~ N(0, 1) (normal) or U(±1/√H) (uniform)
 
-    def validate(self) -> None:
-        for name in ("vocab_size", "hidden", "layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.embed < 0:
-            raise ValueError(f"--embed must be 0 (one-hot) or positive, got {self.embed}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"--dropout must lie in [0, 1), got {self.dropout}")
-        check_input_init(self.input_init)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def param(self, name: str) -> str:
+        return "--" + name.replace("_", "-")  # the LM's messages name its command-line flags
 
 
-class CharRNN:
+class CharRNN(BackboneModel):
     """Char-level RNN language model over (T, B) integer ids.
 
     >>> m = CharRNN(ModelConfig(vocab_size=5, hidden=8, layers=1), seed=0)
@@ -62,22 +46,14 @@ class CharRNN:
     """
 
     def __init__(self, cfg: ModelConfig, seed: int = 0, dtype=np.float32):
-        cfg.validate()
-        self.cfg = cfg
-        self.dtype = np.dtype(dtype)
+        super().__init__(cfg, dtype)
         rng = np.random.default_rng(seed)
-        V, H, L = cfg.vocab_size, cfg.hidden, cfg.layers
-        self.embedding = Embedding(V, cfg.embed, rng, dtype) if cfg.embed else None
-        self.rnn = RNNStack(cfg.embed or V, H, L, False, cfg.dropout, rng, cfg.init, dtype)
-        if not cfg.embed and cfg.input_init == "normal":  # W_ih is the embedding: see init.py
-            redraw_onehot_input(self.rnn.input_weights(), rng)
-        self.head = Linear(H, V, rng, dtype)
-        parts = {"embedding.": self.embedding} if self.embedding else {}
-        parts.update({"rnn.": self.rnn, "head.": self.head})
-        self.flat = FlatParams(parts, dtype)
+        self.assemble(Backbone.build(cfg.vocab_size, cfg, rng, self.dtype), cfg.vocab_size, rng)
 
-    def zero_state(self, B: int) -> np.ndarray:
-        return np.zeros((self.cfg.layers, B, self.cfg.hidden), dtype=self.dtype)
+    @property
+    def embedding(self):
+        """The (V, E) table, or None with one-hot input."""
+        return self.backbone.embedding
 
     # -------------------------------------------------------------- training
     def forward(self, ids, targets, h0=None, mask=None, train=False, rng=None, need_grad=True):
@@ -85,39 +61,17 @@ class CharRNN:
 
         ``cache`` also carries the summed nats and the counted positions, for evaluation.
         """
-        x, ecache = (ids, None) if self.embedding is None else self.embedding.forward(ids)
-        (hs, h_n), rcache = self.rnn.forward(x, h0, mask, rng, train)  # (T, B, H)
-        hs, drop = dropout(hs, self.cfg.dropout, train, rng, self.dtype)  # before the head
-        logits, hcache = self.head.forward(hs)  # (T, B, V)
-        loss, total, count, dlogits = softmax_cross_entropy(logits, targets, mask, need_grad)
-        cache = dict(
-            ecache=ecache, rcache=rcache, hcache=hcache, drop=drop, dlogits=dlogits, total=total, count=count
-        )
-        return loss, h_n, cache
+        (hs, h_n), cache = self.backbone.forward(ids, h0, mask, rng, train)  # (T, B, H)
+        logits = self.readout(hs, cache, train, rng)  # (T, B, V)
+        return cross_entropy(logits, targets, mask, need_grad, cache), h_n, cache
 
     def backward(self, cache, dh_n=None):
-        """Fills ``self.flat.grad`` with d(mean loss)/d(params); returns dL/dh0 (L, B, H)."""
-        dhs, _ = self.head.backward(cache["dlogits"], cache["hcache"])  # (T, B, H)
-        if cache["drop"] is not None:
-            dhs *= cache["drop"]
-        # The stack's backward (``RNNStack.backward``), layer by layer, except that this
-        # model owns every incoming gradient (dhs, then each layer's dx), so each layer may
-        # store its dz in that buffer (``overwrite_dstates``): one sequence-sized buffer less
-        # per layer, which is most of the backward pass's memory. Same numbers.
-        caches, drops = cache["rcache"]
-        L = len(self.rnn.layers)
-        dh0 = np.empty((L,) + dhs.shape[1:], dtype=self.dtype)  # (L, B, H)
-        d = dhs
-        del dhs  # d is the only owner
-        for k in range(L - 1, -1, -1):
-            dhk = None if dh_n is None else dh_n[k]
-            d, dh0[k], _ = self.rnn.layers[k].backward(d, dhk, caches[k], overwrite_dstates=True)
-            if drops[k] is not None:
-                d *= drops[k]  # d is this layer's own dx
-        dx = d
-        if self.embedding is not None:
-            self.embedding.backward(dx, cache["ecache"])
-        return dh0
+        """Fills ``self.flat.grad`` with d(mean loss)/d(params); returns dL/dh0 (L, B, H).
+
+        The gradient of the top states goes straight into the backbone, which may overwrite it
+        (``overwrite_dstates``): the LM's step keeps one sequence-sized buffer less per layer.
+        """
+        return self.backbone.backward(self.readout_backward(cache), dh_n, cache, overwrite_dstates=True)[1]
 
     # -------------------------------------------------------------- inference
     def step(self, ids: np.ndarray, h: np.ndarray):

@@ -28,24 +28,22 @@ Parameter names: ``cond.weight`` (label embedding, with ``cond_embed > 0``),
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from rnnkit.data.padding import resolve_mask
 from rnnkit.data.token_vocab import BOS, EOS, PAD
-from rnnkit.nn.dropout import dropout
 from rnnkit.nn.embedding import Embedding
-from rnnkit.nn.init import check_input_init, redraw_onehot_input
-from rnnkit.nn.linear import Linear
-from rnnkit.nn.params import FlatParams
-from rnnkit.nn.softmax_cross_entropy import softmax_cross_entropy
+from rnnkit.nn.init import redraw_onehot_input
 from rnnkit.nn.stack import RNNStack
+
+from .backbone import Backbone, BackboneConfig, BackboneModel, cross_entropy
 
 
 @dataclass
-class GeneratorConfig:
-    """Everything needed to rebuild a ``ConditionedGenerator``'s shapes."""
+class GeneratorConfig(BackboneConfig):
+    """Everything needed to rebuild a ``ConditionedGenerator``'s shapes (fields: ``backbone.py``)."""
 
     vocab_size: int
     num_labels: int = 0  # condition on a label in 0..num_labels-1 ...
@@ -55,19 +53,14 @@ class GeneratorConfig:
     embed: int = 0  # autoregressive char input: 0 one-hot, > 0 learned embedding
     hidden: int = 128
     layers: int = 1
-    dropout: float = 0.0
+    dropout: float = 0.0  # between RNN layers and before the head
     init: str = "uniform"
     pad_id: int = PAD
     bos_id: int = BOS
     eos_id: int = EOS
-    input_init: str = (
-        "normal"  # one-hot input: its W_ih columns ~ N(0, 1) (normal) or U(±1/√H) (uniform); see init.py
-    )
+    input_init: str = "normal"  # the one-hot columns: the label's and the fed-back char's
 
-    def validate(self) -> None:
-        for name in ("vocab_size", "hidden", "layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+    def check_own(self) -> None:
         for name in ("num_labels", "feature_dim", "cond_embed", "embed"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
@@ -81,12 +74,7 @@ class GeneratorConfig:
             raise ValueError("cond_embed applies to a label condition only (num_labels > 0)")
         if self.embed and not self.autoregressive:
             raise ValueError("embed (the fed-back character's embedding) needs autoregressive=True")
-        for name in ("pad_id", "bos_id", "eos_id"):
-            if not 0 <= getattr(self, name) < self.vocab_size:
-                raise ValueError(f"{name}={getattr(self, name)} must lie in [0, {self.vocab_size})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
-        check_input_init(self.input_init)
+        self.check_token_ids(self.vocab_size)
 
     @property
     def cond_dim(self) -> int:
@@ -96,11 +84,8 @@ class GeneratorConfig:
     def char_dim(self) -> int:
         return (self.embed or self.vocab_size) if self.autoregressive else 0
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-
-class ConditionedGenerator:
+class ConditionedGenerator(BackboneModel):
     """condition (B,) labels or (B, F) features -> text.
 
     >>> cfg = GeneratorConfig(vocab_size=6, num_labels=2, hidden=8, autoregressive=True)
@@ -116,28 +101,23 @@ class ConditionedGenerator:
     """
 
     def __init__(self, cfg: GeneratorConfig, seed: int = 0, dtype=np.float32):
-        cfg.validate()
-        self.cfg = cfg
-        self.dtype = np.dtype(dtype)
+        super().__init__(cfg, dtype)
         rng = np.random.default_rng(seed)
         self.cond = Embedding(cfg.num_labels, cfg.cond_embed, rng, dtype) if cfg.cond_embed else None
         self.embedding = Embedding(cfg.vocab_size, cfg.embed, rng, dtype) if cfg.embed else None
         self.D = cfg.cond_dim + cfg.char_dim
-        self.rnn = RNNStack(self.D, cfg.hidden, cfg.layers, False, cfg.dropout, rng, cfg.init, dtype)
-        if cfg.input_init == "normal":  # x = [condition ; fed-back char]
+        # The stack reads x = [condition ; fed-back char], which ``inputs`` assembles: the
+        # backbone has no embedding of its own, and only the one-hot columns are redrawn.
+        stack = RNNStack(self.D, cfg.hidden, cfg.layers, False, cfg.dropout, rng, cfg.init, dtype)
+        if cfg.input_init == "normal":
             Dc = cfg.cond_dim
             if cfg.num_labels and not cfg.cond_embed:  # a one-hot label
-                redraw_onehot_input(self.rnn.input_weights(), rng, slice(0, Dc))
+                redraw_onehot_input(stack.input_weights(), rng, slice(0, Dc))
             if cfg.autoregressive and not cfg.embed:  # a one-hot character
-                redraw_onehot_input(self.rnn.input_weights(), rng, slice(Dc, None))
-        self.head = Linear(cfg.hidden, cfg.vocab_size, rng, dtype)
-        parts = {}
-        if self.cond is not None:
-            parts["cond."] = self.cond
-        if self.embedding is not None:
-            parts["embedding."] = self.embedding
-        parts.update({"rnn.": self.rnn, "head.": self.head})
-        self.flat = FlatParams(parts, dtype)
+                redraw_onehot_input(stack.input_weights(), rng, slice(Dc, None))
+        self.assemble(
+            Backbone(None, stack), cfg.vocab_size, rng, {"cond.": self.cond, "embedding.": self.embedding}
+        )
         self.banned = (cfg.pad_id, cfg.bos_id)
 
     # ------------------------------------------------------------------ inputs
@@ -163,22 +143,29 @@ class ConditionedGenerator:
     def inputs(self, cond, dec_in=None, T=None):
         """-> (x (T, B, D), cache): c at t = 0, zeros after; fed-back chars when autoregressive."""
         c, ccache = self.condition(cond)  # (B, D_c)
-        B, Dc = c.shape
         if self.cfg.autoregressive:
             if dec_in is None:
                 raise ValueError("the autoregressive generator needs dec_in (BOS, w_1, ..., w_{n})")
             dec_in = np.asarray(dec_in)
             T = dec_in.shape[0]
+        x, ecache = self._x(c, dec_in, T, c.shape[0])
+        return x, (ccache, ecache)
+
+    def _x(self, c, chars, T: int, B: int):
+        """c (B, D_c) or None, chars (T, B) -> (x (T, B, D), the char embedding's cache):
+        x_1 = [c ; e(chars_1)], x_t = [0 ; e(chars_t)]; the e(...) part only when autoregressive."""
         x = np.zeros((T, B, self.D), dtype=self.dtype)  # (T, B, D)
-        x[0, :, :Dc] = c
+        Dc = self.cfg.cond_dim
+        if c is not None:
+            x[0, :, :Dc] = c
         ecache = None
         if self.cfg.autoregressive:
             if self.embedding is not None:
-                e, ecache = self.embedding.forward(dec_in)  # (T, B, E)
+                e, ecache = self.embedding.forward(chars)  # (T, B, E)
                 x[:, :, Dc:] = e
             else:
-                np.put_along_axis(x[:, :, Dc:], dec_in[:, :, None], 1.0, axis=2)  # one-hot
-        return x, (ccache, ecache)
+                np.put_along_axis(x[:, :, Dc:], chars[:, :, None], 1.0, axis=2)  # one-hot
+        return x, ecache
 
     # ---------------------------------------------------------------- training
     def forward(
@@ -190,30 +177,15 @@ class ConditionedGenerator:
         T, B = dec_out.shape
         mask = resolve_mask(T, B, mask, lengths, self.dtype)
         x, icache = self.inputs(cond, dec_in, T)  # (T, B, D)
-        (hs, _), rcache = self.rnn.forward(x, None, mask, rng, train)  # (T, B, H)
-        hs, drop = dropout(hs, self.cfg.dropout, train, rng, self.dtype)  # before the head
-        y, hcache = self.head.forward(hs)  # (T, B, V)
-        targets = dec_out if mask is None else np.where(mask > 0, dec_out, 0)
-        loss, total, count, dy = softmax_cross_entropy(y, targets, mask, need_grad)
-        cache = dict(
-            icache=icache,
-            rcache=rcache,
-            hcache=hcache,
-            drop=drop,
-            dlogits=dy,
-            logits=y,
-            total=total,
-            count=count,
-        )
-        return loss, cache
+        (hs, _), cache = self.backbone.forward(x, None, mask, rng, train)  # (T, B, H)
+        y = self.readout(hs, cache, train, rng)  # (T, B, V)
+        cache.update(icache=icache, logits=y)
+        return cross_entropy(y, dec_out, mask, need_grad, cache), cache
 
     def backward(self, cache) -> np.ndarray:
         """Fills ``self.flat.grad`` with d(mean loss)/d(params); returns d(loss)/dc (B, D_c),
         the gradient with respect to the condition vector (a feature condition's input)."""
-        dhs, _ = self.head.backward(cache["dlogits"], cache["hcache"])  # (T, B, H)
-        if cache["drop"] is not None:
-            dhs = dhs * cache["drop"]
-        dx, _, _ = self.rnn.backward(dhs, None, cache["rcache"])  # (T, B, D)
+        dx, _ = self.backbone.backward(self.readout_backward(cache), None, cache)  # (T, B, D)
         ccache, ecache = cache["icache"]
         Dc = self.cfg.cond_dim
         if self.cond is not None:
@@ -223,9 +195,6 @@ class ConditionedGenerator:
         return dx[0, :, :Dc]
 
     # --------------------------------------------------------------- inference
-    def zero_state(self, B: int) -> np.ndarray:
-        return np.zeros((self.cfg.layers, B, self.cfg.hidden), dtype=self.dtype)
-
     def step(self, ids, h, c=None):
         """One generation step: ids (k,) the previous characters (BOS first), h (L, k, H) ->
         logits (k, V), h (L, k, H).
@@ -233,15 +202,7 @@ class ConditionedGenerator:
         ``c`` (k, D_c), the condition (``condition``), is given at the first step only: the input
         is x = [c ; e(ids)] then, and [0 ; e(ids)] after (e(ids) only when autoregressive).
         """
-        x = np.zeros((1, ids.shape[0], self.D), dtype=self.dtype)  # (1, k, D)
-        Dc = self.cfg.cond_dim
-        if c is not None:
-            x[0, :, :Dc] = c
-        if self.cfg.autoregressive:
-            if self.embedding is not None:
-                x[0, :, Dc:] = self.embedding.params["weight"][ids]
-            else:
-                x[0, np.arange(ids.shape[0]), Dc + ids] = 1.0
-        (hs, h_n), _ = self.rnn.forward(x, h, None)  # (1, k, H)
+        x, _ = self._x(c, ids[None], 1, ids.shape[0])  # (1, k, D)
+        (hs, h_n), _ = self.backbone.forward(x, h)  # (1, k, H)
         logits, _ = self.head.forward(hs[0])  # (k, V)
         return logits, h_n

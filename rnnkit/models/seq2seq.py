@@ -19,23 +19,25 @@ Parameter names: ``src_embedding.weight``, ``tgt_embedding.weight`` (with ``embe
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from rnnkit.data.padding import resolve_mask, teacher_forcing
 from rnnkit.data.token_vocab import BOS, EOS, PAD
 from rnnkit.nn.embedding import Embedding
-from rnnkit.nn.init import check_input_init, redraw_onehot_input
 from rnnkit.nn.linear import Linear
 from rnnkit.nn.params import FlatParams
-from rnnkit.nn.softmax_cross_entropy import log_softmax, softmax_cross_entropy
+from rnnkit.nn.softmax_cross_entropy import log_softmax
 from rnnkit.nn.stack import RNNStack
+
+from .backbone import Backbone, BackboneConfig, cross_entropy, stack_of
 
 
 @dataclass
-class Seq2SeqConfig:
-    """Everything needed to rebuild a ``Seq2Seq`` model's shapes."""
+class Seq2SeqConfig(BackboneConfig):
+    """Everything needed to rebuild a ``Seq2Seq`` model's shapes (fields: ``backbone.py``)."""
 
     src_vocab_size: int
     tgt_vocab_size: int
@@ -50,23 +52,12 @@ class Seq2SeqConfig:
     eos_id: int = EOS
     input_init: str = "uniform"  # one-hot inputs: normal draws encoder's and decoder's N(0, 1); see init.py
 
-    def validate(self) -> None:
-        for name in ("src_vocab_size", "tgt_vocab_size", "hidden", "layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.embed < 0:
-            raise ValueError(f"embed must be 0 (one-hot) or positive, got {self.embed}")
-        for name in ("pad_id", "bos_id", "eos_id"):
-            if not 0 <= getattr(self, name) < self.tgt_vocab_size:
-                raise ValueError(f"{name}={getattr(self, name)} must lie in [0, {self.tgt_vocab_size})")
+    sizes: ClassVar[tuple[str, ...]] = ("src_vocab_size", "tgt_vocab_size", "hidden", "layers")
+
+    def check_own(self) -> None:
+        self.check_token_ids(self.tgt_vocab_size)
         if len({self.pad_id, self.bos_id, self.eos_id}) != 3:
             raise ValueError("pad_id, bos_id and eos_id must differ")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
-        check_input_init(self.input_init)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class Seq2Seq:
@@ -83,27 +74,30 @@ class Seq2Seq:
     (2, 7)
     """
 
+    encoder = stack_of("source")  # the stacks, as the torch engine knows them
+    decoder = stack_of("target")
+
     def __init__(self, cfg: Seq2SeqConfig, seed: int = 0, dtype=np.float32):
         cfg.validate()
-        self.cfg = cfg
-        self.dtype = np.dtype(dtype)
+        self.cfg, self.dtype = cfg, np.dtype(dtype)
         rng = np.random.default_rng(seed)
         H, L, E = cfg.hidden, cfg.layers, cfg.embed
         self.dirs = 2 if cfg.bidirectional else 1
         self.Hd = self.dirs * H  # decoder width
-        self.src_embedding = Embedding(cfg.src_vocab_size, E, rng, dtype) if E else None
-        self.tgt_embedding = Embedding(cfg.tgt_vocab_size, E, rng, dtype) if E else None
-        self.encoder = RNNStack(
+        # Drawn from rng in this order: both embeddings, both stacks, the one-hot redraws, the
+        # head (not one backbone after the other: seeded runs depend on the order).
+        src_embedding = Embedding(cfg.src_vocab_size, E, rng, dtype) if E else None
+        tgt_embedding = Embedding(cfg.tgt_vocab_size, E, rng, dtype) if E else None
+        encoder = RNNStack(
             E or cfg.src_vocab_size, H, L, cfg.bidirectional, cfg.dropout, rng, cfg.init, dtype
         )
-        self.decoder = RNNStack(E or cfg.tgt_vocab_size, self.Hd, L, False, cfg.dropout, rng, cfg.init, dtype)
-        if not E and cfg.input_init == "normal":  # both read one-hot
-            redraw_onehot_input(self.encoder.input_weights() + self.decoder.input_weights(), rng)
+        decoder = RNNStack(E or cfg.tgt_vocab_size, self.Hd, L, False, cfg.dropout, rng, cfg.init, dtype)
+        self.source, self.target = Backbone(src_embedding, encoder), Backbone(tgt_embedding, decoder)
+        for backbone in (self.source, self.target):
+            backbone.redraw_onehot_input(cfg.input_init, rng)
         self.head = Linear(self.Hd, cfg.tgt_vocab_size, rng, dtype)
-        parts = {}
-        if E:
-            parts.update({"src_embedding.": self.src_embedding, "tgt_embedding.": self.tgt_embedding})
-        parts.update({"encoder.": self.encoder, "decoder.": self.decoder, "head.": self.head})
+        parts = {"src_embedding.": src_embedding, "tgt_embedding.": tgt_embedding} if E else {}
+        parts.update({"encoder.": encoder, "decoder.": decoder, "head.": self.head})
         self.flat = FlatParams(parts, dtype)
         self.banned = (cfg.pad_id, cfg.bos_id)
 
@@ -112,22 +106,10 @@ class Seq2Seq:
         """src (S, B) -> (decoder h0 (L, B, dirs*H), cache)."""
         S, B = src.shape
         mask = resolve_mask(S, B, src_mask, src_lengths, self.dtype)
-        x, ecache = (src, None) if self.src_embedding is None else self.src_embedding.forward(src)
-        (_, h_n), rcache = self.encoder.forward(x, None, mask, rng, train)  # (L*dirs, B, H)
-        L = self.cfg.layers
-        h0 = h_n.reshape(L, self.dirs, B, self.cfg.hidden)  # (L, dirs, B, H)
-        h0 = np.concatenate(list(h0.transpose(1, 0, 2, 3)), axis=2)  # (L, B, dirs*H)
-        return h0, (ecache, rcache)
-
-    def _encode_backward(self, dh0, cache) -> None:
-        """dh0 (L, B, dirs*H) -> encoder gradients."""
-        ecache, rcache = cache
-        L, B, _ = dh0.shape
-        H = self.cfg.hidden
-        dh_n = dh0.reshape(L, B, self.dirs, H).transpose(0, 2, 1, 3).reshape(L * self.dirs, B, H)
-        dx, _, _ = self.encoder.backward(None, np.ascontiguousarray(dh_n), rcache)
-        if self.src_embedding is not None:
-            self.src_embedding.backward(dx, ecache)
+        (_, h_n), cache = self.source.forward(src, None, mask, rng, train)  # (L*dirs, B, H)
+        L, H = self.cfg.layers, self.cfg.hidden
+        h0 = h_n.reshape(L, self.dirs, B, H).transpose(0, 2, 1, 3)  # (L, B, dirs, H)
+        return h0.reshape(L, B, self.Hd), cache  # (L, B, dirs*H): [h→ ; h←] per layer
 
     # ----------------------------------------------------------------- training
     def forward(
@@ -150,38 +132,23 @@ class Seq2Seq:
         T, B = dec_out.shape
         dmask = resolve_mask(T, B, dec_mask, None, self.dtype)
         h0, ecache = self.encode(src, src_mask, src_lengths, train, rng)  # (L, B, Hd)
-        x, tcache = (
-            (dec_in, None) if self.tgt_embedding is None else self.tgt_embedding.forward(dec_in)
-        )  # (T, B, E) or ids
-        (hs, _), dcache = self.decoder.forward(x, h0, dmask, rng, train)  # (T, B, Hd)
+        (hs, _), cache = self.target.forward(dec_in, h0, dmask, rng, train)  # (T, B, Hd)
         y, hcache = self.head.forward(hs)  # (T, B, V)
-        targets = dec_out if dmask is None else np.where(dmask > 0, dec_out, 0)
-        loss, total, count, dy = softmax_cross_entropy(y, targets, dmask, need_grad)
-        cache = dict(
-            ecache=ecache,
-            tcache=tcache,
-            dcache=dcache,
-            hcache=hcache,
-            dlogits=dy,
-            logits=y,
-            total=total,
-            count=count,
-        )
-        return loss, cache
+        cache.update(encoder=ecache, hcache=hcache, logits=y)
+        return cross_entropy(y, dec_out, dmask, need_grad, cache), cache
 
     def backward(self, cache) -> None:
         """Fills ``self.flat.grad`` with d(mean loss)/d(params)."""
         dhs, _ = self.head.backward(cache["dlogits"], cache["hcache"])  # (T, B, Hd)
-        dx, dh0, _ = self.decoder.backward(dhs, None, cache["dcache"])  # dh0 (L, B, Hd)
-        if self.tgt_embedding is not None:
-            self.tgt_embedding.backward(dx, cache["tcache"])
-        self._encode_backward(dh0, cache["ecache"])
+        _, dh0 = self.target.backward(dhs, None, cache)  # (L, B, dirs*H)
+        L, B, H = self.cfg.layers, dh0.shape[1], self.cfg.hidden
+        dh_n = dh0.reshape(L, B, self.dirs, H).transpose(0, 2, 1, 3).reshape(L * self.dirs, B, H)
+        self.source.backward(None, np.ascontiguousarray(dh_n), cache["encoder"])  # (L*dirs, B, H)
 
     def log_prob(self, src, targets, src_lengths=None) -> np.ndarray:
         """Teacher-forced log p(target EOS | source) per example (B,), targets as id lists."""
-        dec_in, dec_out, dmask = teacher_forcing(
-            targets, self.cfg.bos_id, self.cfg.eos_id, self.cfg.pad_id, self.dtype
-        )
+        c = self.cfg
+        dec_in, dec_out, dmask = teacher_forcing(targets, c.bos_id, c.eos_id, c.pad_id, self.dtype)
         _, cache = self.forward(
             src, dec_in, dec_out, dec_mask=dmask, src_lengths=src_lengths, need_grad=False
         )
@@ -195,7 +162,6 @@ class Seq2Seq:
 
         Decoding (``decode/forms.py``) starts from ``encode``'s state and BOS.
         """
-        x = ids[None] if self.tgt_embedding is None else self.tgt_embedding.params["weight"][ids][None]
-        (hs, h_n), _ = self.decoder.forward(x, h, None)  # (1, k, Hd)
+        (hs, h_n), _ = self.target.forward(ids[None], h)  # (1, k, Hd)
         logits, _ = self.head.forward(hs[0])  # (k, V)
         return logits, h_n

@@ -1,7 +1,7 @@
 """Every model's parameter shapes, computed from its configuration without building it.
 
 A model is a list of parts, each a prefix and one of three kinds, as the model classes
-compose them (``char_rnn.py``, ``tasks/*.py``):
+compose them (``backbone.py``, ``char_rnn.py``, ...):
 
     ("embedding.", "embedding", (V, E))        weight (V, E)
     ("rnn.", "stack", (D, H, L, dirs))         per layer k and direction (suffix "" or "_reverse"):
@@ -26,16 +26,8 @@ def stack(prefix: str, D: int, H: int, L: int, dirs: int = 1) -> tuple:
     return (prefix, "stack", (D, H, L, dirs))
 
 
-def _lm(m) -> list:
-    parts = [("embedding.", "embedding", (m.vocab_size, m.embed))] if m.embed else []
-    return parts + [
-        stack("rnn.", m.embed or m.vocab_size, m.hidden, m.layers),
-        ("head.", "linear", (m.hidden, m.vocab_size)),
-    ]
-
-
-def _over_stack(m, classes: int) -> list:
-    """The classifier's and the tagger's shape: embedding?, a stack, a head on dirs * H."""
+def _backbone_and_head(m, classes: int) -> list:
+    """The LM's, the classifier's and the tagger's shape: embedding?, a stack, a head on dirs * H."""
     dirs = 2 if m.bidirectional else 1
     parts = [("embedding.", "embedding", (m.vocab_size, m.embed))] if m.embed else []
     return parts + [
@@ -57,16 +49,9 @@ def _generator(m) -> list:
 
 
 def _seq2seq(m) -> list:
-    dirs = 2 if m.bidirectional else 1
-    E = m.embed
-    parts = (
-        [
-            ("src_embedding.", "embedding", (m.src_vocab_size, E)),
-            ("tgt_embedding.", "embedding", (m.tgt_vocab_size, E)),
-        ]
-        if E
-        else []
-    )
+    dirs, E = 2 if m.bidirectional else 1, m.embed
+    parts = [("src_embedding.", "embedding", (m.src_vocab_size, E))] if E else []
+    parts += [("tgt_embedding.", "embedding", (m.tgt_vocab_size, E))] if E else []
     return parts + [
         stack("encoder.", E or m.src_vocab_size, m.hidden, m.layers, dirs),
         stack("decoder.", E or m.tgt_vocab_size, dirs * m.hidden, m.layers),
@@ -75,9 +60,9 @@ def _seq2seq(m) -> list:
 
 
 PARTS = {
-    "ModelConfig": _lm,
-    "ClassifierConfig": lambda m: _over_stack(m, m.num_classes),
-    "TaggerConfig": lambda m: _over_stack(m, m.num_tags),
+    "ModelConfig": lambda m: _backbone_and_head(m, m.vocab_size),
+    "ClassifierConfig": lambda m: _backbone_and_head(m, m.num_classes),
+    "TaggerConfig": lambda m: _backbone_and_head(m, m.num_tags),
     "GeneratorConfig": _generator,
     "Seq2SeqConfig": _seq2seq,
 }
