@@ -15,7 +15,7 @@ from helpers import TINY, assert_one_line_error, rnnkit
 
 from rnnkit.data import corpus
 from rnnkit.data.corpus import find_files, plan_corpus, read_text_file
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 
 
 @pytest.fixture(autouse=True)
@@ -132,7 +132,7 @@ def test_a_walked_validation_directory_is_skipped_the_same_way(tmp_path, capsys)
     assert plan.files == [d / "good.txt"] and plan.val_files == [v / "v.txt"]
     assert plan.n_val == len(GOOD_CHARS) * 10
     (v / "v.txt").write_bytes(b"\0")  # now nothing usable in val
-    with pytest.raises(UserError, match="holds no usable text"):
+    with pytest.raises(RnnkitError, match="holds no usable text"):
         plan_corpus(find_files([str(d)]), find_files([str(v)]))
 
 
@@ -140,7 +140,7 @@ def test_read_text_file_of_a_directory_skips_binaries(tmp_path, capsys):
     d = _mixed_dir(tmp_path)
     assert read_text_file(d) == GOOD_CHARS * 300
     assert len(_warnings(capsys.readouterr().err)) == 2
-    with pytest.raises(UserError, match="looks like a binary file"):
+    with pytest.raises(RnnkitError, match="looks like a binary file"):
         read_text_file(d / "blob")
 
 

@@ -28,7 +28,7 @@ import pytest
 from rnnkit.cli import lm as cli_lm
 from rnnkit.cli import main
 from rnnkit.data.corpus import read_text_file
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 from rnnkit.train.evaluate import evaluate_ids, evaluate_pieces
 from rnnkit.train.lm_config import TrainConfig
 from rnnkit.train.lm_trainer import train
@@ -266,7 +266,7 @@ def test_eval_unknown_characters_give_the_whole_text_message(run_dir, tmp_path, 
     f = tmp_path / "u.txt"
     f.write_text(text, encoding="utf-8")
     _, vocab, _ = load_lm(run_dir)
-    with pytest.raises(UserError) as expected:
+    with pytest.raises(RnnkitError) as expected:
         vocab.encode(text, what=str(f))
     line = one_line_error(capsys, ["eval", run_dir, f], "'Ω' (U+03A9)", "'ж' (U+0436)", "and 7 more")
     assert line == f"rnnkit: error: {expected.value}"

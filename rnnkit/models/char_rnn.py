@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from rnnkit.errors import RnnkitError
 from rnnkit.nn.dropout import dropout
 from rnnkit.nn.embedding import Embedding
 from rnnkit.nn.init import check_input_init, redraw_onehot_input
@@ -41,11 +42,11 @@ class ModelConfig:
     def validate(self) -> None:
         for name in ("vocab_size", "hidden", "layers"):
             if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+                raise RnnkitError(f"`{name}` must be at least 1, got {getattr(self, name)}")
         if self.embed < 0:
-            raise ValueError(f"--embed must be 0 (one-hot) or positive, got {self.embed}")
+            raise RnnkitError(f"`embed` must be 0 (one-hot) or positive, got {self.embed}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"--dropout must lie in [0, 1), got {self.dropout}")
+            raise RnnkitError(f"`dropout` must lie in [0, 1), got {self.dropout}")
         check_input_init(self.input_init)
 
     def to_dict(self) -> dict:

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnkit.errors import RnnkitError
+
 RECURRENT_INITS = ("uniform", "orthogonal", "identity")
 INPUT_INITS = ("normal", "uniform")  # layer 0's W_ih under one-hot input
 
@@ -53,7 +55,7 @@ def onehot_input(rng: np.random.Generator, shape, dtype) -> np.ndarray:
 def check_input_init(value: str) -> None:
     """A model config's ``input_init`` must name one of ``INPUT_INITS``."""
     if value not in INPUT_INITS:
-        raise ValueError(f"--input-init must be one of {', '.join(INPUT_INITS)}, got {value!r}")
+        raise RnnkitError(f"`input_init` must be one of {', '.join(INPUT_INITS)}, got {value!r}")
 
 
 def redraw_onehot_input(weights, rng: np.random.Generator, cols=slice(None)) -> None:

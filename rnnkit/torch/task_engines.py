@@ -9,7 +9,7 @@ under one engine loads under the other. Nothing engine-specific is saved.
 
 from __future__ import annotations
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError, message_of
 from rnnkit.nn.stack import RNNStack
 
 from .engines import ENGINES, require_torch
@@ -18,14 +18,14 @@ STACKS = ("rnn", "encoder", "decoder")  # the attributes holding a model's RNN s
 
 
 def check_engine(engine: str | None, device: str | None) -> None:
-    """Validate ``--engine``/``--device``; the torch engine without torch is a one-line UserError."""
+    """Validate ``engine``/``device``; the torch engine without torch is a one-line RnnkitError."""
     engine = engine or "numpy"
     if engine not in ENGINES:
-        raise UserError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        raise RnnkitError(f"`engine` must be one of {', '.join(ENGINES)}, got {engine!r}")
     if engine == "torch":
         require_torch()
     elif device not in (None, "cpu"):
-        raise UserError(f"--device {device} needs --engine torch (the NumPy engine runs on the CPU)")
+        raise RnnkitError(f"`device` {device} needs `engine` torch (the NumPy engine runs on the CPU)")
 
 
 def use_engine(model, engine: str | None = "numpy", device: str | None = None):
@@ -48,6 +48,6 @@ def use_engine(model, engine: str | None = "numpy", device: str | None = None):
             try:
                 setattr(model, name, TorchRNNStack.wrap(s, device or "cpu"))
             except ValueError as e:
-                raise UserError(str(e)) from None
+                raise RnnkitError(message_of(e)) from None
     model.engine = engine
     return model

@@ -32,7 +32,7 @@ from rnnkit.data.corpus import (
     write_prepared,
 )
 from rnnkit.data.vocab import Vocab
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 from rnnkit.models.char_rnn import ModelConfig
 from rnnkit.models.shapes import model_parts
 from rnnkit.torch import distributed
@@ -101,9 +101,9 @@ class LMTrainer(Trainer):
         self.ids = None  # the training ids, memory-mapped
         self.data_sha = None  # SHA-256 of the prepared ids.bin, once known (rank 0)
         if data.n_val < 2:
-            raise UserError(
+            raise RnnkitError(
                 f"the validation split has {data.n_val} characters; it needs at least 2 "
-                f"(more text, a larger --val-fraction, or --val FILE)"
+                f"(more text, a larger `val_fraction`, or `val_files` FILE)"
             )
 
     # ------------------------------------------------------------------ state
@@ -119,12 +119,12 @@ class LMTrainer(Trainer):
     def check_checkpoint(self, c: ckpt.Checkpoint) -> None:
         saved = c.state.get("data_sha256")  # absent in checkpoints before it was recorded
         if saved is not None and self.data_sha is not None and saved != {"ids": self.data_sha}:
-            raise UserError(
+            raise RnnkitError(
                 f"the prepared data in {self.out / 'data'} changed since checkpoint {c.dir} was "
-                f"written; an exact resume needs the same data (start a new run with --force)"
+                f"written; an exact resume needs the same data (start a new run with `force`)"
             )
         if c.vocab_json != self.vocab.to_json():
-            raise UserError(
+            raise RnnkitError(
                 f"checkpoint {c.dir} does not match this run: its vocabulary differs from "
                 f"the prepared data in {self.out / 'data'}"
             )
@@ -225,9 +225,9 @@ def plan_data(cfg: TrainConfig, log) -> CorpusPlan:
     check_memory(cfg, V)
     if plan.n_val < 2:
         where = "the validation files" if val_files else f"the last {cfg.val_fraction:g} of the text"
-        raise UserError(
+        raise RnnkitError(
             f"the validation split ({where}) has {plan.n_val} characters; it needs at least 2 "
-            f"(more text, a larger --val-fraction, or --val FILE)"
+            f"(more text, a larger `val_fraction`, or `val_files` FILE)"
         )
     return plan
 
@@ -240,7 +240,7 @@ def absolute_inputs(cfg: TrainConfig, run: Path | None = None) -> TrainConfig:
 
     def fix(p: str) -> str:
         if run is not None and not os.path.isabs(p) and not os.path.exists(p):
-            raise UserError(
+            raise RnnkitError(
                 f"{run} recorded its input as {p!r}, relative to the directory it was started in, "
                 f"and there is no {p} here ({os.getcwd()}); resume it from that directory"
             )
@@ -276,9 +276,9 @@ def check_prepared_ids(data, what: Path) -> str:
     """Refuse prepared ids outside the vocabulary (a damaged ``ids.bin``); -> its SHA-256."""
     top, sha = scan_ids(data)
     if top >= len(data.vocab):
-        raise UserError(
+        raise RnnkitError(
             f"{data.path} holds id {top}, outside the vocabulary of {len(data.vocab)} characters: the "
-            f"prepared data of {what} is damaged; start the run again with --force"
+            f"prepared data of {what} is damaged; start the run again with `force`"
         )
     return sha
 
@@ -365,9 +365,9 @@ def _set_up(
     if resume is not None and ckpt.is_run_dir(resume) and not ckpt.has_checkpoint(resume):
         saved = ckpt.read_run_marker(resume).get("train")
         if not isinstance(saved, dict):
-            raise UserError(
+            raise RnnkitError(
                 f"{resume} holds no checkpoint yet and no recorded configuration; "
-                f"start it again with --out {resume} --force"
+                f"start it again with `out` {resume} `force`"
             )
         cfg = merge_resume_config(absolute_inputs(TrainConfig.from_dict(saved), resume), given or {})
         log(f"{resume} holds no checkpoint yet (stopped before the first save): starting it over from step 0")

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError, message_of
 from rnnkit.optim.optimizers import clip_gradients, make_optimizer
 from rnnkit.optim.schedule import learning_rate
 from rnnkit.torch import distributed
@@ -64,8 +64,8 @@ def merge_resume(saved, given: dict, resumable: set):
     for k, v in given.items():
         if d.get(k) != v:
             if k not in resumable:
-                raise UserError(
-                    f"--{k.replace('_', '-')} differs from the run being resumed "
+                raise RnnkitError(
+                    f"`{k}` differs from the run being resumed "
                     f"({v!r} given, {d.get(k)!r} saved); drop the flag or start a new run"
                 )
             d[k] = v
@@ -174,14 +174,14 @@ class Trainer:
         model configuration and values fit this run."""
         want = self.model.cfg.to_dict()
         if c.config.get("model") != want:
-            raise UserError(
+            raise RnnkitError(
                 f"checkpoint {c.dir} does not match this run: its model configuration "
                 f"{c.config.get('model')!r} differs from {want!r}"
             )
         self.check_checkpoint(c)
         for k, v in list(c.model.items()) + list(c.trainer.items()):
             if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
-                raise UserError(f"checkpoint {c.dir}: {k} holds NaN or Inf")
+                raise RnnkitError(f"checkpoint {c.dir}: {k} holds NaN or Inf")
         try:
             self.model.flat.load_state_dict(c.model)
             self.opt.load_state_dict(c.trainer)
@@ -192,11 +192,11 @@ class Trainer:
             self.elapsed = float(s.get("elapsed_s", 0.0))
             self.rng.bit_generator.state = s["rng"]
         except (KeyError, ValueError, TypeError) as e:
-            raise UserError(f"checkpoint {c.dir} does not match this model: {e}") from None
+            raise RnnkitError(f"checkpoint {c.dir} does not match this model: {message_of(e)}") from None
         if self.step > self.cfg.max_steps:
-            raise UserError(
-                f"--max-steps {self.cfg.max_steps} is below the step this run is at ({self.step}): a "
-                f"resume cannot go back. Give --max-steps above {self.step}, or start a new run"
+            raise RnnkitError(
+                f"`max_steps` {self.cfg.max_steps} is below the step this run is at ({self.step}): a "
+                f"resume cannot go back. Give `max_steps` above {self.step}, or start a new run"
             )
 
     # ------------------------------------------------------------------- steps

@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 from rnnkit.train.metrics_log import iter_metrics
 
 from .mpl import figure_output, pyplot, save_figure
@@ -41,7 +41,7 @@ def metrics_path(d: Path) -> Path:
         return p
     if (p / "metrics.jsonl").is_file():
         return p / "metrics.jsonl"
-    raise UserError(f"{p} has no metrics.jsonl; give a run directory written by `rnnkit train`")
+    raise RnnkitError(f"{p} has no metrics.jsonl; give a run directory written by `rnnkit train`")
 
 
 def load_curves(d: Path, label: str | None = None) -> Curves:
@@ -66,7 +66,7 @@ def load_curves(d: Path, label: str | None = None) -> Curves:
             continue
         (c.train if r["kind"] == "train" else c.val).append(row)
     if not c.train and not c.val:
-        raise UserError(
+        raise RnnkitError(
             f"{path} holds no train or val rows with step and loss"
             + (f" ({bad:,} malformed lines)" if bad else "")
         )
@@ -109,12 +109,12 @@ def plot_curves(
     ``out`` without a suffix gets ``.png``; any suffix matplotlib can save is accepted.
     """
     if not 0 <= smooth < 1:
-        raise UserError(f"--smooth must lie in [0, 1), got {smooth}")
+        raise RnnkitError(f"`smooth` must lie in [0, 1), got {smooth}")
     if not MIN_DPI <= dpi <= MAX_DPI:  # 0 or less fails in matplotlib; 100000 asks for terabytes
-        raise UserError(f"--dpi must lie in [{MIN_DPI}, {MAX_DPI}], got {dpi}")
+        raise RnnkitError(f"`dpi` must lie in [{MIN_DPI}, {MAX_DPI}], got {dpi}")
     if labels and len(labels) != len(dirs):
-        raise UserError(f"--labels gives {len(labels)} names for {len(dirs)} runs")
-    out = figure_output(out)  # a bad -o fails here, before the runs are read
+        raise RnnkitError(f"`labels` gives {len(labels)} names for {len(dirs)} runs")
+    out = figure_output(out)  # a bad output path fails here, before the runs are read
     runs = [load_curves(d, lab) for d, lab in zip(dirs, labels or _labels(dirs))]
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), dpi=dpi)

@@ -40,7 +40,7 @@ import numpy as np
 
 from rnnkit.decode.lm import stream_tokens
 from rnnkit.decode.sampler import GumbelDraw, filter_probs
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 from rnnkit.models.stream_step import stream_for
 from rnnkit.nn.softmax_cross_entropy import softmax
 from rnnkit.train.load_lm import load_lm
@@ -112,7 +112,7 @@ class Generator:
             raise BadRequest(400, f"prime has {len(prime)} characters; the limit is {self.max_prime}")
         try:
             ids = self.vocab.encode(prime, what="prime")
-        except UserError as e:
+        except RnnkitError as e:
             raise BadRequest(400, str(e)) from None
         temperature = _number(body, "temperature", 0.8, float)
         if not 0 < temperature <= MAX_TEMPERATURE:
@@ -334,11 +334,11 @@ def make_server(
     serving: call ``serve_forever()``, then ``server_close()``. ``quiet``: no request log on
     stderr."""
     if not 0 <= port <= 65535:
-        raise UserError(f"--port must lie in [0, 65535], got {port}")
+        raise RnnkitError(f"`port` must lie in [0, 65535], got {port}")
     if max_length < 1 or max_concurrent < 1:
-        raise UserError("--max-length and --max-concurrent must be positive")
+        raise RnnkitError("`max_length` and `max_concurrent` must be positive")
     if not 0 <= delay_ms <= 1000:
-        raise UserError(f"--delay-ms must lie in [0, 1000], got {delay_ms}")
+        raise RnnkitError(f"`delay_ms` must lie in [0, 1000], got {delay_ms}")
     model, vocab, c = load_lm(run_dir, which)
     gen = Generator(model, vocab, max_length, max_prime=max_length, delay_s=delay_ms / 1000)
     info = gen.info()
@@ -347,4 +347,4 @@ def make_server(
     try:
         return VizServer((host, port), gen, max_concurrent, page, quiet)
     except OSError as e:
-        raise UserError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+        raise RnnkitError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
