@@ -9,7 +9,7 @@ Files are read as UTF-8. A file that is not valid UTF-8 is refused with its name
 byte offset of the first bad byte, unless ``errors="replace"`` is asked for; a file with
 NUL bytes is refused as binary. That holds for files the user names. Files found by
 walking a directory (which may hold extensionless binaries, or a stray Latin-1 file) are
-instead skipped with a warning line on stderr, so one of them does not abort the run; a
+instead skipped with a warning (``RnnkitWarning``), so one of them does not abort the run; a
 directory whose every file is skipped is still refused. The check is the first pass
 itself (no extra read of the corpus): a file is dropped when that pass hits its first NUL
 or bad byte, before any of its characters count.
@@ -22,15 +22,15 @@ import errno
 import hashlib
 import json
 import os
-import sys
 import sysconfig
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, RnnkitWarning
 
 from .vocab import Vocab
 
@@ -89,8 +89,8 @@ class Skipper:
     """What happens to a file that turns out not to be UTF-8 text while it is read.
 
     A file the user named is refused: ``skip`` re-raises its ``NotTextError``. A file found
-    by walking a directory is noted, and ``finish`` (after the pass) prints one warning line
-    per skipped file on stderr (the first ``MAX_SKIP_WARNINGS``, then a count). The
+    by walking a directory is noted, and ``finish`` (after the pass) warns (``RnnkitWarning``)
+    once per skipped file (the first ``MAX_SKIP_WARNINGS``, then a count). The
     warnings wait for ``finish`` because a directory whose every file was skipped is
     refused there instead, with the one-line error alone: training on nothing from it is
     never what was meant.
@@ -117,13 +117,15 @@ class Skipper:
                     f"binary or not valid UTF-8 (e.g. {e.path}: {e.reason})"
                 )
         for _, e in self.skipped[:MAX_SKIP_WARNINGS]:
-            print(f"rnnkit: warning: skipping {e.path}: {e.reason}", file=sys.stderr)
+            warnings.warn(RnnkitWarning(f"skipping {e.path}: {e.reason}"), stacklevel=2)
         n = len(self.skipped)
         if n > MAX_SKIP_WARNINGS:
-            print(
-                f"rnnkit: warning: skipped {n:,} files in all as binary or not UTF-8 "
-                f"({n - MAX_SKIP_WARNINGS:,} not named above)",
-                file=sys.stderr,
+            warnings.warn(
+                RnnkitWarning(
+                    f"skipped {n:,} files in all as binary or not UTF-8 "
+                    f"({n - MAX_SKIP_WARNINGS:,} not named above)"
+                ),
+                stacklevel=2,
             )
 
 

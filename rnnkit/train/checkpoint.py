@@ -30,9 +30,9 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +40,7 @@ import numpy as np
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, RnnkitWarning
 
 from .run_lock import LOCK_NAME, RunLock
 
@@ -243,7 +243,7 @@ class RunClaim:
 
     def _undo(self) -> None:
         """Delete what this start wrote and put the old run back (best effort: a failure
-        here must not hide the error that brought us here, so it is one warning line)."""
+        here must not hide the error that brought us here, so it is one ``RnnkitWarning``)."""
         out = self.out
         try:
             for name in RUN_NAMES:
@@ -260,9 +260,9 @@ class RunClaim:
                 self.moved = []
         except OSError as e:
             where = f"; the run it replaced is in {self.backup}" if self.moved else ""
-            print(
-                f"rnnkit: warning: could not undo the failed start in {out} ({e.strerror or e}){where}",
-                file=sys.stderr,
+            warnings.warn(
+                RnnkitWarning(f"could not undo the failed start in {out} ({e.strerror or e}){where}"),
+                stacklevel=2,
             )
 
 

@@ -18,7 +18,7 @@ import contextlib
 import dataclasses
 import math
 import os
-import sys
+import warnings
 from pathlib import Path
 
 from rnnkit.data.batcher import StreamBatcher
@@ -32,7 +32,7 @@ from rnnkit.data.corpus import (
     write_prepared,
 )
 from rnnkit.data.vocab import Vocab
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, RnnkitWarning
 from rnnkit.models.char_rnn import ModelConfig
 from rnnkit.models.shapes import model_parts
 from rnnkit.torch import distributed
@@ -215,11 +215,13 @@ def plan_data(cfg: TrainConfig, log) -> CorpusPlan:
     plan = plan_corpus(files, val_files, cfg.val_fraction, cfg.encoding_errors)
     V = len(plan.vocab)
     if cfg.vocab_limit and V > cfg.vocab_limit:
-        print(
-            f"rnnkit: warning: the vocabulary has {V:,} distinct characters, more than --vocab-limit "
-            f"{cfg.vocab_limit:,}; the one-hot input and the softmax grow with it. Consider --embed, "
-            f"or cleaning the text",
-            file=sys.stderr,
+        warnings.warn(
+            RnnkitWarning(
+                f"the vocabulary has {V:,} distinct characters, more than `vocab_limit` "
+                f"{cfg.vocab_limit:,}; the one-hot input and the softmax grow with it. Consider `embed`, "
+                f"or cleaning the text"
+            ),
+            stacklevel=2,
         )
     StreamBatcher(plan.n_train, cfg.batch, cfg.seq_len)  # raises if too short
     check_memory(cfg, V)
@@ -303,7 +305,8 @@ def train(
     force: bool = False,
     log=print,
 ) -> int:
-    """Run training; returns the process exit status (0 done, 130 interrupted, 1 diverged).
+    """Run training; returns the process exit status (0 done, 130 interrupted), or raises
+    ``TrainingFailed`` for a run that diverged or ended without saving a checkpoint.
 
     ``--resume`` of a run that was killed before its first checkpoint starts it over from
     step 0 with the configuration recorded in its run marker (the same result, since runs

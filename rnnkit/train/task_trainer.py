@@ -221,7 +221,8 @@ def train(
     engine: str | None = None,
     device: str | None = None,
 ) -> int:
-    """Train a task model; returns the exit status (0 done, 130 interrupted, 1 diverged).
+    """Train a task model; returns the exit status (0 done, 130 interrupted), or raises
+    ``TrainingFailed`` for a run that diverged or ended without saving a checkpoint.
 
     ``engine``/``device``: ``numpy`` (default) or ``torch`` on ``cpu``/``cuda`` (``tasks/engine.py``).
     Every check (configuration, data, model on its engine and device) comes before ``out``

@@ -12,11 +12,11 @@ training loss thin and solid (optionally smoothed), its validation loss dashed w
 from __future__ import annotations
 
 import math
-import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, RnnkitWarning
 from rnnkit.train.metrics_log import iter_metrics
 
 from .mpl import figure_output, pyplot, save_figure
@@ -46,7 +46,7 @@ def metrics_path(d: Path) -> Path:
 
 def load_curves(d: Path, label: str | None = None) -> Curves:
     """One run's curves. Lines that are not JSON objects, and train or val rows without a
-    step and a finite loss, are skipped with one warning line on stderr that counts them;
+    step and a finite loss, are skipped with one warning (``RnnkitWarning``) that counts them;
     a file with no usable row is refused."""
     path = metrics_path(d)
     c = Curves(label or (path.parent.name if path.name == "metrics.jsonl" else path.stem))
@@ -71,10 +71,9 @@ def load_curves(d: Path, label: str | None = None) -> Curves:
             + (f" ({bad:,} malformed lines)" if bad else "")
         )
     if bad:
-        print(
-            f"rnnkit: warning: {path}: skipped {bad:,} malformed lines (not JSON, or no step "
-            f"and finite loss)",
-            file=sys.stderr,
+        warnings.warn(
+            RnnkitWarning(f"{path}: skipped {bad:,} malformed lines (not JSON, or no step and finite loss)"),
+            stacklevel=2,
         )
     c.train.sort()
     c.val.sort()
