@@ -8,7 +8,8 @@ Library code names a parameter in backquotes::
 The command line shows each name as its flag instead ("--hidden must be positive, got 0",
 ``rnnkit/cli/messages.py``), one line on stderr, and exits with ``e.exit_status``. Only
 lower-case identifiers in backquotes are names (`` `val_files` ``); backquoted text with
-spaces or capitals (`` `rnnkit train` ``) is shown as written.
+spaces or capitals (`` `rnnkit train` ``) is shown as written. (A quoted value that itself
+held such a pair, a file named `` `x` `` say, would be read as a name too.)
 """
 
 from __future__ import annotations
