@@ -4,6 +4,7 @@ Every module pairs ``forward(...) -> (out, cache)`` with a hand-written
 ``backward(dout, cache) -> (dinputs..., grads)``; PyTorch is the reference in the tests.
 """
 
+from rnnkit.errors import RnnkitError, RnnkitWarning, TrainingFailed
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.nn.bidirectional import Bidirectional
 from rnnkit.nn.embedding import Embedding
@@ -26,4 +27,7 @@ __all__ = [
     "RNNStack",
     "softmax_cross_entropy",
     "lengths_to_mask",
+    "RnnkitError",
+    "RnnkitWarning",
+    "TrainingFailed",
 ]

@@ -15,7 +15,7 @@ from helpers import TINY, assert_one_line_error, rnnkit
 
 from rnnkit.data import corpus
 from rnnkit.data.corpus import find_files, plan_corpus, read_text_file
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError, RnnkitWarning
 
 
 @pytest.fixture(autouse=True)
@@ -43,6 +43,15 @@ def _mixed_dir(root):
 
 def _warnings(stderr):
     return [l for l in stderr.splitlines() if "warning" in l]
+
+
+def warned(call):
+    """``call()``'s result, and the text of each ``RnnkitWarning`` it gave (the library warns;
+    the command line prints each as a line, as the subprocess tests above see)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RnnkitWarning)
+        result = call()
+    return result, [str(w.message) for w in caught if issubclass(w.category, RnnkitWarning)]
 
 
 def test_train_on_a_directory_skips_binary_and_non_utf8_files_with_warnings(tmp_path):
@@ -92,7 +101,7 @@ def test_an_explicitly_named_binary_is_still_refused(tmp_path):
     assert_one_line_error(rnnkit("train", d, d / "blob", "--out", tmp_path / "r3", *TINY), "blob", "binary")
 
 
-def test_plan_skips_in_a_single_pass_and_keeps_nothing_of_a_skipped_file(tmp_path, capsys, monkeypatch):
+def test_plan_skips_in_a_single_pass_and_keeps_nothing_of_a_skipped_file(tmp_path, monkeypatch):
     """The bad byte lies beyond the first read chunk: the characters already decoded from
     the skipped file (Ω) must not reach the vocabulary, and each file is opened once."""
     d = tmp_path / "c"
@@ -105,52 +114,50 @@ def test_plan_skips_in_a_single_pass_and_keeps_nothing_of_a_skipped_file(tmp_pat
     monkeypatch.setattr(
         corpus, "iter_text", lambda path, *a, **k: (opened.append(path), real_iter(path, *a, **k))[1]
     )
-    plan = plan_corpus(find_files([str(d)]))
+    plan, warn = warned(lambda: plan_corpus(find_files([str(d)])))
     assert plan.files == [d / "a.txt"] and set(plan.vocab.chars) == set(GOOD_CHARS)
     assert plan.n_train + plan.n_val == len(GOOD_CHARS) * 50
     assert sorted(opened) == [d / "a.txt", d / "b.txt"]
-    err = capsys.readouterr().err
-    assert f"skipping {d / 'b.txt'}: not valid UTF-8 (byte offset {len(big) - 1})" in err
+    assert warn == [f"skipping {d / 'b.txt'}: not valid UTF-8 (byte offset {len(big) - 1})"]
 
 
-def test_replace_keeps_non_utf8_files_but_still_skips_binaries(tmp_path, capsys):
+def test_replace_keeps_non_utf8_files_but_still_skips_binaries(tmp_path):
     d = _mixed_dir(tmp_path)
-    plan = plan_corpus(find_files([str(d)]), errors="replace")
+    plan, warn = warned(lambda: plan_corpus(find_files([str(d)]), errors="replace"))
     assert plan.files == [d / "good.txt", d / "latin1.txt"]
     assert "Ω" in plan.vocab.chars and "\ufffd" in plan.vocab.chars
-    warn = _warnings(capsys.readouterr().err)
     assert len(warn) == 1 and "blob" in warn[0]
 
 
-def test_a_walked_validation_directory_is_skipped_the_same_way(tmp_path, capsys):
+def test_a_walked_validation_directory_is_skipped_the_same_way(tmp_path):
     d = _mixed_dir(tmp_path)
     v = tmp_path / "val"
     v.mkdir()
     (v / "v.txt").write_text(GOOD_CHARS * 10, encoding="utf-8")
     (v / "junk").write_bytes(b"\0\0\0")
-    plan = plan_corpus(find_files([str(d)]), find_files([str(v)]))
+    plan, warn = warned(lambda: plan_corpus(find_files([str(d)]), find_files([str(v)])))
     assert plan.files == [d / "good.txt"] and plan.val_files == [v / "v.txt"]
+    assert len(warn) == 3 and "junk" in warn[-1]
     assert plan.n_val == len(GOOD_CHARS) * 10
     (v / "v.txt").write_bytes(b"\0")  # now nothing usable in val
-    with pytest.raises(UserError, match="holds no usable text"):
+    with pytest.raises(RnnkitError, match="holds no usable text"):
         plan_corpus(find_files([str(d)]), find_files([str(v)]))
 
 
-def test_read_text_file_of_a_directory_skips_binaries(tmp_path, capsys):
+def test_read_text_file_of_a_directory_skips_binaries(tmp_path):
     d = _mixed_dir(tmp_path)
-    assert read_text_file(d) == GOOD_CHARS * 300
-    assert len(_warnings(capsys.readouterr().err)) == 2
-    with pytest.raises(UserError, match="looks like a binary file"):
+    text, warn = warned(lambda: read_text_file(d))
+    assert text == GOOD_CHARS * 300 and len(warn) == 2
+    with pytest.raises(RnnkitError, match="looks like a binary file"):
         read_text_file(d / "blob")
 
 
-def test_many_skipped_files_are_summarised(tmp_path, capsys):
+def test_many_skipped_files_are_summarised(tmp_path):
     d = tmp_path / "many"
     d.mkdir()
     (d / "good.txt").write_text(GOOD_CHARS * 20, encoding="utf-8")
     for i in range(corpus.MAX_SKIP_WARNINGS + 5):
         (d / f"bin{i:03d}").write_bytes(b"\0")
-    plan_corpus(find_files([str(d)]))
-    warn = _warnings(capsys.readouterr().err)
+    _, warn = warned(lambda: plan_corpus(find_files([str(d)])))
     assert len(warn) == corpus.MAX_SKIP_WARNINGS + 1
     assert f"skipped {corpus.MAX_SKIP_WARNINGS + 5} files" in warn[-1] and "5 not named above" in warn[-1]

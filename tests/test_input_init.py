@@ -47,7 +47,7 @@ def test_same_seed_same_weights_and_a_bad_choice_is_refused():
     a = CharRNN(ModelConfig(vocab_size=20, hidden=8, layers=1), seed=3)
     b = CharRNN(ModelConfig(vocab_size=20, hidden=8, layers=1), seed=3)
     assert np.array_equal(a.flat.data, b.flat.data)
-    with pytest.raises(ValueError, match="--input-init must be one of normal, uniform"):
+    with pytest.raises(ValueError, match="^input_init must be one of normal, uniform"):
         CharRNN(ModelConfig(vocab_size=20, hidden=8, layers=1, input_init="zeros"))
 
 
@@ -188,7 +188,7 @@ def test_the_generator_redraws_only_its_one_hot_columns():
     assert within_bound(w)  # features and an embedding: no one-hot columns
     w = ConditionedGenerator(GeneratorConfig(V, num_labels=K, hidden=H), 0).rnn.params["weight_ih_l0"]
     assert w.shape == (H, K) and is_normal(w)
-    with pytest.raises(ValueError, match="--input-init must be one of"):
+    with pytest.raises(ValueError, match="^input_init must be one of"):
         GeneratorConfig(V, num_labels=K, input_init="zeros").validate()
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from helpers import REPO, TINY, assert_one_line_error, rnnkit, write_text
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 from rnnkit.train.load_lm import load_lm
 
 
@@ -62,7 +62,7 @@ def _fresh(trained, tmp_path):
 def _assert_refused_everywhere(run, text, marker, *needles):
     assert_one_line_error(rnnkit("eval", run, text), *needles)
     assert_one_line_error(rnnkit("train", "--resume", run, "--max-steps", "8"), *needles)
-    with pytest.raises(UserError):
+    with pytest.raises(RnnkitError):
         load_lm(run)
     assert not marker.exists(), "the planted payload ran"
 

@@ -17,6 +17,7 @@ import pytest
 from helpers import TINY, last_step, rnnkit, snapshot, write_text
 
 from rnnkit.data.corpus import find_files, prepare
+from rnnkit.errors import TrainingFailed
 from rnnkit.train.lm_trainer import LMTrainer, TrainConfig
 from rnnkit.train.nonfinite import MAX_SKIPS
 
@@ -102,8 +103,9 @@ def test_repeated_nonfinite_steps_stop_even_under_skip(tmp_path, text, monkeypat
     real = tr.model.forward
     monkeypatch.setattr(tr.model, "forward", lambda *a, **k: (float("nan"),) + tuple(real(*a, **k)[1:]))
     w = tr.model.flat.data.copy()
-    rc = run_loop(tr, MetricsLog(tmp_path / "m.jsonl", enabled=False), log=lambda *a: None)
-    err = capsys.readouterr().err
-    assert rc == 1 and f"{MAX_SKIPS + 1} steps in a row" in err
+    with pytest.raises(TrainingFailed) as e:
+        run_loop(tr, MetricsLog(tmp_path / "m.jsonl", enabled=False), log=lambda *a: None)
+    assert e.value.exit_status == 1 and f"{MAX_SKIPS + 1} steps in a row" in str(e.value)
+    assert capsys.readouterr().err.count("step skipped, learning rate halved") == MAX_SKIPS
     assert tr.step == MAX_SKIPS + 1 and tr.model.flat.data.tobytes() == w.tobytes()
     assert tr.lr_scale == 0.5**MAX_SKIPS

@@ -9,8 +9,8 @@ from dataclasses import dataclass, fields
 
 import pytest
 
-from rnnkit.cli import build_parser
-from rnnkit.errors import UserError
+from rnnkit.cli import build_parser, messages
+from rnnkit.errors import RnnkitError
 from rnnkit.train.lm_config import RESUMABLE_OVERRIDES, TrainConfig
 from rnnkit.train.options import add_flags, again, check_options, option, option_of, resumable
 from rnnkit.train.task_config import RESUMABLE, TaskTrainConfig
@@ -94,10 +94,11 @@ def test_flags_not_given_are_none_and_given_ones_keep_their_type():
         (TaskTrainConfig, "source_tokens", "bytes", "--source-tokens must be one of chars, words"),
     ],
 )
-def test_validate_names_the_flag_and_its_bounds(cls, name, value, message):
-    with pytest.raises(UserError) as e:
+def test_validate_names_the_field_and_its_bounds_and_the_cli_its_flag(cls, name, value, message):
+    with pytest.raises(RnnkitError) as e:
         cls(**{name: value}).validate()
-    assert message in str(e.value)
+    assert message in messages.error_line(e.value)  # the command line names the flag
+    assert message.replace(messages.flag(name), name) in str(e.value)  # Python, the field
 
 
 def test_a_subclass_keeps_the_option_of_a_field_it_declares_again():
@@ -114,7 +115,7 @@ def test_a_subclass_keeps_the_option_of_a_field_it_declares_again():
         n: int = again(Base, "n", help="how many, reworded")
 
     assert resumable(Plain) == {"n"} and Reworded().n == 1
-    with pytest.raises(UserError, match="--n must be positive, got 0"):
+    with pytest.raises(RnnkitError, match="^n must be positive, got 0$"):
         check_options(Plain(n=0))
     for cfg, shown in ((Plain(), "how many (default 5)"), (Reworded(), "how many, reworded (default 1)")):
         p = argparse.ArgumentParser()

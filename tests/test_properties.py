@@ -1,7 +1,7 @@
 """Issue 4, item 7: property tests (hypothesis).
 
 - encode -> decode round-trips any Unicode text over the vocabulary, and text outside it
-  is a ``UserError`` naming the characters, never a KeyError;
+  is a ``RnnkitError`` naming the characters, never a KeyError;
 - the TBPTT batcher visits every one of the B*L predicted positions exactly once per
   epoch, in order within each stream, with inputs one position behind targets;
 - the UTF-8 reader names the exact byte offset of the first invalid byte, however the
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from rnnkit.data.batcher import StreamBatcher
 from rnnkit.data.corpus import iter_text
 from rnnkit.data.vocab import Vocab
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # Any code point except surrogates (which are not characters and cannot be UTF-8 encoded).
@@ -43,7 +43,7 @@ def test_encode_decode_round_trip(corpus, data):
 def test_unknown_characters_are_a_clear_error(corpus, c):
     assume(c not in corpus)
     v = Vocab.from_text(corpus)
-    with pytest.raises(UserError, match=f"U\\+{ord(c):04X}"):
+    with pytest.raises(RnnkitError, match=f"U\\+{ord(c):04X}"):
         v.encode(corpus + c)
 
 
@@ -83,7 +83,7 @@ def test_utf8_reader_reports_the_exact_byte_offset(tmp_path, text, pos, bad, chu
     head = (b"\xef\xbb\xbf" if bom else b"") + good[:cut]
     f = tmp_path / "t.txt"
     f.write_bytes(head + bad + good[cut:])
-    with pytest.raises(UserError, match=f"byte offset {len(head)}\\)"):
+    with pytest.raises(RnnkitError, match=f"byte offset {len(head)}\\)"):
         "".join(iter_text(f, chunk_bytes=chunk))
     replaced = "".join(iter_text(f, "replace", chunk))
     assert replaced.startswith(text[: pos % (len(text) + 1)]) and "\ufffd" in replaced

@@ -31,7 +31,7 @@ import pytest
 from helpers import env, write_text
 
 from rnnkit import cli
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train import lm_trainer as train_mod
 from rnnkit.train import task_config, task_trainer
@@ -203,7 +203,7 @@ def test_a_refused_start_leaves_no_run_behind(world, tmp_path, capsys, verb):
 
     # a failure after --out was claimed (here: the first save) also leaves nothing
     def full_disk(*a, **k):
-        raise UserError("disk full (injected)")
+        raise RnnkitError("disk full (injected)")
 
     with pytest.MonkeyPatch.context() as m:
         m.setattr(ckpt, "save", full_disk)
@@ -276,14 +276,14 @@ def test_force_puts_the_old_run_back_when_the_new_one_fails(world, lm, capsys, m
     if fault == "after the move":
 
         def boom(*a, **k):
-            raise UserError("could not write the prepared ids (injected)")
+            raise RnnkitError("could not write the prepared ids (injected)")
 
         monkeypatch.setattr(train_mod, "write_prepared", boom)
         frag = "injected"
     elif fault == "first save":
 
         def boom(*a, **k):
-            raise UserError("disk full (injected)")
+            raise RnnkitError("disk full (injected)")
 
         monkeypatch.setattr(ckpt, "save", boom)
         frag = "injected"
@@ -304,7 +304,7 @@ def test_task_force_puts_the_old_run_back_when_the_new_one_fails(world, cls, cap
     old = tree(cls)
 
     def boom(*a, **k):
-        raise UserError("disk full (injected)")
+        raise RnnkitError("disk full (injected)")
 
     monkeypatch.setattr(ckpt, "save", boom)
     rc, _, err = main(
@@ -478,14 +478,14 @@ def test_the_lock_file_does_not_count_as_content(tmp_path):
     ckpt.check_out_dir(d, force=False)  # empty but for the lock: fine
     with RunLock(d):
         assert (d / LOCK_NAME).read_text().strip() == str(os.getpid())
-        with pytest.raises(UserError, match=f"PID {os.getpid()}"):
+        with pytest.raises(RnnkitError, match=f"PID {os.getpid()}"):
             RunLock(d).acquire()  # flock: one holder per open file
     assert not (d / LOCK_NAME).exists()
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("x")
     (foreign / LOCK_NAME).write_text("not ours")
-    with pytest.raises(UserError, match=LOCK_NAME):
+    with pytest.raises(RnnkitError, match=LOCK_NAME):
         ckpt.check_out_dir(foreign, force=True)
 
 

@@ -19,7 +19,7 @@ from rnnkit.data.vocab import Vocab
 from rnnkit.decode.forms import generator_greedy, generator_sample
 from rnnkit.decode.lm import lm_sample
 from rnnkit.decode.sampler import InverseCDFDraw, filter_probs, greedy_ids, sample_tokens, tempered_logits
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
 from rnnkit.nn.softmax_cross_entropy import log_softmax, softmax
@@ -191,7 +191,7 @@ def test_task_sample_at_normal_temperatures_is_unchanged(temperature, top_k):
 def test_task_sample_zero_is_greedy_and_nan_is_refused():
     m, cond = _task_generator(), np.array([0, 1])
     assert generator_sample(m, cond, 10, np.random.default_rng(0), 0.0) == generator_greedy(m, cond, 10)[0]
-    with pytest.raises(UserError, match="temperature"):
+    with pytest.raises(RnnkitError, match="temperature"):
         generator_sample(m, cond, 10, np.random.default_rng(0), float("nan"))
 
 

@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 from test_tasks_cli import SMALL, make_tsv, ok  # noqa: E402
 
 from rnnkit.data.padding import pad_batch, teacher_forcing  # noqa: E402
-from rnnkit.errors import UserError  # noqa: E402
+from rnnkit.errors import RnnkitError  # noqa: E402
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier  # noqa: E402
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig  # noqa: E402
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402
@@ -192,10 +192,10 @@ def test_dropout_reproducible_and_non_prefix_mask_refused():
 
 def test_engine_errors(monkeypatch):
     m, _ = _tagger(False, np.float32)
-    with pytest.raises(UserError, match="needs --engine torch"):
+    with pytest.raises(RnnkitError, match="^device cuda needs engine torch"):
         use_engine(m, "numpy", "cuda")
     monkeypatch.setitem(__import__("sys").modules, "torch", None)  # as if torch were absent
-    with pytest.raises(UserError, match=r"pip install 'rnnkit\[torch\]'"):
+    with pytest.raises(RnnkitError, match=r"pip install 'rnnkit\[torch\]'"):
         use_engine(m, "torch", "cpu")
 
 

@@ -21,7 +21,7 @@ import pytest
 from helpers import assert_one_line_error, rnnkit
 
 from rnnkit.cli import main
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 from rnnkit.train.lm_config import TrainConfig
 from rnnkit.train.lm_trainer import train
 from rnnkit.viz import gradflow as gf
@@ -220,7 +220,7 @@ def test_write_atomically_wraps_value_error_and_cleans_up(tmp_path):
         tmp.write_text("half")
         raise ValueError("bad\nvalue")
 
-    with pytest.raises(UserError, match=r"cannot write .*/c\.json: bad value"):
+    with pytest.raises(RnnkitError, match=r"cannot write .*/c\.json: bad value"):
         write_atomically(tmp_path / "c.json", writer)
     assert listing(tmp_path) == []
 

@@ -1,8 +1,10 @@
 """The ``rnnkit`` command line: one parser, one sub-command per verb.
 
 Every verb module exposes ``add_parser(subparsers)`` that registers its flags and sets
-``func``. Errors in the user's input (a ``UserError``, or a bad flag) end with one line on
-stderr and exit status 2, never a traceback.
+``func``. Errors in the user's input (a bad flag, or an ``RnnkitError`` from the library)
+end with one line on stderr and exit status 2, never a traceback; a training run that
+fails (``TrainingFailed``) ends with one line and exit status 1. Library warnings
+(``RnnkitWarning``) are one line each. ``messages.py`` shows the parameters they name as flags.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
-from rnnkit.errors import UserError
+from rnnkit.cli import messages
+from rnnkit.errors import RnnkitError, RnnkitWarning, TrainingFailed
+from rnnkit.torch.distributed import launched_rank
 
 # Modules that register verbs. A module that fails to import for a missing optional
 # dependency is skipped, and its verb then says which extra to install.
@@ -38,11 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", RnnkitWarning)  # each one, as it happens
+        warnings.showwarning = messages.warning_lines(warnings.showwarning)
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         return int(args.func(args) or 0)
-    except UserError as e:
-        print(f"rnnkit: error: {e}", file=sys.stderr)
-        return 2
+    except RnnkitError as e:
+        # Every torchrun rank stops on a failed run; rank 0 alone says why, as it alone logs.
+        if not (isinstance(e, TrainingFailed) and launched_rank() != 0):
+            print(messages.error_line(e), file=sys.stderr)
+        return e.exit_status
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)
         return 130

@@ -14,7 +14,7 @@ from rnnkit.cli.shared_flags import run_dir_arg, verb_parser, which_flag
 from rnnkit.cli.train_flags import add_train_flags
 from rnnkit.data.corpus import iter_text_file
 from rnnkit.decode.lm import lm_beam_search, lm_sample
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 from rnnkit.torch import distributed
 from rnnkit.torch.engines import check_engine
 from rnnkit.train import checkpoint as ckpt
@@ -68,7 +68,7 @@ def _cmd_train(args) -> int:
             given[k] = [os.path.abspath(x) for x in given[k]]  # a resume may run elsewhere
     if args.resume is not None:
         if args.out is not None and args.out.resolve() != ckpt.run_of_resume(args.resume):
-            raise UserError("--out and --resume name different directories; --resume continues in its own")
+            raise RnnkitError("--out and --resume name different directories; --resume continues in its own")
         return train(TrainConfig(), args.resume, resume=args.resume, given=given)
     cfg = TrainConfig(**given)
     return train(cfg, args.out or DEFAULT_OUT, force=args.force)
@@ -94,24 +94,24 @@ def cmd_eval(args) -> int:
 
 def cmd_sample(args) -> int:
     if args.length < 0:
-        raise UserError(f"--length must be non-negative, got {args.length}")
+        raise RnnkitError(f"--length must be non-negative, got {args.length}")
     if not math.isfinite(args.temperature):
-        raise UserError(f"--temperature must be a finite number, got {args.temperature}")
+        raise RnnkitError(f"--temperature must be a finite number, got {args.temperature}")
     if not args.greedy and args.beam == 0 and not args.temperature > 0:
-        raise UserError(f"--temperature must be positive (or use --greedy), got {args.temperature}")
+        raise RnnkitError(f"--temperature must be positive (or use --greedy), got {args.temperature}")
     if not 0 < args.top_p <= 1:
-        raise UserError(f"--top-p must lie in (0, 1], got {args.top_p}")
+        raise RnnkitError(f"--top-p must lie in (0, 1], got {args.top_p}")
     if args.top_k < 0 or args.beam < 0:
-        raise UserError("--top-k and --beam must be non-negative")
+        raise RnnkitError("--top-k and --beam must be non-negative")
     if args.greedy and args.beam:
-        raise UserError("--greedy and --beam are two different decoders; give one of them")
+        raise RnnkitError("--greedy and --beam are two different decoders; give one of them")
     if args.seed is not None and args.seed < 0:
-        raise UserError(f"--seed must be non-negative, got {args.seed}")
+        raise RnnkitError(f"--seed must be non-negative, got {args.seed}")
     _check_engine(args)
     model, vocab, _ = load_lm(args.dir, args.which, args.engine, args.device)
     prime = args.prime if args.prime is not None else ("\n" if "\n" in vocab.index else vocab.chars[0])
     if prime == "":
-        raise UserError("--prime must hold at least one character")
+        raise RnnkitError("--prime must hold at least one character")
     prime_ids = vocab.encode(prime, what="--prime")
     out = sys.stdout
     out.write(prime)

@@ -30,7 +30,7 @@ import numpy as np
 
 from rnnkit.cli.train_flags import add_train_flags
 from rnnkit.decode.forms import generator_sample
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError, message_of
 from rnnkit.models.classifier import ClassifierConfig
 from rnnkit.models.generator import GeneratorConfig
 from rnnkit.models.seq2seq import Seq2SeqConfig
@@ -112,11 +112,11 @@ def cmd_train(args) -> int:
     given["verb"] = verb
     if args.resume is not None:
         if args.out is not None and args.out.resolve() != ckpt.run_of_resume(args.resume):
-            raise UserError("--out and --resume name different directories; --resume continues in its own")
+            raise RnnkitError("--out and --resume name different directories; --resume continues in its own")
         given.pop("data", None)
         return train(None, args.resume, resume=True, given=given, engine=engine, device=device)
     if args.data is None:
-        raise UserError(
+        raise RnnkitError(
             f"give the training data: rnnkit {verb} train DATA.tsv --out DIR (lines {FORMS_HELP[verb][1]})"
         )
     cfg = TaskTrainConfig(**given)
@@ -134,15 +134,19 @@ def load_task(path, verb: str, which: str = "best", engine: str | None = "numpy"
     c = ckpt.load(path, task=verb, which=which)
     cfg = TaskTrainConfig.from_dict(c.config.get("train", {}))
     form = make_form(verb, cfg)
+    invalid = f"checkpoint {c.dir} is not a valid {verb} checkpoint"
     try:
         form.load_vocab(json.loads(c.vocab_json))
         mcfg = MODEL_CONFIGS[verb](**c.config["model"])
         mcfg.validate()
-        check_tensors(mcfg, c.model, c.dir)
+    except (KeyError, TypeError, ValueError) as e:
+        raise RnnkitError(f"{invalid}: {message_of(e)}") from None
+    check_tensors(mcfg, c.model, c.dir)  # its own message, naming the tensor
+    try:
         model = form.build_model(c.config["model"], seed=0)
         model.flat.load_state_dict(c.model)
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
-        raise UserError(f"checkpoint {c.dir} is not a valid {verb} checkpoint: {e}") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise RnnkitError(f"{invalid}: {message_of(e)}") from None
     return form, use_engine(model, engine, device), c
 
 
@@ -154,7 +158,7 @@ def _inputs(args) -> list[str]:
         texts = [l.rstrip("\r\n") for l in sys.stdin]
     texts = [t for t in texts if t != ""]
     if not texts:
-        raise UserError("no input: give texts as arguments or one per line on stdin")
+        raise RnnkitError("no input: give texts as arguments or one per line on stdin")
     return texts
 
 
@@ -172,7 +176,7 @@ def _unknown_note(vocab, texts, what="input") -> None:
 # ---------------------------------------------------------------------------- classify
 def cmd_classify_predict(args) -> int:
     if args.top < 1:
-        raise UserError(f"--top must be at least 1, got {args.top}")
+        raise RnnkitError(f"--top must be at least 1, got {args.top}")
     form, model, _ = load_task(args.dir, "classify", args.which, *_engine(args))
     texts = _inputs(args)
     _unknown_note(form.vocab, texts)
@@ -217,22 +221,22 @@ def cmd_classify_eval(args) -> int:
 # ---------------------------------------------------------------------------- generate
 def cmd_generate_sample(args) -> int:
     if args.n < 1:
-        raise UserError(f"-n must be at least 1, got {args.n}")
+        raise RnnkitError(f"-n must be at least 1, got {args.n}")
     if args.max_len < 1:
-        raise UserError(f"--max-len must be at least 1, got {args.max_len}")
+        raise RnnkitError(f"--max-len must be at least 1, got {args.max_len}")
     if not (math.isfinite(args.temperature) and args.temperature >= 0):
-        raise UserError(
+        raise RnnkitError(
             f"--temperature must be a finite non-negative number (0 is greedy), got {args.temperature}"
         )
     if args.top_k < 0:
-        raise UserError(f"--top-k must be non-negative (0: all), got {args.top_k}")
+        raise RnnkitError(f"--top-k must be non-negative (0: all), got {args.top_k}")
     if args.seed is not None and args.seed < 0:
-        raise UserError(f"--seed must be non-negative, got {args.seed}")
+        raise RnnkitError(f"--seed must be non-negative, got {args.seed}")
     form, model, _ = load_task(args.dir, "generate", args.which, *_engine(args))
     try:
         label = form.labels.encode([args.label])[0]
     except ValueError as e:
-        raise UserError(f"--label: {e}") from None
+        raise RnnkitError(f"--label: {e}") from None
     rng = np.random.default_rng(args.seed)
     seqs = generator_sample(
         model, np.full(args.n, label, dtype=np.int64), args.max_len, rng, args.temperature, args.top_k
@@ -258,9 +262,9 @@ def cmd_generate_eval(args) -> int:
 # ---------------------------------------------------------------------------- seq2seq
 def _check_decoding(args) -> None:
     if args.beam < 1:
-        raise UserError(f"--beam must be at least 1, got {args.beam}")
+        raise RnnkitError(f"--beam must be at least 1, got {args.beam}")
     if args.max_len is not None and args.max_len < 1:
-        raise UserError(f"--max-len must be at least 1, got {args.max_len}")
+        raise RnnkitError(f"--max-len must be at least 1, got {args.max_len}")
 
 
 def cmd_seq2seq_predict(args) -> int:
@@ -270,7 +274,7 @@ def cmd_seq2seq_predict(args) -> int:
     S = form.encode_sources(texts)
     for t, s in zip(texts, S):
         if not s:
-            raise UserError(f"source {t!r} holds no tokens")
+            raise RnnkitError(f"source {t!r} holds no tokens")
     if form.cfg.source_tokens == "chars":
         _unknown_note(form.src_vocab, texts)
     for hyp in form.decode(model, S, args.beam, args.max_len):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 
 
 class StreamBatcher:
@@ -28,13 +28,13 @@ class StreamBatcher:
 
     def __init__(self, n: int, B: int, T: int):
         if B < 1 or T < 1:
-            raise UserError(f"--batch and --seq-len must be at least 1 (got {B}, {T})")
+            raise RnnkitError(f"`batch` and `seq_len` must be at least 1 (got {B}, {T})")
         self.n, self.B, self.T = n, B, T
         self.L = (n - 1) // B
         if self.L < 1:
-            raise UserError(
+            raise RnnkitError(
                 f"the training text ({n} characters) is too short for one batch of "
-                f"{B} streams; use a smaller --batch or more text"
+                f"{B} streams; use a smaller `batch` or more text"
             )
         self.starts = np.arange(B, dtype=np.int64) * self.L  # (B,)
         self.chunks_per_epoch = -(-self.L // T)

@@ -9,7 +9,7 @@ Files are read as UTF-8. A file that is not valid UTF-8 is refused with its name
 byte offset of the first bad byte, unless ``errors="replace"`` is asked for; a file with
 NUL bytes is refused as binary. That holds for files the user names. Files found by
 walking a directory (which may hold extensionless binaries, or a stray Latin-1 file) are
-instead skipped with a warning line on stderr, so one of them does not abort the run; a
+instead skipped with a warning (``RnnkitWarning``), so one of them does not abort the run; a
 directory whose every file is skipped is still refused. The check is the first pass
 itself (no extra read of the corpus): a file is dropped when that pass hits its first NUL
 or bad byte, before any of its characters count.
@@ -22,15 +22,15 @@ import errno
 import hashlib
 import json
 import os
-import sys
 import sysconfig
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError, RnnkitWarning
 
 from .vocab import Vocab
 
@@ -62,7 +62,7 @@ TEXT_SUFFIXES = {
 MAX_SKIP_WARNINGS = 20  # skipped files named one per line; beyond this, only a count
 
 
-class NotTextError(UserError):
+class NotTextError(RnnkitError):
     """A file that is binary (holds a NUL byte) or not valid UTF-8.
 
     Its message is the one-line refusal for a file the user named; ``reason`` is the short
@@ -89,8 +89,8 @@ class Skipper:
     """What happens to a file that turns out not to be UTF-8 text while it is read.
 
     A file the user named is refused: ``skip`` re-raises its ``NotTextError``. A file found
-    by walking a directory is noted, and ``finish`` (after the pass) prints one warning line
-    per skipped file on stderr (the first ``MAX_SKIP_WARNINGS``, then a count). The
+    by walking a directory is noted, and ``finish`` (after the pass) warns (``RnnkitWarning``)
+    once per skipped file (the first ``MAX_SKIP_WARNINGS``, then a count). The
     warnings wait for ``finish`` because a directory whose every file was skipped is
     refused there instead, with the one-line error alone: training on nothing from it is
     never what was meant.
@@ -112,18 +112,20 @@ class Skipper:
         for where, k in per_dir.items():
             if k == self.found[where]:
                 e = next(e for w, e in self.skipped if w == where)
-                raise UserError(
+                raise RnnkitError(
                     f"directory {where} holds no usable text: all {k:,} files found there are "
                     f"binary or not valid UTF-8 (e.g. {e.path}: {e.reason})"
                 )
         for _, e in self.skipped[:MAX_SKIP_WARNINGS]:
-            print(f"rnnkit: warning: skipping {e.path}: {e.reason}", file=sys.stderr)
+            warnings.warn(RnnkitWarning(f"skipping {e.path}: {e.reason}"), stacklevel=2)
         n = len(self.skipped)
         if n > MAX_SKIP_WARNINGS:
-            print(
-                f"rnnkit: warning: skipped {n:,} files in all as binary or not UTF-8 "
-                f"({n - MAX_SKIP_WARNINGS:,} not named above)",
-                file=sys.stderr,
+            warnings.warn(
+                RnnkitWarning(
+                    f"skipped {n:,} files in all as binary or not UTF-8 "
+                    f"({n - MAX_SKIP_WARNINGS:,} not named above)"
+                ),
+                stacklevel=2,
             )
 
 
@@ -133,7 +135,7 @@ def default_corpus_files() -> FoundFiles:
     skip = {"site-packages", "test", "tests", "idle_test", "__pycache__"}
     files = [p for p in root.rglob("*.py") if not (skip & set(p.relative_to(root).parts[:-1]))]
     if not files:
-        raise UserError(f"no Python source found under {root} for the default corpus; give a text file")
+        raise RnnkitError(f"no Python source found under {root} for the default corpus; give a text file")
     files.sort()
     return FoundFiles(files, {f: root for f in files})  # found by walking: skippable
 
@@ -158,7 +160,7 @@ def find_files(paths: list[str]) -> FoundFiles:
                 and not any(part.startswith(".") for part in q.relative_to(p).parts)
             )
             if not found:
-                raise UserError(
+                raise RnnkitError(
                     f"directory {p} holds no text files ({', '.join(sorted(s for s in TEXT_SUFFIXES if s))})"
                 )
             out.extend(found)
@@ -167,9 +169,9 @@ def find_files(paths: list[str]) -> FoundFiles:
             out.append(p)
             named.add(p)
         elif p.exists():
-            raise UserError(f"{p} is not a regular file or directory")
+            raise RnnkitError(f"{p} is not a regular file or directory")
         else:
-            raise UserError(f"no such file or directory: {p}")
+            raise RnnkitError(f"no such file or directory: {p}")
     return FoundFiles(out, {q: d for q, d in walked.items() if q not in named})
 
 
@@ -180,7 +182,7 @@ def iter_text(path: Path, errors: str = "strict", chunk_bytes: int = CHUNK_BYTES
     try:
         f = open(path, "rb")
     except OSError as e:
-        raise UserError(f"cannot read {path}: {e.strerror}") from None
+        raise RnnkitError(f"cannot read {path}: {e.strerror}") from None
     with f:
         first = True
         while True:
@@ -203,7 +205,7 @@ def iter_text(path: Path, errors: str = "strict", chunk_bytes: int = CHUNK_BYTES
                 bad = max(offset - pending + e.start, 0)
                 raise NotTextError(
                     f"{path} is not valid UTF-8 (byte offset {bad}); "
-                    f"convert it, or pass --encoding-errors replace",
+                    f"convert it, or pass `encoding_errors` replace",
                     path,
                     f"not valid UTF-8 (byte offset {bad})",
                 ) from None
@@ -323,12 +325,12 @@ def plan_corpus(
     all_files = files + val_files
     counts = [n for n in counts if n is not None]
     if total == 0:
-        raise UserError(f"the corpus is empty ({', '.join(map(str, all_files[:3]))})")
+        raise RnnkitError(f"the corpus is empty ({', '.join(map(str, all_files[:3]))})")
     n_tr_files = sum(counts[: len(files)])
     if val_files:
         n_train, n_val = n_tr_files, total - n_tr_files
         if n_train == 0:
-            raise UserError(f"the training text is empty ({', '.join(map(str, list(files)[:3]))})")
+            raise RnnkitError(f"the training text is empty ({', '.join(map(str, list(files)[:3]))})")
     else:
         n_train = int(total * (1.0 - val_fraction))  # as nanoGPT: data[:int(n * 0.9)]
         n_val = total - n_train
@@ -375,11 +377,11 @@ def write_prepared(plan: CorpusPlan, data_dir: Path, log=print) -> Prepared:
         except OSError:
             pass
         if e.errno == errno.ENOSPC:
-            raise UserError(
+            raise RnnkitError(
                 f"disk full while writing the prepared ids ({total * dtype.itemsize:,} bytes) "
                 f"to {data_dir}; free space and try again"
             ) from None
-        raise UserError(f"could not write the prepared ids to {data_dir}: {e}") from None
+        raise RnnkitError(f"could not write the prepared ids to {data_dir}: {e}") from None
     log(
         f"prepared {total:,} characters ({plan.n_train:,} train, {plan.n_val:,} validation), "
         f"vocabulary {len(vocab)}, ids as {dtype.name} in {data_dir / 'ids.bin'}"
@@ -410,7 +412,7 @@ def scan_ids(data: Prepared) -> tuple[int, str]:
                 digest.update(block)
                 top = max(top, int(np.frombuffer(block, dtype=data.dtype).max()))
     except OSError as e:
-        raise UserError(f"cannot read {data.path}: {e.strerror or e}") from None
+        raise RnnkitError(f"cannot read {data.path}: {e.strerror or e}") from None
     return top, digest.hexdigest()
 
 
@@ -420,12 +422,12 @@ def load_prepared(data_dir: Path) -> Prepared:
         vocab = Vocab.from_json((data_dir / "vocab.json").read_text(encoding="utf-8"))
         p = Prepared(data_dir, vocab, int(meta["n_train"]), int(meta["n_val"]), str(meta["dtype"]))
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise UserError(
+        raise RnnkitError(
             f"prepared data in {data_dir} is unreadable ({e}); delete it to prepare again"
         ) from None
     expected = (p.n_train + p.n_val) * np.dtype(p.dtype).itemsize
     if not p.path.is_file() or p.path.stat().st_size != expected:
-        raise UserError(f"{p.path} is missing or has the wrong size; delete {data_dir} to prepare again")
+        raise RnnkitError(f"{p.path} is missing or has the wrong size; delete {data_dir} to prepare again")
     return p
 
 

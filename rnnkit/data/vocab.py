@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 
 
 class Vocab:
@@ -58,14 +58,14 @@ class Vocab:
         return ids, ok
 
     @staticmethod
-    def unknown_error(bad: list[str], what: str) -> UserError:
+    def unknown_error(bad: list[str], what: str) -> RnnkitError:
         """The one-line refusal of the characters ``bad`` (first five named, the rest counted)."""
         shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-        return UserError(f"{what} has characters that are not in the model's vocabulary: {shown}{more}")
+        return RnnkitError(f"{what} has characters that are not in the model's vocabulary: {shown}{more}")
 
     def encode(self, text: str, what: str = "text") -> np.ndarray:
-        """str -> ids (N,). Characters outside the vocabulary raise a ``UserError`` naming them."""
+        """str -> ids (N,). Characters outside the vocabulary raise a ``RnnkitError`` naming them."""
         ids, ok = self._lookup(text)
         if not ok.all():
             raise self.unknown_error(self.unknown(text), what)

@@ -15,7 +15,7 @@ from functools import partial
 import numpy as np
 
 from rnnkit.data.padding import resolve_mask
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 
 from .beam_search import beam_search
 from .sampler import InverseCDFDraw, greedy_ids, sample_tokens, step_logprobs
@@ -71,7 +71,7 @@ def generator_sample(
     small to scale the logits by tends to greedy too.
     """
     if temperature != temperature:  # NaN passes every comparison below
-        raise UserError("the sampling temperature must be a number, got nan")
+        raise RnnkitError("the sampling temperature must be a number, got nan")
     if temperature <= 0:
         draw = partial(greedy_ids, banned=model.banned)
     else:

@@ -33,6 +33,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from rnnkit.errors import RnnkitError
 from rnnkit.nn.dropout import dropout
 from rnnkit.nn.embedding import Embedding
 from rnnkit.nn.init import check_input_init, redraw_onehot_input
@@ -49,24 +50,20 @@ class BackboneConfig:
     bidirectional: ClassVar[bool] = False  # a model without this field reads left to right only
 
     def validate(self) -> None:
-        """Raise ``ValueError`` at the first field out of range: the sizes, the model's own
+        """Raise ``RnnkitError`` (a ValueError) at the first field out of range: the sizes, the model's own
         checks (``check_own``), then embed, dropout and input_init."""
         for name in self.sizes:
             if getattr(self, name) < 1:
-                raise ValueError(f"{self.param(name)} must be at least 1, got {getattr(self, name)}")
+                raise RnnkitError(f"`{name}` must be at least 1, got {getattr(self, name)}")
         self.check_own()
         if self.embed < 0:
-            raise ValueError(f"{self.param('embed')} must be 0 (one-hot) or positive, got {self.embed}")
+            raise RnnkitError(f"`embed` must be 0 (one-hot) or positive, got {self.embed}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"{self.param('dropout')} must lie in [0, 1), got {self.dropout}")
+            raise RnnkitError(f"`dropout` must lie in [0, 1), got {self.dropout}")
         check_input_init(self.input_init)
 
     def check_own(self) -> None:
         """The model's own checks (none here)."""
-
-    def param(self, name: str) -> str:
-        """How an error message names the field ``name``."""
-        return name
 
     def check_token_ids(self, V: int) -> None:
         """pad_id, bos_id and eos_id (a model that writes text has them) must lie in [0, V)."""

@@ -32,9 +32,6 @@ class ModelConfig(BackboneConfig):
     init: str = "uniform"  # recurrent init: uniform | orthogonal | identity
     input_init: str = "normal"  # one-hot input only: layer 0's W_ih ~ N(0, 1) (normal) or U(±1/√H) (uniform)
 
-    def param(self, name: str) -> str:
-        return "--" + name.replace("_", "-")  # the LM's messages name its command-line flags
-
 
 class CharRNN(BackboneModel):
     """Char-level RNN language model over (T, B) integer ids.

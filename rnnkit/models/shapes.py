@@ -19,7 +19,7 @@ is built. ``tests/test_settings_limits.py`` checks these shapes against the real
 
 from __future__ import annotations
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 
 
 def stack(prefix: str, D: int, H: int, L: int, dirs: int = 1) -> tuple:
@@ -120,26 +120,26 @@ def param_shapes(parts) -> dict[str, tuple]:
 
 
 def check_tensors(model_cfg, tensors: dict, where) -> None:
-    """Refuse (``UserError``) unless ``tensors`` (name -> array, as read from a checkpoint's
+    """Refuse (``RnnkitError``) unless ``tensors`` (name -> array, as read from a checkpoint's
     model.safetensors) has exactly the names and shapes ``model_cfg`` describes. Nothing the
     size of the model is allocated; the tensor count is compared first, so even a
     configuration naming ten million layers costs nothing."""
     parts = model_parts(model_cfg)
     n = tensor_count(parts)
     if n != len(tensors):
-        raise UserError(
+        raise RnnkitError(
             f"checkpoint {where} does not match its config.json: the configuration (hidden "
             f"{model_cfg.hidden}, layers {model_cfg.layers}) needs {n:,} weight tensors, "
             f"model.safetensors holds {len(tensors):,}"
         )
     for name, shape in param_shapes(parts).items():
         if name not in tensors:
-            raise UserError(
+            raise RnnkitError(
                 f"checkpoint {where} does not match its config.json: model.safetensors has no tensor {name}"
             )
         got = tuple(tensors[name].shape)
         if got != shape:
-            raise UserError(
+            raise RnnkitError(
                 f"checkpoint {where} does not match its config.json: {name} has shape {got} in "
                 f"model.safetensors, but the configuration (hidden {model_cfg.hidden}, layers "
                 f"{model_cfg.layers}) needs {shape}"

@@ -39,7 +39,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 
 
 class Single:
@@ -110,7 +110,7 @@ class DataParallel(Single):
         self.cuda = (device or "cpu").startswith("cuda")
         if self.cuda:
             if not torch.cuda.is_available():
-                raise UserError(f"--device {device}: PyTorch sees no CUDA GPU on this machine")
+                raise RnnkitError(f"`device` {device}: PyTorch sees no CUDA GPU on this machine")
             torch.cuda.set_device(self.local_rank)
         self.backend = "nccl" if self.cuda else "gloo"
         timeout = timedelta(seconds=float(env.get("RNNKIT_DIST_TIMEOUT", 1800)))
@@ -123,9 +123,9 @@ class DataParallel(Single):
 
     def local_batch(self, B: int) -> int:
         if B % self.world:
-            raise UserError(
-                f"--batch {B} streams cannot be split evenly over {self.world} processes; "
-                f"use a --batch divisible by the world size (e.g. {B - B % self.world or self.world})"
+            raise RnnkitError(
+                f"`batch` {B} streams cannot be split evenly over {self.world} processes; "
+                f"use a `batch` divisible by the world size (e.g. {B - B % self.world or self.world})"
             )
         return B // self.world
 
@@ -219,6 +219,11 @@ _CURRENT: Single = Single()
 
 def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
+
+
+def launched_rank() -> int:
+    """This process's rank in its torchrun job (0 without torchrun)."""
+    return int(os.environ["RANK"]) if launched_by_torchrun() else 0
 
 
 def init(device: str | None) -> Single:

@@ -6,7 +6,7 @@ data-parallel run) is asked for, and its absence is one clear line, not a traceb
 
 from __future__ import annotations
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError, message_of
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 
 from .distributed import launched_by_torchrun
@@ -15,12 +15,12 @@ ENGINES = ("numpy", "torch")
 TORCH_MISSING = "{what} needs PyTorch: pip install 'rnnkit[torch]'"
 
 
-def require_torch(what: str = "--engine torch"):
-    """Import and return ``torch``, or raise the one-line ``UserError`` naming the extra."""
+def require_torch(what: str = "`engine` torch"):
+    """Import and return ``torch``, or raise the one-line ``RnnkitError`` naming the extra."""
     try:
         import torch
     except ImportError:
-        raise UserError(TORCH_MISSING.format(what=what)) from None
+        raise RnnkitError(TORCH_MISSING.format(what=what)) from None
     return torch
 
 
@@ -31,13 +31,13 @@ def check_engine(engine: str | None, device: str | None, check_device: bool = Tr
     to later, when the engine of a resumed run is not known yet)."""
     engine = engine or "numpy"
     if engine not in ENGINES:
-        raise UserError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        raise RnnkitError(f"`engine` must be one of {', '.join(ENGINES)}, got {engine!r}")
     if engine == "torch":
         require_torch()
     elif launched_by_torchrun():
         require_torch("data-parallel training (torchrun)")
     if check_device and engine != "torch" and device not in (None, "cpu"):
-        raise UserError(f"--device {device} needs --engine torch (the NumPy engine runs on the CPU)")
+        raise RnnkitError(f"`device` {device} needs `engine` torch (the NumPy engine runs on the CPU)")
 
 
 def build_lm(mcfg: ModelConfig, seed: int = 0, engine: str = "numpy", device: str | None = None):
@@ -50,4 +50,4 @@ def build_lm(mcfg: ModelConfig, seed: int = 0, engine: str = "numpy", device: st
     try:
         return TorchCharRNN(mcfg, seed=seed, device=device or "cpu")
     except ValueError as e:
-        raise UserError(str(e)) from None
+        raise RnnkitError(message_of(e)) from None

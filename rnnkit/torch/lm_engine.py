@@ -42,6 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rnnkit.errors import RnnkitError
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.nn.params import checked_state
 from rnnkit.optim.optimizers import OPTIMIZERS, clip_gradients, make_optimizer
@@ -50,18 +51,18 @@ TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch
 
 
 def resolve_device(device: str | None) -> torch.device:
-    """'cpu', 'cuda', 'cuda:1' -> torch.device; 'cuda' without a visible GPU raises ValueError."""
+    """'cpu', 'cuda', 'cuda:1' -> torch.device; 'cuda' without a visible GPU raises an RnnkitError."""
     try:
         dev = torch.device(device or "cpu")
     except RuntimeError:  # torch's own message lists two dozen device types
-        raise ValueError(f"--device must be cpu or cuda[:N], got {device!r}") from None
+        raise RnnkitError(f"`device` must be cpu or cuda[:N], got {device!r}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"--device {device}: PyTorch sees no CUDA GPU (torch.cuda.is_available() is False; "
+        raise RnnkitError(
+            f"`device` {device}: PyTorch sees no CUDA GPU (torch.cuda.is_available() is False; "
             f"torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'})"
         )
     if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"--device must be cpu or cuda[:N], got {device!r}")
+        raise RnnkitError(f"`device` must be cpu or cuda[:N], got {device!r}")
     return dev
 
 

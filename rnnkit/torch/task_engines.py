@@ -9,7 +9,7 @@ under one engine loads under the other. Nothing engine-specific is saved.
 
 from __future__ import annotations
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError, message_of
 from rnnkit.nn.stack import RNNStack
 
 from .engines import check_engine
@@ -37,6 +37,6 @@ def use_engine(model, engine: str | None = "numpy", device: str | None = None):
             try:
                 setattr(model, name, TorchRNNStack.wrap(s, device or "cpu"))
             except ValueError as e:
-                raise UserError(str(e)) from None
+                raise RnnkitError(message_of(e)) from None
     model.engine = engine
     return model

@@ -30,9 +30,9 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +40,7 @@ import numpy as np
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError, RnnkitWarning
 
 from .run_lock import LOCK_NAME, RunLock
 
@@ -99,26 +99,26 @@ def check_out_dir(out: Path, force: bool = False, locked: bool = False) -> None:
     The lock file (``run_lock``) does not count; ``locked``: it is this process's own.
     """
     if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a directory")
+        raise RnnkitError(f"`out` {out} exists and is not a directory")
     if not out.is_dir() or not any(p.name != LOCK_NAME for p in out.iterdir()):
         return
     if is_run_dir(out):
         if not force:
-            raise UserError(
-                f"--out {out} already holds a run; continue it with --resume {out}, "
-                f"or pass --force to start over (its checkpoints are deleted)"
+            raise RnnkitError(
+                f"`out` {out} already holds a run; continue it with `resume` {out}, "
+                f"or pass `force` to start over (its checkpoints are deleted)"
             )
         return
     if not force:
-        raise UserError(
-            f"--out {out} is an existing directory that is not an rnnkit run; "
-            f"choose another, or pass --force to use it anyway"
+        raise RnnkitError(
+            f"`out` {out} is an existing directory that is not an rnnkit run; "
+            f"choose another, or pass `force` to use it anyway"
         )
     names = RUN_NAMES if locked else RUN_NAMES + (LOCK_NAME,)
     clash = [n for n in names if (out / n).exists() or (out / n).is_symlink()]
     if clash:
-        raise UserError(
-            f"--out {out} is not an rnnkit run but holds {', '.join(clash)}, which rnnkit "
+        raise RnnkitError(
+            f"`out` {out} is not an rnnkit run but holds {', '.join(clash)}, which rnnkit "
             f"would overwrite; choose another directory"
         )
 
@@ -139,8 +139,8 @@ def check_inputs_outside(out: Path, inputs) -> None:
             if not entry.is_symlink():
                 pairs.append((Path(f).resolve(), entry.resolve()))
             if any(a == b or b in a.parents for a, b in pairs):
-                raise UserError(
-                    f"input {f} lies inside {entry}, which --force replaces with the new run's; "
+                raise RnnkitError(
+                    f"input {f} lies inside {entry}, which `force` replaces with the new run's; "
                     f"move it out of the run directory first"
                 )
 
@@ -196,7 +196,7 @@ class RunClaim:
         except FileExistsError:
             pass  # made by someone else meanwhile: the checks below decide
         except OSError as e:
-            raise UserError(f"cannot create the run directory {out}: {e.strerror or e}") from None
+            raise RnnkitError(f"cannot create the run directory {out}: {e.strerror or e}") from None
         self.lock = RunLock(out).acquire()
         check_out_dir(out, force, locked=True)  # again: another process may have started here
         self.started = True
@@ -213,7 +213,7 @@ class RunClaim:
                 marker["train"] = train_config
             _write_atomically(out / RUN_MARKER, _json_bytes(marker))
         except OSError as e:
-            raise UserError(f"cannot start a run in {out}: {e.strerror or e}") from None
+            raise RnnkitError(f"cannot start a run in {out}: {e.strerror or e}") from None
 
     def __enter__(self) -> RunClaim:
         return self
@@ -243,7 +243,7 @@ class RunClaim:
 
     def _undo(self) -> None:
         """Delete what this start wrote and put the old run back (best effort: a failure
-        here must not hide the error that brought us here, so it is one warning line)."""
+        here must not hide the error that brought us here, so it is one ``RnnkitWarning``)."""
         out = self.out
         try:
             for name in RUN_NAMES:
@@ -260,9 +260,9 @@ class RunClaim:
                 self.moved = []
         except OSError as e:
             where = f"; the run it replaced is in {self.backup}" if self.moved else ""
-            print(
-                f"rnnkit: warning: could not undo the failed start in {out} ({e.strerror or e}){where}",
-                file=sys.stderr,
+            warnings.warn(
+                RnnkitWarning(f"could not undo the failed start in {out} ({e.strerror or e}){where}"),
+                stacklevel=2,
             )
 
 
@@ -280,13 +280,13 @@ def has_checkpoint(out: Path) -> bool:
     return any((out / l).exists() for l in ("last", "best"))
 
 
-def _disk_error(e: OSError, what: str, out: Path) -> UserError:
+def _disk_error(e: OSError, what: str, out: Path) -> RnnkitError:
     if e.errno == errno.ENOSPC:
-        return UserError(
+        return RnnkitError(
             f"disk full while writing {what}; the previous checkpoint is intact. "
             f"Free space and continue with: rnnkit train --resume {out}"
         )
-    return UserError(f"could not write {what}: {e}")
+    return RnnkitError(f"could not write {what}: {e}")
 
 
 def _fault_sleep() -> float:
@@ -332,7 +332,7 @@ def save(
     ``model``/``trainer``: name -> array. Refuses (``NonFiniteCheckpoint``) to write
     non-finite weights or optimizer buffers, so a diverged model never replaces a good
     checkpoint. Each file is written and fsync'ed in a temporary directory, which is then
-    fsync'ed and renamed into place. A full disk raises a ``UserError`` and leaves earlier
+    fsync'ed and renamed into place. A full disk raises a ``RnnkitError`` and leaves earlier
     checkpoints as they were.
     """
     for group in (model, trainer):
@@ -448,14 +448,14 @@ def resolve(path: str | Path, which: str = "best") -> Path:
     """A checkpoint directory from a run directory (its ``best``, else ``last``) or itself."""
     p = Path(path)
     if not p.exists():
-        raise UserError(f"no such checkpoint or run directory: {p}")
+        raise RnnkitError(f"no such checkpoint or run directory: {p}")
     if (p / "manifest.json").is_file() or (p / "model.safetensors").is_file():
         return p
     order = [which, "last" if which == "best" else "best"]
     for name in order:
         if (p / name).exists():
             return (p / name).resolve()
-    raise UserError(f"{p} holds no checkpoint (no {p / 'last'}); is it an rnnkit run directory?")
+    raise RnnkitError(f"{p} holds no checkpoint (no {p / 'last'}); is it an rnnkit run directory?")
 
 
 def run_dir_of(ckpt_dir: Path) -> Path:
@@ -464,15 +464,15 @@ def run_dir_of(ckpt_dir: Path) -> Path:
     ``ckpt_dir`` may be reached through the ``RUN/last`` or ``RUN/best`` symlink (or any
     other link), so it is resolved first: taking ``.parent.parent`` of the link itself
     would name the directory above ``RUN``, and a resume would read and write there. A
-    checkpoint that does not sit in a run directory (copied out of one) is a ``UserError``,
+    checkpoint that does not sit in a run directory (copied out of one) is a ``RnnkitError``,
     since a resume must continue writing into the run it came from.
     """
     real = Path(ckpt_dir).resolve()
     run = real.parent.parent
     if real.parent.name != "ckpt" or not is_run_dir(run):
-        raise UserError(
+        raise RnnkitError(
             f"cannot tell which run checkpoint {ckpt_dir} belongs to (expected RUN/ckpt/step-N "
-            f"next to RUN/{RUN_MARKER}); give the run directory to --resume"
+            f"next to RUN/{RUN_MARKER}); give the run directory to `resume`"
         )
     return run
 
@@ -500,11 +500,13 @@ def _load_json(data: bytes, name: str, where: Path):
     try:
         obj = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"checkpoint {where}: {name} is not valid JSON ({e})") from None
+        raise RnnkitError(f"checkpoint {where}: {name} is not valid JSON ({e})") from None
     except RecursionError:
-        raise UserError(f"checkpoint {where}: {name} is nested too deeply to be a checkpoint file") from None
+        raise RnnkitError(
+            f"checkpoint {where}: {name} is nested too deeply to be a checkpoint file"
+        ) from None
     if not isinstance(obj, dict):
-        raise UserError(f"checkpoint {where}: {name} must hold a JSON object")
+        raise RnnkitError(f"checkpoint {where}: {name} must hold a JSON object")
     return obj
 
 
@@ -512,56 +514,58 @@ def _load_tensors(data: bytes, name: str, where: Path) -> dict:
     try:
         tensors = st_load(data)
     except Exception as e:  # safetensors raises its own error types on malformed headers
-        raise UserError(f"checkpoint {where}: {name} is not a valid safetensors file ({e})") from None
+        raise RnnkitError(f"checkpoint {where}: {name} is not a valid safetensors file ({e})") from None
     for k, v in tensors.items():
         if v.dtype not in ALLOWED_DTYPES:
-            raise UserError(f"checkpoint {where}: tensor {k} has unexpected dtype {v.dtype}")
+            raise RnnkitError(f"checkpoint {where}: tensor {k} has unexpected dtype {v.dtype}")
     return tensors
 
 
 def load(path: str | Path, task: str | None = None, which: str = "best") -> Checkpoint:
-    """Load and verify a checkpoint. Every failure is a ``UserError`` with one clear line."""
+    """Load and verify a checkpoint. Every failure is a ``RnnkitError`` with one clear line."""
     d = resolve(path, which)
     man_path = d / "manifest.json"
     if not man_path.is_file():
-        raise UserError(f"checkpoint {d} has no manifest.json: it is incomplete or not an rnnkit checkpoint")
+        raise RnnkitError(
+            f"checkpoint {d} has no manifest.json: it is incomplete or not an rnnkit checkpoint"
+        )
     manifest = _load_json(man_path.read_bytes(), "manifest.json", d)
     version = manifest.get("format_version")
     if not isinstance(version, int):
-        raise UserError(f"checkpoint {d}: manifest.json has no format version")
+        raise RnnkitError(f"checkpoint {d}: manifest.json has no format version")
     if version > FORMAT_VERSION:
-        raise UserError(
+        raise RnnkitError(
             f"checkpoint {d} has format version {version}, newer than this rnnkit "
             f"understands ({FORMAT_VERSION}); upgrade rnnkit"
         )
     files = manifest.get("files")
     if not isinstance(files, dict) or set(files) != set(FILES):
-        raise UserError(f"checkpoint {d}: manifest.json does not list the expected files")
+        raise RnnkitError(f"checkpoint {d}: manifest.json does not list the expected files")
     blobs = {}
     for name in FILES:
         try:
             data = (d / name).read_bytes()
         except OSError:
-            raise UserError(f"checkpoint {d}: {name} is missing") from None
+            raise RnnkitError(f"checkpoint {d}: {name} is missing") from None
         entry = files[name]
         if (
             not isinstance(entry, dict)
             or len(data) != entry.get("bytes")
             or hashlib.sha256(data).hexdigest() != entry.get("sha256")
         ):
-            raise UserError(
+            raise RnnkitError(
                 f"checkpoint {d}: {name} is truncated or was modified (size or SHA-256 "
                 f"differs from manifest.json)"
             )
         blobs[name] = data
     config = _load_json(blobs["config.json"], "config.json", d)
     if task is not None and config.get("task") != task:
-        raise UserError(f"checkpoint {d} is for task {config.get('task')!r}, not {task!r}")
+        raise RnnkitError(f"checkpoint {d} is for task {config.get('task')!r}, not {task!r}")
     state = _load_json(blobs["state.json"], "state.json", d)
     try:
         vocab_json = blobs["vocab.json"].decode("utf-8")
     except UnicodeDecodeError:
-        raise UserError(f"checkpoint {d}: vocab.json is not UTF-8") from None
+        raise RnnkitError(f"checkpoint {d}: vocab.json is not UTF-8") from None
     return Checkpoint(
         d,
         config,

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from tqdm import tqdm
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 
 
 def metrics_from_nats(loss_nats: float) -> dict:
@@ -51,7 +51,7 @@ def evaluate_pieces(
     The model runs on the same blocks as over the joined array: ``chunk`` predictions
     each, counted from the first id, the state carried, so the result is the same number
     however the ids are cut into pieces. ``total``: predictions, for the progress bar
-    (None: unknown). Fewer than 2 ids raise a ``UserError`` naming ``what``.
+    (None: unknown). Fewer than 2 ids raise a ``RnnkitError`` naming ``what``.
     """
     h = model.zero_state(1)  # (L, 1, H)
     loss_sum, count, n = 0.0, 0, 0
@@ -76,7 +76,7 @@ def evaluate_pieces(
         rest = buf[s:]
     if n < 2:
         bar.close()
-        raise UserError(f"{what} has {n} characters; evaluation needs at least 2")
+        raise RnnkitError(f"{what} has {n} characters; evaluation needs at least 2")
     if len(rest) >= 2:  # the last, shorter block
         run(rest)
     bar.close()

@@ -29,7 +29,7 @@ from rnnkit.data import tsv
 from rnnkit.data.padding import pad_batch, teacher_forcing
 from rnnkit.data.token_vocab import LabelSet, TokenVocab
 from rnnkit.decode.forms import seq2seq_beam_decode, seq2seq_greedy
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError, message_of
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
@@ -46,7 +46,7 @@ def _chunks(n: int, size: int = EVAL_BATCH):
 
 
 def read_examples(verb: str, path) -> list[tuple[str, str]]:
-    """The (first, second) field pairs of a task TSV; bad lines raise UserError with file:line."""
+    """The (first, second) field pairs of a task TSV; bad lines raise RnnkitError with file:line."""
     readers = {
         "classify": tsv.read_text_label,
         "generate": tsv.read_label_text,
@@ -56,13 +56,13 @@ def read_examples(verb: str, path) -> list[tuple[str, str]]:
     try:
         a, b = readers[verb](path)
     except FileNotFoundError:
-        raise UserError(f"no such file: {path}") from None
+        raise RnnkitError(f"no such file: {path}") from None
     except IsADirectoryError:
-        raise UserError(f"{path} is a directory, not a TSV file") from None
+        raise RnnkitError(f"{path} is a directory, not a TSV file") from None
     except ValueError as e:
-        raise UserError(str(e)) from None
+        raise RnnkitError(message_of(e)) from None
     if not a:
-        raise UserError(f"{path} holds no examples (no non-empty lines)")
+        raise RnnkitError(f"{path} holds no examples (no non-empty lines)")
     return list(zip(a, b))
 
 
@@ -110,7 +110,7 @@ class ClassifyForm(Form):
         self.vocab = TokenVocab.build(t for t, _ in examples)
         self.labels = LabelSet.build(l for _, l in examples)
         if len(self.labels) < 2:
-            raise UserError(
+            raise RnnkitError(
                 f"the training data has only one label ({self.labels.labels[0]!r}); "
                 f"a classifier needs at least 2"
             )
@@ -128,7 +128,7 @@ class ClassifyForm(Form):
         try:
             Y = np.array(self.labels.encode([l for _, l in examples]), dtype=np.int64)
         except ValueError as e:
-            raise UserError(f"{where}: {e}") from None
+            raise RnnkitError(f"{where}: {message_of(e)}") from None
         return X, Y
 
     def loss(self, model, data, idx, rng):
@@ -179,7 +179,7 @@ class GenerateForm(Form):
         try:
             L = np.array(self.labels.encode([l for l, _ in examples]), dtype=np.int64)
         except ValueError as e:
-            raise UserError(f"{where}: {e}") from None
+            raise RnnkitError(f"{where}: {message_of(e)}") from None
         return L, [self.vocab.encode(t) for _, t in examples]
 
     def loss(self, model, data, idx, rng):
@@ -238,7 +238,7 @@ class Seq2SeqForm(Form):
         T = [self.tgt_vocab.encode(split_tokens(t, self.cfg.target_tokens)) for _, t in examples]
         for i, s in enumerate(S):
             if not s:
-                raise UserError(f"{where}: example {i + 1} has an empty source after tokenizing")
+                raise RnnkitError(f"{where}: example {i + 1} has an empty source after tokenizing")
         return S, T
 
     def loss(self, model, data, idx, rng):
@@ -289,7 +289,7 @@ class TagForm(Form):
         self.vocab = TokenVocab.build(t for t, _ in examples)
         self.tags = LabelSet.build(ch for _, tags in examples for ch in tags)
         if len(self.tags) < 2:
-            raise UserError(
+            raise RnnkitError(
                 f"the training data uses only one tag ({self.tags.labels[0]!r}); a tagger needs at least 2"
             )
         self._set_metric()
@@ -315,7 +315,7 @@ class TagForm(Form):
         try:
             Y = [self.tags.encode(tags, what="tag") for _, tags in examples]
         except ValueError as e:
-            raise UserError(f"{where}: {e}") from None
+            raise RnnkitError(f"{where}: {message_of(e)}") from None
         return X, Y
 
     def loss(self, model, data, idx, rng):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 
 from .options import option, resumable
 from .settings import TrainSettings
@@ -82,7 +82,7 @@ class TrainConfig(TrainSettings):
         # Scoring needs one input and one target character, so 1 would crash at the first
         # validation; 0 means "all the validation characters".
         if self.val_chars == 1:
-            raise UserError("--val-chars must be 0 (all) or at least 2 (one input and one target), got 1")
+            raise RnnkitError("`val_chars` must be 0 (all) or at least 2 (one input and one target), got 1")
         super().validate()
 
 

@@ -18,7 +18,7 @@ import contextlib
 import dataclasses
 import math
 import os
-import sys
+import warnings
 from pathlib import Path
 
 from rnnkit.data.batcher import StreamBatcher
@@ -32,7 +32,7 @@ from rnnkit.data.corpus import (
     write_prepared,
 )
 from rnnkit.data.vocab import Vocab
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError, RnnkitWarning
 from rnnkit.models.char_rnn import ModelConfig
 from rnnkit.models.shapes import model_parts
 from rnnkit.torch import distributed
@@ -93,9 +93,9 @@ class LMTrainer(Trainer):
         self.ids = None  # the training ids, memory-mapped
         self.data_sha = None  # SHA-256 of the prepared ids.bin, once known (rank 0)
         if data.n_val < 2:
-            raise UserError(
+            raise RnnkitError(
                 f"the validation split has {data.n_val} characters; it needs at least 2 "
-                f"(more text, a larger --val-fraction, or --val FILE)"
+                f"(more text, a larger `val_fraction`, or `val_files` FILE)"
             )
 
     # ------------------------------------------------------------------ state
@@ -111,12 +111,12 @@ class LMTrainer(Trainer):
     def check_checkpoint(self, c: ckpt.Checkpoint) -> None:
         saved = c.state.get("data_sha256")  # absent in checkpoints before it was recorded
         if saved is not None and self.data_sha is not None and saved != {"ids": self.data_sha}:
-            raise UserError(
+            raise RnnkitError(
                 f"the prepared data in {self.out / 'data'} changed since checkpoint {c.dir} was "
-                f"written; an exact resume needs the same data (start a new run with --force)"
+                f"written; an exact resume needs the same data (start a new run with `force`)"
             )
         if c.vocab_json != self.vocab.to_json():
-            raise UserError(
+            raise RnnkitError(
                 f"checkpoint {c.dir} does not match this run: its vocabulary differs from "
                 f"the prepared data in {self.out / 'data'}"
             )
@@ -207,19 +207,21 @@ def plan_data(cfg: TrainConfig, log) -> CorpusPlan:
     plan = plan_corpus(files, val_files, cfg.val_fraction, cfg.encoding_errors)
     V = len(plan.vocab)
     if cfg.vocab_limit and V > cfg.vocab_limit:
-        print(
-            f"rnnkit: warning: the vocabulary has {V:,} distinct characters, more than --vocab-limit "
-            f"{cfg.vocab_limit:,}; the one-hot input and the softmax grow with it. Consider --embed, "
-            f"or cleaning the text",
-            file=sys.stderr,
+        warnings.warn(
+            RnnkitWarning(
+                f"the vocabulary has {V:,} distinct characters, more than `vocab_limit` "
+                f"{cfg.vocab_limit:,}; the one-hot input and the softmax grow with it. Consider `embed`, "
+                f"or cleaning the text"
+            ),
+            stacklevel=2,
         )
     StreamBatcher(plan.n_train, cfg.batch, cfg.seq_len)  # raises if too short
     check_memory(cfg, V)
     if plan.n_val < 2:
         where = "the validation files" if val_files else f"the last {cfg.val_fraction:g} of the text"
-        raise UserError(
+        raise RnnkitError(
             f"the validation split ({where}) has {plan.n_val} characters; it needs at least 2 "
-            f"(more text, a larger --val-fraction, or --val FILE)"
+            f"(more text, a larger `val_fraction`, or `val_files` FILE)"
         )
     return plan
 
@@ -232,7 +234,7 @@ def absolute_inputs(cfg: TrainConfig, run: Path | None = None) -> TrainConfig:
 
     def fix(p: str) -> str:
         if run is not None and not os.path.isabs(p) and not os.path.exists(p):
-            raise UserError(
+            raise RnnkitError(
                 f"{run} recorded its input as {p!r}, relative to the directory it was started in, "
                 f"and there is no {p} here ({os.getcwd()}); resume it from that directory"
             )
@@ -268,9 +270,9 @@ def check_prepared_ids(data, what: Path) -> str:
     """Refuse prepared ids outside the vocabulary (a damaged ``ids.bin``); -> its SHA-256."""
     top, sha = scan_ids(data)
     if top >= len(data.vocab):
-        raise UserError(
+        raise RnnkitError(
             f"{data.path} holds id {top}, outside the vocabulary of {len(data.vocab)} characters: the "
-            f"prepared data of {what} is damaged; start the run again with --force"
+            f"prepared data of {what} is damaged; start the run again with `force`"
         )
     return sha
 
@@ -295,7 +297,8 @@ def train(
     force: bool = False,
     log=print,
 ) -> int:
-    """Run training; returns the process exit status (0 done, 130 interrupted, 1 diverged).
+    """Run training; returns the process exit status (0 done, 130 interrupted), or raises
+    ``TrainingFailed`` for a run that diverged or ended without saving a checkpoint.
 
     ``--resume`` of a run that was killed before its first checkpoint starts it over from
     step 0 with the configuration recorded in its run marker (the same result, since runs
@@ -357,9 +360,9 @@ def _set_up(
     if resume is not None and ckpt.is_run_dir(resume) and not ckpt.has_checkpoint(resume):
         saved = ckpt.read_run_marker(resume).get("train")
         if not isinstance(saved, dict):
-            raise UserError(
+            raise RnnkitError(
                 f"{resume} holds no checkpoint yet and no recorded configuration; "
-                f"start it again with --out {resume} --force"
+                f"start it again with `out` {resume} `force`"
             )
         cfg = merge_resume_config(absolute_inputs(TrainConfig.from_dict(saved), resume), given or {})
         log(f"{resume} holds no checkpoint yet (stopped before the first save): starting it over from step 0")

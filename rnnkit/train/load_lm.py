@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.data.vocab import Vocab
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError, message_of
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.models.shapes import check_tensors
 from rnnkit.torch.engines import build_lm
@@ -33,21 +33,27 @@ def load_lm(
         mcfg.validate()
         vocab = Vocab.from_json(c.vocab_json)
     except (KeyError, TypeError, ValueError) as e:
-        raise UserError(f"checkpoint {c.dir}: invalid configuration or vocabulary ({e})") from None
+        raise RnnkitError(
+            f"checkpoint {c.dir}: invalid configuration or vocabulary ({message_of(e)})"
+        ) from None
     if mcfg.vocab_size != len(vocab):
-        raise UserError(
+        raise RnnkitError(
             f"checkpoint {c.dir}: vocab.json has {len(vocab)} characters "
             f"but the model expects {mcfg.vocab_size}"
         )
     check_tensors(mcfg, c.model, c.dir)
     for k, v in c.model.items():
         if v.dtype != np.float32 and v.dtype != np.float64:
-            raise UserError(f"checkpoint {c.dir}: weight {k} has dtype {v.dtype}, expected float32")
+            raise RnnkitError(f"checkpoint {c.dir}: weight {k} has dtype {v.dtype}, expected float32")
         if not np.all(np.isfinite(v)):
-            raise UserError(f"checkpoint {c.dir}: weight {k} holds NaN or Inf")
+            raise RnnkitError(f"checkpoint {c.dir}: weight {k} holds NaN or Inf")
     try:
         model = build_lm(mcfg, engine=engine, device=device)
         model.flat.load_state_dict(c.model)
+    except RnnkitError:  # the engine or device refused: not the checkpoint's fault
+        raise
     except (ValueError, TypeError) as e:
-        raise UserError(f"checkpoint {c.dir} does not match its own configuration: {e}") from None
+        raise RnnkitError(
+            f"checkpoint {c.dir} does not match its own configuration: {message_of(e)}"
+        ) from None
     return model, vocab, c

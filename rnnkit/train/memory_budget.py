@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 from rnnkit.models.shapes import param_count
 
 GiB = 2**30
@@ -68,21 +68,21 @@ def training_bytes(parts, T: int, B: int, optimizer: str) -> tuple[int, int]:
 
 
 def check_training(parts, T: int, B: int, optimizer: str, max_memory_gib: float = 0.0) -> None:
-    """Refuse (``UserError``, one line with the estimate and the limit) a run whose estimate
+    """Refuse (``RnnkitError``, one line with the estimate and the limit) a run whose estimate
     exceeds ``max_memory_gib`` GiB, or, when that is 0, the memory available."""
     params, acts = training_bytes(parts, T, B, optimizer)
     need = params + acts
     if max_memory_gib:
-        limit, what = max_memory_gib * GiB, f"--max-memory {max_memory_gib:g} GiB"
+        limit, what = max_memory_gib * GiB, f"`max_memory` {max_memory_gib:g} GiB"
     else:
         limit = available_bytes()
         if limit is None:
             return
         what = f"the {_size(limit)} of memory available"
     if need > limit:
-        raise UserError(
+        raise RnnkitError(
             f"this model needs about {_size(need)} to train ({param_count(parts):,} parameters "
             f"with gradients and {optimizer} state: {_size(params)}; activations of one step: "
-            f"{_size(acts)}), more than {what}; make --hidden, --layers or --batch smaller, "
-            f"or raise --max-memory (GiB) if you know it fits"
+            f"{_size(acts)}), more than {what}; make `hidden`, `layers` or `batch` smaller, "
+            f"or raise `max_memory` (GiB) if you know it fits"
         )

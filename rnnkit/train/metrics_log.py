@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 
 
 class MetricsLog:
@@ -31,7 +31,7 @@ class MetricsLog:
                 tmp.write_text("".join(l + "\n" for l in keep), encoding="utf-8")
                 os.replace(tmp, path)
             except OSError as e:
-                raise UserError(f"could not rewrite {path} for the resume: {e.strerror or e}") from None
+                raise RnnkitError(f"could not rewrite {path} for the resume: {e.strerror or e}") from None
 
     def write(self, **row) -> None:
         if not self.enabled:
@@ -41,11 +41,11 @@ class MetricsLog:
                 f.write(json.dumps(row) + "\n")
         except OSError as e:
             if e.errno == errno.ENOSPC:
-                raise UserError(
+                raise RnnkitError(
                     f"disk full while writing {self.path}; the last checkpoint is intact. "
                     f"Free space and continue with: rnnkit train --resume {self.path.parent}"
                 ) from None
-            raise UserError(f"could not write {self.path}: {e}") from None
+            raise RnnkitError(f"could not write {self.path}: {e}") from None
 
 
 def _step_at_most(row: dict, step: int) -> bool:
@@ -59,7 +59,7 @@ def iter_metrics(path: Path):
     try:
         f = open(path, "rb")
     except OSError as e:
-        raise UserError(f"cannot read {path}: {e.strerror or e}") from None
+        raise RnnkitError(f"cannot read {path}: {e.strerror or e}") from None
     with f:
         for raw in f:
             if not raw.strip():

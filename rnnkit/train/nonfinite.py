@@ -5,7 +5,8 @@ step never touches the weights or the optimizer state. Then, by ``--nonfinite``:
 
 - ``skip``: the step is dropped and the learning rate halved (``lr_scale *= 0.5``); after
   ``MAX_SKIPS`` bad steps in a row the run stops anyway, since it is not recovering;
-- ``stop``: the run stops at once with a message saying which checkpoint is kept.
+- ``stop``: the run stops at once (``TrainingFailed``) with a message saying which
+  checkpoint is kept.
 
 A finite gradient can still make the update itself overflow (a huge learning rate or weight
 decay). So after each update the trainers also check the weights (``weights_finite``, one
@@ -15,11 +16,11 @@ update cannot be taken back, and the message says which checkpoint is kept.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
+
+from rnnkit.errors import TrainingFailed
 
 from . import checkpoint as ckpt
 
@@ -54,38 +55,35 @@ class NonFiniteGuard:
     def ok(self) -> None:
         self.skips = 0
 
-    def bad(self, tr) -> str | None:
-        """Record a bad step of trainer ``tr`` (which just advanced ``tr.step``).
-
-        Returns the error message to stop with, or None after halving ``tr.lr_scale``.
-        """
+    def bad(self, tr) -> str:
+        """Record a bad step of trainer ``tr`` (which just advanced ``tr.step``): halve
+        ``tr.lr_scale`` and return the line that says so, or raise ``TrainingFailed`` when the
+        run must stop (policy ``stop``, or more than ``MAX_SKIPS`` bad steps in a row)."""
         self.skips += 1
         step, out = tr.step - 1, Path(tr.out)
         if self.policy == "stop" or self.skips > MAX_SKIPS:
-            why = "--nonfinite stop" if self.policy == "stop" else f"{self.skips} steps in a row"
-            return (
-                f"rnnkit: error: non-finite loss or gradient at step {step} ({why}); the update was "
-                f"not applied and {kept_message(out)}. Lower --lr or --clip, then --resume {out}"
+            why = "`nonfinite` stop" if self.policy == "stop" else f"{self.skips} steps in a row"
+            raise TrainingFailed(
+                f"non-finite loss or gradient at step {step} ({why}); the update was "
+                f"not applied and {kept_message(out)}. Lower `lr` or `clip`, then `resume` {out}"
             )
         tr.lr_scale *= 0.5
-        tqdm.write(
+        return (
             f"step {step}: non-finite loss or gradient; step skipped, "
-            f"learning rate halved (now x{tr.lr_scale:g})",
-            file=sys.stderr,
+            f"learning rate halved (now x{tr.lr_scale:g})"
         )
-        return None
 
-    def diverged(self, tr) -> str:
-        """The message to stop with when the update of step ``tr.step - 1`` left non-finite weights."""
+    def diverged(self, tr) -> TrainingFailed:
+        """The error to stop with when the update of step ``tr.step - 1`` left non-finite weights."""
         out = Path(tr.out)
         then = (
-            f"then --resume {out}"
+            f"then `resume` {out}"
             if ckpt.has_checkpoint(out)
-            else f"then start again (--force to reuse {out})"
+            else f"then start again (`force` to reuse {out})"
         )
-        return (
-            f"rnnkit: error: the weights became NaN or Inf in the update at step {tr.step - 1} (the learning "
+        return TrainingFailed(
+            f"the weights became NaN or Inf in the update at step {tr.step - 1} (the learning "
             f"rate or weight decay is too large for this model); nothing of it was saved and "
             f"{kept_message(out)}. "
-            f"Lower --lr or --weight-decay, {then}"
+            f"Lower `lr` or `weight_decay`, {then}"
         )

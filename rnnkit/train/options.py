@@ -10,7 +10,8 @@ and everything else follows from that one line:
   default is (int), with "(default 128)" appended to the help (the default of the class the
   flags are made for, so a subclass's own default is the one shown);
 - ``check_options`` refuses a value outside the bounds (``ge``/``gt``/``le``/``lt``, as in
-  pydantic) or the ``choices``, and any float that is not finite;
+  pydantic) or the ``choices``, and any float that is not finite, in an ``RnnkitError``
+  naming the field (which the command line shows as its flag, ``flag_of``);
 - ``resumable`` lists the fields a resumed run may change (``resumable=True``); the rest
   must match the checkpoint.
 
@@ -27,7 +28,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field, fields
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,16 @@ def again(base, name: str, default=dataclasses.MISSING, **changes):
     return _field(default, dataclasses.replace(option_of(base, name), **changes))
 
 
-def flag_name(name: str, opt: Option | None) -> str:
-    """How messages name a field: its flag (``--max-steps``), or the positional's name."""
+def flag_of(cls, name: str) -> str:
+    """The flag of field ``name`` of the options dataclass ``cls``: its own ``flag`` (``--val``,
+    or a positional's name), a switch's ``--name`` or, for a bool that defaults to True,
+    ``--no-name``; otherwise ``--`` and the name with dashes (``--max-steps``)."""
+    opt = option_of(cls, name)
     if opt is not None and opt.flag:
         return opt.flag
+    f = cls.__dataclass_fields__.get(name)
+    if f is not None and f.default is True:
+        return "--no-" + name.replace("_", "-")
     return "--" + name.replace("_", "-")
 
 
@@ -138,23 +145,23 @@ def _in_bounds(v, opt: Option) -> bool:
 
 
 def check_options(cfg) -> None:
-    """Refuse (``UserError``, naming the flag) a value of the dataclass instance ``cfg`` that
+    """Refuse (``RnnkitError``, naming the field) a value of the dataclass instance ``cfg`` that
     breaks its option: first any float that is NaN or Inf, then bounds and choices in field
     order."""
     cls = type(cfg)
     for f in fields(cfg):
         v = getattr(cfg, f.name)
         if isinstance(v, float) and not math.isfinite(v):
-            raise UserError(f"{flag_name(f.name, option_of(cls, f.name))} must be a finite number, got {v}")
+            raise RnnkitError(f"`{f.name}` must be a finite number, got {v}")
     for f in fields(cfg):
         opt, v = option_of(cls, f.name), getattr(cfg, f.name)
         if opt is None:
             continue
         if opt.choices is not None and v not in opt.choices:
-            raise UserError(f"{flag_name(f.name, opt)} must be one of {', '.join(opt.choices)}, got {v!r}")
+            raise RnnkitError(f"`{f.name}` must be one of {', '.join(opt.choices)}, got {v!r}")
         if not _in_bounds(v, opt):
             text = _bounds_text(opt, isinstance(v, int))
-            raise UserError(f"{flag_name(f.name, opt)} must {text}, got {v}")
+            raise RnnkitError(f"`{f.name}` must {text}, got {v}")
 
 
 # ------------------------------------------------------------------------------------- flags
@@ -174,11 +181,10 @@ def add_flags(group, name: str, defaults, verb: str | None = None, words: dict |
         value = getattr(defaults, f.name)
         help = (opt.help[verb] if isinstance(opt.help, dict) else opt.help).format_map(words or {})
         kw = {"default": None, **dict(opt.argparse)}
+        flag = flag_of(cls, f.name)
         if isinstance(value, bool):  # a switch: --name turns it on, --no-name off
-            flag = opt.flag or ("--no-" if value else "--") + f.name.replace("_", "-")
             kw["action"] = "store_false" if value else "store_true"
         else:
-            flag = flag_name(f.name, opt)
             if opt.choices is not None:
                 kw["choices"] = opt.choices
             elif isinstance(value, (int, float)):

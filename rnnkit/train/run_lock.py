@@ -18,7 +18,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 
 LOCK_NAME = "rnnkit.lock"
 
@@ -31,13 +31,13 @@ class RunLock:
         self.fd: int | None = None
 
     def acquire(self) -> RunLock:
-        """Take the lock, or raise a ``UserError`` naming the process that holds it."""
+        """Take the lock, or raise a ``RnnkitError`` naming the process that holds it."""
         for _ in range(10):
             try:
                 # O_NOFOLLOW: a symlink planted at the lock's name is refused, not written through.
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
             except OSError as e:
-                raise UserError(
+                raise RnnkitError(
                     f"cannot lock the run directory {self.path.parent}: {e.strerror or e}"
                 ) from None
             try:
@@ -46,11 +46,11 @@ class RunLock:
                 holder = _read_pid(fd)
                 os.close(fd)
                 if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise UserError(
+                    raise RnnkitError(
                         f"cannot lock the run directory {self.path.parent}: {e.strerror or e}"
                     ) from None
                 who = f"PID {holder}" if holder else "another process"
-                raise UserError(
+                raise RnnkitError(
                     f"{self.path.parent} is in use by another rnnkit process ({who} holds "
                     f"{self.path}); wait for it to end, or stop it first"
                 ) from None
@@ -68,7 +68,7 @@ class RunLock:
                 pass  # the lock holds without the PID; a refusal then names no PID
             self.fd = fd
             return self
-        raise UserError(f"cannot lock the run directory {self.path.parent}: its lock file keeps changing")
+        raise RnnkitError(f"cannot lock the run directory {self.path.parent}: its lock file keeps changing")
 
     def release(self) -> None:
         """Delete the lock file, then drop the lock (in that order: see the module docstring)."""

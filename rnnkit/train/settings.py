@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 from rnnkit.models.shapes import stack
 from rnnkit.nn.init import INPUT_INITS, RECURRENT_INITS
 from rnnkit.optim.optimizers import OPTIMIZERS
@@ -173,9 +173,9 @@ class TrainSettings:
     @classmethod
     def from_dict(cls, d: dict):
         """From saved JSON: unknown keys are ignored, and each value must have its field's type
-        (an int may stand for a float); anything else is a ``UserError``, never a crash later."""
+        (an int may stand for a float); anything else is a ``RnnkitError``, never a crash later."""
         if not isinstance(d, dict):
-            raise UserError(f"the training configuration must be a JSON object, got {type(d).__name__}")
+            raise RnnkitError(f"the training configuration must be a JSON object, got {type(d).__name__}")
         default = cls()
         kw = {}
         for f in fields(cls):
@@ -188,7 +188,7 @@ class TrainSettings:
             if want is list:
                 ok = isinstance(v, list) and all(isinstance(x, str) for x in v)
             if not ok:
-                raise UserError(
+                raise RnnkitError(
                     f"the saved training configuration has {f.name} = {v!r}, "
                     f"which is not of type {want.__name__}"
                 )

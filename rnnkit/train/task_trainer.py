@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError, message_of
 from rnnkit.models.shapes import model_parts
 from rnnkit.torch import distributed
 from rnnkit.torch.engines import check_engine
@@ -35,7 +35,7 @@ def file_sha256(path) -> str:
     try:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()
     except OSError as e:
-        raise UserError(f"cannot read {path}: {e.strerror or e}") from None
+        raise RnnkitError(f"cannot read {path}: {e.strerror or e}") from None
 
 
 def split_data(cfg: TaskTrainConfig):
@@ -45,9 +45,9 @@ def split_data(cfg: TaskTrainConfig):
         return train, read_examples(cfg.verb, cfg.val)
     n_val = int(round(len(train) * cfg.val_fraction))
     if n_val < 1 or n_val >= len(train):
-        raise UserError(
-            f"{cfg.data} has {len(train)} examples: too few to hold out --val-fraction "
-            f"{cfg.val_fraction:g} for validation; give --val FILE or more data"
+        raise RnnkitError(
+            f"{cfg.data} has {len(train)} examples: too few to hold out `val_fraction` "
+            f"{cfg.val_fraction:g} for validation; give `val` FILE or more data"
         )
     order = np.random.default_rng([cfg.seed, 7]).permutation(len(train))  # own stream: not the trainer's
     held = set(order[:n_val].tolist())
@@ -93,7 +93,7 @@ class TaskTrainer(Trainer):
         try:
             model = self.form.build_model(self.model_cfg.to_dict(), cfg.seed)
         except ValueError as e:
-            raise UserError(str(e)) from None
+            raise RnnkitError(message_of(e)) from None
         if engine == "torch":
             device = distributed.current().device(device)  # torchrun: this rank's GPU
         use_engine(model, engine, device)  # not saved: checkpoints fit either engine
@@ -124,9 +124,9 @@ class TaskTrainer(Trainer):
 
     def check_checkpoint(self, c: ckpt.Checkpoint) -> None:
         if c.state.get("data_sha256") != self.data_sha:
-            raise UserError(
+            raise RnnkitError(
                 f"the training or validation file changed since checkpoint {c.dir} was written; "
-                f"an exact resume needs the same data (start a new run with --out)"
+                f"an exact resume needs the same data (start a new run with `out`)"
             )
 
     def load_extra_state(self, s: dict, tensors: dict) -> None:
@@ -203,7 +203,7 @@ def absolute_data(cfg: TaskTrainConfig, run: Path | None = None) -> TaskTrainCon
         if not p:
             return p
         if run is not None and not os.path.isabs(p) and not os.path.exists(p):
-            raise UserError(
+            raise RnnkitError(
                 f"{run} recorded its data as {p!r}, relative to the directory it was started in, "
                 f"and there is no {p} here ({os.getcwd()}); resume it from that directory"
             )
@@ -222,7 +222,8 @@ def train(
     engine: str | None = None,
     device: str | None = None,
 ) -> int:
-    """Train a task model; returns the exit status (0 done, 130 interrupted, 1 diverged).
+    """Train a task model; returns the exit status (0 done, 130 interrupted), or raises
+    ``TrainingFailed`` for a run that diverged or ended without saving a checkpoint.
 
     ``engine``/``device``: ``numpy`` (default) or ``torch`` on ``cpu``/``cuda`` (``tasks/engine.py``).
     Every check (configuration, data, model on its engine and device) comes before ``out``
@@ -246,10 +247,10 @@ def _train(cfg, out, resume, given, force, log, engine, device, claim: ckpt.RunC
             claim.resume(ckpt.run_of_resume(out))
         c = ckpt.load(out, which="last")
         if c.config.get("task") not in ("classify", "generate", "seq2seq", "tag"):
-            raise UserError(f"{out} is a run of task {c.config.get('task')!r}, not a task verb's run")
+            raise RnnkitError(f"{out} is a run of task {c.config.get('task')!r}, not a task verb's run")
         saved = TaskTrainConfig.from_dict(c.config.get("train", {}))
         if (given or {}).get("verb", saved.verb) != saved.verb:
-            raise UserError(
+            raise RnnkitError(
                 f"{out} is a '{saved.verb}' run; resume it with rnnkit {saved.verb} train --resume {out}"
             )
         run = ckpt.run_dir_of(c.dir)

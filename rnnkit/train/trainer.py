@@ -24,14 +24,14 @@ continues bit-identically.
 
 from __future__ import annotations
 
+import contextlib
 import math
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError, TrainingFailed, message_of
 from rnnkit.optim.optimizers import clip_gradients, make_optimizer
 from rnnkit.optim.schedule import learning_rate
 from rnnkit.torch import distributed
@@ -64,8 +64,8 @@ def merge_resume(saved, given: dict, resumable: set):
     for k, v in given.items():
         if d.get(k) != v:
             if k not in resumable:
-                raise UserError(
-                    f"--{k.replace('_', '-')} differs from the run being resumed "
+                raise RnnkitError(
+                    f"`{k}` differs from the run being resumed "
                     f"({v!r} given, {d.get(k)!r} saved); drop the flag or start a new run"
                 )
             d[k] = v
@@ -174,14 +174,14 @@ class Trainer:
         model configuration and values fit this run."""
         want = self.model.cfg.to_dict()
         if c.config.get("model") != want:
-            raise UserError(
+            raise RnnkitError(
                 f"checkpoint {c.dir} does not match this run: its model configuration "
                 f"{c.config.get('model')!r} differs from {want!r}"
             )
         self.check_checkpoint(c)
         for k, v in list(c.model.items()) + list(c.trainer.items()):
             if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
-                raise UserError(f"checkpoint {c.dir}: {k} holds NaN or Inf")
+                raise RnnkitError(f"checkpoint {c.dir}: {k} holds NaN or Inf")
         try:
             self.model.flat.load_state_dict(c.model)
             self.opt.load_state_dict(c.trainer)
@@ -192,11 +192,11 @@ class Trainer:
             self.elapsed = float(s.get("elapsed_s", 0.0))
             self.rng.bit_generator.state = s["rng"]
         except (KeyError, ValueError, TypeError) as e:
-            raise UserError(f"checkpoint {c.dir} does not match this model: {e}") from None
+            raise RnnkitError(f"checkpoint {c.dir} does not match this model: {message_of(e)}") from None
         if self.step > self.cfg.max_steps:
-            raise UserError(
-                f"--max-steps {self.cfg.max_steps} is below the step this run is at ({self.step}): a "
-                f"resume cannot go back. Give --max-steps above {self.step}, or start a new run"
+            raise RnnkitError(
+                f"`max_steps` {self.cfg.max_steps} is below the step this run is at ({self.step}): a "
+                f"resume cannot go back. Give `max_steps` above {self.step}, or start a new run"
             )
 
     # ------------------------------------------------------------------- steps
@@ -248,8 +248,9 @@ class Trainer:
 
 
 def run_loop(tr: Trainer, metrics: MetricsLog, log) -> int:
-    """Train ``tr`` to ``--max-steps`` or ``--minutes``; returns the process exit status
-    (0 done, 130 or 0 stopped by a signal, 1 diverged or nothing saved)."""
+    """Train ``tr`` to ``max_steps`` or ``minutes``; returns the process exit status (0 done,
+    130 or 0 stopped by a signal). A run that cannot go on (non-finite steps it may not skip,
+    weights that became NaN or Inf) or that ended without saving raises ``TrainingFailed``."""
     cfg = tr.cfg
     keep_freed_memory()  # each step reuses the last one's freed memory (heap.py)
     prog = TrainingProgress(
@@ -257,24 +258,18 @@ def run_loop(tr: Trainer, metrics: MetricsLog, log) -> int:
     )
     guard = NonFiniteGuard(cfg.nonfinite)
     first_step, saved = tr.step, 0
-    with StopRequest() as stop:
+    with StopRequest() as stop, contextlib.closing(prog):  # the bar ends before any last line
         while tr.step < cfg.max_steps:
             t0 = time.perf_counter()
             r = tr.train_step()
             dt = time.perf_counter() - t0
             tr.elapsed, stop_all = tr.dist.agree(prog.elapsed(), stop.requested)  # torchrun: one clock
             if not r["finite"]:
-                msg = guard.bad(tr)
-                if msg is not None:
-                    prog.close()
-                    print(msg, file=sys.stderr)
-                    return 1
+                prog.write(guard.bad(tr))  # or TrainingFailed, when the run must stop
             else:
                 guard.ok()
             if not r["weights_ok"]:
-                prog.close()
-                print(guard.diverged(tr), file=sys.stderr)
-                return 1
+                raise guard.diverged(tr)
             rate = r["items"] / dt if dt > 0 else 0.0
             prog.advance(
                 tr.step,
@@ -311,14 +306,11 @@ def run_loop(tr: Trainer, metrics: MetricsLog, log) -> int:
                 path = ckpt.save_or_warn(tr, best=False, log=log)
                 log(ckpt.stopped_by_signal(tr, path, tr.resume_command))
                 return stop.exit_code
-        prog.close()
     if tr.step > first_step and not saved and tr.dist.is_main:  # rank 0 alone saves
-        print(
-            f"rnnkit: error: the run ended at step {tr.step} without saving a checkpoint (see the warnings "
-            f"above); {kept_message(tr.out)}",
-            file=sys.stderr,
+        raise TrainingFailed(
+            f"the run ended at step {tr.step} without saving a checkpoint (see the warnings "
+            f"above); {kept_message(tr.out)}"
         )
-        return 1
     if prog.finished(tr.step, tr.elapsed):
         log(tr.done_line())
     return 0

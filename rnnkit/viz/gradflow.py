@@ -37,7 +37,7 @@ import numpy as np
 
 from rnnkit.data.corpus import load_prepared, read_text_file
 from rnnkit.data.vocab import Vocab
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.nn.init import RECURRENT_INITS
 from rnnkit.nn.softmax_cross_entropy import softmax
@@ -113,7 +113,7 @@ def fresh_model(cfg: ModelConfig, init: str, gain: float = 1.0, seed: int = 0) -
 def batch_windows(stream: np.ndarray, T: int, B: int, seed: int = 0) -> np.ndarray:
     """B windows of T+1 consecutive ids from ``stream``, as (T+1, B) (random starts)."""
     if len(stream) < T + 1:
-        raise UserError(f"the text has {len(stream)} characters; --steps {T} needs at least {T + 1}")
+        raise RnnkitError(f"the text has {len(stream)} characters; `steps` {T} needs at least {T + 1}")
     rng = np.random.default_rng(seed)
     starts = rng.integers(0, len(stream) - T, size=B)
     return np.stack([np.asarray(stream[s : s + T + 1]) for s in starts], axis=1).astype(np.int64)
@@ -346,24 +346,24 @@ def gradflow_report(
     counts = {"steps": steps, "batch": batch, "hidden": hidden, "layers": layers, "vocab": vocab}
     for name, v in {**counts, "chunk": chunk, "max_len": max_len}.items():
         if v is not None and v < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be positive, got {v}")
+            raise RnnkitError(f"`{name}` must be positive, got {v}")
     if not (clip >= 0 and gain >= 0 and math.isfinite(clip) and math.isfinite(gain)):
-        raise UserError(f"--clip and --gain must be finite and non-negative, got {clip} and {gain}")
+        raise RnnkitError(f"`clip` and `gain` must be finite and non-negative, got {clip} and {gain}")
     if seed < 0:
-        raise UserError(f"--seed must be non-negative, got {seed}")
+        raise RnnkitError(f"`seed` must be non-negative, got {seed}")
     if run_dir is None and not fresh:
-        raise UserError("give a run directory DIR, or --fresh for untrained models only")
+        raise RnnkitError("give a run directory `run_dir`, or `fresh` for untrained models only")
     # The output paths are checked before the measurements, which take a while.
     out = figure_output(output)
-    json_out = check_output(json_out, None, None, "--json") if json_out is not None else None
+    json_out = check_output(json_out, None, None, "json_out") if json_out is not None else None
     if json_out is not None and os.path.realpath(json_out) == os.path.realpath(out):
-        raise UserError(f"-o and --json both name {out}; give two files")
+        raise RnnkitError(f"`output` and `json_out` both name {out}; give two files")
     trained, stream = None, None
     if run_dir is not None:
         trained, lm_vocab, _ = load_lm(run_dir, which)
         cfg = trained.cfg
         if trained.rnn.dirs != 1:
-            raise UserError("gradflow needs a left-to-right model")
+            raise RnnkitError("gradflow needs a left-to-right model")
         if text_file is not None:
             stream = lm_vocab.encode(read_text_file(text_file)[:200_000], what=str(text_file))
         elif (Path(run_dir) / "data" / "meta.json").is_file():
@@ -377,9 +377,9 @@ def gradflow_report(
         if text_file is not None:
             text = read_text_file(text_file)[:200_000]
             if len(text) < steps + 1:  # an empty text would also give an empty vocabulary
-                raise UserError(
-                    f"--text {text_file} has {len(text)} characters; "
-                    f"--steps {steps} needs at least {steps + 1}"
+                raise RnnkitError(
+                    f"`text_file` {text_file} has {len(text)} characters; "
+                    f"`steps` {steps} needs at least {steps + 1}"
                 )
             text_vocab = Vocab.from_text(text)
             stream, V = text_vocab.encode(text), len(text_vocab)

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.data.corpus import load_prepared, read_text_file
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 from rnnkit.train.load_lm import load_lm
 
 from .activations import trace
@@ -115,7 +115,7 @@ def page_data(
 ) -> dict:
     """Everything the page shows, as JSON-ready data."""
     if not text:
-        raise UserError("the text is empty")
+        raise RnnkitError("the text is empty")
     L, H = model.cfg.layers, model.cfg.hidden
     ids = vocab.encode(text, what=source or "the text")
     states, probs = trace(model, ids)  # (N, L, H), (N, V)
@@ -126,9 +126,9 @@ def page_data(
     layer = L - 1 if layer is None else layer
     unit = 0 if unit is None else unit
     if not 0 <= layer < L:
-        raise UserError(f"--layer must lie in [0, {L - 1}], got {layer}")
+        raise RnnkitError(f"`layer` must lie in [0, {L - 1}], got {layer}")
     if not 0 <= unit < H:
-        raise UserError(f"--unit must lie in [0, {H - 1}], got {unit}")
+        raise RnnkitError(f"`unit` must lie in [0, {H - 1}], got {unit}")
     acts = np.rint(states * ACT_SCALE).astype(np.int32).transpose(1, 2, 0)  # (L, H, N)
     k = min(TOP_K, probs.shape[1])
     top = np.argsort(-probs, axis=1, kind="stable")[:, :k]  # (N, k)
@@ -188,7 +188,7 @@ def html_output(path) -> Path:
     Only ``.html`` and ``.htm`` are accepted, and the path is checked (not a directory, a
     writable parent) before the model is loaded; see ``output_path.check_output``.
     """
-    return check_output(path, HTML_SUFFIXES, ".html", "--html")
+    return check_output(path, HTML_SUFFIXES, ".html", "html_out")
 
 
 def inspect_text(
@@ -206,21 +206,21 @@ def inspect_text(
     ``html_out`` has no suffix).
     """
     if max_chars < 1:
-        raise UserError(f"--max-chars must be positive, got {max_chars}")
+        raise RnnkitError(f"`max_chars` must be positive, got {max_chars}")
     html_out = html_output(html_out)
     model, vocab, c = load_lm(run_dir, which)
     if model.rnn.dirs != 1:
-        raise UserError("inspect needs a left-to-right model")
+        raise RnnkitError("inspect needs a left-to-right model")
     if text_file is not None:
         text, source = read_text_file(text_file)[:max_chars], str(text_file)
     else:
         data_dir = Path(run_dir) / "data"
         if not (data_dir / "meta.json").is_file():
-            raise UserError(f"{run_dir} holds no prepared data; give the text with --text FILE")
+            raise RnnkitError(f"{run_dir} holds no prepared data; give the text with `text_file` FILE")
         prep = load_prepared(data_dir)
         ids = prep.val_ids()[:max_chars]
         if prep.vocab.chars != vocab.chars:
-            raise UserError(f"{data_dir} was prepared with another vocabulary; give --text FILE")
+            raise RnnkitError(f"{data_dir} was prepared with another vocabulary; give `text_file` FILE")
         text, source = vocab.decode(ids), f"{run_dir} (validation text)"
     data = page_data(model, vocab, text, layer, unit, source)
     page = render_html(data)

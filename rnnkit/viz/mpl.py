@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 
 from .output_path import check_output, one_line, write_atomically
 
@@ -17,11 +17,11 @@ INSTALL_HINT = "plotting needs matplotlib: pip install 'rnnkit[plot]'"
 
 
 def pyplot():
-    """``matplotlib.pyplot`` with the Agg backend, or a ``UserError`` naming the extra to install."""
+    """``matplotlib.pyplot`` with the Agg backend, or a ``RnnkitError`` naming the extra to install."""
     try:
         import matplotlib
     except ImportError:
-        raise UserError(INSTALL_HINT) from None
+        raise RnnkitError(INSTALL_HINT) from None
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
@@ -36,13 +36,13 @@ def figure_suffixes() -> list[str]:
     return sorted("." + ext for ext in Figure().canvas.get_supported_filetypes())
 
 
-def figure_output(path, flag: str = "-o") -> Path:
+def figure_output(path, name: str = "output") -> Path:
     """The image file to write for ``path``: ``.png`` appended when it has no suffix.
 
-    Raises a ``UserError`` for a suffix matplotlib cannot write, a directory, or an
-    unwritable parent, so a bad ``-o`` fails before any work is done.
+    Raises a ``RnnkitError`` (naming the parameter ``name``) for a suffix matplotlib cannot
+    write, a directory, or an unwritable parent, so a bad path fails before any work is done.
     """
-    return check_output(path, figure_suffixes(), ".png", flag)
+    return check_output(path, figure_suffixes(), ".png", name)
 
 
 def save_figure(fig, path: Path) -> Path:
@@ -53,7 +53,7 @@ def save_figure(fig, path: Path) -> Path:
         try:
             fig.savefig(tmp, format=fmt)  # explicit: the temporary name has no real suffix
         except RuntimeError as e:  # e.g. .pgf without a LaTeX installation
-            raise UserError(f"cannot write {path} as {fmt}: {one_line(e)}") from None
+            raise RnnkitError(f"cannot write {path} as {fmt}: {one_line(e)}") from None
 
     return write_atomically(path, write)
 

@@ -12,11 +12,11 @@ training loss thin and solid (optionally smoothed), its validation loss dashed w
 from __future__ import annotations
 
 import math
-import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError, RnnkitWarning
 from rnnkit.train.metrics_log import iter_metrics
 
 from .mpl import figure_output, pyplot, save_figure
@@ -41,12 +41,12 @@ def metrics_path(d: Path) -> Path:
         return p
     if (p / "metrics.jsonl").is_file():
         return p / "metrics.jsonl"
-    raise UserError(f"{p} has no metrics.jsonl; give a run directory written by `rnnkit train`")
+    raise RnnkitError(f"{p} has no metrics.jsonl; give a run directory written by `rnnkit train`")
 
 
 def load_curves(d: Path, label: str | None = None) -> Curves:
     """One run's curves. Lines that are not JSON objects, and train or val rows without a
-    step and a finite loss, are skipped with one warning line on stderr that counts them;
+    step and a finite loss, are skipped with one warning (``RnnkitWarning``) that counts them;
     a file with no usable row is refused."""
     path = metrics_path(d)
     c = Curves(label or (path.parent.name if path.name == "metrics.jsonl" else path.stem))
@@ -66,15 +66,14 @@ def load_curves(d: Path, label: str | None = None) -> Curves:
             continue
         (c.train if r["kind"] == "train" else c.val).append(row)
     if not c.train and not c.val:
-        raise UserError(
+        raise RnnkitError(
             f"{path} holds no train or val rows with step and loss"
             + (f" ({bad:,} malformed lines)" if bad else "")
         )
     if bad:
-        print(
-            f"rnnkit: warning: {path}: skipped {bad:,} malformed lines (not JSON, or no step "
-            f"and finite loss)",
-            file=sys.stderr,
+        warnings.warn(
+            RnnkitWarning(f"{path}: skipped {bad:,} malformed lines (not JSON, or no step and finite loss)"),
+            stacklevel=2,
         )
     c.train.sort()
     c.val.sort()
@@ -109,12 +108,12 @@ def plot_curves(
     ``out`` without a suffix gets ``.png``; any suffix matplotlib can save is accepted.
     """
     if not 0 <= smooth < 1:
-        raise UserError(f"--smooth must lie in [0, 1), got {smooth}")
+        raise RnnkitError(f"`smooth` must lie in [0, 1), got {smooth}")
     if not MIN_DPI <= dpi <= MAX_DPI:  # 0 or less fails in matplotlib; 100000 asks for terabytes
-        raise UserError(f"--dpi must lie in [{MIN_DPI}, {MAX_DPI}], got {dpi}")
+        raise RnnkitError(f"`dpi` must lie in [{MIN_DPI}, {MAX_DPI}], got {dpi}")
     if labels and len(labels) != len(dirs):
-        raise UserError(f"--labels gives {len(labels)} names for {len(dirs)} runs")
-    out = figure_output(out)  # a bad -o fails here, before the runs are read
+        raise RnnkitError(f"`labels` gives {len(labels)} names for {len(dirs)} runs")
+    out = figure_output(out)  # a bad output path fails here, before the runs are read
     runs = [load_curves(d, lab) for d, lab in zip(dirs, labels or _labels(dirs))]
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), dpi=dpi)

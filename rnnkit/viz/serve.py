@@ -31,6 +31,7 @@ import math
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -40,7 +41,7 @@ import numpy as np
 
 from rnnkit.decode.lm import stream_tokens
 from rnnkit.decode.sampler import GumbelDraw, filter_probs
-from rnnkit.errors import UserError
+from rnnkit.errors import RnnkitError
 from rnnkit.models.stream_step import stream_for
 from rnnkit.nn.softmax_cross_entropy import softmax
 from rnnkit.train.load_lm import load_lm
@@ -112,7 +113,7 @@ class Generator:
             raise BadRequest(400, f"prime has {len(prime)} characters; the limit is {self.max_prime}")
         try:
             ids = self.vocab.encode(prime, what="prime")
-        except UserError as e:
+        except RnnkitError as e:
             raise BadRequest(400, str(e)) from None
         temperature = _number(body, "temperature", 0.8, float)
         if not 0 < temperature <= MAX_TEMPERATURE:
@@ -174,17 +175,31 @@ class Generator:
         yield {"type": "end", "generated": length, "seconds": round(time.perf_counter() - t0, 3)}
 
 
+def stderr_line(line: str) -> None:
+    """Where the request log goes by default: one line on stderr, as ``http.server`` logs."""
+    sys.stderr.write(line + "\n")
+
+
 class VizServer(ThreadingHTTPServer):
+    """The HTTP server: ``log`` takes each request-log line (None: no log)."""
+
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, addr, gen: Generator, max_concurrent: int = 2, page: str = "", quiet: bool = False):
+    def __init__(
+        self,
+        addr,
+        gen: Generator,
+        max_concurrent: int = 2,
+        page: str = "",
+        log: Callable[[str], None] | None = stderr_line,
+    ):
         super().__init__(addr, Handler)
         self.gen = gen
         self.slots = threading.BoundedSemaphore(max_concurrent)
         self.max_concurrent = max_concurrent
         self.page = page.encode("utf-8")
-        self.quiet = quiet
+        self.log = log
 
     def handle_error(self, request, client_address):
         """A client that goes away mid-request (broken pipe, reset) costs one log line, not a
@@ -192,8 +207,8 @@ class VizServer(ThreadingHTTPServer):
         e = sys.exc_info()[1]
         if not isinstance(e, ConnectionError):
             super().handle_error(request, client_address)
-        elif not self.quiet:
-            sys.stderr.write(f"{client_address[0]} client disconnected: {e.strerror or type(e).__name__}\n")
+        elif self.log is not None:
+            self.log(f"{client_address[0]} client disconnected: {e.strerror or type(e).__name__}")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -203,8 +218,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # ----------------------------------------------------------------- helpers
     def log_message(self, fmt, *args):
-        if not self.server.quiet:
-            sys.stderr.write(f"{self.address_string()} {fmt % args}\n")
+        if self.server.log is not None:
+            self.server.log(f"{self.address_string()} {fmt % args}")
 
     def _send(self, status: int, body: bytes, ctype: str, extra: dict | None = None) -> None:
         self.send_response(status)
@@ -329,22 +344,23 @@ def make_server(
     delay_ms: float = 0.0,
     which: str = "best",
     quiet: bool = False,
+    log: Callable[[str], None] = stderr_line,
 ) -> VizServer:
     """The server for ``run_dir``'s model on ``host:port`` (port 0: any free one), not yet
-    serving: call ``serve_forever()``, then ``server_close()``. ``quiet``: no request log on
-    stderr."""
+    serving: call ``serve_forever()``, then ``server_close()``. Each request-log line goes
+    to ``log`` (stderr), none with ``quiet``."""
     if not 0 <= port <= 65535:
-        raise UserError(f"--port must lie in [0, 65535], got {port}")
+        raise RnnkitError(f"`port` must lie in [0, 65535], got {port}")
     if max_length < 1 or max_concurrent < 1:
-        raise UserError("--max-length and --max-concurrent must be positive")
+        raise RnnkitError("`max_length` and `max_concurrent` must be positive")
     if not 0 <= delay_ms <= 1000:
-        raise UserError(f"--delay-ms must lie in [0, 1000], got {delay_ms}")
+        raise RnnkitError(f"`delay_ms` must lie in [0, 1000], got {delay_ms}")
     model, vocab, c = load_lm(run_dir, which)
     gen = Generator(model, vocab, max_length, max_prime=max_length, delay_s=delay_ms / 1000)
     info = gen.info()
     info["source"] = str(c.dir)
     page = template("serve.html").replace("__DATA__", embed_json(info))
     try:
-        return VizServer((host, port), gen, max_concurrent, page, quiet)
+        return VizServer((host, port), gen, max_concurrent, page, None if quiet else log)
     except OSError as e:
-        raise UserError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+        raise RnnkitError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
