@@ -10,7 +10,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from rnnkit.cli.shared_flags import run_dir_arg, verb_parser, which_flag
+from rnnkit.cli.shared_flags import engine_flags, run_dir_arg, verb_parser, which_flag
 from rnnkit.cli.train_flags import add_train_flags
 from rnnkit.data.corpus import iter_text_file
 from rnnkit.decode.lm import lm_beam_search, lm_sample
@@ -25,24 +25,6 @@ from rnnkit.train.load_lm import load_lm
 
 DEFAULT_OUT = Path("runs/lm")  # the run directory when neither --out nor --resume is given
 EVAL_PIECE_BYTES = 1 << 20  # `rnnkit eval` reads its file 1 MiB at a time
-
-
-def _engine_flags(p: argparse.ArgumentParser) -> None:
-    """--engine and --device of ``eval`` and ``sample`` (``train`` has them as options of
-    ``TrainConfig``)."""
-    g = p.add_argument_group("engine")
-    g.add_argument(
-        "--engine",
-        choices=["numpy", "torch"],
-        default="numpy",
-        help="numpy (default; no dependencies) or torch (torch.nn.RNN, cuDNN on a GPU; "
-        "needs the torch extra)",
-    )
-    g.add_argument(
-        "--device",
-        default=None,
-        help="torch engine: cpu, cuda or cuda:N (default cpu). Under torchrun, cuda means cuda:LOCAL_RANK",
-    )
 
 
 def _check_engine(args) -> None:
@@ -183,7 +165,7 @@ def add_parser(sub) -> None:
         default="strict",
         help="'replace' turns invalid UTF-8 into U+FFFD",
     )
-    _engine_flags(p)
+    engine_flags(p)
 
     p = verb_parser(
         sub,
@@ -208,4 +190,4 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
     which_flag(p)
-    _engine_flags(p)
+    engine_flags(p)

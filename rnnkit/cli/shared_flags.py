@@ -1,4 +1,5 @@
-"""Flags several verbs declare alike: the run directory, ``--which`` checkpoint and ``-o`` file."""
+"""Flags several verbs declare alike: the run directory, ``--which`` checkpoint, ``-o`` file
+and the engine."""
 
 from __future__ import annotations
 
@@ -31,3 +32,21 @@ def which_flag(p) -> None:
 def output_flag(p, default: str, help: str = IMAGE_HELP) -> None:
     """``-o/--output FILE``, the file a verb writes."""
     p.add_argument("-o", "--output", type=Path, default=Path(default), help=help)
+
+
+def engine_flags(p) -> None:
+    """``--engine`` and ``--device`` of the verbs that load a model (``train`` verbs have them
+    as options of their configuration)."""
+    g = p.add_argument_group("engine")
+    g.add_argument(
+        "--engine",
+        choices=["numpy", "torch"],
+        default="numpy",
+        help="numpy (default; no dependencies) or torch (torch.nn.RNN, cuDNN on a GPU; needs the torch "
+        "extra). Not saved: a checkpoint trained with one engine loads with the other",
+    )
+    g.add_argument(
+        "--device",
+        default=None,
+        help="torch engine: cpu, cuda or cuda:N (default cpu). Under torchrun, cuda means cuda:LOCAL_RANK",
+    )

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.cli.shared_flags import engine_flags
 from rnnkit.cli.train_flags import add_train_flags
 from rnnkit.decode.forms import generator_sample
 from rnnkit.errors import RnnkitError, message_of
@@ -75,24 +76,12 @@ def _train_flags(p: argparse.ArgumentParser, verb: str) -> None:
         verb=verb,
         words={"format": FORMS_HELP[verb][1], "one_hot": one_hot},
     )
-    _engine_flags(p)  # not saved: a checkpoint trained with one engine loads with the other
+    engine_flags(p)  # not saved: a checkpoint trained with one engine loads with the other
 
 
 def _default_out(verb: str) -> Path:
     """The run directory when neither --out nor --resume is given."""
     return Path(f"runs/{verb}")
-
-
-def _engine_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("engine")
-    g.add_argument(
-        "--engine",
-        choices=["numpy", "torch"],
-        default="numpy",
-        help="numpy (default; no dependencies) or torch (torch.nn.RNN, cuDNN on a GPU; needs the torch "
-        "extra). Not saved: a checkpoint trained with one engine loads with the other",
-    )
-    g.add_argument("--device", default=None, help="torch engine: cpu, cuda or cuda:N (default cpu)")
 
 
 def _engine(args):
@@ -191,31 +180,29 @@ def cmd_classify_predict(args) -> int:
     return 0
 
 
-def _eval_common(args, verb):
+def _evaluate(args, verb: str, line, **kw) -> int:
+    """Score ``args.file`` with the run in ``args.dir``; print ``line(r, checkpoint dir, form)``
+    or, with ``--json``, the result itself."""
     form, model, c = load_task(args.dir, verb, args.which, *_engine(args))
     examples = read_examples(verb, args.file)
     data = form.encode(examples, str(args.file))
-    return form, model, c, examples, data
-
-
-def _print_eval(args, r: dict, line: str) -> None:
-    if args.json:
-        print(json.dumps(r))
-    else:
-        print(line)
+    if verb == "seq2seq" and args.max_len:
+        form.cfg.max_len = args.max_len
+    r = form.evaluate(model, data, examples, **kw)
+    r["checkpoint"] = str(c.dir)
+    print(json.dumps(r) if args.json else line(r, c.dir, form))
+    return 0
 
 
 def cmd_classify_eval(args) -> int:
-    form, model, c, examples, data = _eval_common(args, "classify")
-    r = form.evaluate(model, data, examples)
-    r["checkpoint"] = str(c.dir)
-    _print_eval(
+    return _evaluate(
         args,
-        r,
-        f"{args.file}: accuracy {r['accuracy']:.4f} over {r['examples']:,} examples, "
-        f"loss {r['loss']:.4f} nats ({c.dir})",
+        "classify",
+        lambda r, where, _: (
+            f"{args.file}: accuracy {r['accuracy']:.4f} over {r['examples']:,} examples, "
+            f"loss {r['loss']:.4f} nats ({where})"
+        ),
     )
-    return 0
 
 
 # ---------------------------------------------------------------------------- generate
@@ -247,16 +234,14 @@ def cmd_generate_sample(args) -> int:
 
 
 def cmd_generate_eval(args) -> int:
-    form, model, c, examples, data = _eval_common(args, "generate")
-    r = form.evaluate(model, data, examples)
-    r["checkpoint"] = str(c.dir)
-    _print_eval(
+    return _evaluate(
         args,
-        r,
-        f"{args.file}: {r['nll']:.4f} nats/char ({r['bpc']:.4f} bits/char, end marker included) "
-        f"over {r['predictions']:,} predictions ({c.dir})",
+        "generate",
+        lambda r, where, _: (
+            f"{args.file}: {r['nll']:.4f} nats/char ({r['bpc']:.4f} bits/char, end marker "
+            f"included) over {r['predictions']:,} predictions ({where})"
+        ),
     )
-    return 0
 
 
 # ---------------------------------------------------------------------------- seq2seq
@@ -284,20 +269,16 @@ def cmd_seq2seq_predict(args) -> int:
 
 def cmd_seq2seq_eval(args) -> int:
     _check_decoding(args)
-    form, model, c, examples, data = _eval_common(args, "seq2seq")
-    if args.max_len:
-        form.cfg.max_len = args.max_len
-    r = form.evaluate(model, data, examples, beam=args.beam)
-    r["checkpoint"] = str(c.dir)
-    unit = "token" if form.cfg.target_tokens == "words" else "character"
-    _print_eval(
-        args,
-        r,
-        f"{args.file}: exact match {r['exact_match']:.4f} (sequence error rate "
-        f"{r['sequence_error_rate']:.4f}), {unit} error rate {r['token_error_rate']:.4f} "
-        f"over {r['examples']:,} examples, beam {args.beam} ({c.dir})",
-    )
-    return 0
+
+    def line(r, where, form):
+        unit = "token" if form.cfg.target_tokens == "words" else "character"
+        return (
+            f"{args.file}: exact match {r['exact_match']:.4f} (sequence error rate "
+            f"{r['sequence_error_rate']:.4f}), {unit} error rate {r['token_error_rate']:.4f} "
+            f"over {r['examples']:,} examples, beam {args.beam} ({where})"
+        )
+
+    return _evaluate(args, "seq2seq", line, beam=args.beam)
 
 
 # ---------------------------------------------------------------------------- tag
@@ -314,14 +295,13 @@ def cmd_tag_predict(args) -> int:
 
 
 def cmd_tag_eval(args) -> int:
-    form, model, c, examples, data = _eval_common(args, "tag")
-    r = form.evaluate(model, data, examples)
-    r["checkpoint"] = str(c.dir)
-    line = f"{args.file}: tag accuracy {r['accuracy']:.4f}"
-    if "f1" in r:
-        line += f", boundary precision {r['precision']:.4f} recall {r['recall']:.4f} F1 {r['f1']:.4f}"
-    _print_eval(args, r, line + f" over {r['examples']:,} examples ({c.dir})")
-    return 0
+    def line(r, where, _):
+        text = f"{args.file}: tag accuracy {r['accuracy']:.4f}"
+        if "f1" in r:
+            text += f", boundary precision {r['precision']:.4f} recall {r['recall']:.4f} F1 {r['f1']:.4f}"
+        return text + f" over {r['examples']:,} examples ({where})"
+
+    return _evaluate(args, "tag", line)
 
 
 # ---------------------------------------------------------------------------- registration
@@ -332,7 +312,7 @@ def _dir_flags(p, verb) -> None:
     p.add_argument(
         "--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory"
     )
-    _engine_flags(p)
+    engine_flags(p)
 
 
 def _eval_parser(vsub, verb, what, extra=None):
