@@ -83,3 +83,11 @@ def test_the_report_names_the_blas_kernels_it_ran():
 
     arch = next(d.get("architecture") for d in threadpool_info() if d.get("user_api") == "blas")
     assert f"{arch} kernels" in run.machine_info(1)["blas"]
+
+
+def test_step_time_prints_the_median_milliseconds(capsys):
+    from bench import step_time
+
+    step_time.main(["8", "1"])
+    ms = float(capsys.readouterr().out)
+    assert math.isfinite(ms) and ms > 0
