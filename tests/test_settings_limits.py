@@ -53,7 +53,7 @@ def _main(argv, capsys):
     return rc, out.out, out.err
 
 
-def _refused(argv, capsys, *needles):
+def assert_refused(argv, capsys, *needles):
     """Exit 2 and one line on stderr holding every needle; returns the line."""
     rc, out, err = _main(argv, capsys)
     lines = err.strip().splitlines()
@@ -101,7 +101,7 @@ def test_huge_hidden_refused_in_one_line_before_out(runs, tmp_path, capsys, fake
     """Was: OOM-killed (exit 137) or a MemoryError traceback."""
     fake_memory(8 * GiB)
     out = tmp_path / "big"
-    line = _refused(
+    line = assert_refused(
         ["train", runs / "corpus.txt", "--out", out, *LM, "--hidden", hidden],
         capsys,
         "GiB to train",
@@ -109,7 +109,7 @@ def test_huge_hidden_refused_in_one_line_before_out(runs, tmp_path, capsys, fake
         "--max-memory",
     )
     assert not out.exists(), line
-    _refused(
+    assert_refused(
         ["classify", "train", runs / "cls.tsv", "--out", out, *TASK, "--hidden", hidden],
         capsys,
         "GiB to train",
@@ -121,7 +121,7 @@ def test_huge_hidden_refused_in_one_line_before_out(runs, tmp_path, capsys, fake
 def test_layers_ten_million_refused(runs, tmp_path, capsys, fake_memory):
     fake_memory(8 * GiB)
     for verb in (["train", runs / "corpus.txt", *LM], ["classify", "train", runs / "cls.tsv", *TASK]):
-        _refused([*verb, "--out", tmp_path / "deep", "--layers", "10000000"], capsys, "GiB to train")
+        assert_refused([*verb, "--out", tmp_path / "deep", "--layers", "10000000"], capsys, "GiB to train")
     assert not (tmp_path / "deep").exists()
 
 
@@ -134,13 +134,13 @@ def test_exact_estimate_checked_once_the_vocabulary_is_known(runs, tmp_path, cap
     lower = sum(memory_budget.training_bytes([stack("rnn.", 1, 400, 1)], 1, 1, "adam"))
     fake_memory(lower + 2**16)  # the input weights alone add 400 x V x 44 bytes > 64 KiB
     out = tmp_path / "mid"
-    _refused(
+    assert_refused(
         ["train", runs / "corpus.txt", "--out", out, *LM, "--hidden", "400"],
         capsys,
         "activations of one step",
         "MiB of memory available",
     )
-    _refused(
+    assert_refused(
         ["classify", "train", runs / "cls.tsv", "--out", out, *TASK, "--hidden", "400"],
         capsys,
         "activations of one step",
@@ -157,7 +157,7 @@ def test_exact_estimate_checked_once_the_vocabulary_is_known(runs, tmp_path, cap
 
 def test_max_memory_is_the_limit_when_given(runs, tmp_path, capsys, fake_memory):
     fake_memory(1024)  # 1 KiB: even the tiny model is refused ...
-    _refused(
+    assert_refused(
         ["train", runs / "corpus.txt", "--out", tmp_path / "a", *LM, "--max-steps", "1"],
         capsys,
         "0.0 MiB of memory available",
@@ -185,13 +185,13 @@ def test_max_memory_is_the_limit_when_given(runs, tmp_path, capsys, fake_memory)
     )
     assert rc == 0, err
     fake_memory(64 * GiB)  # and a --max-memory below the model refuses it
-    _refused(
+    assert_refused(
         ["train", runs / "corpus.txt", "--out", tmp_path / "b", *LM, "--max-memory", "1e-6"],
         capsys,
         "more than --max-memory 1e-06 GiB",
     )
     for bad in ("nan", "-1", "inf"):
-        _refused(
+        assert_refused(
             ["train", runs / "corpus.txt", "--out", tmp_path / "b", *LM, "--max-memory", bad],
             capsys,
             "--max-memory",
@@ -291,7 +291,7 @@ def test_lm_loaders_compare_config_with_tensor_shapes_first(runs, tmp_path, caps
         ["inspect", ck, "--text", runs / "corpus.txt", "--html", tmp_path / "u.html"],
         ["gradflow", ck, "--steps", "4", "-o", tmp_path / "g.png"],
     ):
-        _refused(argv, capsys, f"checkpoint {ck}", "config.json")
+        assert_refused(argv, capsys, f"checkpoint {ck}", "config.json")
 
 
 @pytest.mark.parametrize("change", [{"hidden": 1_000_000_000}, {"layers": 10_000_000}])
@@ -301,25 +301,25 @@ def test_task_loaders_compare_config_with_tensor_shapes_first(runs, tmp_path, ca
     ck = tmp_path / "ck"
     shutil.copytree((runs / "cls" / "last").resolve(), ck)
     _tamper(ck, **change)
-    _refused(["classify", "predict", ck, "abc"], capsys, f"checkpoint {ck}", "config.json")
-    _refused(["classify", "eval", ck, runs / "cls.tsv"], capsys, f"checkpoint {ck}", "config.json")
+    assert_refused(["classify", "predict", ck, "abc"], capsys, f"checkpoint {ck}", "config.json")
+    assert_refused(["classify", "eval", ck, runs / "cls.tsv"], capsys, f"checkpoint {ck}", "config.json")
 
 
 # ---------------------------------------------------------------------------- flags
 def test_negative_seed_is_one_line(runs, tmp_path, capsys):
     """Was a NumPy traceback in every one of these verbs."""
-    _refused(
+    assert_refused(
         ["train", runs / "corpus.txt", "--out", tmp_path / "s", *LM, "--seed", "-1"], capsys, "--seed", "-1"
     )
-    _refused(
+    assert_refused(
         ["classify", "train", runs / "cls.tsv", "--out", tmp_path / "s", *TASK, "--seed", "-1"],
         capsys,
         "--seed",
     )
     assert not (tmp_path / "s").exists()
-    _refused(["sample", runs / "lm", "--seed", "-1", "--length", "3"], capsys, "--seed")
-    _refused(["generate", "sample", runs / "gen", "--label", "A", "--seed", "-1"], capsys, "--seed")
-    _refused(
+    assert_refused(["sample", runs / "lm", "--seed", "-1", "--length", "3"], capsys, "--seed")
+    assert_refused(["generate", "sample", runs / "gen", "--label", "A", "--seed", "-1"], capsys, "--seed")
+    assert_refused(
         ["gradflow", "--fresh", "--hidden", "4", "--steps", "4", "--seed", "-1", "-o", tmp_path / "g.png"],
         capsys,
         "--seed",
@@ -350,17 +350,17 @@ FLOAT_CASES = [
 def test_float_flags_finite_and_in_range(runs, tmp_path, capsys, flag, value):
     """Was: accepted, and the weights became NaN (or a traceback for --minutes nan)."""
     out = tmp_path / "f"
-    _refused(["train", runs / "corpus.txt", "--out", out, *LM, flag, value], capsys, flag)
-    _refused(["classify", "train", runs / "cls.tsv", "--out", out, *TASK, flag, value], capsys, flag)
+    assert_refused(["train", runs / "corpus.txt", "--out", out, *LM, flag, value], capsys, flag)
+    assert_refused(["classify", "train", runs / "cls.tsv", "--out", out, *TASK, flag, value], capsys, flag)
     assert not out.exists()
 
 
 def test_resume_with_minutes_nan_is_one_line(runs, capsys):
-    _refused(["train", "--resume", runs / "lm", "--minutes", "nan"], capsys, "--minutes", "finite")
-    _refused(
+    assert_refused(["train", "--resume", runs / "lm", "--minutes", "nan"], capsys, "--minutes", "finite")
+    assert_refused(
         ["classify", "train", "--resume", runs / "cls", "--minutes", "nan"], capsys, "--minutes", "finite"
     )
-    _refused(["train", "--resume", runs / "lm", "--lr", "inf"], capsys, "--lr")
+    assert_refused(["train", "--resume", runs / "lm", "--lr", "inf"], capsys, "--lr")
 
 
 # ---------------------------------------------------------------------------- failed runs
@@ -444,16 +444,18 @@ def test_a_run_that_saved_nothing_exits_nonzero(runs, tmp_path, capsys, monkeypa
 
 # ---------------------------------------------------------------------------- sampling flags
 def test_sampling_flags_are_consistent(runs, capsys):
-    _refused(
+    assert_refused(
         ["sample", runs / "lm", "--greedy", "--beam", "3", "--length", "3"], capsys, "--greedy", "--beam"
     )
-    _refused(["sample", runs / "lm", "--temperature", "inf"], capsys, "--temperature", "finite")
-    _refused(["sample", runs / "lm", "--temperature", "nan"], capsys, "--temperature")
-    _refused(["generate", "sample", runs / "gen", "--label", "A", "--top-k", "-4"], capsys, "--top-k")
-    _refused(
+    assert_refused(["sample", runs / "lm", "--temperature", "inf"], capsys, "--temperature", "finite")
+    assert_refused(["sample", runs / "lm", "--temperature", "nan"], capsys, "--temperature")
+    assert_refused(["generate", "sample", runs / "gen", "--label", "A", "--top-k", "-4"], capsys, "--top-k")
+    assert_refused(
         ["generate", "sample", runs / "gen", "--label", "A", "--temperature", "nan"], capsys, "--temperature"
     )
-    _refused(["classify", "predict", runs / "cls", "abc", "--top", "0"], capsys, "--top must be at least 1")
+    assert_refused(
+        ["classify", "predict", runs / "cls", "abc", "--top", "0"], capsys, "--top must be at least 1"
+    )
     rc, out, err = _main(["classify", "predict", runs / "cls", "abc", "--top", "2"], capsys)
     assert rc == 0 and len(out.split("\t")) == 4, err
 
@@ -506,9 +508,9 @@ def test_seq2seq_max_len_below_one_refused(tmp_path, capsys):
         == 0
     )
     for m in ("0", "-3"):
-        _refused(
+        assert_refused(
             ["seq2seq", "predict", run, "abc", "--max-len", m],
             capsys,
             f"--max-len must be at least 1, got {m}",
         )
-        _refused(["seq2seq", "eval", run, data, "--max-len", m], capsys, "--max-len must be at least 1")
+        assert_refused(["seq2seq", "eval", run, data, "--max-len", m], capsys, "--max-len must be at least 1")

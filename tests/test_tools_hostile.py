@@ -62,7 +62,7 @@ def run_dir(tmp_path_factory) -> Path:
     return d / "run"
 
 
-def one_line_error(capsys, argv, *needles) -> str:
+def assert_one_line_error(capsys, argv, *needles) -> str:
     """``rnnkit argv`` in this process: exit 2, one line on stderr holding ``needles``, nothing on stdout."""
     assert main([str(a) for a in argv]) == 2
     out, err = capsys.readouterr()
@@ -89,7 +89,9 @@ def metrics_file(path: Path, extra: bytes = b"") -> Path:
 @pytest.mark.parametrize("dpi", ["0", "-5", "9", "1001", "100000"])
 def test_plot_dpi_out_of_range_is_one_line(tmp_path, capsys, dpi):
     m = metrics_file(tmp_path / "metrics.jsonl")
-    one_line_error(capsys, ["plot", m, "--dpi", dpi, "-o", tmp_path / "c.png"], "--dpi", "[10, 1000]", dpi)
+    assert_one_line_error(
+        capsys, ["plot", m, "--dpi", dpi, "-o", tmp_path / "c.png"], "--dpi", "[10, 1000]", dpi
+    )
     assert listing(tmp_path) == ["metrics.jsonl"]
 
 
@@ -127,7 +129,7 @@ def test_plot_skips_malformed_lines_with_a_count(tmp_path, capsys):
 def test_plot_refuses_a_file_with_no_usable_line(tmp_path, capsys, content):
     m = tmp_path / "metrics.jsonl"
     m.write_bytes(content)
-    line = one_line_error(
+    line = assert_one_line_error(
         capsys, ["plot", tmp_path, "-o", tmp_path / "c.png"], str(m), "no train or val rows"
     )
     assert ("malformed" in line) == (content.strip() != b"")
@@ -138,7 +140,7 @@ def test_plot_refuses_a_file_with_no_usable_line(tmp_path, capsys, content):
 def test_gradflow_fresh_text_too_short_is_one_line(tmp_path, capsys, text):
     t = tmp_path / "short.txt"
     t.write_text(text, encoding="utf-8")
-    one_line_error(
+    assert_one_line_error(
         capsys,
         ["gradflow", *FAST_GRADFLOW, "--text", t, "-o", tmp_path / "g.png"],
         f"--text {t} has {len(text)} characters",
@@ -169,7 +171,9 @@ def test_a_missing_parent_directory_is_refused_not_created(run_dir, tmp_path, ca
         )
     else:
         argv, flag = ["inspect", run_dir, "--max-chars", "100", "--html", missing / "x.html"], "--html"
-    one_line_error(capsys, argv, f"cannot write {flag} {missing}", f"directory {missing} does not exist")
+    assert_one_line_error(
+        capsys, argv, f"cannot write {flag} {missing}", f"directory {missing} does not exist"
+    )
     assert listing(tmp_path) == []
 
 
@@ -253,7 +257,7 @@ def test_evaluate_pieces_of_any_sizes_equal_the_whole_array(run_dir, chunk):
 def test_eval_of_fewer_than_two_characters_is_one_line(run_dir, tmp_path, capsys, text):
     f = tmp_path / "short.txt"
     f.write_text(text, encoding="utf-8")
-    one_line_error(
+    assert_one_line_error(
         capsys, ["eval", run_dir, f], f"{f} has {len(text)} characters; evaluation needs at least 2"
     )
 
@@ -268,7 +272,7 @@ def test_eval_unknown_characters_give_the_whole_text_message(run_dir, tmp_path, 
     _, vocab, _ = load_lm(run_dir)
     with pytest.raises(RnnkitError) as expected:
         vocab.encode(text, what=str(f))
-    line = one_line_error(capsys, ["eval", run_dir, f], "'Ω' (U+03A9)", "'ж' (U+0436)", "and 7 more")
+    line = assert_one_line_error(capsys, ["eval", run_dir, f], "'Ω' (U+03A9)", "'ж' (U+0436)", "and 7 more")
     assert line == f"rnnkit: error: {expected.value}"
 
 
