@@ -11,12 +11,14 @@ from rnnkit.nn.embedding import Embedding
 from rnnkit.nn.linear import Linear
 from rnnkit.nn.mask import lengths_to_mask
 from rnnkit.nn.params import FlatParams
+from rnnkit.nn.rnn import RNN
 from rnnkit.nn.rnn_layer import RNNLayer
 from rnnkit.nn.softmax_cross_entropy import softmax_cross_entropy
 from rnnkit.nn.stack import RNNStack
 
 __version__ = "0.1.0"
 __all__ = [
+    "RNN",
     "Bidirectional",
     "CharRNN",
     "ModelConfig",

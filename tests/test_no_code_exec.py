@@ -141,7 +141,9 @@ def test_deeply_nested_json_is_refused_cleanly(trained, tmp_path):
 
 SOURCE_BANS = [
     (r"^\s*(import|from)\s+(pickle|cPickle|dill|cloudpickle|shelve|marshal|joblib)\b", "unpickling module"),
-    (r"(?<![\w.])(eval|exec)\s*\(", "eval/exec"),
+    # the builtins, called; not a method of that name (``def eval(self)``, torch's train/eval switch)
+    # nor a name in a docstring (``eval()``)
+    (r"(?<![\w.`])(?<!def )(eval|exec)\s*\(", "eval/exec"),
     (r"allow_pickle\s*=\s*True", "np.load(allow_pickle=True)"),
     (r"yaml\.load\s*\(", "yaml.load"),
     (r"torch\.load\((?![^)]*weights_only\s*=\s*True)", "torch.load without weights_only=True"),
