@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .mask import lengths_to_mask
+from .params import checked_state
 from .stack import RNNStack
 
 
@@ -152,15 +153,8 @@ class RNN:
 
     def load_state_dict(self, state: dict) -> None:
         """Copy ``state`` (names and shapes exactly as ``state_dict`` 's) into the weights."""
-        names = self._torch_order()
-        missing = [n for n in names if n not in state]
-        extra = [n for n in state if n not in names]
-        if missing or extra:
-            raise ValueError(f"parameter names differ: missing {missing}, unexpected {extra}")
-        for n in names:
-            a = np.asarray(state[n])
-            if a.shape != self.stack.params[n].shape:
-                raise ValueError(f"{n} has shape {a.shape}, expected {self.stack.params[n].shape}")
+        shapes = {n: self.stack.params[n].shape for n in self._torch_order()}
+        for n, a in checked_state(shapes, state):
             self.stack.params[n][...] = a
 
     def _torch_order(self) -> list[str]:
