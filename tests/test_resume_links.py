@@ -15,24 +15,20 @@ import json
 import shutil
 
 import pytest
-from helpers import TINY, assert_one_line_error, checkpoint_steps, last_step, rnnkit, snapshot, write_text
-
-# Checkpoint and validate every 2 steps, so a resume from step 4 to 8 adds steps 6 and 8.
-RUN = TINY + ["--eval-every", "2", "--save-every", "2", "--val-chars", "300"]
+from helpers import (
+    assert_one_line_error,
+    checkpoint_steps,
+    finished_run,
+    last_step,
+    rnnkit,
+    snapshot,
+    write_text,
+)
 
 
 @pytest.fixture(scope="module")
 def text(tmp_path_factory):
     return write_text(tmp_path_factory.mktemp("text") / "t.txt", 1500, seed=5)
-
-
-def _new_run(text, where):
-    """A finished 4-step run at ``where/run``, inside a parent that is itself no run."""
-    run = where / "run"
-    p = rnnkit("train", text, "--out", run, *RUN, "--max-steps", "4")
-    assert p.returncode == 0, p.stderr
-    assert last_step(run) == 4
-    return run
 
 
 def _val_steps(run):
@@ -42,7 +38,7 @@ def _val_steps(run):
 
 @pytest.mark.parametrize("link", ["last", "best"])
 def test_resume_through_a_link_continues_the_same_run(text, tmp_path, link):
-    run = _new_run(text, tmp_path)
+    run = finished_run(text, tmp_path)
     start = int((run / link).resolve().name[5:])  # the step the link points at
     before = set(tmp_path.iterdir())
     p = rnnkit("train", "--resume", run / link, "--max-steps", "8", "--no-progress", cwd=tmp_path)
@@ -56,7 +52,7 @@ def test_resume_through_a_link_continues_the_same_run(text, tmp_path, link):
 
 def test_resume_through_a_relative_link_path(text, tmp_path):
     """``cd RUN && rnnkit train --resume last``: a relative link path still finds RUN."""
-    run = _new_run(text, tmp_path)
+    run = finished_run(text, tmp_path)
     p = rnnkit("train", "--resume", "last", "--max-steps", "6", "--no-progress", cwd=run)
     assert p.returncode == 0, p.stderr
     assert last_step(run) == 6
@@ -64,7 +60,7 @@ def test_resume_through_a_relative_link_path(text, tmp_path):
 
 
 def test_resume_of_a_checkpoint_directory_still_works(text, tmp_path):
-    run = _new_run(text, tmp_path)
+    run = finished_run(text, tmp_path)
     p = rnnkit("train", "--resume", run / "ckpt" / "step-00000004", "--max-steps", "6", "--no-progress")
     assert p.returncode == 0, p.stderr
     assert last_step(run) == 6
@@ -89,7 +85,7 @@ def test_task_verb_resume_through_the_last_link(tmp_path):
 
 
 def test_resume_of_a_path_that_is_no_run_is_one_line(text, tmp_path):
-    run = _new_run(text, tmp_path)
+    run = finished_run(text, tmp_path)
     loose = tmp_path / "loose"
     shutil.copytree(run / "last", loose)  # a whole checkpoint, but outside any run directory
     (tmp_path / "empty").mkdir()
@@ -107,7 +103,7 @@ def test_resume_of_a_path_that_is_no_run_is_one_line(text, tmp_path):
 def test_out_and_resume_through_the_link_name_the_same_run(text, tmp_path):
     """``--out RUN --resume RUN/last`` names one run twice: accepted, while an ``--out`` of
     another directory is still refused in one line."""
-    run = _new_run(text, tmp_path)
+    run = finished_run(text, tmp_path)
     p = rnnkit("train", "--out", run, "--resume", run / "last", "--max-steps", "6", "--no-progress")
     assert p.returncode == 0, p.stderr
     assert last_step(run) == 6

@@ -7,10 +7,7 @@ target character).
 from __future__ import annotations
 
 import pytest
-from helpers import TINY, assert_one_line_error, last_step, rnnkit, snapshot, write_text
-
-# Checkpoint and validate every 2 steps.
-RUN = TINY + ["--eval-every", "2", "--save-every", "2", "--val-chars", "300"]
+from helpers import TINY, TINY_RUN, assert_one_line_error, finished_run, rnnkit, snapshot, write_text
 
 
 @pytest.fixture(scope="module")
@@ -18,21 +15,14 @@ def text(tmp_path_factory):
     return write_text(tmp_path_factory.mktemp("text") / "t.txt", 1500, seed=5)
 
 
-def _new_run(text, where):
-    """A finished 4-step run at ``where/run``."""
-    run = where / "run"
-    p = rnnkit("train", text, "--out", run, *RUN, "--max-steps", "4")
-    assert p.returncode == 0, p.stderr
-    assert last_step(run) == 4
-    return run
-
-
 def test_val_chars_one_is_refused_up_front(text, tmp_path):
     assert_one_line_error(
-        rnnkit("train", text, "--out", tmp_path / "new", *RUN, "--val-chars", "1"), "--val-chars", "got 1"
+        rnnkit("train", text, "--out", tmp_path / "new", *TINY_RUN, "--val-chars", "1"),
+        "--val-chars",
+        "got 1",
     )
     assert not (tmp_path / "new").exists()
-    run = _new_run(text, tmp_path)
+    run = finished_run(text, tmp_path)
     before = snapshot(run)
     assert_one_line_error(
         rnnkit("train", "--resume", run, "--val-chars", "1", "--no-progress"), "--val-chars"

@@ -199,3 +199,16 @@ def baseline(tmp_path_factory) -> tuple[Path, Path, float]:
         assert p.returncode == 0, p.stderr
         _BASELINE.update(text=text, run=root / "run", wall=time.monotonic() - t0)
     return _BASELINE["text"], _BASELINE["run"], _BASELINE["wall"]
+
+
+# A tiny run that checkpoints and validates every 2 steps.
+TINY_RUN = TINY + ["--eval-every", "2", "--save-every", "2", "--val-chars", "300"]
+
+
+def finished_run(text: Path, where: Path, steps: int = 4) -> Path:
+    """A finished ``steps``-step ``TINY_RUN`` at ``where/run``, made by the CLI."""
+    run = where / "run"
+    p = rnnkit("train", text, "--out", run, *TINY_RUN, "--max-steps", str(steps))
+    assert p.returncode == 0, p.stderr
+    assert last_step(run) == steps
+    return run
