@@ -4,12 +4,13 @@ Every module pairs ``forward(...) -> (out, cache)`` with a hand-written
 ``backward(dout, cache) -> (dinputs..., grads)``; PyTorch is the reference in the tests.
 """
 
+from rnnkit import optim
 from rnnkit.errors import RnnkitError, RnnkitWarning, TrainingFailed
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.nn.bidirectional import Bidirectional
-from rnnkit.nn.embedding import Embedding
-from rnnkit.nn.linear import Linear
+from rnnkit.nn.layers import CrossEntropyLoss, Embedding, Linear
 from rnnkit.nn.mask import lengths_to_mask
+from rnnkit.nn.module import Module
 from rnnkit.nn.params import FlatParams
 from rnnkit.nn.rnn import RNN
 from rnnkit.nn.rnn_layer import RNNLayer
@@ -19,6 +20,9 @@ from rnnkit.nn.stack import RNNStack
 __version__ = "0.1.0"
 __all__ = [
     "RNN",
+    "Module",
+    "CrossEntropyLoss",
+    "optim",
     "Bidirectional",
     "CharRNN",
     "ModelConfig",

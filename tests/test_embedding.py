@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnkit import Embedding, RNNLayer, lengths_to_mask
-from rnnkit.nn.embedding import check_ids, gather_rows, onehot, scatter_add_rows
+from rnnkit import RNNLayer, lengths_to_mask
+from rnnkit.nn.embedding import Embedding, check_ids, gather_rows, onehot, scatter_add_rows
 
 T, B, V, E, H = 4, 3, 6, 3, 4
 

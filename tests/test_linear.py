@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnkit import Linear
+from rnnkit.nn.linear import Linear
 
 T, B, H, V = 4, 3, 4, 5
 

@@ -7,7 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rnnkit import FlatParams, Linear  # noqa: E402
+from rnnkit import FlatParams  # noqa: E402
+from rnnkit.nn.linear import Linear  # noqa: E402
 from rnnkit.optim.optimizers import OPTIMIZERS, clip_gradients, make_optimizer  # noqa: E402
 
 STEPS = 6

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import RnnkitError
+
 
 def onehot(ids: np.ndarray, V: int, dtype=np.float32) -> np.ndarray:
     """(…,) int -> (…, V) one-hot floats. For tests and teaching; the engine never calls it."""
@@ -98,7 +100,7 @@ def check_ids(ids: np.ndarray, V: int) -> None:
     if not np.issubdtype(ids.dtype, np.integer):
         raise TypeError(f"ids must be integers, got {ids.dtype}")
     if ids.size and (ids.min() < 0 or ids.max() >= V):
-        raise ValueError(f"ids must lie in [0, {V}), got range [{ids.min()}, {ids.max()}]")
+        raise RnnkitError(f"ids must lie in [0, {V}), got range [{ids.min()}, {ids.max()}]")
 
 
 class Embedding:

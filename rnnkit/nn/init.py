@@ -52,7 +52,7 @@ def onehot_input(rng: np.random.Generator, shape, dtype) -> np.ndarray:
 
 def check_input_init(value: str) -> None:
     """A model config's ``input_init`` must name one of ``INPUT_INITS`` (a ValueError naming
-    it: the engine imports nothing of rnnkit's, not even ``rnnkit.errors``)."""
+    it)."""
     if value not in INPUT_INITS:
         raise ValueError(f"input_init must be one of {', '.join(INPUT_INITS)}, got {value!r}")
 

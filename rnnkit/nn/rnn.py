@@ -12,9 +12,9 @@ in training mode. Shapes, parameter names and layouts are those of ``torch.nn.RN
 - ``dx, dh0 = rnn.backward(dout, dh_n=None)``: BPTT through the last call, adding each
   parameter's gradient into ``named_grads()``.
 - ``named_parameters()``, ``named_grads()``, ``parameters()``, ``grads()``, ``zero_grad()``,
-  ``train()``, ``eval()``, ``state_dict()`` and ``load_state_dict()``, with the names of
-  ``torch.nn.RNN`` (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...): a torch model's state
-  dict, converted with ``.numpy()``, loads as it is.
+  ``train()``, ``eval()``, ``state_dict()`` and ``load_state_dict()`` (``module.Module``),
+  with the names of ``torch.nn.RNN`` (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...): a torch
+  model's state dict, converted with ``.numpy()``, loads as it is.
 
 >>> rnn = RNN(3, 4, num_layers=2, batch_first=True, seed=0)
 >>> out, h_n = rnn(np.ones((2, 5, 3), np.float32))          # (B=2, T=5, D=3)
@@ -27,14 +27,17 @@ in training mode. Shapes, parameter names and layouts are those of ``torch.nn.RN
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from ..errors import RnnkitError
 from .mask import lengths_to_mask
-from .params import checked_state
+from .module import Layer
 from .stack import RNNStack
 
 
-class RNN:
+class RNN(Layer):
     """A multi-layer, optionally bidirectional tanh RNN with ``torch.nn.RNN`` 's contract."""
 
     def __init__(
@@ -47,11 +50,11 @@ class RNN:
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
-        dtype=np.float32,
+        dtype: Any = np.float32,
         seed: int | None = None,
     ):
         if nonlinearity != "tanh":
-            raise ValueError(f"nonlinearity must be 'tanh' (the vanilla RNN), got {nonlinearity!r}")
+            raise RnnkitError(f"nonlinearity must be 'tanh' (the vanilla RNN), got {nonlinearity!r}")
         self.rng = np.random.default_rng(seed)
         self.stack = RNNStack(
             input_size, hidden_size, num_layers, bidirectional, dropout, self.rng, "uniform", dtype
@@ -59,20 +62,12 @@ class RNN:
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
         self.dtype = np.dtype(dtype)
-        self.training = True
-        self._names = [n for n in self.stack.params if bias or not n.startswith("bias")]
-        if not bias:  # torch's bias=False: no bias parameters, the engine's stay at 0
-            for n in self.stack.params:
-                if n.startswith("bias"):
-                    self.stack.params[n][...] = 0
-        self._grads = {n: np.zeros_like(self.stack.params[n]) for n in self._names}
-        self._last = None  # what backward needs from the last forward call
+        super().__init__(self.stack.params, self._torch_order())  # bias=False: the engine's biases stay 0
 
     # ---------------------------------------------------------------- forward
-    def __call__(self, x, h0=None, lengths=None):
-        return self.forward(x, h0, lengths)
-
-    def forward(self, x, h0=None, lengths=None):
+    def forward(
+        self, x: np.ndarray, h0: np.ndarray | None = None, lengths: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """-> (out, h_n); see the module docstring for the shapes."""
         x = np.asarray(x, dtype=self.dtype)
         unbatched = x.ndim == 2
@@ -81,7 +76,7 @@ class RNN:
             h0 = None if h0 is None else np.asarray(h0)[:, None]
         if x.ndim != 3 or x.shape[2] != self.input_size:
             want = "(B, T, D)" if self.batch_first else "(T, B, D)"
-            raise ValueError(f"input must be {want} or (T, D) with D={self.input_size}, got {x.shape}")
+            raise RnnkitError(f"input must be {want} or (T, D) with D={self.input_size}, got {x.shape}")
         if self.batch_first:
             x = x.transpose(1, 0, 2)  # (T, B, D)
         T, B, _ = x.shape
@@ -90,10 +85,10 @@ class RNN:
             h0 = np.asarray(h0, dtype=self.dtype)
             want = (self.num_layers * dirs, B, self.hidden_size)
             if h0.shape != want:
-                raise ValueError(f"h0 must be {want}, got {h0.shape}")
+                raise RnnkitError(f"h0 must be {want}, got {h0.shape}")
         mask = None if lengths is None else lengths_to_mask(np.asarray(lengths), T, self.dtype)
         (out, h_n), cache = self.stack.forward(np.ascontiguousarray(x), h0, mask, self.rng, self.training)
-        self._last = (cache, unbatched)
+        self._cache = (cache, unbatched)
         if self.batch_first:
             out = out.transpose(1, 0, 2)
         if unbatched:
@@ -101,12 +96,10 @@ class RNN:
         return out, h_n
 
     # --------------------------------------------------------------- backward
-    def backward(self, dout, dh_n=None):
+    def backward(self, dout: np.ndarray, dh_n: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """BPTT through the last ``forward``: -> (dx like x, dh0 like h0); parameter
         gradients are added into ``named_grads()``."""
-        if self._last is None:
-            raise ValueError("backward needs a forward call first")
-        cache, unbatched = self._last
+        cache, unbatched = self._last_cache()
         dout = np.asarray(dout, dtype=self.dtype)
         if unbatched:
             dout = dout[None] if self.batch_first else dout[:, None]
@@ -115,47 +108,12 @@ class RNN:
             dout = dout.transpose(1, 0, 2)
         dh_n = None if dh_n is None else np.asarray(dh_n, dtype=self.dtype)
         dx, dh0, grads = self.stack.backward(np.ascontiguousarray(dout), dh_n, cache)
-        for n in self._names:
-            self._grads[n] += grads[n]
+        self._accumulate(grads)
         if self.batch_first:
             dx = dx.transpose(1, 0, 2)
         if unbatched:
             dx, dh0 = (dx[0] if self.batch_first else dx[:, 0]), dh0[:, 0]
         return dx, dh0
-
-    # -------------------------------------------------------------- parameters
-    def named_parameters(self):
-        """(name, array) pairs: the live weights, in ``torch.nn.RNN`` 's names and order."""
-        return [(n, self.stack.params[n]) for n in self._torch_order()]
-
-    def named_grads(self):
-        return [(n, self._grads[n]) for n in self._torch_order()]
-
-    def parameters(self) -> list:
-        return [a for _, a in self.named_parameters()]
-
-    def grads(self) -> list:
-        return [g for _, g in self.named_grads()]
-
-    def zero_grad(self) -> None:
-        for g in self._grads.values():
-            g[...] = 0
-
-    def train(self, mode: bool = True) -> RNN:
-        self.training = mode
-        return self
-
-    def eval(self) -> RNN:
-        return self.train(False)
-
-    def state_dict(self) -> dict:
-        return {n: a.copy() for n, a in self.named_parameters()}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Copy ``state`` (names and shapes exactly as ``state_dict`` 's) into the weights."""
-        shapes = {n: self.stack.params[n].shape for n in self._torch_order()}
-        for n, a in checked_state(shapes, state):
-            self.stack.params[n][...] = a
 
     def _torch_order(self) -> list[str]:
         """torch.nn.RNN's order: per layer and direction, weight_ih, weight_hh, bias_ih, bias_hh."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import RnnkitError
+
 
 def log_softmax(y: np.ndarray) -> np.ndarray:
     """Stable log-softmax over the last axis."""
@@ -41,7 +43,7 @@ def softmax_cross_entropy(
     y = logits.reshape(-1, V)  # (N, V)
     c = targets.reshape(-1)  # (N,)
     if c.size and (c.min() < 0 or c.max() >= V):
-        raise ValueError(f"targets must lie in [0, {V})")
+        raise RnnkitError(f"targets must lie in [0, {V}), got range [{c.min()}, {c.max()}]")
     rows = np.arange(y.shape[0])
     ymax = y.max(axis=1, keepdims=True)  # (N, 1)
     p = y - ymax
