@@ -18,7 +18,27 @@ from rnnkit.nn.softmax_cross_entropy import softmax_cross_entropy
 from rnnkit.nn.stack import RNNStack
 
 __version__ = "0.1.0"
+
+# The models of the Python API (rnnkit/api) stand on the trainer, which loads tqdm and
+# safetensors. They are imported on first use (PEP 562), so that ``import rnnkit.nn``,
+# which runs this file first, stays NumPy alone.
+_API = ("CharLM", "Classifier", "Tagger", "Seq2Seq", "Generator", "load")
+
+
+def __getattr__(name: str):
+    if name in _API:
+        import rnnkit.api
+
+        return getattr(rnnkit.api, name)
+    raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))
+
+
 __all__ = [
+    *_API,
     "RNN",
     "Module",
     "CrossEntropyLoss",

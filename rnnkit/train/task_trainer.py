@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -202,6 +203,9 @@ def absolute_data(cfg: TaskTrainConfig, run: Path | None = None) -> TaskTrainCon
     def fix(p: str) -> str:
         if not p:
             return p
+        kept = run / "data" / Path(p).name if run is not None else None
+        if kept is not None and Path(p).parent.name == "data" and not os.path.exists(p) and kept.is_file():
+            return str(kept.resolve())  # a run that keeps its data (``keep_data``), copied or moved
         if run is not None and not os.path.isabs(p) and not os.path.exists(p):
             raise RnnkitError(
                 f"{run} recorded its data as {p!r}, relative to the directory it was started in, "
@@ -210,6 +214,21 @@ def absolute_data(cfg: TaskTrainConfig, run: Path | None = None) -> TaskTrainCon
         return os.path.abspath(p)
 
     return dataclasses.replace(cfg, data=fix(cfg.data), val=fix(cfg.val))
+
+
+def _kept_data(cfg: TaskTrainConfig, out: Path) -> TaskTrainConfig:
+    """``cfg`` with its data files named as their copies in ``OUT/data/`` (``keep_data``)."""
+    where = Path(out).resolve() / "data"
+    return dataclasses.replace(
+        cfg, data=str(where / "train.tsv"), val=str(where / "val.tsv") if cfg.val else ""
+    )
+
+
+def _copy_data(cfg: TaskTrainConfig, kept: TaskTrainConfig) -> None:
+    Path(kept.data).parent.mkdir(exist_ok=True)
+    for src, dst in ((cfg.data, kept.data), (cfg.val, kept.val)):
+        if src:
+            shutil.copyfile(src, dst)
 
 
 def train(
@@ -221,9 +240,14 @@ def train(
     log=print,
     engine: str | None = None,
     device: str | None = None,
+    keep_data: bool = False,
 ) -> int:
     """Train a task model; returns the exit status (0 done, 130 interrupted), or raises
     ``TrainingFailed`` for a run that diverged or ended without saving a checkpoint.
+
+    ``keep_data``: a new run copies its data files into ``OUT/data/`` and records those
+    copies, so the run resumes without the originals (the Python API trains from lists,
+    written to temporary files).
 
     ``engine``/``device``: ``numpy`` (default) or ``torch`` on ``cpu``/``cuda`` (``tasks/engine.py``).
     Every check (configuration, data, model on its engine and device) comes before ``out``
@@ -235,12 +259,12 @@ def train(
     dist = distributed.init(device)  # torchrun: join the job
     try:
         with dist.quiet_unless_main(), ckpt.RunClaim() as claim:  # rank 0 alone prints
-            return _train(cfg, out, resume, given, force, log, engine, device, claim)
+            return _train(cfg, out, resume, given, force, log, engine, device, claim, keep_data)
     finally:
         distributed.shutdown()
 
 
-def _train(cfg, out, resume, given, force, log, engine, device, claim: ckpt.RunClaim) -> int:
+def _train(cfg, out, resume, given, force, log, engine, device, claim: ckpt.RunClaim, keep_data=False) -> int:
     main = distributed.current().is_main  # rank 0 alone writes the run directory
     if resume:
         if main:
@@ -270,8 +294,12 @@ def _train(cfg, out, resume, given, force, log, engine, device, claim: ckpt.RunC
                 ckpt.check_inputs_outside(out, [p for p in (cfg.data, cfg.val) if p])
         # Reads and checks all data, and builds the model, before out is touched.
         tr = TaskTrainer(cfg, out, log, engine=engine, device=device)
+        kept = _kept_data(cfg, out) if keep_data else cfg
         if main:
-            claim.start(out, force, train_config=cfg.to_dict())
+            claim.start(out, force, train_config=kept.to_dict())
+            if keep_data:
+                _copy_data(cfg, kept)
+        tr.cfg = kept
     tr.dist.broadcast_params(tr.model)  # torchrun: rank 0's weights
     metrics = MetricsLog(out / "metrics.jsonl", resume_step=tr.step if resume else None, enabled=main)
     log(_describe(tr))

@@ -1,0 +1,169 @@
+"""``rnnkit.CharLM``: the character language model of ``rnnkit train`` as a Python object.
+
+    p(c_{t+1} | c_1..c_t) = softmax(W_hy h_t),   h_t = tanh(W_h [h_{t-1}; x_t])
+
+trained by truncated BPTT on a text (``fit``), scored in nats per character (``evaluate``),
+and sampled one character at a time (``sample``), by the code the CLI runs.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rnnkit.data.corpus import iter_text_file
+from rnnkit.decode.checks import check_sampling
+from rnnkit.decode.lm import lm_beam_search, lm_sample
+from rnnkit.errors import RnnkitError
+from rnnkit.train.evaluate import evaluate_pieces
+from rnnkit.train.lm_config import TrainConfig
+from rnnkit.train.lm_trainer import train
+from rnnkit.train.load_lm import load_lm
+
+from .base import Model
+
+TextOrPaths = str | os.PathLike | list
+
+
+class CharLM(Model):
+    """A character-level RNN language model: one-hot (or ``embed``-wide) characters into
+    ``layers`` tanh RNN layers of ``hidden`` units, and a softmax over the characters.
+
+    >>> lm = CharLM(hidden=64, layers=1).fit("abcabcabc" * 300, max_steps=60, batch=8,
+    ...                                      seq_len=16, progress=False, verbose=False)
+    >>> lm.sample("ab", length=7, temperature=0)
+    'abcabcabc'
+    """
+
+    task = "lm"
+    config_class = TrainConfig
+    data_fields = ("files", "val_files")
+
+    def __init__(
+        self,
+        hidden: int = 256,
+        layers: int = 2,
+        embed: int = 0,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+    ):
+        if bidirectional:
+            raise RnnkitError(
+                "a language model predicts each character from the ones before it; a bidirectional "
+                "layer would read the character it is asked to predict (`bidirectional` must be False)"
+            )
+        super().__init__(hidden=hidden, layers=layers, embed=embed, dropout=dropout)
+        self.model = None  # the engine's CharRNN, once fitted or loaded
+        self.vocab = None  # its Vocab
+
+    # ------------------------------------------------------------------ train
+    def fit(
+        self,
+        text: TextOrPaths | None = None,
+        val: TextOrPaths | None = None,
+        *,
+        out: str | os.PathLike | None = None,
+        force: bool = False,
+        verbose: bool = True,
+        **train_args: Any,
+    ) -> CharLM:
+        """Train on ``text`` (a ``str`` is the text itself; a path, or a list of paths, is read as
+        ``rnnkit train`` reads files), holding out ``val_fraction`` of it, or ``val``, for
+        validation. ``train_args`` are ``rnnkit train`` 's settings, named like its flags:
+        ``max_steps``, ``minutes``, ``seq_len``, ``batch``, ``lr``, ``seed``, ... A second call
+        continues the run on the same text (``text`` may then be left out)."""
+        if self._run is not None:
+            if text is not None or val is not None:
+                self._check_same_input(text, val)
+            return self._fit({}, train_args, out, force, verbose)
+        if text is None:
+            raise RnnkitError("give the text to train on: CharLM().fit(text) or .fit([paths])")
+        with tempfile.TemporaryDirectory(prefix="rnnkit-text-") as tmp:
+            data = {"files": _as_files(text, Path(tmp) / "train.txt")}
+            if val is not None:
+                data["val_files"] = _as_files(val, Path(tmp) / "val.txt")
+            self._inputs = (text, val)
+            return self._fit(data, train_args, out, force, verbose)
+
+    def _check_same_input(self, text, val) -> None:
+        if getattr(self, "_inputs", None) != (text, val):
+            raise RnnkitError(
+                "fit() again continues the run on the data it started with; leave `text` out, "
+                "or make a new CharLM to train on other text"
+            )
+
+    def _start(self, cfg: TrainConfig, out: Path, force: bool, log) -> int:
+        return train(cfg, out, force=force, log=log)
+
+    def _resume(self, run: Path, given: dict, log) -> int:
+        return train(TrainConfig(), run, resume=run, given=given, log=log)
+
+    def _load(self, path: Path) -> None:
+        self.model, self.vocab, c = load_lm(path)
+        self._checkpoint = c.dir
+
+    def _ready(self) -> None:
+        if self.model is None:
+            raise RnnkitError("this CharLM has no weights yet: fit or load it first")
+
+    # --------------------------------------------------------------- use it
+    def evaluate(self, text: TextOrPaths) -> dict:
+        """Score ``text`` (a ``str``, or a file path) read as one sequence from a zero state:
+        the dict ``rnnkit eval --json`` prints (``loss_nats``, ``bpc``, ``perplexity``,
+        ``chars``, ``predictions``, ``checkpoint``)."""
+        self._ready()
+        if isinstance(text, str):
+            pieces, what = [text], "the text"
+        else:
+            pieces, what = iter_text_file(text), str(text)
+        ids = self.vocab.encode_pieces(pieces, what=what)
+        r = evaluate_pieces(self.model, ids, what=what)
+        r["checkpoint"] = str(self._checkpoint)
+        return r
+
+    def sample(
+        self,
+        prime: str = "",
+        length: int = 200,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        beam: int = 0,
+    ) -> str:
+        """``prime`` followed by ``length`` generated characters, each drawn from
+        softmax(logits / ``temperature``) (0: the most likely one), among the ``top_k`` most
+        likely (0: all) and the smallest set holding ``top_p`` of the probability; ``beam`` > 0
+        searches for the most likely continuation instead. With no prime, generation starts
+        after a newline (``rnnkit sample`` 's default) and the result holds only the new text;
+        ``rnnkit sample`` prints the same characters for the same settings and seed."""
+        self._ready()
+        check_sampling(length, temperature, top_k, top_p, beam, seed)
+        start = prime or ("\n" if "\n" in self.vocab.index else self.vocab.chars[0])
+        ids = self.vocab.encode(start, what="`prime`")
+        if beam:
+            new, _ = lm_beam_search(self.model, ids, length, beam)
+        else:
+            greedy = temperature == 0
+            new = lm_sample(self.model, ids, length, temperature or 1.0, top_k, top_p, greedy, seed)
+        return prime + self.vocab.decode(new)
+
+
+def _as_files(text: TextOrPaths, spill: Path) -> list[str]:
+    """A ``str`` is written to ``spill`` (the trainer reads files); paths are kept."""
+    if isinstance(text, str):
+        if text == "":
+            raise RnnkitError("the text to train on is empty")
+        try:
+            spill.write_bytes(text.encode("utf-8"))  # bytes: no newline translation
+        except UnicodeEncodeError as e:
+            raise RnnkitError(
+                f"the text cannot be encoded as UTF-8 at offset {e.start}: {e.reason}"
+            ) from None
+        return [str(spill)]
+    paths = [text] if isinstance(text, os.PathLike) else list(text)
+    if not paths:
+        raise RnnkitError("no files given to train on")
+    return [os.fspath(p) for p in paths]

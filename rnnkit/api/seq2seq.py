@@ -1,0 +1,92 @@
+"""``rnnkit.Seq2Seq``: the encoder-decoder form of ``rnnkit seq2seq``.
+
+encoder:  h_S = RNN_enc(source);   decoder: s_0 = h_S,  s_t = tanh(W_s [s_{t-1}; y_{t-1}])
+p(y_t | y_<t, source) = softmax(W_hy s_t)      (greedy or beam-search decoding)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from rnnkit.errors import RnnkitError
+from rnnkit.train.forms import join_tokens
+
+from .task_model import TaskModel, pairs_of
+
+
+class Seq2Seq(TaskModel):
+    """Maps a source sequence to a target sequence, read as characters or, with
+    ``source_tokens`` / ``target_tokens`` = ``"words"``, as whitespace-separated tokens.
+
+    >>> s2s = Seq2Seq(hidden=32).fit(["ab", "ba", "aab", "abb"] * 40, ["AB", "BA", "AAB", "ABB"] * 40,
+    ...                              max_steps=200, progress=False, verbose=False)
+    >>> s2s.predict(["ab", "aab"])
+    ['AB', 'AAB']
+    """
+
+    verb, fields = "seq2seq", ("sources", "targets")
+
+    def __init__(
+        self,
+        hidden: int = 128,
+        layers: int = 1,
+        bidirectional: bool = False,
+        embed: int = 0,
+        dropout: float = 0.0,
+        source_tokens: str = "chars",
+        target_tokens: str = "chars",
+        max_len: int = 50,
+    ):
+        super().__init__(
+            hidden=hidden,
+            layers=layers,
+            bidirectional=bidirectional,
+            embed=embed,
+            dropout=dropout,
+            source_tokens=source_tokens,
+            target_tokens=target_tokens,
+            max_len=max_len,
+        )
+
+    def fit(
+        self,
+        sources: Sequence[str],
+        targets: Sequence[str],
+        val: tuple[Sequence[str], Sequence[str]] | None = None,
+        *,
+        out: str | os.PathLike | None = None,
+        force: bool = False,
+        verbose: bool = True,
+        **train_args: Any,
+    ) -> Seq2Seq:
+        """Train on (source, target) pairs (see ``Classifier.fit`` for ``val`` and ``train_args``)."""
+        pairs = pairs_of(sources, targets, self.fields)
+        held = pairs_of(*val, self.fields) if val is not None else None
+        return self._fit_pairs(pairs, held, train_args, out, force, verbose)
+
+    def predict(self, sources: Sequence[str], beam: int = 1, max_len: int | None = None) -> list[str]:
+        """The decoded target of each source: greedy, or beam search keeping ``beam``
+        hypotheses; at most ``max_len`` tokens (default: the training ``max_len``)."""
+        self._ready()
+        _check_beam(beam)
+        if max_len is not None and (isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1):
+            raise RnnkitError(f"`max_len` must be a positive integer, got {max_len!r}")
+        sources = list(sources)
+        encoded = self._form.encode_sources(sources)
+        for i, s in enumerate(encoded):
+            if not s:
+                raise RnnkitError(f"`sources`[{i}] holds no tokens")
+        hyps = self._form.decode(self.model, encoded, beam, max_len)
+        return [join_tokens(h, self._form.cfg.target_tokens) for h in hyps]
+
+    def evaluate(self, sources: Sequence[str], targets: Sequence[str], beam: int = 1) -> dict:
+        """``rnnkit seq2seq eval --json`` 's dict (``exact_match``, ``token_error_rate``, ...)."""
+        _check_beam(beam)
+        return self._score(pairs_of(sources, targets, self.fields), beam=beam)
+
+
+def _check_beam(beam: int) -> None:
+    if isinstance(beam, bool) or not isinstance(beam, int) or beam < 1:
+        raise RnnkitError(f"`beam` must be a positive integer (1 is greedy), got {beam!r}")

@@ -1,0 +1,84 @@
+"""``rnnkit.Tagger``: synchronous many-to-many, the form of ``rnnkit tag``.
+
+p(tag_t | c_1..c_t) = softmax(W_hy h_t)     (with ``bidirectional``, h_t reads the whole text)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from rnnkit.errors import RnnkitError
+
+from .task_model import TaskModel, pairs_of
+
+Tags = str | Sequence[str]
+
+
+class Tagger(TaskModel):
+    """One tag per character: ``tags[i]`` is as long as ``texts[i]``, a string of one-character
+    tags or a list of them.
+
+    >>> tagger = Tagger(hidden=16).fit(["abab", "bbaa"] * 30, ["xyxy", "yyxx"] * 30,
+    ...                                max_steps=80, progress=False, verbose=False)
+    >>> tagger.predict(["abba"])
+    [['x', 'y', 'y', 'x']]
+    """
+
+    verb, fields = "tag", ("texts", "tags")
+
+    def __init__(
+        self,
+        hidden: int = 128,
+        layers: int = 1,
+        bidirectional: bool = False,
+        embed: int = 0,
+        dropout: float = 0.0,
+    ):
+        super().__init__(
+            hidden=hidden, layers=layers, bidirectional=bidirectional, embed=embed, dropout=dropout
+        )
+
+    def _pairs(self, texts: Sequence[str], tags: Sequence[Tags]):
+        pairs = pairs_of(texts, [_tag_string(t, i) for i, t in enumerate(tags)], self.fields)
+        for i, (text, tag) in enumerate(pairs):
+            if isinstance(text, str) and len(text) != len(tag):
+                raise RnnkitError(
+                    f"`tags`[{i}] has {len(tag)} tags for the {len(text)} characters of `texts`[{i}]"
+                )
+        return pairs
+
+    def fit(
+        self,
+        texts: Sequence[str],
+        tags: Sequence[Tags],
+        val: tuple[Sequence[str], Sequence[Tags]] | None = None,
+        *,
+        out: str | os.PathLike | None = None,
+        force: bool = False,
+        verbose: bool = True,
+        **train_args: Any,
+    ) -> Tagger:
+        """Train on (text, tags) pairs (see ``Classifier.fit`` for ``val`` and ``train_args``)."""
+        held = self._pairs(*val) if val is not None else None
+        return self._fit_pairs(self._pairs(texts, tags), held, train_args, out, force, verbose)
+
+    def predict(self, texts: Sequence[str]) -> list[list[str]]:
+        """The most probable tag of each character of each text."""
+        self._ready()
+        return [list(t) for t in self._form.predict_tags(self.model, list(texts))]
+
+    def evaluate(self, texts: Sequence[str], tags: Sequence[Tags]) -> dict:
+        """``rnnkit tag eval --json`` 's dict (``accuracy`` per character, ``loss``, ...)."""
+        return self._score(self._pairs(texts, tags))
+
+
+def _tag_string(tags: Tags, i: int) -> str:
+    """A text's tags as the TSV holds them: one character each."""
+    if isinstance(tags, str):
+        return tags
+    tags = list(tags)
+    if not all(isinstance(t, str) and len(t) == 1 for t in tags):
+        raise RnnkitError(f"`tags`[{i}] must be a string or a list of one-character strings")
+    return "".join(tags)

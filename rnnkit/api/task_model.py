@@ -1,0 +1,115 @@
+"""What the four form models of the Python API share: examples in, the task trainer, a form.
+
+A form model (``Classifier``, ``Tagger``, ``Seq2Seq``, ``Generator``) is fitted on lists of
+field pairs, the rows of its verb's TSV (``text<TAB>label``, ...). They are written to a
+temporary TSV and trained by the same trainer as ``rnnkit classify train`` and the others,
+which keeps a copy in the run (``RUN/data/``) so the run resumes, from Python or the CLI,
+without them. Prediction and scoring go through the verb's ``Form`` (``rnnkit.train.forms``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rnnkit.errors import RnnkitError
+from rnnkit.train.load_task import load_task
+from rnnkit.train.task_config import TaskTrainConfig
+from rnnkit.train.task_trainer import train
+
+from .base import Model
+
+Pairs = list[tuple[str, str]]
+
+
+class TaskModel(Model):
+    """A form's model; a subclass sets ``verb`` and ``fields`` (the names of its two columns)."""
+
+    verb = ""
+    fields: tuple[str, str] = ("", "")
+    config_class = TaskTrainConfig
+    data_fields = ("data", "val")
+
+    def __init__(self, **settings: Any):
+        super().__init__(**settings)
+        self.model = None  # the engine's model, once fitted or loaded
+        self._form = None  # the verb's Form, with the vocabularies
+        self._engine = ("numpy", None)  # (engine, device) the trainer runs on
+
+    @property
+    def task(self) -> str:  # config.json's task is the verb
+        return self.verb
+
+    def _fit_pairs(self, pairs: Pairs, val: Pairs | None, train_args: dict, out, force, verbose):
+        engine = train_args.pop("engine", "numpy"), train_args.pop("device", None)
+        if self._run is not None:
+            if getattr(self, "_inputs", None) != (pairs, val):
+                raise RnnkitError(
+                    f"fit() again continues the run on the examples it started with; make a new "
+                    f"{type(self).__name__} to train on others"
+                )
+            self._engine = engine
+            return self._fit({}, train_args, out, force, verbose)
+        with tempfile.TemporaryDirectory(prefix="rnnkit-tsv-") as tmp:
+            data = {"data": write_tsv(pairs, Path(tmp) / "train.tsv", self.fields), "verb": self.verb}
+            if val is not None:
+                data["val"] = write_tsv(val, Path(tmp) / "val.tsv", self.fields)
+            self._inputs, self._engine = (pairs, val), engine
+            return self._fit(data, train_args, out, force, verbose)
+
+    def _start(self, cfg: TaskTrainConfig, out: Path, force: bool, log) -> int:
+        engine, device = self._engine
+        return train(cfg, out, force=force, log=log, engine=engine, device=device, keep_data=True)
+
+    def _resume(self, run: Path, given: dict, log) -> int:
+        engine, device = self._engine
+        return train(None, run, resume=True, given=given, log=log, engine=engine, device=device)
+
+    def _load(self, path: Path) -> None:
+        self._form, self.model, c = load_task(path, self.verb)
+        self._checkpoint = c.dir
+
+    def _ready(self) -> None:
+        if self.model is None:
+            raise RnnkitError(f"this {type(self).__name__} has no weights yet: fit or load it first")
+
+    def _score(self, pairs: Pairs, **kw) -> dict:
+        """The verb's ``eval --json`` dict for ``pairs``."""
+        self._ready()
+        data = self._form.encode(pairs, "the examples")
+        r = self._form.evaluate(self.model, data, pairs, **kw)
+        r["checkpoint"] = str(self._checkpoint)
+        return r
+
+
+def pairs_of(first, second, names: tuple[str, str]) -> Pairs:
+    """Two equally long sequences of strings -> their rows; anything else is refused in one line."""
+    first, second = list(first), list(second)
+    if len(first) != len(second):
+        raise RnnkitError(
+            f"`{names[0]}` has {len(first)} items but `{names[1]}` has {len(second)}; give one per example"
+        )
+    if not first:
+        raise RnnkitError(f"`{names[0]}` is empty: give at least one example")
+    return list(zip(first, second))
+
+
+def write_tsv(pairs: Pairs, path: Path, names: tuple[str, str]) -> str:
+    """Write ``pairs`` as the verb's TSV; -> its path. A field that is not a non-empty string
+    without TAB or line breaks cannot be a TSV field, and is refused naming it."""
+    lines = []
+    for i, row in enumerate(pairs):
+        for name, value in zip(names, row):
+            if not isinstance(value, str):
+                raise RnnkitError(f"`{name}`[{i}] is a {type(value).__name__}, not a str")
+            if value == "" or any(c in value for c in "\t\n\r"):
+                what = "is empty" if value == "" else "holds a TAB or a line break"
+                raise RnnkitError(f"`{name}`[{i}] {what}; each example is one line of a TSV")
+        lines.append("\t".join(row) + "\n")
+    try:
+        path.write_bytes("".join(lines).encode("utf-8"))
+    except UnicodeEncodeError as e:
+        raise RnnkitError(f"an example cannot be encoded as UTF-8: {e.reason}") from None
+    return os.fspath(path)
