@@ -6,17 +6,16 @@ p(label | text) = softmax(W_hy h_T)      (h_T: the last state; with ``bidirectio
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
-from .task_model import TaskModel, pairs_of
+from .task_model import TaskModel
 
 
 class Classifier(TaskModel):
-    """Labels a whole text, reading it one character at a time.
+    """Labels a whole text, reading it one character at a time: ``fit(texts, labels)``;
+    ``evaluate(texts, labels)`` -> ``rnnkit classify eval --json`` 's dict, with ``accuracy``.
 
     >>> clf = Classifier(hidden=16).fit(["ab", "ba", "aab", "bba"] * 20, ["a", "b", "a", "b"] * 20,
     ...                                 max_steps=60, progress=False, verbose=False)
@@ -25,37 +24,6 @@ class Classifier(TaskModel):
     """
 
     verb, fields = "classify", ("texts", "labels")
-
-    def __init__(
-        self,
-        hidden: int = 128,
-        layers: int = 1,
-        bidirectional: bool = False,
-        embed: int = 0,
-        dropout: float = 0.0,
-    ):
-        super().__init__(
-            hidden=hidden, layers=layers, bidirectional=bidirectional, embed=embed, dropout=dropout
-        )
-
-    def fit(
-        self,
-        texts: Sequence[str],
-        labels: Sequence[str],
-        val: tuple[Sequence[str], Sequence[str]] | None = None,
-        *,
-        out: str | os.PathLike | None = None,
-        force: bool = False,
-        verbose: bool = True,
-        **train_args: Any,
-    ) -> Classifier:
-        """Train on (text, label) pairs; ``val`` = (texts, labels) is the validation set (else
-        ``val_fraction`` of the examples is held out). ``train_args``: ``rnnkit classify
-        train`` 's settings, named like its flags (``max_steps``, ``minutes``, ``batch``,
-        ``lr``, ``seed``, ...). A second call continues the run on the same examples."""
-        pairs = pairs_of(texts, labels, self.fields)
-        held = pairs_of(*val, self.fields) if val is not None else None
-        return self._fit_pairs(pairs, held, train_args, out, force, verbose)
 
     @property
     def classes_(self) -> list[str]:
@@ -75,7 +43,3 @@ class Classifier(TaskModel):
         """The most probable label of each text."""
         classes = self.classes_
         return [classes[k] for k in self.predict_proba(texts).argmax(axis=1)]
-
-    def evaluate(self, texts: Sequence[str], labels: Sequence[str]) -> dict:
-        """``rnnkit classify eval --json`` 's dict (``accuracy``, ``loss``, ``examples``, ...)."""
-        return self._score(pairs_of(texts, labels, self.fields))

@@ -7,21 +7,18 @@ one-to-many), and p(c_t | label, c_<t) = softmax(W_hy s_t), until the end marker
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
-from typing import Any
-
 import numpy as np
 
 from rnnkit.decode.checks import check_sampling
 from rnnkit.decode.forms import generator_sample
 from rnnkit.errors import RnnkitError, message_of
 
-from .task_model import TaskModel, pairs_of
+from .task_model import TaskModel
 
 
 class Generator(TaskModel):
-    """Generates texts for a label (a condition).
+    """Generates texts for a label (a condition): ``fit(labels, texts)``; ``evaluate(labels,
+    texts)`` -> ``rnnkit generate eval --json`` 's dict, with ``nll`` in nats per character.
 
     >>> gen = Generator(hidden=32).fit(["up", "down"] * 40, ["abc", "cba"] * 40,
     ...                                max_steps=150, progress=False, verbose=False)
@@ -41,29 +38,9 @@ class Generator(TaskModel):
         autoregressive: bool = True,
     ):
         super().__init__(
-            hidden=hidden,
-            layers=layers,
-            embed=embed,
-            cond_embed=cond_embed,
-            dropout=dropout,
-            autoregressive=autoregressive,
+            hidden, layers, False, embed, dropout, cond_embed=cond_embed, autoregressive=autoregressive
         )
-
-    def fit(
-        self,
-        labels: Sequence[str],
-        texts: Sequence[str],
-        val: tuple[Sequence[str], Sequence[str]] | None = None,
-        *,
-        out: str | os.PathLike | None = None,
-        force: bool = False,
-        verbose: bool = True,
-        **train_args: Any,
-    ) -> Generator:
-        """Train on (label, text) pairs (see ``Classifier.fit`` for ``val`` and ``train_args``)."""
-        pairs = pairs_of(labels, texts, self.fields)
-        held = pairs_of(*val, self.fields) if val is not None else None
-        return self._fit_pairs(pairs, held, train_args, out, force, verbose)
+        del self._settings["bidirectional"]  # not a setting of this form
 
     def sample(
         self,
@@ -89,7 +66,3 @@ class Generator(TaskModel):
         cond = np.full(n, k, dtype=np.int64)
         seqs = generator_sample(self.model, cond, max_len, rng, temperature, top_k, top_p)
         return [self._form.vocab.decode(s) for s in seqs]
-
-    def evaluate(self, labels: Sequence[str], texts: Sequence[str]) -> dict:
-        """``rnnkit generate eval --json`` 's dict (``nll`` nats/char, ``bpc``, ...)."""
-        return self._score(pairs_of(labels, texts, self.fields))

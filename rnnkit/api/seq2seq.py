@@ -6,14 +6,12 @@ p(y_t | y_<t, source) = softmax(W_hy s_t)      (greedy or beam-search decoding)
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from typing import Any
 
 from rnnkit.errors import RnnkitError
 from rnnkit.train.forms import join_tokens
 
-from .task_model import TaskModel, pairs_of
+from .task_model import TaskModel
 
 
 class Seq2Seq(TaskModel):
@@ -40,31 +38,15 @@ class Seq2Seq(TaskModel):
         max_len: int = 50,
     ):
         super().__init__(
-            hidden=hidden,
-            layers=layers,
-            bidirectional=bidirectional,
-            embed=embed,
-            dropout=dropout,
+            hidden,
+            layers,
+            bidirectional,
+            embed,
+            dropout,
             source_tokens=source_tokens,
             target_tokens=target_tokens,
             max_len=max_len,
         )
-
-    def fit(
-        self,
-        sources: Sequence[str],
-        targets: Sequence[str],
-        val: tuple[Sequence[str], Sequence[str]] | None = None,
-        *,
-        out: str | os.PathLike | None = None,
-        force: bool = False,
-        verbose: bool = True,
-        **train_args: Any,
-    ) -> Seq2Seq:
-        """Train on (source, target) pairs (see ``Classifier.fit`` for ``val`` and ``train_args``)."""
-        pairs = pairs_of(sources, targets, self.fields)
-        held = pairs_of(*val, self.fields) if val is not None else None
-        return self._fit_pairs(pairs, held, train_args, out, force, verbose)
 
     def predict(self, sources: Sequence[str], beam: int = 1, max_len: int | None = None) -> list[str]:
         """The decoded target of each source: greedy, or beam search keeping ``beam``
@@ -84,7 +66,7 @@ class Seq2Seq(TaskModel):
     def evaluate(self, sources: Sequence[str], targets: Sequence[str], beam: int = 1) -> dict:
         """``rnnkit seq2seq eval --json`` 's dict (``exact_match``, ``token_error_rate``, ...)."""
         _check_beam(beam)
-        return self._score(pairs_of(sources, targets, self.fields), beam=beam)
+        return super().evaluate(sources, targets, beam=beam)
 
 
 def _check_beam(beam: int) -> None:

@@ -5,9 +5,7 @@ p(tag_t | c_1..c_t) = softmax(W_hy h_t)     (with ``bidirectional``, h_t reads t
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from typing import Any
 
 from rnnkit.errors import RnnkitError
 
@@ -17,8 +15,9 @@ Tags = str | Sequence[str]
 
 
 class Tagger(TaskModel):
-    """One tag per character: ``tags[i]`` is as long as ``texts[i]``, a string of one-character
-    tags or a list of them.
+    """One tag per character: ``fit(texts, tags)``, where ``tags[i]`` is as long as ``texts[i]``,
+    a string of one-character tags or a list of them; ``evaluate(texts, tags)`` -> ``rnnkit tag
+    eval --json`` 's dict, with ``accuracy`` per character.
 
     >>> tagger = Tagger(hidden=16).fit(["abab", "bbaa"] * 30, ["xyxy", "yyxx"] * 30,
     ...                                max_steps=80, progress=False, verbose=False)
@@ -27,18 +26,6 @@ class Tagger(TaskModel):
     """
 
     verb, fields = "tag", ("texts", "tags")
-
-    def __init__(
-        self,
-        hidden: int = 128,
-        layers: int = 1,
-        bidirectional: bool = False,
-        embed: int = 0,
-        dropout: float = 0.0,
-    ):
-        super().__init__(
-            hidden=hidden, layers=layers, bidirectional=bidirectional, embed=embed, dropout=dropout
-        )
 
     def _pairs(self, texts: Sequence[str], tags: Sequence[Tags]):
         pairs = pairs_of(texts, [_tag_string(t, i) for i, t in enumerate(tags)], self.fields)
@@ -49,29 +36,10 @@ class Tagger(TaskModel):
                 )
         return pairs
 
-    def fit(
-        self,
-        texts: Sequence[str],
-        tags: Sequence[Tags],
-        val: tuple[Sequence[str], Sequence[Tags]] | None = None,
-        *,
-        out: str | os.PathLike | None = None,
-        force: bool = False,
-        verbose: bool = True,
-        **train_args: Any,
-    ) -> Tagger:
-        """Train on (text, tags) pairs (see ``Classifier.fit`` for ``val`` and ``train_args``)."""
-        held = self._pairs(*val) if val is not None else None
-        return self._fit_pairs(self._pairs(texts, tags), held, train_args, out, force, verbose)
-
     def predict(self, texts: Sequence[str]) -> list[list[str]]:
         """The most probable tag of each character of each text."""
         self._ready()
         return [list(t) for t in self._form.predict_tags(self.model, list(texts))]
-
-    def evaluate(self, texts: Sequence[str], tags: Sequence[Tags]) -> dict:
-        """``rnnkit tag eval --json`` 's dict (``accuracy`` per character, ``loss``, ...)."""
-        return self._score(self._pairs(texts, tags))
 
 
 def _tag_string(tags: Tags, i: int) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,19 @@ class TaskModel(Model):
     config_class = TaskTrainConfig
     data_fields = ("data", "val")
 
-    def __init__(self, **settings: Any):
-        super().__init__(**settings)
+    def __init__(
+        self,
+        hidden: int = 128,
+        layers: int = 1,
+        bidirectional: bool = False,
+        embed: int = 0,
+        dropout: float = 0.0,
+        **more: Any,
+    ):
+        """The backbone's settings (and a form's ``more``), as ``rnnkit VERB train`` 's flags."""
+        super().__init__(
+            hidden=hidden, layers=layers, bidirectional=bidirectional, embed=embed, dropout=dropout, **more
+        )
         self.model = None  # the engine's model, once fitted or loaded
         self._form = None  # the verb's Form, with the vocabularies
         self._engine = ("numpy", None)  # (engine, device) the trainer runs on
@@ -42,10 +54,29 @@ class TaskModel(Model):
     def task(self) -> str:  # config.json's task is the verb
         return self.verb
 
-    def _fit_pairs(self, pairs: Pairs, val: Pairs | None, train_args: dict, out, force, verbose):
+    def fit(
+        self,
+        inputs: Sequence,
+        targets: Sequence,
+        val: tuple[Sequence, Sequence] | None = None,
+        *,
+        out: str | os.PathLike | None = None,
+        force: bool = False,
+        verbose: bool = True,
+        **train_args: Any,
+    ):
+        """Train on the examples (``inputs[i]``, ``targets[i]``), named by ``fields``: texts and
+        labels for a ``Classifier``, texts and tags for a ``Tagger``, sources and targets for a
+        ``Seq2Seq``, labels and texts for a ``Generator``. ``val`` = (inputs, targets) is the
+        validation set (else ``val_fraction`` of the examples is held out). ``train_args``: the
+        verb's training settings, named like its flags (``max_steps``, ``minutes``, ``batch``,
+        ``lr``, ``seed``, ...; and ``engine``, ``device``). A second call continues the run on the
+        same examples."""
+        pairs = self._pairs(inputs, targets)
+        held = self._pairs(*val) if val is not None else None
         engine = train_args.pop("engine", "numpy"), train_args.pop("device", None)
         if self._run is not None:
-            if getattr(self, "_inputs", None) != (pairs, val):
+            if getattr(self, "_inputs", None) != (pairs, held):
                 raise RnnkitError(
                     f"fit() again continues the run on the examples it started with; make a new "
                     f"{type(self).__name__} to train on others"
@@ -54,9 +85,9 @@ class TaskModel(Model):
             return self._fit({}, train_args, out, force, verbose)
         with tempfile.TemporaryDirectory(prefix="rnnkit-tsv-") as tmp:
             data = {"data": write_tsv(pairs, Path(tmp) / "train.tsv", self.fields), "verb": self.verb}
-            if val is not None:
-                data["val"] = write_tsv(val, Path(tmp) / "val.tsv", self.fields)
-            self._inputs, self._engine = (pairs, val), engine
+            if held is not None:
+                data["val"] = write_tsv(held, Path(tmp) / "val.tsv", self.fields)
+            self._inputs, self._engine = (pairs, held), engine
             return self._fit(data, train_args, out, force, verbose)
 
     def _start(self, cfg: TaskTrainConfig, out: Path, force: bool, log) -> int:
@@ -75,9 +106,14 @@ class TaskModel(Model):
         if self.model is None:
             raise RnnkitError(f"this {type(self).__name__} has no weights yet: fit or load it first")
 
-    def _score(self, pairs: Pairs, **kw) -> dict:
-        """The verb's ``eval --json`` dict for ``pairs``."""
+    def _pairs(self, inputs: Sequence, targets: Sequence) -> Pairs:
+        return pairs_of(inputs, targets, self.fields)
+
+    def evaluate(self, inputs: Sequence, targets: Sequence, **kw: Any) -> dict:
+        """The verb's ``eval --json`` dict for these examples (``accuracy`` for a classifier or
+        a tagger, ``exact_match`` and ``token_error_rate`` for seq2seq, ``nll`` for a generator)."""
         self._ready()
+        pairs = self._pairs(inputs, targets)
         data = self._form.encode(pairs, "the examples")
         r = self._form.evaluate(self.model, data, pairs, **kw)
         r["checkpoint"] = str(self._checkpoint)
