@@ -29,7 +29,7 @@ def words(n: int, alphabet: str, lo: int, hi: int, seed: int = 0) -> list[str]:
 
 
 # ------------------------------------------------------------------------- quality
-def test_charlm_on_a_string_beats_2_5_nats_on_held_out_text():
+def test_charlm_on_a_string_beats_2_5_nats_on_held_out_text(tmp_path):
     import argparse
 
     text = inspect.getsource(argparse)  # Python source, about 100 kB
@@ -41,6 +41,8 @@ def test_charlm_on_a_string_beats_2_5_nats_on_held_out_text():
     )
     r = lm.evaluate(held)
     assert r["loss_nats"] < 2.5, r
+    reloaded = rnnkit.load(lm.save(tmp_path / "lm"))  # the user script trains, saves and reloads
+    assert reloaded.evaluate(held)["loss_nats"] == pytest.approx(r["loss_nats"], rel=1e-6)
     assert set(r) == {"loss_nats", "bpc", "perplexity", "chars", "predictions", "checkpoint"}
     assert r["chars"] == len(held) and r["predictions"] == len(held) - 1
 
