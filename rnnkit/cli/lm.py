@@ -53,7 +53,11 @@ def _cmd_train(args) -> int:
             raise RnnkitError("--out and --resume name different directories; --resume continues in its own")
         return train(TrainConfig(), args.resume, resume=args.resume, given=given)
     cfg = TrainConfig(**given)
-    return train(cfg, args.out or DEFAULT_OUT, force=args.force)
+    size = ("hidden", "layers", "embed")
+    pick = () if not cfg.minutes or any(k in given for k in size) or cfg.engine != "numpy" else size
+    if pick and "dropout" not in given:
+        pick += ("dropout",)
+    return train(cfg, args.out or DEFAULT_OUT, force=args.force, auto_size=pick)
 
 
 def cmd_eval(args) -> int:

@@ -39,6 +39,7 @@ from rnnkit.torch import distributed
 from rnnkit.torch.engines import build_lm
 
 from . import checkpoint as ckpt
+from .auto_size import pick_size
 from .evaluate import evaluate_ids
 from .interrupt import StopAtOnce, Stopped
 from .lm_config import RESUMABLE_OVERRIDES, TrainConfig
@@ -245,8 +246,13 @@ def absolute_inputs(cfg: TrainConfig, run: Path | None = None) -> TrainConfig:
     )
 
 
-def start_run(cfg: TrainConfig, out: Path, force: bool, log, claim: ckpt.RunClaim) -> LMTrainer:
+def start_run(
+    cfg: TrainConfig, out: Path, force: bool, log, claim: ckpt.RunClaim, auto_size: tuple[str, ...] = ()
+) -> LMTrainer:
     """A new run in ``out``: check everything, then let ``claim`` take ``out`` and prepare the data.
+
+    ``auto_size``: the settings named (of hidden, layers, embed, dropout) are picked for the
+    ``--minutes`` budget from the corpus and this machine's measured speed (``auto_size.py``).
 
     Every check comes before ``out`` is touched: the configuration, the input (read once
     in full), that no input lies in what ``--force`` replaces, and the model on its engine
@@ -259,6 +265,8 @@ def start_run(cfg: TrainConfig, out: Path, force: bool, log, claim: ckpt.RunClai
     plan = plan_data(cfg, log)
     if force:
         ckpt.check_inputs_outside(out, list(plan.files) + list(plan.val_files))
+    if auto_size:
+        cfg = sized_for_budget(cfg, plan.n_train, len(plan.vocab), auto_size, log)
     trainer = LMTrainer(cfg, out, plan, log)  # builds the model; the plan stands in for the data
     claim.start(out, force, train_config=cfg.to_dict())
     trainer.data = write_prepared(plan, out / "data", log=log)
@@ -277,11 +285,22 @@ def check_prepared_ids(data, what: Path) -> str:
     return sha
 
 
-def _start_run_ranks(cfg: TrainConfig, out: Path, force: bool, log, claim: ckpt.RunClaim) -> LMTrainer:
-    """``start_run`` on rank 0; other torchrun ranks wait for its prepared data, then read it."""
+def sized_for_budget(cfg: TrainConfig, n_train: int, V: int, names: tuple[str, ...], log) -> TrainConfig:
+    """``cfg`` with the settings ``names`` as ``auto_size.pick_size`` picks them for its
+    ``--minutes``; says what and why in one line."""
+    choice = pick_size(cfg.minutes, n_train, V, cfg.batch, cfg.seq_len)
+    log(choice.line(cfg.minutes, n_train))
+    return dataclasses.replace(cfg, **{k: getattr(choice, k) for k in names})
+
+
+def _start_run_ranks(
+    cfg: TrainConfig, out: Path, force: bool, log, claim: ckpt.RunClaim, auto_size: tuple[str, ...] = ()
+) -> LMTrainer:
+    """``start_run`` on rank 0; other torchrun ranks wait for its prepared data, then read it.
+    (Under torchrun the size is not picked for the budget: every rank must build the same model.)"""
     dist = distributed.current()
     if dist.is_main:
-        trainer = start_run(cfg, out, force, log, claim)
+        trainer = start_run(cfg, out, force, log, claim, auto_size if dist.world == 1 else ())
         dist.barrier()
         return trainer
     dist.barrier()
@@ -296,9 +315,11 @@ def train(
     given: dict | None = None,
     force: bool = False,
     log=print,
+    auto_size: tuple[str, ...] = (),
 ) -> int:
     """Run training; returns the process exit status (0 done, 130 interrupted), or raises
     ``TrainingFailed`` for a run that diverged or ended without saving a checkpoint.
+    ``auto_size``: the settings a new run picks for its ``--minutes`` (``start_run``).
 
     ``--resume`` of a run that was killed before its first checkpoint starts it over from
     step 0 with the configuration recorded in its run marker (the same result, since runs
@@ -317,7 +338,7 @@ def train(
     try:
         with claim:
             with StopAtOnce() if single else contextlib.nullcontext():
-                trainer, out, resumed = _set_up(cfg, out, resume, given, force, log, claim)
+                trainer, out, resumed = _set_up(cfg, out, resume, given, force, log, claim, auto_size)
             trainer.dist.broadcast_params(trainer.model)  # torchrun: rank 0's weights
             metrics = MetricsLog(
                 out / "metrics.jsonl",
@@ -355,6 +376,7 @@ def _set_up(
     force: bool,
     log,
     claim: ckpt.RunClaim,
+    auto_size: tuple[str, ...] = (),
 ) -> tuple[LMTrainer, Path, bool]:
     """-> (trainer, run directory, whether it continues from a checkpoint)."""
     if resume is not None and ckpt.is_run_dir(resume) and not ckpt.has_checkpoint(resume):
@@ -368,7 +390,7 @@ def _set_up(
         log(f"{resume} holds no checkpoint yet (stopped before the first save): starting it over from step 0")
         return _start_run_ranks(cfg, resume, True, log, claim), resume, False
     if resume is None:
-        return _start_run_ranks(cfg, out, force, log, claim), out, False
+        return _start_run_ranks(cfg, out, force, log, claim, auto_size), out, False
     if distributed.current().is_main:
         claim.resume(ckpt.run_of_resume(resume))  # rank 0 alone writes
     c = ckpt.load(resume, task="lm", which="last")

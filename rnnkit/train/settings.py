@@ -107,7 +107,8 @@ class TrainSettings:
     max_steps: int = option(2000, "stop after this many steps", group="run", ge=1, resumable=True)
     minutes: float = option(
         0.0,
-        "also stop after this much training time",
+        "also stop after this much training time; rnnkit train, given no --hidden, --layers or "
+        "--embed, then picks the model's size for it from the corpus and this machine's measured speed",
         group="run",
         ge=0,
         resumable=True,
