@@ -217,8 +217,7 @@ SAMPLE_CASES = {
         ["--prime", "'Z' (U+005A)", "'\u2603' (U+2603)"],
     ),
     "empty prime": (["--prime", ""], ["--prime"]),
-    "temperature 0": (["--temperature", "0"], ["--temperature", "--greedy"]),
-    "temperature negative": (["--temperature", "-1"], ["--temperature"]),
+    "temperature negative": (["--temperature", "-1"], ["--temperature", "non-negative"]),
     "top-p 0": (["--top-p", "0"], ["--top-p", "(0, 1]"]),
     "top-p above 1": (["--top-p", "1.5"], ["--top-p"]),
     "negative length": (["--length", "-5"], ["--length"]),
@@ -242,6 +241,15 @@ def test_greedy_allows_temperature_zero(world, capsys):
         ["sample", run, "--greedy", "--temperature", "0", "--length", "5", "--prime", "the"], capsys
     )
     assert rc == 0 and out.startswith("the")
+
+
+def test_temperature_zero_is_greedy(world, capsys):
+    """Issue 18: temperature 0 means greedy in every verb; `rnnkit sample` used to refuse it."""
+    _, _, run = world
+    args = ["sample", run, "--length", "12", "--prime", "the"]
+    rc, zero, err = _main([*args, "--temperature", "0"], capsys)
+    assert rc == 0, err
+    assert zero == _main([*args, "--greedy"], capsys)[1] and zero.startswith("the")
 
 
 def test_eval_bad_input(world):

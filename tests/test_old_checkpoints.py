@@ -80,23 +80,36 @@ def test_lm_resume_from_the_old_trainer_state(old):
 def test_classify_predict(old):
     texts = ["good", "bad film", "nice", "awful", "loved it", "hated it", "zzz"]
     p = _ok("classify", "predict", old / "classify-run", *texts)
+    # Since issue 18 each line starts with its input (the output is a TSV); the rest is as recorded.
     assert p.stdout.splitlines() == [
-        "pos\t0.9880",
-        "neg\t0.9908",
-        "pos\t0.9787",
-        "neg\t0.9901",
-        "pos\t0.9876",
-        "neg\t0.9851",
-        "neg\t0.8686",
+        "good\tpos\t0.9880",
+        "bad film\tneg\t0.9908",
+        "nice\tpos\t0.9787",
+        "awful\tneg\t0.9901",
+        "loved it\tpos\t0.9876",
+        "hated it\tneg\t0.9851",
+        "zzz\tneg\t0.8686",
     ]
     assert "1 input character(s) not seen in training ('z') are read as <unk>" in p.stderr
     p = _ok("classify", "predict", old / "classify-run" / CLASSIFY_CKPT, "--top", "2", "great fun")
-    assert p.stdout == "pos\t0.9484\tneg\t0.0516\n"
+    assert p.stdout == "great fun\tpos\t0.9484\tneg\t0.0516\n"
 
 
 def test_classify_eval(old):
     p = _ok("classify", "eval", "classify-run", "labels.tsv", cwd=old)
+    # The recorded line, then (since issue 18) the per-class table and the confusion matrix.
     assert p.stdout == (
         "labels.tsv: accuracy 1.0000 over 30 examples, loss 0.0174 nats "
         f"({old / 'classify-run' / CLASSIFY_CKPT})\n"
+        "\n"
+        "label         precision  recall      f1  support\n"
+        "neg              1.0000  1.0000  1.0000       15\n"
+        "pos              1.0000  1.0000  1.0000       15\n"
+        "macro avg        1.0000  1.0000  1.0000       30\n"
+        "weighted avg     1.0000  1.0000  1.0000       30\n"
+        "\n"
+        "confusion (rows: true, columns: predicted)\n"
+        "     neg  pos\n"
+        "neg   15    0\n"
+        "pos    0   15\n"
     )

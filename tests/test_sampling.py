@@ -213,9 +213,12 @@ def test_cli_sample_with_a_tiny_temperature_matches_greedy(lm_run, temperature):
     assert tiny.stdout == greedy.stdout and len(tiny.stdout.rstrip("\n")) == 64
 
 
-def test_cli_sample_still_refuses_zero_and_negative_temperatures(lm_run):
-    for t in ("0", "-1"):
-        assert_one_line_error(rnnkit("sample", lm_run, "--temperature", t), "--temperature", "positive")
+def test_cli_sample_temperature_zero_is_greedy_and_negative_is_refused(lm_run):
+    """Since issue 18 temperature 0 is greedy in `rnnkit sample` too (it used to be refused)."""
+    args = ["sample", lm_run, "--prime", "the ", "--length", "30"]
+    zero = rnnkit(*args, "--temperature", "0")
+    assert zero.returncode == 0 and zero.stdout == rnnkit(*args, "--greedy").stdout, zero.stderr
+    assert_one_line_error(rnnkit("sample", lm_run, "--temperature", "-1"), "--temperature", "non-negative")
 
 
 def test_cli_generate_sample_with_a_tiny_temperature_matches_greedy(tmp_path):

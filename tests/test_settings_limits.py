@@ -457,7 +457,7 @@ def test_sampling_flags_are_consistent(runs, capsys):
         ["classify", "predict", runs / "cls", "abc", "--top", "0"], capsys, "--top must be at least 1"
     )
     rc, out, err = _main(["classify", "predict", runs / "cls", "abc", "--top", "2"], capsys)
-    assert rc == 0 and len(out.split("\t")) == 4, err
+    assert rc == 0 and len(out.split("\t")) == 5 and out.startswith("abc\t"), err  # the input, 2 pairs
 
 
 def test_weights_finite_on_numpy_and_torch_buffers():

@@ -87,13 +87,13 @@ def test_train_use_and_exact_resume(tmp_path, verb):
     assert (full / "best").exists()
 
     # use the model
+    # predict prints input<TAB>prediction (issue 18: the input first, then what it printed before)
     if verb == "classify":
-        out = ok(verb, "predict", full, "abc", "zzq").stdout.splitlines()
-        assert len(out) == 2 and all(
-            l.split("\t")[0] in ("A", "B") and 0 < float(l.split("\t")[1]) <= 1 for l in out
-        )
+        out = [l.split("\t") for l in ok(verb, "predict", full, "abc", "zzq").stdout.splitlines()]
+        assert [l[0] for l in out] == ["abc", "zzq"]
+        assert all(len(l) == 3 and l[1] in ("A", "B") and 0 < float(l[2]) <= 1 for l in out)
         out = ok(verb, "predict", full, stdin="abba\n\nxyz\n").stdout.splitlines()
-        assert len(out) == 2
+        assert [l.split("\t")[0] for l in out] == ["abba", "xyz"]
         r = json.loads(ok(verb, "eval", full, data, "--json").stdout)
         assert 0 <= r["accuracy"] <= 1 and r["examples"] == 40
     elif verb == "generate":
@@ -106,15 +106,17 @@ def test_train_use_and_exact_resume(tmp_path, verb):
         assert bad.returncode == 2 and "'A', 'B'" in bad.stderr
     elif verb == "seq2seq":
         out = ok(verb, "predict", full, "abc", "--beam", 3, "--max-len", 8).stdout.splitlines()
-        assert len(out) == 1 and all(tok.isupper() for tok in out[0].split())
+        source, target = out[0].split("\t")
+        assert len(out) == 1 and source == "abc" and all(tok.isupper() for tok in target.split())
         g = json.loads(ok(verb, "eval", full, data, "--json").stdout)
         b = json.loads(ok(verb, "eval", full, data, "--json", "--beam", 3).stdout)
         for r in (g, b):
             assert 0 <= r["exact_match"] <= 1 and r["token_error_rate"] >= 0
         assert b["beam"] == 3
     else:
-        out = ok(verb, "predict", full, "abcvw", "ab").stdout.splitlines()
-        assert [len(l) for l in out] == [5, 2] and set("".join(out)) <= {"0", "1"}
+        out = [l.split("\t") for l in ok(verb, "predict", full, "abcvw", "ab").stdout.splitlines()]
+        assert [text for text, _ in out] == ["abcvw", "ab"]
+        assert [len(tags) for _, tags in out] == [5, 2] and set("".join(t for _, t in out)) <= {"0", "1"}
         r = json.loads(ok(verb, "eval", full, data, "--json").stdout)
         assert {"accuracy", "f1", "precision", "recall"} <= set(r)
 

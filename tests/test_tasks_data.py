@@ -1,11 +1,14 @@
 """TSV readers, vocabularies and batching for the task models."""
 
+import warnings
+
 import numpy as np
 import pytest
 
 from rnnkit.data.padding import minibatches, pad_batch, resolve_mask, teacher_forcing
 from rnnkit.data.token_vocab import BOS, EOS, PAD, UNK, LabelSet, TokenVocab
 from rnnkit.data.tsv import read_label_text, read_source_target, read_text_label, read_text_tags
+from rnnkit.errors import RnnkitWarning
 
 
 def write(tmp_path, data: bytes, name="d.tsv"):
@@ -95,3 +98,29 @@ def test_minibatches_cover_once_and_are_deterministic():
     assert [len(x) for x in minibatches(10, 4, None, drop_last=True)] == [4, 4]
     c = list(minibatches(10, 4, np.random.default_rng(6)))
     assert [x.tolist() for x in a] != [x.tolist() for x in c]
+
+
+@pytest.mark.parametrize(
+    "reader,header,row,expected",
+    [
+        (read_text_label, "text\tlabel", "abc\tA", (["abc"], ["A"])),
+        (read_text_label, "Label\tText", "abc\tA", (["abc"], ["A"])),  # any order, any case
+        (read_label_text, "label\ttext", "A\tabc", (["A"], ["abc"])),
+        (read_source_target, "SOURCE\t target ", "cat\tK AE T", (["cat"], ["K AE T"])),
+        (read_text_tags, "text\ttags", "abc\t010", (["abc"], ["010"])),  # 4 and 4 characters
+    ],
+)
+def test_a_header_line_is_skipped_with_a_warning(tmp_path, reader, header, row, expected):
+    p = write(tmp_path, f"\n{header}\r\n{row}\n".encode())
+    with pytest.warns(RnnkitWarning, match=r"d\.tsv:2: skipped a header line"):
+        assert reader(p) == expected
+
+
+def test_only_the_first_line_can_be_a_header(tmp_path):
+    p = write(tmp_path, b"abc\tA\ntext\tlabel\n")  # a header-like line after data is data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_text_label(p) == (["abc", "text"], ["A", "label"])
+        # column names that differ from the set, or a name twice, are data too
+        assert read_text_label(write(tmp_path, b"the text\tlabel\n")) == (["the text"], ["label"])
+        assert read_text_label(write(tmp_path, b"text\ttext\n")) == (["text"], ["text"])

@@ -7,6 +7,9 @@ from rnnkit.models.baselines import CharBigramNaiveBayes, MajorityClassifier, ch
 from rnnkit.train.task_metrics import (
     accuracy,
     boundary_f1,
+    character_error_rate,
+    classification_report,
+    confusion_matrix,
     edit_distance,
     exact_match,
     sequence_error_rate,
@@ -55,6 +58,71 @@ def test_boundary_f1_hand_worked():
     assert boundary_f1(["000"], ["000"])["f1"] == 1.0
     with pytest.raises(ValueError, match="sequence 0"):
         boundary_f1(["01"], ["010"])
+
+
+def test_character_error_rate_over_joined_words():
+    # "K AE T" -> "K AA T": one substitution over 6 characters; over phonemes it is 1 of 3
+    assert character_error_rate(["K AA T"], ["K AE T"]) == pytest.approx(1 / 6)
+    assert token_error_rate([["K", "AA", "T"]], [["K", "AE", "T"]]) == pytest.approx(1 / 3)
+
+
+def test_confusion_matrix_counts_true_rows_predicted_columns():
+    C = confusion_matrix([0, 0, 1, 2, 2], [0, 2, 1, 2, 0], 3)
+    assert C.tolist() == [[1, 0, 1], [0, 1, 0], [1, 0, 1]] and C.sum() == 5
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        confusion_matrix([0, 3], [0, 1], 3)
+
+
+# 10 examples of 3 classes, worked by hand (rows true, columns predicted):
+#        a  b  c    support
+#   a    3  1  0    4
+#   b    1  1  0    2
+#   c    1  0  3    4
+#   predicted: 5  2  3
+HAND_GOLD = [0, 0, 0, 1, 1, 2, 2, 2, 2, 0]
+HAND_PRED = [0, 1, 0, 1, 0, 2, 2, 0, 2, 0]
+
+
+def test_classification_report_by_hand():
+    r = classification_report(HAND_GOLD, HAND_PRED, ["a", "b", "c"])
+    assert r["labels"] == ["a", "b", "c"]
+    assert r["confusion_matrix"] == [[3, 1, 0], [1, 1, 0], [1, 0, 3]]
+    assert sum(map(sum, r["confusion_matrix"])) == 10
+    assert r["accuracy"] == pytest.approx(7 / 10)
+    a, b, c = (r["per_class"][k] for k in "abc")
+    # precision = C[k,k] / column sum, recall = C[k,k] / row sum, f1 = 2PR / (P + R)
+    assert (a["precision"], a["recall"], a["f1"], a["support"]) == pytest.approx((3 / 5, 3 / 4, 2 / 3, 4))
+    assert (b["precision"], b["recall"], b["f1"], b["support"]) == pytest.approx((1 / 2, 1 / 2, 1 / 2, 2))
+    assert (c["precision"], c["recall"], c["f1"], c["support"]) == pytest.approx((1, 3 / 4, 6 / 7, 4))
+    macro, weighted = r["macro_avg"], r["weighted_avg"]
+    assert macro["precision"] == pytest.approx((3 / 5 + 1 / 2 + 1) / 3)
+    assert macro["recall"] == pytest.approx((3 / 4 + 1 / 2 + 3 / 4) / 3)
+    assert macro["f1"] == pytest.approx((2 / 3 + 1 / 2 + 6 / 7) / 3)
+    assert weighted["precision"] == pytest.approx(0.4 * 3 / 5 + 0.2 * 1 / 2 + 0.4 * 1)
+    assert weighted["recall"] == pytest.approx(r["accuracy"])  # support-weighted recall is accuracy
+    assert weighted["f1"] == pytest.approx(0.4 * 2 / 3 + 0.2 * 1 / 2 + 0.4 * 6 / 7)
+    assert macro["support"] == weighted["support"] == 10
+
+
+def test_classification_report_is_plain_python_numbers():
+    r = classification_report(np.array(HAND_GOLD), np.array(HAND_PRED), ["a", "b", "c"])
+    assert type(r["accuracy"]) is float and type(r["per_class"]["a"]["support"]) is int
+    assert all(type(n) is int for row in r["confusion_matrix"] for n in row)
+    assert type(r["macro_avg"]["f1"]) is float
+
+
+def test_classification_report_zero_division_and_absent_classes():
+    """scikit-learn's zero_division=0: a class never predicted has precision 0, a class that
+    never occurs recall 0; a class neither true nor predicted (d) is left out."""
+    r = classification_report([0, 0, 1], [0, 2, 2], ["a", "b", "c", "d"])
+    assert r["labels"] == ["a", "b", "c"] and r["confusion_matrix"] == [[1, 0, 1], [0, 0, 1], [0, 0, 0]]
+    assert r["per_class"]["a"] == pytest.approx({"precision": 1, "recall": 0.5, "f1": 2 / 3, "support": 2})
+    assert r["per_class"]["b"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert r["per_class"]["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert r["macro_avg"]["f1"] == pytest.approx(2 / 9)
+    assert r["weighted_avg"]["f1"] == pytest.approx(2 / 3 * 2 / 3)
+    with pytest.raises(ValueError, match="empty"):
+        classification_report([], [], ["a"])
 
 
 def test_majority_baseline():

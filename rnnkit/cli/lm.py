@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from dataclasses import fields
 from pathlib import Path
 
-from rnnkit.cli.shared_flags import engine_flags, run_dir_arg, verb_parser, which_flag
+from rnnkit.cli.shared_flags import (
+    check_sampling_flags,
+    engine_flags,
+    run_dir_arg,
+    sampling_flags,
+    verb_parser,
+    which_flag,
+)
 from rnnkit.cli.train_flags import add_train_flags
 from rnnkit.data.corpus import iter_text_file
 from rnnkit.decode.lm import lm_beam_search, lm_sample
@@ -81,18 +87,7 @@ def cmd_eval(args) -> int:
 def cmd_sample(args) -> int:
     if args.length < 0:
         raise RnnkitError(f"--length must be non-negative, got {args.length}")
-    if not math.isfinite(args.temperature):
-        raise RnnkitError(f"--temperature must be a finite number, got {args.temperature}")
-    if not args.greedy and args.beam == 0 and not args.temperature > 0:
-        raise RnnkitError(f"--temperature must be positive (or use --greedy), got {args.temperature}")
-    if not 0 < args.top_p <= 1:
-        raise RnnkitError(f"--top-p must lie in (0, 1], got {args.top_p}")
-    if args.top_k < 0 or args.beam < 0:
-        raise RnnkitError("--top-k and --beam must be non-negative")
-    if args.greedy and args.beam:
-        raise RnnkitError("--greedy and --beam are two different decoders; give one of them")
-    if args.seed is not None and args.seed < 0:
-        raise RnnkitError(f"--seed must be non-negative, got {args.seed}")
+    check_sampling_flags(args)
     _check_engine(args)
     model, vocab, _ = load_lm(args.dir, args.which, args.engine, args.device)
     prime = args.prime if args.prime is not None else ("\n" if "\n" in vocab.index else vocab.chars[0])
@@ -179,19 +174,12 @@ def add_parser(sub) -> None:
         description="Generate text character by character; each output becomes the next input.",
     )
     run_dir_arg(p)
-    p.add_argument("--prime", help="text to start from (default: a newline)")
     p.add_argument("--length", type=int, default=500, help="characters to generate")
-    p.add_argument(
-        "--temperature", type=float, default=0.8, help="divide logits by this; lower is more conservative"
+    sampling_flags(
+        p,
+        temperature=0.8,
+        prime_help="text to start from (default: a newline)",
+        beam_help="beam search with this many hypotheses: the most probable text found (prints at the end)",
     )
-    p.add_argument("--top-k", type=int, default=0, help="sample among the K most likely characters (0: all)")
-    p.add_argument(
-        "--top-p", type=float, default=1.0, help="sample among the smallest set with this much probability"
-    )
-    p.add_argument("--greedy", action="store_true", help="always take the most likely character")
-    p.add_argument(
-        "--beam", type=int, default=0, help="beam search with this many hypotheses (prints at the end)"
-    )
-    p.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
     which_flag(p)
     engine_flags(p)

@@ -1,10 +1,13 @@
-"""Flags several verbs declare alike: the run directory, ``--which`` checkpoint, ``-o`` file
-and the engine."""
+"""Flags several verbs declare alike: the run directory, ``--which`` checkpoint, ``-o`` file,
+the engine, and the sampling flags of ``rnnkit sample`` and ``rnnkit generate sample``."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from rnnkit.decode.sampler import check_sampling
+from rnnkit.errors import RnnkitError
 
 RUN_DIR_HELP = "run directory (its best checkpoint) or a checkpoint directory"
 IMAGE_HELP = "image file to write: .png, .pdf, .svg, ... (.png added if no suffix)"
@@ -50,3 +53,36 @@ def engine_flags(p) -> None:
         default=None,
         help="torch engine: cpu, cuda or cuda:N (default cpu). Under torchrun, cuda means cuda:LOCAL_RANK",
     )
+
+
+def sampling_flags(p, temperature: float, prime_help: str, beam_help: str) -> None:
+    """The one sampling vocabulary: ``--temperature`` (0 is greedy), ``--top-k``, ``--top-p``,
+    ``--greedy``, ``--beam``, ``--seed`` and ``--prime``, in the group "sampling".
+    ``temperature`` is the verb's default; ``prime_help`` and ``beam_help`` say what a prime
+    and a beam mean to it. ``check_sampling_flags`` checks the values."""
+    g = p.add_argument_group("sampling")
+    g.add_argument("--prime", help=prime_help)
+    g.add_argument(
+        "--temperature",
+        type=float,
+        default=temperature,
+        help=f"divide logits by this: below 1 more conservative, 0 greedy (default {temperature:g})",
+    )
+    g.add_argument("--top-k", type=int, default=0, help="sample among the K most likely characters (0: all)")
+    g.add_argument(
+        "--top-p", type=float, default=1.0, help="sample among the smallest set with this much probability"
+    )
+    g.add_argument("--greedy", action="store_true", help="always take the most likely character")
+    g.add_argument("--beam", type=int, default=0, help=beam_help)
+    g.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
+
+
+def check_sampling_flags(args) -> None:
+    """Refuse sampling flags no decoder can use, each in one line naming its flag."""
+    check_sampling(args.temperature, args.top_k, args.top_p)
+    if args.beam < 0:
+        raise RnnkitError(f"--beam must be non-negative (0: no beam search), got {args.beam}")
+    if args.greedy and args.beam:
+        raise RnnkitError("--greedy and --beam are two different decoders; give one of them")
+    if args.seed is not None and args.seed < 0:
+        raise RnnkitError(f"--seed must be non-negative, got {args.seed}")

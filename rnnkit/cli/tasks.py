@@ -1,40 +1,43 @@
 """``rnnkit classify|generate|seq2seq|tag``: the four input/output forms as verbs on TSV data.
 
     rnnkit classify train data.tsv --out DIR [--val val.tsv]     text<TAB>label
-    rnnkit classify predict DIR [TEXT ...]                        label<TAB>probability
-    rnnkit classify eval DIR test.tsv [--json]                    accuracy
+    rnnkit classify predict DIR [TEXT ...]                        text<TAB>label<TAB>probability
+    rnnkit classify eval DIR test.tsv [--json]                    accuracy, per-class P/R/F1, confusion
     rnnkit generate train data.tsv --out DIR                      label<TAB>text
-    rnnkit generate sample DIR --label L -n N                     N new texts for label L
+    rnnkit generate sample DIR --label L -n N [--prime P]         N new texts for label L
     rnnkit generate eval DIR test.tsv [--json]                    NLL nats/char
     rnnkit seq2seq train pairs.tsv --out DIR                      source<TAB>target
-    rnnkit seq2seq predict DIR [--beam K] [SOURCE ...]            one target per source
-    rnnkit seq2seq eval DIR test.tsv [--beam K] [--json]          exact match, token error rate
+    rnnkit seq2seq predict DIR [--beam K] [SOURCE ...]            source<TAB>target
+    rnnkit seq2seq eval DIR test.tsv [--beam K] [--json]          exact match, token and char error rates
     rnnkit tag train data.tsv --out DIR                           text<TAB>tags (one per char)
-    rnnkit tag predict DIR [TEXT ...]                             the tag string per text
-    rnnkit tag eval DIR test.tsv [--json]                         tag accuracy (+ boundary F1)
+    rnnkit tag predict DIR [TEXT ...]                             text<TAB>tags
+    rnnkit tag eval DIR test.tsv [--json]                         tag accuracy, per-tag P/R/F1 (+ boundary F1)
 
-Training (``tasks/trainer.py``) checkpoints, resumes exactly and reports as ``rnnkit train``
-does, with the same flag names.
+Training (``train/task_trainer.py``) checkpoints, resumes exactly and reports as ``rnnkit
+train`` does, with the same flag names. ``predict`` prints one TSV line per input, the input
+first, so its output can be piped and joined; an input holding a TAB is refused.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
+from collections import Counter
 from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
-from rnnkit.cli.shared_flags import engine_flags
+from rnnkit.cli.report_table import report_lines
+from rnnkit.cli.shared_flags import check_sampling_flags, engine_flags, sampling_flags
 from rnnkit.cli.train_flags import add_train_flags
-from rnnkit.decode.forms import generator_sample
+from rnnkit.data.vocab import Vocab
+from rnnkit.decode.forms import generator_beam_search, generator_sample
 from rnnkit.errors import RnnkitError
 from rnnkit.torch.engines import check_engine
 from rnnkit.train import checkpoint as ckpt
-from rnnkit.train.forms import join_tokens, read_examples
+from rnnkit.train.forms import join_tokens, read_examples, split_tokens
 from rnnkit.train.load_task import load_task
 from rnnkit.train.task_config import TaskTrainConfig
 from rnnkit.train.task_trainer import train
@@ -51,6 +54,10 @@ FORMS_HELP = {
         "text<TAB>tags, one tag character per text character",
     ),
 }
+PREDICT_NOTE = (
+    "The output is a TSV: the input echoed as the first field, so it can be piped; an input "
+    "holding a TAB is refused."
+)
 
 
 # ---------------------------------------------------------------------------- train flags
@@ -65,6 +72,13 @@ def _train_flags(p: argparse.ArgumentParser, verb: str) -> None:
         verb=verb,
         words={"format": FORMS_HELP[verb][1], "one_hot": one_hot},
     )
+    if verb == "generate":  # the default since issue 18; still accepted, as before
+        p.add_argument(
+            "--autoregressive",
+            action="store_true",
+            default=None,
+            help="feed back the previous character (the default; --no-autoregressive turns it off)",
+        )
     engine_flags(p)  # not saved: a checkpoint trained with one engine loads with the other
 
 
@@ -102,26 +116,46 @@ def cmd_train(args) -> int:
 
 
 def _inputs(args) -> list[str]:
-    """Texts from the positional arguments, else one per line of stdin (empty lines skipped)."""
+    """Texts from the positional arguments, else one per line of stdin (empty lines skipped).
+
+    ``predict`` echoes each text as the first field of its TSV output line, so a text holding
+    a TAB or a line break, which would shift the fields, is refused."""
     if args.text:
-        texts = list(args.text)
+        named = [(f"argument {i}", t) for i, t in enumerate(args.text, start=1)]
     else:
-        texts = [l.rstrip("\r\n") for l in sys.stdin]
-    texts = [t for t in texts if t != ""]
-    if not texts:
+        named = [(f"stdin line {i}", l.rstrip("\r\n")) for i, l in enumerate(sys.stdin, start=1)]
+    named = [(where, t) for where, t in named if t != ""]
+    if not named:
         raise RnnkitError("no input: give texts as arguments or one per line on stdin")
-    return texts
+    for where, t in named:
+        if "\t" in t or "\n" in t or "\r" in t:
+            raise RnnkitError(
+                f"{where} holds a TAB or a line break: predict prints input<TAB>prediction lines, "
+                f"so each input must be one field (for a TSV, cut -f1 gives its first column)"
+            )
+    return [t for _, t in named]
 
 
-def _unknown_note(vocab, texts, what="input") -> None:
-    unk = sorted({ch for t in texts for ch in t if ch not in vocab.stoi})
-    if unk:
-        shown = "".join(unk[:20])
-        print(
-            f"rnnkit: note: {len(unk)} {what} character(s) not seen in training ({shown!r}) "
-            f"are read as <unk>",
-            file=sys.stderr,
-        )
+def _print_row(*fields: str) -> None:
+    """One line of predict's TSV output: the input, then what was predicted for it."""
+    print("\t".join(fields))
+
+
+def _unknown_note(
+    vocab, token_lists, what: str = "input", unit: str = "character", fate: str = "are read as <unk>"
+) -> None:
+    """One note on stderr counting the distinct tokens of ``token_lists`` (strings of
+    characters, or lists of words) that ``vocab`` lacks, and saying what becomes of them."""
+    counts = Counter(tok for toks in token_lists for tok in toks if tok not in vocab.stoi)
+    if not counts:
+        return
+    unk = sorted(counts)
+    if unit == "character":
+        shown = repr("".join(unk[:20]))
+    else:
+        shown = ", ".join(map(repr, unk[:10])) + (", ..." if len(unk) > 10 else "")
+        shown += f"; {sum(counts.values()):,} occurrence(s)"
+    print(f"rnnkit: note: {len(unk)} {what} {unit}(s) not seen in training ({shown}) {fate}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------- classify
@@ -132,21 +166,19 @@ def cmd_classify_predict(args) -> int:
     texts = _inputs(args)
     _unknown_note(form.vocab, texts)
     P = form.probs(model, texts)  # (N, K)
-    for p in P:
-        if args.top > 1:
-            order = np.argsort(-p)[: args.top]
-            print("\t".join(f"{form.labels.labels[k]}\t{p[k]:.4f}" for k in order))
-        else:
-            k = int(p.argmax())
-            print(f"{form.labels.labels[k]}\t{p[k]:.4f}")
+    for t, p in zip(texts, P):
+        order = np.argsort(-p, kind="stable")[: args.top]  # most probable first (ties: lower id)
+        _print_row(t, *(f"{form.labels.labels[k]}\t{p[k]:.4f}" for k in order))
     return 0
 
 
-def _evaluate(args, verb: str, line, **kw) -> int:
+def _evaluate(args, verb: str, line, notes=None, **kw) -> int:
     """Score ``args.file`` with the run in ``args.dir``; print ``line(r, checkpoint dir, form)``
-    or, with ``--json``, the result itself."""
+    or, with ``--json``, the result itself. ``notes(form, examples)`` may print notes first."""
     form, model, c = load_task(args.dir, verb, args.which, *_engine(args))
     examples = read_examples(verb, args.file)
+    if notes is not None:
+        notes(form, examples)
     data = form.encode(examples, str(args.file))
     if verb == "seq2seq" and args.max_len:
         form.cfg.max_len = args.max_len
@@ -157,14 +189,14 @@ def _evaluate(args, verb: str, line, **kw) -> int:
 
 
 def cmd_classify_eval(args) -> int:
-    return _evaluate(
-        args,
-        "classify",
-        lambda r, where, _: (
+    def text(r, where, _):
+        line = (
             f"{args.file}: accuracy {r['accuracy']:.4f} over {r['examples']:,} examples, "
             f"loss {r['loss']:.4f} nats ({where})"
-        ),
-    )
+        )
+        return "\n".join([line, *report_lines(r, "label")])
+
+    return _evaluate(args, "classify", text)
 
 
 # ---------------------------------------------------------------------------- generate
@@ -173,25 +205,35 @@ def cmd_generate_sample(args) -> int:
         raise RnnkitError(f"-n must be at least 1, got {args.n}")
     if args.max_len < 1:
         raise RnnkitError(f"--max-len must be at least 1, got {args.max_len}")
-    if not (math.isfinite(args.temperature) and args.temperature >= 0):
-        raise RnnkitError(
-            f"--temperature must be a finite non-negative number (0 is greedy), got {args.temperature}"
-        )
-    if args.top_k < 0:
-        raise RnnkitError(f"--top-k must be non-negative (0: all), got {args.top_k}")
-    if args.seed is not None and args.seed < 0:
-        raise RnnkitError(f"--seed must be non-negative, got {args.seed}")
+    check_sampling_flags(args)
     form, model, _ = load_task(args.dir, "generate", args.which, *_engine(args))
     try:
         label = form.labels.encode([args.label])[0]
     except ValueError as e:
         raise RnnkitError(f"--label: {e}") from None
-    rng = np.random.default_rng(args.seed)
-    seqs = generator_sample(
-        model, np.full(args.n, label, dtype=np.int64), args.max_len, rng, args.temperature, args.top_k
-    )
+    prime = args.prime or ""
+    unknown = list(dict.fromkeys(ch for ch in prime if ch not in form.vocab.stoi))
+    if unknown:
+        raise Vocab.unknown_error(unknown, "--prime")
+    prime_ids = form.vocab.encode(prime)
+    if args.beam:
+        hyps = generator_beam_search(model, np.array([label]), args.beam, args.max_len, prime_ids)
+        seqs = [ids for ids, _ in hyps[: args.n]]
+    else:
+        rng = np.random.default_rng(args.seed)
+        temperature = 0.0 if args.greedy else args.temperature
+        seqs = generator_sample(
+            model,
+            np.full(args.n, label, dtype=np.int64),
+            args.max_len,
+            rng,
+            temperature,
+            args.top_k,
+            args.top_p,
+            prime_ids,
+        )
     for s in seqs:
-        print(form.vocab.decode(s))
+        print(prime + form.vocab.decode(s))
     return 0
 
 
@@ -214,6 +256,11 @@ def _check_decoding(args) -> None:
         raise RnnkitError(f"--max-len must be at least 1, got {args.max_len}")
 
 
+def _token_unit(mode: str) -> str:
+    """How a note names one token of a seq2seq side read as ``mode`` (chars or words)."""
+    return "word" if mode == "words" else "character"
+
+
 def cmd_seq2seq_predict(args) -> int:
     _check_decoding(args)
     form, model, _ = load_task(args.dir, "seq2seq", args.which, *_engine(args))
@@ -222,25 +269,42 @@ def cmd_seq2seq_predict(args) -> int:
     for t, s in zip(texts, S):
         if not s:
             raise RnnkitError(f"source {t!r} holds no tokens")
-    if form.cfg.source_tokens == "chars":
-        _unknown_note(form.src_vocab, texts)
-    for hyp in form.decode(model, S, args.beam, args.max_len):
-        print(join_tokens(hyp, form.cfg.target_tokens))
+    mode = form.cfg.source_tokens
+    _unknown_note(form.src_vocab, [split_tokens(t, mode) for t in texts], "input", _token_unit(mode))
+    for t, hyp in zip(texts, form.decode(model, S, args.beam, args.max_len)):
+        _print_row(t, join_tokens(hyp, form.cfg.target_tokens))
     return 0
+
+
+def _seq2seq_notes(form, examples) -> None:
+    """Eval's notes: the source tokens read as <unk>, and the target tokens the model cannot
+    write (unseen in training, they count as errors)."""
+    src, tgt = form.cfg.source_tokens, form.cfg.target_tokens
+    _unknown_note(form.src_vocab, [split_tokens(s, src) for s, _ in examples], "source", _token_unit(src))
+    targets = [split_tokens(t, tgt) for _, t in examples]
+    _unknown_note(
+        form.tgt_vocab, targets, "target", _token_unit(tgt), "cannot be predicted (each is an error)"
+    )
 
 
 def cmd_seq2seq_eval(args) -> int:
     _check_decoding(args)
 
     def line(r, where, form):
-        unit = "token" if form.cfg.target_tokens == "words" else "character"
+        if form.cfg.target_tokens == "words":
+            rates = (
+                f"token error rate {r['token_error_rate']:.4f}, "
+                f"character error rate {r['character_error_rate']:.4f}"
+            )
+        else:  # over characters the two rates are one
+            rates = f"character error rate {r['token_error_rate']:.4f}"
         return (
             f"{args.file}: exact match {r['exact_match']:.4f} (sequence error rate "
-            f"{r['sequence_error_rate']:.4f}), {unit} error rate {r['token_error_rate']:.4f} "
+            f"{r['sequence_error_rate']:.4f}), {rates} "
             f"over {r['examples']:,} examples, beam {args.beam} ({where})"
         )
 
-    return _evaluate(args, "seq2seq", line, beam=args.beam)
+    return _evaluate(args, "seq2seq", line, _seq2seq_notes, beam=args.beam)
 
 
 # ---------------------------------------------------------------------------- tag
@@ -249,10 +313,10 @@ def cmd_tag_predict(args) -> int:
     texts = _inputs(args)
     _unknown_note(form.vocab, texts)
     for t, tags in zip(texts, form.predict_tags(model, texts)):
-        if args.space_after is not None:
-            print("".join(ch + (" " if g == args.space_after else "") for ch, g in zip(t, tags)).rstrip(" "))
-        else:
-            print(tags)
+        shown = tags
+        if args.space_after is not None:  # the text, with a space after each character tagged TAG
+            shown = "".join(ch + " " if g == args.space_after else ch for ch, g in zip(t, tags)).rstrip(" ")
+        _print_row(t, shown)
     return 0
 
 
@@ -261,7 +325,7 @@ def cmd_tag_eval(args) -> int:
         text = f"{args.file}: tag accuracy {r['accuracy']:.4f}"
         if "f1" in r:
             text += f", boundary precision {r['precision']:.4f} recall {r['recall']:.4f} F1 {r['f1']:.4f}"
-        return text + f" over {r['examples']:,} examples ({where})"
+        return "\n".join([text + f" over {r['examples']:,} examples ({where})", *report_lines(r, "tag")])
 
     return _evaluate(args, "tag", line)
 
@@ -333,37 +397,44 @@ def add_parser(sub) -> None:
         if verb == "classify":
             p = vsub.add_parser(
                 "predict",
-                help="print the most probable label and its probability per text",
-                description="For each text (arguments, or stdin lines) print label<TAB>probability. "
-                "Characters unseen in training are read as <unk> (a note says so).",
+                help="print each text with its most probable label and that label's probability",
+                description="For each text (arguments, or stdin lines) print text<TAB>label<TAB>probability. "
+                f"{PREDICT_NOTE} Characters unseen in training are read as <unk> (a note says so).",
             )
             _dir_flags(p, verb)
             _text_args(p)
             p.add_argument(
-                "--top", type=int, default=1, help="print the K most probable labels, label<TAB>prob each"
+                "--top",
+                type=int,
+                default=1,
+                help="print the K most probable labels: text, then label<TAB>probability for each",
             )
             p.set_defaults(func=cmd_classify_predict)
-            _eval_parser(vsub, verb, "accuracy and mean loss").set_defaults(func=cmd_classify_eval)
+            _eval_parser(
+                vsub,
+                verb,
+                "accuracy, mean loss, per-class precision/recall/F1/support with macro and weighted "
+                "averages, and the confusion matrix",
+            ).set_defaults(func=cmd_classify_eval)
         elif verb == "generate":
             p = vsub.add_parser(
                 "sample",
                 help="generate N texts for a label",
-                description="Draw N texts conditioned on --label, one per line.",
+                description="Draw N texts conditioned on --label, one per line. Special tokens "
+                "(<unk>, padding, begin/end markers) are never written.",
             )
             _dir_flags(p, verb)
             p.add_argument("--label", required=True, help="the condition: one of the training labels")
             p.add_argument("-n", type=int, default=10, help="how many texts to draw")
-            p.add_argument(
-                "--temperature",
-                type=float,
-                default=1.0,
-                help="divide logits by this; 0 is greedy, below 1 more conservative",
+            p.add_argument("--max-len", type=int, default=40, help="most characters per text, after --prime")
+            sampling_flags(
+                p,
+                temperature=1.0,
+                prime_help="text every sample starts with, printed in front of it (autoregressive "
+                "runs only: the plain form reads zero vectors after t=1)",
+                beam_help="beam search with this many hypotheses: the -n most probable texts it "
+                "found, best first (0: sample)",
             )
-            p.add_argument(
-                "--top-k", type=int, default=0, help="sample among the K most likely characters (0: all)"
-            )
-            p.add_argument("--max-len", type=int, default=40, help="most characters per text")
-            p.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
             p.set_defaults(func=cmd_generate_sample)
             _eval_parser(vsub, verb, "held-out NLL per character").set_defaults(func=cmd_generate_eval)
         elif verb == "seq2seq":
@@ -380,7 +451,8 @@ def add_parser(sub) -> None:
             p = vsub.add_parser(
                 "predict",
                 help="decode a target for each source",
-                description="For each source (arguments, or stdin lines) print the decoded target.",
+                description="For each source (arguments, or stdin lines) print source<TAB>target. "
+                f"{PREDICT_NOTE} Source tokens unseen in training are read as <unk> (a note counts them).",
             )
             _dir_flags(p, verb)
             _text_args(p, "sources")
@@ -389,24 +461,28 @@ def add_parser(sub) -> None:
             _eval_parser(
                 vsub,
                 verb,
-                "exact-match rate, sequence error rate, token (or character) error rate",
+                "exact-match rate, sequence error rate, token and character error rates",
                 dec_flags,
             ).set_defaults(func=cmd_seq2seq_eval)
         else:
             p = vsub.add_parser(
                 "predict",
-                help="print the tag string of each text",
-                description="For each text (arguments, or stdin lines) print one tag per character.",
+                help="print each text with its tag string",
+                description="For each text (arguments, or stdin lines) print text<TAB>tags, one tag "
+                f"per character. {PREDICT_NOTE}",
             )
             _dir_flags(p, verb)
             _text_args(p)
             p.add_argument(
                 "--space-after",
                 metavar="TAG",
-                help="print the text with a space after each character tagged TAG "
+                help="print text<TAB>the text with a space after each character tagged TAG "
                 "(space restoration: --space-after 1)",
             )
             p.set_defaults(func=cmd_tag_predict)
             _eval_parser(
-                vsub, verb, "tag accuracy, and boundary precision/recall/F1 when the tags are 0/1"
+                vsub,
+                verb,
+                "tag accuracy, per-tag precision/recall/F1/support with macro and weighted averages, "
+                "the confusion matrix, and boundary precision/recall/F1 when the tags are 0/1",
             ).set_defaults(func=cmd_tag_eval)

@@ -13,11 +13,32 @@ Rules, the same for every format:
 - Each other line must have exactly two fields and neither may be empty; otherwise a
   ValueError names the file and the 1-based line number. Fields are not stripped:
   spaces are data.
+- A header is skipped, with a warning (``RnnkitWarning``) naming the file: the first
+  non-empty line is a header when its fields are two different column names
+  (``HEADER_NAMES``: text, label(s), tag(s), source, target, input, output), compared
+  without case or surrounding spaces, in any order: ``text<TAB>label``, ``Label<TAB>Text``,
+  ``source<TAB>target``, ``text<TAB>tags``. Only the first line can be one.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
+
+from rnnkit.errors import RnnkitWarning
+
+# Column names that make a first line a header (``looks_like_header``).
+HEADER_NAMES = frozenset({"text", "label", "labels", "tag", "tags", "source", "target", "input", "output"})
+
+
+def looks_like_header(fields) -> bool:
+    """Whether a line's fields are two different column names (case and spaces ignored).
+
+    >>> looks_like_header(["Text", "label"]), looks_like_header(["the text", "label"])
+    (True, False)
+    """
+    names = [f.strip().lower() for f in fields]
+    return len(names) == 2 and len(set(names)) == 2 and all(n in HEADER_NAMES for n in names)
 
 
 def _decode(path, data: bytes) -> str:
@@ -36,12 +57,19 @@ def read_tsv(path: str | os.PathLike, fields: int = 2, names: tuple[str, ...] = 
     with open(path, "rb") as f:
         text = _decode(path, f.read())
     rows = []
+    first = True  # the first non-empty line, the one that may be a header
     for lineno, line in enumerate(text.split("\n"), start=1):
         if line.endswith("\r"):
             line = line[:-1]
         if line == "":
             continue
         parts = line.split("\t")
+        header, first = first and looks_like_header(parts), False
+        if header:
+            warnings.warn(
+                RnnkitWarning(f"{path}:{lineno}: skipped a header line ({'<TAB>'.join(parts)})"), stacklevel=3
+            )
+            continue
         if len(parts) != fields:
             raise ValueError(
                 f"{path}:{lineno}: expected {fields} tab-separated fields "

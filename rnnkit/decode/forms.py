@@ -2,10 +2,11 @@
 seq2seq (``seq2seq predict``, and its validation during training).
 
 Each model supplies ``step(ids, h) -> (logits, h)`` and a starting state: seq2seq's is the
-encoded source, the generator's is zero with the condition fed at the first step. Decoding
-starts from BOS and ends at EOS or after ``max_len`` tokens; PAD and BOS (``model.banned``)
-are never emitted. Greedy decoding and sampling run the one sampler (``sampler.py``); beam
-search is ``beam_search.py``.
+encoded source, the generator's is zero with the condition fed at the first step (and, for
+an autoregressive generator, a prime's characters fed after it). Decoding starts from BOS
+and ends at EOS or after ``max_len`` tokens; PAD, BOS and UNK (``model.banned``,
+``BackboneConfig.never_emitted``) are never emitted. Greedy decoding and sampling run the one
+sampler (``sampler.py``); beam search is ``beam_search.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rnnkit.data.padding import resolve_mask
 from rnnkit.errors import RnnkitError
 
 from .beam_search import beam_search
-from .sampler import InverseCDFDraw, greedy_ids, sample_tokens, step_logprobs
+from .sampler import InverseCDFDraw, check_sampling, greedy_ids, is_greedy, sample_tokens, step_logprobs
 
 
 def _bos(model, B: int) -> np.ndarray:
@@ -49,11 +50,25 @@ def _decode(model, logits: np.ndarray, h: np.ndarray, max_len: int, draw, scored
 
 
 # ------------------------------------------------------------------------------ generator
-def generator_start(model, cond):
-    """A ``ConditionedGenerator`` and conditions (B,) or (B, F) -> (first logits (B, V), h)."""
+def generator_start(model, cond, prime=()):
+    """A ``ConditionedGenerator``, conditions (B,) or (B, F) and the ids of a prime every row
+    starts with -> (logits (B, V) of the first character after the prime, h).
+
+    The prime is fed as teacher forcing feeds a text: BOS with the condition, then the
+    prime's characters, the previous output being the autoregressive form's input. The
+    plain form's inputs after t = 1 are zero vectors whatever was written, so it cannot be
+    primed: a prime is refused for it."""
     c, _ = model.condition(cond)  # (B, D_c)
     B = c.shape[0]
-    return model.step(_bos(model, B), model.zero_state(B), c)
+    if len(prime) and not model.cfg.autoregressive:
+        raise RnnkitError(
+            "`prime` needs an autoregressive generator; this one reads zero vectors after the "
+            "first step, so no prefix can be fed to it"
+        )
+    logits, h = model.step(_bos(model, B), model.zero_state(B), c)  # (B, V)
+    for ch in prime:
+        logits, h = model.step(np.full(B, ch, dtype=np.int64), h)
+    return logits, h
 
 
 def generator_sample(
@@ -64,19 +79,29 @@ def generator_sample(
     temperature: float = 1.0,
     top_k: int = 0,
     top_p: float = 1.0,
+    prime=(),
 ) -> list[list[int]]:
-    """One draw per condition row: a list of B char-id lists (EOS not included).
+    """One draw per condition row: a list of B char-id lists (EOS not included), each the
+    continuation of ``prime`` (ids; ``generator_start``), of at most ``max_len`` characters.
 
-    ``temperature`` <= 0 is greedy (callers refuse negative values); a positive one too
-    small to scale the logits by tends to greedy too.
+    Temperature 0 is greedy (``sampler.is_greedy``); a positive one too small to scale the
+    logits by tends to greedy too. PAD, BOS and UNK are never drawn (``model.banned``).
     """
-    if temperature != temperature:  # NaN passes every comparison below
-        raise RnnkitError("the sampling temperature must be a number, got nan")
-    if temperature <= 0:
+    check_sampling(temperature, top_k, top_p)
+    if is_greedy(temperature):
         draw = partial(greedy_ids, banned=model.banned)
     else:
         draw = InverseCDFDraw(rng, temperature, top_k, top_p, model.banned)
-    return _decode(model, *generator_start(model, cond), max_len, draw)[0]
+    return _decode(model, *generator_start(model, cond, prime), max_len, draw)[0]
+
+
+def generator_beam_search(model, cond, beam: int, max_len: int, prime=()):
+    """ONE condition (1,) or (1, F) -> the hypotheses found by a ``beam``-wide search, best
+    first, as (char-id list without EOS, log-probability of it and its EOS given the prime)."""
+    logits, h = generator_start(model, cond, prime)  # (1, V)
+    if len(logits) != 1:
+        raise ValueError(f"beam search decodes one condition, got {len(logits)}")
+    return beam_search(model.step, logits, h, max_len, beam, model.cfg.eos_id, model.banned)
 
 
 def generator_greedy(model, cond, max_len: int):

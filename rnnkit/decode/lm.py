@@ -16,7 +16,7 @@ import numpy as np
 from rnnkit.models.stream_step import stream_for
 
 from .beam_search import beam_search
-from .sampler import GumbelDraw, greedy_ids, sample_tokens
+from .sampler import GumbelDraw, check_sampling, greedy_ids, is_greedy, sample_tokens
 
 
 def warm_up(model, prime_ids: np.ndarray):
@@ -51,11 +51,16 @@ def lm_sample(
     seed: int | None = None,
     emit=None,
 ) -> list[int]:
-    """Generate ``length`` ids after ``prime_ids`` (non-empty). ``emit(id)`` is called per id."""
+    """Generate ``length`` ids after ``prime_ids`` (non-empty). ``emit(id)`` is called per id.
+    ``greedy`` or temperature 0: the argmax at each step (``sampler.is_greedy``)."""
+    check_sampling(temperature, top_k, top_p)
     stream = stream_for(model)
     for c in prime_ids:
         logits = stream.step(int(c))  # (V,)
-    draw = greedy_char if greedy else GumbelDraw(len(logits), length, temperature, top_k, top_p, seed)
+    if is_greedy(temperature, greedy):
+        draw = greedy_char
+    else:
+        draw = GumbelDraw(len(logits), length, temperature, top_k, top_p, seed)
     out = []
     with np.errstate(over="ignore"):  # see GumbelDraw
         for c, _ in stream_tokens(stream, logits, length, draw):

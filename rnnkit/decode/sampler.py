@@ -20,17 +20,42 @@ seq2seq decoding). Three pieces, each written once:
   every stream has emitted EOS (the forms).
 
 Beam search, the decoder that keeps several continuations, is ``beam_search.py``.
+
+**One rule for every verb** (``check_sampling``, ``is_greedy``): temperature 0 means greedy
+decoding, as ``--greedy`` does; a negative or non-finite temperature, top-k < 0 and top-p
+outside (0, 1] are refused.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from rnnkit.errors import RnnkitError
 from rnnkit.nn.softmax_cross_entropy import log_softmax, softmax
 
 Step = Callable[[np.ndarray, np.ndarray], tuple]  # step(ids (B,), h) -> (logits (B, V), h)
+
+
+# ---------------------------------------------------------------------------- the settings
+def check_sampling(temperature: float, top_k: int = 0, top_p: float = 1.0) -> None:
+    """Refuse (``RnnkitError``, naming the parameter) what no sampler can use: a temperature
+    that is negative or not finite, top_k < 0, top_p outside (0, 1]. Temperature 0 is greedy."""
+    if not math.isfinite(temperature):
+        raise RnnkitError(f"`temperature` must be a finite number (0 is greedy), got {temperature}")
+    if temperature < 0:
+        raise RnnkitError(f"`temperature` must be non-negative (0 is greedy), got {temperature}")
+    if top_k < 0:
+        raise RnnkitError(f"`top_k` must be non-negative (0: all), got {top_k}")
+    if not 0 < top_p <= 1:
+        raise RnnkitError(f"`top_p` must lie in (0, 1], got {top_p}")
+
+
+def is_greedy(temperature: float, greedy: bool = False) -> bool:
+    """Every verb's rule: ``greedy``, or temperature 0, decodes by argmax."""
+    return greedy or temperature == 0
 
 
 # ------------------------------------------------------------------------ the distribution

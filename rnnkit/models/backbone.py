@@ -33,6 +33,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from rnnkit.data.token_vocab import UNK
 from rnnkit.errors import RnnkitError
 from rnnkit.nn.dropout import dropout
 from rnnkit.nn.embedding import Embedding
@@ -70,6 +71,14 @@ class BackboneConfig:
         for name in ("pad_id", "bos_id", "eos_id"):
             if not 0 <= getattr(self, name) < V:
                 raise ValueError(f"{name}={getattr(self, name)} must lie in [0, {V})")
+
+    def never_emitted(self, V: int) -> tuple[int, ...]:
+        """The ids a model that writes text never emits, which its decoders ban: PAD, BOS and
+        UNK (``<unk>`` stands for an unseen token; it is never text). EOS is not among them: it
+        ends the output. UNK (``data/token_vocab.py``) is banned where it is another id of
+        the V-token vocabulary, as in every task vocabulary."""
+        ids = (self.pad_id, self.bos_id)
+        return ids + (UNK,) if UNK < V and UNK not in (*ids, self.eos_id) else ids
 
     def to_dict(self) -> dict:
         return asdict(self)

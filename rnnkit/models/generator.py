@@ -118,7 +118,7 @@ class ConditionedGenerator(BackboneModel):
         self.assemble(
             Backbone(None, stack), cfg.vocab_size, rng, {"cond.": self.cond, "embedding.": self.embedding}
         )
-        self.banned = (cfg.pad_id, cfg.bos_id)
+        self.banned = cfg.never_emitted(cfg.vocab_size)  # PAD, BOS, UNK
 
     # ------------------------------------------------------------------ inputs
     def condition(self, cond):

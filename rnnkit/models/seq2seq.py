@@ -99,7 +99,7 @@ class Seq2Seq:
         parts = {"src_embedding.": src_embedding, "tgt_embedding.": tgt_embedding} if E else {}
         parts.update({"encoder.": encoder, "decoder.": decoder, "head.": self.head})
         self.flat = FlatParams(parts, dtype)
-        self.banned = (cfg.pad_id, cfg.bos_id)
+        self.banned = cfg.never_emitted(cfg.tgt_vocab_size)  # PAD, BOS, UNK
 
     # ------------------------------------------------------------------ encoder
     def encode(self, src, src_mask=None, src_lengths=None, train=False, rng=None):

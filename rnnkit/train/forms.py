@@ -145,14 +145,19 @@ class ClassifyForm(Form):
         return np.concatenate(out)
 
     def evaluate(self, model, data, examples, **kw):
+        """-> accuracy, mean loss, examples, and the per-class report
+        (``task_metrics.classification_report``: per_class, macro_avg, weighted_avg,
+        confusion_matrix over labels)."""
         X, Y = data
-        total = count = correct = 0
+        total = count = 0
+        pred = []
         for idx in _chunks(len(X)):
             ids, lengths, _ = pad_batch([X[i] for i in idx])
             _, c = model.forward(ids, Y[idx], lengths=lengths, need_grad=False)
             total, count = total + c["total"], count + c["count"]
-            correct += int((c["logits"].argmax(axis=1) == Y[idx]).sum())
-        return {"accuracy": correct / len(Y), "loss": total / count, "examples": len(Y)}
+            pred.append(c["logits"].argmax(axis=1))
+        report = metrics.classification_report(Y, np.concatenate(pred), self.labels.labels)
+        return {"accuracy": report.pop("accuracy"), "loss": total / count, "examples": len(Y), **report}
 
 
 class GenerateForm(Form):
@@ -270,11 +275,15 @@ class Seq2SeqForm(Form):
             total, count = total + c["total"], count + c["count"]
         n = len(S) if decode_max is None else min(len(S), decode_max)
         hyps = self.decode(model, S[:n], beam)
-        refs = [split_tokens(t, self.cfg.target_tokens) for _, t in examples[:n]]
+        mode = self.cfg.target_tokens
+        refs = [split_tokens(t, mode) for _, t in examples[:n]]
         return {
             "exact_match": metrics.exact_match(hyps, refs),
             "sequence_error_rate": metrics.sequence_error_rate(hyps, refs),
             "token_error_rate": metrics.token_error_rate(hyps, refs),
+            "character_error_rate": metrics.character_error_rate(
+                [join_tokens(h, mode) for h in hyps], [join_tokens(r, mode) for r in refs]
+            ),
             "loss": total / count,
             "examples": n,
             "beam": beam,
@@ -334,21 +343,24 @@ class TagForm(Form):
         return out
 
     def evaluate(self, model, data, examples, **kw):
+        """-> tag accuracy (over characters), mean loss, examples, the per-tag report over all
+        characters (``task_metrics.classification_report``), and with 0/1 tags the boundary
+        precision, recall and F1 (``task_metrics.boundary_f1``)."""
         X, Y = data
         total = count = 0.0
-        pred = []
+        pred = []  # (n,) predicted tag ids per example
         for idx in _chunks(len(X)):
             ids, lengths, _ = pad_batch([X[i] for i in idx])
             tg, _, _ = pad_batch([Y[i] for i in idx])
             _, c = model.forward(ids, tg, lengths=lengths, need_grad=False)
             total, count = total + c["total"], count + c["count"]
-            p = c["logits"].argmax(axis=2)
-            pred += ["".join(self.tags.decode(p[:n, b])) for b, n in enumerate(lengths)]
-        gold = [tags for _, tags in examples]
-        right = sum(a == b for p, g in zip(pred, gold) for a, b in zip(p, g))
-        r = {"accuracy": right / sum(len(g) for g in gold), "loss": total / count, "examples": len(X)}
+            p = c["logits"].argmax(axis=2)  # (T, B)
+            pred += [p[:n, b] for b, n in enumerate(lengths)]
+        report = metrics.classification_report(np.concatenate(Y), np.concatenate(pred), self.tags.labels)
+        r = {"accuracy": report.pop("accuracy"), "loss": total / count, "examples": len(X), **report}
         if self.binary:
-            r.update(metrics.boundary_f1(pred, gold, "1"))
+            pred_tags = ["".join(self.tags.decode(p)) for p in pred]
+            r.update(metrics.boundary_f1(pred_tags, [tags for _, tags in examples], "1"))
         return r
 
 

@@ -85,11 +85,14 @@ class TaskTrainConfig(TrainSettings):
         },
         group="model",
     )
+    # On by default since issue 18 (it learns words; the plain form learns "which character
+    # at position t"). Every saved config holds the field, so an old run keeps its setting.
     autoregressive: bool = option(
-        False,
+        True,
         {
-            "generate": "also feed back the previous character at each step (a language model per "
-            "label); without it the label is the only input, at t=1, and zero vectors follow"
+            "generate": 'the plain one-to-many form (the lecture\'s "zero input after t=1"): the '
+            "label is the only input, at t=1, and zero vectors follow. By default the previous "
+            "character is fed back as well at each step (a language model per label)"
         },
         group="model",
     )
