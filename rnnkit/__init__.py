@@ -15,8 +15,8 @@ from rnnkit.nn.rnn import RNN
 from rnnkit.nn.rnn_layer import RNNLayer
 from rnnkit.nn.softmax_cross_entropy import softmax_cross_entropy
 from rnnkit.nn.stack import RNNStack
+from rnnkit.version import __version__ as __version__  # re-exported
 
-__version__ = "0.1.0"
 __all__ = [
     "RNN",
     "Bidirectional",
