@@ -16,12 +16,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import cmd, env
+from helpers import cmd, env, finished_run
 
 from rnnkit.cli import lm as cli_lm
 from rnnkit.cli import main
-from rnnkit.train.lm_config import TrainConfig
-from rnnkit.train.lm_trainer import train
 
 TEXT = "the king and the queen, café naïve 안녕 🙂.\nROMEO: what light through yonder window?\n" * 30
 UNSEEN = "%Ω€"  # none of them in TEXT
@@ -31,19 +29,7 @@ UNSEEN = "%Ω€"  # none of them in TEXT
 def run_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("unknown")
     (d / "corpus.txt").write_text(TEXT, encoding="utf-8")
-    cfg = TrainConfig(
-        files=[str(d / "corpus.txt")],
-        hidden=8,
-        seq_len=16,
-        batch=4,
-        max_steps=4,
-        eval_every=4,
-        save_every=4,
-        val_chars=0,
-        progress=False,
-    )
-    assert train(cfg, d / "run", log=lambda *a: None) == 0
-    return d / "run"
+    return finished_run(d / "corpus.txt", d)
 
 
 def with_unseen(text: str) -> str:
