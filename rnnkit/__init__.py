@@ -16,8 +16,7 @@ from rnnkit.nn.rnn import RNN
 from rnnkit.nn.rnn_layer import RNNLayer
 from rnnkit.nn.softmax_cross_entropy import softmax_cross_entropy
 from rnnkit.nn.stack import RNNStack
-
-__version__ = "0.1.0"
+from rnnkit.version import __version__ as __version__  # re-exported
 
 # The models of the Python API (rnnkit/api) stand on the trainer, which loads tqdm and
 # safetensors. They are imported on first use (PEP 562), so that ``import rnnkit.nn``,

@@ -5,8 +5,9 @@
 ``rnnkit/nn`` (the NumPy engine) imports NumPy, the standard library, itself and
 ``rnnkit.errors`` (the shared error class, standard library only), and nothing else;
 ``import rnnkit.nn`` loads none of torch, tqdm, safetensors or matplotlib. The modules
-directly in ``rnnkit/`` are outside the order: ``errors.py`` (shared by every layer), the
-public API in ``__init__.py`` and the ``python -m rnnkit`` entry in ``__main__.py``.
+directly in ``rnnkit/`` are outside the order: ``errors.py`` and ``version.py`` (shared by
+every layer), the public API in ``__init__.py`` and the ``python -m rnnkit`` entry in
+``__main__.py``.
 
 Imports are read with ``ast`` (absolute ``rnnkit.X`` and relative ones alike, including those
 inside functions), so a lazy import that breaks the order is caught too.
@@ -59,11 +60,12 @@ def imported_modules(path: Path, root: Path) -> list[tuple[int, str]]:
 
 
 def layer_of(module: str) -> str | None:
-    """'rnnkit.decode.sample' -> 'decode'; None for rnnkit.errors; 'rnnkit' for the root's API."""
+    """'rnnkit.decode.sample' -> 'decode'; None for rnnkit.errors and rnnkit.version (shared);
+    'rnnkit' for the root's API."""
     parts = module.split(".")
     if len(parts) > 1 and parts[1] in ORDER:
         return parts[1]
-    return None if parts[1:2] == ["errors"] else "rnnkit"
+    return None if parts[1:2] in (["errors"], ["version"]) else "rnnkit"
 
 
 def layer_violations(root: Path) -> dict[tuple[str, str], list[int]]:
@@ -145,6 +147,7 @@ def test_the_scan_finds_absolute_relative_lazy_and_root_imports(tmp_path):
         "from rnnkit.nn.stack import RNNStack\n"  # an earlier layer
         "from . import shapes\n"  # its own layer
         "from rnnkit.errors import E\n"
+        "from rnnkit.version import __version__\n"  # shared too
     )
     (root / "train" / "__init__.py").write_text("from ..torch import engines\nfrom .checkpoint import save\n")
     assert layer_violations(root) == {

@@ -12,7 +12,7 @@ import pytest
 from rnnkit.cli import build_parser, messages
 from rnnkit.errors import RnnkitError
 from rnnkit.train.lm_config import RESUMABLE_OVERRIDES, TrainConfig
-from rnnkit.train.options import add_flags, again, check_options, option, option_of, resumable
+from rnnkit.train.options import add_flags, again, check_options, flag_of, option, option_of, resumable
 from rnnkit.train.task_config import RESUMABLE, TaskTrainConfig
 
 SHARED_RESUMABLE = {
@@ -53,6 +53,51 @@ def _parser_help(*verb) -> str:
     for name in verb:
         p = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
     return " ".join(p.format_help().split())
+
+
+def _every_parser(p: argparse.ArgumentParser, verb: tuple = ()):
+    """(verb path, parser) of ``rnnkit`` and of each of its verbs and actions, depth first."""
+    yield verb, p
+    for a in p._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            for name, sub in a.choices.items():
+                yield from _every_parser(sub, (*verb, name))
+
+
+def _testing_flags() -> set[str]:
+    """The flags of the options declared as testing hooks (hidden=True), of every config."""
+    return {
+        flag_of(cls, f.name)
+        for cls in (TrainConfig, TaskTrainConfig)
+        for f in fields(cls)
+        if (o := option_of(cls, f.name)) is not None and o.hidden
+    }
+
+
+def test_testing_hooks_are_hidden_from_every_help():
+    """No --help of any verb (24 parsers: rnnkit, its verbs, the task verbs' actions) shows a
+    testing hook or says "testing"; a hook's help starts "testing", so one declared without
+    hidden=True would show it."""
+    hooks = _testing_flags()
+    assert "--fault-nan-step" in hooks
+    for cls in (TrainConfig, TaskTrainConfig):
+        for f in fields(cls):
+            opt = option_of(cls, f.name)
+            helps = opt.help.values() if opt and isinstance(opt.help, dict) else [opt and opt.help]
+            if any(h and h.startswith("testing") for h in helps):
+                assert opt.hidden, f"{f.name} is a testing hook but shows in --help"
+    parsers = list(_every_parser(build_parser()))
+    assert len(parsers) >= 24
+    for verb, p in parsers:
+        text = p.format_help()
+        assert not [h for h in hooks if h in text], verb
+        assert "testing" not in text.lower(), verb
+
+
+@pytest.mark.parametrize("verb", [("train",), ("classify", "train"), ("tag", "train")])
+def test_a_hidden_testing_hook_is_still_accepted(verb):
+    a = build_parser().parse_args([*verb, "data.txt", "--fault-nan-step", "3"])
+    assert a.fault_nan_step == 3
 
 
 def test_help_shows_each_configs_own_default():

@@ -1,6 +1,9 @@
-"""With ``--minutes``, the progress bar's total is the step the time budget will end the run
-at (``rnnkit.train.progress.expected_last_step``), not ``--max-steps``: before, a 15-minute run with the
-default 2000 steps could end with the bar at 5% and an ETA of hours."""
+"""The progress display's totals. With ``--minutes`` the bar on a terminal counts the time
+budget, a total that never changes (issue 18: a total in steps, re-estimated every step,
+jumped 0/100000, 1/181, 2/127, ...), and the step is text; the time left comes from the step
+the run will end at (``rnnkit.train.progress.expected_last_step``), not ``--max-steps``:
+before, a 15-minute run with the default 2000 steps could end with the bar at 5% and an ETA
+of hours. Plain lines where stderr is not a terminal: ``test_progress_logs.py``."""
 
 from __future__ import annotations
 
@@ -44,22 +47,38 @@ def test_an_exhausted_budget_ends_at_the_current_step():
     assert expected_last_step(2000, 700, 61.0, 60.0, 700, 61.0) == 700  # the bar reads 700/700
 
 
-def test_training_progress_smooths_the_loss_and_follows_the_budget():
-    """Both trainers' bar: EMA of the finite steps' loss, total re-estimated, time left shown."""
-    p = TrainingProgress(max_steps=1000, minutes=1, step=0, elapsed_s=0.0, show=True, bpc=True)
+def test_training_progress_smooths_the_loss_and_follows_the_budget(capsys):
+    """Both trainers' bar on a terminal: EMA of the finite steps' loss; with --minutes the bar
+    is the time used of the budget (total fixed), the step and the time left are text.
+    (capsys: the bar draws into a captured stderr, so the line is not cut to a terminal's width.)"""
+    p = TrainingProgress(max_steps=1000, minutes=1, step=0, elapsed_s=0.0, show=True, bpc=True, terminal=True)
     p.advance(1, 1.0, 2.0, lr="1e-3")
+    assert p.bar.total == 1.0
     p.advance(2, 2.0, None)  # a skipped step leaves the average alone
     p.advance(3, 3.0, 4.0, lr="1e-3")
     assert p.ema == pytest.approx(0.95 * 2.0 + 0.05 * 4.0)
-    assert p.bar.total == 60  # 3 steps in 3 s, 57 s left
-    assert "time_left=0.9min" in p.bar.postfix and "bpc=" in p.bar.postfix and "lr=1e-3" in p.bar.postfix
+    assert p.bar.total == 1.0 and p.bar.n == pytest.approx(3 / 60)  # 3 s of a 60 s budget
+    shown = str(p.bar)  # the line the terminal shows
+    assert shown.startswith("  5%|") and "| time=00:03/01:00, step=3, loss=2.100, bpc=3.030, lr=1e-3" in shown
+    assert shown.endswith(", time_left=00:57")  # 3 steps in 3 s, 57 s left
     assert not p.finished(3, 59.9) and p.finished(3, 60.0) and p.finished(1000, 1.0)
     p.close()
-    q = TrainingProgress(max_steps=10, minutes=0, step=4, elapsed_s=100.0, show=True)  # resumed, no budget
-    q.advance(5, 101.0, 1.0)
-    assert q.bar.total == 10 and "time_left" not in q.bar.postfix and "bpc" not in q.bar.postfix
+    q = TrainingProgress(max_steps=10, minutes=0, step=4, elapsed_s=100.0, show=True, terminal=True)
+    q.advance(5, 101.0, 1.0)  # resumed, no budget: steps as the bar, tqdm's own ETA
+    assert q.bar.total == 10 and q.bar.n == 5 and "time_left" not in q.bar.postfix
+    assert "bpc" not in q.bar.postfix and "5/10 [" in str(q.bar)
     assert not q.finished(5, 1e9) and q.elapsed() >= 100.0
     q.close()
+
+
+def test_the_budget_bar_ends_full_when_max_steps_comes_first(capsys):
+    """--minutes 60 --max-steps 10: at step 5 after 10 s the run is half done, by steps."""
+    p = TrainingProgress(max_steps=10, minutes=60, step=0, elapsed_s=0.0, show=True, terminal=True)
+    p.advance(5, 10.0, 1.0)
+    assert p.bar.n == pytest.approx(0.5) and str(p.bar).endswith("step=5, loss=1.000, time_left=00:10")
+    p.advance(10, 20.0, 1.0)
+    assert p.bar.n == pytest.approx(1.0) and p.finished(10, 20.0)
+    p.close()
 
 
 def _cli(*args):

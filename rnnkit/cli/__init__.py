@@ -17,6 +17,7 @@ import warnings
 from rnnkit.cli import messages
 from rnnkit.errors import RnnkitError, RnnkitWarning, TrainingFailed
 from rnnkit.torch.distributed import launched_rank
+from rnnkit.version import __version__
 
 # Modules that register verbs. A module that fails to import for a missing optional
 # dependency is skipped, and its verb then says which extra to install.
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Vanilla RNNs and character language models in NumPy.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    p.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
     sub.required = True
     for name in VERB_MODULES:

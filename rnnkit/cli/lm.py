@@ -19,6 +19,7 @@ from rnnkit.cli.shared_flags import (
 )
 from rnnkit.cli.train_flags import add_train_flags
 from rnnkit.data.corpus import iter_text_file
+from rnnkit.data.vocab import KnownIds
 from rnnkit.decode.lm import lm_beam_search, lm_sample
 from rnnkit.errors import RnnkitError
 from rnnkit.torch import distributed
@@ -71,15 +72,23 @@ def cmd_eval(args) -> int:
     model, vocab, c = load_lm(args.dir, args.which, args.engine, args.device)
     # Read, encoded and scored a piece at a time: memory stays flat whatever the file's size.
     text = iter_text_file(args.file, args.encoding_errors, EVAL_PIECE_BYTES)
-    ids = vocab.encode_pieces(text, what=str(args.file))
-    r = evaluate_pieces(model, ids, progress=not args.json and sys.stderr.isatty(), what=str(args.file))
+    if args.unknown == "skip":  # the text scored as if its unknown characters were absent
+        ids = KnownIds(vocab, text)
+        what = f"{args.file} without the characters outside the vocabulary"
+    else:
+        ids = vocab.encode_pieces(text, str(args.file), hint="; --unknown skip scores the text without them")
+        what = str(args.file)
+    r = evaluate_pieces(model, ids, progress=not args.json and sys.stderr.isatty(), what=what)
+    r["skipped"] = ids.skipped if args.unknown == "skip" else 0  # error: a text with any is refused
     r["checkpoint"] = str(c.dir)
     if args.json:
         print(json.dumps(r))
     else:
+        n = r["skipped"]
+        skipped = f", {n:,} unknown character{'s' * (n != 1)} skipped" if args.unknown == "skip" else ""
         print(
             f"{args.file}: {r['loss_nats']:.4f} nats/char, {r['bpc']:.4f} bits/char, "
-            f"perplexity {r['perplexity']:.3f} over {r['predictions']:,} predictions ({c.dir})"
+            f"perplexity {r['perplexity']:.3f} over {r['predictions']:,} predictions{skipped} ({c.dir})"
         )
     return 0
 
@@ -155,7 +164,14 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON object: loss_nats, bpc, perplexity, chars, predictions",
+        help="print one JSON object: loss_nats, bpc, perplexity, chars, predictions, skipped",
+    )
+    p.add_argument(
+        "--unknown",
+        choices=["error", "skip"],
+        default="error",
+        help="a character outside the model's vocabulary: refuse the text (error), or score the text "
+        "as if the character were absent, neither predicted nor read, and count it (skip)",
     )
     which_flag(p)
     p.add_argument(

@@ -58,11 +58,14 @@ class Vocab:
         return ids, ok
 
     @staticmethod
-    def unknown_error(bad: list[str], what: str) -> RnnkitError:
-        """The one-line refusal of the characters ``bad`` (first five named, the rest counted)."""
+    def unknown_error(bad: list[str], what: str, hint: str = "") -> RnnkitError:
+        """The one-line refusal of the characters ``bad`` (first five named, the rest counted),
+        ending with ``hint``."""
         shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-        return RnnkitError(f"{what} has characters that are not in the model's vocabulary: {shown}{more}")
+        return RnnkitError(
+            f"{what} has characters that are not in the model's vocabulary: {shown}{more}{hint}"
+        )
 
     def encode(self, text: str, what: str = "text") -> np.ndarray:
         """str -> ids (N,). Characters outside the vocabulary raise a ``RnnkitError`` naming them."""
@@ -71,12 +74,12 @@ class Vocab:
             raise self.unknown_error(self.unknown(text), what)
         return ids.astype(self.id_dtype)
 
-    def encode_pieces(self, pieces, what: str = "text"):
+    def encode_pieces(self, pieces, what: str = "text", hint: str = ""):
         """Yield ``encode`` of each text piece: a long text encoded without holding it whole.
 
         Where a piece has characters outside the vocabulary, nothing more is yielded; the
         remaining pieces are only read to gather every unknown character, so the error is
-        the one ``encode`` raises for all the pieces joined.
+        the one ``encode`` raises for all the pieces joined (``hint`` appended to it).
         """
         pieces = iter(pieces)
         for text in pieces:
@@ -88,7 +91,7 @@ class Vocab:
             for more in pieces:
                 if not self._lookup(more)[1].all():  # the slow per-character scan only where needed
                     bad.update(dict.fromkeys(self.unknown(more)))
-            raise self.unknown_error(list(bad), what)
+            raise self.unknown_error(list(bad), what, hint)
 
     def decode(self, ids) -> str:
         return "".join(self.chars[int(i)] for i in ids)
@@ -106,3 +109,24 @@ class Vocab:
         ):
             raise ValueError('vocab.json must hold {"chars": [single characters]}')
         return cls(obj["chars"])
+
+
+class KnownIds:
+    """The ids of the text ``pieces``' characters that ``vocab`` holds, one array per piece;
+    a character outside it is dropped, as if absent from the text, and counted in ``skipped``
+    (complete once iterated).
+
+    >>> known = KnownIds(Vocab.from_text("hello"), ["he%l", "lo!"])
+    >>> [a.tolist() for a in known], known.skipped
+    ([[1, 0, 2], [2, 3]], 2)
+    """
+
+    def __init__(self, vocab: Vocab, pieces):
+        self.vocab, self.pieces = vocab, pieces
+        self.skipped = 0
+
+    def __iter__(self):
+        for text in self.pieces:
+            ids, known = self.vocab._lookup(text)
+            self.skipped += len(known) - int(known.sum())
+            yield ids[known].astype(self.vocab.id_dtype)

@@ -22,6 +22,7 @@ from rnnkit.optim.schedule import SCHEDULES
 
 from . import memory_budget
 from .options import check_options, option
+from .progress import PLAIN_EVERY_S
 
 CLIP_MODES = ("norm", "value", "none")
 NONFINITE = ("skip", "stop")
@@ -120,7 +121,12 @@ class TrainSettings:
     save_every: int = option(
         250, "checkpoint every N steps (besides each validation)", group="run", ge=1, resumable=True
     )
-    progress: bool = option(True, "no progress bar", group="run", resumable=True)
+    progress: bool = option(
+        True,
+        f"no progress bar on a terminal, nor the line every {PLAIN_EVERY_S:g} s that replaces it elsewhere",
+        group="run",
+        resumable=True,
+    )
     max_memory: float = option(  # GiB the run may use; 0: the memory available (memory_budget.py)
         0.0,
         "refuse to start when the estimated training memory (weights, gradients, optimizer "
