@@ -43,7 +43,7 @@ def test_charlm_on_a_string_beats_2_5_nats_on_held_out_text(tmp_path):
     assert r["loss_nats"] < 2.5, r
     reloaded = rnnkit.load(lm.save(tmp_path / "lm"))  # the user script trains, saves and reloads
     assert reloaded.evaluate(held)["loss_nats"] == pytest.approx(r["loss_nats"], rel=1e-6)
-    assert set(r) == {"loss_nats", "bpc", "perplexity", "chars", "predictions", "checkpoint"}
+    assert set(r) == {"loss_nats", "bpc", "perplexity", "chars", "predictions", "skipped", "checkpoint"}
     assert r["chars"] == len(held) and r["predictions"] == len(held) - 1
 
 
@@ -124,6 +124,8 @@ def test_evaluate_gives_what_eval_json_prints(cli_run, tmp_path):
     assert set(got) == set(want) and got["checkpoint"] == want["checkpoint"]
     assert got["loss_nats"] == pytest.approx(want["loss_nats"], rel=1e-6)
     assert rnnkit.load(cli_run).evaluate(held)["loss_nats"] == got["loss_nats"]  # a path reads the file
+    skipped = rnnkit.load(cli_run).evaluate("the cat%% sat", unknown="skip")
+    assert skipped["skipped"] == 2 and skipped["chars"] == len("the cat sat")
 
 
 def test_a_model_saved_from_python_runs_under_the_cli_verbs(tmp_path):

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.data.corpus import iter_text_file
-from rnnkit.decode.checks import check_sampling
-from rnnkit.decode.lm import lm_beam_search, lm_sample
+from rnnkit.decode.lm import default_prime, sample_text
 from rnnkit.errors import RnnkitError
-from rnnkit.train.evaluate import evaluate_pieces
+from rnnkit.train.evaluate import evaluate_text
 from rnnkit.train.lm_config import TrainConfig
 from rnnkit.train.lm_trainer import train
 from rnnkit.train.load_lm import load_lm
@@ -109,17 +108,17 @@ class CharLM(Model):
             raise RnnkitError("this CharLM has no weights yet: fit or load it first")
 
     # --------------------------------------------------------------- use it
-    def evaluate(self, text: TextOrPaths) -> dict:
+    def evaluate(self, text: TextOrPaths, unknown: str = "error") -> dict:
         """Score ``text`` (a ``str``, or a file path) read as one sequence from a zero state:
         the dict ``rnnkit eval --json`` prints (``loss_nats``, ``bpc``, ``perplexity``,
-        ``chars``, ``predictions``, ``checkpoint``)."""
+        ``chars``, ``predictions``, ``skipped``, ``checkpoint``). A character outside the
+        vocabulary is refused (``unknown="error"``) or left out and counted (``"skip"``)."""
         self._ready()
         if isinstance(text, str):
             pieces, what = [text], "the text"
         else:
             pieces, what = iter_text_file(text), str(text)
-        ids = self.vocab.encode_pieces(pieces, what=what)
-        r = evaluate_pieces(self.model, ids, what=what)
+        r = evaluate_text(self.model, self.vocab, pieces, what, unknown)
         r["checkpoint"] = str(self._checkpoint)
         return r
 
@@ -140,15 +139,10 @@ class CharLM(Model):
         after a newline (``rnnkit sample`` 's default) and the result holds only the new text;
         ``rnnkit sample`` prints the same characters for the same settings and seed."""
         self._ready()
-        check_sampling(length, temperature, top_k, top_p, beam, seed)
-        start = prime or ("\n" if "\n" in self.vocab.index else self.vocab.chars[0])
-        ids = self.vocab.encode(start, what="`prime`")
-        if beam:
-            new, _ = lm_beam_search(self.model, ids, length, beam)
-        else:
-            greedy = temperature == 0
-            new = lm_sample(self.model, ids, length, temperature or 1.0, top_k, top_p, greedy, seed)
-        return prime + self.vocab.decode(new)
+        start = prime or default_prime(self.vocab)
+        return prime + sample_text(
+            self.model, self.vocab, start, length, temperature, top_k, top_p, False, beam, seed
+        )
 
 
 def _as_files(text: TextOrPaths, spill: Path) -> list[str]:

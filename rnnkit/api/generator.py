@@ -7,12 +7,6 @@ one-to-many), and p(c_t | label, c_<t) = softmax(W_hy s_t), until the end marker
 
 from __future__ import annotations
 
-import numpy as np
-
-from rnnkit.decode.checks import check_sampling
-from rnnkit.decode.forms import generator_sample
-from rnnkit.errors import RnnkitError, message_of
-
 from .task_model import TaskModel
 
 
@@ -51,18 +45,12 @@ class Generator(TaskModel):
         top_p: float = 1.0,
         seed: int | None = None,
         max_len: int = 40,
+        prime: str = "",
+        beam: int = 0,
     ) -> list[str]:
-        """``n`` texts drawn for ``label``, each at most ``max_len`` characters; ``temperature``
-        0 takes the most likely character at each step."""
+        """``n`` texts for ``label``, each ``prime`` and at most ``max_len`` characters after it
+        (a prime needs the autoregressive form); ``temperature`` 0 takes the most likely
+        character at each step; ``beam`` > 0 returns the ``n`` most likely texts a beam search
+        found, best first. ``rnnkit generate sample`` prints the same for the same settings."""
         self._ready()
-        check_sampling(max_len, temperature, top_k, top_p, 0, seed)
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise RnnkitError(f"`n` must be a positive integer, got {n!r}")
-        try:
-            k = self._form.labels.encode([label])[0]
-        except ValueError as e:
-            raise RnnkitError(f"`label`: {message_of(e)}") from None
-        rng = np.random.default_rng(seed)
-        cond = np.full(n, k, dtype=np.int64)
-        seqs = generator_sample(self.model, cond, max_len, rng, temperature, top_k, top_p)
-        return [self._form.vocab.decode(s) for s in seqs]
+        return self._form.sample(self.model, label, n, max_len, temperature, top_k, top_p, beam, seed, prime)

@@ -9,23 +9,15 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from rnnkit.cli.shared_flags import (
-    check_sampling_flags,
-    engine_flags,
-    run_dir_arg,
-    sampling_flags,
-    verb_parser,
-    which_flag,
-)
+from rnnkit.cli.shared_flags import engine_flags, run_dir_arg, sampling_flags, verb_parser, which_flag
 from rnnkit.cli.train_flags import add_train_flags
 from rnnkit.data.corpus import iter_text_file
-from rnnkit.data.vocab import KnownIds
-from rnnkit.decode.lm import lm_beam_search, lm_sample
+from rnnkit.decode.lm import default_prime, sample_text
 from rnnkit.errors import RnnkitError
 from rnnkit.torch import distributed
 from rnnkit.torch.engines import check_engine
 from rnnkit.train import checkpoint as ckpt
-from rnnkit.train.evaluate import evaluate_pieces
+from rnnkit.train.evaluate import evaluate_text
 from rnnkit.train.lm_config import TrainConfig
 from rnnkit.train.lm_trainer import train
 from rnnkit.train.load_lm import load_lm
@@ -72,14 +64,15 @@ def cmd_eval(args) -> int:
     model, vocab, c = load_lm(args.dir, args.which, args.engine, args.device)
     # Read, encoded and scored a piece at a time: memory stays flat whatever the file's size.
     text = iter_text_file(args.file, args.encoding_errors, EVAL_PIECE_BYTES)
-    if args.unknown == "skip":  # the text scored as if its unknown characters were absent
-        ids = KnownIds(vocab, text)
-        what = f"{args.file} without the characters outside the vocabulary"
-    else:
-        ids = vocab.encode_pieces(text, str(args.file), hint="; --unknown skip scores the text without them")
-        what = str(args.file)
-    r = evaluate_pieces(model, ids, progress=not args.json and sys.stderr.isatty(), what=what)
-    r["skipped"] = ids.skipped if args.unknown == "skip" else 0  # error: a text with any is refused
+    r = evaluate_text(
+        model,
+        vocab,
+        text,
+        str(args.file),
+        args.unknown,
+        progress=not args.json and sys.stderr.isatty(),
+        hint="; --unknown skip scores the text without them",
+    )
     r["checkpoint"] = str(c.dir)
     if args.json:
         print(json.dumps(r))
@@ -94,39 +87,31 @@ def cmd_eval(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    if args.length < 0:
-        raise RnnkitError(f"--length must be non-negative, got {args.length}")
-    check_sampling_flags(args)
     _check_engine(args)
     model, vocab, _ = load_lm(args.dir, args.which, args.engine, args.device)
-    prime = args.prime if args.prime is not None else ("\n" if "\n" in vocab.index else vocab.chars[0])
-    if prime == "":
-        raise RnnkitError("--prime must hold at least one character")
-    prime_ids = vocab.encode(prime, what="--prime")
+    prime = args.prime if args.prime is not None else default_prime(vocab)
     out = sys.stdout
-    out.write(prime)
-    if args.beam:
-        ids, _ = lm_beam_search(model, prime_ids, args.length, args.beam)
-        out.write(vocab.decode(ids))
-    else:
 
-        def emit(c):
-            out.write(vocab.chars[c])
-            out.flush()
+    def emit(text: str) -> None:
+        out.write(text)
+        out.flush()
 
-        lm_sample(
-            model,
-            prime_ids,
-            args.length,
-            args.temperature,
-            args.top_k,
-            args.top_p,
-            args.greedy,
-            args.seed,
-            emit,
-        )
-    out.write("\n")
-    out.flush()
+    if prime:
+        emit(prime)
+    sample_text(
+        model,
+        vocab,
+        prime,
+        args.length,
+        args.temperature,
+        args.top_k,
+        args.top_p,
+        args.greedy,
+        args.beam,
+        args.seed,
+        emit,
+    )
+    emit("\n")
     return 0
 
 

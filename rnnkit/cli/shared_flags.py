@@ -7,7 +7,6 @@ import argparse
 from pathlib import Path
 
 from rnnkit.decode.sampler import check_sampling
-from rnnkit.errors import RnnkitError
 
 RUN_DIR_HELP = "run directory (its best checkpoint) or a checkpoint directory"
 IMAGE_HELP = "image file to write: .png, .pdf, .svg, ... (.png added if no suffix)"
@@ -79,10 +78,4 @@ def sampling_flags(p, temperature: float, prime_help: str, beam_help: str) -> No
 
 def check_sampling_flags(args) -> None:
     """Refuse sampling flags no decoder can use, each in one line naming its flag."""
-    check_sampling(args.temperature, args.top_k, args.top_p)
-    if args.beam < 0:
-        raise RnnkitError(f"--beam must be non-negative (0: no beam search), got {args.beam}")
-    if args.greedy and args.beam:
-        raise RnnkitError("--greedy and --beam are two different decoders; give one of them")
-    if args.seed is not None and args.seed < 0:
-        raise RnnkitError(f"--seed must be non-negative, got {args.seed}")
+    check_sampling(args.temperature, args.top_k, args.top_p, args.beam, args.greedy, args.seed)

@@ -32,8 +32,6 @@ import numpy as np
 from rnnkit.cli.report_table import report_lines
 from rnnkit.cli.shared_flags import check_sampling_flags, engine_flags, sampling_flags
 from rnnkit.cli.train_flags import add_train_flags
-from rnnkit.data.vocab import Vocab
-from rnnkit.decode.forms import generator_beam_search, generator_sample
 from rnnkit.errors import RnnkitError
 from rnnkit.torch.engines import check_engine
 from rnnkit.train import checkpoint as ckpt
@@ -201,39 +199,22 @@ def cmd_classify_eval(args) -> int:
 
 # ---------------------------------------------------------------------------- generate
 def cmd_generate_sample(args) -> int:
-    if args.n < 1:
-        raise RnnkitError(f"-n must be at least 1, got {args.n}")
-    if args.max_len < 1:
-        raise RnnkitError(f"--max-len must be at least 1, got {args.max_len}")
     check_sampling_flags(args)
     form, model, _ = load_task(args.dir, "generate", args.which, *_engine(args))
-    try:
-        label = form.labels.encode([args.label])[0]
-    except ValueError as e:
-        raise RnnkitError(f"--label: {e}") from None
-    prime = args.prime or ""
-    unknown = list(dict.fromkeys(ch for ch in prime if ch not in form.vocab.stoi))
-    if unknown:
-        raise Vocab.unknown_error(unknown, "--prime")
-    prime_ids = form.vocab.encode(prime)
-    if args.beam:
-        hyps = generator_beam_search(model, np.array([label]), args.beam, args.max_len, prime_ids)
-        seqs = [ids for ids, _ in hyps[: args.n]]
-    else:
-        rng = np.random.default_rng(args.seed)
-        temperature = 0.0 if args.greedy else args.temperature
-        seqs = generator_sample(
-            model,
-            np.full(args.n, label, dtype=np.int64),
-            args.max_len,
-            rng,
-            temperature,
-            args.top_k,
-            args.top_p,
-            prime_ids,
-        )
-    for s in seqs:
-        print(prime + form.vocab.decode(s))
+    temperature = 0.0 if args.greedy else args.temperature
+    for text in form.sample(
+        model,
+        args.label,
+        args.n,
+        args.max_len,
+        temperature,
+        args.top_k,
+        args.top_p,
+        args.beam,
+        args.seed,
+        args.prime or "",
+    ):
+        print(text)
     return 0
 
 

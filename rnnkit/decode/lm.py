@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnkit.errors import RnnkitError
 from rnnkit.models.stream_step import stream_for
 
 from .beam_search import beam_search
@@ -74,3 +75,43 @@ def lm_beam_search(model, prime_ids: np.ndarray, length: int, beam: int) -> tupl
     """The most likely continuation found with ``beam`` hypotheses: (ids, total log-prob)."""
     logits, h = warm_up(model, prime_ids)
     return beam_search(model.step, logits[None], h, length, beam)[0]
+
+
+def default_prime(vocab) -> str:
+    """The prime when none is given: a newline (the start of a line), else the first character."""
+    return "\n" if "\n" in vocab.index else vocab.chars[0]
+
+
+def sample_text(
+    model,
+    vocab,
+    prime: str,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    greedy: bool = False,
+    beam: int = 0,
+    seed: int | None = None,
+    emit=None,
+) -> str:
+    """The ``length`` characters generated after ``prime`` (non-empty): drawn (``lm_sample``) or,
+    with ``beam`` > 0, the most likely continuation found (``lm_beam_search``). ``emit(ch)`` is
+    called per character as it is drawn (at the end, for a beam). What ``rnnkit sample`` prints
+    after the prime, and ``CharLM.sample`` returns after it."""
+    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        raise RnnkitError(f"`length` must be a non-negative integer, got {length!r}")
+    check_sampling(temperature, top_k, top_p, beam, greedy, seed)
+    if prime == "":
+        raise RnnkitError("`prime` must hold at least one character")
+    prime_ids = vocab.encode(prime, what="`prime`")
+    emit = emit or (lambda ch: None)
+    if beam:
+        ids, _ = lm_beam_search(model, prime_ids, length, beam)
+        text = vocab.decode(ids)
+        emit(text)
+        return text
+    ids = lm_sample(
+        model, prime_ids, length, temperature, top_k, top_p, greedy, seed, lambda c: emit(vocab.chars[c])
+    )
+    return vocab.decode(ids)

@@ -40,9 +40,17 @@ Step = Callable[[np.ndarray, np.ndarray], tuple]  # step(ids (B,), h) -> (logits
 
 
 # ---------------------------------------------------------------------------- the settings
-def check_sampling(temperature: float, top_k: int = 0, top_p: float = 1.0) -> None:
-    """Refuse (``RnnkitError``, naming the parameter) what no sampler can use: a temperature
-    that is negative or not finite, top_k < 0, top_p outside (0, 1]. Temperature 0 is greedy."""
+def check_sampling(
+    temperature: float,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    beam: int = 0,
+    greedy: bool = False,
+    seed: int | None = None,
+) -> None:
+    """Refuse (``RnnkitError``, naming the parameter) what no decoder can use: a temperature
+    that is negative or not finite, top_k < 0, top_p outside (0, 1], beam < 0, greedy with a
+    beam, a negative seed. Temperature 0 is greedy."""
     if not math.isfinite(temperature):
         raise RnnkitError(f"`temperature` must be a finite number (0 is greedy), got {temperature}")
     if temperature < 0:
@@ -51,6 +59,12 @@ def check_sampling(temperature: float, top_k: int = 0, top_p: float = 1.0) -> No
         raise RnnkitError(f"`top_k` must be non-negative (0: all), got {top_k}")
     if not 0 < top_p <= 1:
         raise RnnkitError(f"`top_p` must lie in (0, 1], got {top_p}")
+    if beam < 0:
+        raise RnnkitError(f"`beam` must be non-negative (0: no beam search), got {beam}")
+    if greedy and beam:
+        raise RnnkitError("`greedy` and `beam` are two different decoders; give one of them")
+    if seed is not None and seed < 0:
+        raise RnnkitError(f"`seed` must be non-negative, got {seed}")
 
 
 def is_greedy(temperature: float, greedy: bool = False) -> bool:

@@ -14,6 +14,7 @@ import math
 import numpy as np
 from tqdm import tqdm
 
+from rnnkit.data.vocab import KnownIds
 from rnnkit.errors import RnnkitError
 
 
@@ -83,3 +84,22 @@ def evaluate_pieces(
     out = metrics_from_nats(loss_sum / count)
     out.update(chars=int(n), predictions=int(count))
     return out
+
+
+def evaluate_text(
+    model, vocab, pieces, what: str, unknown: str = "error", progress: bool = False, hint: str = ""
+) -> dict:
+    """``evaluate_pieces`` of a text given as string ``pieces`` (read one at a time), plus
+    ``skipped``: the characters outside ``vocab``. ``unknown="error"`` refuses a text that has
+    any (one line naming them, then ``hint``); ``"skip"`` scores the text as if they were
+    absent and counts them. What ``rnnkit eval`` prints and ``CharLM.evaluate`` returns."""
+    if unknown == "skip":
+        ids = KnownIds(vocab, pieces)
+        what = f"{what} without the characters outside the vocabulary"
+    elif unknown == "error":
+        ids = vocab.encode_pieces(pieces, what, hint=hint)
+    else:
+        raise RnnkitError(f"`unknown` must be 'error' or 'skip', got {unknown!r}")
+    r = evaluate_pieces(model, ids, progress=progress, what=what)
+    r["skipped"] = ids.skipped if unknown == "skip" else 0  # error: a text with any is refused
+    return r

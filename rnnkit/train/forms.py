@@ -28,7 +28,9 @@ import numpy as np
 from rnnkit.data import tsv
 from rnnkit.data.padding import pad_batch, teacher_forcing
 from rnnkit.data.token_vocab import LabelSet, TokenVocab
-from rnnkit.decode.forms import seq2seq_beam_decode, seq2seq_greedy
+from rnnkit.data.vocab import Vocab
+from rnnkit.decode.forms import generator_beam_search, generator_sample, seq2seq_beam_decode, seq2seq_greedy
+from rnnkit.decode.sampler import check_sampling
 from rnnkit.errors import RnnkitError, message_of
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
@@ -167,6 +169,45 @@ class GenerateForm(Form):
     def fit_vocab(self, examples):
         self.labels = LabelSet.build(l for l, _ in examples)
         self.vocab = TokenVocab.build(t for _, t in examples)
+
+    def sample(
+        self,
+        model,
+        label: str,
+        n: int,
+        max_len: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        beam: int = 0,
+        seed: int | None = None,
+        prime: str = "",
+    ) -> list[str]:
+        """``n`` texts for ``label``, each ``prime`` and at most ``max_len`` characters after it:
+        drawn (temperature 0 is greedy), or with ``beam`` > 0 the ``n`` most likely the search
+        found (maybe fewer), best first."""
+        if n < 1:
+            raise RnnkitError(f"`n` must be at least 1, got {n}")
+        if max_len < 1:
+            raise RnnkitError(f"`max_len` must be at least 1, got {max_len}")
+        check_sampling(temperature, top_k, top_p, beam, seed=seed)
+        try:
+            k = self.labels.encode([label])[0]
+        except ValueError as e:
+            raise RnnkitError(f"`label`: {message_of(e)}") from None
+        unknown = list(dict.fromkeys(ch for ch in prime if ch not in self.vocab.stoi))
+        if unknown:
+            raise Vocab.unknown_error(unknown, "`prime`")
+        prime_ids = self.vocab.encode(prime)
+        if beam:
+            seqs = [
+                ids for ids, _ in generator_beam_search(model, np.array([k]), beam, max_len, prime_ids)[:n]
+            ]
+        else:
+            rng = np.random.default_rng(seed)
+            cond = np.full(n, k, dtype=np.int64)
+            seqs = generator_sample(model, cond, max_len, rng, temperature, top_k, top_p, prime_ids)
+        return [prime + self.vocab.decode(s) for s in seqs]
 
     def model_config(self):
         c = self.cfg
