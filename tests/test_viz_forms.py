@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from helpers import form_runs
 
 from rnnkit.cli import main
+from rnnkit.data.token_vocab import LabelSet, TokenVocab
+from rnnkit.decode.forms import generator_greedy
+from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
+from rnnkit.train.load_task import load_task
+from rnnkit.viz.form_trace import classify_trace
+from rnnkit.viz.inspect_units import ACT_SCALE, read_embedded
 
 VERBS = ("classify", "tag", "seq2seq", "generate")
 
@@ -58,3 +66,98 @@ def test_plot_refuses_runs_of_different_tasks(runs, tmp_path, capsys):
     assert main(["plot", str(runs["classify"]), str(runs["tag"]), "-o", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "classify" in err and "tag" in err
+
+
+# ---------------------------------------------------------------------- inspect
+def inspect_page(run: Path, tmp_path: Path, *args) -> dict:
+    out = tmp_path / "page.html"
+    assert main(["inspect", str(run), "--html", str(out), *args]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "<script src" not in page and "http://" not in page and "https://" not in page
+    return read_embedded(page)
+
+
+def test_inspect_classify_draws_the_class_after_each_character(runs, tmp_path, capsys):
+    src = tmp_path / "in.txt"
+    src.write_text("def f(x):\tpy\nthe cat\n", encoding="utf-8")  # a TSV line gives its first field
+    data = inspect_page(runs["classify"], tmp_path, "--text", str(src))
+    form, model, _ = load_task(runs["classify"], "classify")
+    segs = [data, *data["more"]]
+    assert data["task"] == "classify" and ["".join(s["chars"]) for s in segs] == ["def f(x):", "the cat"]
+    for s, text in zip(segs, ["def f(x):", "the cat"]):
+        assert s["strip"] == "classes" and s["vocab"] == ["en", "py"] and s["dist_title"].startswith("class")
+        ids = form.vocab.encode(text)
+        # after character t: what the model says of the prefix c_1..c_t (bidirectional: read again)
+        for t in range(len(text)):
+            p = model.predict_proba(np.array(ids[: t + 1])[:, None])[0]  # (K,)
+            k = s["top_ids"][t]
+            np.testing.assert_allclose(s["top_p"][t], p[k], atol=6e-5)
+        label = form.labels.labels[int(form.probs(model, [text])[0].argmax())]
+        assert s["summary"].startswith(label)
+        # the activations are the stack's own states: [h→ ; h←] of the one layer
+        (hs, _), _ = model.backbone.forward(np.array(ids)[:, None])  # (T, 1, 2H)
+        acts = np.array(s["acts"]) / data["act_scale"]  # (L, W, T)
+        assert acts.shape == (1, 16, len(text))
+        np.testing.assert_allclose(acts[0], hs[:, 0].T, atol=0.5 / ACT_SCALE + 1e-6)
+    out = capsys.readouterr().out
+    assert "2 examples (classify)" in out and "'def f(x):' -> " in out
+
+
+def test_inspect_tag_shows_each_characters_tag_and_confidence(runs, tmp_path):
+    data = inspect_page(runs["tag"], tmp_path)  # default: the run's training data
+    form, model, _ = load_task(runs["tag"], "tag")
+    segs = [data, *data["more"]]
+    assert data["task"] == "tag" and 1 < len(segs) <= 8
+    texts = ["".join(s["chars"]) for s in segs]
+    for s, tags in zip(segs, form.predict_tags(model, texts)):
+        assert s["strip"] == "tags" and s["vocab"] == ["0", "1"] and s["dist_title"] == "tag"
+        assert s["summary"] == tags == "".join(s["vocab"][top[0]] for top in s["top_ids"])
+        assert all(0.5 <= p[0] <= 1 for p in s["top_p"])  # the predicted tag's confidence
+
+
+def test_inspect_seq2seq_shows_the_encoder_and_the_decoders_distribution(runs, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("sat on\n", encoding="utf-8")
+    data = inspect_page(runs["seq2seq"], tmp_path, "--text", str(src))
+    form, model, _ = load_task(runs["seq2seq"], "seq2seq")
+    enc, (dec,) = data, data["more"]
+    assert enc["net"] == 0 and enc["stack"].startswith("encoder") and enc["top_ids"] == []
+    assert "".join(enc["chars"]) == "sat on" and np.array(enc["acts"]).shape == (1, 8, 6)
+    assert dec["net"] == 1 and dec["stack"].startswith("decoder") and dec["dist_title"] == "next token"
+    assert dec["vocab"] == form.tgt_vocab.itos and dec["words"]
+    (hyp,) = form.decode(model, form.encode_sources(["sat on"]))
+    assert dec["summary"] == " ".join(hyp)
+    # the decoder's distribution at step t: its argmax is the token written at t (or the end)
+    assert [dec["vocab"][top[0]] for top in dec["top_ids"]][: len(hyp)] == hyp
+    assert dec["ranking"] and dec["initial"]["layer"] == 0
+
+
+def test_inspect_generate_shows_its_output_per_label(runs, tmp_path):
+    data = inspect_page(runs["generate"], tmp_path)
+    form, model, _ = load_task(runs["generate"], "generate")
+    segs = [data, *data["more"]]
+    assert [s["name"] for s in segs] == ["output for en", "output for py"]
+    for s, label in zip(segs, ["en", "py"]):
+        (out,), _ = generator_greedy(model, np.array(form.labels.encode([label])), form.cfg.max_len)
+        assert s["summary"] == form.vocab.decode(out)
+        assert s["dist_title"] == "next character" and len(s["top_ids"]) == len(s["chars"])
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_inspect_bad_unit_is_one_line(runs, verb, tmp_path, capsys):
+    assert main(["inspect", str(runs[verb]), "--html", str(tmp_path / "u.html"), "--unit", "99"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--unit" in err
+
+
+def test_classify_trace_reading_left_to_right_reads_the_head_per_step():
+    """A one-directional classifier's feature after c_t is h_t itself: one pass gives every prefix."""
+    vocab, labels = TokenVocab.build(["abc"]), LabelSet(["x", "y", "z"])
+    model = SequenceClassifier(ClassifierConfig(len(vocab), 3, hidden=6, layers=2), seed=1)
+    tr = classify_trace(SimpleNamespace(vocab=vocab, labels=labels), model, "abcab")
+    ids = vocab.encode("abcab")
+    for t in range(5):
+        np.testing.assert_allclose(
+            tr.probs[t], model.predict_proba(np.array(ids[: t + 1])[:, None])[0], atol=1e-6
+        )
+    assert tr.states.shape == (5, 2, 6)

@@ -31,16 +31,11 @@ import numpy as np
 from rnnkit.cli.shared_flags import engine_flags
 from rnnkit.cli.train_flags import add_train_flags
 from rnnkit.decode.forms import generator_sample
-from rnnkit.errors import RnnkitError, message_of
-from rnnkit.models.classifier import ClassifierConfig
-from rnnkit.models.generator import GeneratorConfig
-from rnnkit.models.seq2seq import Seq2SeqConfig
-from rnnkit.models.shapes import check_tensors
-from rnnkit.models.tagger import TaggerConfig
+from rnnkit.errors import RnnkitError
 from rnnkit.torch.engines import check_engine
-from rnnkit.torch.task_engines import use_engine
 from rnnkit.train import checkpoint as ckpt
-from rnnkit.train.forms import join_tokens, make_form, read_examples
+from rnnkit.train.forms import join_tokens, read_examples
+from rnnkit.train.load_task import load_task
 from rnnkit.train.task_config import TaskTrainConfig
 from rnnkit.train.task_trainer import train
 
@@ -55,12 +50,6 @@ FORMS_HELP = {
         "synchronous many-to-many: one tag per input character (segmentation, tagging)",
         "text<TAB>tags, one tag character per text character",
     ),
-}
-MODEL_CONFIGS = {
-    "classify": ClassifierConfig,
-    "generate": GeneratorConfig,
-    "seq2seq": Seq2SeqConfig,
-    "tag": TaggerConfig,
 }
 
 
@@ -113,32 +102,6 @@ def cmd_train(args) -> int:
 
 
 # ---------------------------------------------------------------------------- loading
-def load_task(path, verb: str, which: str = "best", engine: str | None = "numpy", device: str | None = None):
-    """A run or checkpoint directory -> (form with its vocabularies, model on ``engine``, checkpoint).
-
-    The model configuration is validated and compared with the tensors' names and shapes
-    (``model_shapes.check_tensors``) before the model is built, so a configuration naming a
-    huge model allocates nothing."""
-    check_engine(engine, device)
-    c = ckpt.load(path, task=verb, which=which)
-    cfg = TaskTrainConfig.from_dict(c.config.get("train", {}))
-    form = make_form(verb, cfg)
-    invalid = f"checkpoint {c.dir} is not a valid {verb} checkpoint"
-    try:
-        form.load_vocab(json.loads(c.vocab_json))
-        mcfg = MODEL_CONFIGS[verb](**c.config["model"])
-        mcfg.validate()
-    except (KeyError, TypeError, ValueError) as e:
-        raise RnnkitError(f"{invalid}: {message_of(e)}") from None
-    check_tensors(mcfg, c.model, c.dir)  # its own message, naming the tensor
-    try:
-        model = form.build_model(c.config["model"], seed=0)
-        model.flat.load_state_dict(c.model)
-    except (KeyError, TypeError, ValueError) as e:
-        raise RnnkitError(f"{invalid}: {message_of(e)}") from None
-    return form, use_engine(model, engine, device), c
-
-
 def _inputs(args) -> list[str]:
     """Texts from the positional arguments, else one per line of stdin (empty lines skipped)."""
     if args.text:

@@ -18,7 +18,6 @@ count different things.
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.metrics_log import iter_metrics
 
 from .mpl import figure_output, pyplot, save_figure
+from .run_task import checkpoint_config
 
 LN2 = math.log(2)
 MIN_DPI, MAX_DPI = 10, 1000
@@ -71,12 +71,9 @@ def run_config(metrics_file: Path) -> dict:
     else its run marker's ``{"train": ...}``; {} when neither can be read."""
     run = metrics_file.parent
     for name in ("last", "best"):
-        try:
-            obj = json.loads((run / name / "config.json").read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-            continue
-        if isinstance(obj, dict):
-            return obj
+        cfg = checkpoint_config(run / name)
+        if cfg:
+            return cfg
     return ckpt.read_run_marker(run) if ckpt.is_run_dir(run) else {}
 
 
