@@ -9,6 +9,7 @@ tags and decoder distributions in the inspect page; the form's stack in the grad
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,8 +23,10 @@ from rnnkit.data.token_vocab import LabelSet, TokenVocab
 from rnnkit.decode.forms import generator_greedy
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.train.load_task import load_task
+from rnnkit.viz import gradflow as gf
 from rnnkit.viz.form_trace import classify_trace
 from rnnkit.viz.inspect_units import ACT_SCALE, read_embedded
+from rnnkit.viz.mpl import png_size
 
 VERBS = ("classify", "tag", "seq2seq", "generate")
 
@@ -161,3 +164,62 @@ def test_classify_trace_reading_left_to_right_reads_the_head_per_step():
             tr.probs[t], model.predict_proba(np.array(ids[: t + 1])[:, None])[0], atol=1e-6
         )
     assert tr.states.shape == (5, 2, 6)
+
+
+# --------------------------------------------------------------------- gradflow
+GRADFLOW_PART = {
+    "classify": "classifier",
+    "tag": "tagger",
+    "seq2seq": "seq2seq decoder",
+    "generate": "generator",
+}
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_gradflow_measures_the_forms_stack(runs, verb, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out, js = tmp_path / "gf.png", tmp_path / "gf.json"
+    args = ["gradflow", str(runs[verb]), "--steps", "12", "--batch", "3", "--max-len", "64"]
+    assert main([*args, "-o", str(out), "--json", str(js)]) == 0
+    assert out.stat().st_size > 5_000 and png_size(out)[0] > 600
+    data = json.loads(js.read_text())
+    assert data["part"] == GRADFLOW_PART[verb]
+    assert data["shape"]["dirs"] == (2 if verb in ("classify", "tag") else 1)
+    assert set(data["flow"]) == {"uniform", "orthogonal", "identity", "orthogonal x2", "trained"}
+    for layers in data["flow"].values():
+        assert len(layers) == 1 and len(layers[0]) == 12 and all(v > 0 for v in layers[0])
+    assert data["cost"]["model"] == "a character LM of the same size"
+    printed = capsys.readouterr().out
+    assert f"measured: the {GRADFLOW_PART[verb]}" in printed and "trained" in printed
+
+
+def bidirectional_identity_classifier(gain: float) -> SequenceClassifier:
+    """One bidirectional layer, W_hh = gain * I both ways, no input weights or biases: h_t = 0, tanh' = 1."""
+    m = SequenceClassifier(
+        ClassifierConfig(6, 3, hidden=5, bidirectional=True, init="identity"), seed=0, dtype=np.float64
+    )
+    for layer in (m.rnn.layers[0].fwd, m.rnn.layers[0].bwd):
+        layer.params[layer.k_hh] *= gain
+        for k in (layer.k_ih, layer.k_bih, layer.k_bhh):
+            layer.params[k][...] = 0
+    return m
+
+
+def test_gradflow_counts_each_directions_distance_from_its_own_loss(rng):
+    """The classifier's loss sits on h→_T and h←_1: with an identity recurrence each direction's
+    g keeps its norm all the way back, and a gain of 0.5 halves both at every step, so their
+    combined norm at distance d is the norm at 0 times 0.5^d (a direction counted from the
+    wrong end would break the pattern)."""
+    T = 20
+    ids = rng.integers(0, 6, size=(T + 1, 4))
+    flat, dh0 = gf.hidden_grad_norms(bidirectional_identity_classifier(1.0), ids)
+    assert flat.shape == (1, T, 4) and dh0.shape == (2, 4, 5)
+    np.testing.assert_allclose(flat[0], np.broadcast_to(flat[0, :1], (T, 4)), rtol=1e-12)
+    half, _ = gf.hidden_grad_norms(bidirectional_identity_classifier(0.5), ids)
+    np.testing.assert_allclose(half[0], flat[0] * 0.5 ** np.arange(T)[:, None], rtol=1e-10)
+    # distance 0: dL/d[h→_T ; h←_1] itself
+    m = bidirectional_identity_classifier(1.0)
+    p = m.predict_proba(ids[:-1])  # (B, K), from the features f
+    targets = np.random.default_rng(0).integers(0, 3, size=4)
+    p[np.arange(4), targets] -= 1
+    np.testing.assert_allclose(flat[0, 0], np.linalg.norm(p @ m.head.params["weight"], axis=1), rtol=1e-10)

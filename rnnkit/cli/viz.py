@@ -140,6 +140,10 @@ def cmd_gradflow(args) -> int:
     print(f"wrote {data['output']}")
     if data["json"] is not None:
         print(f"wrote {data['json']}")
+    if data["part"] != "character LM":
+        shape = data["shape"]
+        bi = "bidirectional " if shape["dirs"] == 2 else ""
+        print(f"  measured: the {data['part']}, {shape['layers']} x {shape['hidden']} {bi}tanh RNN")
     for name, layers in data["flow"].items():
         top = layers[-1]
         print(f"  {name:16s} ||dL/dh|| at distance 0: {top[0]:.3g}, at {len(top) - 1}: {top[-1]:.3g}")
@@ -160,7 +164,8 @@ def _gradflow_parser(sub) -> None:
         help="plot gradient flow through time and BPTT vs TBPTT cost",
         description="||dL/dh_t|| against the distance from the loss for fresh models under each init "
         "and a trained model; the parameter gradient norm before and after clipping; "
-        "time and peak memory of full vs truncated BPTT. "
+        "time and peak memory of full vs truncated BPTT. Any run: a form's is measured on the "
+        "stack that reads its sequence (seq2seq: the decoder). "
         "Example: rnnkit gradflow runs/lm -o gradflow.png",
     )
     run_dir_arg(p, "run directory or checkpoint (fresh models copy its shapes)", nargs="?")
