@@ -234,9 +234,13 @@ def _serve_parser(sub) -> None:
         "serve",
         cmd_serve,
         help="local web app: sample interactively and watch the hidden units",
-        description="Serve a page on loopback where you type a prime, choose temperature, top-k "
+        description="Serve a page on loopback where you type a prime (at first the first line of the "
+        "model's training text), choose temperature (0: greedy), top-k "
         "and length, and watch the sample stream in beside the hidden-unit heat map "
-        "and the next-character distribution. Example: rnnkit serve runs/lm --port 8000",
+        "and the next-character distribution. For a form's run the page predicts as you type: "
+        "class probabilities after each character (classify), the tags (tag), the decoded output "
+        "(seq2seq), or samples for a label (generate), with the hidden units. "
+        "Example: rnnkit serve runs/lm --port 8000",
     )
     run_dir_arg(p)
     p.add_argument("--port", type=int, default=8000, help="TCP port (0: any free port; the URL is printed)")
