@@ -80,6 +80,11 @@ def prefix_probs(model, ids: list[int]) -> np.ndarray:
     return np.concatenate(out)
 
 
+def _text_trace(model, text: str, states, probs, labels, dist: str, strip: str, summary: str) -> Trace:
+    """The view of a text read by a classifier's or tagger's stack."""
+    return Trace("text", list(text), states, probs, labels, dist, describe(model.rnn), strip, summary=summary)
+
+
 def classify_trace(form, model, text: str) -> Trace:
     ids = _ids(form.vocab, text, "text")
     states, _ = backbone_states(model.backbone, ids)  # (N, L, W)
@@ -87,38 +92,20 @@ def classify_trace(form, model, text: str) -> Trace:
         probs = head_probs(model.head, states[:, -1])  # (N, K): the feature is h_t itself
     else:
         probs = prefix_probs(model, ids)
-    labels = form.labels.labels
-    k = int(probs[-1].argmax())
-    return Trace(
-        "text",
-        list(text),
-        states,
-        probs,
-        labels,
-        "class, had the text ended here",
-        describe(model.rnn),
-        strip="classes",
-        summary=f"{labels[k]} (p = {probs[-1, k]:.2f})",
+    labels, k = form.labels.labels, int(probs[-1].argmax())
+    summary = f"{labels[k]} (p = {probs[-1, k]:.2f})"
+    return _text_trace(
+        model, text, states, probs, labels, "class, had the text ended here", "classes", summary
     )
 
 
 # ---------------------------------------------------------------------------- tag
 def tag_trace(form, model, text: str) -> Trace:
-    ids = _ids(form.vocab, text, "text")
-    states, _ = backbone_states(model.backbone, ids)  # (N, L, W)
+    states, _ = backbone_states(model.backbone, _ids(form.vocab, text, "text"))  # (N, L, W)
     probs = head_probs(model.head, states[:, -1])  # (N, K)
     labels = form.tags.labels
-    return Trace(
-        "text",
-        list(text),
-        states,
-        probs,
-        labels,
-        "tag",
-        describe(model.rnn),
-        strip="tags",
-        summary="".join(labels[k] for k in probs.argmax(axis=1)),
-    )
+    summary = "".join(labels[k] for k in probs.argmax(axis=1))
+    return _text_trace(model, text, states, probs, labels, "tag", "tags", summary)
 
 
 # ---------------------------------------------------------------------------- decoders

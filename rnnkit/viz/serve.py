@@ -104,11 +104,7 @@ class Generator:
     def parse(self, body) -> dict:
         """Check a request body; returns the arguments of ``stream`` or raises ``BadRequest``."""
         body = check_fields(body, self.FIELDS)
-        prime = body.get("prime")
-        if not isinstance(prime, str) or not prime:
-            raise BadRequest(400, "prime must be a non-empty string")
-        if len(prime) > self.max_prime:
-            raise BadRequest(400, f"prime has {len(prime)} characters; the limit is {self.max_prime}")
+        prime = checks.text(body, "prime", self.max_prime)
         try:
             ids = self.vocab.encode(prime, what="prime")
         except RnnkitError as e:

@@ -64,11 +64,7 @@ class FormPredictor:
     def parse(self, body) -> dict:
         """Check a request body; returns the arguments of ``predict`` or raises ``BadRequest``."""
         body = check_fields(body, self.fields)
-        text = body.get("text")
-        if not isinstance(text, str) or not text:
-            raise BadRequest(400, "text must be a non-empty string")
-        if len(text) > self.max_length:
-            raise BadRequest(400, f"text has {len(text)} characters; the limit is {self.max_length}")
+        text = checks.text(body, "text", self.max_length)
         if self.form.verb != "generate":
             return {"text": text}
         if text not in self.form.labels.index:

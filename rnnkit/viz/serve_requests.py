@@ -31,6 +31,16 @@ def check_fields(body, fields: set[str]) -> dict:
     return body
 
 
+def text(body: dict, key: str, limit: int) -> str:
+    """``body[key]``: a non-empty string of at most ``limit`` characters."""
+    v = body.get(key)
+    if not isinstance(v, str) or not v:
+        raise BadRequest(400, f"{key} must be a non-empty string")
+    if len(v) > limit:
+        raise BadRequest(400, f"{key} has {len(v)} characters; the limit is {limit}")
+    return v
+
+
 def number(body: dict, key: str, default, kind):
     """``body[key]`` (or ``default``) as ``kind`` (int or float): a finite number, whole for int."""
     v = body.get(key, default)

@@ -224,6 +224,20 @@ FORM_SETTINGS = {
 }
 
 
+def word_ends(text: str) -> str:
+    """'1' on each word's last character, '0' elsewhere: the toy tagging."""
+    return "".join("1" if (text + " ")[i + 1] == " " else "0" for i in range(len(text)))
+
+
+# Each form's TSV line for a phrase and its language.
+FORM_LINES = {
+    "classify": lambda text, lang: f"{text}\t{lang}",
+    "generate": lambda text, lang: f"{lang}\t{text}",
+    "seq2seq": lambda text, lang: f"{text}\t{' '.join(text[::-1].upper())}",
+    "tag": lambda text, lang: f"{text}\t{word_ends(text)}",
+}
+
+
 def form_tsv(path: Path, verb: str, n: int = 24) -> Path:
     """Toy data of a form: short English or Python-ish phrases ('en'/'py'); seq2seq spells a
     phrase backwards in upper-case words; the tags mark each word's last character with 1."""
@@ -232,15 +246,7 @@ def form_tsv(path: Path, verb: str, n: int = 24) -> Path:
     for _ in range(n):
         lang = r.choice(sorted(FORM_WORDS))
         text = " ".join(r.choice(FORM_WORDS[lang]) for _ in range(r.randint(1, 3)))
-        if verb == "classify":
-            lines.append(f"{text}\t{lang}")
-        elif verb == "generate":
-            lines.append(f"{lang}\t{text}")
-        elif verb == "seq2seq":
-            lines.append(f"{text}\t{' '.join(text[::-1].upper())}")
-        else:
-            ends = "".join("1" if (text + " ")[i + 1] == " " else "0" for i in range(len(text)))
-            lines.append(f"{text}\t{ends}")
+        lines.append(FORM_LINES[verb](text, lang))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
