@@ -19,6 +19,11 @@ and the units with the largest |r| are listed per signal; clicking one shows it.
 The page is one file: the data is embedded as JSON (``<script type="application/json">``)
 and all script and style is inline, so it opens offline and can be mailed around.
 
+The page draws segments, each one sequence as one stack read it (``form_trace.Trace``): the
+LM's page has one, a form's page one per example (``inspect_forms.py``; seq2seq two per
+example, the encoder's and the decoder's). ``page_from_traces`` builds the data and
+``templates/units.js`` draws it, here and in ``rnnkit serve``'s form page.
+
     rnnkit inspect runs/shakespeare --text play.txt --html units.html --layer 1 --unit 17
 """
 
@@ -54,8 +59,10 @@ SIGNALS = {
 }
 
 
-def text_signals(text: str) -> dict[str, np.ndarray]:
-    """Each signal as a float array (N,); position t describes the text after reading text[t]."""
+def text_signals(text) -> dict[str, np.ndarray]:
+    """Each signal as a float array (N,); position t describes the text after reading text[t].
+
+    ``text``: a string, or a list of tokens (a word token counts as one position)."""
     N = len(text)
     sig = {k: np.zeros(N) for k in SIGNALS}
     quote, depth, col = False, 0, 0
