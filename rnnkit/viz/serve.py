@@ -377,7 +377,8 @@ def make_server(
 ) -> VizServer:
     """The server for ``run_dir``'s model on ``host:port`` (port 0: any free one), not yet
     serving: call ``serve_forever()``, then ``server_close()``. Each request-log line goes
-    to ``log`` (stderr), none with ``quiet``."""
+    to ``log`` (stderr), none with ``quiet``. An LM's run gets the sampling page
+    (``Generator``), a form's run the page that predicts as you type (``FormPredictor``)."""
     if not 0 <= port <= 65535:
         raise RnnkitError(f"`port` must lie in [0, 65535], got {port}")
     if max_length < 1 or max_concurrent < 1:
