@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers.browser import chromium_driver
 
 from rnnkit.train.lm_config import TrainConfig
 from rnnkit.train.lm_trainer import train
@@ -124,7 +125,6 @@ def test_generate_streams_every_character_with_states_and_distribution(server):
         ({"prime": "the", "length": 0}, 400, "length"),
         ({"prime": "the", "length": "many"}, 400, "length must be a number"),
         ({"prime": "the", "length": 2.5}, 400, "whole number"),
-        ({"prime": "the", "temperature": 0}, 400, "temperature"),
         ({"prime": "the", "temperature": -3}, 400, "temperature"),
         ({"prime": "the", "temperature": True}, 400, "temperature must be a number"),
         ({"prime": "the", "top_k": -1}, 400, "top_k"),
@@ -160,6 +160,14 @@ def test_malformed_bodies_and_routes(server):
     assert info["layers"] == 2 and info["hidden"] == 24 and info["max_length"] == 2000
 
 
+def test_the_default_prime_is_the_first_line_of_the_training_text(server):
+    with urllib.request.urlopen(server + "/api/info", timeout=5) as r:
+        info = json.loads(r.read())
+    assert info["prime"] == "the king and the queen are here.\n" == TEXT.split("\n")[0] + "\n"
+    status, events = post(server + "/api/generate", {"prime": info["prime"], "temperature": 0, "length": 5})
+    assert status == 200 and all(e["p"] == 1.0 for e in events[1:-1] if not e["prime"])  # 0: greedy
+
+
 def test_concurrent_generations_are_bounded_429(run_dir):
     """One slot: while a slow generation streams, a second request gets 429; after it, one gets through."""
     srv = make_server(run_dir, port=0, max_concurrent=1, delay_ms=20, quiet=True)
@@ -193,31 +201,6 @@ def test_concurrent_generations_are_bounded_429(run_dir):
 
 
 # ----------------------------------------------------------------- real browser
-def chromium_driver(tmp_path: Path):
-    """Headless Debian Chromium through chromedriver. Raises (so the test fails) if it can't start."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    opts = Options()
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--window-size=1280,1000",
-    ):
-        opts.add_argument(flag)
-    if Path("/usr/bin/chromium").exists():
-        opts.binary_location = "/usr/bin/chromium"
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-
-
 CANVAS_INK = """
 const c = document.getElementById(arguments[0]);
 const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -239,6 +222,7 @@ def test_browser_generates_text_and_draws_the_heat_map(server, run_dir, tmp_path
         driver.get(server + "/")
         assert "rnnkit" in driver.title
         prime = driver.find_element(By.ID, "prime")
+        assert prime.get_attribute("value") == TEXT.split("\n")[0] + "\n"  # the training text's first line
         prime.clear()
         prime.send_keys("ROMEO: ")
         for field, value in (("temperature", "0.8"), ("topk", "10"), ("length", "120"), ("seed", "7")):

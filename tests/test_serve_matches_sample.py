@@ -53,3 +53,17 @@ def test_gumbel_draw_frequencies_follow_the_filtered_softmax():
     assert counts[p == 0].sum() == 0
     se = np.sqrt(p * (1 - p) / n)
     assert np.all(np.abs(counts / n - p) <= 5 * se + 1e-12)
+
+
+def test_serve_temperature_zero_is_greedy_as_sample():
+    """Temperature 0 means greedy in every verb: serve streams ``rnnkit sample --greedy``'s text,
+    each character with p = 1 (before, serve refused 0)."""
+    vocab = Vocab(list("abcdefghij"))
+    m = CharRNN(ModelConfig(vocab_size=len(vocab), hidden=12, layers=2), seed=4)
+    gen = Generator(m, vocab)
+    args = gen.parse({"prime": "abc", "temperature": 0, "top_k": 3, "length": 40, "seed": 9})
+    events = [e for e in gen.stream(**args) if e["type"] == "char" and not e["prime"]]
+    assert "".join(e["ch"] for e in events) == vocab.decode(
+        lm_sample(m, vocab.encode("abc"), 40, greedy=True)
+    )
+    assert all(e["p"] == 1.0 for e in events)

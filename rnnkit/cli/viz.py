@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rnnkit.cli.shared_flags import output_flag, run_dir_arg, verb_parser, which_flag
 from rnnkit.viz.gradflow import gradflow_report
-from rnnkit.viz.inspect_units import inspect_text
+from rnnkit.viz.inspect_forms import inspect_run
 from rnnkit.viz.plot_curves import MAX_DPI, MIN_DPI, plot_curves
 from rnnkit.viz.serve import make_server
 
@@ -55,12 +55,21 @@ def _plot_parser(sub) -> None:
 
 # --------------------------------------------------------------------------- inspect
 def cmd_inspect(args) -> int:
-    data = inspect_text(args.dir, args.text, args.html, args.layer, args.unit, args.max_chars, args.which)
+    data = inspect_run(args.dir, args.text, args.html, args.layer, args.unit, args.max_chars, args.which)
     ini = data["initial"]
-    print(
-        f"wrote {data['html']}: {len(data['chars']):,} characters, "
-        f"showing layer {ini['layer']} unit {ini['unit']}"
-    )
+    if data["task"] == "lm":
+        what = f"{len(data['chars']):,} characters"
+    else:
+        segments = [data, *data["more"]]
+        what = f"{len([s for s in segments if s['net'] == 0]):,} examples ({data['task']})"
+    print(f"wrote {data['html']}: {what}, showing layer {ini['layer']} unit {ini['unit']}")
+    if data["task"] != "lm":
+        for s in [data, *data["more"]]:  # an input with what the model says of it, or an output
+            if s["strip"] or not s["summary"]:
+                shown = " ".join(s["chars"]) if s["words"] else "".join(s["chars"])
+                print(f"  {s['name']} {shown[:60]!r}" + (f" -> {s['summary']}" if s["summary"] else ""))
+            else:
+                print(f"  {s['name']}: {s['summary'][:60]}")
     for name, lst in data["ranking"].items():
         if lst:
             best = ", ".join(f"L{e['layer']}:{e['unit']} (r={e['r']:+.2f})" for e in lst[:3])
@@ -79,11 +88,21 @@ def _inspect_parser(sub) -> None:
         description="Read a text through the model and write one self-contained HTML page: each "
         "character coloured by a hidden unit's activation, the top-5 next-character "
         "probabilities on hover, and units ranked by correlation with quotes, brackets, "
-        "line position and newlines. "
+        "line position and newlines. A form's run shows a few examples instead (the lines of "
+        "--text, else of its training data): classify draws the class probabilities after each "
+        "character under the text, tag the tag of each character, seq2seq the encoder over the "
+        "source and the decoder's distribution at each output step, generate its output and "
+        "distribution per step for each label. "
         "Example: rnnkit inspect runs/lm --text play.txt --html units.html",
     )
     run_dir_arg(p)
-    p.add_argument("--text", type=Path, help="UTF-8 text to read (default: the run's validation text)")
+    p.add_argument(
+        "--text",
+        type=Path,
+        help="UTF-8 text to read (default: the run's validation text); for a form's run, one example "
+        "per line (a TSV line's first field; generate: a label), default: its training data (generate: "
+        "its labels)",
+    )
     p.add_argument(
         "--html",
         type=Path,
@@ -121,6 +140,10 @@ def cmd_gradflow(args) -> int:
     print(f"wrote {data['output']}")
     if data["json"] is not None:
         print(f"wrote {data['json']}")
+    if data["part"] != "character LM":
+        shape = data["shape"]
+        bi = "bidirectional " if shape["dirs"] == 2 else ""
+        print(f"  measured: the {data['part']}, {shape['layers']} x {shape['hidden']} {bi}tanh RNN")
     for name, layers in data["flow"].items():
         top = layers[-1]
         print(f"  {name:16s} ||dL/dh|| at distance 0: {top[0]:.3g}, at {len(top) - 1}: {top[-1]:.3g}")
@@ -141,7 +164,8 @@ def _gradflow_parser(sub) -> None:
         help="plot gradient flow through time and BPTT vs TBPTT cost",
         description="||dL/dh_t|| against the distance from the loss for fresh models under each init "
         "and a trained model; the parameter gradient norm before and after clipping; "
-        "time and peak memory of full vs truncated BPTT. "
+        "time and peak memory of full vs truncated BPTT. Any run: a form's is measured on the "
+        "stack that reads its sequence (seq2seq: the decoder). "
         "Example: rnnkit gradflow runs/lm -o gradflow.png",
     )
     run_dir_arg(p, "run directory or checkpoint (fresh models copy its shapes)", nargs="?")
@@ -210,9 +234,13 @@ def _serve_parser(sub) -> None:
         "serve",
         cmd_serve,
         help="local web app: sample interactively and watch the hidden units",
-        description="Serve a page on loopback where you type a prime, choose temperature, top-k "
+        description="Serve a page on loopback where you type a prime (at first the first line of the "
+        "model's training text), choose temperature (0: greedy), top-k "
         "and length, and watch the sample stream in beside the hidden-unit heat map "
-        "and the next-character distribution. Example: rnnkit serve runs/lm --port 8000",
+        "and the next-character distribution. For a form's run the page predicts as you type: "
+        "class probabilities after each character (classify), the tags (tag), the decoded output "
+        "(seq2seq), or samples for a label (generate), with the hidden units. "
+        "Example: rnnkit serve runs/lm --port 8000",
     )
     run_dir_arg(p)
     p.add_argument("--port", type=int, default=8000, help="TCP port (0: any free port; the URL is printed)")

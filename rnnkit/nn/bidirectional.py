@@ -38,15 +38,20 @@ class Bidirectional:
         (yb, hb), cb = self.bwd.forward(x, h0b, mask)
         return (np.concatenate([yf, yb], axis=2), np.stack([hf, hb])), (cf, cb)
 
-    def backward(self, dy, dh_last, cache):
-        """dy (T, B, 2H) or None, dh_last (2, B, H) or None -> (dx, dh0 (2, B, H), grads)."""
+    def backward(self, dy, dh_last, cache, on_step=None):
+        """dy (T, B, 2H) or None, dh_last (2, B, H) or None -> (dx, dh0 (2, B, H), grads).
+
+        ``on_step(direction, i, g)``, if given, sees each direction's g_t as its sweep reaches
+        it (direction 0 left to right, 1 right to left; i in processing order, see ``RNNLayer``).
+        """
         cf, cb = cache
         H = self.H
         dyf = None if dy is None else dy[:, :, :H]
         dyb = None if dy is None else dy[:, :, H:]
         dhf = None if dh_last is None else dh_last[0]
         dhb = None if dh_last is None else dh_last[1]
-        dxf, dh0f, _ = self.fwd.backward(dyf, dhf, cf)
-        dxb, dh0b, _ = self.bwd.backward(dyb, dhb, cb)
+        hooks = (None, None) if on_step is None else [lambda i, g, d=d: on_step(d, i, g) for d in (0, 1)]
+        dxf, dh0f, _ = self.fwd.backward(dyf, dhf, cf, on_step=hooks[0])
+        dxb, dh0b, _ = self.bwd.backward(dyb, dhb, cb, on_step=hooks[1])
         dx = None if dxf is None else dxf + dxb
         return dx, np.stack([dh0f, dh0b]), self.grads

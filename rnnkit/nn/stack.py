@@ -86,15 +86,28 @@ class RNNStack:
             finals.append(hn if self.dirs == 2 else hn[None])
         return (h, np.concatenate(finals, axis=0)), (caches, drops)
 
-    def backward(self, dy, dh_n, cache):
-        """dy (T, B, dirs*H) or None, dh_n (L*dirs, B, H) or None -> (dx, dh0 (L*dirs, B, H), grads)."""
+    def backward(self, dy, dh_n, cache, on_step=None):
+        """dy (T, B, dirs*H) or None, dh_n (L*dirs, B, H) or None -> (dx, dh0 (L*dirs, B, H), grads).
+
+        ``on_step(layer, direction, i, g)``, if given, sees every g_t = dL/dh_t of every layer
+        and direction as the sweeps reach it (i in processing order; ``viz/gradflow.py``).
+        """
         caches, drops = cache
         dh0s = [None] * self.L
         d = dy
         for k in range(self.L - 1, -1, -1):
             dhk = self._h(dh_n, k)
-            d, dh0, _ = self.layers[k].backward(d, dhk, caches[k])
+            d, dh0, _ = self.layers[k].backward(d, dhk, caches[k], on_step=self._layer_hook(on_step, k))
             dh0s[k] = dh0 if self.dirs == 2 else dh0[None]
             if drops[k] is not None:
                 d = d * drops[k]
         return d, np.concatenate(dh0s, axis=0), self.grads
+
+    def _layer_hook(self, on_step, k: int):
+        """``on_step(layer, direction, i, g)`` as layer k's own hook: a ``Bidirectional`` calls
+        it with (direction, i, g), an ``RNNLayer`` with (i, g)."""
+        if on_step is None:
+            return None
+        if self.dirs == 2:
+            return lambda direction, i, g: on_step(k, direction, i, g)
+        return lambda i, g: on_step(k, 0, i, g)

@@ -1,6 +1,14 @@
-"""Trace a text through a character LM: every layer's hidden state and the next-char distribution.
+"""Read a sequence through a model's stack and keep every layer's hidden state.
 
-For characters c_1..c_N read from a zero state, position t holds
+``stack_states`` is what every insight view shares: the LM's trace below, the forms'
+traces (``form_trace.py``), and ``rnnkit serve``'s form page. For an input read from a state
+h0 (zero unless given), position t holds
+
+    states[t, l] = h^(l)_t                   (W,)   W = H, or 2H = [h→_t ; h←_t] bidirectional
+
+exactly the states the stack's own forward pass computes (in evaluation: no dropout).
+
+``trace`` follows a character LM through a text, position t holding
 
     states[t, l] = h^(l)_t          (L, H)  hidden state of layer l after reading c_t
     probs[t]     = softmax(y_t)     (V,)    the model's distribution of c_{t+1}
@@ -21,6 +29,40 @@ import numpy as np
 from rnnkit.nn.softmax_cross_entropy import softmax
 
 
+def stack_states(stack, x: np.ndarray, h0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """x (T, B, D) or ids (T, B), h0 (L*dirs, B, H) or None -> (states (T, B, L, dirs*H), h_n (L*dirs, B, H)).
+
+    The layers of ``stack`` (an ``RNNStack``) run one after the other, as ``RNNStack.forward``
+    runs them without dropout, and each layer's output is kept.
+    """
+    T, B = x.shape[:2]
+    states = np.empty((T, B, stack.L, stack.out_size), dtype=stack.dtype)  # (T, B, L, W)
+    finals = []
+    h = x
+    for k, layer in enumerate(stack.layers):
+        h0_k = None if h0 is None else (h0[k] if stack.dirs == 1 else h0[2 * k : 2 * k + 2])
+        (h, h_n), _ = layer.forward(h, h0_k)  # (T, B, W)
+        states[:, :, k] = h
+        finals.append(h_n[None] if stack.dirs == 1 else h_n)
+    return states, np.concatenate(finals, axis=0)
+
+
+def backbone_states(backbone, ids: np.ndarray, h0: np.ndarray | None = None):
+    """A ``Backbone`` (embedding or one-hot ids, then its stack) over ids (T,) from h0 (L*dirs, 1, H)
+    -> (states (T, L, W), h_n (L*dirs, 1, H)): one sequence."""
+    x = np.asarray(ids, dtype=np.int64)[:, None]  # (T, 1)
+    if backbone.embedding is not None:
+        x, _ = backbone.embedding.forward(x)  # (T, 1, E)
+    states, h_n = stack_states(backbone.rnn, x, h0)  # (T, 1, L, W)
+    return states[:, 0], h_n
+
+
+def head_probs(head, top: np.ndarray) -> np.ndarray:
+    """The head's distribution over its outputs for top-layer states (..., W) -> (..., K), float64."""
+    logits, _ = head.forward(top)
+    return softmax(logits.astype(np.float64))
+
+
 def trace(model, ids: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """ids (N,) -> (states (N, L, H) float32, probs (N, V) float32), from a zero state.
 
@@ -38,13 +80,7 @@ def trace(model, ids: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.nda
     probs = np.empty((N, V), dtype=np.float32)  # (N, V)
     h = model.zero_state(1)  # (L, 1, H)
     for s in range(0, N, chunk):
-        x = ids[s : s + chunk].astype(np.int64)[:, None]  # (T, 1)
-        if model.embedding is not None:
-            x, _ = model.embedding.forward(x)  # (T, 1, E)
-        (top, h), (caches, _) = model.rnn.forward(x, h)  # (T, 1, H), (L, 1, H)
-        for l, c in enumerate(caches):
-            S = c[1]  # (T+1, 1, H): h_0..h_T
-            states[s : s + len(top), l] = S[1:, 0]
-        logits, _ = model.head.forward(top)  # (T, 1, V)
-        probs[s : s + len(top)] = softmax(logits[:, 0].astype(np.float64))
+        S, h = backbone_states(model.backbone, ids[s : s + chunk], h)  # (T, L, H), (L, 1, H)
+        states[s : s + len(S)] = S
+        probs[s : s + len(S)] = head_probs(model.head, S[:, -1])  # (T, V)
     return states, probs

@@ -10,15 +10,21 @@
    trip back: each step multiplies it by diag(1 - h^2) W_hh, so it shrinks geometrically
    when that Jacobian's norm is below 1 (vanishing) and grows when above 1 (exploding).
    Drawn for fresh models under each recurrent init (uniform, orthogonal, identity),
-   an orthogonal W_hh scaled by a gain > 1 (which explodes), and a trained model.
+   an orthogonal W_hh scaled by a gain > 1 (which explodes), and a trained model. A form's
+   run is measured on the stack that reads its sequence (``flow_net.py``: the classifier's
+   and the tagger's, seq2seq's decoder, the generator's), with the loss on its final
+   state(s); a bidirectional stack's on both directions' (distance T - t for left to right,
+   t - 1 for right to left).
 2. **Clipping.** The norm of the whole parameter gradient of the training loss against
    the sequence length T, before and after clipping it to the threshold c:
-   g <- g * min(1, c / ||g||). Clipping caps the step size and keeps its direction.
+   g <- g * min(1, c / ||g||). Clipping caps the step size and keeps its direction. (A
+   form's: the gradient of the last-step loss above, for its stack and head.)
 3. **Full BPTT vs TBPTT.** Forward plus backward over N characters in one pass keeps every
    state for the backward sweep, so its memory grows with N; truncated BPTT in chunks of
    K carries the state across chunks and keeps only K steps. Time (``perf_counter``, best
    of a few) and peak allocated memory (``tracemalloc``, which sees NumPy's buffers) as N
-   grows.
+   grows. TBPTT carries an LM's state along one stream; for a form's run an LM of the same
+   stack size is timed.
 
     rnnkit gradflow runs/shakespeare -o gradflow.png
     rnnkit gradflow --fresh --hidden 128 --layers 1 -o gradflow.png
@@ -41,73 +47,75 @@ from rnnkit.errors import RnnkitError
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.nn.init import RECURRENT_INITS
 from rnnkit.nn.softmax_cross_entropy import softmax
+from rnnkit.train.forms import read_examples
 from rnnkit.train.load_lm import load_lm
+from rnnkit.train.load_task import load_task
 
+from .flow_net import FlowNet, as_float64, flow_net, fresh_model
 from .mpl import figure_output, pyplot, save_figure
 from .output_path import check_output, write_atomically
+from .run_task import task_of
 
 
 # ------------------------------------------------------------------ 1. gradient flow
-def hidden_grad_norms(model, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """||dL/dh^(l)_t|| for the loss on the last step, per layer and step.
+def _probe(net: FlowNet, ids: np.ndarray, on_step=None):
+    """The loss on the stack's final state(s), backpropagated by the engine's BPTT.
 
-    ids (T+1, B): inputs ids[:T], the loss scores ids[T] after the last input, summed over
-    the B sequences. Returns (norms (L, T, B) indexed by distance from the loss, so
-    norms[:, 0] is h_T and norms[:, T-1] is h_1; dh0 (L, B, H) = dL/dh_0, as
-    ``RNNStack.backward`` would return it). The engine's own BPTT (``RNNLayer.backward``)
-    runs on a float64 copy of the model, so gradients that vanish or explode over hundreds
-    of steps neither underflow nor overflow; its ``on_step`` hook records each ||g_t||.
+    ids (T+1, B): the stack reads ids[:T]; f = [h→_T ; h←_1] of the top layer (h_T reading
+    left to right), L = sum_b CE(W_hy f_b + b_y, target_b). Returns (dh0 (L*dirs, B, H),
+    dL/dy (B, K), f (B, dirs*H)); ``on_step(layer, direction, i, g)`` sees every g_t.
     """
     if ids.ndim != 2 or ids.shape[0] < 2:
         raise ValueError(f"ids must be (T+1, B) with T >= 1, got {ids.shape}")
-    if model.dtype != np.float64:
-        twin = CharRNN(ModelConfig(**model.cfg.to_dict()), dtype=np.float64)
-        twin.flat.load_state_dict(model.flat.state_dict())
-        model = twin
-    x, target = ids[:-1].astype(np.int64), ids[-1].astype(np.int64)  # (T, B), (B,)
-    T, B = x.shape
-    L, H = model.cfg.layers, model.cfg.hidden
-    xin = x if model.embedding is None else model.embedding.forward(x)[0]
-    (top, _), (caches, _) = model.rnn.forward(xin)  # (T, B, H)
-    W, b = model.head.params["weight"], model.head.params["bias"]  # (V, H), (V,)
-    p = softmax(top[-1] @ W.T + b)  # (B, V)
-    p[np.arange(B), target] -= 1.0  # dL/dy_T, L = sum_b CE_b
-    d = np.zeros((T, B, H))  # dL/dh_t from above
-    d[-1] = p @ W  # only h_T feeds the loss
-    norms = np.zeros((L, T, B))
-    dh0 = np.zeros((L, B, H))
-    for k in range(L - 1, -1, -1):
-
-        def record(t, g, k=k):  # g_t of layer k: distance T-1-t from the loss
-            norms[k, T - 1 - t] = np.linalg.norm(g, axis=1)
-
-        d, dh0[k], _ = model.rnn.layers[k].backward(d, None, caches[k], on_step=record)
-    return norms, dh0
+    stack, dirs = net.stack, net.stack.dirs
+    x, target = ids[:-1].astype(np.int64), net.targets(ids)  # (T, B), (B,)
+    B = x.shape[1]
+    (_, h_n), cache = stack.forward(net.inputs(x))  # h_n (L*dirs, B, H)
+    f = np.concatenate(list(h_n[-dirs:]), axis=1)  # (B, dirs*H): each direction's final state
+    W, b = net.head.params["weight"], net.head.params["bias"]  # (K, dirs*H), (K,)
+    dy = softmax(f @ W.T + b)  # (B, K)
+    dy[np.arange(B), target] -= 1.0  # dL/dy, L = sum_b CE_b
+    dh_n = np.zeros_like(h_n)  # (L*dirs, B, H): only the top layer's final states feed the loss
+    dh_n[-dirs:] = (dy @ W).reshape(B, dirs, stack.H).transpose(1, 0, 2)
+    _, dh0, _ = stack.backward(None, dh_n, cache, on_step=on_step)
+    return dh0, dy, f
 
 
-def fresh_model(cfg: ModelConfig, init: str, gain: float = 1.0, seed: int = 0) -> CharRNN:
-    """A new model with recurrent init ``init``; every W_hh multiplied by ``gain``.
+def hidden_grad_norms(model, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """||dL/dh^(l)_t|| for the loss on the last step, per layer and step.
 
-    Its input weights are PyTorch's small uniform ones (``input_init="uniform"``), not
-    rnnkit's default N(0, 1) for one-hot input, so the states start far from saturation and
-    the curves show what W_hh alone does to the gradient (with N(0, 1) input weights, 1 - h^2
-    is smaller from the start and damps the "exploding" x2 model too).
+    ids (T+1, B): inputs ids[:T], the loss scores the target after the last input (the LM:
+    ids[T]; other models: ``flow_net``), summed over the B sequences. Returns (norms (L, T, B)
+    indexed by distance from the loss, so norms[:, 0] is h_T and norms[:, T-1] is h_1; dh0
+    (L*dirs, B, H) = dL/dh_0, as ``RNNStack.backward`` returns it). The engine's own BPTT
+    (``RNNStack.backward``) runs on a float64 copy of the model, so gradients that vanish or
+    explode over hundreds of steps neither underflow nor overflow; its ``on_step`` hook
+    records each ||g_t||. A bidirectional stack's loss sits on both directions' final states,
+    so each direction's g is at distance T-1-i after i steps of its own sweep, and the norm
+    at a distance is that of both directions' g together.
     """
-    m = CharRNN(
-        ModelConfig(
-            vocab_size=cfg.vocab_size,
-            hidden=cfg.hidden,
-            layers=cfg.layers,
-            embed=cfg.embed,
-            init=init,
-            input_init="uniform",
-        ),
-        seed=seed,
-    )
-    if gain != 1.0:
-        for layer in m.rnn.layers:
-            layer.params[layer.k_hh] *= gain
-    return m
+    net = flow_net(as_float64(model))
+    T, B = ids.shape[0] - 1, ids.shape[1]
+    squares = np.zeros((net.stack.L, T, B))
+
+    def record(layer, direction, i, g):  # g_t of one direction, i steps into its sweep
+        squares[layer, T - 1 - i] += (g * g).sum(axis=1)
+
+    dh0, _, _ = _probe(net, ids, record)
+    return np.sqrt(squares), dh0
+
+
+def form_stream(form) -> np.ndarray | None:
+    """The ids the measured stack of a form reads, from its run's training data, one example
+    after the other (seq2seq's decoder: the targets; the others: the texts); None when the
+    data is gone (windows of random ids then)."""
+    path = Path(form.cfg.data) if form.cfg.data else None
+    if path is None or not path.is_file():
+        return None
+    examples = read_examples(form.verb, path)[:20_000]
+    first, second = form.encode(examples, str(path))
+    sequences = second if form.verb in ("seq2seq", "generate") else first  # id lists
+    return np.array([i for seq in sequences for i in seq], dtype=np.int64)
 
 
 def batch_windows(stream: np.ndarray, T: int, B: int, seed: int = 0) -> np.ndarray:
@@ -121,11 +129,19 @@ def batch_windows(stream: np.ndarray, T: int, B: int, seed: int = 0) -> np.ndarr
 
 # ---------------------------------------------------------------------- 2. clipping
 def param_grad_norm(model, ids: np.ndarray) -> float:
-    """||d(mean CE over all steps)/dθ|| for ids (T+1, B): the norm that clipping looks at."""
-    model.flat.grad[...] = 0
-    loss, _, cache = model.forward(ids[:-1], ids[1:])
-    model.backward(cache)
-    return float(np.linalg.norm(model.flat.grad.astype(np.float64)))
+    """The norm that clipping looks at, for ids (T+1, B): the LM's ||d(mean CE over all
+    steps)/dθ||; another model's gradient of the last-step loss (``hidden_grad_norms``) with
+    respect to its measured stack's and head's parameters."""
+    if isinstance(model, CharRNN):
+        model.flat.grad[...] = 0
+        loss, _, cache = model.forward(ids[:-1], ids[1:])
+        model.backward(cache)
+        return float(np.linalg.norm(model.flat.grad.astype(np.float64)))
+    net = flow_net(as_float64(model))
+    _, dy, f = _probe(net, ids)
+    squares = sum(float((g * g).sum()) for g in net.stack.grads.values())  # dW_ih, dW_hh, db of every layer
+    squares += float(((dy.T @ f) ** 2).sum() + (dy.sum(axis=0) ** 2).sum())  # dW_hy, db_y
+    return math.sqrt(squares)
 
 
 def clip_factor(norm: float, c: float) -> float:
@@ -212,14 +228,15 @@ def gradflow_data(
     (default: the trained model's); ``stream``: ids to cut windows from (default random ids).
     """
     cfg = cfg or trained.cfg
-    if stream is None:
-        stream = np.random.default_rng(seed).integers(0, cfg.vocab_size, size=max(10_000, 4 * steps))
-    ids = batch_windows(stream, steps, batch, seed)  # (T+1, B)
     models = [(init, fresh_model(cfg, init, 1.0, seed)) for init in RECURRENT_INITS]
     if gain and gain != 1.0:
         models.append((f"orthogonal x{gain:g}", fresh_model(cfg, "orthogonal", gain, seed)))
     if trained is not None:
         models.append(("trained", trained))
+    net = flow_net(models[0][1])
+    if stream is None:
+        stream = np.random.default_rng(seed).integers(0, net.vocab, size=max(10_000, 4 * steps))
+    ids = batch_windows(stream, steps, batch, seed)  # (T+1, B)
     clip_T = [t for t in (10, 25, 50, 100, 200) if t <= steps] or [steps]
     flow, clipping = {}, {}
     for name, m in models:
@@ -227,10 +244,23 @@ def gradflow_data(
         flow[name] = norms.mean(axis=2).tolist()  # [layer][distance]
         gn = [param_grad_norm(m, ids[: t + 1]) for t in clip_T]
         clipping[name] = {"T": clip_T, "norm": gn, "clipped": [n * clip_factor(n, clip) for n in gn]}
-    cost_model = trained if trained is not None else models[0][1]
+    cost_model, timed = trained if trained is not None else models[0][1], ""
+    if not isinstance(cost_model, CharRNN):  # TBPTT carries an LM's state along a stream: an LM of this size
+        timed = "a character LM of the same size"
+        stack = net.stack
+        cost_model = CharRNN(ModelConfig(vocab_size=net.vocab, hidden=stack.H, layers=stack.L), seed=seed)
     cost = bptt_cost(cost_model, cost_lengths, cost_batch, chunk, seed=seed)
+    cost["model"] = timed
     return {
         "config": cfg.to_dict(),
+        "part": net.part,
+        "shape": {
+            "layers": net.stack.L,
+            "hidden": net.stack.H,
+            "dirs": net.stack.dirs,
+            "vocab": net.vocab,
+            "outputs": net.outputs,
+        },
         "steps": steps,
         "batch": batch,
         "clip": clip,
@@ -251,7 +281,7 @@ def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     names = list(data["flow"])
     col = {n: colors[i % len(colors)] for i, n in enumerate(names)}
-    cfgd = data["config"]
+    shape = data["shape"]
 
     a = ax[0, 0]
     for n in names:
@@ -262,7 +292,7 @@ def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
             a.semilogy(d, layers[0], color=col[n], lw=1, ls=":")
     a.set_xlabel("distance from the loss, T - t (steps)")
     a.set_ylabel("||dL/dh_t||")
-    sub = " (solid: top layer, dotted: layer 0)" if cfgd["layers"] > 1 else ""
+    sub = " (solid: top layer, dotted: layer 0)" if shape["layers"] > 1 else ""
     a.set_title(f"gradient reaching h_t{sub}", fontsize=10)
     a.grid(alpha=0.3, which="both")
     a.legend(fontsize=8)
@@ -276,7 +306,8 @@ def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
     a.axhline(c, color="k", lw=1.2, ls="-.", label=f"clip threshold c = {c:g}")
     a.set_xlabel("sequence length T")
     a.set_ylabel("||dL/dθ||")
-    a.set_title("parameter gradient norm: raw (solid), after clipping (dashed)", fontsize=10)
+    loss = "" if data["part"] == "character LM" else " (last-step loss)"
+    a.set_title(f"parameter gradient norm{loss}: raw (solid), after clipping (dashed)", fontsize=10)
     a.grid(alpha=0.3, which="both")
     a.legend(fontsize=8)
 
@@ -287,7 +318,8 @@ def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
     a.loglog(Ns, cost["tbptt_s"], marker="s", label=f"TBPTT, chunks of {cost['chunk']}")
     a.set_xlabel("sequence length N")
     a.set_ylabel("seconds (forward + backward)")
-    a.set_title(f"time, batch {cost['batch']}", fontsize=10)
+    timed = f"; {cost['model']}" if cost.get("model") else ""
+    a.set_title(f"time, batch {cost['batch']}{timed}", fontsize=10)
     a.grid(alpha=0.3, which="both")
     a.legend(fontsize=8)
 
@@ -300,8 +332,15 @@ def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
     a.grid(alpha=0.3, which="both")
     a.legend(fontsize=8)
 
+    bi = "bidirectional " if shape["dirs"] == 2 else ""
+    head, what = "gradient flow", f"vocabulary {shape['vocab']}"
+    if data["part"] != "character LM":
+        head, what = (
+            f"gradient flow of the {data['part']}",
+            f"{shape['vocab']} ids in, {shape['outputs']} out",
+        )
     fig.suptitle(
-        f"gradient flow: {cfgd['layers']} x {cfgd['hidden']} tanh RNN, vocabulary {cfgd['vocab_size']}, "
+        f"{head}: {shape['layers']} x {shape['hidden']} {bi}tanh RNN, {what}, "
         f"loss on the last of {data['steps']} steps, mean over {data['batch']} sequences",
         fontsize=11,
     )
@@ -335,10 +374,12 @@ def gradflow_report(
     write the numbers as JSON into ``json_out``.
 
     ``run_dir``: a run directory or checkpoint whose model is measured (its shapes are copied
-    by the fresh models; ``fresh`` leaves the trained model out). Without it the fresh models
-    have ``hidden`` units (64), ``layers`` layers (1) and a vocabulary of ``vocab`` ids (65)
-    or of ``text_file``'s characters. Windows are cut from ``text_file``, else the run's
-    validation text, else random ids. Timing runs over lengths 64, 128, ... up to ``max_len``.
+    by the fresh models; ``fresh`` leaves the trained model out): an LM's or a form's, whose
+    measured stack ``flow_net.py`` names. Without it the fresh models are LMs with ``hidden``
+    units (64), ``layers`` layers (1) and a vocabulary of ``vocab`` ids (65) or of
+    ``text_file``'s characters. Windows are cut from ``text_file``, else the LM run's
+    validation text or the form run's training data (``form_stream``), else random ids.
+    Timing runs over lengths 64, 128, ... up to ``max_len``.
 
     Returns ``gradflow_data``'s numbers with the paths written: ``"output"`` and ``"json"``
     (None when not asked for).
@@ -359,11 +400,17 @@ def gradflow_report(
     if json_out is not None and os.path.realpath(json_out) == os.path.realpath(out):
         raise RnnkitError(f"`output` and `json_out` both name {out}; give two files")
     trained, stream = None, None
-    if run_dir is not None:
+    if run_dir is not None and task_of(run_dir, which) not in (None, "lm"):
+        form, trained, _ = load_task(run_dir, None, which)
+        cfg = trained.cfg
+        if text_file is not None:
+            raise RnnkitError(f"`text_file` is for a language model's run; {run_dir} is a {form.verb} run")
+        stream = form_stream(form)
+        if fresh:
+            trained = None
+    elif run_dir is not None:
         trained, lm_vocab, _ = load_lm(run_dir, which)
         cfg = trained.cfg
-        if trained.rnn.dirs != 1:
-            raise RnnkitError("gradflow needs a left-to-right model")
         if text_file is not None:
             stream = lm_vocab.encode(read_text_file(text_file)[:200_000], what=str(text_file))
         elif (Path(run_dir) / "data" / "meta.json").is_file():

@@ -19,6 +19,11 @@ and the units with the largest |r| are listed per signal; clicking one shows it.
 The page is one file: the data is embedded as JSON (``<script type="application/json">``)
 and all script and style is inline, so it opens offline and can be mailed around.
 
+The page draws segments, each one sequence as one stack read it (``form_trace.Trace``): the
+LM's page has one, a form's page one per example (``inspect_forms.py``; seq2seq two per
+example, the encoder's and the decoder's). ``page_from_traces`` builds the data and
+``templates/units.js`` draws it, here and in ``rnnkit serve``'s form page.
+
     rnnkit inspect runs/shakespeare --text play.txt --html units.html --layer 1 --unit 17
 """
 
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -36,6 +42,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.train.load_lm import load_lm
 
 from .activations import trace
+from .form_trace import Trace, describe
 from .output_path import check_output, write_atomically
 
 ACT_SCALE = 1000  # activations are embedded as round(h * ACT_SCALE): integers, error <= 5e-4
@@ -52,8 +59,10 @@ SIGNALS = {
 }
 
 
-def text_signals(text: str) -> dict[str, np.ndarray]:
-    """Each signal as a float array (N,); position t describes the text after reading text[t]."""
+def text_signals(text) -> dict[str, np.ndarray]:
+    """Each signal as a float array (N,); position t describes the text after reading text[t].
+
+    ``text``: a string, or a list of tokens (a word token counts as one position)."""
     N = len(text)
     sig = {k: np.zeros(N) for k in SIGNALS}
     quote, depth, col = False, 0, 0
@@ -110,16 +119,13 @@ def rank_units(states: np.ndarray, signals: dict[str, np.ndarray], k: int = RANK
     return out
 
 
-def page_data(
-    model, vocab, text: str, layer: int | None = None, unit: int | None = None, source: str = ""
-) -> dict:
-    """Everything the page shows, as JSON-ready data."""
-    if not text:
-        raise RnnkitError("the text is empty")
-    L, H = model.cfg.layers, model.cfg.hidden
-    ids = vocab.encode(text, what=source or "the text")
-    states, probs = trace(model, ids)  # (N, L, H), (N, V)
-    ranking = rank_units(states, text_signals(text))
+def unit_choice(traces: list[Trace], layer: int | None, unit: int | None) -> tuple[dict, dict]:
+    """(ranking, initial) for the stack that read ``traces``: its units ranked over all their
+    tokens together, and the unit shown first (``layer``/``unit``, else the best-ranked one)."""
+    states = np.concatenate([t.states for t in traces])  # (N, L, W)
+    per_trace = [text_signals(t.tokens) for t in traces]
+    ranking = rank_units(states, {k: np.concatenate([s[k] for s in per_trace]) for k in SIGNALS})
+    L, W = states.shape[1:]
     if layer is None and unit is None:
         best = max((e for lst in ranking.values() for e in lst[:1]), key=lambda e: abs(e["r"]), default=None)
         layer, unit = (best["layer"], best["unit"]) if best else (L - 1, 0)
@@ -127,25 +133,74 @@ def page_data(
     unit = 0 if unit is None else unit
     if not 0 <= layer < L:
         raise RnnkitError(f"`layer` must lie in [0, {L - 1}], got {layer}")
-    if not 0 <= unit < H:
-        raise RnnkitError(f"`unit` must lie in [0, {H - 1}], got {unit}")
-    acts = np.rint(states * ACT_SCALE).astype(np.int32).transpose(1, 2, 0)  # (L, H, N)
-    k = min(TOP_K, probs.shape[1])
-    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]  # (N, k)
-    top_p = np.take_along_axis(probs, top, axis=1)  # (N, k)
+    if not 0 <= unit < W:
+        raise RnnkitError(f"`unit` must lie in [0, {W - 1}], got {unit}")
+    return ranking, {"layer": layer, "unit": unit}
+
+
+def segment_data(tr: Trace) -> dict:
+    """One trace as the page draws it (``templates/units.js``), JSON-ready."""
+    N, L, W = tr.states.shape
+    acts = np.rint(tr.states * ACT_SCALE).astype(np.int32).transpose(1, 2, 0)  # (L, W, N)
+    top, top_p = [], []
+    if tr.probs is not None:
+        k = min(TOP_K, tr.probs.shape[1])
+        top = np.argsort(-tr.probs, axis=1, kind="stable")[:, :k]  # (N, k)
+        top_p = np.round(np.take_along_axis(tr.probs, top, axis=1).astype(np.float64), 4).tolist()  # (N, k)
+        top = top.tolist()
+    return {
+        "name": tr.name,
+        "stack": tr.stack,
+        "net": tr.net,
+        "summary": tr.summary,
+        "words": tr.words,
+        "strip": tr.strip,
+        "layers": L,
+        "width": W,
+        "chars": list(tr.tokens),
+        "acts": acts.tolist(),  # [layer][unit][t]
+        "vocab": list(tr.labels),
+        "dist_title": tr.dist,
+        "top_ids": top,
+        "top_p": top_p,
+    }
+
+
+def page_from_traces(
+    traces: list[Trace], task: str, model_cfg: dict, source: str = "", layer=None, unit=None
+) -> dict:
+    """The page's data: the first trace's ``segment_data`` at the top level, the others in
+    ``more``; each with the unit ranking and first unit of its stack (``layer`` and ``unit``
+    choose net 0's)."""
+    segments = [segment_data(t) for t in traces]
+    for net in sorted({t.net for t in traces}):
+        ranking, initial = unit_choice(
+            [t for t in traces if t.net == net], *((layer, unit) if net == 0 else (None, None))
+        )
+        for seg in segments:
+            if seg["net"] == net:
+                seg.update(ranking=ranking, initial=initial)
     return {
         "source": source,
-        "model": model.cfg.to_dict(),
-        "vocab": vocab.chars,
-        "chars": list(text),
+        "task": task,
+        "model": model_cfg,
         "act_scale": ACT_SCALE,
-        "acts": acts.tolist(),  # [layer][unit][t]
-        "top_ids": top.tolist(),
-        "top_p": np.round(top_p.astype(np.float64), 4).tolist(),
         "signals": SIGNALS,
-        "ranking": ranking,
-        "initial": {"layer": layer, "unit": unit},
+        **segments[0],
+        "more": segments[1:],
     }
+
+
+def page_data(
+    model, vocab, text: str, layer: int | None = None, unit: int | None = None, source: str = ""
+) -> dict:
+    """Everything the page shows of a character LM reading ``text``, as JSON-ready data."""
+    if not text:
+        raise RnnkitError("the text is empty")
+    ids = vocab.encode(text, what=source or "the text")
+    states, probs = trace(model, ids)  # (N, L, H), (N, V)
+    tr = Trace("text", list(text), states, probs, vocab.chars, "next character", describe(model.rnn))
+    return page_from_traces([tr], "lm", model.cfg.to_dict(), source, layer, unit)
 
 
 def embed_json(obj) -> str:
@@ -164,13 +219,17 @@ def template(name: str) -> str:
     return resources.files("rnnkit.viz").joinpath("templates", name).read_text(encoding="utf-8")
 
 
+def fill(page: str, **values: str) -> str:
+    """``page`` with each ``__NAME__`` replaced by ``values["NAME"]``, in one pass: a value
+    that holds ``__OTHER__`` (a user's text, say) is not replaced again. The shared
+    drawing code of the pages (``units.css``, ``units.js``) is ``__UNITS_CSS__``, ``__UNITS_JS__``."""
+    values = {"UNITS_CSS": template("units.css"), "UNITS_JS": template("units.js"), **values}
+    return re.sub(r"__([A-Z_]+)__", lambda m: values.get(m.group(1), m.group(0)), page)
+
+
 def render_html(data: dict) -> str:
     title = f"rnnkit inspect: {data['source']}" if data["source"] else "rnnkit inspect"
-    return (
-        template("inspect.html")
-        .replace("__TITLE__", html.escape(title))
-        .replace("__DATA__", embed_json(data))
-    )
+    return fill(template("inspect.html"), TITLE=html.escape(title), DATA=embed_json(data))
 
 
 def read_embedded(html_text: str) -> dict:

@@ -1,10 +1,17 @@
-"""Training curves: train and validation loss of one or more runs, against step and wall time.
+"""Training curves: each run's own metrics, from its ``metrics.jsonl``, one panel per metric.
 
-Reads each run's ``metrics.jsonl`` (see ``metrics_log.py``) and draws two panels side by
-side, loss against the optimisation step and against training time. The left axis is
-nats per character, the right axis the same curve in bits per character
-(bpc = nats / ln 2), so one line reads in both units. Each run gets one colour: its
-training loss thin and solid (optionally smoothed), its validation loss dashed with dots.
+Reads each run's ``metrics.jsonl`` (see ``metrics_log.py``) and the task it trained
+(``config.json``'s ``task``: ``lm`` or a form's verb), which decides the panels and units:
+
+    lm, generate   loss (nats/char) against the step and against training time; the right
+                   axis gives the same curve in bits/char (bpc = nats / ln 2)
+    classify       loss (nats/example) and accuracy against the step
+    tag            loss (nats/tag) and accuracy (and boundary F1 for 0/1 tags)
+    seq2seq        loss (nats/token) and token error rate and exact match
+
+Each run gets one colour: its training loss thin and solid (optionally smoothed), its
+validation values dashed with dots. Runs of different tasks are refused: their losses
+count different things.
 
     rnnkit plot runs/small runs/big -o curves.png
 """
@@ -17,21 +24,69 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnnkit.errors import RnnkitError, RnnkitWarning
+from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.metrics_log import iter_metrics
 
 from .mpl import figure_output, pyplot, save_figure
+from .run_task import checkpoint_config
 
 LN2 = math.log(2)
 MIN_DPI, MAX_DPI = 10, 1000
 
 
+# The loss of each task, per what it is counted (None: a metrics file of unknown task).
+LOSS_UNIT = {
+    "lm": "nats/char",
+    "generate": "nats/char",  # end marker included
+    "classify": "nats/example",
+    "tag": "nats/tag",
+    "seq2seq": "nats/token",
+    None: "nats",
+}
+BITS_TASKS = ("lm", "generate")  # losses per character: a bits/char axis beside the nats
+# The validation metrics drawn, in panel order, with their axis labels.
+METRICS = {
+    "accuracy": "accuracy",
+    "f1": "boundary F1",
+    "token_error_rate": "token error rate",
+    "exact_match": "exact match",
+}
+
+
 @dataclass
 class Curves:
-    """One run's series. Each list holds (step, time_s, loss_nats) tuples in step order."""
+    """One run's series. ``train`` and ``val`` hold (step, time_s, loss_nats) tuples in step
+    order; ``metrics`` maps a validation metric (``METRICS``) to its (step, time_s, value) tuples."""
 
     label: str
     train: list = field(default_factory=list)
     val: list = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    task: str | None = None
+    words: bool = False  # seq2seq: the targets are words (else characters)
+
+
+def run_config(metrics_file: Path) -> dict:
+    """The ``config.json`` of the run that wrote ``metrics_file`` (its last or best checkpoint),
+    else its run marker's ``{"train": ...}``; {} when neither can be read."""
+    run = metrics_file.parent
+    for name in ("last", "best"):
+        cfg = checkpoint_config(run / name)
+        if cfg:
+            return cfg
+    return ckpt.read_run_marker(run) if ckpt.is_run_dir(run) else {}
+
+
+def run_task(cfg: dict, rows_have_chars: bool) -> str | None:
+    """The task of a run from its ``run_config``: ``config.json``'s ``task``; else the run
+    marker's verb (none: the LM); else ``lm`` when the rows count characters per second or
+    perplexity (a metrics file copied out of its run), None when nothing says."""
+    task = cfg.get("task")
+    if task is None and isinstance(cfg.get("train"), dict):
+        task = cfg["train"].get("verb") or "lm"
+    if task is None and rows_have_chars:
+        task = "lm"
+    return task if isinstance(task, str) and task in LOSS_UNIT else None
 
 
 def metrics_path(d: Path) -> Path:
@@ -50,7 +105,7 @@ def load_curves(d: Path, label: str | None = None) -> Curves:
     a file with no usable row is refused."""
     path = metrics_path(d)
     c = Curves(label or (path.parent.name if path.name == "metrics.jsonl" else path.stem))
-    bad = 0
+    bad, lm_rows = 0, False
     for r in iter_metrics(path):
         if r is None:
             bad += 1  # binary, not UTF-8, or cut short by a crash
@@ -64,7 +119,13 @@ def load_curves(d: Path, label: str | None = None) -> Curves:
         if row is None or not math.isfinite(row[2]):
             bad += 1
             continue
+        lm_rows = lm_rows or "chars_per_s" in r or "perplexity" in r
         (c.train if r["kind"] == "train" else c.val).append(row)
+        if r["kind"] == "val":
+            for name in METRICS:
+                v = r.get(name)
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                    c.metrics.setdefault(name, []).append((row[0], row[1], float(v)))
     if not c.train and not c.val:
         raise RnnkitError(
             f"{path} holds no train or val rows with step and loss"
@@ -77,6 +138,12 @@ def load_curves(d: Path, label: str | None = None) -> Curves:
         )
     c.train.sort()
     c.val.sort()
+    for series in c.metrics.values():
+        series.sort()
+    cfg = run_config(path)
+    c.task = run_task(cfg, lm_rows)
+    train_cfg = cfg.get("train")
+    c.words = isinstance(train_cfg, dict) and train_cfg.get("target_tokens") == "words"
     return c
 
 
@@ -93,6 +160,73 @@ def ema(values: list[float], alpha: float) -> list[float]:
         s = v if s is None else alpha * s + (1 - alpha) * v
         out.append(s)
     return out
+
+
+@dataclass
+class Panel:
+    """One axes of the figure: ``series`` ("loss" or a ``METRICS`` name) against ``x``
+    (0: the step, 1: training time), labelled ``ylabel``; ``bits`` adds a bits/char axis."""
+
+    title: str
+    series: str
+    x: int
+    ylabel: str
+    bits: bool = False
+
+
+def task_of(runs: list[Curves]) -> str | None:
+    """The one task of ``runs`` (None: unknown); runs of different tasks are refused."""
+    tasks = {r.task for r in runs if r.task is not None}
+    if len(tasks) > 1:
+        named = ", ".join(f"{r.label}: {r.task}" for r in runs if r.task is not None)
+        raise RnnkitError(f"the runs trained different tasks ({named}); plot runs of one task together")
+    return tasks.pop() if tasks else None
+
+
+def panels(runs: list[Curves]) -> list[Panel]:
+    """The figure's panels: the loss against the step, then each validation metric the runs
+    logged; with no metric (the LM, generate), the loss against training time instead."""
+    task = task_of(runs)
+    unit, bits = LOSS_UNIT[task], task in BITS_TASKS
+    out = [Panel("loss vs step", "loss", 0, f"loss ({unit})", bits)]
+    words = all(r.words for r in runs)
+    for name, label in METRICS.items():
+        if any(name in r.metrics for r in runs):
+            if name == "token_error_rate" and task == "seq2seq" and not words:
+                label = "character error rate"
+            out.append(Panel(f"validation {label}", name, 0, label))
+    if len(out) == 1:
+        out.append(Panel("loss vs wall time", "loss", 1, f"loss ({unit})", bits))
+    return out
+
+
+def _draw(ax, run: Curves, panel: Panel, color, smooth: float) -> None:
+    """One run's lines in one panel: the training loss thin and solid, validation dashed with dots."""
+    x_i = panel.x
+    if panel.series == "loss":
+        train, val = run.train, run.val
+    else:
+        train, val = [], run.metrics.get(panel.series, [])
+    if train:
+        ax.plot(
+            [r[x_i] for r in train],
+            ema([r[2] for r in train], smooth),
+            color=color,
+            lw=1.1,
+            alpha=0.85,
+            label=f"{run.label} train",
+        )
+    if val:
+        ax.plot(
+            [r[x_i] for r in val],
+            [r[2] for r in val],
+            color=color,
+            lw=1.6,
+            ls="--",
+            marker="o",
+            ms=4,
+            label=f"{run.label} val",
+        )
 
 
 def plot_curves(
@@ -115,41 +249,22 @@ def plot_curves(
         raise RnnkitError(f"`labels` gives {len(labels)} names for {len(dirs)} runs")
     out = figure_output(out)  # a bad output path fails here, before the runs are read
     runs = [load_curves(d, lab) for d, lab in zip(dirs, labels or _labels(dirs))]
+    figure = panels(runs)
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), dpi=dpi)
+    fig, axes = plt.subplots(1, len(figure), figsize=(6 * len(figure), 4.6), dpi=dpi, squeeze=False)
+    axes = axes[0]
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, run in enumerate(runs):
-        col = colors[i % len(colors)]
-        for ax, x_i in zip(axes, (0, 1)):
-            if run.train:
-                xs = [r[x_i] for r in run.train]
-                ax.plot(
-                    xs,
-                    ema([r[2] for r in run.train], smooth),
-                    color=col,
-                    lw=1.1,
-                    alpha=0.85,
-                    label=f"{run.label} train",
-                )
-            if run.val:
-                ax.plot(
-                    [r[x_i] for r in run.val],
-                    [r[2] for r in run.val],
-                    color=col,
-                    lw=1.6,
-                    ls="--",
-                    marker="o",
-                    ms=4,
-                    label=f"{run.label} val",
-                )
-    for ax, xlabel in zip(axes, ("step", "training time (s)")):
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("loss (nats/char)")
+        for ax, panel in zip(axes, figure):
+            _draw(ax, run, panel, colors[i % len(colors)], smooth)
+    for ax, panel in zip(axes, figure):
+        ax.set_xlabel(("step", "training time (s)")[panel.x])
+        ax.set_ylabel(panel.ylabel)
+        ax.set_title(panel.title)
         ax.grid(alpha=0.3)
-        sec = ax.secondary_yaxis("right", functions=(lambda n: n / LN2, lambda b: b * LN2))
-        sec.set_ylabel("bits/char")
-    axes[0].set_title("loss vs step")
-    axes[1].set_title("loss vs wall time")
+        if panel.bits:
+            sec = ax.secondary_yaxis("right", functions=(lambda n: n / LN2, lambda b: b * LN2))
+            sec.set_ylabel("bits/char")
     axes[0].legend(fontsize=8, loc="upper right")
     if title:
         fig.suptitle(title)

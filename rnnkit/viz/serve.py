@@ -1,10 +1,11 @@
 """A small local web app: type a prime, sample from the model, watch the text and its hidden units.
 
 Standard library only (``http.server.ThreadingHTTPServer``), on 127.0.0.1 by default; the
-page's script and style are inline, so it works offline. Routes:
+page's script and style are inline, so it works offline. Routes, for a character LM's run:
 
     GET  /               the page
-    GET  /api/info       the model: layers, hidden size, vocabulary, limits
+    GET  /api/info       the model: layers, hidden size, vocabulary, limits, the default
+                         prime (the first line of its training text, or empty)
     POST /api/generate   JSON {"prime", "temperature", "top_k", "length", "seed"?} ->
                          a chunked stream of JSON lines (application/x-ndjson):
                          {"type": "start", ...}, then one {"type": "char", "ch", "prime",
@@ -14,6 +15,10 @@ page's script and style are inline, so it works offline. Routes:
 
 "top" is the next-character distribution after that character (before temperature and
 top-k), and "p" the probability, under the filtered distribution, of the sampled character.
+Temperature 0 is greedy (the most probable character, p = 1), as in ``rnnkit sample``.
+
+A form's run (classify, tag, seq2seq, generate) gets its own page and ``POST /api/predict``
+instead of ``/api/generate`` (``serve_forms.py``): type a text, see the prediction as you type.
 
 Bounds, so one user can't hang the server: the request body is at most 64 KiB, the prime
 and the length are capped (``--max-length``), numbers are checked (400 with a JSON
@@ -27,7 +32,6 @@ when busy). A client that goes away mid-request costs one log line, not a traceb
 from __future__ import annotations
 
 import json
-import math
 import sys
 import threading
 import time
@@ -39,54 +43,53 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from rnnkit.decode.lm import stream_tokens
+from rnnkit.data.corpus import load_prepared
+from rnnkit.decode.lm import greedy_char, stream_tokens
 from rnnkit.decode.sampler import GumbelDraw, filter_probs
 from rnnkit.errors import RnnkitError
 from rnnkit.models.stream_step import stream_for
 from rnnkit.nn.softmax_cross_entropy import softmax
 from rnnkit.train.load_lm import load_lm
+from rnnkit.train.load_task import load_task
 
-from .inspect_units import embed_json, template
+from . import serve_requests as checks
+from .inspect_units import embed_json, fill, template
+from .run_task import task_of
+from .serve_forms import FormPredictor
+from .serve_requests import MAX_TEMPERATURE, BadRequest, check_fields, number
 
 MAX_BODY = 64 * 1024
 ACT_SCALE = 1000
 TOP_N = 10  # next-character probabilities sent per character
-MAX_TEMPERATURE = 100.0
-
-
-class BadRequest(Exception):
-    """A request the server refuses: (HTTP status, message)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
-def _number(body: dict, key: str, default, kind):
-    v = body.get(key, default)
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise BadRequest(400, f"{key} must be a number, got {json.dumps(v)}")
-    if not math.isfinite(v):
-        raise BadRequest(400, f"{key} must be finite, got {v}")
-    if kind is int:
-        if v != int(v):
-            raise BadRequest(400, f"{key} must be a whole number, got {v}")
-        v = int(v)
-    return kind(v)
 
 
 class Generator:
-    """The model and the request rules, shared by every handler thread (read-only)."""
+    """The LM and the request rules, shared by every handler thread (read-only).
+
+    ``post_path`` is the route its requests come to; ``streams``: the answer is a stream of
+    events (``stream``), not one JSON object.
+    """
 
     FIELDS = {"prime", "temperature", "top_k", "length", "seed"}
+    post_path, streams = "/api/generate", True
 
-    def __init__(self, model, vocab, max_length: int = 2000, max_prime: int = 2000, delay_s: float = 0.0):
+    def __init__(
+        self,
+        model,
+        vocab,
+        max_length: int = 2000,
+        max_prime: int = 2000,
+        delay_s: float = 0.0,
+        prime: str = "",
+    ):
         self.model, self.vocab = model, vocab
         self.max_length, self.max_prime, self.delay_s = max_length, max_prime, delay_s
+        self.prime = prime
 
     def info(self) -> dict:
         c = self.model.cfg
         return {
+            "task": "lm",
             "layers": c.layers,
             "hidden": c.hidden,
             "vocab": self.vocab.chars,
@@ -95,41 +98,31 @@ class Generator:
             "max_prime": self.max_prime,
             "max_temperature": MAX_TEMPERATURE,
             "top_n": TOP_N,
+            "prime": self.prime,
         }
 
     def parse(self, body) -> dict:
         """Check a request body; returns the arguments of ``stream`` or raises ``BadRequest``."""
-        if not isinstance(body, dict):
-            raise BadRequest(400, "the body must be a JSON object")
-        extra = set(body) - self.FIELDS
-        if extra:
-            raise BadRequest(
-                400, f"unknown fields: {', '.join(sorted(extra))}; expected {', '.join(sorted(self.FIELDS))}"
-            )
-        prime = body.get("prime")
-        if not isinstance(prime, str) or not prime:
-            raise BadRequest(400, "prime must be a non-empty string")
-        if len(prime) > self.max_prime:
-            raise BadRequest(400, f"prime has {len(prime)} characters; the limit is {self.max_prime}")
+        body = check_fields(body, self.FIELDS)
+        prime = checks.text(body, "prime", self.max_prime)
         try:
             ids = self.vocab.encode(prime, what="prime")
         except RnnkitError as e:
             raise BadRequest(400, str(e)) from None
-        temperature = _number(body, "temperature", 0.8, float)
-        if not 0 < temperature <= MAX_TEMPERATURE:
-            raise BadRequest(400, f"temperature must lie in (0, {MAX_TEMPERATURE:g}], got {temperature}")
-        top_k = _number(body, "top_k", 0, int)
+        temperature = checks.temperature(body, 0.8)
+        top_k = number(body, "top_k", 0, int)
         if not 0 <= top_k <= len(self.vocab):
             raise BadRequest(400, f"top_k must lie in [0, {len(self.vocab)}] (0: no limit), got {top_k}")
-        length = _number(body, "length", 200, int)
+        length = number(body, "length", 200, int)
         if not 1 <= length <= self.max_length:
             raise BadRequest(400, f"length must lie in [1, {self.max_length}], got {length}")
-        seed = body.get("seed")
-        if seed is not None:
-            seed = _number(body, "seed", None, int)
-            if seed < 0:
-                raise BadRequest(400, f"seed must be non-negative, got {seed}")
-        return {"prime_ids": ids, "temperature": temperature, "top_k": top_k, "length": length, "seed": seed}
+        return {
+            "prime_ids": ids,
+            "temperature": temperature,
+            "top_k": top_k,
+            "length": length,
+            "seed": checks.seed(body),
+        }
 
     def _event(self, c: int, h: np.ndarray, logits: np.ndarray, prime: bool, p: float | None) -> dict:
         probs = softmax(logits.astype(np.float64))  # (V,)
@@ -159,9 +152,19 @@ class Generator:
         for c in prime_ids:
             logits = stream.step(int(c))  # (V,)
             yield self._event(int(c), stream.state, logits, True, None)  # state (L, 1, H)
-        draw = GumbelDraw(len(logits), length, temperature, top_k, seed=seed)  # rnnkit sample's draw
+        if temperature == 0:  # greedy, as rnnkit sample's: the drawn char has p = 1
+            draw = greedy_char
+
+            def draw_probs(logits):
+                return np.eye(len(logits))[greedy_char(logits)]
+        else:
+            draw = GumbelDraw(len(logits), length, temperature, top_k, seed=seed)  # rnnkit sample's draw
+
+            def draw_probs(logits):
+                return filter_probs(logits, temperature, top_k)
+
         chars = stream_tokens(stream, logits, length, draw)  # rnnkit sample's loop
-        p = filter_probs(logits, temperature, top_k)  # shown with the char drawn from it
+        p = draw_probs(logits)  # shown with the char drawn from it
         for _ in range(length):
             # errstate around each draw only, not across the yield (see GumbelDraw)
             with np.errstate(over="ignore"):
@@ -169,7 +172,7 @@ class Generator:
             if logits is None:  # the last char: the loop does not feed it, the page shows it fed
                 logits = stream.step(c)
             yield self._event(c, stream.state, logits, False, p[c])
-            p = filter_probs(logits, temperature, top_k)  # now: the next step overwrites logits
+            p = draw_probs(logits)  # now: the next step overwrites logits
             if self.delay_s:
                 time.sleep(self.delay_s)
         yield {"type": "end", "generated": length, "seconds": round(time.perf_counter() - t0, 3)}
@@ -265,7 +268,7 @@ class Handler(BaseHTTPRequestHandler):
             )
         elif path == "/api/info":
             self._json(200, self.server.gen.info())
-        elif path == "/api/generate":
+        elif path == self.server.gen.post_path:
             self._error(405, "use POST with a JSON body", {"Allow": "POST"})
         else:
             self._error(404, f"no such page: {path}")
@@ -273,12 +276,12 @@ class Handler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
     def do_POST(self):
-        path = urlsplit(self.path).path
-        if path != "/api/generate":
+        path, app = urlsplit(self.path).path, self.server.gen
+        if path != app.post_path:
             self._error(404 if path not in ("/", "/api/info") else 405, f"cannot POST to {path}")
             return
         try:
-            args = self.server.gen.parse(self._read_json())
+            args = app.parse(self._read_json())
         except BadRequest as e:
             self._error(e.status, str(e))
             return
@@ -290,7 +293,15 @@ class Handler(BaseHTTPRequestHandler):
             )
             return
         try:
-            self._stream(self.server.gen.stream(**args))
+            if app.streams:
+                self._stream(app.stream(**args))
+            else:
+                try:
+                    answer = app.predict(**args)
+                except RnnkitError as e:  # the text does not fit the model (an empty source, say)
+                    self._error(400, str(e))
+                else:
+                    self._json(200, answer)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client went away: stop generating
         finally:
@@ -335,6 +346,24 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
+def training_prime(run_dir: Path, ckpt_dir: Path, vocab, most: int = 200) -> str:
+    """The first line of an LM run's training text (with its newline, at most ``most``
+    characters): serve's default prime. Empty when the run's prepared text is not at hand."""
+    for run in (Path(run_dir), Path(ckpt_dir).resolve().parent.parent):
+        data = run / "data"
+        if not (data / "meta.json").is_file():
+            continue
+        try:
+            prep = load_prepared(data)
+        except RnnkitError:
+            continue
+        if prep.vocab.chars != vocab.chars:
+            continue
+        head = vocab.decode(prep.train_ids()[:most])
+        return head[: head.index("\n") + 1] if "\n" in head else head
+    return ""
+
+
 def make_server(
     run_dir: Path,
     host: str = "127.0.0.1",
@@ -348,18 +377,25 @@ def make_server(
 ) -> VizServer:
     """The server for ``run_dir``'s model on ``host:port`` (port 0: any free one), not yet
     serving: call ``serve_forever()``, then ``server_close()``. Each request-log line goes
-    to ``log`` (stderr), none with ``quiet``."""
+    to ``log`` (stderr), none with ``quiet``. An LM's run gets the sampling page
+    (``Generator``), a form's run the page that predicts as you type (``FormPredictor``)."""
     if not 0 <= port <= 65535:
         raise RnnkitError(f"`port` must lie in [0, 65535], got {port}")
     if max_length < 1 or max_concurrent < 1:
         raise RnnkitError("`max_length` and `max_concurrent` must be positive")
     if not 0 <= delay_ms <= 1000:
         raise RnnkitError(f"`delay_ms` must lie in [0, 1000], got {delay_ms}")
-    model, vocab, c = load_lm(run_dir, which)
-    gen = Generator(model, vocab, max_length, max_prime=max_length, delay_s=delay_ms / 1000)
+    if task_of(run_dir, which) in (None, "lm"):
+        model, vocab, c = load_lm(run_dir, which)
+        prime = training_prime(run_dir, c.dir, vocab)
+        gen = Generator(model, vocab, max_length, max_prime=max_length, delay_s=delay_ms / 1000, prime=prime)
+        name = "serve.html"
+    else:
+        form, model, c = load_task(run_dir, None, which)
+        gen, name = FormPredictor(form, model, max_length), "serve_form.html"
     info = gen.info()
     info["source"] = str(c.dir)
-    page = template("serve.html").replace("__DATA__", embed_json(info))
+    page = fill(template(name), DATA=embed_json(info))
     try:
         return VizServer((host, port), gen, max_concurrent, page, None if quiet else log)
     except OSError as e:

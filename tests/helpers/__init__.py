@@ -212,3 +212,66 @@ def finished_run(text: Path, where: Path, steps: int = 4) -> Path:
     assert p.returncode == 0, p.stderr
     assert last_step(run) == steps
     return run
+
+
+# One tiny run of each form, trained in-process in well under a second each (see ``form_runs``).
+FORM_WORDS = {"en": ["the", "cat", "sat", "on", "mat"], "py": ["def", "f(x):", "return", "x+1", "if"]}
+FORM_SETTINGS = {
+    "classify": {"bidirectional": True},
+    "tag": {"bidirectional": True},
+    "seq2seq": {"target_tokens": "words", "embed": 6},
+    "generate": {"autoregressive": True},
+}
+
+
+def word_ends(text: str) -> str:
+    """'1' on each word's last character, '0' elsewhere: the toy tagging."""
+    return "".join("1" if (text + " ")[i + 1] == " " else "0" for i in range(len(text)))
+
+
+# Each form's TSV line for a phrase and its language.
+FORM_LINES = {
+    "classify": lambda text, lang: f"{text}\t{lang}",
+    "generate": lambda text, lang: f"{lang}\t{text}",
+    "seq2seq": lambda text, lang: f"{text}\t{' '.join(text[::-1].upper())}",
+    "tag": lambda text, lang: f"{text}\t{word_ends(text)}",
+}
+
+
+def form_tsv(path: Path, verb: str, n: int = 24) -> Path:
+    """Toy data of a form: short English or Python-ish phrases ('en'/'py'); seq2seq spells a
+    phrase backwards in upper-case words; the tags mark each word's last character with 1."""
+    r = random.Random(5)
+    lines = []
+    for _ in range(n):
+        lang = r.choice(sorted(FORM_WORDS))
+        text = " ".join(r.choice(FORM_WORDS[lang]) for _ in range(r.randint(1, 3)))
+        lines.append(FORM_LINES[verb](text, lang))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def form_runs(root: Path, steps: int = 6) -> dict[str, Path]:
+    """verb -> a finished ``steps``-step run of each form under ``root`` (trained in-process:
+    hidden 8, a training row every step, validation every 3 steps)."""
+    from rnnkit.train.task_config import TaskTrainConfig
+    from rnnkit.train.task_trainer import train
+
+    runs = {}
+    for verb, extra in FORM_SETTINGS.items():
+        data = form_tsv(root / f"{verb}.tsv", verb)
+        cfg = TaskTrainConfig(
+            verb=verb,
+            data=str(data),
+            hidden=8,
+            batch=4,
+            max_steps=steps,
+            eval_every=3,
+            log_every=1,
+            progress=False,
+            seed=3,
+            **extra,
+        )
+        assert train(cfg, root / verb, log=lambda *a: None) == 0
+        runs[verb] = root / verb
+    return runs
