@@ -1,6 +1,6 @@
 """rnnkit benchmark: NumPy engine vs PyTorch vs JAX on the CPU, measured side by side.
 
-    python -m bench.run            # full run, writes docs/benchmarks.md and docs/bench_*.png
+    python -m bench.run            # full run, writes docs/latest/benchmarks.md and bench_*.png
     python -m bench.run --quick    # smoke run on tiny shapes, writes to a temp dir
 
 Every number in one table comes from one run: systems are interleaved (each repetition
@@ -513,7 +513,7 @@ def main(argv=None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("--quick", action="store_true", help="tiny shapes, one repetition: a smoke run (seconds)")
-    ap.add_argument("--out", default=None, help="output folder (default docs/, or a temp dir with --quick)")
+    ap.add_argument("--out", default=None, help="output folder (default docs/latest/, or a temp dir with --quick)")
     ap.add_argument("--reps", type=int, default=None, help="interleaved repetitions per shape (default 7)")
     ap.add_argument(
         "--threads",
@@ -544,7 +544,7 @@ def main(argv=None) -> int:
     outdir = args.out or (
         tempfile.mkdtemp(prefix="rnnkit-bench-")
         if q
-        else os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
+        else os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "latest")
     )
     os.makedirs(outdir, exist_ok=True)
     sections = set(args.sections.split(","))
