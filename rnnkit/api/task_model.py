@@ -64,7 +64,7 @@ class TaskModel(Model):
         force: bool = False,
         verbose: bool = True,
         **train_args: Any,
-    ):
+    ) -> TaskModel:
         """Train on the examples (``inputs[i]``, ``targets[i]``), named by ``fields``: texts and
         labels for a ``Classifier``, texts and tags for a ``Tagger``, sources and targets for a
         ``Seq2Seq``, labels and texts for a ``Generator``. ``val`` = (inputs, targets) is the
@@ -120,7 +120,7 @@ class TaskModel(Model):
         return r
 
 
-def pairs_of(first, second, names: tuple[str, str]) -> Pairs:
+def pairs_of(first: Sequence, second: Sequence, names: tuple[str, str]) -> Pairs:
     """Two equally long sequences of strings -> their rows; anything else is refused in one line."""
     first, second = list(first), list(second)
     if len(first) != len(second):
