@@ -19,10 +19,10 @@ class Tagger(TaskModel):
     a string of one-character tags or a list of them; ``evaluate(texts, tags)`` -> ``rnnkit tag
     eval --json`` 's dict, with ``accuracy`` per character.
 
-    >>> tagger = Tagger(hidden=16).fit(["abab", "bbaa"] * 30, ["xyxy", "yyxx"] * 30,
-    ...                                max_steps=80, progress=False, verbose=False)
-    >>> tagger.predict(["abba"])
-    [['x', 'y', 'y', 'x']]
+    >>> tagger = Tagger(hidden=16).fit(["abab", "bbaa", "abba", "baab"] * 30, ["xyxy", "yyxx", "xyyx", "yxxy"] * 30,
+    ...                                max_steps=150, progress=False, verbose=False)
+    >>> tagger.predict(["aabb", "bab"])
+    [['x', 'x', 'y', 'y'], ['y', 'x', 'y']]
     """
 
     verb, fields = "tag", ("texts", "tags")
