@@ -19,8 +19,8 @@ class Tagger(TaskModel):
     a string of one-character tags or a list of them; ``evaluate(texts, tags)`` -> ``rnnkit tag
     eval --json`` 's dict, with ``accuracy`` per character.
 
-    >>> tagger = Tagger(hidden=16).fit(["abab", "bbaa", "abba", "baab"] * 30, ["xyxy", "yyxx", "xyyx", "yxxy"] * 30,
-    ...                                max_steps=150, progress=False, verbose=False)
+    >>> texts, tags = ["abab", "bbaa", "abba", "baab"] * 30, ["xyxy", "yyxx", "xyyx", "yxxy"] * 30
+    >>> tagger = Tagger(hidden=16).fit(texts, tags, max_steps=150, progress=False, verbose=False)
     >>> tagger.predict(["aabb", "bab"])
     [['x', 'x', 'y', 'y'], ['y', 'x', 'y']]
     """
