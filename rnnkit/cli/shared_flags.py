@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rnnkit.decode.sampler import check_sampling
+from rnnkit.decode.sampler import Sampling
 
 RUN_DIR_HELP = "run directory (its best checkpoint) or a checkpoint directory"
 IMAGE_HELP = "image file to write: .png, .pdf, .svg, ... (.png added if no suffix)"
@@ -58,7 +58,7 @@ def sampling_flags(p, temperature: float, prime_help: str, beam_help: str) -> No
     """The one sampling vocabulary: ``--temperature`` (0 is greedy), ``--top-k``, ``--top-p``,
     ``--greedy``, ``--beam``, ``--seed`` and ``--prime``, in the group "sampling".
     ``temperature`` is the verb's default; ``prime_help`` and ``beam_help`` say what a prime
-    and a beam mean to it. ``check_sampling_flags`` checks the values."""
+    and a beam mean to it. ``sampling_of`` reads (and checks) the values."""
     g = p.add_argument_group("sampling")
     g.add_argument("--prime", help=prime_help)
     g.add_argument(
@@ -76,6 +76,7 @@ def sampling_flags(p, temperature: float, prime_help: str, beam_help: str) -> No
     g.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
 
 
-def check_sampling_flags(args) -> None:
-    """Refuse sampling flags no decoder can use, each in one line naming its flag."""
-    check_sampling(args.temperature, args.top_k, args.top_p, args.beam, args.greedy, args.seed)
+def sampling_of(args) -> Sampling:
+    """The sampling flags' settings; flags no decoder can use are refused, each in one line
+    naming its flag."""
+    return Sampling(args.temperature, args.top_k, args.top_p, args.greedy, args.beam, args.seed)

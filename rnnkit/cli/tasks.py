@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.cli.report_table import report_lines
-from rnnkit.cli.shared_flags import check_sampling_flags, engine_flags, sampling_flags
+from rnnkit.cli.shared_flags import engine_flags, sampling_flags, sampling_of
 from rnnkit.cli.train_flags import add_train_flags
 from rnnkit.errors import RnnkitError
 from rnnkit.torch.engines import check_engine
@@ -199,21 +199,9 @@ def cmd_classify_eval(args) -> int:
 
 # ---------------------------------------------------------------------------- generate
 def cmd_generate_sample(args) -> int:
-    check_sampling_flags(args)
+    sampling = sampling_of(args)
     form, model, _ = load_task(args.dir, "generate", args.which, *_engine(args))
-    temperature = 0.0 if args.greedy else args.temperature
-    for text in form.sample(
-        model,
-        args.label,
-        args.n,
-        args.max_len,
-        temperature,
-        args.top_k,
-        args.top_p,
-        args.beam,
-        args.seed,
-        args.prime or "",
-    ):
+    for text in form.sample(model, args.label, args.n, args.max_len, sampling, args.prime or ""):
         print(text)
     return 0
 

@@ -30,7 +30,7 @@ from rnnkit.data.padding import pad_batch, teacher_forcing
 from rnnkit.data.token_vocab import LabelSet, TokenVocab
 from rnnkit.data.vocab import Vocab
 from rnnkit.decode.forms import generator_beam_search, generator_sample, seq2seq_beam_decode, seq2seq_greedy
-from rnnkit.decode.sampler import check_sampling
+from rnnkit.decode.sampler import Sampling
 from rnnkit.errors import RnnkitError, message_of
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
@@ -171,26 +171,15 @@ class GenerateForm(Form):
         self.vocab = TokenVocab.build(t for _, t in examples)
 
     def sample(
-        self,
-        model,
-        label: str,
-        n: int,
-        max_len: int,
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        beam: int = 0,
-        seed: int | None = None,
-        prime: str = "",
+        self, model, label: str, n: int, max_len: int, sampling: Sampling, prime: str = ""
     ) -> list[str]:
         """``n`` texts for ``label``, each ``prime`` and at most ``max_len`` characters after it:
-        drawn (temperature 0 is greedy), or with ``beam`` > 0 the ``n`` most likely the search
-        found (maybe fewer), best first."""
+        drawn as ``sampling`` says (greedy, or temperature 0, takes the argmax), or with a beam
+        the ``n`` most likely the search found (maybe fewer), best first."""
         if n < 1:
             raise RnnkitError(f"`n` must be at least 1, got {n}")
         if max_len < 1:
             raise RnnkitError(f"`max_len` must be at least 1, got {max_len}")
-        check_sampling(temperature, top_k, top_p, beam, seed=seed)
         try:
             k = self.labels.encode([label])[0]
         except ValueError as e:
@@ -199,14 +188,16 @@ class GenerateForm(Form):
         if unknown:
             raise Vocab.unknown_error(unknown, "`prime`")
         prime_ids = self.vocab.encode(prime)
-        if beam:
-            seqs = [
-                ids for ids, _ in generator_beam_search(model, np.array([k]), beam, max_len, prime_ids)[:n]
-            ]
+        if sampling.beam:
+            found = generator_beam_search(model, np.array([k]), sampling.beam, max_len, prime_ids)
+            seqs = [ids for ids, _ in found[:n]]
         else:
-            rng = np.random.default_rng(seed)
+            rng = np.random.default_rng(sampling.seed)
             cond = np.full(n, k, dtype=np.int64)
-            seqs = generator_sample(model, cond, max_len, rng, temperature, top_k, top_p, prime_ids)
+            temperature = 0.0 if sampling.is_greedy else sampling.temperature
+            seqs = generator_sample(
+                model, cond, max_len, rng, temperature, sampling.top_k, sampling.top_p, prime_ids
+            )
         return [prime + self.vocab.decode(s) for s in seqs]
 
     def model_config(self):
