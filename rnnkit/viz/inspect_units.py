@@ -250,23 +250,11 @@ def html_output(path) -> Path:
     return check_output(path, HTML_SUFFIXES, ".html", "html_out")
 
 
-def inspect_text(
-    run_dir: Path,
-    text_file: Path | None,
-    html_out: Path,
-    layer=None,
-    unit=None,
-    max_chars: int = 2000,
-    which: str = "best",
+def lm_run_page(
+    run_dir: Path, text_file: Path | None, max_chars: int, which: str, layer=None, unit=None
 ) -> dict:
-    """Write the page for ``run_dir``'s model over ``text_file`` (default: the run's validation text).
-
-    Returns the page's data; ``data["html"]`` is the path written (``.html`` added if
-    ``html_out`` has no suffix).
-    """
-    if max_chars < 1:
-        raise RnnkitError(f"`max_chars` must be positive, got {max_chars}")
-    html_out = html_output(html_out)
+    """The page's data for ``run_dir``'s LM over ``text_file`` (default: the run's validation
+    text), at most ``max_chars`` characters of it."""
     model, vocab, c = load_lm(run_dir, which)
     if model.rnn.dirs != 1:
         raise RnnkitError("inspect needs a left-to-right model")
@@ -281,7 +269,12 @@ def inspect_text(
         if prep.vocab.chars != vocab.chars:
             raise RnnkitError(f"{data_dir} was prepared with another vocabulary; give `text_file` FILE")
         text, source = vocab.decode(ids), f"{run_dir} (validation text)"
-    data = page_data(model, vocab, text, layer, unit, source)
+    return page_data(model, vocab, text, layer, unit, source)
+
+
+def write_page(data: dict, html_out: Path) -> dict:
+    """Write the page of ``data`` to ``html_out`` (atomically); returns ``data`` with ``"html"``
+    the path written."""
     page = render_html(data)
     write_atomically(html_out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return {**data, "html": html_out}
