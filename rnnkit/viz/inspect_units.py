@@ -219,12 +219,24 @@ def template(name: str) -> str:
     return resources.files("rnnkit.viz").joinpath("templates", name).read_text(encoding="utf-8")
 
 
+PLACEHOLDER = re.compile(r"__([A-Z_]+)__")  # __NAME__ in a page
+# What the pages share, each a file in templates/ that ``__NAME__`` stands for in a page.
+PIECES = {
+    "PAGE_HEAD": "page_head.html",  # <!DOCTYPE html> to <title>__TITLE__</title>
+    "UNITS_HEADER": "units_header.html",  # the heading the units pages' scripts fill in
+    "UNITS_DATA": "units_data.html",  # units.js's tooltip, and the page's data (JSON, id "data")
+    "UNITS_CSS": "units.css",  # the units pages' drawing code: the hidden units and the tooltip
+    "UNITS_JS": "units.js",
+}
+
+
 def fill(page: str, **values: str) -> str:
-    """``page`` with each ``__NAME__`` replaced by ``values["NAME"]``, in one pass: a value
-    that holds ``__OTHER__`` (a user's text, say) is not replaced again. The shared
-    drawing code of the pages (``units.css``, ``units.js``) is ``__UNITS_CSS__``, ``__UNITS_JS__``."""
-    values = {"UNITS_CSS": template("units.css"), "UNITS_JS": template("units.js"), **values}
-    return re.sub(r"__([A-Z_]+)__", lambda m: values.get(m.group(1), m.group(0)), page)
+    """``page`` with each ``__NAME__`` of ``PIECES`` replaced by that file, then each
+    ``__NAME__`` replaced by ``values["NAME"]`` in one pass: a value that holds ``__OTHER__``
+    (a user's text, say) is not replaced again, while a piece may hold a value's name
+    (``__TITLE__``)."""
+    page = PLACEHOLDER.sub(lambda m: template(PIECES[m[1]]) if m[1] in PIECES else m[0], page)
+    return PLACEHOLDER.sub(lambda m: values.get(m[1], m[0]), page)
 
 
 def render_html(data: dict) -> str:
