@@ -24,7 +24,8 @@ import argparse
 import json
 import sys
 from collections import Counter
-from dataclasses import fields
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -300,7 +301,154 @@ def cmd_tag_eval(args) -> int:
 
 
 # ---------------------------------------------------------------------------- registration
-def _dir_flags(p, verb) -> None:
+@dataclass(frozen=True)
+class Action:
+    """An action on a trained run, ``rnnkit VERB NAME DIR ...``: the command it runs, the
+    arguments it takes after DIR, ``--which`` and the engine flags, and its help."""
+
+    name: str
+    func: Callable[[argparse.Namespace], int]
+    flags: Callable[[argparse.ArgumentParser], None]
+    help: str
+    description: str
+
+
+def _predict(func, flags, help: str, prints: str, unseen: str = "", item: str = "text") -> Action:
+    """``predict``: reads items (arguments, or stdin lines), prints a TSV line for each; ``flags``
+    adds what follows the items."""
+
+    def item_flags(p) -> None:
+        p.add_argument("text", nargs="*", help=f"{item}s to process; none: read one per line from stdin")
+        flags(p)
+
+    description = f"For each {item} (arguments, or stdin lines) print {prints}. {PREDICT_NOTE}"
+    return Action("predict", func, item_flags, help, f"{description} {unseen}" if unseen else description)
+
+
+def _eval(verb: str, func, reports: str, flags=lambda p: None) -> Action:
+    """``eval``: scores a labelled TSV of ``verb`` and prints what it ``reports``."""
+    lines = FORMS_HELP[verb][1]
+
+    def file_flags(p) -> None:
+        p.add_argument("file", type=Path, help=f"UTF-8 TSV, lines {lines}")
+        p.add_argument("--json", action="store_true", help="print one JSON object instead of a sentence")
+        flags(p)
+
+    return Action(
+        "eval",
+        func,
+        file_flags,
+        f"score a labelled TSV: {reports}",
+        f"Score every example of FILE (lines {lines}): {reports}.",
+    )
+
+
+def _top_flag(p) -> None:
+    p.add_argument(
+        "--top",
+        type=int,
+        default=1,
+        help="print the K most probable labels: text, then label<TAB>probability for each",
+    )
+
+
+def _generate_sample_flags(p) -> None:
+    p.add_argument("--label", required=True, help="the condition: one of the training labels")
+    p.add_argument("-n", type=int, default=10, help="how many texts to draw")
+    p.add_argument("--max-len", type=int, default=40, help="most characters per text, after --prime")
+    sampling_flags(
+        p,
+        temperature=1.0,
+        prime_help="text every sample starts with, printed in front of it (autoregressive "
+        "runs only: the plain form reads zero vectors after t=1)",
+        beam_help="beam search with this many hypotheses: the -n most probable texts it "
+        "found, best first (0: sample)",
+    )
+
+
+def _decoding_flags(p) -> None:
+    p.add_argument("--beam", type=int, default=1, help="beam width; 1 is greedy decoding")
+    p.add_argument(
+        "--max-len",
+        type=int,
+        default=None,
+        help="most target tokens per output (default: the training --max-len)",
+    )
+
+
+def _space_after_flag(p) -> None:
+    p.add_argument(
+        "--space-after",
+        metavar="TAG",
+        help="print text<TAB>the text with a space after each character tagged TAG "
+        "(space restoration: --space-after 1)",
+    )
+
+
+# What each form does with a trained run, after ``train``.
+RUN_ACTIONS = {
+    "classify": (
+        _predict(
+            cmd_classify_predict,
+            _top_flag,
+            "print each text with its most probable label and that label's probability",
+            "text<TAB>label<TAB>probability",
+            "Characters unseen in training are read as <unk> (a note says so).",
+        ),
+        _eval(
+            "classify",
+            cmd_classify_eval,
+            "accuracy, mean loss, per-class precision/recall/F1/support with macro and weighted "
+            "averages, and the confusion matrix",
+        ),
+    ),
+    "generate": (
+        Action(
+            "sample",
+            cmd_generate_sample,
+            _generate_sample_flags,
+            "generate N texts for a label",
+            "Draw N texts conditioned on --label, one per line. Special tokens "
+            "(<unk>, padding, begin/end markers) are never written.",
+        ),
+        _eval("generate", cmd_generate_eval, "held-out NLL per character"),
+    ),
+    "seq2seq": (
+        _predict(
+            cmd_seq2seq_predict,
+            _decoding_flags,
+            "decode a target for each source",
+            "source<TAB>target",
+            "Source tokens unseen in training are read as <unk> (a note counts them).",
+            item="source",
+        ),
+        _eval(
+            "seq2seq",
+            cmd_seq2seq_eval,
+            "exact-match rate, sequence error rate, token and character error rates",
+            _decoding_flags,
+        ),
+    ),
+    "tag": (
+        _predict(
+            cmd_tag_predict,
+            _space_after_flag,
+            "print each text with its tag string",
+            "text<TAB>tags, one tag per character",
+        ),
+        _eval(
+            "tag",
+            cmd_tag_eval,
+            "tag accuracy, per-tag precision/recall/F1/support with macro and weighted averages, "
+            "the confusion matrix, and boundary precision/recall/F1 when the tags are 0/1",
+        ),
+    ),
+}
+
+
+def _action_parser(vsub, verb: str, action: Action) -> None:
+    """The sub-parser of ``rnnkit VERB ACTION``: DIR, ``--which``, the engine, then the action's own."""
+    p = vsub.add_parser(action.name, help=action.help, description=action.description)
     p.add_argument(
         "dir", type=Path, help=f"a '{verb}' run directory (its best checkpoint) or a checkpoint directory"
     )
@@ -308,24 +456,8 @@ def _dir_flags(p, verb) -> None:
         "--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory"
     )
     engine_flags(p)
-
-
-def _eval_parser(vsub, verb, what, extra=None):
-    p = vsub.add_parser(
-        "eval",
-        help=f"score a labelled TSV: {what}",
-        description=f"Score every example of FILE (lines {FORMS_HELP[verb][1]}): {what}.",
-    )
-    _dir_flags(p, verb)
-    p.add_argument("file", type=Path, help=f"UTF-8 TSV, lines {FORMS_HELP[verb][1]}")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a sentence")
-    if extra:
-        extra(p)
-    return p
-
-
-def _text_args(p, what="texts") -> None:
-    p.add_argument("text", nargs="*", help=f"{what} to process; none: read one per line from stdin")
+    action.flags(p)
+    p.set_defaults(func=action.func)
 
 
 def _intermixed_parser_class():
@@ -363,95 +495,5 @@ def add_parser(sub) -> None:
         _train_flags(p, verb)
         p.set_defaults(func=cmd_train, verb=verb)
 
-        if verb == "classify":
-            p = vsub.add_parser(
-                "predict",
-                help="print each text with its most probable label and that label's probability",
-                description="For each text (arguments, or stdin lines) print text<TAB>label<TAB>probability. "
-                f"{PREDICT_NOTE} Characters unseen in training are read as <unk> (a note says so).",
-            )
-            _dir_flags(p, verb)
-            _text_args(p)
-            p.add_argument(
-                "--top",
-                type=int,
-                default=1,
-                help="print the K most probable labels: text, then label<TAB>probability for each",
-            )
-            p.set_defaults(func=cmd_classify_predict)
-            _eval_parser(
-                vsub,
-                verb,
-                "accuracy, mean loss, per-class precision/recall/F1/support with macro and weighted "
-                "averages, and the confusion matrix",
-            ).set_defaults(func=cmd_classify_eval)
-        elif verb == "generate":
-            p = vsub.add_parser(
-                "sample",
-                help="generate N texts for a label",
-                description="Draw N texts conditioned on --label, one per line. Special tokens "
-                "(<unk>, padding, begin/end markers) are never written.",
-            )
-            _dir_flags(p, verb)
-            p.add_argument("--label", required=True, help="the condition: one of the training labels")
-            p.add_argument("-n", type=int, default=10, help="how many texts to draw")
-            p.add_argument("--max-len", type=int, default=40, help="most characters per text, after --prime")
-            sampling_flags(
-                p,
-                temperature=1.0,
-                prime_help="text every sample starts with, printed in front of it (autoregressive "
-                "runs only: the plain form reads zero vectors after t=1)",
-                beam_help="beam search with this many hypotheses: the -n most probable texts it "
-                "found, best first (0: sample)",
-            )
-            p.set_defaults(func=cmd_generate_sample)
-            _eval_parser(vsub, verb, "held-out NLL per character").set_defaults(func=cmd_generate_eval)
-        elif verb == "seq2seq":
-
-            def dec_flags(q):
-                q.add_argument("--beam", type=int, default=1, help="beam width; 1 is greedy decoding")
-                q.add_argument(
-                    "--max-len",
-                    type=int,
-                    default=None,
-                    help="most target tokens per output (default: the training --max-len)",
-                )
-
-            p = vsub.add_parser(
-                "predict",
-                help="decode a target for each source",
-                description="For each source (arguments, or stdin lines) print source<TAB>target. "
-                f"{PREDICT_NOTE} Source tokens unseen in training are read as <unk> (a note counts them).",
-            )
-            _dir_flags(p, verb)
-            _text_args(p, "sources")
-            dec_flags(p)
-            p.set_defaults(func=cmd_seq2seq_predict)
-            _eval_parser(
-                vsub,
-                verb,
-                "exact-match rate, sequence error rate, token and character error rates",
-                dec_flags,
-            ).set_defaults(func=cmd_seq2seq_eval)
-        else:
-            p = vsub.add_parser(
-                "predict",
-                help="print each text with its tag string",
-                description="For each text (arguments, or stdin lines) print text<TAB>tags, one tag "
-                f"per character. {PREDICT_NOTE}",
-            )
-            _dir_flags(p, verb)
-            _text_args(p)
-            p.add_argument(
-                "--space-after",
-                metavar="TAG",
-                help="print text<TAB>the text with a space after each character tagged TAG "
-                "(space restoration: --space-after 1)",
-            )
-            p.set_defaults(func=cmd_tag_predict)
-            _eval_parser(
-                vsub,
-                verb,
-                "tag accuracy, per-tag precision/recall/F1/support with macro and weighted averages, "
-                "the confusion matrix, and boundary precision/recall/F1 when the tags are 0/1",
-            ).set_defaults(func=cmd_tag_eval)
+        for action in RUN_ACTIONS[verb]:
+            _action_parser(vsub, verb, action)
