@@ -4,8 +4,10 @@ the engine, and the sampling flags of ``rnnkit sample`` and ``rnnkit generate sa
 from __future__ import annotations
 
 import argparse
+import inspect
 from pathlib import Path
 
+from rnnkit.cli.messages import flag
 from rnnkit.decode.sampler import Sampling
 
 RUN_DIR_HELP = "run directory (its best checkpoint) or a checkpoint directory"
@@ -17,6 +19,19 @@ def verb_parser(sub, name: str, func, help: str, description: str, **kw) -> argp
     p = sub.add_parser(name, help=help, description=description, **kw)
     p.set_defaults(func=func)
     return p
+
+
+def flag_arguments(func, args: argparse.Namespace) -> dict:
+    """The keyword arguments of ``func`` that the parsed flags ``args`` give: each parameter from
+    the flag of its own name (``max_len`` from ``--max-len``) or, failing that, from the flag that
+    error messages name it by (``messages.flag``: ``text_file`` from ``--text``, ``run_dir`` from
+    DIR). A parameter no flag of the verb sets keeps its default."""
+    given = {}
+    for name in inspect.signature(func).parameters:
+        dest = name if hasattr(args, name) else flag(name).lstrip("-").replace("-", "_").lower()
+        if hasattr(args, dest):
+            given[name] = getattr(args, dest)
+    return given
 
 
 def run_dir_arg(p, help: str = RUN_DIR_HELP, **kw) -> None:
