@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from rnnkit.cli.messages import flag
@@ -19,6 +21,22 @@ def verb_parser(sub, name: str, func, help: str, description: str, **kw) -> argp
     p = sub.add_parser(name, help=help, description=description, **kw)
     p.set_defaults(func=func)
     return p
+
+
+@dataclass(frozen=True)
+class Command:
+    """A verb (``rnnkit plot``) or a form's action (``rnnkit classify predict``): its name, the
+    command it runs, the flags it takes, and its help."""
+
+    name: str
+    func: Callable[[argparse.Namespace], int]
+    flags: Callable[[argparse.ArgumentParser], None]
+    help: str
+    description: str
+
+    def add_to(self, sub) -> None:
+        """Its sub-parser, with its flags, in ``sub`` (``add_subparsers`` 's)."""
+        self.flags(verb_parser(sub, self.name, self.func, self.help, self.description))
 
 
 def flag_arguments(func, args: argparse.Namespace) -> dict:

@@ -24,14 +24,20 @@ import argparse
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
 from rnnkit.cli.report_table import report_lines
-from rnnkit.cli.shared_flags import engine_flags, sampling_flags, sampling_of
+from rnnkit.cli.shared_flags import (
+    Command,
+    engine_flags,
+    run_dir_arg,
+    sampling_flags,
+    sampling_of,
+    which_flag,
+)
 from rnnkit.cli.train_flags import add_train_flags
 from rnnkit.errors import RnnkitError
 from rnnkit.torch.engines import check_engine
@@ -301,46 +307,38 @@ def cmd_tag_eval(args) -> int:
 
 
 # ---------------------------------------------------------------------------- registration
-@dataclass(frozen=True)
-class Action:
-    """An action on a trained run, ``rnnkit VERB NAME DIR ...``: the command it runs, the
-    arguments it takes after DIR, ``--which`` and the engine flags, and its help."""
-
-    name: str
-    func: Callable[[argparse.Namespace], int]
-    flags: Callable[[argparse.ArgumentParser], None]
-    help: str
-    description: str
+def _run_flags(p, verb: str) -> None:
+    """DIR, ``--which`` and the engine: the run every action after ``train`` reads."""
+    run_dir_arg(p, f"a '{verb}' run directory (its best checkpoint) or a checkpoint directory")
+    which_flag(p)
+    engine_flags(p)
 
 
-def _predict(func, flags, help: str, prints: str, unseen: str = "", item: str = "text") -> Action:
+def _predict(verb: str, func, flags, help: str, prints: str, unseen: str = "", item: str = "text") -> Command:
     """``predict``: reads items (arguments, or stdin lines), prints a TSV line for each; ``flags``
     adds what follows the items."""
 
-    def item_flags(p) -> None:
+    def predict_flags(p) -> None:
+        _run_flags(p, verb)
         p.add_argument("text", nargs="*", help=f"{item}s to process; none: read one per line from stdin")
         flags(p)
 
     description = f"For each {item} (arguments, or stdin lines) print {prints}. {PREDICT_NOTE}"
-    return Action("predict", func, item_flags, help, f"{description} {unseen}" if unseen else description)
+    return Command("predict", func, predict_flags, help, f"{description} {unseen}" if unseen else description)
 
 
-def _eval(verb: str, func, reports: str, flags=lambda p: None) -> Action:
+def _eval(verb: str, func, reports: str, flags=lambda p: None) -> Command:
     """``eval``: scores a labelled TSV of ``verb`` and prints what it ``reports``."""
     lines = FORMS_HELP[verb][1]
 
-    def file_flags(p) -> None:
+    def eval_flags(p) -> None:
+        _run_flags(p, verb)
         p.add_argument("file", type=Path, help=f"UTF-8 TSV, lines {lines}")
         p.add_argument("--json", action="store_true", help="print one JSON object instead of a sentence")
         flags(p)
 
-    return Action(
-        "eval",
-        func,
-        file_flags,
-        f"score a labelled TSV: {reports}",
-        f"Score every example of FILE (lines {lines}): {reports}.",
-    )
+    description = f"Score every example of FILE (lines {lines}): {reports}."
+    return Command("eval", func, eval_flags, f"score a labelled TSV: {reports}", description)
 
 
 def _top_flag(p) -> None:
@@ -353,6 +351,7 @@ def _top_flag(p) -> None:
 
 
 def _generate_sample_flags(p) -> None:
+    _run_flags(p, "generate")
     p.add_argument("--label", required=True, help="the condition: one of the training labels")
     p.add_argument("-n", type=int, default=10, help="how many texts to draw")
     p.add_argument("--max-len", type=int, default=40, help="most characters per text, after --prime")
@@ -389,6 +388,7 @@ def _space_after_flag(p) -> None:
 RUN_ACTIONS = {
     "classify": (
         _predict(
+            "classify",
             cmd_classify_predict,
             _top_flag,
             "print each text with its most probable label and that label's probability",
@@ -403,7 +403,7 @@ RUN_ACTIONS = {
         ),
     ),
     "generate": (
-        Action(
+        Command(
             "sample",
             cmd_generate_sample,
             _generate_sample_flags,
@@ -415,6 +415,7 @@ RUN_ACTIONS = {
     ),
     "seq2seq": (
         _predict(
+            "seq2seq",
             cmd_seq2seq_predict,
             _decoding_flags,
             "decode a target for each source",
@@ -431,6 +432,7 @@ RUN_ACTIONS = {
     ),
     "tag": (
         _predict(
+            "tag",
             cmd_tag_predict,
             _space_after_flag,
             "print each text with its tag string",
@@ -444,20 +446,6 @@ RUN_ACTIONS = {
         ),
     ),
 }
-
-
-def _action_parser(vsub, verb: str, action: Action) -> None:
-    """The sub-parser of ``rnnkit VERB ACTION``: DIR, ``--which``, the engine, then the action's own."""
-    p = vsub.add_parser(action.name, help=action.help, description=action.description)
-    p.add_argument(
-        "dir", type=Path, help=f"a '{verb}' run directory (its best checkpoint) or a checkpoint directory"
-    )
-    p.add_argument(
-        "--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory"
-    )
-    engine_flags(p)
-    action.flags(p)
-    p.set_defaults(func=action.func)
 
 
 def _intermixed_parser_class():
@@ -496,4 +484,4 @@ def add_parser(sub) -> None:
         p.set_defaults(func=cmd_train, verb=verb)
 
         for action in RUN_ACTIONS[verb]:
-            _action_parser(vsub, verb, action)
+            action.add_to(vsub)

@@ -12,13 +12,10 @@ becomes ``.png`` or ``.html``) and written atomically, so a bad path is one erro
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from rnnkit.cli.shared_flags import flag_arguments, output_flag, run_dir_arg, verb_parser, which_flag
+from rnnkit.cli.shared_flags import Command, flag_arguments, output_flag, run_dir_arg, which_flag
 from rnnkit.viz.gradflow import gradflow_report
 from rnnkit.viz.inspect_forms import inspect_run
 from rnnkit.viz.plot_curves import MAX_DPI, MIN_DPI, plot_curves
@@ -185,19 +182,8 @@ def _serve_flags(p) -> None:
     p.add_argument("--quiet", action="store_true", help="no request log on stderr")
 
 
-@dataclass(frozen=True)
-class Verb:
-    """A verb: its name, the command it runs, the flags it takes, and its help."""
-
-    name: str
-    func: Callable[[argparse.Namespace], int]
-    flags: Callable[[argparse.ArgumentParser], None]
-    help: str
-    description: str
-
-
 VERBS = (
-    Verb(
+    Command(
         "plot",
         cmd_plot,
         _plot_flags,
@@ -206,7 +192,7 @@ VERBS = (
         "step and wall time, from each run's metrics.jsonl. "
         "Example: rnnkit plot runs/a runs/b -o curves.png",
     ),
-    Verb(
+    Command(
         "inspect",
         cmd_inspect,
         _inspect_flags,
@@ -221,7 +207,7 @@ VERBS = (
         "distribution per step for each label. "
         "Example: rnnkit inspect runs/lm --text play.txt --html units.html",
     ),
-    Verb(
+    Command(
         "gradflow",
         cmd_gradflow,
         _gradflow_flags,
@@ -232,7 +218,7 @@ VERBS = (
         "stack that reads its sequence (seq2seq: the decoder). "
         "Example: rnnkit gradflow runs/lm -o gradflow.png",
     ),
-    Verb(
+    Command(
         "serve",
         cmd_serve,
         _serve_flags,
@@ -249,5 +235,5 @@ VERBS = (
 
 
 def add_parser(sub) -> None:
-    for v in VERBS:
-        v.flags(verb_parser(sub, v.name, v.func, v.help, v.description))
+    for verb in VERBS:
+        verb.add_to(sub)
