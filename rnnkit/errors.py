@@ -14,6 +14,7 @@ held such a pair, a file named `` `x` `` say, would be read as a name too.)
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Callable
 
@@ -28,6 +29,15 @@ def plain(message: str) -> str:
 def render(message: str, shown_as: Callable[[str], str]) -> str:
     """``message`` with each `` `name` `` replaced by ``shown_as(name)`` (a flag, say)."""
     return NAME.sub(lambda m: shown_as(m.group(1)), message)
+
+
+def write_error(e: OSError, what: str, when_full: str, full_what: str | None = None) -> RnnkitError:
+    """The one line for ``e``, raised while writing ``what``: on a full disk (ENOSPC) "disk full
+    while writing ``full_what`` (default ``what``); ``when_full``" (what is kept, what to do),
+    else "could not write ``what``: ``e``"."""
+    if e.errno == errno.ENOSPC:
+        return RnnkitError(f"disk full while writing {full_what or what}; {when_full}")
+    return RnnkitError(f"could not write {what}: {e}")
 
 
 def message_of(e: BaseException) -> str:

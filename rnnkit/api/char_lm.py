@@ -15,6 +15,7 @@ from typing import Any
 
 from rnnkit.data.corpus import iter_text_file
 from rnnkit.decode.lm import default_prime, sample_text
+from rnnkit.decode.sampler import Sampling
 from rnnkit.errors import RnnkitError
 from rnnkit.train.evaluate import evaluate_text
 from rnnkit.train.lm_config import TrainConfig
@@ -140,9 +141,8 @@ class CharLM(Model):
         ``rnnkit sample`` prints the same characters for the same settings and seed."""
         self._ready()
         start = prime or default_prime(self.vocab)
-        return prime + sample_text(
-            self.model, self.vocab, start, length, temperature, top_k, top_p, False, beam, seed
-        )
+        sampling = Sampling(temperature, top_k, top_p, beam=beam, seed=seed)
+        return prime + sample_text(self.model, self.vocab, start, length, sampling)
 
 
 def _as_files(text: TextOrPaths, spill: Path) -> list[str]:

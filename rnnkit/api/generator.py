@@ -7,6 +7,8 @@ one-to-many), and p(c_t | label, c_<t) = softmax(W_hy s_t), until the end marker
 
 from __future__ import annotations
 
+from rnnkit.decode.sampler import Sampling
+
 from .task_model import TaskModel
 
 
@@ -53,4 +55,5 @@ class Generator(TaskModel):
         character at each step; ``beam`` > 0 returns the ``n`` most likely texts a beam search
         found, best first. ``rnnkit generate sample`` prints the same for the same settings."""
         self._ready()
-        return self._form.sample(self.model, label, n, max_len, temperature, top_k, top_p, beam, seed, prime)
+        sampling = Sampling(temperature, top_k, top_p, beam=beam, seed=seed)
+        return self._form.sample(self.model, label, n, max_len, sampling, prime)

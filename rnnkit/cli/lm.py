@@ -9,7 +9,14 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from rnnkit.cli.shared_flags import engine_flags, run_dir_arg, sampling_flags, verb_parser, which_flag
+from rnnkit.cli.shared_flags import (
+    engine_flags,
+    run_dir_arg,
+    sampling_flags,
+    sampling_of,
+    verb_parser,
+    which_flag,
+)
 from rnnkit.cli.train_flags import add_train_flags
 from rnnkit.data.corpus import iter_text_file
 from rnnkit.decode.lm import default_prime, sample_text
@@ -98,19 +105,7 @@ def cmd_sample(args) -> int:
 
     if prime:
         emit(prime)
-    sample_text(
-        model,
-        vocab,
-        prime,
-        args.length,
-        args.temperature,
-        args.top_k,
-        args.top_p,
-        args.greedy,
-        args.beam,
-        args.seed,
-        emit,
-    )
+    sample_text(model, vocab, prime, args.length, sampling_of(args), emit)
     emit("\n")
     return 0
 

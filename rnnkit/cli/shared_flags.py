@@ -4,9 +4,13 @@ the engine, and the sampling flags of ``rnnkit sample`` and ``rnnkit generate sa
 from __future__ import annotations
 
 import argparse
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from rnnkit.decode.sampler import check_sampling
+from rnnkit.cli.messages import flag
+from rnnkit.decode.sampler import Sampling
 
 RUN_DIR_HELP = "run directory (its best checkpoint) or a checkpoint directory"
 IMAGE_HELP = "image file to write: .png, .pdf, .svg, ... (.png added if no suffix)"
@@ -17,6 +21,35 @@ def verb_parser(sub, name: str, func, help: str, description: str, **kw) -> argp
     p = sub.add_parser(name, help=help, description=description, **kw)
     p.set_defaults(func=func)
     return p
+
+
+@dataclass(frozen=True)
+class Command:
+    """A verb (``rnnkit plot``) or a form's action (``rnnkit classify predict``): its name, the
+    command it runs, the flags it takes, and its help."""
+
+    name: str
+    func: Callable[[argparse.Namespace], int]
+    flags: Callable[[argparse.ArgumentParser], None]
+    help: str
+    description: str
+
+    def add_to(self, sub) -> None:
+        """Its sub-parser, with its flags, in ``sub`` (``add_subparsers`` 's)."""
+        self.flags(verb_parser(sub, self.name, self.func, self.help, self.description))
+
+
+def flag_arguments(func, args: argparse.Namespace) -> dict:
+    """The keyword arguments of ``func`` that the parsed flags ``args`` give: each parameter from
+    the flag of its own name (``max_len`` from ``--max-len``) or, failing that, from the flag that
+    error messages name it by (``messages.flag``: ``text_file`` from ``--text``, ``run_dir`` from
+    DIR). A parameter no flag of the verb sets keeps its default."""
+    given = {}
+    for name in inspect.signature(func).parameters:
+        dest = name if hasattr(args, name) else flag(name).lstrip("-").replace("-", "_").lower()
+        if hasattr(args, dest):
+            given[name] = getattr(args, dest)
+    return given
 
 
 def run_dir_arg(p, help: str = RUN_DIR_HELP, **kw) -> None:
@@ -58,7 +91,7 @@ def sampling_flags(p, temperature: float, prime_help: str, beam_help: str) -> No
     """The one sampling vocabulary: ``--temperature`` (0 is greedy), ``--top-k``, ``--top-p``,
     ``--greedy``, ``--beam``, ``--seed`` and ``--prime``, in the group "sampling".
     ``temperature`` is the verb's default; ``prime_help`` and ``beam_help`` say what a prime
-    and a beam mean to it. ``check_sampling_flags`` checks the values."""
+    and a beam mean to it. ``sampling_of`` reads (and checks) the values."""
     g = p.add_argument_group("sampling")
     g.add_argument("--prime", help=prime_help)
     g.add_argument(
@@ -76,6 +109,7 @@ def sampling_flags(p, temperature: float, prime_help: str, beam_help: str) -> No
     g.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
 
 
-def check_sampling_flags(args) -> None:
-    """Refuse sampling flags no decoder can use, each in one line naming its flag."""
-    check_sampling(args.temperature, args.top_k, args.top_p, args.beam, args.greedy, args.seed)
+def sampling_of(args) -> Sampling:
+    """The sampling flags' settings; flags no decoder can use are refused, each in one line
+    naming its flag."""
+    return Sampling(args.temperature, args.top_k, args.top_p, args.greedy, args.beam, args.seed)

@@ -30,7 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.cli.report_table import report_lines
-from rnnkit.cli.shared_flags import check_sampling_flags, engine_flags, sampling_flags
+from rnnkit.cli.shared_flags import (
+    Command,
+    engine_flags,
+    run_dir_arg,
+    sampling_flags,
+    sampling_of,
+    which_flag,
+)
 from rnnkit.cli.train_flags import add_train_flags
 from rnnkit.errors import RnnkitError
 from rnnkit.torch.engines import check_engine
@@ -199,21 +206,9 @@ def cmd_classify_eval(args) -> int:
 
 # ---------------------------------------------------------------------------- generate
 def cmd_generate_sample(args) -> int:
-    check_sampling_flags(args)
+    sampling = sampling_of(args)
     form, model, _ = load_task(args.dir, "generate", args.which, *_engine(args))
-    temperature = 0.0 if args.greedy else args.temperature
-    for text in form.sample(
-        model,
-        args.label,
-        args.n,
-        args.max_len,
-        temperature,
-        args.top_k,
-        args.top_p,
-        args.beam,
-        args.seed,
-        args.prime or "",
-    ):
+    for text in form.sample(model, args.label, args.n, args.max_len, sampling, args.prime or ""):
         print(text)
     return 0
 
@@ -312,32 +307,145 @@ def cmd_tag_eval(args) -> int:
 
 
 # ---------------------------------------------------------------------------- registration
-def _dir_flags(p, verb) -> None:
-    p.add_argument(
-        "dir", type=Path, help=f"a '{verb}' run directory (its best checkpoint) or a checkpoint directory"
-    )
-    p.add_argument(
-        "--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory"
-    )
+def _run_flags(p, verb: str) -> None:
+    """DIR, ``--which`` and the engine: the run every action after ``train`` reads."""
+    run_dir_arg(p, f"a '{verb}' run directory (its best checkpoint) or a checkpoint directory")
+    which_flag(p)
     engine_flags(p)
 
 
-def _eval_parser(vsub, verb, what, extra=None):
-    p = vsub.add_parser(
-        "eval",
-        help=f"score a labelled TSV: {what}",
-        description=f"Score every example of FILE (lines {FORMS_HELP[verb][1]}): {what}.",
+def _predict(verb: str, func, flags, help: str, prints: str, unseen: str = "", item: str = "text") -> Command:
+    """``predict``: reads items (arguments, or stdin lines), prints a TSV line for each; ``flags``
+    adds what follows the items."""
+
+    def predict_flags(p) -> None:
+        _run_flags(p, verb)
+        p.add_argument("text", nargs="*", help=f"{item}s to process; none: read one per line from stdin")
+        flags(p)
+
+    description = f"For each {item} (arguments, or stdin lines) print {prints}. {PREDICT_NOTE}"
+    return Command("predict", func, predict_flags, help, f"{description} {unseen}" if unseen else description)
+
+
+def _eval(verb: str, func, reports: str, flags=lambda p: None) -> Command:
+    """``eval``: scores a labelled TSV of ``verb`` and prints what it ``reports``."""
+    lines = FORMS_HELP[verb][1]
+
+    def eval_flags(p) -> None:
+        _run_flags(p, verb)
+        p.add_argument("file", type=Path, help=f"UTF-8 TSV, lines {lines}")
+        p.add_argument("--json", action="store_true", help="print one JSON object instead of a sentence")
+        flags(p)
+
+    description = f"Score every example of FILE (lines {lines}): {reports}."
+    return Command("eval", func, eval_flags, f"score a labelled TSV: {reports}", description)
+
+
+def _top_flag(p) -> None:
+    p.add_argument(
+        "--top",
+        type=int,
+        default=1,
+        help="print the K most probable labels: text, then label<TAB>probability for each",
     )
-    _dir_flags(p, verb)
-    p.add_argument("file", type=Path, help=f"UTF-8 TSV, lines {FORMS_HELP[verb][1]}")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a sentence")
-    if extra:
-        extra(p)
-    return p
 
 
-def _text_args(p, what="texts") -> None:
-    p.add_argument("text", nargs="*", help=f"{what} to process; none: read one per line from stdin")
+def _generate_sample_flags(p) -> None:
+    _run_flags(p, "generate")
+    p.add_argument("--label", required=True, help="the condition: one of the training labels")
+    p.add_argument("-n", type=int, default=10, help="how many texts to draw")
+    p.add_argument("--max-len", type=int, default=40, help="most characters per text, after --prime")
+    sampling_flags(
+        p,
+        temperature=1.0,
+        prime_help="text every sample starts with, printed in front of it (autoregressive "
+        "runs only: the plain form reads zero vectors after t=1)",
+        beam_help="beam search with this many hypotheses: the -n most probable texts it "
+        "found, best first (0: sample)",
+    )
+
+
+def _decoding_flags(p) -> None:
+    p.add_argument("--beam", type=int, default=1, help="beam width; 1 is greedy decoding")
+    p.add_argument(
+        "--max-len",
+        type=int,
+        default=None,
+        help="most target tokens per output (default: the training --max-len)",
+    )
+
+
+def _space_after_flag(p) -> None:
+    p.add_argument(
+        "--space-after",
+        metavar="TAG",
+        help="print text<TAB>the text with a space after each character tagged TAG "
+        "(space restoration: --space-after 1)",
+    )
+
+
+# What each form does with a trained run, after ``train``.
+RUN_ACTIONS = {
+    "classify": (
+        _predict(
+            "classify",
+            cmd_classify_predict,
+            _top_flag,
+            "print each text with its most probable label and that label's probability",
+            "text<TAB>label<TAB>probability",
+            "Characters unseen in training are read as <unk> (a note says so).",
+        ),
+        _eval(
+            "classify",
+            cmd_classify_eval,
+            "accuracy, mean loss, per-class precision/recall/F1/support with macro and weighted "
+            "averages, and the confusion matrix",
+        ),
+    ),
+    "generate": (
+        Command(
+            "sample",
+            cmd_generate_sample,
+            _generate_sample_flags,
+            "generate N texts for a label",
+            "Draw N texts conditioned on --label, one per line. Special tokens "
+            "(<unk>, padding, begin/end markers) are never written.",
+        ),
+        _eval("generate", cmd_generate_eval, "held-out NLL per character"),
+    ),
+    "seq2seq": (
+        _predict(
+            "seq2seq",
+            cmd_seq2seq_predict,
+            _decoding_flags,
+            "decode a target for each source",
+            "source<TAB>target",
+            "Source tokens unseen in training are read as <unk> (a note counts them).",
+            item="source",
+        ),
+        _eval(
+            "seq2seq",
+            cmd_seq2seq_eval,
+            "exact-match rate, sequence error rate, token and character error rates",
+            _decoding_flags,
+        ),
+    ),
+    "tag": (
+        _predict(
+            "tag",
+            cmd_tag_predict,
+            _space_after_flag,
+            "print each text with its tag string",
+            "text<TAB>tags, one tag per character",
+        ),
+        _eval(
+            "tag",
+            cmd_tag_eval,
+            "tag accuracy, per-tag precision/recall/F1/support with macro and weighted averages, "
+            "the confusion matrix, and boundary precision/recall/F1 when the tags are 0/1",
+        ),
+    ),
+}
 
 
 def _intermixed_parser_class():
@@ -375,95 +483,5 @@ def add_parser(sub) -> None:
         _train_flags(p, verb)
         p.set_defaults(func=cmd_train, verb=verb)
 
-        if verb == "classify":
-            p = vsub.add_parser(
-                "predict",
-                help="print each text with its most probable label and that label's probability",
-                description="For each text (arguments, or stdin lines) print text<TAB>label<TAB>probability. "
-                f"{PREDICT_NOTE} Characters unseen in training are read as <unk> (a note says so).",
-            )
-            _dir_flags(p, verb)
-            _text_args(p)
-            p.add_argument(
-                "--top",
-                type=int,
-                default=1,
-                help="print the K most probable labels: text, then label<TAB>probability for each",
-            )
-            p.set_defaults(func=cmd_classify_predict)
-            _eval_parser(
-                vsub,
-                verb,
-                "accuracy, mean loss, per-class precision/recall/F1/support with macro and weighted "
-                "averages, and the confusion matrix",
-            ).set_defaults(func=cmd_classify_eval)
-        elif verb == "generate":
-            p = vsub.add_parser(
-                "sample",
-                help="generate N texts for a label",
-                description="Draw N texts conditioned on --label, one per line. Special tokens "
-                "(<unk>, padding, begin/end markers) are never written.",
-            )
-            _dir_flags(p, verb)
-            p.add_argument("--label", required=True, help="the condition: one of the training labels")
-            p.add_argument("-n", type=int, default=10, help="how many texts to draw")
-            p.add_argument("--max-len", type=int, default=40, help="most characters per text, after --prime")
-            sampling_flags(
-                p,
-                temperature=1.0,
-                prime_help="text every sample starts with, printed in front of it (autoregressive "
-                "runs only: the plain form reads zero vectors after t=1)",
-                beam_help="beam search with this many hypotheses: the -n most probable texts it "
-                "found, best first (0: sample)",
-            )
-            p.set_defaults(func=cmd_generate_sample)
-            _eval_parser(vsub, verb, "held-out NLL per character").set_defaults(func=cmd_generate_eval)
-        elif verb == "seq2seq":
-
-            def dec_flags(q):
-                q.add_argument("--beam", type=int, default=1, help="beam width; 1 is greedy decoding")
-                q.add_argument(
-                    "--max-len",
-                    type=int,
-                    default=None,
-                    help="most target tokens per output (default: the training --max-len)",
-                )
-
-            p = vsub.add_parser(
-                "predict",
-                help="decode a target for each source",
-                description="For each source (arguments, or stdin lines) print source<TAB>target. "
-                f"{PREDICT_NOTE} Source tokens unseen in training are read as <unk> (a note counts them).",
-            )
-            _dir_flags(p, verb)
-            _text_args(p, "sources")
-            dec_flags(p)
-            p.set_defaults(func=cmd_seq2seq_predict)
-            _eval_parser(
-                vsub,
-                verb,
-                "exact-match rate, sequence error rate, token and character error rates",
-                dec_flags,
-            ).set_defaults(func=cmd_seq2seq_eval)
-        else:
-            p = vsub.add_parser(
-                "predict",
-                help="print each text with its tag string",
-                description="For each text (arguments, or stdin lines) print text<TAB>tags, one tag "
-                f"per character. {PREDICT_NOTE}",
-            )
-            _dir_flags(p, verb)
-            _text_args(p)
-            p.add_argument(
-                "--space-after",
-                metavar="TAG",
-                help="print text<TAB>the text with a space after each character tagged TAG "
-                "(space restoration: --space-after 1)",
-            )
-            p.set_defaults(func=cmd_tag_predict)
-            _eval_parser(
-                vsub,
-                verb,
-                "tag accuracy, per-tag precision/recall/F1/support with macro and weighted averages, "
-                "the confusion matrix, and boundary precision/recall/F1 when the tags are 0/1",
-            ).set_defaults(func=cmd_tag_eval)
+        for action in RUN_ACTIONS[verb]:
+            action.add_to(vsub)

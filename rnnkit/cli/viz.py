@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from rnnkit.cli.shared_flags import output_flag, run_dir_arg, verb_parser, which_flag
+from rnnkit.cli.shared_flags import Command, flag_arguments, output_flag, run_dir_arg, which_flag
 from rnnkit.viz.gradflow import gradflow_report
 from rnnkit.viz.inspect_forms import inspect_run
 from rnnkit.viz.plot_curves import MAX_DPI, MIN_DPI, plot_curves
@@ -29,16 +29,7 @@ def cmd_plot(args) -> int:
     return 0
 
 
-def _plot_parser(sub) -> None:
-    p = verb_parser(
-        sub,
-        "plot",
-        cmd_plot,
-        help="plot training curves of one or more runs",
-        description="Train and validation loss, in nats and bits per character, against "
-        "step and wall time, from each run's metrics.jsonl. "
-        "Example: rnnkit plot runs/a runs/b -o curves.png",
-    )
+def _plot_flags(p) -> None:
     p.add_argument(
         "dirs", nargs="+", type=Path, metavar="DIR", help="run directories (or metrics.jsonl files)"
     )
@@ -55,7 +46,7 @@ def _plot_parser(sub) -> None:
 
 # --------------------------------------------------------------------------- inspect
 def cmd_inspect(args) -> int:
-    data = inspect_run(args.dir, args.text, args.html, args.layer, args.unit, args.max_chars, args.which)
+    data = inspect_run(**flag_arguments(inspect_run, args))
     ini = data["initial"]
     if data["task"] == "lm":
         what = f"{len(data['chars']):,} characters"
@@ -79,22 +70,7 @@ def cmd_inspect(args) -> int:
     return 0
 
 
-def _inspect_parser(sub) -> None:
-    p = verb_parser(
-        sub,
-        "inspect",
-        cmd_inspect,
-        help="HTML page of a text coloured by a hidden unit's activation",
-        description="Read a text through the model and write one self-contained HTML page: each "
-        "character coloured by a hidden unit's activation, the top-5 next-character "
-        "probabilities on hover, and units ranked by correlation with quotes, brackets, "
-        "line position and newlines. A form's run shows a few examples instead (the lines of "
-        "--text, else of its training data): classify draws the class probabilities after each "
-        "character under the text, tag the tag of each character, seq2seq the encoder over the "
-        "source and the decoder's distribution at each output step, generate its output and "
-        "distribution per step for each label. "
-        "Example: rnnkit inspect runs/lm --text play.txt --html units.html",
-    )
+def _inspect_flags(p) -> None:
     run_dir_arg(p)
     p.add_argument(
         "--text",
@@ -119,24 +95,7 @@ def _inspect_parser(sub) -> None:
 
 # -------------------------------------------------------------------------- gradflow
 def cmd_gradflow(args) -> int:
-    data = gradflow_report(
-        args.output,
-        args.json,
-        args.dir,
-        fresh=args.fresh,
-        text_file=args.text,
-        which=args.which,
-        hidden=args.hidden,
-        layers=args.layers,
-        vocab=args.vocab,
-        steps=args.steps,
-        batch=args.batch,
-        gain=args.gain,
-        clip=args.clip,
-        chunk=args.chunk,
-        max_len=args.max_len,
-        seed=args.seed,
-    )
+    data = gradflow_report(**flag_arguments(gradflow_report, args))
     print(f"wrote {data['output']}")
     if data["json"] is not None:
         print(f"wrote {data['json']}")
@@ -156,18 +115,7 @@ def cmd_gradflow(args) -> int:
     return 0
 
 
-def _gradflow_parser(sub) -> None:
-    p = verb_parser(
-        sub,
-        "gradflow",
-        cmd_gradflow,
-        help="plot gradient flow through time and BPTT vs TBPTT cost",
-        description="||dL/dh_t|| against the distance from the loss for fresh models under each init "
-        "and a trained model; the parameter gradient norm before and after clipping; "
-        "time and peak memory of full vs truncated BPTT. Any run: a form's is measured on the "
-        "stack that reads its sequence (seq2seq: the decoder). "
-        "Example: rnnkit gradflow runs/lm -o gradflow.png",
-    )
+def _gradflow_flags(p) -> None:
     run_dir_arg(p, "run directory or checkpoint (fresh models copy its shapes)", nargs="?")
     p.add_argument(
         "--fresh", action="store_true", help="untrained models only (with DIR: leave its trained model out)"
@@ -198,16 +146,7 @@ def _gradflow_parser(sub) -> None:
 
 # ----------------------------------------------------------------------------- serve
 def cmd_serve(args) -> int:
-    srv = make_server(
-        args.dir,
-        host=args.host,
-        port=args.port,
-        max_length=args.max_length,
-        max_concurrent=args.max_concurrent,
-        delay_ms=args.delay_ms,
-        which=args.which,
-        quiet=args.quiet,
-    )
+    srv = make_server(**flag_arguments(make_server, args))
     host, port = srv.server_address[:2]
     shown = f"[{host}]" if ":" in host else host
     print(
@@ -228,20 +167,7 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def _serve_parser(sub) -> None:
-    p = verb_parser(
-        sub,
-        "serve",
-        cmd_serve,
-        help="local web app: sample interactively and watch the hidden units",
-        description="Serve a page on loopback where you type a prime (at first the first line of the "
-        "model's training text), choose temperature (0: greedy), top-k "
-        "and length, and watch the sample stream in beside the hidden-unit heat map "
-        "and the next-character distribution. For a form's run the page predicts as you type: "
-        "class probabilities after each character (classify), the tags (tag), the decoded output "
-        "(seq2seq), or samples for a label (generate), with the hidden units. "
-        "Example: rnnkit serve runs/lm --port 8000",
-    )
+def _serve_flags(p) -> None:
     run_dir_arg(p)
     p.add_argument("--port", type=int, default=8000, help="TCP port (0: any free port; the URL is printed)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
@@ -256,6 +182,58 @@ def _serve_parser(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no request log on stderr")
 
 
+VERBS = (
+    Command(
+        "plot",
+        cmd_plot,
+        _plot_flags,
+        "plot training curves of one or more runs",
+        "Train and validation loss, in nats and bits per character, against "
+        "step and wall time, from each run's metrics.jsonl. "
+        "Example: rnnkit plot runs/a runs/b -o curves.png",
+    ),
+    Command(
+        "inspect",
+        cmd_inspect,
+        _inspect_flags,
+        "HTML page of a text coloured by a hidden unit's activation",
+        "Read a text through the model and write one self-contained HTML page: each "
+        "character coloured by a hidden unit's activation, the top-5 next-character "
+        "probabilities on hover, and units ranked by correlation with quotes, brackets, "
+        "line position and newlines. A form's run shows a few examples instead (the lines of "
+        "--text, else of its training data): classify draws the class probabilities after each "
+        "character under the text, tag the tag of each character, seq2seq the encoder over the "
+        "source and the decoder's distribution at each output step, generate its output and "
+        "distribution per step for each label. "
+        "Example: rnnkit inspect runs/lm --text play.txt --html units.html",
+    ),
+    Command(
+        "gradflow",
+        cmd_gradflow,
+        _gradflow_flags,
+        "plot gradient flow through time and BPTT vs TBPTT cost",
+        "||dL/dh_t|| against the distance from the loss for fresh models under each init "
+        "and a trained model; the parameter gradient norm before and after clipping; "
+        "time and peak memory of full vs truncated BPTT. Any run: a form's is measured on the "
+        "stack that reads its sequence (seq2seq: the decoder). "
+        "Example: rnnkit gradflow runs/lm -o gradflow.png",
+    ),
+    Command(
+        "serve",
+        cmd_serve,
+        _serve_flags,
+        "local web app: sample interactively and watch the hidden units",
+        "Serve a page on loopback where you type a prime (at first the first line of the "
+        "model's training text), choose temperature (0: greedy), top-k "
+        "and length, and watch the sample stream in beside the hidden-unit heat map "
+        "and the next-character distribution. For a form's run the page predicts as you type: "
+        "class probabilities after each character (classify), the tags (tag), the decoded output "
+        "(seq2seq), or samples for a label (generate), with the hidden units. "
+        "Example: rnnkit serve runs/lm --port 8000",
+    ),
+)
+
+
 def add_parser(sub) -> None:
-    for add in (_plot_parser, _inspect_parser, _gradflow_parser, _serve_parser):
-        add(sub)
+    for verb in VERBS:
+        verb.add_to(sub)

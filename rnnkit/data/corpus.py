@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.errors import RnnkitError, RnnkitWarning
+from rnnkit.errors import RnnkitError, RnnkitWarning, write_error
 
 from .vocab import Vocab
 
@@ -376,12 +376,12 @@ def write_prepared(plan: CorpusPlan, data_dir: Path, log=print) -> Prepared:
             tmp.unlink()
         except OSError:
             pass
-        if e.errno == errno.ENOSPC:
-            raise RnnkitError(
-                f"disk full while writing the prepared ids ({total * dtype.itemsize:,} bytes) "
-                f"to {data_dir}; free space and try again"
-            ) from None
-        raise RnnkitError(f"could not write the prepared ids to {data_dir}: {e}") from None
+        raise write_error(
+            e,
+            f"the prepared ids to {data_dir}",
+            "free space and try again",
+            full_what=f"the prepared ids ({total * dtype.itemsize:,} bytes) to {data_dir}",
+        ) from None
     log(
         f"prepared {total:,} characters ({plan.n_train:,} train, {plan.n_val:,} validation), "
         f"vocabulary {len(vocab)}, ids as {dtype.name} in {data_dir / 'ids.bin'}"

@@ -19,7 +19,7 @@ from rnnkit.data.padding import resolve_mask
 from rnnkit.errors import RnnkitError
 
 from .beam_search import beam_search
-from .sampler import InverseCDFDraw, check_sampling, greedy_ids, is_greedy, sample_tokens, step_logprobs
+from .sampler import InverseCDFDraw, Sampling, greedy_ids, sample_tokens, step_logprobs
 
 
 def _bos(model, B: int) -> np.ndarray:
@@ -84,11 +84,10 @@ def generator_sample(
     """One draw per condition row: a list of B char-id lists (EOS not included), each the
     continuation of ``prime`` (ids; ``generator_start``), of at most ``max_len`` characters.
 
-    Temperature 0 is greedy (``sampler.is_greedy``); a positive one too small to scale the
+    Temperature 0 is greedy (``Sampling.is_greedy``); a positive one too small to scale the
     logits by tends to greedy too. PAD, BOS and UNK are never drawn (``model.banned``).
     """
-    check_sampling(temperature, top_k, top_p)
-    if is_greedy(temperature):
+    if Sampling(temperature, top_k, top_p).is_greedy:  # (making it refuses what no decoder can use)
         draw = partial(greedy_ids, banned=model.banned)
     else:
         draw = InverseCDFDraw(rng, temperature, top_k, top_p, model.banned)

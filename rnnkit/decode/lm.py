@@ -17,7 +17,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.models.stream_step import stream_for
 
 from .beam_search import beam_search
-from .sampler import GumbelDraw, check_sampling, greedy_ids, is_greedy, sample_tokens
+from .sampler import GumbelDraw, Sampling, greedy_ids, sample_tokens
 
 
 def warm_up(model, prime_ids: np.ndarray):
@@ -52,16 +52,21 @@ def lm_sample(
     seed: int | None = None,
     emit=None,
 ) -> list[int]:
-    """Generate ``length`` ids after ``prime_ids`` (non-empty). ``emit(id)`` is called per id.
-    ``greedy`` or temperature 0: the argmax at each step (``sampler.is_greedy``)."""
-    check_sampling(temperature, top_k, top_p)
+    """``lm_draw`` with the settings as keywords (beam search is ``lm_beam_search``)."""
+    return lm_draw(model, prime_ids, length, Sampling(temperature, top_k, top_p, greedy, seed=seed), emit)
+
+
+def lm_draw(model, prime_ids: np.ndarray, length: int, sampling: Sampling, emit=None) -> list[int]:
+    """Generate ``length`` ids after ``prime_ids`` (non-empty), each drawn as ``sampling`` says
+    (``sampling.is_greedy``: the argmax at each step). ``emit(id)`` is called per id."""
     stream = stream_for(model)
     for c in prime_ids:
         logits = stream.step(int(c))  # (V,)
-    if is_greedy(temperature, greedy):
+    s = sampling
+    if s.is_greedy:
         draw = greedy_char
     else:
-        draw = GumbelDraw(len(logits), length, temperature, top_k, top_p, seed)
+        draw = GumbelDraw(len(logits), length, s.temperature, s.top_k, s.top_p, s.seed)
     out = []
     with np.errstate(over="ignore"):  # see GumbelDraw
         for c, _ in stream_tokens(stream, logits, length, draw):
@@ -82,36 +87,21 @@ def default_prime(vocab) -> str:
     return "\n" if "\n" in vocab.index else vocab.chars[0]
 
 
-def sample_text(
-    model,
-    vocab,
-    prime: str,
-    length: int,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    greedy: bool = False,
-    beam: int = 0,
-    seed: int | None = None,
-    emit=None,
-) -> str:
-    """The ``length`` characters generated after ``prime`` (non-empty): drawn (``lm_sample``) or,
-    with ``beam`` > 0, the most likely continuation found (``lm_beam_search``). ``emit(ch)`` is
-    called per character as it is drawn (at the end, for a beam). What ``rnnkit sample`` prints
-    after the prime, and ``CharLM.sample`` returns after it."""
+def sample_text(model, vocab, prime: str, length: int, sampling: Sampling, emit=None) -> str:
+    """The ``length`` characters generated after ``prime`` (non-empty) as ``sampling`` says:
+    drawn (``lm_draw``) or, with a beam, the most likely continuation found
+    (``lm_beam_search``). ``emit(ch)`` is called per character as it is drawn (at the end, for
+    a beam). What ``rnnkit sample`` prints after the prime, and ``CharLM.sample`` returns after it."""
     if isinstance(length, bool) or not isinstance(length, int) or length < 0:
         raise RnnkitError(f"`length` must be a non-negative integer, got {length!r}")
-    check_sampling(temperature, top_k, top_p, beam, greedy, seed)
     if prime == "":
         raise RnnkitError("`prime` must hold at least one character")
     prime_ids = vocab.encode(prime, what="`prime`")
     emit = emit or (lambda ch: None)
-    if beam:
-        ids, _ = lm_beam_search(model, prime_ids, length, beam)
+    if sampling.beam:
+        ids, _ = lm_beam_search(model, prime_ids, length, sampling.beam)
         text = vocab.decode(ids)
         emit(text)
         return text
-    ids = lm_sample(
-        model, prime_ids, length, temperature, top_k, top_p, greedy, seed, lambda c: emit(vocab.chars[c])
-    )
+    ids = lm_draw(model, prime_ids, length, sampling, lambda c: emit(vocab.chars[c]))
     return vocab.decode(ids)

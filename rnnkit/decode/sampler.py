@@ -21,7 +21,7 @@ seq2seq decoding). Three pieces, each written once:
 
 Beam search, the decoder that keeps several continuations, is ``beam_search.py``.
 
-**One rule for every verb** (``check_sampling``, ``is_greedy``): temperature 0 means greedy
+**One rule for every verb** (``Sampling``): temperature 0 means greedy
 decoding, as ``--greedy`` does; a negative or non-finite temperature, top-k < 0 and top-p
 outside (0, 1] are refused.
 """
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,36 +41,46 @@ Step = Callable[[np.ndarray, np.ndarray], tuple]  # step(ids (B,), h) -> (logits
 
 
 # ---------------------------------------------------------------------------- the settings
-def check_sampling(
-    temperature: float,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    beam: int = 0,
-    greedy: bool = False,
-    seed: int | None = None,
-) -> None:
-    """Refuse (``RnnkitError``, naming the parameter) what no decoder can use: a temperature
-    that is negative or not finite, top_k < 0, top_p outside (0, 1], beam < 0, greedy with a
-    beam, a negative seed. Temperature 0 is greedy."""
-    if not math.isfinite(temperature):
-        raise RnnkitError(f"`temperature` must be a finite number (0 is greedy), got {temperature}")
-    if temperature < 0:
-        raise RnnkitError(f"`temperature` must be non-negative (0 is greedy), got {temperature}")
-    if top_k < 0:
-        raise RnnkitError(f"`top_k` must be non-negative (0: all), got {top_k}")
-    if not 0 < top_p <= 1:
-        raise RnnkitError(f"`top_p` must lie in (0, 1], got {top_p}")
-    if beam < 0:
-        raise RnnkitError(f"`beam` must be non-negative (0: no beam search), got {beam}")
-    if greedy and beam:
-        raise RnnkitError("`greedy` and `beam` are two different decoders; give one of them")
-    if seed is not None and seed < 0:
-        raise RnnkitError(f"`seed` must be non-negative, got {seed}")
+@dataclass(frozen=True)
+class Sampling:
+    """How a decoder picks each token, for every verb and the Python API alike: drawn from
+    softmax(y / ``temperature``) kept to the ``top_k`` most likely (0: all) and the smallest set
+    holding ``top_p`` of the probability, with the draws seeded by ``seed``; or the argmax
+    (``greedy``, or temperature 0); or, with ``beam`` > 0, a beam search of that width.
 
+    Making one refuses (``RnnkitError``, naming the parameter) what no decoder can use: a
+    temperature that is negative or not finite, top_k < 0, top_p outside (0, 1], beam < 0,
+    greedy with a beam, a negative seed.
+    """
 
-def is_greedy(temperature: float, greedy: bool = False) -> bool:
-    """Every verb's rule: ``greedy``, or temperature 0, decodes by argmax."""
-    return greedy or temperature == 0
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    greedy: bool = False
+    beam: int = 0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        t = self.temperature
+        if not math.isfinite(t):
+            raise RnnkitError(f"`temperature` must be a finite number (0 is greedy), got {t}")
+        if t < 0:
+            raise RnnkitError(f"`temperature` must be non-negative (0 is greedy), got {t}")
+        if self.top_k < 0:
+            raise RnnkitError(f"`top_k` must be non-negative (0: all), got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            raise RnnkitError(f"`top_p` must lie in (0, 1], got {self.top_p}")
+        if self.beam < 0:
+            raise RnnkitError(f"`beam` must be non-negative (0: no beam search), got {self.beam}")
+        if self.greedy and self.beam:
+            raise RnnkitError("`greedy` and `beam` are two different decoders; give one of them")
+        if self.seed is not None and self.seed < 0:
+            raise RnnkitError(f"`seed` must be non-negative, got {self.seed}")
+
+    @property
+    def is_greedy(self) -> bool:
+        """Every verb's rule: ``greedy``, or temperature 0, decodes by argmax."""
+        return self.greedy or self.temperature == 0
 
 
 # ------------------------------------------------------------------------ the distribution

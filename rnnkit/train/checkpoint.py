@@ -25,7 +25,6 @@ JSON only data, and both are validated before use.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -40,7 +39,7 @@ import numpy as np
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from rnnkit.errors import RnnkitError, RnnkitWarning
+from rnnkit.errors import RnnkitError, RnnkitWarning, write_error
 
 from .run_lock import LOCK_NAME, RunLock
 
@@ -281,12 +280,11 @@ def has_checkpoint(out: Path) -> bool:
 
 
 def _disk_error(e: OSError, what: str, out: Path) -> RnnkitError:
-    if e.errno == errno.ENOSPC:
-        return RnnkitError(
-            f"disk full while writing {what}; the previous checkpoint is intact. "
-            f"Free space and continue with: rnnkit train --resume {out}"
-        )
-    return RnnkitError(f"could not write {what}: {e}")
+    return write_error(
+        e,
+        what,
+        f"the previous checkpoint is intact. Free space and continue with: rnnkit train --resume {out}",
+    )
 
 
 def _fault_sleep() -> float:

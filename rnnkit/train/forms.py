@@ -30,7 +30,7 @@ from rnnkit.data.padding import pad_batch, teacher_forcing
 from rnnkit.data.token_vocab import LabelSet, TokenVocab
 from rnnkit.data.vocab import Vocab
 from rnnkit.decode.forms import generator_beam_search, generator_sample, seq2seq_beam_decode, seq2seq_greedy
-from rnnkit.decode.sampler import check_sampling
+from rnnkit.decode.sampler import Sampling
 from rnnkit.errors import RnnkitError, message_of
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
@@ -87,12 +87,18 @@ class Form:
     higher_better = True
 
     config_class = model_class = None  # the model's config dataclass and the model
+    text_field = 0  # which field of a TSV line holds the text; the other holds its label
 
     # model ---------------------------------------------------------------
     def build_model(self, model_cfg: dict, seed: int):
         return self.model_class(self.config_class(**model_cfg), seed)
 
     # vocabularies -------------------------------------------------------
+    def fit_vocab(self, examples):
+        """The text's tokens and the labels, from the training examples."""
+        self.vocab = TokenVocab.build(ex[self.text_field] for ex in examples)
+        self.labels = LabelSet.build(ex[1 - self.text_field] for ex in examples)
+
     def vocab_dict(self):
         """The vocabularies as saved in ``vocab.json`` (here: input tokens and labels)."""
         return {"input": self.vocab.to_dict(), "labels": self.labels.to_dict()}
@@ -103,14 +109,20 @@ class Form:
     def vocab_json(self) -> str:
         return json.dumps(self.vocab_dict(), ensure_ascii=False, sort_keys=True)
 
+    def label_ids(self, labels, where: str) -> np.ndarray:
+        """The ids (N,) of ``labels``; one the training data lacks is refused naming ``where``."""
+        try:
+            return np.array(self.labels.encode(labels), dtype=np.int64)
+        except ValueError as e:
+            raise RnnkitError(f"{where}: {message_of(e)}") from None
+
 
 class ClassifyForm(Form):
     verb, metric, higher_better = "classify", "accuracy", True
     config_class, model_class = ClassifierConfig, SequenceClassifier
 
     def fit_vocab(self, examples):
-        self.vocab = TokenVocab.build(t for t, _ in examples)
-        self.labels = LabelSet.build(l for _, l in examples)
+        super().fit_vocab(examples)
         if len(self.labels) < 2:
             raise RnnkitError(
                 f"the training data has only one label ({self.labels.labels[0]!r}); "
@@ -127,11 +139,7 @@ class ClassifyForm(Form):
 
     def encode(self, examples, where="data"):
         X = [self.vocab.encode(t) for t, _ in examples]
-        try:
-            Y = np.array(self.labels.encode([l for _, l in examples]), dtype=np.int64)
-        except ValueError as e:
-            raise RnnkitError(f"{where}: {message_of(e)}") from None
-        return X, Y
+        return X, self.label_ids([l for _, l in examples], where)
 
     def loss(self, model, data, idx, rng):
         X, Y = data
@@ -165,48 +173,33 @@ class ClassifyForm(Form):
 class GenerateForm(Form):
     verb, metric, higher_better = "generate", "nll", False
     config_class, model_class = GeneratorConfig, ConditionedGenerator
-
-    def fit_vocab(self, examples):
-        self.labels = LabelSet.build(l for l, _ in examples)
-        self.vocab = TokenVocab.build(t for _, t in examples)
+    text_field = 1  # label<TAB>text
 
     def sample(
-        self,
-        model,
-        label: str,
-        n: int,
-        max_len: int,
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        beam: int = 0,
-        seed: int | None = None,
-        prime: str = "",
+        self, model, label: str, n: int, max_len: int, sampling: Sampling, prime: str = ""
     ) -> list[str]:
         """``n`` texts for ``label``, each ``prime`` and at most ``max_len`` characters after it:
-        drawn (temperature 0 is greedy), or with ``beam`` > 0 the ``n`` most likely the search
-        found (maybe fewer), best first."""
+        drawn as ``sampling`` says (greedy, or temperature 0, takes the argmax), or with a beam
+        the ``n`` most likely the search found (maybe fewer), best first."""
         if n < 1:
             raise RnnkitError(f"`n` must be at least 1, got {n}")
         if max_len < 1:
             raise RnnkitError(f"`max_len` must be at least 1, got {max_len}")
-        check_sampling(temperature, top_k, top_p, beam, seed=seed)
-        try:
-            k = self.labels.encode([label])[0]
-        except ValueError as e:
-            raise RnnkitError(f"`label`: {message_of(e)}") from None
+        k = self.label_ids([label], "`label`")[0]
         unknown = list(dict.fromkeys(ch for ch in prime if ch not in self.vocab.stoi))
         if unknown:
             raise Vocab.unknown_error(unknown, "`prime`")
         prime_ids = self.vocab.encode(prime)
-        if beam:
-            seqs = [
-                ids for ids, _ in generator_beam_search(model, np.array([k]), beam, max_len, prime_ids)[:n]
-            ]
+        if sampling.beam:
+            found = generator_beam_search(model, np.array([k]), sampling.beam, max_len, prime_ids)
+            seqs = [ids for ids, _ in found[:n]]
         else:
-            rng = np.random.default_rng(seed)
+            rng = np.random.default_rng(sampling.seed)
             cond = np.full(n, k, dtype=np.int64)
-            seqs = generator_sample(model, cond, max_len, rng, temperature, top_k, top_p, prime_ids)
+            temperature = 0.0 if sampling.is_greedy else sampling.temperature
+            seqs = generator_sample(
+                model, cond, max_len, rng, temperature, sampling.top_k, sampling.top_p, prime_ids
+            )
         return [prime + self.vocab.decode(s) for s in seqs]
 
     def model_config(self):
@@ -222,10 +215,7 @@ class GenerateForm(Form):
         )
 
     def encode(self, examples, where="data"):
-        try:
-            L = np.array(self.labels.encode([l for l, _ in examples]), dtype=np.int64)
-        except ValueError as e:
-            raise RnnkitError(f"{where}: {message_of(e)}") from None
+        L = self.label_ids([l for l, _ in examples], where)
         return L, [self.vocab.encode(t) for _, t in examples]
 
     def loss(self, model, data, idx, rng):

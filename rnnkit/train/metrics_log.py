@@ -8,12 +8,11 @@ about to be replayed.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from pathlib import Path
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, write_error
 
 
 class MetricsLog:
@@ -40,12 +39,12 @@ class MetricsLog:
             with open(self.path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(row) + "\n")
         except OSError as e:
-            if e.errno == errno.ENOSPC:
-                raise RnnkitError(
-                    f"disk full while writing {self.path}; the last checkpoint is intact. "
-                    f"Free space and continue with: rnnkit train --resume {self.path.parent}"
-                ) from None
-            raise RnnkitError(f"could not write {self.path}: {e}") from None
+            raise write_error(
+                e,
+                str(self.path),
+                f"the last checkpoint is intact. Free space and continue with: "
+                f"rnnkit train --resume {self.path.parent}",
+            ) from None
 
 
 def _step_at_most(row: dict, step: int) -> bool:

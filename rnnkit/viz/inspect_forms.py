@@ -25,8 +25,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.train.load_task import load_task
 
 from .form_trace import form_traces
-from .inspect_units import html_output, inspect_text, page_from_traces, render_html
-from .output_path import write_atomically
+from .inspect_units import html_output, lm_run_page, page_from_traces, write_page
 from .run_task import task_of
 
 MAX_EXAMPLES = 8
@@ -65,17 +64,13 @@ def form_page_data(form, model, items: list[str], source: str = "", layer=None, 
     return page_from_traces(traces, form.verb, model.cfg.to_dict(), source, layer, unit)
 
 
-def inspect_form(
-    run_dir: Path, text_file: Path | None, html_out: Path, layer=None, unit=None, max_chars=2000, which="best"
+def form_run_page(
+    run_dir: Path, text_file: Path | None, max_chars: int, which: str, layer=None, unit=None
 ) -> dict:
-    """Write the page for a form's run; returns its data, ``data["html"]`` the path written."""
-    html_out = html_output(html_out)
+    """The page's data for a form's run over the examples ``form_items`` picks."""
     form, model, _ = load_task(run_dir, None, which)
     items, source = form_items(form, text_file, max_chars)
-    data = form_page_data(form, model, items, source, layer, unit)
-    page = render_html(data)
-    write_atomically(html_out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
-    return {**data, "html": html_out}
+    return form_page_data(form, model, items, source, layer, unit)
 
 
 def inspect_run(
@@ -87,10 +82,14 @@ def inspect_run(
     max_chars: int = 2000,
     which: str = "best",
 ) -> dict:
-    """``rnnkit inspect``: the LM's page (``inspect_units.inspect_text``) or a form's, by the run's task."""
+    """``rnnkit inspect``: write the page for ``run_dir``'s model, the LM's
+    (``inspect_units.lm_run_page``) or a form's (``form_run_page``), by the run's task.
+
+    Returns the page's data; ``data["html"]`` is the path written (``.html`` added if
+    ``html_out`` has no suffix).
+    """
     if max_chars < 1:
         raise RnnkitError(f"`max_chars` must be positive, got {max_chars}")
-    html_output(html_out)  # a bad path fails before the model is read
-    if task_of(run_dir, which) in (None, "lm"):
-        return inspect_text(run_dir, text_file, html_out, layer, unit, max_chars, which)
-    return inspect_form(run_dir, text_file, html_out, layer, unit, max_chars, which)
+    html_out = html_output(html_out)  # a bad path fails before the model is read
+    run_page = lm_run_page if task_of(run_dir, which) in (None, "lm") else form_run_page
+    return write_page(run_page(run_dir, text_file, max_chars, which, layer, unit), html_out)

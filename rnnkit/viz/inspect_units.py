@@ -219,12 +219,24 @@ def template(name: str) -> str:
     return resources.files("rnnkit.viz").joinpath("templates", name).read_text(encoding="utf-8")
 
 
+PLACEHOLDER = re.compile(r"__([A-Z_]+)__")  # __NAME__ in a page
+# What the pages share, each a file in templates/ that ``__NAME__`` stands for in a page.
+PIECES = {
+    "PAGE_HEAD": "page_head.html",  # <!DOCTYPE html> to <title>__TITLE__</title>
+    "UNITS_HEADER": "units_header.html",  # the heading the units pages' scripts fill in
+    "UNITS_DATA": "units_data.html",  # units.js's tooltip, and the page's data (JSON, id "data")
+    "UNITS_CSS": "units.css",  # the units pages' drawing code: the hidden units and the tooltip
+    "UNITS_JS": "units.js",
+}
+
+
 def fill(page: str, **values: str) -> str:
-    """``page`` with each ``__NAME__`` replaced by ``values["NAME"]``, in one pass: a value
-    that holds ``__OTHER__`` (a user's text, say) is not replaced again. The shared
-    drawing code of the pages (``units.css``, ``units.js``) is ``__UNITS_CSS__``, ``__UNITS_JS__``."""
-    values = {"UNITS_CSS": template("units.css"), "UNITS_JS": template("units.js"), **values}
-    return re.sub(r"__([A-Z_]+)__", lambda m: values.get(m.group(1), m.group(0)), page)
+    """``page`` with each ``__NAME__`` of ``PIECES`` replaced by that file, then each
+    ``__NAME__`` replaced by ``values["NAME"]`` in one pass: a value that holds ``__OTHER__``
+    (a user's text, say) is not replaced again, while a piece may hold a value's name
+    (``__TITLE__``)."""
+    page = PLACEHOLDER.sub(lambda m: template(PIECES[m[1]]) if m[1] in PIECES else m[0], page)
+    return PLACEHOLDER.sub(lambda m: values.get(m[1], m[0]), page)
 
 
 def render_html(data: dict) -> str:
@@ -250,23 +262,11 @@ def html_output(path) -> Path:
     return check_output(path, HTML_SUFFIXES, ".html", "html_out")
 
 
-def inspect_text(
-    run_dir: Path,
-    text_file: Path | None,
-    html_out: Path,
-    layer=None,
-    unit=None,
-    max_chars: int = 2000,
-    which: str = "best",
+def lm_run_page(
+    run_dir: Path, text_file: Path | None, max_chars: int, which: str, layer=None, unit=None
 ) -> dict:
-    """Write the page for ``run_dir``'s model over ``text_file`` (default: the run's validation text).
-
-    Returns the page's data; ``data["html"]`` is the path written (``.html`` added if
-    ``html_out`` has no suffix).
-    """
-    if max_chars < 1:
-        raise RnnkitError(f"`max_chars` must be positive, got {max_chars}")
-    html_out = html_output(html_out)
+    """The page's data for ``run_dir``'s LM over ``text_file`` (default: the run's validation
+    text), at most ``max_chars`` characters of it."""
     model, vocab, c = load_lm(run_dir, which)
     if model.rnn.dirs != 1:
         raise RnnkitError("inspect needs a left-to-right model")
@@ -281,7 +281,12 @@ def inspect_text(
         if prep.vocab.chars != vocab.chars:
             raise RnnkitError(f"{data_dir} was prepared with another vocabulary; give `text_file` FILE")
         text, source = vocab.decode(ids), f"{run_dir} (validation text)"
-    data = page_data(model, vocab, text, layer, unit, source)
+    return page_data(model, vocab, text, layer, unit, source)
+
+
+def write_page(data: dict, html_out: Path) -> dict:
+    """Write the page of ``data`` to ``html_out`` (atomically); returns ``data`` with ``"html"``
+    the path written."""
     page = render_html(data)
     write_atomically(html_out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return {**data, "html": html_out}

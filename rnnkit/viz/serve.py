@@ -395,7 +395,7 @@ def make_server(
         gen, name = FormPredictor(form, model, max_length), "serve_form.html"
     info = gen.info()
     info["source"] = str(c.dir)
-    page = fill(template(name), DATA=embed_json(info))
+    page = fill(template(name), TITLE="rnnkit serve", DATA=embed_json(info))
     try:
         return VizServer((host, port), gen, max_concurrent, page, None if quiet else log)
     except OSError as e:
