@@ -513,7 +513,9 @@ def main(argv=None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("--quick", action="store_true", help="tiny shapes, one repetition: a smoke run (seconds)")
-    ap.add_argument("--out", default=None, help="output folder (default docs/latest/, or a temp dir with --quick)")
+    ap.add_argument(
+        "--out", default=None, help="output folder (default docs/latest/, or a temp dir with --quick)"
+    )
     ap.add_argument("--reps", type=int, default=None, help="interleaved repetitions per shape (default 7)")
     ap.add_argument(
         "--threads",
