@@ -16,10 +16,10 @@ embedding, one matrix for both jobs:
     --embed E = H:   W_hy = E               (V, H)   the embedding table itself
     one-hot input:   W_hy = W_ih^(1)ᵀ       (V, H)   layer 0's input weights, transposed
 
-Any other ``embed`` has no such shape and is refused. The tied matrix keeps the input's draw
-(the embedding's N(0, 1), or W_ih's as ``input_init`` says), which trained much faster than
-the head's small U(±1/√H) (docs/regularisation.md); its gradient is the sum of its two uses
-(``nn/params.py``). A checkpoint holds it under both names, equal, so it loads into the
+Any other ``embed`` has no such shape and is refused. The tied matrix starts from the head's
+draw, ``torch.nn.Linear``'s U(±1/√H): the input's N(0, 1) made the logits ~√H too large and
+ended worse over the measured budget (docs/regularisation.md). Its gradient is the sum of its
+two uses (``nn/params.py``). A checkpoint holds it under both names, equal, so it loads into the
 untied torch modules (or tied ones) as any other.
 """
 
@@ -80,11 +80,15 @@ class CharRNN(BackboneModel):
 
     def ties(self) -> dict:
         """``FlatParams``' ties: the head's weight -> the embedding (V, H), or layer 0's W_ih (H, V)
-        transposed. The shared matrix keeps the input's draw; the head's is dropped."""
+        transposed. The head is drawn last, after the backbone; its draw becomes the shared
+        matrix's value, so every other weight is drawn as without the tie."""
         if not self.cfg.tie_weights:
             return {}
+        W_hy = self.head.params["weight"]  # (V, H)
         if self.backbone.embedding is not None:
+            self.backbone.embedding.params["weight"][...] = W_hy  # (V, E = H)
             return {"head.weight": ("embedding.weight", False)}
+        self.rnn.input_weights()[0][...] = W_hy.T  # (H, V)
         return {"head.weight": ("rnn.weight_ih_l0", True)}
 
     @property
