@@ -27,6 +27,7 @@ SHARED_RESUMABLE = {
     "nonfinite",
     "max_memory",
     "fault_nan_step",
+    "patience",
 }
 
 
@@ -35,7 +36,7 @@ def test_resume_whitelists_follow_the_fields():
     assert RESUMABLE_OVERRIDES == SHARED_RESUMABLE | {"val_chars", "vocab_limit", "engine", "device"}
     assert RESUMABLE == SHARED_RESUMABLE | {"val_max"}
     # what changes the model or the data stays fixed
-    assert not {"hidden", "layers", "embed", "seq_len", "batch", "files", "data", "seed"} & (
+    assert not {"hidden", "layers", "embed", "seq_len", "batch", "files", "data", "seed", "weight_drop"} & (
         RESUMABLE_OVERRIDES | RESUMABLE
     )
 

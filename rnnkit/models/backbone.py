@@ -13,6 +13,9 @@
       hidden, layers  >= 1    H units per layer and direction, L stacked RNN layers
       embed           >= 0    0: one-hot input; E > 0: a learned (V, E) table in front
       dropout         [0, 1)  between RNN layers (and before the head, where the model says so)
+      dropout_mode            step: a fresh dropout mask at every time step; locked: one mask per
+                              sequence, the same at every step (variational dropout)
+      weight_drop     [0, 1)  DropConnect on every W_hh in training, one mask per batch (``nn/stack.py``)
       init                    the recurrent init (``nn/init.py``; the stack refuses an unknown one)
       input_init              one-hot input: layer 0's W_ih columns ~ N(0, 1) (normal) or U(±1/√H)
 
@@ -43,6 +46,8 @@ from rnnkit.nn.params import FlatParams
 from rnnkit.nn.softmax_cross_entropy import softmax_cross_entropy
 from rnnkit.nn.stack import RNNStack
 
+DROPOUT_MODES = ("step", "locked")
+
 
 class BackboneConfig:
     """Base of the model configurations: ``validate`` and ``to_dict``."""
@@ -59,9 +64,19 @@ class BackboneConfig:
         self.check_own()
         if self.embed < 0:
             raise RnnkitError(f"`embed` must be 0 (one-hot) or positive, got {self.embed}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise RnnkitError(f"`dropout` must lie in [0, 1), got {self.dropout}")
+        for name in ("dropout", "weight_drop"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise RnnkitError(f"`{name}` must lie in [0, 1), got {getattr(self, name)}")
+        if self.dropout_mode not in DROPOUT_MODES:
+            raise RnnkitError(
+                f"`dropout_mode` must be one of {', '.join(DROPOUT_MODES)}, got {self.dropout_mode!r}"
+            )
         check_input_init(self.input_init)
+
+    def stack_regularisers(self) -> dict:
+        """The ``RNNStack`` keywords of the training-only regularisers: DropConnect on W_hh, and
+        dropout between layers locked across time."""
+        return dict(weight_drop=self.weight_drop, locked_dropout=self.dropout_mode == "locked")
 
     def check_own(self) -> None:
         """The model's own checks (none here)."""
@@ -109,7 +124,15 @@ class Backbone:
         """
         embedding = Embedding(V, cfg.embed, rng, dtype) if cfg.embed else None
         stack = RNNStack(
-            cfg.embed or V, cfg.hidden, cfg.layers, cfg.bidirectional, cfg.dropout, rng, cfg.init, dtype
+            cfg.embed or V,
+            cfg.hidden,
+            cfg.layers,
+            cfg.bidirectional,
+            cfg.dropout,
+            rng,
+            cfg.init,
+            dtype,
+            **cfg.stack_regularisers(),
         )
         backbone = cls(embedding, stack)
         backbone.redraw_onehot_input(cfg.input_init, rng)
@@ -192,15 +215,21 @@ class BackboneModel:
     def assemble(self, backbone: Backbone, outputs: int, rng: np.random.Generator, inputs=None) -> None:
         """Set ``backbone``, draw the head (dirs*H -> ``outputs``) from ``rng``, and gather every
         parameter into ``self.flat``: the ``inputs`` (prefix -> module or None) first, then the
-        backbone's, then ``head.``."""
+        backbone's, then ``head.``, with the model's ``ties``."""
         self.backbone = backbone
         self.head = Linear(backbone.rnn.out_size, outputs, rng, self.dtype)
         parts = {prefix: m for prefix, m in (inputs or {}).items() if m is not None}
-        self.flat = FlatParams({**parts, **backbone.parts(), "head.": self.head}, self.dtype)
+        self.flat = FlatParams({**parts, **backbone.parts(), "head.": self.head}, self.dtype, self.ties())
+
+    def ties(self) -> dict:
+        """Tied weights, as ``FlatParams`` takes them (alias -> (source, transposed)): none here."""
+        return {}
 
     def readout(self, h, cache: dict, train=False, rng=None):
-        """h (..., dirs*H) -> logits (..., K): y = W_hy dropout(h) + b_y (dropout in training only)."""
-        h, cache["drop"] = dropout(h, self.cfg.dropout, train, rng, self.dtype)
+        """h (..., dirs*H) -> logits (..., K): y = W_hy dropout(h) + b_y (dropout in training only;
+        locked across time, for states (T, B, dirs*H), when ``dropout_mode`` is locked)."""
+        locked = self.cfg.dropout_mode == "locked" and h.ndim == 3
+        h, cache["drop"] = dropout(h, self.cfg.dropout, train, rng, self.dtype, locked)
         y, cache["hcache"] = self.head.forward(h)
         return y
 

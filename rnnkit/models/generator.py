@@ -59,6 +59,8 @@ class GeneratorConfig(BackboneConfig):
     bos_id: int = BOS
     eos_id: int = EOS
     input_init: str = "normal"  # the one-hot columns: the label's and the fed-back char's
+    dropout_mode: str = "step"  # step: a fresh dropout mask per time step; locked: one per sequence
+    weight_drop: float = 0.0  # DropConnect on every W_hh in training (one mask per batch)
 
     def check_own(self) -> None:
         for name in ("num_labels", "feature_dim", "cond_embed", "embed"):
@@ -108,7 +110,17 @@ class ConditionedGenerator(BackboneModel):
         self.D = cfg.cond_dim + cfg.char_dim
         # The stack reads x = [condition ; fed-back char], which ``inputs`` assembles: the
         # backbone has no embedding of its own, and only the one-hot columns are redrawn.
-        stack = RNNStack(self.D, cfg.hidden, cfg.layers, False, cfg.dropout, rng, cfg.init, dtype)
+        stack = RNNStack(
+            self.D,
+            cfg.hidden,
+            cfg.layers,
+            False,
+            cfg.dropout,
+            rng,
+            cfg.init,
+            dtype,
+            **cfg.stack_regularisers(),
+        )
         if cfg.input_init == "normal":
             Dc = cfg.cond_dim
             if cfg.num_labels and not cfg.cond_embed:  # a one-hot label

@@ -51,6 +51,8 @@ class Seq2SeqConfig(BackboneConfig):
     bos_id: int = BOS
     eos_id: int = EOS
     input_init: str = "uniform"  # one-hot inputs: normal draws encoder's and decoder's N(0, 1); see init.py
+    dropout_mode: str = "step"  # step: a fresh dropout mask per time step; locked: one per sequence
+    weight_drop: float = 0.0  # DropConnect on every W_hh in training (one mask per batch)
 
     sizes: ClassVar[tuple[str, ...]] = ("src_vocab_size", "tgt_vocab_size", "hidden", "layers")
 
@@ -88,10 +90,13 @@ class Seq2Seq:
         # head (not one backbone after the other: seeded runs depend on the order).
         src_embedding = Embedding(cfg.src_vocab_size, E, rng, dtype) if E else None
         tgt_embedding = Embedding(cfg.tgt_vocab_size, E, rng, dtype) if E else None
+        reg = cfg.stack_regularisers()
         encoder = RNNStack(
-            E or cfg.src_vocab_size, H, L, cfg.bidirectional, cfg.dropout, rng, cfg.init, dtype
+            E or cfg.src_vocab_size, H, L, cfg.bidirectional, cfg.dropout, rng, cfg.init, dtype, **reg
         )
-        decoder = RNNStack(E or cfg.tgt_vocab_size, self.Hd, L, False, cfg.dropout, rng, cfg.init, dtype)
+        decoder = RNNStack(
+            E or cfg.tgt_vocab_size, self.Hd, L, False, cfg.dropout, rng, cfg.init, dtype, **reg
+        )
         self.source, self.target = Backbone(src_embedding, encoder), Backbone(tgt_embedding, decoder)
         for backbone in (self.source, self.target):
             backbone.redraw_onehot_input(cfg.input_init, rng)

@@ -36,6 +36,8 @@ class TaggerConfig(BackboneConfig):
     dropout: float = 0.0  # between RNN layers and before the head
     init: str = "uniform"
     input_init: str = "normal"
+    dropout_mode: str = "step"  # step: a fresh dropout mask per time step; locked: one per sequence
+    weight_drop: float = 0.0  # DropConnect on every W_hh in training (one mask per batch)
 
     def check_own(self) -> None:
         if self.num_tags < 2:

@@ -31,11 +31,14 @@ class Bidirectional:
         self.params = MergedDict([self.fwd.params, self.bwd.params])
         self.grads = MergedDict([self.fwd.grads, self.bwd.grads])
 
-    def forward(self, x, h0=None, mask=None):
-        """x (T, B, D) or ids (T, B); h0 (2, B, H) or None -> ((y (T, B, 2H), h_last (2, B, H)), cache)."""
+    def forward(self, x, h0=None, mask=None, hh_mask=None):
+        """x (T, B, D) or ids (T, B); h0 (2, B, H) or None -> ((y (T, B, 2H), h_last (2, B, H)), cache).
+
+        ``hh_mask`` (2, H, H) or None: each direction's DropConnect mask on its W_hh."""
         h0f, h0b = (None, None) if h0 is None else (h0[0], h0[1])
-        (yf, hf), cf = self.fwd.forward(x, h0f, mask)
-        (yb, hb), cb = self.bwd.forward(x, h0b, mask)
+        mf, mb = (None, None) if hh_mask is None else (hh_mask[0], hh_mask[1])
+        (yf, hf), cf = self.fwd.forward(x, h0f, mask, mf)
+        (yb, hb), cb = self.bwd.forward(x, h0b, mask, mb)
         return (np.concatenate([yf, yb], axis=2), np.stack([hf, hb])), (cf, cb)
 
     def backward(self, dy, dh_last, cache, on_step=None):

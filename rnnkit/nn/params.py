@@ -5,6 +5,14 @@ gradient as a view into a second buffer of the same layout. Why: the optimizer t
 updates all parameters with a handful of vectorised operations, global-norm clipping is
 one dot product, and a data-parallel run can all-reduce the whole gradient in one call
 without copying (issue 5).
+
+Tied weights (the LM's ``tie_weights``: the output layer's W_hy is the input embedding):
+the alias (``head.weight``) has no storage of its own. Its module computes with a view of
+the source (``embedding.weight``, or ``rnn.weight_ih_l0`` transposed), writes its gradient
+into an array of its own, and ``fold_tied_grads`` adds that into the source's gradient, so
+the source's gradient is the sum of both uses. ``state_dict`` holds both names, as
+``torch.nn.Module.state_dict`` does for tied parameters: a checkpoint loads into torch modules
+as they are, tied or not.
 """
 
 from __future__ import annotations
@@ -18,17 +26,23 @@ class FlatParams:
     ``parts`` maps a prefix (``"rnn."``, ``"head."``, ...) to a module whose ``params``
     dict holds its arrays. After construction each module's dicts hold views into
     ``self.data`` and ``self.grad``; the values are copied over, so nothing changes
-    numerically.
+    numerically. ``tied`` maps an alias name to (its source's name, transposed?): see the
+    module docstring. ``names`` lists the stored parameters, aliases left out.
     """
 
-    def __init__(self, parts: dict, dtype=np.float32):
+    def __init__(self, parts: dict, dtype=np.float32, tied: dict[str, tuple[str, bool]] | None = None):
         self.dtype = np.dtype(dtype)
         self.names: list[str] = []
         self.shapes: dict[str, tuple] = {}
+        self.tied = dict(tied or {})  # alias -> (source, transposed)
+        self.aliases: dict[str, tuple] = {}  # alias -> (its module, its key)
         entries = []
         for prefix, module in parts.items():
             for key, arr in module.params.items():
-                entries.append((prefix + key, module, key, arr))
+                if prefix + key in self.tied:
+                    self.aliases[prefix + key] = (module, key)
+                else:
+                    entries.append((prefix + key, module, key, arr))
         total = sum(a.size for *_, a in entries)
         self.data = np.zeros(total, dtype=self.dtype)  # (P,) all parameters
         self.grad = np.zeros(total, dtype=self.dtype)  # (P,) all gradients
@@ -45,6 +59,13 @@ class FlatParams:
             self.shapes[name] = tuple(arr.shape)
             self.offsets[name] = (off, n)
             off += n
+        for alias, (source, transposed) in self.tied.items():
+            module, key = self.aliases[alias]
+            view = self.view(source).T if transposed else self.view(source)
+            if view.shape != module.params[key].shape:
+                raise ValueError(f"cannot tie {alias} {module.params[key].shape} to {source} {view.shape}")
+            module.params[key] = view
+            module.grads[key] = np.zeros(view.shape, dtype=self.dtype)  # its own use, until folded
 
     def __len__(self) -> int:
         return self.data.size
@@ -54,14 +75,35 @@ class FlatParams:
         buf = self.grad if grad else self.data
         return buf[off : off + n].reshape(self.shapes[name])
 
+    def alias_view(self, alias: str) -> np.ndarray:
+        """The tied parameter ``alias`` as its module sees it: its source, transposed if so tied."""
+        source, transposed = self.tied[alias]
+        return self.view(source).T if transposed else self.view(source)
+
+    def fold_tied_grads(self) -> None:
+        """Add each alias's gradient into its source's: d/dW of a weight used twice is the sum."""
+        for alias, (source, transposed) in self.tied.items():
+            module, key = self.aliases[alias]
+            g = module.grads[key]
+            self.view(source, grad=True)[...] += g.T if transposed else g
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Name -> copy of the parameter, in ``torch.nn`` layouts."""
-        return {n: self.view(n).copy() for n in self.names}
+        """Name -> copy of the parameter, in ``torch.nn`` layouts; a tied weight under both names."""
+        out = {n: self.view(n).copy() for n in self.names}
+        out.update({alias: self.alias_view(alias).copy() for alias in self.tied})
+        return out
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy arrays into place; names and shapes must match exactly."""
-        for n, a in checked_state(self.shapes, state):
-            self.view(n)[...] = a
+        """Copy arrays into place; names and shapes must match exactly, and the two names of a
+        tied weight must hold the same values."""
+        shapes = {**self.shapes, **{alias: self.alias_view(alias).shape for alias in self.tied}}
+        checked = dict(checked_state(shapes, state))
+        for alias, (source, transposed) in self.tied.items():
+            if not np.array_equal(checked[alias], checked[source].T if transposed else checked[source]):
+                how = " transposed" if transposed else ""
+                raise ValueError(f"{alias} must equal {source}{how} (the weights are tied), but they differ")
+        for n in self.names:
+            self.view(n)[...] = checked[n]
 
 
 def checked_state(shapes: dict[str, tuple], state: dict) -> list[tuple[str, np.ndarray]]:

@@ -21,6 +21,10 @@ h_t = h_{t-1}, and the output there is 0 (as ``pad_packed_sequence`` gives). So 
 steps change nothing, the final state is the state at each sequence's own last real step,
 and, reading right to left, a right-padded sequence starts from h_0 at its own last step.
 
+DropConnect on the recurrent weights (``hh_mask`` M (H, H), drawn by the caller, one per
+batch): the sweep runs with W~_hh = W_hh ⊙ M in place of W_hh, forward and backward, and
+the weight's gradient is taken with respect to the raw W_hh: dW_hh = (sum_t dz_t^T h_{t-1}) ⊙ M.
+
 Work is done for all steps at once wherever the recurrence allows: the input projection
 and biases before the loop, ``dW_ih``, ``dW_hh`` and the bias gradients after it, each one
 matrix product over the T*B rows. Only ``h_{t-1} -> h_t`` is a Python loop.
@@ -95,11 +99,18 @@ class RNNLayer:
         out += bias
         return out
 
-    def forward(self, x: np.ndarray, h0: np.ndarray | None = None, mask: np.ndarray | None = None):
+    def forward(
+        self,
+        x: np.ndarray,
+        h0: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+        hh_mask: np.ndarray | None = None,
+    ):
         """Returns ((states (T, B, H), h_last (B, H)), cache).
 
         ``states[t]`` is h_t in the original time order for either direction (0 where
-        masked); ``h_last`` is the state after the direction's last real step.
+        masked); ``h_last`` is the state after the direction's last real step. ``hh_mask``
+        (H, H), if given, is DropConnect's mask on W_hh (see the module docstring).
         """
         if np.issubdtype(x.dtype, np.integer):
             if x.ndim != 2:
@@ -122,7 +133,8 @@ class RNNLayer:
         S[0] = 0 if h0 is None else h0
         # Trick: h W_hh^T with a contiguous copy of W_hh^T is a plain (non-transposed) GEMM,
         # measurably faster than BLAS's transposed path at these small batch sizes.
-        W_hhT = np.ascontiguousarray(self.params[self.k_hh].T)  # (H, H)
+        W_hh = self.params[self.k_hh] if hh_mask is None else self.params[self.k_hh] * hh_mask  # (H, H)
+        W_hhT = np.ascontiguousarray(W_hh.T)  # (H, H)
         hw = np.empty((B, H), dtype=self.dtype)  # (B, H) scratch
         for t in range(T):
             np.matmul(S[t], W_hhT, out=hw)  # h_{t-1} W_hh^T
@@ -137,7 +149,7 @@ class RNNLayer:
         out = S[1:] if m is None else S[1:] * m  # (T, B, H)
         if self.reverse:
             out = out[::-1]
-        cache = (x, S, m)
+        cache = (x, S, m, hh_mask)
         return (out, h_last), cache
 
     # ----------------------------------------------------------------- backward
@@ -155,6 +167,7 @@ class RNNLayer:
             dz_t = g_t * (1 - h_t^2)          (masked steps: dz_t = 0, g passes to h_{t-1})
             g_{t-1} += dz_t W_hh
             dW_hh = sum_t dz_t^T h_{t-1},  dW_ih = sum_t dz_t^T x_t,  db = sum_t dz_t
+        (with DropConnect, W_hh above is W~_hh = W_hh ⊙ M, and dW_hh is multiplied by M).
         Returns (dx, dh0, grads); dx is None for id input (its gradient is the scatter-add
         into W_ih).
 
@@ -166,12 +179,12 @@ class RNNLayer:
         ``on_step(i, g)``, if given, sees each g_t as the sweep reaches it, i = T-1 .. 0 in
         processing order (``viz/gradflow.py`` records ||g_t|| this way).
         """
-        x, S, m = cache
+        x, S, m, hh_mask = cache
         T1, B, H = S.shape
         T = T1 - 1
         if dstates is not None and self.reverse:
             dstates = dstates[::-1]  # processing order
-        W_hh = self.params[self.k_hh]  # (H, H)
+        W_hh = self.params[self.k_hh] if hh_mask is None else self.params[self.k_hh] * hh_mask  # (H, H)
         if (
             overwrite_dstates
             and dstates is not None
@@ -224,6 +237,8 @@ class RNNLayer:
         dz2 = dz_all.reshape(T * B, H)  # (T*B, H)
         S_prev = S[:-1].reshape(T * B, H)  # (T*B, H)
         np.matmul(dz2.T, S_prev, out=self.grads[self.k_hh])  # one GEMM over all t
+        if hh_mask is not None:
+            self.grads[self.k_hh] *= hh_mask  # d/dW_hh of W_hh ⊙ M
         np.sum(dz2, axis=0, out=self.grads[self.k_bih])
         self.grads[self.k_bhh][...] = self.grads[self.k_bih]
         # Input gradients in processing order: flip the inputs (cheap) instead of dz.

@@ -2,6 +2,11 @@
 
     h^(1)_t = RNN_1(x_t),   h^(l)_t = RNN_l(dropout(h^(l-1)_t)),   l = 2..L
 
+In training, two more regularisers (``dropout.py``): ``locked_dropout`` draws the dropout
+between layers once per sequence instead of once per step, and ``weight_drop`` P > 0 drops
+entries of every layer's W_hh (each direction's) with probability P, one mask per forward
+call (DropConnect, ``rnn_layer.py``).
+
 The sequence length T stays the same through the stack; only the feature size changes
 (D -> H, or 2H when bidirectional). Initial and final states use ``torch.nn.RNN`` 's
 layout: (L * dirs, B, H), ordered layer by layer, forward direction first.
@@ -12,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .bidirectional import Bidirectional
-from .dropout import dropout
+from .dropout import dropout, keep_mask
 from .params import MergedDict
 from .rnn_layer import RNNLayer
 
@@ -34,13 +39,18 @@ class RNNStack:
         rng=None,
         init: str = "uniform",
         dtype=np.float32,
+        *,
+        weight_drop: float = 0.0,
+        locked_dropout: bool = False,
     ):
         if L < 1 or H < 1 or D < 1:
             raise ValueError(f"sizes must be positive: D={D}, H={H}, L={L}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
+        for name, p in (("dropout", dropout), ("weight_drop", weight_drop)):
+            if not 0.0 <= p < 1.0:
+                raise ValueError(f"{name} must lie in [0, 1), got {p}")
         rng = rng if rng is not None else np.random.default_rng(0)
         self.D, self.H, self.L, self.dropout = D, H, L, dropout
+        self.weight_drop, self.locked_dropout = weight_drop, locked_dropout
         self.dirs = 2 if bidirectional else 1
         self.layers = []
         for k in range(L):
@@ -71,16 +81,18 @@ class RNNStack:
     def forward(self, x, h0=None, mask=None, rng: np.random.Generator | None = None, train: bool = False):
         """x (T, B, D) or ids (T, B); h0 (L*dirs, B, H) -> ((y (T, B, dirs*H), h_n (L*dirs, B, H)), cache).
 
-        Dropout (inverted: kept units scaled by 1/(1-p)) applies between layers only
-        when ``train`` is true; ``rng`` draws its masks.
+        Dropout (inverted: kept units scaled by 1/(1-p)) applies between layers only, and
+        DropConnect to each W_hh, when ``train`` is true; ``rng`` draws their masks: every
+        layer's W_hh masks first (``hh_masks``), then the dropout in front of each layer.
         """
         caches, drops, finals = [], [], []
         h = x
+        masks = hh_masks(self.L, self.dirs, self.H, self.weight_drop, rng, self.dtype, train)
         for k, layer in enumerate(self.layers):
             drop = None
             if k > 0:  # between layers only
-                h, drop = dropout(h, self.dropout, train, rng, self.dtype)
-            (h, hn), c = layer.forward(h, self._h(h0, k), mask)
+                h, drop = dropout(h, self.dropout, train, rng, self.dtype, self.locked_dropout)
+            (h, hn), c = layer.forward(h, self._h(h0, k), mask, masks[k])
             caches.append(c)
             drops.append(drop)
             finals.append(hn if self.dirs == 2 else hn[None])
@@ -111,3 +123,13 @@ class RNNStack:
         if self.dirs == 2:
             return lambda direction, i, g: on_step(k, direction, i, g)
         return lambda i, g: on_step(k, 0, i, g)
+
+
+def hh_masks(L: int, dirs: int, H: int, p: float, rng, dtype, train: bool = True) -> list:
+    """DropConnect's masks for a stack, one per layer in order: (H, H), or (2, H, H) with two
+    directions (forward first); None each when not training or p = 0. Both engines draw them
+    here, so the same ``rng`` gives the same masks (``torch/``)."""
+    if not train or p <= 0:
+        return [None] * L
+    shape = (H, H) if dirs == 1 else (dirs, H, H)
+    return [keep_mask(shape, p, rng, dtype) for _ in range(L)]

@@ -40,6 +40,23 @@ def check_engine(engine: str | None, device: str | None, check_device: bool = Tr
         raise RnnkitError(f"`device` {device} needs `engine` torch (the NumPy engine runs on the CPU)")
 
 
+def check_regularisers(settings, engine: str | None) -> None:
+    """Refuse a regulariser that training on ``engine`` cannot run (``settings``: a training or
+    model configuration). The torch engine runs ``torch.nn.RNN``, which draws its dropout between
+    layers afresh at every step (no locked masks) and has no tied head; its DropConnect masks are
+    the NumPy engine's (``nn/stack.py`` ``hh_masks``). A tied checkpoint still samples and
+    evaluates on either engine: it holds both weights."""
+    if (engine or "numpy") != "torch":
+        return
+    if getattr(settings, "tie_weights", False):
+        raise RnnkitError("`tie_weights` is not supported by `engine` torch; train it with `engine` numpy")
+    if settings.dropout_mode == "locked":
+        raise RnnkitError(
+            "`dropout_mode` locked is not supported by `engine` torch (torch.nn.RNN draws its dropout "
+            "between layers at every step); train it with `engine` numpy"
+        )
+
+
 def build_lm(mcfg: ModelConfig, seed: int = 0, engine: str = "numpy", device: str | None = None):
     """A character LM on the chosen engine. Both start from the same weights for a seed."""
     check_engine(engine, device)

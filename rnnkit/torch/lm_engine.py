@@ -32,10 +32,17 @@ Dropout: the same inverted dropout between layers (``nn.RNN(dropout=p)``) and be
 head, with torch's generator seeded from the trainer's numpy RNG each step, so a run is
 reproducible and resumes exactly. The masks are not the NumPy engine's masks (same
 distribution, different draws); with ``--dropout 0`` the engines agree to float32 rounding.
+DropConnect (``weight_drop``) multiplies each ``weight_hh_l{k}`` by a mask drawn from the same
+numpy RNG as the NumPy engine's, before torch's seed (``nn/stack.py`` ``hh_masks``), and runs
+``nn.RNN`` on the masked weights (``torch.func.functional_call``): with ``--dropout 0`` the
+engines draw the same masks. Locked dropout and tied weights cannot be trained here
+(``engines.check_regularisers``); a tied checkpoint, which holds both names, loads into the
+untied modules for sampling and evaluation.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -45,7 +52,10 @@ import torch.nn.functional as F
 from rnnkit.errors import RnnkitError
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.nn.params import checked_state
+from rnnkit.nn.stack import hh_masks
 from rnnkit.optim.optimizers import OPTIMIZERS, clip_gradients, make_optimizer
+
+from .engines import check_regularisers
 
 TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
@@ -215,7 +225,9 @@ class TorchCharRNN:
         self.dtype = np.dtype(dtype)
         self.device = resolve_device(device) if not isinstance(device, torch.device) else device
         self.tdtype = TORCH_DTYPES[self.dtype]
-        host = CharRNN(cfg, seed=seed, dtype=dtype).flat  # the NumPy engine's init, same seed
+        # The NumPy engine's init, same seed; untied (``tie_weights`` cannot be trained here, and
+        # a tied checkpoint holds both copies, equal).
+        host = CharRNN(dataclasses.replace(cfg, tie_weights=False), seed=seed, dtype=dtype).flat
         self.net = _Net(cfg, self.tdtype)
         self.on_device = self.device.type != "cpu" if device_optimizer is None else device_optimizer
         if self.on_device:
@@ -237,6 +249,7 @@ class TorchCharRNN:
 
     # -------------------------------------------------------- trainer hooks
     def make_optimizer(self, name: str, **hp):
+        check_regularisers(self.cfg, "torch")  # training: refuse what this engine cannot train
         return (
             TorchFlatOptimizer(name, self.flat, **hp)
             if self.on_device
@@ -268,14 +281,28 @@ class TorchCharRNN:
         # one-hot rows: nn.RNN then computes W_ih onehot(c) = column c of W_ih (H, V)
         return F.one_hot(ids, self.cfg.vocab_size).to(self.tdtype)  # (T, B, V)
 
-    def _rnn(self, x, h0):
+    def _rnn(self, x, h0, weights=None):
+        """nn.RNN on x; ``weights`` (name -> tensor), if given, replaces those of its parameters."""
         with warnings.catch_warnings():
             # cuDNN wants its own packed weight layout; ours is a view of the flat buffer,
             # so it packs a copy per call (a device-to-device copy, cheap) and says so.
             warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
+            if weights:
+                return torch.func.functional_call(self.net.rnn, weights, (x, h0))
             return self.net.rnn(x, h0)
 
-    def _rnn_masked(self, x, h0, mask):
+    def _dropped_weights(self, rng, train: bool) -> dict:
+        """DropConnect: {weight_hh_l{k}: W_hh ⊙ M_k} with the NumPy engine's masks, or {}."""
+        L, H, p = self.cfg.layers, self.cfg.hidden, self.cfg.weight_drop
+        masks = hh_masks(L, 1, H, p, rng, self.dtype, train)
+        rnn = self.net.rnn
+        return {
+            f"weight_hh_l{k}": getattr(rnn, f"weight_hh_l{k}") * self._t(m)
+            for k, m in enumerate(masks)
+            if m is not None
+        }
+
+    def _rnn_masked(self, x, h0, mask, weights=None):
         """Variable lengths as packed sequences: h_n is each stream's state at its last
         counted step, as in the NumPy engine. ``mask`` (T, B) must be a prefix mask."""
         from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -285,7 +312,7 @@ class TorchCharRNN:
         if not np.array_equal(mask != 0, np.arange(mask.shape[0])[:, None] < lengths[None, :]):
             raise ValueError("the torch engine takes prefix masks only (lengths_to_mask)")
         packed = pack_padded_sequence(x, torch.from_numpy(np.maximum(lengths, 1)), enforce_sorted=False)
-        out, h_n = self._rnn(packed, h0)
+        out, h_n = self._rnn(packed, h0, weights)
         hs, _ = pad_packed_sequence(out, total_length=x.shape[0])  # (T, B, H), zeros past the end
         empty = torch.from_numpy(lengths == 0).to(self.device)[None, :, None]
         return hs, torch.where(empty, h0, h_n)  # empty streams keep h0
@@ -295,8 +322,10 @@ class TorchCharRNN:
         """ids, targets (T, B) ints; h0 (L, B, H). Returns (mean loss, h_n (L, B, H) numpy, cache)."""
         T, B = np.shape(ids)
         p = self.cfg.dropout
+        if train and rng is None:
+            rng = np.random.default_rng()
+        weights = self._dropped_weights(rng, train)  # DropConnect's masks first, as in numpy
         if train and p > 0:
-            rng = rng if rng is not None else np.random.default_rng()
             torch.manual_seed(int(rng.integers(2**63 - 1)))  # reproducible dropout
         # cuDNN can only backpropagate through an RNN run in training mode, so gradients
         # without dropout (train=False, need_grad=True) run in training mode with the
@@ -310,9 +339,9 @@ class TorchCharRNN:
             if need_grad:
                 h0t.requires_grad_(True)
             if mask is None:
-                hs, h_n = self._rnn(self._input(idt), h0t)  # (T, B, H), (L, B, H)
+                hs, h_n = self._rnn(self._input(idt), h0t, weights)  # (T, B, H), (L, B, H)
             else:
-                hs, h_n = self._rnn_masked(self._input(idt), h0t, mask)
+                hs, h_n = self._rnn_masked(self._input(idt), h0t, mask, weights)
             hs = F.dropout(hs, p, training=bool(train) and p > 0)
             logits = self.net.head(hs)  # (T, B, V)
             nll = F.cross_entropy(logits.reshape(T * B, -1), tgt.reshape(-1), reduction="none")

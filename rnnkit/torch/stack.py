@@ -18,7 +18,10 @@ NumPy layers do).
 Masks must be prefix masks (right padding, ``lengths_to_mask``): they become packed
 sequences, so masked steps hold the state and output 0, as in the NumPy engine. Dropout
 between layers is ``nn.RNN``'s own, with torch's generator seeded from the numpy ``rng``
-at each training forward: reproducible, but not the NumPy engine's masks.
+at each training forward: reproducible, but not the NumPy engine's masks. DropConnect
+(``weight_drop``) multiplies each ``weight_hh`` by the NumPy engine's mask, drawn first from
+the same ``rng`` (``nn/stack.py`` ``hh_masks``); locked dropout is refused
+(``engines.check_regularisers``).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import warnings
 
 import numpy as np
 
-from rnnkit.nn.stack import RNNStack
+from rnnkit.nn.stack import RNNStack, hh_masks
 
 
 class TorchRNNStack:
@@ -60,6 +63,7 @@ class TorchRNNStack:
 
         self.np_stack = stack
         self.D, self.H, self.L, self.dropout, self.dirs = stack.D, stack.H, stack.L, stack.dropout, stack.dirs
+        self.weight_drop = stack.weight_drop
         self.layers = stack.layers
         self.params, self.grads, self.dtype = stack.params, stack.grads, stack.dtype
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
@@ -114,9 +118,11 @@ class TorchRNNStack:
             else self._t(h0, self.tdtype)
         ).requires_grad_(True)
         weights = {n: self._t(self.params[n]).requires_grad_(True) for n in self.names}
+        if train and rng is None:
+            rng = np.random.default_rng()
+        call_weights = self._dropped(weights, rng, train)  # DropConnect's masks first, as in numpy
         p = self.dropout if (train and self.L > 1) else 0.0
         if p > 0:
-            rng = rng if rng is not None else np.random.default_rng()
             torch.manual_seed(int(rng.integers(2**63 - 1)))  # reproducible dropout
         # cuDNN backpropagates only through an RNN run in training mode; without dropout
         # that is the same computation as eval mode.
@@ -126,11 +132,24 @@ class TorchRNNStack:
             warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
             warnings.filterwarnings("ignore", message=".*dropout option adds dropout.*")
             if mask is None:
-                y, h_n = functional_call(self.rnn, weights, (xt, h0t))
+                y, h_n = functional_call(self.rnn, call_weights, (xt, h0t))
             else:
-                y, h_n = self._masked(functional_call, weights, xt, h0t, mask)
+                y, h_n = self._masked(functional_call, call_weights, xt, h0t, mask)
         cache = dict(y=y, h_n=h_n, x=None if ids else xt, h0=h0t, weights=weights)
         return (y.detach().cpu().numpy(), h_n.detach().cpu().numpy()), cache
+
+    def _dropped(self, weights: dict, rng, train: bool) -> dict:
+        """``weights`` with each W_hh multiplied by DropConnect's mask (the NumPy stack's draw)."""
+        masks = hh_masks(self.L, self.dirs, self.H, self.weight_drop, rng, self.dtype, train)
+        out = dict(weights)
+        for k, m in enumerate(masks):
+            if m is None:
+                continue
+            per_direction = [m] if self.dirs == 1 else list(m)  # (H, H) each, forward first
+            for sfx, md in zip(("", "_reverse"), per_direction):
+                name = f"weight_hh_l{k}{sfx}"
+                out[name] = weights[name] * self._t(md)
+        return out
 
     def _masked(self, call, weights, xt, h0t, mask):
         import torch

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rnnkit.errors import RnnkitError
+from rnnkit.models.char_rnn import check_tie
+from rnnkit.torch.engines import check_regularisers
 
 from .options import option, resumable
 from .settings import TrainSettings
@@ -51,6 +53,12 @@ class TrainConfig(TrainSettings):
     # model (new defaults for shared fields; they keep their options)
     hidden: int = 256
     layers: int = 2
+    tie_weights: bool = option(
+        False,
+        "tie the output layer to the input embedding (one (V, H) matrix for both): needs --embed "
+        "equal to --hidden, or one-hot input (layer 0's W_ih, transposed)",
+        group="model",
+    )
     # truncated BPTT
     seq_len: int = option(64, "chunk length T: steps backpropagated through", group="truncated BPTT", ge=1)
     batch: int = option(32, "B parallel streams the text is cut into", group="truncated BPTT", ge=1)
@@ -84,6 +92,9 @@ class TrainConfig(TrainSettings):
         if self.val_chars == 1:
             raise RnnkitError("`val_chars` must be 0 (all) or at least 2 (one input and one target), got 1")
         super().validate()
+        if self.tie_weights:
+            check_tie(self.embed, self.hidden)
+        check_regularisers(self, self.engine)
 
 
 # Flags that may differ when a run is resumed (``resumable=True``); every other one must match

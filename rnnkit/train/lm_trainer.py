@@ -50,7 +50,7 @@ LN2 = math.log(2)
 
 
 def model_config(cfg: TrainConfig, V: int) -> ModelConfig:
-    return ModelConfig(vocab_size=V, **cfg.model_settings())
+    return ModelConfig(vocab_size=V, tie_weights=cfg.tie_weights, **cfg.model_settings())
 
 
 def check_memory(cfg: TrainConfig, V: int) -> None:
@@ -148,7 +148,7 @@ class LMTrainer(Trainer):
         x, y = self.batcher.chunk(self.ids, self.chunk)  # (T, B) each
         x, y = self.dist.shard(x), self.dist.shard(y)  # (T, B/W): this rank's streams
         h0 = self.h if c.carry else self.model.zero_state(self.B)
-        rng = self.dist.step_rng(self.rng, c.dropout)
+        rng = self.dist.step_rng(self.rng, c.dropout or c.weight_drop)
         loss, self.h_next, cache = self.model.forward(x, y, h0, train=True, rng=rng)
         return loss, cache, x.size
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from rnnkit.errors import RnnkitError
+from rnnkit.models.backbone import DROPOUT_MODES
 from rnnkit.models.shapes import stack
 from rnnkit.nn.init import INPUT_INITS, RECURRENT_INITS
 from rnnkit.optim.optimizers import OPTIMIZERS
@@ -50,6 +51,22 @@ class TrainSettings:
     )
     dropout: float = option(
         0.0, "dropout between layers and before the output layer", group="model", ge=0, lt=1
+    )
+    dropout_mode: str = option(
+        "step",
+        "how --dropout draws its masks: step, a fresh mask at every time step; locked, one mask "
+        "per sequence used at every step (variational dropout)",
+        group="model",
+        choices=DROPOUT_MODES,
+    )
+    weight_drop: float = option(
+        0.0,
+        "DropConnect on the recurrent weights: in training, each entry of every W_hh is zeroed "
+        "with probability P, one mask per step of training (the kept ones scaled by 1/(1-P))",
+        group="model",
+        ge=0,
+        lt=1,
+        metavar="P",
     )
     init: str = option(
         "uniform",
@@ -117,6 +134,15 @@ class TrainSettings:
     )
     seed: int = option(1337, "seed for initialisation and dropout", group="run", ge=0)
     eval_every: int = option(250, "validate every N steps", group="run", ge=1, resumable=True)
+    patience: int = option(
+        0,
+        "early stopping: end the run after N validations in a row without a new best (the best "
+        "checkpoint is kept); 0 never stops early",
+        group="run",
+        ge=0,
+        resumable=True,
+        metavar="N",
+    )
     log_every: int = option(10, "write a metrics line every N steps", group="run", ge=1, resumable=True)
     save_every: int = option(
         250, "checkpoint every N steps (besides each validation)", group="run", ge=1, resumable=True
@@ -156,6 +182,10 @@ class TrainSettings:
         known.
         """
         check_options(self)
+        if self.dropout_mode == "locked" and not self.dropout:
+            raise RnnkitError(
+                "`dropout_mode` locked draws the masks of `dropout`, which is 0: give `dropout` P too"
+            )
         self.check_memory([stack("rnn.", 1, self.hidden, self.layers)], 1, 1)
 
     def check_memory(self, parts, T: int, B: int) -> None:
@@ -172,6 +202,8 @@ class TrainSettings:
             dropout=self.dropout,
             init=self.init,
             input_init=self.input_init,
+            dropout_mode=self.dropout_mode,
+            weight_drop=self.weight_drop,
         )
 
     def to_dict(self) -> dict:

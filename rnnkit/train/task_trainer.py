@@ -22,7 +22,7 @@ import numpy as np
 from rnnkit.errors import RnnkitError, message_of
 from rnnkit.models.shapes import model_parts
 from rnnkit.torch import distributed
-from rnnkit.torch.engines import check_engine
+from rnnkit.torch.engines import check_engine, check_regularisers
 from rnnkit.torch.task_engines import use_engine
 
 from . import checkpoint as ckpt
@@ -74,6 +74,7 @@ class TaskTrainer(Trainer):
         engine: str | None = None,
         device: str | None = None,
     ):
+        check_regularisers(cfg, engine)
         self.form: Form = make_form(cfg.verb, cfg)
         self.task, self.higher_better = cfg.verb, self.form.higher_better
         self.train_ex, self.val_ex = split_data(cfg)
@@ -154,7 +155,7 @@ class TaskTrainer(Trainer):
         idx = idx[: len(idx) - len(idx) % W]
         self.batch_size = len(idx)
         local = self.dist.shard_examples(idx)  # (B/W,) this rank's examples
-        rng = self.dist.step_rng(self.rng, self.cfg.dropout)
+        rng = self.dist.step_rng(self.rng, self.cfg.dropout or self.cfg.weight_drop)
         loss, cache = self.form.loss(self.model, self.train_data, local, rng)
         return loss, cache, len(local)
 

@@ -20,6 +20,12 @@ One step, for every model:
 
 Everything that decides the next step goes into every checkpoint, so ``--resume``
 continues bit-identically.
+
+Early stopping (``--patience N``): each validation that does not beat the best adds one to
+``evals_since_best`` (saved with the rest), a new best resets it, and the run ends once it
+reaches N, right after that validation's checkpoint; ``best`` holds the best one. Resuming a
+run that stopped so ends at once with a line saying so, unless the resume gives a larger
+``--patience`` (or 0, never): then it trains on from where it stopped.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +79,16 @@ def merge_resume(saved, given: dict, resumable: set):
     return type(saved).from_dict(d)
 
 
+def with_defaults(cfg, saved):
+    """``saved`` (a checkpoint's model configuration) with the fields of ``cfg``'s dataclass added
+    since it was written, at their defaults: a default keeps the behaviour of before (no weight
+    drop, step dropout, untied weights)."""
+    if not isinstance(saved, dict):
+        return saved
+    added = {f.name: f.default for f in fields(cfg) if f.name not in saved and f.default is not MISSING}
+    return {**saved, **added}
+
+
 class Trainer:
     """The state and the step every run shares; a subclass supplies batches, loss and metric.
 
@@ -93,6 +110,7 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self.best, self.best_loss = best, float("inf")  # best metric value, its validation loss
+        self.evals_since_best = 0  # validations in a row without a new best (early stopping)
         self.lr_scale = 1.0
         self.elapsed = 0.0
 
@@ -151,6 +169,7 @@ class Trainer:
             "epoch": self.epoch,
             "lr_scale": self.lr_scale,
             "elapsed_s": self.elapsed,
+            "evals_since_best": self.evals_since_best,
             "rng": self.rng.bit_generator.state,
             **extra,
         }
@@ -173,7 +192,7 @@ class Trainer:
         """Load weights, optimizer, data position and RNG from ``c``, after checking that its
         model configuration and values fit this run."""
         want = self.model.cfg.to_dict()
-        if c.config.get("model") != want:
+        if with_defaults(self.model.cfg, c.config.get("model")) != want:
             raise RnnkitError(
                 f"checkpoint {c.dir} does not match this run: its model configuration "
                 f"{c.config.get('model')!r} differs from {want!r}"
@@ -190,6 +209,7 @@ class Trainer:
             self.load_extra_state(s, c.trainer)
             self.lr_scale = float(s["lr_scale"])
             self.elapsed = float(s.get("elapsed_s", 0.0))
+            self.evals_since_best = int(s.get("evals_since_best", 0))  # absent before --patience
             self.rng.bit_generator.state = s["rng"]
         except (KeyError, ValueError, TypeError) as e:
             raise RnnkitError(f"checkpoint {c.dir} does not match this model: {message_of(e)}") from None
@@ -237,6 +257,27 @@ class Trainer:
             "items": items * self.dist.world,
         }
 
+    def record_validation(self, v: dict) -> bool:
+        """Keep validation result ``v`` if it is the best so far (then reset the early-stopping
+        count, else add one to it); -> whether it was."""
+        better = self.is_better(v)
+        if better:
+            self.best, self.best_loss = v[self.metric], v.get("loss", v[self.metric])
+            self.evals_since_best = 0
+        else:
+            self.evals_since_best += 1
+        return better
+
+    def out_of_patience(self) -> bool:
+        """Early stopping: ``patience`` validations in a row have brought no new best."""
+        return 0 < self.cfg.patience <= self.evals_since_best
+
+    def early_stop_line(self) -> str:
+        return (
+            f"stopped early: no better validation {self.metric} in the last {self.evals_since_best} "
+            f"validations (patience {self.cfg.patience}); {self.done_line()}"
+        )
+
     def is_better(self, v: dict) -> bool:
         """Is validation result ``v`` better than the best so far? Ties go to the lower loss."""
         value, loss = v[self.metric], v.get("loss", v[self.metric])
@@ -257,7 +298,15 @@ def run_loop(tr: Trainer, metrics: MetricsLog, log) -> int:
         cfg.max_steps, cfg.minutes, tr.step, tr.elapsed, cfg.progress, bpc=tr.task == "lm"
     )
     guard = NonFiniteGuard(cfg.nonfinite)
-    first_step, saved = tr.step, 0
+    first_step, saved, stopped_early = tr.step, 0, False
+    if tr.out_of_patience():  # a resumed run that had stopped early
+        prog.close()
+        log(
+            f"the run ends at step {tr.step}, where it stopped early: no better validation {tr.metric} "
+            f"in its last {tr.evals_since_best} validations (patience {cfg.patience}). To train on, "
+            f"resume it with a larger --patience, or --patience 0"
+        )
+        return 0
     with StopRequest() as stop, contextlib.closing(prog):  # the bar ends before any last line
         while tr.step < cfg.max_steps:
             t0 = time.perf_counter()
@@ -291,12 +340,13 @@ def run_loop(tr: Trainer, metrics: MetricsLog, log) -> int:
             last = prog.finished(tr.step, tr.elapsed)
             if tr.step % cfg.eval_every == 0 or last:
                 v = tr.validate()
-                better = tr.is_better(v)
-                if better:
-                    tr.best, tr.best_loss = v[tr.metric], v.get("loss", v[tr.metric])
+                better = tr.record_validation(v)
                 metrics.write(kind="val", step=tr.step, time_s=round(tr.elapsed, 3), **tr.val_row(v))
                 prog.write(tr.val_line(v) + (" *best*" if better else ""))
                 saved += ckpt.save_or_warn(tr, best=better, log=log) is not None
+                if tr.out_of_patience() and not last:
+                    stopped_early = True
+                    break
             elif tr.step % cfg.save_every == 0:
                 saved += ckpt.save_or_warn(tr, best=False, log=log) is not None
             if last:
@@ -311,6 +361,8 @@ def run_loop(tr: Trainer, metrics: MetricsLog, log) -> int:
             f"the run ended at step {tr.step} without saving a checkpoint (see the warnings "
             f"above); {kept_message(tr.out)}"
         )
-    if prog.finished(tr.step, tr.elapsed):
+    if stopped_early:
+        log(tr.early_stop_line())
+    elif prog.finished(tr.step, tr.elapsed):
         log(tr.done_line())
     return 0
