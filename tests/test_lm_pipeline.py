@@ -4,6 +4,7 @@ import json
 import math
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -76,10 +77,10 @@ def test_batcher_streams_are_contiguous_across_chunks():
 
 @pytest.mark.parametrize("schedule", ["constant", "step", "cosine"])
 def test_schedules(schedule):
-    lrs = [
-        learning_rate(s, 1.0, schedule, max_steps=100, warmup=10, min_lr=0.1, step_size=30, gamma=0.5)
-        for s in range(100)
-    ]
+    settings = SimpleNamespace(
+        lr=1.0, schedule=schedule, max_steps=100, warmup=10, min_lr=0.1, step_size=30, gamma=0.5
+    )
+    lrs = [learning_rate(s, settings) for s in range(100)]
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)  # warm-up
     if schedule == "constant":
         assert lrs[50] == 1.0

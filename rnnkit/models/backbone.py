@@ -31,7 +31,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -97,6 +97,23 @@ class BackboneConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(kw_only=True)
+class ReadoutSettings(BackboneConfig):
+    """The fields after the sizes of a model that reads one backbone into labels (the
+    classifier's and the tagger's configs), keyword-only so each config's own sizes stay its
+    first positional fields."""
+
+    hidden: int = 128
+    layers: int = 1
+    embed: int = 0
+    bidirectional: bool = False
+    dropout: float = 0.0  # between RNN layers and before the head
+    init: str = "uniform"
+    input_init: str = "normal"
+    dropout_mode: str = "step"  # step: a fresh dropout mask per time step; locked: one per sequence
+    weight_drop: float = 0.0  # DropConnect on every W_hh in training (one mask per batch)
 
 
 class Backbone:

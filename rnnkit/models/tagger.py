@@ -20,24 +20,15 @@ import numpy as np
 from rnnkit.data.padding import resolve_mask
 from rnnkit.nn.softmax_cross_entropy import softmax
 
-from .backbone import Backbone, BackboneConfig, BackboneModel, cross_entropy
+from .backbone import Backbone, BackboneModel, ReadoutSettings, cross_entropy
 
 
 @dataclass
-class TaggerConfig(BackboneConfig):
+class TaggerConfig(ReadoutSettings):
     """Everything needed to rebuild a ``SequenceTagger``'s shapes (fields: ``backbone.py``)."""
 
     vocab_size: int
     num_tags: int
-    hidden: int = 128
-    layers: int = 1
-    embed: int = 0
-    bidirectional: bool = False
-    dropout: float = 0.0  # between RNN layers and before the head
-    init: str = "uniform"
-    input_init: str = "normal"
-    dropout_mode: str = "step"  # step: a fresh dropout mask per time step; locked: one per sequence
-    weight_drop: float = 0.0  # DropConnect on every W_hh in training (one mask per batch)
 
     def check_own(self) -> None:
         if self.num_tags < 2:

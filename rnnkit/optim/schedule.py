@@ -17,28 +17,21 @@ import math
 SCHEDULES = ("constant", "step", "cosine")
 
 
-def learning_rate(
-    step: int,
-    lr: float,
-    schedule: str = "constant",
-    max_steps: int = 0,
-    warmup: int = 0,
-    min_lr: float = 0.0,
-    step_size: int = 1000,
-    gamma: float = 0.5,
-    time_fraction: float = 0.0,
-) -> float:
-    """The learning rate for 0-based ``step``."""
+def learning_rate(step: int, settings, time_fraction: float = 0.0) -> float:
+    """The learning rate for 0-based ``step`` under ``settings``, any object with the
+    attributes ``lr``, ``schedule``, ``max_steps``, ``warmup``, ``min_lr``, ``step_size`` and
+    ``gamma`` (a training configuration, ``train/settings.py``)."""
+    lr, schedule, warmup = settings.lr, settings.schedule, settings.warmup
     if schedule == "constant":
         base = lr
     elif schedule == "step":
-        base = lr * gamma ** (step // max(step_size, 1))
+        base = lr * settings.gamma ** (step // max(settings.step_size, 1))
     elif schedule == "cosine":
         if step < warmup:
             return lr * (step + 1) / warmup
-        span = max(max_steps - warmup, 1)
+        span = max(settings.max_steps - warmup, 1)
         progress = min(max((step - warmup) / span, time_fraction), 1.0)
-        return min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return settings.min_lr + (lr - settings.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
     else:
         raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
     if warmup and step < warmup:

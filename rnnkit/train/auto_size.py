@@ -9,7 +9,7 @@ training step), and the budget's characters are counted:
 
     steps  = minutes * 60 * (1 - overhead) / step_seconds
     chars  = steps * batch * seq_len
-    pick the largest candidate with  chars >= CHARS_PER_PARAM * parameters
+    pick the largest candidate with  chars >= CHARS_PER_PARAM * parameters   (15)
 
 Dropout follows how often the run will see its text: none below ``EPOCHS_FOR_DROPOUT``
 passes over the training characters, ``DROPOUT`` from there (a model that sees each
@@ -19,7 +19,8 @@ The constants come from measured runs (``docs/shakespeare.md``): on Tiny Shakesp
 (1.0 M training characters, V = 65) in 15 minutes the best of the sweep, 2 x 512 with a
 64-wide embedding and dropout 0.1, read 37 characters per parameter over about 30
 epochs; 2 x 768 would have read 8, and trained worse. The 3-minute quickstart on the
-standard library's source (12 M characters) reads about 24 per parameter at 2 x 256.
+standard library's source (12 M characters) reads about 22 per parameter at 2 x 256, and
+2 x 384 would read 8. The bound, 15, lies between the sizes that won and those that lost.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from .heap import keep_freed_memory
 
 # (hidden, layers, embed), smallest first.
 CANDIDATES = [(64, 1, 0), (128, 1, 0), (256, 2, 0), (384, 2, 64), (512, 2, 64), (768, 2, 64), (1024, 2, 96)]
-CHARS_PER_PARAM = 20  # the least the budget must read per parameter
+CHARS_PER_PARAM = 15  # the least the budget must read per parameter
 EPOCHS_FOR_DROPOUT = 4
 DROPOUT = 0.1
 OVERHEAD = 0.1  # the share of a run spent validating and saving

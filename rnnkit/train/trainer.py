@@ -223,9 +223,7 @@ class Trainer:
     def lr(self) -> float:
         c = self.cfg
         frac = self.elapsed / (c.minutes * 60) if c.minutes else 0.0
-        return self.lr_scale * learning_rate(
-            self.step, c.lr, c.schedule, c.max_steps, c.warmup, c.min_lr, c.step_size, c.gamma, frac
-        )
+        return self.lr_scale * learning_rate(self.step, c, frac)
 
     def train_step(self) -> dict:
         """One batch: forward, backward, clip, non-finite check, update, advance."""
