@@ -4,6 +4,8 @@ Every module pairs ``forward(...) -> (out, cache)`` with a hand-written
 ``backward(dout, cache) -> (dinputs..., grads)``; PyTorch is the reference in the tests.
 """
 
+from __future__ import annotations
+
 from rnnkit import optim
 from rnnkit.errors import RnnkitError, RnnkitWarning, TrainingFailed
 from rnnkit.models.char_rnn import CharRNN, ModelConfig

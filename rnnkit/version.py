@@ -5,4 +5,6 @@ import it without importing the package's public API; ``pyproject.toml`` carries
 number (``tests/test_version.py`` checks that they agree).
 """
 
+from __future__ import annotations
+
 __version__ = "0.1.0"

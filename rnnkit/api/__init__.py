@@ -6,6 +6,8 @@ Seq2Seq     rnnkit seq2seq         Generator  rnnkit generate
 load        any run or checkpoint directory, as the right one of these
 """
 
+from __future__ import annotations
+
 from .char_lm import CharLM
 from .classifier import Classifier
 from .generator import Generator

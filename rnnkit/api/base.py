@@ -30,7 +30,7 @@ from rnnkit.train.metrics_log import iter_metrics
 FIT_KEYWORDS = ("out", "force", "verbose")
 
 
-def quiet(*_args, **_kw) -> None:
+def quiet(*_args: Any, **_kw: Any) -> None:
     """The log of a ``fit(verbose=False)``: says nothing."""
 
 

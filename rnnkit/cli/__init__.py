@@ -13,6 +13,8 @@ import argparse
 import importlib
 import sys
 import warnings
+from collections.abc import Sequence
+from typing import NoReturn
 
 from rnnkit.cli import messages
 from rnnkit.errors import RnnkitError, RnnkitWarning, TrainingFailed
@@ -25,7 +27,7 @@ VERB_MODULES = ["rnnkit.cli.lm", "rnnkit.cli.viz", "rnnkit.cli.tasks"]
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line instead of usage + message
+    def error(self, message: str) -> NoReturn:  # one line instead of usage + message
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
@@ -43,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.simplefilter("always", RnnkitWarning)  # each one, as it happens

@@ -38,7 +38,7 @@ def _check_engine(args) -> None:
     check_engine(args.engine, args.device, check_device=getattr(args, "resume", None) is None)
 
 
-def cmd_train(args) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     _check_engine(args)
     dist = distributed.init(args.device)  # torchrun: join the job
     try:
@@ -66,7 +66,7 @@ def _cmd_train(args) -> int:
     return train(cfg, args.out or DEFAULT_OUT, force=args.force, auto_size=pick)
 
 
-def cmd_eval(args) -> int:
+def cmd_eval(args: argparse.Namespace) -> int:
     _check_engine(args)
     model, vocab, c = load_lm(args.dir, args.which, args.engine, args.device)
     # Read, encoded and scored a piece at a time: memory stays flat whatever the file's size.
@@ -93,7 +93,7 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def cmd_sample(args) -> int:
+def cmd_sample(args: argparse.Namespace) -> int:
     _check_engine(args)
     model, vocab, _ = load_lm(args.dir, args.which, args.engine, args.device)
     prime = args.prime if args.prime is not None else default_prime(vocab)
@@ -119,7 +119,7 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = verb_parser(
         sub,
         "train",

@@ -12,6 +12,8 @@ the flag that sets it:
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TextIO
 
 from rnnkit.errors import RnnkitError, RnnkitWarning, render
 from rnnkit.train.lm_config import TrainConfig
@@ -42,11 +44,18 @@ def error_line(e: RnnkitError) -> str:
     return f"rnnkit: error: {render(e.message, flag)}"
 
 
-def warning_lines(previous):
+def warning_lines(previous: Callable[..., None]) -> Callable[..., None]:
     """A ``warnings.showwarning`` that prints an ``RnnkitWarning`` as one line on stderr,
     "rnnkit: warning: ...", and hands any other warning to ``previous``."""
 
-    def show(message, category, filename, lineno, file=None, line=None) -> None:
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
         if isinstance(message, RnnkitWarning):
             print(f"rnnkit: warning: {render(message.message, flag)}", file=file or sys.stderr)
         else:

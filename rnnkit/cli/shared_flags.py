@@ -8,6 +8,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rnnkit.cli.messages import flag
 from rnnkit.decode.sampler import Sampling
@@ -16,7 +17,14 @@ RUN_DIR_HELP = "run directory (its best checkpoint) or a checkpoint directory"
 IMAGE_HELP = "image file to write: .png, .pdf, .svg, ... (.png added if no suffix)"
 
 
-def verb_parser(sub, name: str, func, help: str, description: str, **kw) -> argparse.ArgumentParser:
+def verb_parser(
+    sub: argparse._SubParsersAction,
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    help: str,
+    description: str,
+    **kw: Any,
+) -> argparse.ArgumentParser:
     """The sub-parser of verb ``name``, which runs ``func(args)``."""
     p = sub.add_parser(name, help=help, description=description, **kw)
     p.set_defaults(func=func)
@@ -34,12 +42,12 @@ class Command:
     help: str
     description: str
 
-    def add_to(self, sub) -> None:
+    def add_to(self, sub: argparse._SubParsersAction) -> None:
         """Its sub-parser, with its flags, in ``sub`` (``add_subparsers`` 's)."""
         self.flags(verb_parser(sub, self.name, self.func, self.help, self.description))
 
 
-def flag_arguments(func, args: argparse.Namespace) -> dict:
+def flag_arguments(func: Callable[..., Any], args: argparse.Namespace) -> dict:
     """The keyword arguments of ``func`` that the parsed flags ``args`` give: each parameter from
     the flag of its own name (``max_len`` from ``--max-len``) or, failing that, from the flag that
     error messages name it by (``messages.flag``: ``text_file`` from ``--text``, ``run_dir`` from
@@ -52,24 +60,24 @@ def flag_arguments(func, args: argparse.Namespace) -> dict:
     return given
 
 
-def run_dir_arg(p, help: str = RUN_DIR_HELP, **kw) -> None:
+def run_dir_arg(p: argparse.ArgumentParser, help: str = RUN_DIR_HELP, **kw: Any) -> None:
     """The positional DIR: a run directory or a checkpoint directory."""
     p.add_argument("dir", type=Path, help=help, **kw)
 
 
-def which_flag(p) -> None:
+def which_flag(p: argparse.ArgumentParser) -> None:
     """``--which best|last``: the checkpoint of a run directory to load."""
     p.add_argument(
         "--which", choices=["best", "last"], default="best", help="which checkpoint of a run directory"
     )
 
 
-def output_flag(p, default: str, help: str = IMAGE_HELP) -> None:
+def output_flag(p: argparse.ArgumentParser, default: str, help: str = IMAGE_HELP) -> None:
     """``-o/--output FILE``, the file a verb writes."""
     p.add_argument("-o", "--output", type=Path, default=Path(default), help=help)
 
 
-def engine_flags(p) -> None:
+def engine_flags(p: argparse.ArgumentParser) -> None:
     """``--engine`` and ``--device`` of the verbs that load a model (``train`` verbs have them
     as options of their configuration)."""
     g = p.add_argument_group("engine")
@@ -87,7 +95,7 @@ def engine_flags(p) -> None:
     )
 
 
-def sampling_flags(p, temperature: float, prime_help: str, beam_help: str) -> None:
+def sampling_flags(p: argparse.ArgumentParser, temperature: float, prime_help: str, beam_help: str) -> None:
     """The one sampling vocabulary: ``--temperature`` (0 is greedy), ``--top-k``, ``--top-p``,
     ``--greedy``, ``--beam``, ``--seed`` and ``--prime``, in the group "sampling".
     ``temperature`` is the verb's default; ``prime_help`` and ``beam_help`` say what a prime
@@ -109,7 +117,7 @@ def sampling_flags(p, temperature: float, prime_help: str, beam_help: str) -> No
     g.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
 
 
-def sampling_of(args) -> Sampling:
+def sampling_of(args: argparse.Namespace) -> Sampling:
     """The sampling flags' settings; flags no decoder can use are refused, each in one line
     naming its flag."""
     return Sampling(args.temperature, args.top_k, args.top_p, args.greedy, args.beam, args.seed)

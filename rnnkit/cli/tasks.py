@@ -24,6 +24,7 @@ import argparse
 import json
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
@@ -42,7 +43,7 @@ from rnnkit.cli.train_flags import add_train_flags
 from rnnkit.errors import RnnkitError
 from rnnkit.torch.engines import check_engine
 from rnnkit.train import checkpoint as ckpt
-from rnnkit.train.forms import join_tokens, read_examples, split_tokens
+from rnnkit.train.forms import Form, Seq2SeqForm, join_tokens, read_examples, split_tokens
 from rnnkit.train.load_task import load_task
 from rnnkit.train.task_config import TaskTrainConfig
 from rnnkit.train.task_trainer import train
@@ -98,7 +99,7 @@ def _engine(args):
     return engine, device
 
 
-def cmd_train(args) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     verb = args.verb
     engine, device = _engine(args)
     names = {f.name for f in fields(TaskTrainConfig)}
@@ -164,7 +165,7 @@ def _unknown_note(
 
 
 # ---------------------------------------------------------------------------- classify
-def cmd_classify_predict(args) -> int:
+def cmd_classify_predict(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise RnnkitError(f"--top must be at least 1, got {args.top}")
     form, model, _ = load_task(args.dir, "classify", args.which, *_engine(args))
@@ -193,8 +194,8 @@ def _evaluate(args, verb: str, line, notes=None, **kw) -> int:
     return 0
 
 
-def cmd_classify_eval(args) -> int:
-    def text(r, where, _):
+def cmd_classify_eval(args: argparse.Namespace) -> int:
+    def text(r: dict, where: Path, _: Form) -> str:
         line = (
             f"{args.file}: accuracy {r['accuracy']:.4f} over {r['examples']:,} examples, "
             f"loss {r['loss']:.4f} nats ({where})"
@@ -205,7 +206,7 @@ def cmd_classify_eval(args) -> int:
 
 
 # ---------------------------------------------------------------------------- generate
-def cmd_generate_sample(args) -> int:
+def cmd_generate_sample(args: argparse.Namespace) -> int:
     sampling = sampling_of(args)
     form, model, _ = load_task(args.dir, "generate", args.which, *_engine(args))
     for text in form.sample(model, args.label, args.n, args.max_len, sampling, args.prime or ""):
@@ -213,7 +214,7 @@ def cmd_generate_sample(args) -> int:
     return 0
 
 
-def cmd_generate_eval(args) -> int:
+def cmd_generate_eval(args: argparse.Namespace) -> int:
     return _evaluate(
         args,
         "generate",
@@ -237,7 +238,7 @@ def _token_unit(mode: str) -> str:
     return "word" if mode == "words" else "character"
 
 
-def cmd_seq2seq_predict(args) -> int:
+def cmd_seq2seq_predict(args: argparse.Namespace) -> int:
     _check_decoding(args)
     form, model, _ = load_task(args.dir, "seq2seq", args.which, *_engine(args))
     texts = _inputs(args)
@@ -263,10 +264,10 @@ def _seq2seq_notes(form, examples) -> None:
     )
 
 
-def cmd_seq2seq_eval(args) -> int:
+def cmd_seq2seq_eval(args: argparse.Namespace) -> int:
     _check_decoding(args)
 
-    def line(r, where, form):
+    def line(r: dict, where: Path, form: Seq2SeqForm) -> str:
         if form.cfg.target_tokens == "words":
             rates = (
                 f"token error rate {r['token_error_rate']:.4f}, "
@@ -284,7 +285,7 @@ def cmd_seq2seq_eval(args) -> int:
 
 
 # ---------------------------------------------------------------------------- tag
-def cmd_tag_predict(args) -> int:
+def cmd_tag_predict(args: argparse.Namespace) -> int:
     form, model, _ = load_task(args.dir, "tag", args.which, *_engine(args))
     texts = _inputs(args)
     _unknown_note(form.vocab, texts)
@@ -296,8 +297,8 @@ def cmd_tag_predict(args) -> int:
     return 0
 
 
-def cmd_tag_eval(args) -> int:
-    def line(r, where, _):
+def cmd_tag_eval(args: argparse.Namespace) -> int:
+    def line(r: dict, where: Path, _: Form) -> str:
         text = f"{args.file}: tag accuracy {r['accuracy']:.4f}"
         if "f1" in r:
             text += f", boundary precision {r['precision']:.4f} recall {r['recall']:.4f} F1 {r['f1']:.4f}"
@@ -318,7 +319,7 @@ def _predict(verb: str, func, flags, help: str, prints: str, unseen: str = "", i
     """``predict``: reads items (arguments, or stdin lines), prints a TSV line for each; ``flags``
     adds what follows the items."""
 
-    def predict_flags(p) -> None:
+    def predict_flags(p: argparse.ArgumentParser) -> None:
         _run_flags(p, verb)
         p.add_argument("text", nargs="*", help=f"{item}s to process; none: read one per line from stdin")
         flags(p)
@@ -331,7 +332,7 @@ def _eval(verb: str, func, reports: str, flags=lambda p: None) -> Command:
     """``eval``: scores a labelled TSV of ``verb`` and prints what it ``reports``."""
     lines = FORMS_HELP[verb][1]
 
-    def eval_flags(p) -> None:
+    def eval_flags(p: argparse.ArgumentParser) -> None:
         _run_flags(p, verb)
         p.add_argument("file", type=Path, help=f"UTF-8 TSV, lines {lines}")
         p.add_argument("--json", action="store_true", help="print one JSON object instead of a sentence")
@@ -454,7 +455,9 @@ def _intermixed_parser_class():
     class IntermixedParser(Parser):
         """Options may sit between positionals (``predict DIR --top 2 TEXT ...``)."""
 
-        def parse_known_args(self, args=None, namespace=None):
+        def parse_known_args(
+            self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+        ) -> tuple[argparse.Namespace, list[str]]:
             if getattr(self, "_mixing", False):
                 return super().parse_known_args(args, namespace)
             self._mixing = True
@@ -466,7 +469,7 @@ def _intermixed_parser_class():
     return IntermixedParser
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     IntermixedParser = _intermixed_parser_class()
     for verb, (desc, fmt) in FORMS_HELP.items():
         vp = sub.add_parser(verb, help=desc, description=f"{desc}. Data: UTF-8 TSV, lines {fmt}.")

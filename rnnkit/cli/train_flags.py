@@ -7,11 +7,12 @@ import argparse
 from pathlib import Path
 
 from rnnkit.train.options import add_flags
+from rnnkit.train.settings import TrainSettings
 
 
 def add_train_flags(
     p: argparse.ArgumentParser,
-    defaults,
+    defaults: TrainSettings,
     groups: tuple[str, ...],
     out_help: str,
     resume_note: str = "",

@@ -12,6 +12,7 @@ becomes ``.png`` or ``.html``) and written atomically, so a bad path is one erro
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from rnnkit.viz.serve import make_server
 
 
 # ------------------------------------------------------------------------------ plot
-def cmd_plot(args) -> int:
+def cmd_plot(args: argparse.Namespace) -> int:
     out = plot_curves(args.dirs, args.output, args.smooth, args.title, args.dpi, args.labels)
     print(f"wrote {out}")
     return 0
@@ -45,7 +46,7 @@ def _plot_flags(p) -> None:
 
 
 # --------------------------------------------------------------------------- inspect
-def cmd_inspect(args) -> int:
+def cmd_inspect(args: argparse.Namespace) -> int:
     data = inspect_run(**flag_arguments(inspect_run, args))
     ini = data["initial"]
     if data["task"] == "lm":
@@ -94,7 +95,7 @@ def _inspect_flags(p) -> None:
 
 
 # -------------------------------------------------------------------------- gradflow
-def cmd_gradflow(args) -> int:
+def cmd_gradflow(args: argparse.Namespace) -> int:
     data = gradflow_report(**flag_arguments(gradflow_report, args))
     print(f"wrote {data['output']}")
     if data["json"] is not None:
@@ -145,7 +146,7 @@ def _gradflow_flags(p) -> None:
 
 
 # ----------------------------------------------------------------------------- serve
-def cmd_serve(args) -> int:
+def cmd_serve(args: argparse.Namespace) -> int:
     srv = make_server(**flag_arguments(make_server, args))
     host, port = srv.server_address[:2]
     shown = f"[{host}]" if ":" in host else host
@@ -234,6 +235,6 @@ VERBS = (
 )
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     for verb in VERBS:
         verb.add_to(sub)

@@ -25,8 +25,10 @@ import os
 import sysconfig
 import warnings
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -175,7 +177,7 @@ def find_files(paths: list[str]) -> FoundFiles:
     return FoundFiles(out, {q: d for q, d in walked.items() if q not in named})
 
 
-def iter_text(path: Path, errors: str = "strict", chunk_bytes: int = CHUNK_BYTES):
+def iter_text(path: Path, errors: str = "strict", chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
     """Yield the decoded text of ``path`` in pieces of about ``chunk_bytes`` bytes."""
     dec = codecs.getincrementaldecoder("utf-8")(errors=errors)
     offset = 0
@@ -247,7 +249,7 @@ def scan_vocab(
     return Vocab(sorted(chars)), sum(n for n in counts if n is not None), counts
 
 
-def encode_files(files: list[Path], vocab: Vocab, out, errors: str = "strict") -> int:
+def encode_files(files: list[Path], vocab: Vocab, out: BinaryIO | np.ndarray, errors: str = "strict") -> int:
     """Second pass: write the ids of ``files``, concatenated, to ``out``: a binary file
     object (written sequentially, so no page of it stays mapped in this process) or an
     array such as a memmap. Returns the count."""
@@ -337,7 +339,7 @@ def plan_corpus(
     return CorpusPlan(list(files), list(val_files or []), vocab, n_train, n_val, errors)
 
 
-def write_prepared(plan: CorpusPlan, data_dir: Path, log=print) -> Prepared:
+def write_prepared(plan: CorpusPlan, data_dir: Path, log: Callable[[str], None] = print) -> Prepared:
     """Second pass: write ``ids.bin`` (train then validation), ``vocab.json``, ``meta.json``.
 
     The space for ``ids.bin`` is reserved up front, so a full disk shows at once as an
@@ -395,7 +397,7 @@ def prepare(
     val_files: list[Path] | None = None,
     val_fraction: float = 0.1,
     errors: str = "strict",
-    log=print,
+    log: Callable[[str], None] = print,
 ) -> Prepared:
     """Build the vocabulary over all text and write ids: train first, validation after
     (``plan_corpus`` then ``write_prepared``)."""
@@ -447,7 +449,7 @@ def read_text_file(path: str | Path, errors: str = "strict") -> str:
     return "".join(parts)
 
 
-def iter_text_file(path: str | Path, errors: str = "strict", chunk_bytes: int = CHUNK_BYTES):
+def iter_text_file(path: str | Path, errors: str = "strict", chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
     """Yield the text ``read_text_file(path, errors)`` returns, in pieces of about
     ``chunk_bytes`` bytes, so a text of any size is read with memory of one piece.
 

@@ -17,13 +17,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from rnnkit.nn.mask import lengths_to_mask
 
 from .token_vocab import BOS, EOS, PAD
 
 
-def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int = PAD, dtype="float64"):
+def pad_batch(
+    seqs: Sequence[Sequence[int]], pad_id: int = PAD, dtype: DTypeLike = "float64"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sequences of ids -> (ids (T, B) int64, lengths (B,) int64, mask (T, B) of ``dtype``)."""
     if len(seqs) == 0:
         raise ValueError("cannot pad an empty batch")
@@ -36,8 +39,12 @@ def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int = PAD, dtype="float64")
 
 
 def teacher_forcing(
-    targets: Sequence[Sequence[int]], bos_id: int = BOS, eos_id: int = EOS, pad_id: int = PAD, dtype="float64"
-):
+    targets: Sequence[Sequence[int]],
+    bos_id: int = BOS,
+    eos_id: int = EOS,
+    pad_id: int = PAD,
+    dtype: DTypeLike = "float64",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Targets without specials -> (dec_in (T, B), dec_out (T, B), mask (T, B)), T = max n + 1."""
     dec_in, _, mask = pad_batch([[bos_id] + list(t) for t in targets], pad_id, dtype)
     dec_out, _, _ = pad_batch([list(t) + [eos_id] for t in targets], pad_id, dtype)
@@ -59,7 +66,13 @@ def minibatches(
         yield order[i : i + batch_size]
 
 
-def resolve_mask(T: int, B: int, mask=None, lengths=None, dtype=np.float64):
+def resolve_mask(
+    T: int,
+    B: int,
+    mask: ArrayLike | None = None,
+    lengths: ArrayLike | None = None,
+    dtype: DTypeLike = np.float64,
+) -> np.ndarray | None:
     """The (T, B) mask from either ``mask`` or ``lengths`` (B,); None when neither is given."""
     if mask is not None and lengths is not None:
         raise ValueError("give a mask or lengths, not both")

@@ -83,7 +83,7 @@ class TokenVocab:
         return {"specials": list(SPECIALS), "tokens": self.tokens}
 
     @classmethod
-    def from_dict(cls, obj) -> TokenVocab:
+    def from_dict(cls, obj: object) -> TokenVocab:
         if not isinstance(obj, dict) or not isinstance(obj.get("tokens"), list):
             raise ValueError('a task vocabulary must be {"specials": [...], "tokens": [...]}')
         if obj.get("specials", list(SPECIALS)) != list(SPECIALS):
@@ -141,7 +141,7 @@ class LabelSet:
         return {"labels": self.labels}
 
     @classmethod
-    def from_dict(cls, obj) -> LabelSet:
+    def from_dict(cls, obj: object) -> LabelSet:
         if not isinstance(obj, dict) or not isinstance(obj.get("labels"), list):
             raise ValueError('a label set must be {"labels": [...]}')
         return cls(obj["labels"])

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 
 from rnnkit.errors import RnnkitWarning
 
@@ -31,7 +32,7 @@ from rnnkit.errors import RnnkitWarning
 HEADER_NAMES = frozenset({"text", "label", "labels", "tag", "tags", "source", "target", "input", "output"})
 
 
-def looks_like_header(fields) -> bool:
+def looks_like_header(fields: Sequence[str]) -> bool:
     """Whether a line's fields are two different column names (case and spaces ignored).
 
     >>> looks_like_header(["Text", "label"]), looks_like_header(["the text", "label"])
@@ -52,7 +53,9 @@ def _decode(path, data: bytes) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def read_tsv(path: str | os.PathLike, fields: int = 2, names: tuple[str, ...] = ("first", "second")):
+def read_tsv(
+    path: str | os.PathLike, fields: int = 2, names: tuple[str, ...] = ("first", "second")
+) -> list[tuple[int, tuple[str, ...]]]:
     """path -> list of (line_number, fields tuple). See the module docstring for the rules."""
     with open(path, "rb") as f:
         text = _decode(path, f.read())
@@ -82,25 +85,25 @@ def read_tsv(path: str | os.PathLike, fields: int = 2, names: tuple[str, ...] = 
     return rows
 
 
-def read_text_label(path) -> tuple[list[str], list[str]]:
+def read_text_label(path: str | os.PathLike) -> tuple[list[str], list[str]]:
     """``text<TAB>label`` lines -> (texts, labels)."""
     rows = read_tsv(path, 2, ("text", "label"))
     return [r[0] for _, r in rows], [r[1] for _, r in rows]
 
 
-def read_label_text(path) -> tuple[list[str], list[str]]:
+def read_label_text(path: str | os.PathLike) -> tuple[list[str], list[str]]:
     """``label<TAB>text`` lines -> (labels, texts)."""
     rows = read_tsv(path, 2, ("label", "text"))
     return [r[0] for _, r in rows], [r[1] for _, r in rows]
 
 
-def read_source_target(path) -> tuple[list[str], list[str]]:
+def read_source_target(path: str | os.PathLike) -> tuple[list[str], list[str]]:
     """``source<TAB>target`` lines -> (sources, targets)."""
     rows = read_tsv(path, 2, ("source", "target"))
     return [r[0] for _, r in rows], [r[1] for _, r in rows]
 
 
-def read_text_tags(path) -> tuple[list[str], list[str]]:
+def read_text_tags(path: str | os.PathLike) -> tuple[list[str], list[str]]:
     """``text<TAB>tags`` lines -> (texts, tags); one tag character per text character."""
     rows = read_tsv(path, 2, ("text", "tags"))
     for lineno, (text, tags) in rows:

@@ -8,6 +8,7 @@ saved as ``vocab.json`` (``{"chars": [...]}``) next to the model.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -40,7 +41,7 @@ class Vocab:
         return len(self.chars)
 
     @property
-    def id_dtype(self):
+    def id_dtype(self) -> type[np.unsignedinteger]:
         """The narrowest unsigned integer type that holds every id."""
         n = len(self.chars)
         return np.uint8 if n <= 2**8 else np.uint16 if n <= 2**16 else np.uint32
@@ -74,7 +75,9 @@ class Vocab:
             raise self.unknown_error(self.unknown(text), what)
         return ids.astype(self.id_dtype)
 
-    def encode_pieces(self, pieces, what: str = "text", hint: str = ""):
+    def encode_pieces(
+        self, pieces: Iterable[str], what: str = "text", hint: str = ""
+    ) -> Iterator[np.ndarray]:
         """Yield ``encode`` of each text piece: a long text encoded without holding it whole.
 
         Where a piece has characters outside the vocabulary, nothing more is yielded; the
@@ -93,7 +96,7 @@ class Vocab:
                     bad.update(dict.fromkeys(self.unknown(more)))
             raise self.unknown_error(list(bad), what, hint)
 
-    def decode(self, ids) -> str:
+    def decode(self, ids: Iterable[int]) -> str:
         return "".join(self.chars[int(i)] for i in ids)
 
     def to_json(self) -> str:

@@ -35,7 +35,7 @@ def beam_search(
     eos_id: int | None = None,
     banned: Sequence[int] = (),
     length_penalty: float = 0.0,
-):
+) -> list[tuple[list[int], float]]:
     """Beam search for ONE sequence: ``logits`` (1, V) are its first token's and ``h`` the
     state they came with (batch 1 on axis 1); ``step(ids (k,), h) -> (logits (k, V), h)``.
 
@@ -83,7 +83,7 @@ def beam_search(
     else:
         finished.extend((s, float(sc), False) for s, sc in zip(seqs, scores))
 
-    def key(f):
+    def key(f: tuple[list[int], float, bool]) -> float:
         n = len(f[0]) + (1 if f[2] else 0)
         return f[1] / max(n, 1) ** length_penalty
 

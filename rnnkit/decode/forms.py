@@ -11,12 +11,16 @@ sampler (``sampler.py``); beam search is ``beam_search.py``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from rnnkit.data.padding import resolve_mask
 from rnnkit.errors import RnnkitError
+from rnnkit.models.generator import ConditionedGenerator
+from rnnkit.models.seq2seq import Seq2Seq
 
 from .beam_search import beam_search
 from .sampler import InverseCDFDraw, Sampling, greedy_ids, sample_tokens, step_logprobs
@@ -50,7 +54,9 @@ def _decode(model, logits: np.ndarray, h: np.ndarray, max_len: int, draw, scored
 
 
 # ------------------------------------------------------------------------------ generator
-def generator_start(model, cond, prime=()):
+def generator_start(
+    model: ConditionedGenerator, cond: ArrayLike, prime: Sequence[int] = ()
+) -> tuple[np.ndarray, np.ndarray]:
     """A ``ConditionedGenerator``, conditions (B,) or (B, F) and the ids of a prime every row
     starts with -> (logits (B, V) of the first character after the prime, h).
 
@@ -72,14 +78,14 @@ def generator_start(model, cond, prime=()):
 
 
 def generator_sample(
-    model,
-    cond,
+    model: ConditionedGenerator,
+    cond: ArrayLike,
     max_len: int,
     rng: np.random.Generator,
     temperature: float = 1.0,
     top_k: int = 0,
     top_p: float = 1.0,
-    prime=(),
+    prime: Sequence[int] = (),
 ) -> list[list[int]]:
     """One draw per condition row: a list of B char-id lists (EOS not included), each the
     continuation of ``prime`` (ids; ``generator_start``), of at most ``max_len`` characters.
@@ -94,7 +100,9 @@ def generator_sample(
     return _decode(model, *generator_start(model, cond, prime), max_len, draw)[0]
 
 
-def generator_beam_search(model, cond, beam: int, max_len: int, prime=()):
+def generator_beam_search(
+    model: ConditionedGenerator, cond: ArrayLike, beam: int, max_len: int, prime: Sequence[int] = ()
+) -> list[tuple[list[int], float]]:
     """ONE condition (1,) or (1, F) -> the hypotheses found by a ``beam``-wide search, best
     first, as (char-id list without EOS, log-probability of it and its EOS given the prime)."""
     logits, h = generator_start(model, cond, prime)  # (1, V)
@@ -103,28 +111,43 @@ def generator_beam_search(model, cond, beam: int, max_len: int, prime=()):
     return beam_search(model.step, logits, h, max_len, beam, model.cfg.eos_id, model.banned)
 
 
-def generator_greedy(model, cond, max_len: int):
+def generator_greedy(
+    model: ConditionedGenerator, cond: ArrayLike, max_len: int
+) -> tuple[list[list[int]], np.ndarray]:
     """The most probable char at each step -> (list of B id lists, log-probs (B,))."""
     draw = partial(greedy_ids, banned=model.banned)
     return _decode(model, *generator_start(model, cond), max_len, draw, scored=True)
 
 
 # -------------------------------------------------------------------------------- seq2seq
-def seq2seq_start(model, src, src_mask=None, src_lengths=None):
+def seq2seq_start(
+    model: Seq2Seq, src: np.ndarray, src_mask: ArrayLike | None = None, src_lengths: ArrayLike | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """A ``Seq2Seq`` and sources (S, B) -> (first logits (B, V), h (L, B, Hd))."""
     h0, _ = model.encode(src, src_mask, src_lengths)  # (L, B, Hd)
     return model.step(_bos(model, h0.shape[1]), h0)
 
 
-def seq2seq_greedy(model, src, src_mask=None, src_lengths=None, max_len: int = 50):
+def seq2seq_greedy(
+    model: Seq2Seq,
+    src: np.ndarray,
+    src_mask: ArrayLike | None = None,
+    src_lengths: ArrayLike | None = None,
+    max_len: int = 50,
+) -> tuple[list[list[int]], np.ndarray]:
     """src (S, B) -> (B target id lists without EOS, their log-probabilities (B,))."""
     draw = partial(greedy_ids, banned=model.banned)
     return _decode(model, *seq2seq_start(model, src, src_mask, src_lengths), max_len, draw, scored=True)
 
 
 def seq2seq_beam_search(
-    model, src, beam: int = 5, max_len: int = 50, length_penalty: float = 0.0, src_length: int | None = None
-):
+    model: Seq2Seq,
+    src: ArrayLike,
+    beam: int = 5,
+    max_len: int = 50,
+    length_penalty: float = 0.0,
+    src_length: int | None = None,
+) -> list[tuple[list[int], float]]:
     """ONE source (S, 1) -> hypotheses best first, as (id list without EOS, log-probability)."""
     src = np.asarray(src)
     if src.ndim != 2 or src.shape[1] != 1:
@@ -135,8 +158,14 @@ def seq2seq_beam_search(
 
 
 def seq2seq_beam_decode(
-    model, src, src_mask=None, src_lengths=None, beam: int = 5, max_len: int = 50, length_penalty: float = 0.0
-):
+    model: Seq2Seq,
+    src: np.ndarray,
+    src_mask: ArrayLike | None = None,
+    src_lengths: ArrayLike | None = None,
+    beam: int = 5,
+    max_len: int = 50,
+    length_penalty: float = 0.0,
+) -> tuple[list[list[int]], np.ndarray]:
     """src (S, B) -> (B best id lists, their log-probabilities (B,)), by beam search."""
     S, B = src.shape
     m = resolve_mask(S, B, src_mask, src_lengths)

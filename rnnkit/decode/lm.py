@@ -11,16 +11,22 @@ chain per character. Beam search (``beam_search.py``) keeps ``beam`` continuatio
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import numpy as np
 
+from rnnkit.data.vocab import Vocab
 from rnnkit.errors import RnnkitError
-from rnnkit.models.stream_step import stream_for
+from rnnkit.models.stream_step import ModelStream, StreamStep, stream_for
 
 from .beam_search import beam_search
 from .sampler import GumbelDraw, Sampling, greedy_ids, sample_tokens
 
 
-def warm_up(model, prime_ids: np.ndarray):
+# ``model`` below: a ``CharRNN``, or the torch engine's ``TorchCharRNN`` (rnnkit/torch, a later
+# layer, so not named here): anything with ``zero_state(B)`` and ``step(ids, h)``.
+def warm_up(model: Any, prime_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Feed the prime through the model: returns (logits for the next char (V,), state (L, 1, H))."""
     h = model.zero_state(1)
     logits = None
@@ -34,7 +40,9 @@ def greedy_char(logits: np.ndarray) -> int:
     return int(greedy_ids(logits))
 
 
-def stream_tokens(stream, logits: np.ndarray, length: int, draw):
+def stream_tokens(
+    stream: StreamStep | ModelStream, logits: np.ndarray, length: int, draw: Callable[[np.ndarray], int]
+) -> Iterator[tuple]:
     """``sample_tokens`` over a one-stream stepper (``stream_for``): int ids, (V,) logits, and
     the state kept in the stream (``stream.state``). Iterate it under ``GumbelDraw``'s
     errstate."""
@@ -42,7 +50,7 @@ def stream_tokens(stream, logits: np.ndarray, length: int, draw):
 
 
 def lm_sample(
-    model,
+    model: Any,
     prime_ids: np.ndarray,
     length: int,
     temperature: float = 1.0,
@@ -50,13 +58,19 @@ def lm_sample(
     top_p: float = 1.0,
     greedy: bool = False,
     seed: int | None = None,
-    emit=None,
+    emit: Callable[[int], None] | None = None,
 ) -> list[int]:
     """``lm_draw`` with the settings as keywords (beam search is ``lm_beam_search``)."""
     return lm_draw(model, prime_ids, length, Sampling(temperature, top_k, top_p, greedy, seed=seed), emit)
 
 
-def lm_draw(model, prime_ids: np.ndarray, length: int, sampling: Sampling, emit=None) -> list[int]:
+def lm_draw(
+    model: Any,
+    prime_ids: np.ndarray,
+    length: int,
+    sampling: Sampling,
+    emit: Callable[[int], None] | None = None,
+) -> list[int]:
     """Generate ``length`` ids after ``prime_ids`` (non-empty), each drawn as ``sampling`` says
     (``sampling.is_greedy``: the argmax at each step). ``emit(id)`` is called per id."""
     stream = stream_for(model)
@@ -76,18 +90,25 @@ def lm_draw(model, prime_ids: np.ndarray, length: int, sampling: Sampling, emit=
     return out
 
 
-def lm_beam_search(model, prime_ids: np.ndarray, length: int, beam: int) -> tuple[list[int], float]:
+def lm_beam_search(model: Any, prime_ids: np.ndarray, length: int, beam: int) -> tuple[list[int], float]:
     """The most likely continuation found with ``beam`` hypotheses: (ids, total log-prob)."""
     logits, h = warm_up(model, prime_ids)
     return beam_search(model.step, logits[None], h, length, beam)[0]
 
 
-def default_prime(vocab) -> str:
+def default_prime(vocab: Vocab) -> str:
     """The prime when none is given: a newline (the start of a line), else the first character."""
     return "\n" if "\n" in vocab.index else vocab.chars[0]
 
 
-def sample_text(model, vocab, prime: str, length: int, sampling: Sampling, emit=None) -> str:
+def sample_text(
+    model: Any,
+    vocab: Vocab,
+    prime: str,
+    length: int,
+    sampling: Sampling,
+    emit: Callable[[str], None] | None = None,
+) -> str:
     """The ``length`` characters generated after ``prime`` (non-empty) as ``sampling`` says:
     drawn (``lm_draw``) or, with a beam, the most likely continuation found
     (``lm_beam_search``). ``emit(ch)`` is called per character as it is drawn (at the end, for

@@ -162,7 +162,7 @@ def greedy_ids(logits: np.ndarray, banned: Sequence[int] = ()) -> np.ndarray:
     return logits.argmax(axis=-1)
 
 
-def gumbel_blocks(rng: np.random.Generator, V: int, n: int, block: int = 1024):
+def gumbel_blocks(rng: np.random.Generator, V: int, n: int, block: int = 1024) -> Iterator[np.ndarray]:
     """Yield ``n`` rows of i.i.d. Gumbel(0, 1) noise (V,), drawn ``block`` rows at a time."""
     while n > 0:
         g = rng.gumbel(size=(min(block, n), V))  # (block, V) float64
@@ -251,9 +251,9 @@ class InverseCDFDraw:
 def sample_tokens(
     step: Step,
     logits: np.ndarray,
-    h,
+    h: np.ndarray | None,
     max_len: int,
-    draw: Callable[[np.ndarray], np.ndarray],
+    draw: Callable[[np.ndarray], np.ndarray | int],
     eos_id: int | None = None,
 ) -> Iterator[tuple]:
     """Autoregressive sampling: draw a token from ``logits``, feed it back, repeat.

@@ -36,7 +36,7 @@ class MajorityClassifier:
     def __init__(self):
         self.label = None
 
-    def fit(self, labels: Sequence[str], texts=None) -> MajorityClassifier:
+    def fit(self, labels: Sequence[str], texts: Sequence[str] | None = None) -> MajorityClassifier:
         counts = Counter(labels)
         if not counts:
             raise ValueError("cannot fit on no labels")

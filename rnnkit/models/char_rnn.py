@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnkit.errors import RnnkitError
+from rnnkit.nn.embedding import Embedding
 
 from .backbone import Backbone, BackboneConfig, BackboneModel, cross_entropy
 
@@ -92,12 +93,21 @@ class CharRNN(BackboneModel):
         return {"head.weight": ("rnn.weight_ih_l0", True)}
 
     @property
-    def embedding(self):
+    def embedding(self) -> Embedding | None:
         """The (V, E) table, or None with one-hot input."""
         return self.backbone.embedding
 
     # -------------------------------------------------------------- training
-    def forward(self, ids, targets, h0=None, mask=None, train=False, rng=None, need_grad=True):
+    def forward(
+        self,
+        ids: np.ndarray,
+        targets: np.ndarray,
+        h0: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+        need_grad: bool = True,
+    ) -> tuple[float, np.ndarray, dict]:
         """ids, targets (T, B) ints; h0 (L, B, H). Returns (mean loss, h_n (L, B, H), cache).
 
         ``cache`` also carries the summed nats and the counted positions, for evaluation.
@@ -106,7 +116,7 @@ class CharRNN(BackboneModel):
         logits = self.readout(hs, cache, train, rng)  # (T, B, V)
         return cross_entropy(logits, targets, mask, need_grad, cache), h_n, cache
 
-    def backward(self, cache, dh_n=None):
+    def backward(self, cache: dict, dh_n: np.ndarray | None = None) -> np.ndarray:
         """Fills ``self.flat.grad`` with d(mean loss)/d(params); returns dL/dh0 (L, B, H).
 
         The gradient of the top states goes straight into the backbone, which may overwrite it
@@ -117,7 +127,7 @@ class CharRNN(BackboneModel):
         return dh0
 
     # -------------------------------------------------------------- inference
-    def step(self, ids: np.ndarray, h: np.ndarray):
+    def step(self, ids: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One step for sampling: ids (B,), h (L, B, H) -> logits (B, V), new h (L, B, H).
 
         Runs the same equations as ``forward`` without keeping a cache.

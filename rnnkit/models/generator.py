@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from rnnkit.data.padding import resolve_mask
 from rnnkit.data.token_vocab import BOS, EOS, PAD
@@ -133,7 +134,7 @@ class ConditionedGenerator(BackboneModel):
         self.banned = cfg.never_emitted(cfg.vocab_size)  # PAD, BOS, UNK
 
     # ------------------------------------------------------------------ inputs
-    def condition(self, cond):
+    def condition(self, cond: ArrayLike) -> tuple[np.ndarray, np.ndarray | None]:
         """labels (B,) ints or features (B, F) -> (c (B, D_c), cache)."""
         cfg = self.cfg
         cond = np.asarray(cond)
@@ -152,7 +153,9 @@ class ConditionedGenerator(BackboneModel):
             raise ValueError(f"the condition must be features (B, {cfg.feature_dim}), got {cond.shape}")
         return cond.astype(self.dtype), None
 
-    def inputs(self, cond, dec_in=None, T=None):
+    def inputs(
+        self, cond: ArrayLike, dec_in: ArrayLike | None = None, T: int | None = None
+    ) -> tuple[np.ndarray, tuple[np.ndarray | None, np.ndarray | None]]:
         """-> (x (T, B, D), cache): c at t = 0, zeros after; fed-back chars when autoregressive."""
         c, ccache = self.condition(cond)  # (B, D_c)
         if self.cfg.autoregressive:
@@ -181,8 +184,16 @@ class ConditionedGenerator(BackboneModel):
 
     # ---------------------------------------------------------------- training
     def forward(
-        self, cond, dec_out, mask=None, dec_in=None, lengths=None, train=False, rng=None, need_grad=True
-    ):
+        self,
+        cond: ArrayLike,
+        dec_out: ArrayLike,
+        mask: ArrayLike | None = None,
+        dec_in: ArrayLike | None = None,
+        lengths: ArrayLike | None = None,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+        need_grad: bool = True,
+    ) -> tuple[float, dict]:
         """cond (B,) or (B, F); dec_out (T, B) = chars then EOS; dec_in (T, B) = BOS then chars
         (autoregressive only). -> (mean loss per real step, cache)."""
         dec_out = np.asarray(dec_out)
@@ -194,7 +205,7 @@ class ConditionedGenerator(BackboneModel):
         cache.update(icache=icache, logits=y)
         return cross_entropy(y, dec_out, mask, need_grad, cache), cache
 
-    def backward(self, cache) -> np.ndarray:
+    def backward(self, cache: dict) -> np.ndarray:
         """Fills ``self.flat.grad`` with d(mean loss)/d(params); returns d(loss)/dc (B, D_c),
         the gradient with respect to the condition vector (a feature condition's input)."""
         dx, _ = self.backbone.backward(self.readout_backward(cache), None, cache)  # (T, B, D)
@@ -207,7 +218,9 @@ class ConditionedGenerator(BackboneModel):
         return dx[0, :, :Dc]
 
     # --------------------------------------------------------------- inference
-    def step(self, ids, h, c=None):
+    def step(
+        self, ids: np.ndarray, h: np.ndarray, c: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """One generation step: ids (k,) the previous characters (BOS first), h (L, k, H) ->
         logits (k, V), h (L, k, H).
 

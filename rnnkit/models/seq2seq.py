@@ -19,10 +19,12 @@ Parameter names: ``src_embedding.weight``, ``tgt_embedding.weight`` (with ``embe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from rnnkit.data.padding import resolve_mask, teacher_forcing
 from rnnkit.data.token_vocab import BOS, EOS, PAD
@@ -107,7 +109,14 @@ class Seq2Seq:
         self.banned = cfg.never_emitted(cfg.tgt_vocab_size)  # PAD, BOS, UNK
 
     # ------------------------------------------------------------------ encoder
-    def encode(self, src, src_mask=None, src_lengths=None, train=False, rng=None):
+    def encode(
+        self,
+        src: np.ndarray,
+        src_mask: ArrayLike | None = None,
+        src_lengths: ArrayLike | None = None,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[np.ndarray, dict]:
         """src (S, B) -> (decoder h0 (L, B, dirs*H), cache)."""
         S, B = src.shape
         mask = resolve_mask(S, B, src_mask, src_lengths, self.dtype)
@@ -119,16 +128,16 @@ class Seq2Seq:
     # ----------------------------------------------------------------- training
     def forward(
         self,
-        src,
-        dec_in,
-        dec_out,
-        src_mask=None,
-        dec_mask=None,
-        src_lengths=None,
-        train=False,
-        rng=None,
-        need_grad=True,
-    ):
+        src: np.ndarray,
+        dec_in: ArrayLike,
+        dec_out: ArrayLike,
+        src_mask: ArrayLike | None = None,
+        dec_mask: ArrayLike | None = None,
+        src_lengths: ArrayLike | None = None,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+        need_grad: bool = True,
+    ) -> tuple[float, dict]:
         """src (S, B); dec_in (T, B) = BOS w; dec_out (T, B) = w EOS; masks (S, B), (T, B).
 
         Returns (mean loss per real target token, cache).
@@ -142,7 +151,7 @@ class Seq2Seq:
         cache.update(encoder=ecache, hcache=hcache, logits=y)
         return cross_entropy(y, dec_out, dmask, need_grad, cache), cache
 
-    def backward(self, cache) -> None:
+    def backward(self, cache: dict) -> None:
         """Fills ``self.flat.grad`` with d(mean loss)/d(params)."""
         dhs, _ = self.head.backward(cache["dlogits"], cache["hcache"])  # (T, B, Hd)
         _, dh0 = self.target.backward(dhs, None, cache)  # (L, B, dirs*H)
@@ -150,7 +159,9 @@ class Seq2Seq:
         dh_n = dh0.reshape(L, B, self.dirs, H).transpose(0, 2, 1, 3).reshape(L * self.dirs, B, H)
         self.source.backward(None, np.ascontiguousarray(dh_n), cache["encoder"])  # (L*dirs, B, H)
 
-    def log_prob(self, src, targets, src_lengths=None) -> np.ndarray:
+    def log_prob(
+        self, src: np.ndarray, targets: Sequence[Sequence[int]], src_lengths: ArrayLike | None = None
+    ) -> np.ndarray:
         """Teacher-forced log p(target EOS | source) per example (B,), targets as id lists."""
         c = self.cfg
         dec_in, dec_out, dmask = teacher_forcing(targets, c.bos_id, c.eos_id, c.pad_id, self.dtype)
@@ -162,7 +173,7 @@ class Seq2Seq:
         return (picked * dmask).sum(axis=0)
 
     # ----------------------------------------------------------------- decoding
-    def step(self, ids, h):
+    def step(self, ids: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One decoder step: ids (k,) the previous target tokens, h (L, k, Hd) -> logits (k, V), h (L, k, Hd).
 
         Decoding (``decode/forms.py``) starts from ``encode``'s state and BOS.

@@ -19,7 +19,17 @@ is built. ``tests/test_settings_limits.py`` checks these shapes against the real
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from rnnkit.errors import RnnkitError
+
+if TYPE_CHECKING:  # annotations only: this module stays arithmetic, importing no model
+    from pathlib import Path
+
+    import numpy as np
+
+    from .backbone import BackboneConfig
 
 
 def stack(prefix: str, D: int, H: int, L: int, dirs: int = 1) -> tuple:
@@ -68,12 +78,12 @@ PARTS = {
 }
 
 
-def model_parts(model_cfg) -> list:
+def model_parts(model_cfg: BackboneConfig) -> list:
     """A model configuration object (``ModelConfig``, ``ClassifierConfig``, ...) -> its parts."""
     return PARTS[type(model_cfg).__name__](model_cfg)
 
 
-def param_count(parts) -> int:
+def param_count(parts: Iterable[tuple]) -> int:
     """Number of parameters (arithmetic: no list of L layers is made)."""
     n = 0
     for _, kind, dims in parts:
@@ -89,7 +99,7 @@ def param_count(parts) -> int:
     return n
 
 
-def tensor_count(parts) -> int:
+def tensor_count(parts: Iterable[tuple]) -> int:
     """Number of named tensors: 1 per embedding, 2 per linear, 4 per layer and direction."""
     n = 0
     for _, kind, dims in parts:
@@ -97,7 +107,7 @@ def tensor_count(parts) -> int:
     return n
 
 
-def param_shapes(parts) -> dict[str, tuple]:
+def param_shapes(parts: Iterable[tuple]) -> dict[str, tuple]:
     """name -> shape, in ``torch.nn`` names. Makes one entry per tensor: call it only after
     ``tensor_count`` has been compared with something real."""
     out = {}
@@ -119,7 +129,7 @@ def param_shapes(parts) -> dict[str, tuple]:
     return out
 
 
-def check_tensors(model_cfg, tensors: dict, where) -> None:
+def check_tensors(model_cfg: BackboneConfig, tensors: dict[str, np.ndarray], where: Path) -> None:
     """Refuse (``RnnkitError``) unless ``tensors`` (name -> array, as read from a checkpoint's
     model.safetensors) has exactly the names and shapes ``model_cfg`` describes. Nothing the
     size of the model is allocated; the tensor count is compared first, so even a

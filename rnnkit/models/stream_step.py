@@ -24,6 +24,8 @@ another order and ``E`` adds the biases first), which the tests bound to float t
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .char_rnn import CharRNN
@@ -112,6 +114,6 @@ class ModelStream:
         return logits[0]
 
 
-def stream_for(model):
+def stream_for(model: Any) -> StreamStep | ModelStream:
     """The fastest one-stream stepper for ``model``: ``StreamStep`` for a NumPy CharRNN."""
     return StreamStep(model) if isinstance(model, CharRNN) else ModelStream(model)

@@ -6,3 +6,5 @@ class its public layers raise), so it can be read and used alone. The public lay
 one protocol (``module.py``): ``rnn.py`` (``RNN``) and ``layers.py`` (``Embedding``,
 ``Linear``, ``CrossEntropyLoss``), over the engine pieces the models use.
 """
+
+from __future__ import annotations

@@ -9,6 +9,8 @@ Useful when the answer at t depends on what comes after it ("I read books that h
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .params import MergedDict
@@ -31,7 +33,13 @@ class Bidirectional:
         self.params = MergedDict([self.fwd.params, self.bwd.params])
         self.grads = MergedDict([self.fwd.grads, self.bwd.grads])
 
-    def forward(self, x, h0=None, mask=None, hh_mask=None):
+    def forward(
+        self,
+        x: np.ndarray,
+        h0: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+        hh_mask: np.ndarray | None = None,
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[tuple, tuple]]:
         """x (T, B, D) or ids (T, B); h0 (2, B, H) or None -> ((y (T, B, 2H), h_last (2, B, H)), cache).
 
         ``hh_mask`` (2, H, H) or None: each direction's DropConnect mask on its W_hh."""
@@ -41,7 +49,13 @@ class Bidirectional:
         (yb, hb), cb = self.bwd.forward(x, h0b, mask, mb)
         return (np.concatenate([yf, yb], axis=2), np.stack([hf, hb])), (cf, cb)
 
-    def backward(self, dy, dh_last, cache, on_step=None):
+    def backward(
+        self,
+        dy: np.ndarray | None,
+        dh_last: np.ndarray | None,
+        cache: tuple[tuple, tuple],
+        on_step: Callable[[int, int, np.ndarray], None] | None = None,
+    ) -> tuple[np.ndarray | None, np.ndarray, MergedDict]:
         """dy (T, B, 2H) or None, dh_last (2, B, H) or None -> (dx, dh0 (2, B, H), grads).
 
         ``on_step(direction, i, g)``, if given, sees each direction's g_t as its sweep reaches

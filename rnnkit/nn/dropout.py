@@ -17,11 +17,17 @@ function applied to the weight: W~ = W ⊙ m, one mask per batch, and dL/dW = dL
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 
 def dropout(
-    x: np.ndarray, p: float, train: bool, rng: np.random.Generator | None, dtype, locked: bool = False
-):
+    x: np.ndarray,
+    p: float,
+    train: bool,
+    rng: np.random.Generator | None,
+    dtype: DTypeLike,
+    locked: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """x (any shape) -> (y, m): ``(x ⊙ m, m)`` when training with p > 0, else ``(x, None)``.
 
     ``rng`` draws m; None draws from a fresh, unseeded generator. ``locked``: x is (T, B, ...)
@@ -33,7 +39,9 @@ def dropout(
     return x * m, m
 
 
-def keep_mask(shape: tuple, p: float, rng: np.random.Generator | None, dtype) -> np.ndarray:
+def keep_mask(
+    shape: tuple[int, ...], p: float, rng: np.random.Generator | None, dtype: DTypeLike
+) -> np.ndarray:
     """m of ``shape``: m_i = [u_i >= p] / (1 - p), u_i ~ U[0, 1) drawn from ``rng`` (None: a
     fresh, unseeded generator)."""
     rng = rng if rng is not None else np.random.default_rng()

@@ -13,11 +13,12 @@ RNN layer reads one-hot characters without ever building a one-hot matrix
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..errors import RnnkitError
 
 
-def onehot(ids: np.ndarray, V: int, dtype=np.float32) -> np.ndarray:
+def onehot(ids: np.ndarray, V: int, dtype: DTypeLike = np.float32) -> np.ndarray:
     """(…,) int -> (…, V) one-hot floats. For tests and teaching; the engine never calls it."""
     out = np.zeros(ids.shape + (V,), dtype=dtype)
     np.put_along_axis(out, ids[..., None], 1.0, axis=-1)
@@ -116,10 +117,10 @@ class Embedding:
         self.params = {"weight": rng.standard_normal((V, E)).astype(dtype)}  # like torch: N(0, 1)
         self.grads = {"weight": np.zeros((V, E), dtype=dtype)}
 
-    def forward(self, ids: np.ndarray):
+    def forward(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         check_ids(ids, self.V)
         return gather_rows(self.params["weight"], ids, checked=True), ids
 
-    def backward(self, dy: np.ndarray, cache):
+    def backward(self, dy: np.ndarray, cache: np.ndarray) -> tuple[None, dict[str, np.ndarray]]:
         scatter_add_rows(self.grads["weight"], cache, dy)
         return None, self.grads

@@ -9,10 +9,12 @@ correct backward pass gives rel_err far below 1e-6, and any bug shows up as ~1e-
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
-def numeric_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+def numeric_grad(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """d f() / d x, where f reads x (modified in place and restored)."""
     g = np.zeros_like(x, dtype=np.float64)
     flat, gflat = x.reshape(-1), g.reshape(-1)

@@ -22,17 +22,20 @@ seq2seq, where it measured worse, defaults to uniform (``train/task_config.py``)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 RECURRENT_INITS = ("uniform", "orthogonal", "identity")
 INPUT_INITS = ("normal", "uniform")  # layer 0's W_ih under one-hot input
 
 
-def uniform(rng: np.random.Generator, shape, bound: float, dtype) -> np.ndarray:
+def uniform(rng: np.random.Generator, shape: tuple[int, ...], bound: float, dtype: DTypeLike) -> np.ndarray:
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
 
-def recurrent(rng: np.random.Generator, H: int, scheme: str, dtype) -> np.ndarray:
+def recurrent(rng: np.random.Generator, H: int, scheme: str, dtype: DTypeLike) -> np.ndarray:
     """An (H, H) recurrent matrix for the named scheme."""
     if scheme == "uniform":
         return uniform(rng, (H, H), 1.0 / np.sqrt(H), dtype)
@@ -45,7 +48,7 @@ def recurrent(rng: np.random.Generator, H: int, scheme: str, dtype) -> np.ndarra
     raise ValueError(f"unknown recurrent init {scheme!r}; choose one of {', '.join(RECURRENT_INITS)}")
 
 
-def onehot_input(rng: np.random.Generator, shape, dtype) -> np.ndarray:
+def onehot_input(rng: np.random.Generator, shape: tuple[int, ...], dtype: DTypeLike) -> np.ndarray:
     """Layer 0's W_ih (H, V) for one-hot input: every entry ~ N(0, 1), as ``torch.nn.Embedding``."""
     return rng.standard_normal(shape).astype(dtype)
 
@@ -57,7 +60,9 @@ def check_input_init(value: str) -> None:
         raise ValueError(f"input_init must be one of {', '.join(INPUT_INITS)}, got {value!r}")
 
 
-def redraw_onehot_input(weights, rng: np.random.Generator, cols=slice(None)) -> None:
+def redraw_onehot_input(
+    weights: Iterable[np.ndarray], rng: np.random.Generator, cols: slice = slice(None)
+) -> None:
     """In place, for each W_ih (H, D) in ``weights`` in turn (one per direction): the columns
     ``cols``, those that one-hot input selects, are redrawn N(0, 1) (``onehot_input``).
 

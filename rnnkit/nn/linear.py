@@ -26,13 +26,13 @@ class Linear:
         self.params = {"weight": uniform(rng, (V, H), k, dtype), "bias": uniform(rng, (V,), k, dtype)}
         self.grads = {key: np.zeros_like(v) for key, v in self.params.items()}
 
-    def forward(self, x: np.ndarray):
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x2 = x.reshape(-1, self.H)  # (N, H)
         y = x2 @ self.params["weight"].T  # (N, V)
         y += self.params["bias"]
         return y.reshape(x.shape[:-1] + (self.V,)), x2
 
-    def backward(self, dy: np.ndarray, cache):
+    def backward(self, dy: np.ndarray, cache: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         x2 = cache
         dy2 = dy.reshape(-1, self.V)  # (N, V)
         np.matmul(dy2.T, x2, out=self.grads["weight"])

@@ -17,6 +17,8 @@ as they are, tied or not.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -142,7 +144,7 @@ class MergedDict(dict):
                 p[key] = value
         super().__setitem__(key, value)
 
-    def update(self, *args, **kwargs):
+    def update(self, *args: Any, **kwargs: Any) -> None:
         """Like ``dict.update``, but through ``__setitem__`` (``dict.update`` bypasses it)."""
         for key, value in dict(*args, **kwargs).items():
             self[key] = value

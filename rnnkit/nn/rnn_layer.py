@@ -32,6 +32,8 @@ matrix product over the T*B rows. Only ``h_{t-1} -> h_t`` is a Python loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .embedding import check_ids, gather_rows, scatter_add_cols
@@ -105,7 +107,7 @@ class RNNLayer:
         h0: np.ndarray | None = None,
         mask: np.ndarray | None = None,
         hh_mask: np.ndarray | None = None,
-    ):
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple]:
         """Returns ((states (T, B, H), h_last (B, H)), cache).
 
         ``states[t]`` is h_t in the original time order for either direction (0 where
@@ -157,10 +159,10 @@ class RNNLayer:
         self,
         dstates: np.ndarray | None,
         dh_last: np.ndarray | None,
-        cache,
+        cache: tuple,
         overwrite_dstates: bool = False,
-        on_step=None,
-    ):
+        on_step: Callable[[int, np.ndarray], None] | None = None,
+    ) -> tuple[np.ndarray | None, np.ndarray, dict[str, np.ndarray]]:
         """BPTT in one reverse sweep.
 
         With g_t = dL/dh_t (from the output at t and from step t+1):
@@ -200,7 +202,7 @@ class RNNLayer:
         K = min(T, 32)
         dtanh = np.empty((K, B, H), dtype=self.dtype)  # (K, B, H)
 
-        def fill_dtanh(t):  # slots for steps t0..t, where t0 = the block start below t
+        def fill_dtanh(t: int) -> int:  # slots for steps t0..t, where t0 = the block start below t
             t0 = t - t % K
             blk = dtanh[: t - t0 + 1]
             np.multiply(S[t0 + 1 : t + 2], S[t0 + 1 : t + 2], out=blk)  # h^2

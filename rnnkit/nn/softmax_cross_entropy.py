@@ -32,7 +32,7 @@ def softmax(y: np.ndarray) -> np.ndarray:
 
 def softmax_cross_entropy(
     logits: np.ndarray, targets: np.ndarray, mask: np.ndarray | None = None, need_grad: bool = True
-):
+) -> tuple[float, float, float, np.ndarray | None]:
     """logits (…, V), targets (…,) int, mask (…,) or None.
 
     Returns (mean_loss, total_nats, count, dlogits). ``dlogits`` has the shape of

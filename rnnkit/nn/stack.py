@@ -14,7 +14,10 @@ layout: (L * dirs, B, H), ordered layer by layer, forward direction first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .bidirectional import Bidirectional
 from .dropout import dropout, keep_mask
@@ -78,7 +81,14 @@ class RNNStack:
             return None
         return h[k] if self.dirs == 1 else h[2 * k : 2 * k + 2]
 
-    def forward(self, x, h0=None, mask=None, rng: np.random.Generator | None = None, train: bool = False):
+    def forward(
+        self,
+        x: np.ndarray,
+        h0: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+        rng: np.random.Generator | None = None,
+        train: bool = False,
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[list, list]]:
         """x (T, B, D) or ids (T, B); h0 (L*dirs, B, H) -> ((y (T, B, dirs*H), h_n (L*dirs, B, H)), cache).
 
         Dropout (inverted: kept units scaled by 1/(1-p)) applies between layers only, and
@@ -98,7 +108,13 @@ class RNNStack:
             finals.append(hn if self.dirs == 2 else hn[None])
         return (h, np.concatenate(finals, axis=0)), (caches, drops)
 
-    def backward(self, dy, dh_n, cache, on_step=None):
+    def backward(
+        self,
+        dy: np.ndarray | None,
+        dh_n: np.ndarray | None,
+        cache: tuple[list, list],
+        on_step: Callable[[int, int, int, np.ndarray], None] | None = None,
+    ) -> tuple[np.ndarray | None, np.ndarray, MergedDict]:
         """dy (T, B, dirs*H) or None, dh_n (L*dirs, B, H) or None -> (dx, dh0 (L*dirs, B, H), grads).
 
         ``on_step(layer, direction, i, g)``, if given, sees every g_t = dL/dh_t of every layer
@@ -125,7 +141,9 @@ class RNNStack:
         return lambda i, g: on_step(k, 0, i, g)
 
 
-def hh_masks(L: int, dirs: int, H: int, p: float, rng, dtype, train: bool = True) -> list:
+def hh_masks(
+    L: int, dirs: int, H: int, p: float, rng: np.random.Generator | None, dtype: DTypeLike, train: bool = True
+) -> list[np.ndarray | None]:
     """DropConnect's masks for a stack, one per layer in order: (H, H), or (2, H, H) with two
     directions (forward first); None each when not training or p = 0. Both engines draw them
     here, so the same ``rng`` gives the same masks (``torch/``)."""

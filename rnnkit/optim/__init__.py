@@ -7,6 +7,8 @@ schedules.
 >>> opt = rnnkit.optim.SGD(model, lr=0.1, momentum=0.0)
 """
 
+from __future__ import annotations
+
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "clip_grad_norm"]

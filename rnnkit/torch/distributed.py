@@ -35,11 +35,19 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rnnkit.errors import RnnkitError
+
+if TYPE_CHECKING:  # annotations only: without torchrun this module imports no model and no torch
+    from rnnkit.models.backbone import BackboneModel
+    from rnnkit.models.seq2seq import Seq2Seq
+
+    from .lm_engine import TorchCharRNN
 
 
 class Single:
@@ -57,25 +65,25 @@ class Single:
     def local_batch(self, B: int) -> int:
         return B
 
-    def shard(self, a):
+    def shard(self, a: np.ndarray) -> np.ndarray:
         return a
 
-    def gather_streams(self, h):
+    def gather_streams(self, h: np.ndarray) -> np.ndarray:
         return h
 
-    def shard_streams(self, h):
+    def shard_streams(self, h: np.ndarray) -> np.ndarray:
         return h
 
-    def shard_examples(self, idx):
+    def shard_examples(self, idx: np.ndarray) -> np.ndarray:
         return idx
 
-    def step_rng(self, rng, dropout: float):
+    def step_rng(self, rng: np.random.Generator, dropout: float) -> np.random.Generator:
         return rng
 
-    def average_gradients(self, model, loss: float) -> float:
+    def average_gradients(self, model: BackboneModel | Seq2Seq | TorchCharRNN, loss: float) -> float:
         return loss
 
-    def broadcast_params(self, model) -> None:
+    def broadcast_params(self, model: BackboneModel | Seq2Seq | TorchCharRNN) -> None:
         pass
 
     def agree(self, elapsed: float, stop: bool) -> tuple[float, bool]:
@@ -85,7 +93,7 @@ class Single:
         pass
 
     @contextlib.contextmanager
-    def quiet_unless_main(self):
+    def quiet_unless_main(self) -> Iterator[None]:
         yield
 
     def close(self) -> None:
@@ -133,27 +141,27 @@ class DataParallel(Single):
         n = self.local_batch(B)
         return slice(self.rank * n, (self.rank + 1) * n)
 
-    def shard(self, a):
+    def shard(self, a: np.ndarray) -> np.ndarray:
         """(T, B) -> this rank's streams (T, B/W)."""
         return a[:, self._cols(a.shape[1])]
 
-    def shard_examples(self, idx):
+    def shard_examples(self, idx: np.ndarray) -> np.ndarray:
         """A batch of example indices (n,), n a multiple of W -> this rank's n/W of them."""
         n = len(idx) // self.world
         return idx[self.rank * n : (self.rank + 1) * n]
 
-    def shard_streams(self, h):
+    def shard_streams(self, h: np.ndarray) -> np.ndarray:
         """Carried state of all streams (L, B, H) -> this rank's (L, B/W, H)."""
         return np.ascontiguousarray(h[:, self._cols(h.shape[1])])
 
-    def gather_streams(self, h):
+    def gather_streams(self, h: np.ndarray) -> np.ndarray:
         """This rank's carried state (L, B/W, H) -> all streams (L, B, H), on every rank."""
         t = self.torch.from_numpy(np.ascontiguousarray(h)).to(self.comm_device)
         parts = [self.torch.empty_like(t) for _ in range(self.world)]
         self.dist.all_gather(parts, t)
         return np.concatenate([p.cpu().numpy() for p in parts], axis=1)
 
-    def step_rng(self, rng, dropout: float):
+    def step_rng(self, rng: np.random.Generator, dropout: float) -> np.random.Generator:
         """The shared RNG advances the same way on every rank; dropout draws per rank."""
         if not dropout:
             return rng
@@ -169,7 +177,7 @@ class DataParallel(Single):
             return model.data_tensor()
         return self.torch.from_numpy(model.flat.data)
 
-    def average_gradients(self, model, loss: float) -> float:
+    def average_gradients(self, model: BackboneModel | Seq2Seq | TorchCharRNN, loss: float) -> float:
         """All-reduce (mean) the flat gradient in place; returns the mean loss over ranks."""
         g = self._grad(model)
         self.dist.all_reduce(g)
@@ -178,7 +186,7 @@ class DataParallel(Single):
         self.dist.all_reduce(t)
         return float(t[0]) / self.world
 
-    def broadcast_params(self, model) -> None:
+    def broadcast_params(self, model: BackboneModel | Seq2Seq | TorchCharRNN) -> None:
         """Start every rank from rank 0's weights (they agree already; this makes sure)."""
         self.dist.broadcast(self._data(model), src=0)
 
@@ -196,7 +204,7 @@ class DataParallel(Single):
         self.dist.barrier()
 
     @contextlib.contextmanager
-    def quiet_unless_main(self):
+    def quiet_unless_main(self) -> Iterator[None]:
         """Ranks other than 0 print nothing (an exception still reaches stderr afterwards)."""
         if self.is_main:
             yield

@@ -6,16 +6,22 @@ data-parallel run) is asked for, and its absence is one clear line, not a traceb
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
 from rnnkit.errors import RnnkitError, message_of
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 
 from .distributed import launched_by_torchrun
 
+if TYPE_CHECKING:  # lm_engine imports torch, which this module imports only when asked
+    from .lm_engine import TorchCharRNN
+
 ENGINES = ("numpy", "torch")
 TORCH_MISSING = "{what} needs PyTorch: pip install 'rnnkit[torch]'"
 
 
-def require_torch(what: str = "`engine` torch"):
+def require_torch(what: str = "`engine` torch") -> ModuleType:
     """Import and return ``torch``, or raise the one-line ``RnnkitError`` naming the extra."""
     try:
         import torch
@@ -40,7 +46,9 @@ def check_engine(engine: str | None, device: str | None, check_device: bool = Tr
         raise RnnkitError(f"`device` {device} needs `engine` torch (the NumPy engine runs on the CPU)")
 
 
-def check_regularisers(settings, engine: str | None) -> None:
+# ``settings``: a ``ModelConfig``, or a training configuration of rnnkit/train (a later layer, so
+# not named here: ``Any``).
+def check_regularisers(settings: Any, engine: str | None) -> None:
     """Refuse a regulariser that training on ``engine`` cannot run (``settings``: a training or
     model configuration). The torch engine runs ``torch.nn.RNN``, which draws its dropout between
     layers afresh at every step (no locked masks) and has no tied head; its DropConnect masks are
@@ -57,7 +65,9 @@ def check_regularisers(settings, engine: str | None) -> None:
         )
 
 
-def build_lm(mcfg: ModelConfig, seed: int = 0, engine: str = "numpy", device: str | None = None):
+def build_lm(
+    mcfg: ModelConfig, seed: int = 0, engine: str = "numpy", device: str | None = None
+) -> CharRNN | TorchCharRNN:
     """A character LM on the chosen engine. Both start from the same weights for a seed."""
     check_engine(engine, device)
     if engine == "numpy":

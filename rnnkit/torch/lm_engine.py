@@ -44,16 +44,18 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from numpy.typing import ArrayLike
 
 from rnnkit.errors import RnnkitError
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.nn.params import checked_state
 from rnnkit.nn.stack import hh_masks
-from rnnkit.optim.optimizers import OPTIMIZERS, clip_gradients, make_optimizer
+from rnnkit.optim.optimizers import OPTIMIZERS, Optimizer, clip_gradients, make_optimizer
 
 from .engines import check_regularisers
 
@@ -248,7 +250,7 @@ class TorchCharRNN:
         self._grad_views = {name: p.grad for name, p in params.items()}
 
     # -------------------------------------------------------- trainer hooks
-    def make_optimizer(self, name: str, **hp):
+    def make_optimizer(self, name: str, **hp: Any) -> TorchFlatOptimizer | Optimizer:
         check_regularisers(self.cfg, "torch")  # training: refuse what this engine cannot train
         return (
             TorchFlatOptimizer(name, self.flat, **hp)
@@ -318,7 +320,16 @@ class TorchCharRNN:
         return hs, torch.where(empty, h0, h_n)  # empty streams keep h0
 
     # ------------------------------------------------------------ training
-    def forward(self, ids, targets, h0=None, mask=None, train=False, rng=None, need_grad=True):
+    def forward(
+        self,
+        ids: ArrayLike,
+        targets: ArrayLike,
+        h0: np.ndarray | None = None,
+        mask: ArrayLike | None = None,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+        need_grad: bool = True,
+    ) -> tuple[float, np.ndarray, dict]:
         """ids, targets (T, B) ints; h0 (L, B, H). Returns (mean loss, h_n (L, B, H) numpy, cache)."""
         T, B = np.shape(ids)
         p = self.cfg.dropout
@@ -355,7 +366,7 @@ class TorchCharRNN:
         cache = dict(loss=loss_t, h0=h0t, h_n=h_n, total=total, count=int(count) if mask is None else count)
         return total / max(count, 1), h_n.detach().cpu().numpy(), cache
 
-    def backward(self, cache, dh_n=None):
+    def backward(self, cache: dict, dh_n: np.ndarray | None = None) -> np.ndarray:
         """Fills ``flat.grad`` with d(mean loss)/d(params); returns dL/dh0 (L, B, H) numpy."""
         self._grad_t.zero_()
         outs, grads = [cache["loss"]], [None]
@@ -372,7 +383,7 @@ class TorchCharRNN:
 
     # ----------------------------------------------------------- inference
     @torch.no_grad()
-    def step(self, ids: np.ndarray, h: np.ndarray):
+    def step(self, ids: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One step for sampling: ids (B,), h (L, B, H) -> logits (B, V), new h (L, B, H)."""
         self.net.eval()
         idt = self._t(np.asarray(ids).reshape(1, -1), torch.int64)  # (1, B)

@@ -27,10 +27,16 @@ the same ``rng`` (``nn/stack.py`` ``hh_masks``); locked dropout is refused
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from rnnkit.nn.params import MergedDict
 from rnnkit.nn.stack import RNNStack, hh_masks
+
+if TYPE_CHECKING:  # torch is imported when a stack is built, not with this module
+    import torch
 
 
 class TorchRNNStack:
@@ -49,7 +55,7 @@ class TorchRNNStack:
         self._wrap(RNNStack(*args, **kwargs), device)
 
     @classmethod
-    def wrap(cls, stack: RNNStack, device="cpu") -> TorchRNNStack:
+    def wrap(cls, stack: RNNStack, device: str | torch.device = "cpu") -> TorchRNNStack:
         """A torch stack computing with ``stack``'s own parameter and gradient arrays."""
         self = cls.__new__(cls)
         self._wrap(stack, device)
@@ -94,7 +100,14 @@ class TorchRNNStack:
             t = t.to(dtype)
         return t.to(self.device)
 
-    def forward(self, x, h0=None, mask=None, rng: np.random.Generator | None = None, train: bool = False):
+    def forward(
+        self,
+        x: ArrayLike,
+        h0: np.ndarray | None = None,
+        mask: ArrayLike | None = None,
+        rng: np.random.Generator | None = None,
+        train: bool = False,
+    ) -> tuple[tuple[np.ndarray, np.ndarray], dict]:
         """x (T, B, D) or ids (T, B); h0 (L*dirs, B, H) -> ((y (T, B, dirs*H), h_n (L*dirs, B, H)), cache)."""
         import torch
         import torch.nn.functional as F
@@ -168,7 +181,9 @@ class TorchRNNStack:
             h_n = torch.where(empty, h0t, h_n)
         return y, h_n
 
-    def backward(self, dy, dh_n, cache):
+    def backward(
+        self, dy: np.ndarray | None, dh_n: np.ndarray | None, cache: dict
+    ) -> tuple[np.ndarray | None, np.ndarray, MergedDict]:
         """dy (T, B, dirs*H) or None, dh_n (L*dirs, B, H) or None -> (dx, dh0 (L*dirs, B, H), grads)."""
         import torch
 

@@ -10,6 +10,8 @@ under one engine loads under the other. Nothing engine-specific is saved.
 from __future__ import annotations
 
 from rnnkit.errors import RnnkitError, message_of
+from rnnkit.models.backbone import BackboneModel
+from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.nn.stack import RNNStack
 
 from .engines import check_engine
@@ -17,7 +19,9 @@ from .engines import check_engine
 STACKS = ("rnn", "encoder", "decoder")  # the attributes holding a model's RNN stacks
 
 
-def use_engine(model, engine: str | None = "numpy", device: str | None = None):
+def use_engine(
+    model: BackboneModel | Seq2Seq, engine: str | None = "numpy", device: str | None = None
+) -> BackboneModel | Seq2Seq:
     """Run ``model`` 's RNN stacks on ``engine`` (in place); returns the model."""
     check_engine(engine, device)
     if (engine or "numpy") == "numpy":

@@ -32,8 +32,10 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from safetensors.numpy import load as st_load
@@ -42,6 +44,9 @@ from safetensors.numpy import save as st_save
 from rnnkit.errors import RnnkitError, RnnkitWarning, write_error
 
 from .run_lock import LOCK_NAME, RunLock
+
+if TYPE_CHECKING:  # trainer.py imports this module
+    from .trainer import Trainer
 
 FORMAT_VERSION = 1
 RUN_MARKER = "rnnkit-run.json"
@@ -122,7 +127,7 @@ def check_out_dir(out: Path, force: bool = False, locked: bool = False) -> None:
         )
 
 
-def check_inputs_outside(out: Path, inputs) -> None:
+def check_inputs_outside(out: Path, inputs: Iterable[str | Path]) -> None:
     """Refuse input files that lie inside what ``--force`` replaces in run ``out`` (its
     ``RUN_NAMES`` entries): the old run, and they with it, would be deleted. Reads only."""
     if not is_run_dir(out):
@@ -296,7 +301,7 @@ def _fault_sleep() -> float:
         return 0.0
 
 
-def save_or_warn(trainer, best: bool, log) -> Path | None:
+def save_or_warn(trainer: Trainer, best: bool, log: Callable[[str], None]) -> Path | None:
     """``trainer.save(best=...)``, or, when the weights are not finite, a warning through
     ``log`` and None: the previous checkpoint stays the latest."""
     try:
@@ -306,7 +311,7 @@ def save_or_warn(trainer, best: bool, log) -> Path | None:
         return None
 
 
-def stopped_by_signal(trainer, path: Path | None, resume_command: str) -> str:
+def stopped_by_signal(trainer: Trainer, path: Path | None, resume_command: str) -> str:
     """The line a run prints when a signal stopped it, after its last save gave ``path``
     (None: that save was refused, and the previous checkpoint is the one to go on from)."""
     saved = (

@@ -10,12 +10,18 @@ throughout (chunking only bounds memory; it does not reset anything):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
 
-from rnnkit.data.vocab import KnownIds
+from rnnkit.data.vocab import KnownIds, Vocab
 from rnnkit.errors import RnnkitError
+from rnnkit.models.char_rnn import CharRNN
+
+if TYPE_CHECKING:  # it imports torch, which only the torch engine loads
+    from rnnkit.torch.lm_engine import TorchCharRNN
 
 
 def metrics_from_nats(loss_nats: float) -> dict:
@@ -26,7 +32,13 @@ def metrics_from_nats(loss_nats: float) -> dict:
     }
 
 
-def evaluate_ids(model, ids, chunk: int = 512, progress: bool = False, desc: str = "eval") -> dict:
+def evaluate_ids(
+    model: CharRNN | TorchCharRNN,
+    ids: np.ndarray,
+    chunk: int = 512,
+    progress: bool = False,
+    desc: str = "eval",
+) -> dict:
     """ids (N,) (array or memmap) -> {loss_nats, bpc, perplexity, chars: N, predictions: N-1}."""
     N = len(ids)
     if N < 2:
@@ -38,8 +50,8 @@ def evaluate_ids(model, ids, chunk: int = 512, progress: bool = False, desc: str
 
 
 def evaluate_pieces(
-    model,
-    pieces,
+    model: CharRNN | TorchCharRNN,
+    pieces: Iterable[np.ndarray],
     chunk: int = 512,
     progress: bool = False,
     desc: str = "eval",
@@ -59,7 +71,7 @@ def evaluate_pieces(
     rest = np.zeros(0, dtype=np.int64)  # ids not yet scored as inputs (< chunk + 1 of them)
     bar = tqdm(total=total, desc=desc, unit="char", disable=not progress, leave=False)
 
-    def run(block):  # block (T+1,): T inputs and their next characters
+    def run(block: np.ndarray) -> None:  # block (T+1,): T inputs and their next characters
         nonlocal h, loss_sum, count
         block = block[:, None]  # (T+1, 1)
         _, h, cache = model.forward(block[:-1], block[1:], h, need_grad=False)
@@ -87,7 +99,13 @@ def evaluate_pieces(
 
 
 def evaluate_text(
-    model, vocab, pieces, what: str, unknown: str = "error", progress: bool = False, hint: str = ""
+    model: CharRNN | TorchCharRNN,
+    vocab: Vocab,
+    pieces: Iterable[str],
+    what: str,
+    unknown: str = "error",
+    progress: bool = False,
+    hint: str = "",
 ) -> dict:
     """``evaluate_pieces`` of a text given as string ``pieces`` (read one at a time), plus
     ``skipped``: the characters outside ``vocab``. ``unknown="error"`` refuses a text that has

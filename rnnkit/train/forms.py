@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -32,12 +35,14 @@ from rnnkit.data.vocab import Vocab
 from rnnkit.decode.forms import generator_beam_search, generator_sample, seq2seq_beam_decode, seq2seq_greedy
 from rnnkit.decode.sampler import Sampling
 from rnnkit.errors import RnnkitError, message_of
+from rnnkit.models.backbone import BackboneModel
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig
 
 from . import task_metrics as metrics
+from .task_config import TaskTrainConfig
 
 EVAL_BATCH = 256
 
@@ -47,7 +52,7 @@ def _chunks(n: int, size: int = EVAL_BATCH):
         yield np.arange(i, min(n, i + size))
 
 
-def read_examples(verb: str, path) -> list[tuple[str, str]]:
+def read_examples(verb: str, path: str | os.PathLike) -> list[tuple[str, str]]:
     """The (first, second) field pairs of a task TSV; bad lines raise RnnkitError with file:line."""
     readers = {
         "classify": tsv.read_text_label,
@@ -73,7 +78,7 @@ def split_tokens(text: str, mode: str) -> list[str]:
     return text.split() if mode == "words" else list(text)
 
 
-def join_tokens(tokens, mode: str) -> str:
+def join_tokens(tokens: Iterable[str], mode: str) -> str:
     return " ".join(tokens) if mode == "words" else "".join(tokens)
 
 
@@ -90,26 +95,26 @@ class Form:
     text_field = 0  # which field of a TSV line holds the text; the other holds its label
 
     # model ---------------------------------------------------------------
-    def build_model(self, model_cfg: dict, seed: int):
+    def build_model(self, model_cfg: dict, seed: int) -> BackboneModel | Seq2Seq:
         return self.model_class(self.config_class(**model_cfg), seed)
 
     # vocabularies -------------------------------------------------------
-    def fit_vocab(self, examples):
+    def fit_vocab(self, examples: Sequence[tuple[str, str]]) -> None:
         """The text's tokens and the labels, from the training examples."""
         self.vocab = TokenVocab.build(ex[self.text_field] for ex in examples)
         self.labels = LabelSet.build(ex[1 - self.text_field] for ex in examples)
 
-    def vocab_dict(self):
+    def vocab_dict(self) -> dict:
         """The vocabularies as saved in ``vocab.json`` (here: input tokens and labels)."""
         return {"input": self.vocab.to_dict(), "labels": self.labels.to_dict()}
 
-    def load_vocab(self, obj):
+    def load_vocab(self, obj: dict) -> None:
         self.vocab, self.labels = TokenVocab.from_dict(obj["input"]), LabelSet.from_dict(obj["labels"])
 
     def vocab_json(self) -> str:
         return json.dumps(self.vocab_dict(), ensure_ascii=False, sort_keys=True)
 
-    def label_ids(self, labels, where: str) -> np.ndarray:
+    def label_ids(self, labels: Iterable[str], where: str) -> np.ndarray:
         """The ids (N,) of ``labels``; one the training data lacks is refused naming ``where``."""
         try:
             return np.array(self.labels.encode(labels), dtype=np.int64)
@@ -121,7 +126,7 @@ class ClassifyForm(Form):
     verb, metric, higher_better = "classify", "accuracy", True
     config_class, model_class = ClassifierConfig, SequenceClassifier
 
-    def fit_vocab(self, examples):
+    def fit_vocab(self, examples: Sequence[tuple[str, str]]) -> None:
         super().fit_vocab(examples)
         if len(self.labels) < 2:
             raise RnnkitError(
@@ -129,7 +134,7 @@ class ClassifyForm(Form):
                 f"a classifier needs at least 2"
             )
 
-    def model_config(self):
+    def model_config(self) -> ClassifierConfig:
         return ClassifierConfig(
             len(self.vocab),
             len(self.labels),
@@ -137,16 +142,24 @@ class ClassifyForm(Form):
             **self.cfg.model_settings(),
         )
 
-    def encode(self, examples, where="data"):
+    def encode(
+        self, examples: Sequence[tuple[str, str]], where: str = "data"
+    ) -> tuple[list[list[int]], np.ndarray]:
         X = [self.vocab.encode(t) for t, _ in examples]
         return X, self.label_ids([l for _, l in examples], where)
 
-    def loss(self, model, data, idx, rng):
+    def loss(
+        self,
+        model: SequenceClassifier,
+        data: tuple[list[list[int]], np.ndarray],
+        idx: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[float, dict]:
         X, Y = data
         ids, lengths, _ = pad_batch([X[i] for i in idx])
         return model.forward(ids, Y[idx], lengths=lengths, train=True, rng=rng)
 
-    def probs(self, model, texts):
+    def probs(self, model: SequenceClassifier, texts: Sequence[str]) -> np.ndarray:
         X = [self.vocab.encode(t) for t in texts]
         out = []
         for idx in _chunks(len(X)):
@@ -154,7 +167,13 @@ class ClassifyForm(Form):
             out.append(model.predict_proba(ids, lengths=lengths))
         return np.concatenate(out)
 
-    def evaluate(self, model, data, examples, **kw):
+    def evaluate(
+        self,
+        model: SequenceClassifier,
+        data: tuple[list[list[int]], np.ndarray],
+        examples: Sequence[tuple[str, str]],
+        **kw: Any,
+    ) -> dict:
         """-> accuracy, mean loss, examples, and the per-class report
         (``task_metrics.classification_report``: per_class, macro_avg, weighted_avg,
         confusion_matrix over labels)."""
@@ -176,7 +195,13 @@ class GenerateForm(Form):
     text_field = 1  # label<TAB>text
 
     def sample(
-        self, model, label: str, n: int, max_len: int, sampling: Sampling, prime: str = ""
+        self,
+        model: ConditionedGenerator,
+        label: str,
+        n: int,
+        max_len: int,
+        sampling: Sampling,
+        prime: str = "",
     ) -> list[str]:
         """``n`` texts for ``label``, each ``prime`` and at most ``max_len`` characters after it:
         drawn as ``sampling`` says (greedy, or temperature 0, takes the argmax), or with a beam
@@ -202,7 +227,7 @@ class GenerateForm(Form):
             )
         return [prime + self.vocab.decode(s) for s in seqs]
 
-    def model_config(self):
+    def model_config(self) -> GeneratorConfig:
         c = self.cfg
         settings = self.cfg.model_settings()
         settings["embed"] = c.embed if c.autoregressive else 0  # characters are fed back only then
@@ -214,16 +239,30 @@ class GenerateForm(Form):
             **settings,
         )
 
-    def encode(self, examples, where="data"):
+    def encode(
+        self, examples: Sequence[tuple[str, str]], where: str = "data"
+    ) -> tuple[np.ndarray, list[list[int]]]:
         L = self.label_ids([l for l, _ in examples], where)
         return L, [self.vocab.encode(t) for _, t in examples]
 
-    def loss(self, model, data, idx, rng):
+    def loss(
+        self,
+        model: ConditionedGenerator,
+        data: tuple[np.ndarray, list[list[int]]],
+        idx: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[float, dict]:
         L, W = data
         dec_in, dec_out, mask = teacher_forcing([W[i] for i in idx])
         return model.forward(L[idx], dec_out, mask, dec_in=dec_in, train=True, rng=rng)
 
-    def evaluate(self, model, data, examples, **kw):
+    def evaluate(
+        self,
+        model: ConditionedGenerator,
+        data: tuple[np.ndarray, list[list[int]]],
+        examples: Sequence[tuple[str, str]],
+        **kw: Any,
+    ) -> dict:
         L, W = data
         total = count = 0.0
         for idx in _chunks(len(W)):
@@ -244,21 +283,21 @@ class Seq2SeqForm(Form):
     verb, metric, higher_better = "seq2seq", "token_error_rate", False
     config_class, model_class = Seq2SeqConfig, Seq2Seq
 
-    def fit_vocab(self, examples):
+    def fit_vocab(self, examples: Sequence[tuple[str, str]]) -> None:
         c = self.cfg
         self.src_vocab = TokenVocab.build(split_tokens(s, c.source_tokens) for s, _ in examples)
         self.tgt_vocab = TokenVocab.build(split_tokens(t, c.target_tokens) for _, t in examples)
 
-    def vocab_dict(self):
+    def vocab_dict(self) -> dict:
         return {"input": self.src_vocab.to_dict(), "target": self.tgt_vocab.to_dict()}
 
-    def load_vocab(self, obj):
+    def load_vocab(self, obj: dict) -> None:
         self.src_vocab, self.tgt_vocab = (
             TokenVocab.from_dict(obj["input"]),
             TokenVocab.from_dict(obj["target"]),
         )
 
-    def model_config(self):
+    def model_config(self) -> Seq2SeqConfig:
         return Seq2SeqConfig(
             len(self.src_vocab),
             len(self.tgt_vocab),
@@ -266,10 +305,12 @@ class Seq2SeqForm(Form):
             **self.cfg.model_settings(),
         )
 
-    def encode_sources(self, sources):
+    def encode_sources(self, sources: Iterable[str]) -> list[list[int]]:
         return [self.src_vocab.encode(split_tokens(s, self.cfg.source_tokens)) for s in sources]
 
-    def encode(self, examples, where="data"):
+    def encode(
+        self, examples: Sequence[tuple[str, str]], where: str = "data"
+    ) -> tuple[list[list[int]], list[list[int]]]:
         S = self.encode_sources([s for s, _ in examples])
         T = [self.tgt_vocab.encode(split_tokens(t, self.cfg.target_tokens)) for _, t in examples]
         for i, s in enumerate(S):
@@ -277,13 +318,21 @@ class Seq2SeqForm(Form):
                 raise RnnkitError(f"{where}: example {i + 1} has an empty source after tokenizing")
         return S, T
 
-    def loss(self, model, data, idx, rng):
+    def loss(
+        self,
+        model: Seq2Seq,
+        data: tuple[list[list[int]], list[list[int]]],
+        idx: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[float, dict]:
         S, T = data
         src, lengths, _ = pad_batch([S[i] for i in idx])
         dec_in, dec_out, dmask = teacher_forcing([T[i] for i in idx])
         return model.forward(src, dec_in, dec_out, src_lengths=lengths, dec_mask=dmask, train=True, rng=rng)
 
-    def decode(self, model, S, beam=1, max_len=None):
+    def decode(
+        self, model: Seq2Seq, S: Sequence[list[int]], beam: int = 1, max_len: int | None = None
+    ) -> list[list[str]]:
         """Encoded sources -> target token lists (greedy, or beam search with beam > 1)."""
         out = []
         max_len = max_len or self.cfg.max_len
@@ -296,7 +345,14 @@ class Seq2SeqForm(Form):
             out += [[self.tgt_vocab.itos[i] for i in h] for h in hyps]
         return out
 
-    def evaluate(self, model, data, examples, beam=1, decode_max=None):
+    def evaluate(
+        self,
+        model: Seq2Seq,
+        data: tuple[list[list[int]], list[list[int]]],
+        examples: Sequence[tuple[str, str]],
+        beam: int = 1,
+        decode_max: int | None = None,
+    ) -> dict:
         S, T = data
         total = count = 0.0
         for idx in _chunks(len(S)):
@@ -325,7 +381,7 @@ class TagForm(Form):
     verb, metric, higher_better = "tag", "accuracy", True
     config_class, model_class = TaggerConfig, SequenceTagger
 
-    def fit_vocab(self, examples):
+    def fit_vocab(self, examples: Sequence[tuple[str, str]]) -> None:
         self.vocab = TokenVocab.build(t for t, _ in examples)
         self.tags = LabelSet.build(ch for _, tags in examples for ch in tags)
         if len(self.tags) < 2:
@@ -338,19 +394,21 @@ class TagForm(Form):
         self.binary = self.tags.labels == ["0", "1"]
         self.metric = "f1" if self.binary else "accuracy"
 
-    def vocab_dict(self):
+    def vocab_dict(self) -> dict:
         return {"input": self.vocab.to_dict(), "labels": self.tags.to_dict()}
 
-    def load_vocab(self, obj):
+    def load_vocab(self, obj: dict) -> None:
         self.vocab, self.tags = TokenVocab.from_dict(obj["input"]), LabelSet.from_dict(obj["labels"])
         self._set_metric()
 
-    def model_config(self):
+    def model_config(self) -> TaggerConfig:
         return TaggerConfig(
             len(self.vocab), len(self.tags), bidirectional=self.cfg.bidirectional, **self.cfg.model_settings()
         )
 
-    def encode(self, examples, where="data"):
+    def encode(
+        self, examples: Sequence[tuple[str, str]], where: str = "data"
+    ) -> tuple[list[list[int]], list[list[int]]]:
         X = [self.vocab.encode(t) for t, _ in examples]
         try:
             Y = [self.tags.encode(tags, what="tag") for _, tags in examples]
@@ -358,13 +416,19 @@ class TagForm(Form):
             raise RnnkitError(f"{where}: {message_of(e)}") from None
         return X, Y
 
-    def loss(self, model, data, idx, rng):
+    def loss(
+        self,
+        model: SequenceTagger,
+        data: tuple[list[list[int]], list[list[int]]],
+        idx: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[float, dict]:
         X, Y = data
         ids, lengths, _ = pad_batch([X[i] for i in idx])
         tg, _, _ = pad_batch([Y[i] for i in idx])
         return model.forward(ids, tg, lengths=lengths, train=True, rng=rng)
 
-    def predict_tags(self, model, texts):
+    def predict_tags(self, model: SequenceTagger, texts: Sequence[str]) -> list[str]:
         X = [self.vocab.encode(t) for t in texts]
         out = []
         for idx in _chunks(len(X)):
@@ -373,7 +437,13 @@ class TagForm(Form):
             out += ["".join(self.tags.decode(p[:n, b])) for b, n in enumerate(lengths)]
         return out
 
-    def evaluate(self, model, data, examples, **kw):
+    def evaluate(
+        self,
+        model: SequenceTagger,
+        data: tuple[list[list[int]], list[list[int]]],
+        examples: Sequence[tuple[str, str]],
+        **kw: Any,
+    ) -> dict:
         """-> tag accuracy (over characters), mean loss, examples, the per-tag report over all
         characters (``task_metrics.classification_report``), and with 0/1 tags the boundary
         precision, recall and F1 (``task_metrics.boundary_f1``)."""
@@ -398,5 +468,5 @@ class TagForm(Form):
 FORMS = {"classify": ClassifyForm, "generate": GenerateForm, "seq2seq": Seq2SeqForm, "tag": TagForm}
 
 
-def make_form(verb: str, cfg) -> Form:
+def make_form(verb: str, cfg: TaskTrainConfig) -> Form:
     return FORMS[verb](cfg)

@@ -19,11 +19,13 @@ import dataclasses
 import math
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from rnnkit.data.batcher import StreamBatcher
 from rnnkit.data.corpus import (
     CorpusPlan,
+    Prepared,
     default_corpus_files,
     find_files,
     load_prepared,
@@ -138,7 +140,7 @@ class LMTrainer(Trainer):
         self.best = self.best_loss = float(s["best_val"])
 
     # ------------------------------------------------------------------- steps
-    def forward_batch(self):
+    def forward_batch(self) -> tuple[float, dict, int]:
         """Chunk ``self.chunk`` of the B streams: inputs and next-character targets (T, B)."""
         c = self.cfg
         if self.ids is None or self.step % 200 == 0:
@@ -191,7 +193,7 @@ class LMTrainer(Trainer):
         return f"rnnkit train --resume {self.out}"
 
 
-def plan_data(cfg: TrainConfig, log) -> CorpusPlan:
+def plan_data(cfg: TrainConfig, log: Callable[[str], None]) -> CorpusPlan:
     """Read the input once and check it fits the configuration; touches no output.
 
     Every bad-input error (missing, empty, binary or non-UTF-8 files; text too short for
@@ -247,7 +249,12 @@ def absolute_inputs(cfg: TrainConfig, run: Path | None = None) -> TrainConfig:
 
 
 def start_run(
-    cfg: TrainConfig, out: Path, force: bool, log, claim: ckpt.RunClaim, auto_size: tuple[str, ...] = ()
+    cfg: TrainConfig,
+    out: Path,
+    force: bool,
+    log: Callable[[str], None],
+    claim: ckpt.RunClaim,
+    auto_size: tuple[str, ...] = (),
 ) -> LMTrainer:
     """A new run in ``out``: check everything, then let ``claim`` take ``out`` and prepare the data.
 
@@ -274,7 +281,7 @@ def start_run(
     return trainer
 
 
-def check_prepared_ids(data, what: Path) -> str:
+def check_prepared_ids(data: Prepared, what: Path) -> str:
     """Refuse prepared ids outside the vocabulary (a damaged ``ids.bin``); -> its SHA-256."""
     top, sha = scan_ids(data)
     if top >= len(data.vocab):
@@ -285,7 +292,9 @@ def check_prepared_ids(data, what: Path) -> str:
     return sha
 
 
-def sized_for_budget(cfg: TrainConfig, n_train: int, V: int, names: tuple[str, ...], log) -> TrainConfig:
+def sized_for_budget(
+    cfg: TrainConfig, n_train: int, V: int, names: tuple[str, ...], log: Callable[[str], None]
+) -> TrainConfig:
     """``cfg`` with the settings ``names`` as ``auto_size.pick_size`` picks them for its
     ``--minutes``; says what and why in one line."""
     choice = pick_size(cfg.minutes, n_train, V, cfg.batch, cfg.seq_len)
@@ -314,7 +323,7 @@ def train(
     resume: Path | None = None,
     given: dict | None = None,
     force: bool = False,
-    log=print,
+    log: Callable[[str], None] = print,
     auto_size: tuple[str, ...] = (),
 ) -> int:
     """Run training; returns the process exit status (0 done, 130 interrupted), or raises

@@ -23,6 +23,7 @@ given (which may be higher, for swap or a GPU). Where neither is known, nothing 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from rnnkit.errors import RnnkitError
 from rnnkit.models.shapes import param_count
@@ -51,7 +52,7 @@ def available_bytes() -> int | None:
         return None
 
 
-def training_bytes(parts, T: int, B: int, optimizer: str) -> tuple[int, int]:
+def training_bytes(parts: Sequence[tuple], T: int, B: int, optimizer: str) -> tuple[int, int]:
     """-> (bytes for parameters and optimizer state, bytes for one step's activations)."""
     s = STATE_BUFFERS.get(optimizer, 2)
     k = 3 + s + 2 * (1 + s)
@@ -67,7 +68,9 @@ def training_bytes(parts, T: int, B: int, optimizer: str) -> tuple[int, int]:
     return 4 * k * param_count(parts), 4 * T * B * width
 
 
-def check_training(parts, T: int, B: int, optimizer: str, max_memory_gib: float = 0.0) -> None:
+def check_training(
+    parts: Sequence[tuple], T: int, B: int, optimizer: str, max_memory_gib: float = 0.0
+) -> None:
     """Refuse (``RnnkitError``, one line with the estimate and the limit) a run whose estimate
     exceeds ``max_memory_gib`` GiB, or, when that is 0, the memory available."""
     params, acts = training_bytes(parts, T, B, optimizer)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from rnnkit.errors import RnnkitError, write_error
 
@@ -32,7 +34,7 @@ class MetricsLog:
             except OSError as e:
                 raise RnnkitError(f"could not rewrite {path} for the resume: {e.strerror or e}") from None
 
-    def write(self, **row) -> None:
+    def write(self, **row: Any) -> None:
         if not self.enabled:
             return
         try:
@@ -52,7 +54,7 @@ def _step_at_most(row: dict, step: int) -> bool:
     return isinstance(s, (int, float)) and not isinstance(s, bool) and s <= step
 
 
-def iter_metrics(path: Path):
+def iter_metrics(path: Path) -> Iterator[dict | None]:
     """Each non-blank line of ``path`` as a dict, or None for a line that is not a JSON object
     (binary, not UTF-8, cut short by a crash). Read line by line: any file size, any bytes."""
     try:

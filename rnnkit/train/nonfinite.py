@@ -17,6 +17,7 @@ update cannot be taken back, and the message says which checkpoint is kept.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,10 +25,16 @@ from rnnkit.errors import TrainingFailed
 
 from . import checkpoint as ckpt
 
+if TYPE_CHECKING:  # trainer.py imports this module; lm_engine imports torch
+    from rnnkit.nn.params import FlatParams
+    from rnnkit.torch.lm_engine import DeviceFlat
+
+    from .trainer import Trainer
+
 MAX_SKIPS = 10
 
 
-def weights_finite(flat) -> bool:
+def weights_finite(flat: FlatParams | DeviceFlat) -> bool:
     """Whether every weight in ``flat.data`` (NumPy, or a torch tensor on the model's device)
     is finite. NumPy: a float64 sum, finite iff every term is (float32 values cannot overflow
     it), and no buffer the size of the model is allocated."""
@@ -55,7 +62,7 @@ class NonFiniteGuard:
     def ok(self) -> None:
         self.skips = 0
 
-    def bad(self, tr) -> str:
+    def bad(self, tr: Trainer) -> str:
         """Record a bad step of trainer ``tr`` (which just advanced ``tr.step``): halve
         ``tr.lr_scale`` and return the line that says so, or raise ``TrainingFailed`` when the
         run must stop (policy ``stop``, or more than ``MAX_SKIPS`` bad steps in a row)."""
@@ -73,7 +80,7 @@ class NonFiniteGuard:
             f"learning rate halved (now x{tr.lr_scale:g})"
         )
 
-    def diverged(self, tr) -> TrainingFailed:
+    def diverged(self, tr: Trainer) -> TrainingFailed:
         """The error to stop with when the update of step ``tr.step - 1`` left non-finite weights."""
         out = Path(tr.out)
         then = (

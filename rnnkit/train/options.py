@@ -27,8 +27,12 @@ import argparse
 import dataclasses
 import math
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
 from rnnkit.errors import RnnkitError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance  # any dataclass instance (a type checker's name)
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,9 @@ class Option:
 OPTION_FIELDS = frozenset(Option.__dataclass_fields__)
 
 
-def option(default, help: str | dict, *, group: str, **kw):
+# ``option`` and ``again`` return a ``dataclasses.Field``, typed ``Any`` as ``dataclasses.field`` is,
+# so that ``hidden: int = option(...)`` reads as an int field.
+def option(default: Any, help: str | dict, *, group: str, **kw: Any) -> Any:
     """A dataclass field with its ``Option``: ``kw`` holds the option's other attributes, and
     anything else (nargs, metavar, type) is passed on to argparse's ``add_argument``."""
     passed_on = tuple((k, v) for k, v in kw.items() if k not in OPTION_FIELDS)
@@ -86,7 +92,9 @@ def option_of(cls, name: str) -> Option | None:
     return None
 
 
-def again(base, name: str, default=dataclasses.MISSING, **changes):
+def again(
+    base: type[DataclassInstance], name: str, default: Any = dataclasses.MISSING, **changes: Any
+) -> Any:
     """Field ``name`` of the dataclass ``base`` declared again in a subclass, with its option's
     ``changes`` (e.g. ``help=``) and, when given, a new ``default``; the rest stays."""
     if default is dataclasses.MISSING:
@@ -144,7 +152,7 @@ def _in_bounds(v, opt: Option) -> bool:
     )
 
 
-def check_options(cfg) -> None:
+def check_options(cfg: DataclassInstance) -> None:
     """Refuse (``RnnkitError``, naming the field) a value of the dataclass instance ``cfg`` that
     breaks its option: first any float that is NaN or Inf, then bounds and choices in field
     order."""
@@ -165,7 +173,13 @@ def check_options(cfg) -> None:
 
 
 # ------------------------------------------------------------------------------------- flags
-def add_flags(group, name: str, defaults, verb: str | None = None, words: dict | None = None) -> None:
+def add_flags(
+    group: argparse._ArgumentGroup,
+    name: str,
+    defaults: DataclassInstance,
+    verb: str | None = None,
+    words: dict | None = None,
+) -> None:
     """Add to the argparse ``group`` a flag for each option of the dataclass instance ``defaults``
     whose group is ``name``, in field order, each help ending with the default ``defaults`` holds.
 

@@ -12,6 +12,7 @@ ends in one line, not a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 
 from rnnkit.errors import RnnkitError
@@ -188,7 +189,7 @@ class TrainSettings:
             )
         self.check_memory([stack("rnn.", 1, self.hidden, self.layers)], 1, 1)
 
-    def check_memory(self, parts, T: int, B: int) -> None:
+    def check_memory(self, parts: Sequence[tuple], T: int, B: int) -> None:
         """Refuse a model (``model_shapes`` parts) whose training, T steps of B sequences at a
         time, would not fit in --max-memory or the memory available (``memory_budget``)."""
         memory_budget.check_training(parts, T, B, self.optimizer, self.max_memory)
@@ -210,7 +211,7 @@ class TrainSettings:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict):
+    def from_dict(cls, d: dict) -> TrainSettings:
         """From saved JSON: unknown keys are ignored, and each value must have its field's type
         (an int may stand for a float); anything else is a ``RnnkitError``, never a crash later."""
         if not isinstance(d, dict):

@@ -76,7 +76,7 @@ def boundaries(tags: str, boundary: str = "1") -> set[int]:
     return {i for i, t in enumerate(tags) if t == boundary}
 
 
-def boundary_f1(pred_tags: Sequence[str], gold_tags: Sequence[str], boundary: str = "1"):
+def boundary_f1(pred_tags: Sequence[str], gold_tags: Sequence[str], boundary: str = "1") -> dict[str, float]:
     """Micro-averaged over all sequences -> dict(precision, recall, f1, tp, fp, fn).
 
     With no predicted (or no gold) boundaries precision (recall) is taken as 1 when the

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,14 +33,14 @@ from .task_config import RESUMABLE, TaskTrainConfig
 from .trainer import Trainer, merge_resume, run_loop
 
 
-def file_sha256(path) -> str:
+def file_sha256(path: str | Path) -> str:
     try:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()
     except OSError as e:
         raise RnnkitError(f"cannot read {path}: {e.strerror or e}") from None
 
 
-def split_data(cfg: TaskTrainConfig):
+def split_data(cfg: TaskTrainConfig) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """-> (train examples, validation examples), both lists of field pairs."""
     train = read_examples(cfg.verb, cfg.data)
     if cfg.val:
@@ -147,7 +148,7 @@ class TaskTrainer(Trainer):
         self.best, self.best_loss = s.get("best"), float(s.get("best_loss", "inf"))
 
     # ------------------------------------------------------------------ steps
-    def forward_batch(self):
+    def forward_batch(self) -> tuple[float, dict, int]:
         """The next B examples of the epoch's order; under torchrun, this rank's share of them
         (an epoch's last, smaller batch is cut to a multiple of the W ranks, so shares are equal)."""
         W = self.dist.world
@@ -238,7 +239,7 @@ def train(
     resume: bool = False,
     given: dict | None = None,
     force: bool = False,
-    log=print,
+    log: Callable[[str], None] = print,
     engine: str | None = None,
     device: str | None = None,
     keep_data: bool = False,

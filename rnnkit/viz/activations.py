@@ -25,11 +25,18 @@ through the stack, so the input projections are one matrix product per layer.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from rnnkit.models.backbone import Backbone
+from rnnkit.models.char_rnn import CharRNN
+from rnnkit.nn.linear import Linear
 from rnnkit.nn.softmax_cross_entropy import softmax
+from rnnkit.nn.stack import RNNStack
 
 
-def stack_states(stack, x: np.ndarray, h0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def stack_states(
+    stack: RNNStack, x: np.ndarray, h0: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """x (T, B, D) or ids (T, B), h0 (L*dirs, B, H) or None -> (states (T, B, L, dirs*H), h_n (L*dirs, B, H)).
 
     The layers of ``stack`` (an ``RNNStack``) run one after the other, as ``RNNStack.forward``
@@ -47,7 +54,9 @@ def stack_states(stack, x: np.ndarray, h0: np.ndarray | None = None) -> tuple[np
     return states, np.concatenate(finals, axis=0)
 
 
-def backbone_states(backbone, ids: np.ndarray, h0: np.ndarray | None = None):
+def backbone_states(
+    backbone: Backbone, ids: ArrayLike, h0: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """A ``Backbone`` (embedding or one-hot ids, then its stack) over ids (T,) from h0 (L*dirs, 1, H)
     -> (states (T, L, W), h_n (L*dirs, 1, H)): one sequence."""
     x = np.asarray(ids, dtype=np.int64)[:, None]  # (T, 1)
@@ -57,13 +66,13 @@ def backbone_states(backbone, ids: np.ndarray, h0: np.ndarray | None = None):
     return states[:, 0], h_n
 
 
-def head_probs(head, top: np.ndarray) -> np.ndarray:
+def head_probs(head: Linear, top: np.ndarray) -> np.ndarray:
     """The head's distribution over its outputs for top-layer states (..., W) -> (..., K), float64."""
     logits, _ = head.forward(top)
     return softmax(logits.astype(np.float64))
 
 
-def trace(model, ids: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def trace(model: CharRNN, ids: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """ids (N,) -> (states (N, L, H) float32, probs (N, V) float32), from a zero state.
 
     Runs in chunks of ``chunk`` characters with the state carried, so memory stays bounded

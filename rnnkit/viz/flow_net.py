@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnkit.models.backbone import BackboneConfig, BackboneModel
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
@@ -70,7 +71,7 @@ def _generator_inputs(model: ConditionedGenerator) -> Callable[[np.ndarray], np.
     """ids (T, B) -> x (T, B, D): a random label at t = 1, then the fed-back ids (autoregressive)."""
     cfg = model.cfg
 
-    def inputs(ids):
+    def inputs(ids: np.ndarray) -> np.ndarray:
         T, B = ids.shape
         labels = np.random.default_rng(0).integers(0, cfg.num_labels, size=B) if cfg.num_labels else None
         cond = labels if cfg.num_labels else np.zeros((B, cfg.feature_dim))
@@ -80,7 +81,7 @@ def _generator_inputs(model: ConditionedGenerator) -> Callable[[np.ndarray], np.
     return inputs
 
 
-def flow_net(model) -> FlowNet:
+def flow_net(model: BackboneModel | Seq2Seq) -> FlowNet:
     """The stack, inputs and head gradflow measures of ``model`` (any of ``MODEL_OF``'s models)."""
     c = model.cfg
     if isinstance(model, CharRNN):
@@ -110,7 +111,7 @@ def flow_net(model) -> FlowNet:
     raise TypeError(f"gradflow does not know a {type(model).__name__}")
 
 
-def as_float64(model):
+def as_float64(model: BackboneModel | Seq2Seq) -> BackboneModel | Seq2Seq:
     """``model`` itself when it computes in float64, else a float64 copy of it (same weights)."""
     if model.dtype == np.float64:
         return model
@@ -119,7 +120,7 @@ def as_float64(model):
     return twin
 
 
-def fresh_model(cfg, init: str, gain: float = 1.0, seed: int = 0):
+def fresh_model(cfg: BackboneConfig, init: str, gain: float = 1.0, seed: int = 0) -> BackboneModel | Seq2Seq:
     """A new model of ``cfg``'s kind and shapes with recurrent init ``init``; every W_hh of
     its measured stack multiplied by ``gain``.
 

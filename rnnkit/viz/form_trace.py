@@ -26,7 +26,21 @@ from rnnkit.data.padding import pad_batch
 from rnnkit.data.token_vocab import BOS, EOS
 from rnnkit.decode.forms import generator_greedy, generator_sample, seq2seq_greedy
 from rnnkit.errors import RnnkitError
-from rnnkit.train.forms import join_tokens, split_tokens
+from rnnkit.models.backbone import BackboneModel
+from rnnkit.models.classifier import SequenceClassifier
+from rnnkit.models.generator import ConditionedGenerator
+from rnnkit.models.seq2seq import Seq2Seq
+from rnnkit.models.tagger import SequenceTagger
+from rnnkit.nn.stack import RNNStack
+from rnnkit.train.forms import (
+    ClassifyForm,
+    Form,
+    GenerateForm,
+    Seq2SeqForm,
+    TagForm,
+    join_tokens,
+    split_tokens,
+)
 
 from .activations import backbone_states, head_probs, stack_states
 
@@ -57,7 +71,7 @@ class Trace:
     words: bool = False  # tokens are words: shown with spaces between them
 
 
-def describe(stack, name: str = "") -> str:
+def describe(stack: RNNStack, name: str = "") -> str:
     """'encoder: 2 x 64 bidirectional tanh RNN'."""
     bi = "bidirectional " if stack.dirs == 2 else ""
     return f"{name + ': ' if name else ''}{stack.L} x {stack.H} {bi}tanh RNN"
@@ -70,7 +84,7 @@ def _ids(vocab, tokens, what: str) -> list[int]:
 
 
 # ---------------------------------------------------------------------------- classify
-def prefix_probs(model, ids: list[int]) -> np.ndarray:
+def prefix_probs(model: SequenceClassifier, ids: list[int]) -> np.ndarray:
     """A bidirectional classifier's class probabilities for every prefix of ids: (N, K)."""
     out = []
     for s in range(1, len(ids) + 1, PREFIX_BATCH):
@@ -85,7 +99,7 @@ def _text_trace(model, text: str, states, probs, labels, dist: str, strip: str, 
     return Trace("text", list(text), states, probs, labels, dist, describe(model.rnn), strip, summary=summary)
 
 
-def classify_trace(form, model, text: str) -> Trace:
+def classify_trace(form: ClassifyForm, model: SequenceClassifier, text: str) -> Trace:
     ids = _ids(form.vocab, text, "text")
     states, _ = backbone_states(model.backbone, ids)  # (N, L, W)
     if model.dirs == 1:
@@ -100,7 +114,7 @@ def classify_trace(form, model, text: str) -> Trace:
 
 
 # ---------------------------------------------------------------------------- tag
-def tag_trace(form, model, text: str) -> Trace:
+def tag_trace(form: TagForm, model: SequenceTagger, text: str) -> Trace:
     states, _ = backbone_states(model.backbone, _ids(form.vocab, text, "text"))  # (N, L, W)
     probs = head_probs(model.head, states[:, -1])  # (N, K)
     labels = form.tags.labels
@@ -131,7 +145,7 @@ def _decoder_trace(name, form_vocab, emitted, states, head, stack, words: bool, 
     )
 
 
-def seq2seq_traces(form, model, source: str, max_len: int | None = None) -> list[Trace]:
+def seq2seq_traces(form: Seq2SeqForm, model: Seq2Seq, source: str, max_len: int | None = None) -> list[Trace]:
     """[the encoder reading the source, the decoder writing its greedy output]."""
     c = form.cfg
     tokens = split_tokens(source, c.source_tokens)
@@ -160,7 +174,11 @@ def seq2seq_traces(form, model, source: str, max_len: int | None = None) -> list
 
 
 def generate_trace(
-    form, model, label: str, temperature: float = 0.0, rng: np.random.Generator | None = None
+    form: GenerateForm,
+    model: ConditionedGenerator,
+    label: str,
+    temperature: float = 0.0,
+    rng: np.random.Generator | None = None,
 ) -> Trace:
     """The generator's output for ``label``: greedy (temperature 0), else drawn with ``rng``."""
     try:
@@ -184,7 +202,7 @@ def generate_trace(
     )
 
 
-def form_traces(form, model, item: str) -> list[Trace]:
+def form_traces(form: Form, model: BackboneModel | Seq2Seq, item: str) -> list[Trace]:
     """The views of one example: a text (classify, tag), a source (seq2seq) or a label (generate)."""
     if form.verb == "classify":
         return [classify_trace(form, model, item)]

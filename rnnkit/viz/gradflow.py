@@ -37,6 +37,7 @@ import math
 import os
 import time
 import tracemalloc
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +45,12 @@ import numpy as np
 from rnnkit.data.corpus import load_prepared, read_text_file
 from rnnkit.data.vocab import Vocab
 from rnnkit.errors import RnnkitError
+from rnnkit.models.backbone import BackboneConfig, BackboneModel
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
+from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.nn.init import RECURRENT_INITS
 from rnnkit.nn.softmax_cross_entropy import softmax
-from rnnkit.train.forms import read_examples
+from rnnkit.train.forms import Form, read_examples
 from rnnkit.train.load_lm import load_lm
 from rnnkit.train.load_task import load_task
 
@@ -81,7 +84,7 @@ def _probe(net: FlowNet, ids: np.ndarray, on_step=None):
     return dh0, dy, f
 
 
-def hidden_grad_norms(model, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def hidden_grad_norms(model: BackboneModel | Seq2Seq, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """||dL/dh^(l)_t|| for the loss on the last step, per layer and step.
 
     ids (T+1, B): inputs ids[:T], the loss scores the target after the last input (the LM:
@@ -98,14 +101,15 @@ def hidden_grad_norms(model, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     T, B = ids.shape[0] - 1, ids.shape[1]
     squares = np.zeros((net.stack.L, T, B))
 
-    def record(layer, direction, i, g):  # g_t of one direction, i steps into its sweep
+    # g_t of one direction, i steps into its sweep
+    def record(layer: int, direction: int, i: int, g: np.ndarray) -> None:
         squares[layer, T - 1 - i] += (g * g).sum(axis=1)
 
     dh0, _, _ = _probe(net, ids, record)
     return np.sqrt(squares), dh0
 
 
-def form_stream(form) -> np.ndarray | None:
+def form_stream(form: Form) -> np.ndarray | None:
     """The ids the measured stack of a form reads, from its run's training data, one example
     after the other (seq2seq's decoder: the targets; the others: the texts); None when the
     data is gone (windows of random ids then)."""
@@ -128,7 +132,7 @@ def batch_windows(stream: np.ndarray, T: int, B: int, seed: int = 0) -> np.ndarr
 
 
 # ---------------------------------------------------------------------- 2. clipping
-def param_grad_norm(model, ids: np.ndarray) -> float:
+def param_grad_norm(model: BackboneModel | Seq2Seq, ids: np.ndarray) -> float:
     """The norm that clipping looks at, for ids (T+1, B): the LM's ||d(mean CE over all
     steps)/dθ||; another model's gradient of the last-step loss (``hidden_grad_norms``) with
     respect to its measured stack's and head's parameters."""
@@ -165,7 +169,13 @@ def _bptt(model, x, y, chunk: int | None):
 
 
 def bptt_cost(
-    model, lengths, B: int = 8, chunk: int = 64, min_repeats: int = 2, budget_s: float = 0.15, seed: int = 0
+    model: CharRNN,
+    lengths: Sequence[int],
+    B: int = 8,
+    chunk: int = 64,
+    min_repeats: int = 2,
+    budget_s: float = 0.15,
+    seed: int = 0,
 ) -> dict:
     """Seconds and peak bytes of full BPTT and TBPTT(chunk) for each sequence length N.
 
@@ -210,14 +220,14 @@ def bptt_cost(
 
 # ------------------------------------------------------------------------ the report
 def gradflow_data(
-    trained=None,
-    cfg: ModelConfig | None = None,
+    trained: BackboneModel | Seq2Seq | None = None,
+    cfg: BackboneConfig | None = None,
     stream: np.ndarray | None = None,
     steps: int = 100,
     batch: int = 16,
     gain: float = 2.0,
     clip: float = 5.0,
-    cost_lengths=(64, 128, 256, 512, 1024, 2048),
+    cost_lengths: Sequence[int] = (64, 128, 256, 512, 1024, 2048),
     cost_batch: int = 8,
     chunk: int = 64,
     seed: int = 0,

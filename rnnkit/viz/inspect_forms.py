@@ -22,6 +22,9 @@ from pathlib import Path
 
 from rnnkit.data.corpus import read_text_file
 from rnnkit.errors import RnnkitError
+from rnnkit.models.backbone import BackboneModel
+from rnnkit.models.seq2seq import Seq2Seq
+from rnnkit.train.forms import Form
 from rnnkit.train.load_task import load_task
 
 from .form_trace import form_traces
@@ -31,7 +34,7 @@ from .run_task import task_of
 MAX_EXAMPLES = 8
 
 
-def form_items(form, text_file: Path | None, max_chars: int) -> tuple[list[str], str]:
+def form_items(form: Form, text_file: Path | None, max_chars: int) -> tuple[list[str], str]:
     """(the examples to show, where they come from): texts, sources, or generate's labels."""
     if text_file is not None:
         lines, source = read_text_file(text_file).splitlines(), str(text_file)
@@ -58,14 +61,26 @@ def form_items(form, text_file: Path | None, max_chars: int) -> tuple[list[str],
     return items, source
 
 
-def form_page_data(form, model, items: list[str], source: str = "", layer=None, unit=None) -> dict:
+def form_page_data(
+    form: Form,
+    model: BackboneModel | Seq2Seq,
+    items: list[str],
+    source: str = "",
+    layer: int | None = None,
+    unit: int | None = None,
+) -> dict:
     """The page's data for a form's model over ``items`` (texts, sources, or generate's labels)."""
     traces = [t for item in items for t in form_traces(form, model, item)]
     return page_from_traces(traces, form.verb, model.cfg.to_dict(), source, layer, unit)
 
 
 def form_run_page(
-    run_dir: Path, text_file: Path | None, max_chars: int, which: str, layer=None, unit=None
+    run_dir: Path,
+    text_file: Path | None,
+    max_chars: int,
+    which: str,
+    layer: int | None = None,
+    unit: int | None = None,
 ) -> dict:
     """The page's data for a form's run over the examples ``form_items`` picks."""
     form, model, _ = load_task(run_dir, None, which)
@@ -77,8 +92,8 @@ def inspect_run(
     run_dir: Path,
     text_file: Path | None,
     html_out: Path,
-    layer=None,
-    unit=None,
+    layer: int | None = None,
+    unit: int | None = None,
     max_chars: int = 2000,
     which: str = "best",
 ) -> dict:

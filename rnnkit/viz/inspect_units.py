@@ -31,14 +31,18 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from rnnkit.data.corpus import load_prepared, read_text_file
+from rnnkit.data.vocab import Vocab
 from rnnkit.errors import RnnkitError
+from rnnkit.models.char_rnn import CharRNN
 from rnnkit.train.load_lm import load_lm
 
 from .activations import trace
@@ -59,7 +63,7 @@ SIGNALS = {
 }
 
 
-def text_signals(text) -> dict[str, np.ndarray]:
+def text_signals(text: Sequence[str]) -> dict[str, np.ndarray]:
     """Each signal as a float array (N,); position t describes the text after reading text[t].
 
     ``text``: a string, or a list of tokens (a word token counts as one position)."""
@@ -167,7 +171,12 @@ def segment_data(tr: Trace) -> dict:
 
 
 def page_from_traces(
-    traces: list[Trace], task: str, model_cfg: dict, source: str = "", layer=None, unit=None
+    traces: list[Trace],
+    task: str,
+    model_cfg: dict,
+    source: str = "",
+    layer: int | None = None,
+    unit: int | None = None,
 ) -> dict:
     """The page's data: the first trace's ``segment_data`` at the top level, the others in
     ``more``; each with the unit ranking and first unit of its stack (``layer`` and ``unit``
@@ -192,7 +201,12 @@ def page_from_traces(
 
 
 def page_data(
-    model, vocab, text: str, layer: int | None = None, unit: int | None = None, source: str = ""
+    model: CharRNN,
+    vocab: Vocab,
+    text: str,
+    layer: int | None = None,
+    unit: int | None = None,
+    source: str = "",
 ) -> dict:
     """Everything the page shows of a character LM reading ``text``, as JSON-ready data."""
     if not text:
@@ -203,7 +217,7 @@ def page_data(
     return page_from_traces([tr], "lm", model.cfg.to_dict(), source, layer, unit)
 
 
-def embed_json(obj) -> str:
+def embed_json(obj: object) -> str:
     """JSON that is safe inside a <script> element: no '<', '>' or '&' appear literally."""
     s = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
     return (
@@ -253,7 +267,7 @@ def read_embedded(html_text: str) -> dict:
     return json.loads(html_text[start:end])
 
 
-def html_output(path) -> Path:
+def html_output(path: str | os.PathLike) -> Path:
     """The page file to write for ``--html path``: ``.html`` appended when it has no suffix.
 
     Only ``.html`` and ``.htm`` are accepted, and the path is checked (not a directory, a
@@ -263,7 +277,12 @@ def html_output(path) -> Path:
 
 
 def lm_run_page(
-    run_dir: Path, text_file: Path | None, max_chars: int, which: str, layer=None, unit=None
+    run_dir: Path,
+    text_file: Path | None,
+    max_chars: int,
+    which: str,
+    layer: int | None = None,
+    unit: int | None = None,
 ) -> dict:
     """The page's data for ``run_dir``'s LM over ``text_file`` (default: the run's validation
     text), at most ``max_chars`` characters of it."""

@@ -7,16 +7,22 @@ fail at ``savefig``, after the work), and ``save_figure`` writes it atomically.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from rnnkit.errors import RnnkitError
 
 from .output_path import check_output, one_line, write_atomically
 
+if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn
+    from matplotlib.figure import Figure
+
 INSTALL_HINT = "plotting needs matplotlib: pip install 'rnnkit[plot]'"
 
 
-def pyplot():
+def pyplot() -> ModuleType:
     """``matplotlib.pyplot`` with the Agg backend, or a ``RnnkitError`` naming the extra to install."""
     try:
         import matplotlib
@@ -36,7 +42,7 @@ def figure_suffixes() -> list[str]:
     return sorted("." + ext for ext in Figure().canvas.get_supported_filetypes())
 
 
-def figure_output(path, name: str = "output") -> Path:
+def figure_output(path: str | os.PathLike, name: str = "output") -> Path:
     """The image file to write for ``path``: ``.png`` appended when it has no suffix.
 
     Raises a ``RnnkitError`` (naming the parameter ``name``) for a suffix matplotlib cannot
@@ -45,7 +51,7 @@ def figure_output(path, name: str = "output") -> Path:
     return check_output(path, figure_suffixes(), ".png", name)
 
 
-def save_figure(fig, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
     """Save ``fig`` to ``path`` (from ``figure_output``) atomically, in the format its suffix names."""
     fmt = Path(path).suffix[1:].lower()
 
@@ -58,7 +64,7 @@ def save_figure(fig, path: Path) -> Path:
     return write_atomically(path, write)
 
 
-def png_size(path) -> tuple[int, int]:
+def png_size(path: str | os.PathLike) -> tuple[int, int]:
     """(width, height) in pixels from a PNG file's IHDR header."""
     with open(path, "rb") as f:
         head = f.read(24)

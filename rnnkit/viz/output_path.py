@@ -24,7 +24,9 @@ def one_line(e: BaseException) -> str:
     return " ".join(msg.split())
 
 
-def check_output(path, suffixes: Iterable[str] | None, default_suffix: str | None, name: str) -> Path:
+def check_output(
+    path: str | os.PathLike, suffixes: Iterable[str] | None, default_suffix: str | None, name: str
+) -> Path:
     """The file that will be written for ``path``, or a ``RnnkitError`` saying why it cannot be.
 
     ``suffixes``: the allowed suffixes, lower case with the dot (None: any). Without a

@@ -35,15 +35,17 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import numpy as np
 
 from rnnkit.data.corpus import load_prepared
+from rnnkit.data.vocab import Vocab
 from rnnkit.decode.lm import greedy_char, stream_tokens
 from rnnkit.decode.sampler import GumbelDraw, filter_probs
 from rnnkit.errors import RnnkitError
@@ -57,6 +59,9 @@ from .inspect_units import embed_json, fill, template
 from .run_task import task_of
 from .serve_forms import FormPredictor
 from .serve_requests import MAX_TEMPERATURE, BadRequest, check_fields, number
+
+if TYPE_CHECKING:
+    import socket
 
 MAX_BODY = 64 * 1024
 ACT_SCALE = 1000
@@ -101,7 +106,7 @@ class Generator:
             "prime": self.prime,
         }
 
-    def parse(self, body) -> dict:
+    def parse(self, body: object) -> dict:
         """Check a request body; returns the arguments of ``stream`` or raises ``BadRequest``."""
         body = check_fields(body, self.FIELDS)
         prime = checks.text(body, "prime", self.max_prime)
@@ -136,7 +141,9 @@ class Generator:
             "top": [[self.vocab.chars[i], round(float(probs[i]), 4)] for i in top],
         }
 
-    def stream(self, prime_ids, temperature, top_k, length, seed):
+    def stream(
+        self, prime_ids: np.ndarray, temperature: float, top_k: int, length: int, seed: int | None
+    ) -> Iterator[dict]:
         """Yield the events of one generation: start, every character, end."""
         t0 = time.perf_counter()
         m = self.model
@@ -155,12 +162,12 @@ class Generator:
         if temperature == 0:  # greedy, as rnnkit sample's: the drawn char has p = 1
             draw = greedy_char
 
-            def draw_probs(logits):
+            def draw_probs(logits: np.ndarray) -> np.ndarray:
                 return np.eye(len(logits))[greedy_char(logits)]
         else:
             draw = GumbelDraw(len(logits), length, temperature, top_k, seed=seed)  # rnnkit sample's draw
 
-            def draw_probs(logits):
+            def draw_probs(logits: np.ndarray) -> np.ndarray:
                 return filter_probs(logits, temperature, top_k)
 
         chars = stream_tokens(stream, logits, length, draw)  # rnnkit sample's loop
@@ -204,7 +211,7 @@ class VizServer(ThreadingHTTPServer):
         self.page = page.encode("utf-8")
         self.log = log
 
-    def handle_error(self, request, client_address):
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
         """A client that goes away mid-request (broken pipe, reset) costs one log line, not a
         traceback; any other error keeps ``socketserver``'s traceback."""
         e = sys.exc_info()[1]
@@ -220,7 +227,7 @@ class Handler(BaseHTTPRequestHandler):
     timeout = 30  # seconds a client may take to send its request
 
     # ----------------------------------------------------------------- helpers
-    def log_message(self, fmt, *args):
+    def log_message(self, fmt: str, *args: Any) -> None:
         if self.server.log is not None:
             self.server.log(f"{self.address_string()} {fmt % args}")
 
@@ -249,12 +256,13 @@ class Handler(BaseHTTPRequestHandler):
             extra = {**(extra or {}), "Connection": "close"}
         self._json(status, {"error": message, "status": status}, extra)
 
-    def send_error(self, code, message=None, explain=None):  # malformed requests, from http.server
+    # malformed requests, from http.server
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         self.close_connection = True
         self._error(code, message or HTTPStatus(code).phrase)
 
     # ------------------------------------------------------------------ routes
-    def do_GET(self):
+    def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path in ("/", "/index.html"):
             self._send(
@@ -275,7 +283,7 @@ class Handler(BaseHTTPRequestHandler):
 
     do_HEAD = do_GET
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         path, app = urlsplit(self.path).path, self.server.gen
         if path != app.post_path:
             self._error(404 if path not in ("/", "/api/info") else 405, f"cannot POST to {path}")
@@ -346,7 +354,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-def training_prime(run_dir: Path, ckpt_dir: Path, vocab, most: int = 200) -> str:
+def training_prime(run_dir: Path, ckpt_dir: Path, vocab: Vocab, most: int = 200) -> str:
     """The first line of an LM run's training text (with its newline, at most ``most``
     characters): serve's default prime. Empty when the run's prepared text is not at hand."""
     for run in (Path(run_dir), Path(ckpt_dir).resolve().parent.parent):

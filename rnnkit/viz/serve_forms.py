@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.train.forms import Form
+
 from . import serve_requests as checks
 from .form_trace import form_traces, generate_trace
 from .inspect_units import page_from_traces
@@ -22,7 +24,7 @@ from .serve_requests import MAX_TEMPERATURE, BadRequest, check_fields
 INPUT = {"classify": "text", "tag": "text", "seq2seq": "source", "generate": "label"}
 
 
-def first_example(form) -> str:
+def first_example(form: Form) -> str:
     """The input of the first example of the run's training data (generate: its first label):
     the page's starting text; empty when the data is gone."""
     if form.verb == "generate":
@@ -61,7 +63,7 @@ class FormPredictor:
             "max_temperature": MAX_TEMPERATURE,
         }
 
-    def parse(self, body) -> dict:
+    def parse(self, body: object) -> dict:
         """Check a request body; returns the arguments of ``predict`` or raises ``BadRequest``."""
         body = check_fields(body, self.fields)
         text = checks.text(body, "text", self.max_length)

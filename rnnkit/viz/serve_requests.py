@@ -20,7 +20,7 @@ class BadRequest(Exception):
         self.status = status
 
 
-def check_fields(body, fields: set[str]) -> dict:
+def check_fields(body: object, fields: set[str]) -> dict:
     """``body`` itself when it is a JSON object holding only ``fields``."""
     if not isinstance(body, dict):
         raise BadRequest(400, "the body must be a JSON object")
@@ -41,7 +41,7 @@ def text(body: dict, key: str, limit: int) -> str:
     return v
 
 
-def number(body: dict, key: str, default, kind):
+def number(body: dict, key: str, default: float | None, kind: type[int] | type[float]) -> int | float:
     """``body[key]`` (or ``default``) as ``kind`` (int or float): a finite number, whole for int."""
     v = body.get(key, default)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
