@@ -31,10 +31,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import ClassVar
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from rnnkit.data.token_vocab import UNK
 from rnnkit.errors import RnnkitError
@@ -99,23 +100,6 @@ class BackboneConfig:
         return asdict(self)
 
 
-@dataclass(kw_only=True)
-class ReadoutSettings(BackboneConfig):
-    """The fields after the sizes of a model that reads one backbone into labels (the
-    classifier's and the tagger's configs), keyword-only so each config's own sizes stay its
-    first positional fields."""
-
-    hidden: int = 128
-    layers: int = 1
-    embed: int = 0
-    bidirectional: bool = False
-    dropout: float = 0.0  # between RNN layers and before the head
-    init: str = "uniform"
-    input_init: str = "normal"
-    dropout_mode: str = "step"  # step: a fresh dropout mask per time step; locked: one per sequence
-    weight_drop: float = 0.0  # DropConnect on every W_hh in training (one mask per batch)
-
-
 class Backbone:
     """``embedding`` (an ``Embedding``, or None for one-hot input) in front of ``rnn`` (an
     ``RNNStack``, or the torch engine's stand-in for it, ``torch/stack.py``).
@@ -132,7 +116,9 @@ class Backbone:
         self.embedding, self.rnn = embedding, rnn
 
     @classmethod
-    def build(cls, V: int, cfg, rng: np.random.Generator, dtype=np.float32) -> Backbone:
+    def build(
+        cls, V: int, cfg: BackboneConfig, rng: np.random.Generator, dtype: DTypeLike = np.float32
+    ) -> Backbone:
         """The backbone over V ids for a model config (``BackboneConfig``: embed, hidden,
         layers, bidirectional, dropout, init, input_init).
 
@@ -164,14 +150,23 @@ class Backbone:
         """Prefix -> module, for ``FlatParams``: ``embedding.weight``, ``rnn.weight_ih_l0``, ..."""
         return {"embedding.": self.embedding, "rnn.": self.rnn} if self.embedding else {"rnn.": self.rnn}
 
-    def forward(self, ids, h0=None, mask=None, rng=None, train=False):
+    def forward(
+        self,
+        ids: np.ndarray,
+        h0: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+        rng: np.random.Generator | None = None,
+        train: bool = False,
+    ) -> tuple[tuple[np.ndarray, np.ndarray], dict]:
         """ids (T, B) (or, without an embedding, any input the stack takes: x (T, B, D));
         h0 (L*dirs, B, H) -> ((top states (T, B, dirs*H), h_n (L*dirs, B, H)), cache)."""
         x, ecache = (ids, None) if self.embedding is None else self.embedding.forward(ids)  # (T, B, E)
         states, rcache = self.rnn.forward(x, h0, mask, rng, train)
         return states, dict(ecache=ecache, rcache=rcache)
 
-    def backward(self, dhs, dh_n, cache, overwrite_dstates: bool = False):
+    def backward(
+        self, dhs: np.ndarray | None, dh_n: np.ndarray | None, cache: dict, overwrite_dstates: bool = False
+    ) -> tuple[np.ndarray | None, np.ndarray]:
         """dhs (T, B, dirs*H) or None, dh_n (L*dirs, B, H) or None -> (dx, dh0 (L*dirs, B, H)).
 
         Writes the parameter gradients; dx is d(loss)/dx for a float input x, None for ids.
@@ -209,7 +204,9 @@ def stack_of(backbone: str) -> property:
     )
 
 
-def cross_entropy(y, targets, mask, need_grad: bool, cache: dict) -> float:
+def cross_entropy(
+    y: np.ndarray, targets: np.ndarray, mask: np.ndarray | None, need_grad: bool, cache: dict
+) -> float:
     """Logits y (..., K), integer targets (...), mask (...) or None -> mean loss over the real
     positions; puts ``dlogits``, the summed nats ``total`` and ``count`` into ``cache``."""
     targets = np.asarray(targets)
@@ -229,7 +226,9 @@ class BackboneModel:
         cfg.validate()
         self.cfg, self.dtype = cfg, np.dtype(dtype)
 
-    def assemble(self, backbone: Backbone, outputs: int, rng: np.random.Generator, inputs=None) -> None:
+    def assemble(
+        self, backbone: Backbone, outputs: int, rng: np.random.Generator, inputs: dict | None = None
+    ) -> None:
         """Set ``backbone``, draw the head (dirs*H -> ``outputs``) from ``rng``, and gather every
         parameter into ``self.flat``: the ``inputs`` (prefix -> module or None) first, then the
         backbone's, then ``head.``, with the model's ``ties``."""
@@ -242,7 +241,9 @@ class BackboneModel:
         """Tied weights, as ``FlatParams`` takes them (alias -> (source, transposed)): none here."""
         return {}
 
-    def readout(self, h, cache: dict, train=False, rng=None):
+    def readout(
+        self, h: np.ndarray, cache: dict, train: bool = False, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
         """h (..., dirs*H) -> logits (..., K): y = W_hy dropout(h) + b_y (dropout in training only;
         locked across time, for states (T, B, dirs*H), when ``dropout_mode`` is locked)."""
         locked = self.cfg.dropout_mode == "locked" and h.ndim == 3
@@ -250,7 +251,7 @@ class BackboneModel:
         y, cache["hcache"] = self.head.forward(h)
         return y
 
-    def readout_backward(self, cache: dict):
+    def readout_backward(self, cache: dict) -> np.ndarray:
         """-> d(loss)/dh (..., dirs*H), from the ``dlogits`` that ``cross_entropy`` left in ``cache``."""
         dh, _ = self.head.backward(cache["dlogits"], cache["hcache"])
         if cache["drop"] is not None:

@@ -23,15 +23,24 @@ import numpy as np
 from rnnkit.data.padding import resolve_mask
 from rnnkit.nn.softmax_cross_entropy import softmax
 
-from .backbone import Backbone, BackboneModel, ReadoutSettings, cross_entropy
+from .backbone import Backbone, BackboneConfig, BackboneModel, cross_entropy
 
 
 @dataclass
-class ClassifierConfig(ReadoutSettings):
+class ClassifierConfig(BackboneConfig):
     """Everything needed to rebuild a ``SequenceClassifier``'s shapes (fields: ``backbone.py``)."""
 
     vocab_size: int
     num_classes: int
+    hidden: int = 128
+    layers: int = 1
+    embed: int = 0
+    bidirectional: bool = False
+    dropout: float = 0.0  # between RNN layers and before the head
+    init: str = "uniform"
+    input_init: str = "normal"
+    dropout_mode: str = "step"  # step: a fresh dropout mask per time step; locked: one per sequence
+    weight_drop: float = 0.0  # DropConnect on every W_hh in training (one mask per batch)
 
     def check_own(self) -> None:
         if self.num_classes < 2:
@@ -55,7 +64,14 @@ class SequenceClassifier(BackboneModel):
         self.dirs = 2 if cfg.bidirectional else 1
         self.assemble(Backbone.build(cfg.vocab_size, cfg, rng, self.dtype), cfg.num_classes, rng)
 
-    def features(self, ids, mask=None, lengths=None, train=False, rng=None):
+    def features(
+        self,
+        ids: np.ndarray,
+        mask: np.ndarray | None = None,
+        lengths: np.ndarray | None = None,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[np.ndarray, dict]:
         """ids (T, B) -> (f (B, dirs*H), cache): the top layer's final state(s)."""
         T, B = ids.shape
         mask = resolve_mask(T, B, mask, lengths, self.dtype)
@@ -63,12 +79,28 @@ class SequenceClassifier(BackboneModel):
         f = np.concatenate(list(h_n[-self.dirs :]), axis=1)  # (B, dirs*H)
         return f, cache
 
-    def logits(self, ids, mask=None, lengths=None, train=False, rng=None):
+    def logits(
+        self,
+        ids: np.ndarray,
+        mask: np.ndarray | None = None,
+        lengths: np.ndarray | None = None,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[np.ndarray, dict]:
         """ids (T, B) -> (logits (B, K), cache)."""
         f, cache = self.features(ids, mask, lengths, train, rng)  # (B, dirs*H)
         return self.readout(f, cache, train, rng), cache
 
-    def forward(self, ids, labels, mask=None, lengths=None, train=False, rng=None, need_grad=True):
+    def forward(
+        self,
+        ids: np.ndarray,
+        labels: np.ndarray,
+        mask: np.ndarray | None = None,
+        lengths: np.ndarray | None = None,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+        need_grad: bool = True,
+    ) -> tuple[float, dict]:
         """ids (T, B), labels (B,) -> (mean loss, cache). Give ``mask`` (T, B) or ``lengths`` (B,).
 
         ``cache`` also holds ``logits`` (B, K), the summed nats ``total`` and ``count``.
@@ -77,7 +109,7 @@ class SequenceClassifier(BackboneModel):
         cache["logits"] = y
         return cross_entropy(y, labels, None, need_grad, cache), cache
 
-    def backward(self, cache) -> None:
+    def backward(self, cache: dict) -> None:
         """Fills ``self.flat.grad`` with d(mean loss)/d(params)."""
         df = self.readout_backward(cache)  # (B, dirs*H) = [df_fwd, df_bwd]
         B, H = df.shape[0], self.cfg.hidden
@@ -85,11 +117,15 @@ class SequenceClassifier(BackboneModel):
         dh_n[-self.dirs :] = df.reshape(B, self.dirs, H).transpose(1, 0, 2)  # the top layer's
         self.backbone.backward(None, dh_n, cache)
 
-    def predict_proba(self, ids, mask=None, lengths=None) -> np.ndarray:
+    def predict_proba(
+        self, ids: np.ndarray, mask: np.ndarray | None = None, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         """ids (T, B) -> class probabilities (B, K)."""
         y, _ = self.logits(ids, mask, lengths)
         return softmax(y.astype(np.float64))
 
-    def predict(self, ids, mask=None, lengths=None) -> np.ndarray:
+    def predict(
+        self, ids: np.ndarray, mask: np.ndarray | None = None, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         """ids (T, B) -> the most probable class (B,)."""
         return self.predict_proba(ids, mask, lengths).argmax(axis=1)

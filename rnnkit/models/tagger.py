@@ -20,15 +20,24 @@ import numpy as np
 from rnnkit.data.padding import resolve_mask
 from rnnkit.nn.softmax_cross_entropy import softmax
 
-from .backbone import Backbone, BackboneModel, ReadoutSettings, cross_entropy
+from .backbone import Backbone, BackboneConfig, BackboneModel, cross_entropy
 
 
 @dataclass
-class TaggerConfig(ReadoutSettings):
+class TaggerConfig(BackboneConfig):
     """Everything needed to rebuild a ``SequenceTagger``'s shapes (fields: ``backbone.py``)."""
 
     vocab_size: int
     num_tags: int
+    hidden: int = 128
+    layers: int = 1
+    embed: int = 0
+    bidirectional: bool = False
+    dropout: float = 0.0  # between RNN layers and before the head
+    init: str = "uniform"
+    input_init: str = "normal"
+    dropout_mode: str = "step"  # step: a fresh dropout mask per time step; locked: one per sequence
+    weight_drop: float = 0.0  # DropConnect on every W_hh in training (one mask per batch)
 
     def check_own(self) -> None:
         if self.num_tags < 2:
@@ -51,7 +60,14 @@ class SequenceTagger(BackboneModel):
         rng = np.random.default_rng(seed)
         self.assemble(Backbone.build(cfg.vocab_size, cfg, rng, self.dtype), cfg.num_tags, rng)
 
-    def logits(self, ids, mask=None, lengths=None, train=False, rng=None):
+    def logits(
+        self,
+        ids: np.ndarray,
+        mask: np.ndarray | None = None,
+        lengths: np.ndarray | None = None,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[np.ndarray, dict]:
         """ids (T, B) -> (logits (T, B, K), cache)."""
         T, B = ids.shape
         mask = resolve_mask(T, B, mask, lengths, self.dtype)
@@ -59,22 +75,35 @@ class SequenceTagger(BackboneModel):
         cache["mask"] = mask
         return self.readout(hs, cache, train, rng), cache
 
-    def forward(self, ids, tags, mask=None, lengths=None, train=False, rng=None, need_grad=True):
+    def forward(
+        self,
+        ids: np.ndarray,
+        tags: np.ndarray,
+        mask: np.ndarray | None = None,
+        lengths: np.ndarray | None = None,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+        need_grad: bool = True,
+    ) -> tuple[float, dict]:
         """ids, tags (T, B) -> (mean loss per real step, cache). Give ``mask`` or ``lengths``."""
         y, cache = self.logits(ids, mask, lengths, train, rng)
         cache["logits"] = y
         return cross_entropy(y, tags, cache["mask"], need_grad, cache), cache
 
-    def backward(self, cache) -> None:
+    def backward(self, cache: dict) -> None:
         """Fills ``self.flat.grad`` with d(mean loss)/d(params)."""
         self.backbone.backward(self.readout_backward(cache), None, cache)
 
-    def predict_proba(self, ids, mask=None, lengths=None) -> np.ndarray:
+    def predict_proba(
+        self, ids: np.ndarray, mask: np.ndarray | None = None, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         """ids (T, B) -> tag probabilities (T, B, K)."""
         y, _ = self.logits(ids, mask, lengths)
         return softmax(y.astype(np.float64))
 
-    def predict(self, ids, mask=None, lengths=None) -> np.ndarray:
+    def predict(
+        self, ids: np.ndarray, mask: np.ndarray | None = None, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         """ids (T, B) -> the most probable tag per step (T, B); -1 on padded steps."""
         T, B = ids.shape
         m = resolve_mask(T, B, mask, lengths)

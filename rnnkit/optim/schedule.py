@@ -13,11 +13,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any  # any object with the settings below (train/ is a later layer)
 
 SCHEDULES = ("constant", "step", "cosine")
 
 
-def learning_rate(step: int, settings, time_fraction: float = 0.0) -> float:
+def learning_rate(step: int, settings: Any, time_fraction: float = 0.0) -> float:
     """The learning rate for 0-based ``step`` under ``settings``, any object with the
     attributes ``lr``, ``schedule``, ``max_steps``, ``warmup``, ``min_lr``, ``step_size`` and
     ``gamma`` (a training configuration, ``train/settings.py``)."""

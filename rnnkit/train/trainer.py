@@ -33,12 +33,15 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import MISSING, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rnnkit.errors import RnnkitError, TrainingFailed, message_of
+from rnnkit.models.backbone import BackboneConfig
 from rnnkit.optim.optimizers import clip_gradients, make_optimizer
 from rnnkit.optim.schedule import learning_rate
 from rnnkit.torch import distributed
@@ -49,9 +52,10 @@ from .interrupt import StopRequest
 from .metrics_log import MetricsLog
 from .nonfinite import NonFiniteGuard, kept_message, weights_finite
 from .progress import TrainingProgress
+from .settings import TrainSettings
 
 
-def build_optimizer(cfg, model):
+def build_optimizer(cfg: TrainSettings, model: Any) -> Any:
     """The optimizer ``cfg`` names, over ``model`` 's flat parameters (on its device, for the
     torch engine's language model)."""
     hp = {
@@ -64,7 +68,7 @@ def build_optimizer(cfg, model):
     return make_optimizer(cfg.optimizer, model.flat, **hp)
 
 
-def merge_resume(saved, given: dict, resumable: set):
+def merge_resume(saved: TrainSettings, given: dict, resumable: set) -> TrainSettings:
     """The saved configuration, with the given settings that may change on resume (``resumable``);
     any other setting that differs is refused in one line."""
     d = saved.to_dict()
@@ -79,7 +83,7 @@ def merge_resume(saved, given: dict, resumable: set):
     return type(saved).from_dict(d)
 
 
-def with_defaults(cfg, saved):
+def with_defaults(cfg: BackboneConfig, saved: dict) -> dict:
     """``saved`` (a checkpoint's model configuration) with the fields of ``cfg``'s dataclass added
     since it was written, at their defaults: a default keeps the behaviour of before (no weight
     drop, step dropout, untied weights)."""
@@ -286,7 +290,7 @@ class Trainer:
         return value > self.best if self.higher_better else value < self.best
 
 
-def run_loop(tr: Trainer, metrics: MetricsLog, log) -> int:
+def run_loop(tr: Trainer, metrics: MetricsLog, log: Callable[[str], None]) -> int:
     """Train ``tr`` to ``max_steps`` or ``minutes``; returns the process exit status (0 done,
     130 or 0 stopped by a signal). A run that cannot go on (non-finite steps it may not skip,
     weights that became NaN or Inf) or that ended without saving raises ``TrainingFailed``."""
