@@ -52,6 +52,7 @@ class Model:
         self._run: Path | None = None  # the run directory, once there is one
         self._checkpoint: Path | None = None  # the checkpoint directory the weights came from
         self._tmp: tempfile.TemporaryDirectory | None = None  # holds a run made without out=
+        self._inputs: object = None  # the data the run was started on (in this session)
         self.history: dict[str, list[dict]] = {"train": [], "val": []}
 
     def __repr__(self) -> str:
@@ -123,6 +124,14 @@ class Model:
         if status == 130:  # Ctrl-C: the run saved its last step, and fit() again goes on from it
             raise KeyboardInterrupt(f"training stopped; the run in {self._run} is saved")
         return self
+
+    def _check_same_inputs(self, inputs: object) -> None:
+        """A continued fit trains on the data the run started with; other data is refused."""
+        if self._inputs != inputs:
+            raise RnnkitError(
+                f"fit() again continues the run on the data it started with; leave the data out "
+                f"(CharLM) or give the same again, or make a new {type(self).__name__} to train on other data"
+            )
 
     def _more(self, train_args: dict) -> dict:
         """A continued fit's settings: its budget (``max_steps``, ``minutes``) counted from where

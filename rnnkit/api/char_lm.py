@@ -76,7 +76,7 @@ class CharLM(Model):
         continues the run on the same text (``text`` may then be left out)."""
         if self._run is not None:
             if text is not None or val is not None:
-                self._check_same_input(text, val)
+                self._check_same_inputs((text, val))
             return self._fit({}, train_args, out, force, verbose)
         if text is None:
             raise RnnkitError("give the text to train on: CharLM().fit(text) or .fit([paths])")
@@ -86,13 +86,6 @@ class CharLM(Model):
                 data["val_files"] = _as_files(val, Path(tmp) / "val.txt")
             self._inputs = (text, val)
             return self._fit(data, train_args, out, force, verbose)
-
-    def _check_same_input(self, text, val) -> None:
-        if getattr(self, "_inputs", None) != (text, val):
-            raise RnnkitError(
-                "fit() again continues the run on the data it started with; leave `text` out, "
-                "or make a new CharLM to train on other text"
-            )
 
     def _start(self, cfg: TrainConfig, out: Path, force: bool, log) -> int:
         return train(cfg, out, force=force, log=log)

@@ -76,11 +76,7 @@ class TaskModel(Model):
         held = self._pairs(*val) if val is not None else None
         engine = train_args.pop("engine", "numpy"), train_args.pop("device", None)
         if self._run is not None:
-            if getattr(self, "_inputs", None) != (pairs, held):
-                raise RnnkitError(
-                    f"fit() again continues the run on the examples it started with; make a new "
-                    f"{type(self).__name__} to train on others"
-                )
+            self._check_same_inputs((pairs, held))
             self._engine = engine
             return self._fit({}, train_args, out, force, verbose)
         with tempfile.TemporaryDirectory(prefix="rnnkit-tsv-") as tmp:
