@@ -69,6 +69,34 @@ def test_batcher_visits_every_position_once_in_order(n, B, T):
 
 
 @FAST
+@given(st.integers(2, 400), st.integers(1, 8), st.integers(1, 20), st.integers(1, 5), st.integers(0, 3))
+def test_rotated_epochs_still_visit_every_position_once(n, B, T, epoch, seed):
+    """--rotate-epochs: epoch e reads every stream r_e further on, wrapping around the B*L
+    positions; each position is still read once per epoch, targets are still the next
+    character, epoch 0 is the plain layout, and r_e is a function of (seed, e) alone."""
+    assume((n - 1) // B >= 1)
+    ids = np.arange(n, dtype=np.int64)  # id == position
+    plain, rot = StreamBatcher(n, B, T), StreamBatcher(n, B, T, rotate=True, seed=seed)
+    r = rot.rotation(epoch)
+    assert 0 <= r < rot.L and r == StreamBatcher(n, B, T, rotate=True, seed=seed).rotation(epoch)
+    xs = []
+    for k in range(rot.chunks_per_epoch):
+        x0, _ = plain.chunk(ids, k)
+        x, y = rot.chunk(ids, k, epoch)
+        assert np.array_equal(y, x + 1)
+        assert np.array_equal(x, (x0 + r) % (B * rot.L))  # the plain layout, r further on
+        assert np.array_equal(rot.chunk(ids, k, 0)[0], x0)  # epoch 0: unrotated
+        xs.extend(x.ravel().tolist())
+    assert sorted(xs) == list(range(B * rot.L))  # each position once
+
+
+def test_rotated_epochs_differ_between_epochs():
+    b = StreamBatcher(100_000, 32, 64, rotate=True, seed=1337)
+    assert len({b.rotation(e) for e in range(1, 11)}) > 5  # a new offset (almost) every epoch
+    assert StreamBatcher(100_000, 32, 64).rotation(3) == 0  # off by default
+
+
+@FAST
 @given(
     text=st.text(chars, max_size=60),
     pos=st.integers(0, 10_000),

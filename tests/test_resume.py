@@ -113,6 +113,24 @@ def test_resume_twice_in_a_row(tmp_path, base):
     _resume_and_compare(run, base_run)
 
 
+def test_rotated_epochs_resume_bit_identically(tmp_path, base):
+    """--rotate-epochs: the offset of each epoch comes from (seed, epoch), so a run killed
+    after its first epoch resumes onto the same data; and the rotation changes the run."""
+    text, base_run, _ = base
+    args = [*RUN_ARGS, "--rotate-epochs"]
+    full = tmp_path / "full"
+    assert rnnkit("train", text, "--out", full, *args).returncode == 0
+    rows = [json.loads(l) for l in (full / "metrics.jsonl").read_text().splitlines()]
+    epoch1 = min(r["step"] for r in rows if r.get("epoch", 0) >= 1)  # the first step read rotated
+    assert epoch1 < MAX_STEPS - 20
+    assert _train_losses(full) != _train_losses(base_run)  # other chunks from epoch 1 on
+    run = tmp_path / "run"
+    p = start("train", text, "--out", run, *args)
+    assert wait_for(lambda: (last_step(run) or 0) >= epoch1 + 10, p)  # killed inside epoch 1
+    assert kill9(p)
+    _resume_and_compare(run, full)
+
+
 def test_resume_refuses_changed_model_flags(tmp_path, base):
     text, base_run, _ = base
     run = tmp_path / "run"

@@ -65,6 +65,12 @@ class TrainConfig(TrainSettings):
     carry: bool = option(
         True, "start every chunk from a zero state instead of carrying the state over", group="truncated BPTT"
     )
+    rotate_epochs: bool = option(
+        False,
+        "read the streams from a new offset each epoch (drawn from --seed), so chunks and their "
+        "truncation points change between epochs; each character is still read once per epoch",
+        group="truncated BPTT",
+    )
     warmup: int = 100
     # bookkeeping
     val_chars: int = option(  # 0: all; 1 is refused (validate)

@@ -89,7 +89,7 @@ class LMTrainer(Trainer):
         )
         super().__init__(cfg, out, log, model, best=float("inf"))
         self.B = self.dist.local_batch(cfg.batch)  # this rank's streams
-        self.batcher = StreamBatcher(data.n_train, cfg.batch, cfg.seq_len)
+        self.batcher = StreamBatcher(data.n_train, cfg.batch, cfg.seq_len, cfg.rotate_epochs, cfg.seed)
         self.h = self.model.zero_state(self.B)  # (L, B, H) carried
         self.h_next = None  # (L, B, H) the state after the current chunk
         self.chunk = 0
@@ -147,7 +147,7 @@ class LMTrainer(Trainer):
             # nanoGPT's trick: a fresh memmap now and then, so pages read long ago
             # stop counting towards this process's resident memory.
             self.ids = self.data.train_ids()
-        x, y = self.batcher.chunk(self.ids, self.chunk)  # (T, B) each
+        x, y = self.batcher.chunk(self.ids, self.chunk, self.epoch)  # (T, B) each
         x, y = self.dist.shard(x), self.dist.shard(y)  # (T, B/W): this rank's streams
         h0 = self.h if c.carry else self.model.zero_state(self.B)
         rng = self.dist.step_rng(self.rng, c.dropout or c.weight_drop)
