@@ -141,19 +141,13 @@ def seq2seq_greedy(
 
 
 def seq2seq_beam_search(
-    model: Seq2Seq,
-    src: ArrayLike,
-    beam: int = 5,
-    max_len: int = 50,
-    length_penalty: float = 0.0,
-    src_length: int | None = None,
+    model: Seq2Seq, src: ArrayLike, beam: int = 5, max_len: int = 50, length_penalty: float = 0.0
 ) -> list[tuple[list[int], float]]:
     """ONE source (S, 1) -> hypotheses best first, as (id list without EOS, log-probability)."""
     src = np.asarray(src)
     if src.ndim != 2 or src.shape[1] != 1:
         raise ValueError(f"beam_search decodes one source of shape (S, 1), got {src.shape}")
-    lengths = None if src_length is None else np.array([src_length])
-    logits, h = seq2seq_start(model, src, None, lengths)
+    logits, h = seq2seq_start(model, src)
     return beam_search(model.step, logits, h, max_len, beam, model.cfg.eos_id, model.banned, length_penalty)
 
 

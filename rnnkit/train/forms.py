@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +98,28 @@ class Form:
     def build_model(self, model_cfg: dict, seed: int) -> BackboneModel | Seq2Seq:
         return self.model_class(self.config_class(**model_cfg), seed)
 
+    # training and scoring -----------------------------------------------
+    def batch(self, data: tuple, idx: np.ndarray) -> tuple[tuple, dict]:
+        """Examples ``idx`` of the encoded ``data`` -> the arguments of ``model.forward``
+        (positional, keyword) that come before ``train``, ``rng`` and ``need_grad``."""
+        raise NotImplementedError
+
+    def loss(
+        self, model: BackboneModel | Seq2Seq, data: tuple, idx: np.ndarray, rng: np.random.Generator
+    ) -> tuple[float, dict]:
+        """The mean loss of examples ``idx`` in training (dropout drawn from ``rng``) and the cache
+        for ``model.backward``."""
+        args, kw = self.batch(data, idx)
+        return model.forward(*args, **kw, train=True, rng=rng)
+
+    def scored(self, model: BackboneModel | Seq2Seq, data: tuple) -> Iterator[tuple[dict, dict]]:
+        """Each evaluation chunk of ``data``: (its ``batch`` keywords, the forward's cache with
+        ``logits``, the summed nats ``total`` and ``count``), computed without gradients."""
+        for idx in _chunks(len(data[0])):
+            args, kw = self.batch(data, idx)
+            _, cache = model.forward(*args, **kw, need_grad=False)
+            yield kw, cache
+
     # vocabularies -------------------------------------------------------
     def fit_vocab(self, examples: Sequence[tuple[str, str]]) -> None:
         """The text's tokens and the labels, from the training examples."""
@@ -148,16 +170,10 @@ class ClassifyForm(Form):
         X = [self.vocab.encode(t) for t, _ in examples]
         return X, self.label_ids([l for _, l in examples], where)
 
-    def loss(
-        self,
-        model: SequenceClassifier,
-        data: tuple[list[list[int]], np.ndarray],
-        idx: np.ndarray,
-        rng: np.random.Generator,
-    ) -> tuple[float, dict]:
+    def batch(self, data: tuple[list[list[int]], np.ndarray], idx: np.ndarray) -> tuple[tuple, dict]:
         X, Y = data
         ids, lengths, _ = pad_batch([X[i] for i in idx])
-        return model.forward(ids, Y[idx], lengths=lengths, train=True, rng=rng)
+        return (ids, Y[idx]), dict(lengths=lengths)
 
     def probs(self, model: SequenceClassifier, texts: Sequence[str]) -> np.ndarray:
         X = [self.vocab.encode(t) for t in texts]
@@ -177,12 +193,10 @@ class ClassifyForm(Form):
         """-> accuracy, mean loss, examples, and the per-class report
         (``task_metrics.classification_report``: per_class, macro_avg, weighted_avg,
         confusion_matrix over labels)."""
-        X, Y = data
+        _, Y = data
         total = count = 0
         pred = []
-        for idx in _chunks(len(X)):
-            ids, lengths, _ = pad_batch([X[i] for i in idx])
-            _, c = model.forward(ids, Y[idx], lengths=lengths, need_grad=False)
+        for _, c in self.scored(model, data):
             total, count = total + c["total"], count + c["count"]
             pred.append(c["logits"].argmax(axis=1))
         report = metrics.classification_report(Y, np.concatenate(pred), self.labels.labels)
@@ -245,16 +259,10 @@ class GenerateForm(Form):
         L = self.label_ids([l for l, _ in examples], where)
         return L, [self.vocab.encode(t) for _, t in examples]
 
-    def loss(
-        self,
-        model: ConditionedGenerator,
-        data: tuple[np.ndarray, list[list[int]]],
-        idx: np.ndarray,
-        rng: np.random.Generator,
-    ) -> tuple[float, dict]:
+    def batch(self, data: tuple[np.ndarray, list[list[int]]], idx: np.ndarray) -> tuple[tuple, dict]:
         L, W = data
         dec_in, dec_out, mask = teacher_forcing([W[i] for i in idx])
-        return model.forward(L[idx], dec_out, mask, dec_in=dec_in, train=True, rng=rng)
+        return (L[idx], dec_out, mask), dict(dec_in=dec_in)
 
     def evaluate(
         self,
@@ -263,11 +271,9 @@ class GenerateForm(Form):
         examples: Sequence[tuple[str, str]],
         **kw: Any,
     ) -> dict:
-        L, W = data
+        _, W = data
         total = count = 0.0
-        for idx in _chunks(len(W)):
-            dec_in, dec_out, mask = teacher_forcing([W[i] for i in idx])
-            _, c = model.forward(L[idx], dec_out, mask, dec_in=dec_in, need_grad=False)
+        for _, c in self.scored(model, data):
             total, count = total + c["total"], count + c["count"]
         nll = total / count
         return {
@@ -318,17 +324,11 @@ class Seq2SeqForm(Form):
                 raise RnnkitError(f"{where}: example {i + 1} has an empty source after tokenizing")
         return S, T
 
-    def loss(
-        self,
-        model: Seq2Seq,
-        data: tuple[list[list[int]], list[list[int]]],
-        idx: np.ndarray,
-        rng: np.random.Generator,
-    ) -> tuple[float, dict]:
+    def batch(self, data: tuple[list[list[int]], list[list[int]]], idx: np.ndarray) -> tuple[tuple, dict]:
         S, T = data
         src, lengths, _ = pad_batch([S[i] for i in idx])
         dec_in, dec_out, dmask = teacher_forcing([T[i] for i in idx])
-        return model.forward(src, dec_in, dec_out, src_lengths=lengths, dec_mask=dmask, train=True, rng=rng)
+        return (src, dec_in, dec_out), dict(src_lengths=lengths, dec_mask=dmask)
 
     def decode(
         self, model: Seq2Seq, S: Sequence[list[int]], beam: int = 1, max_len: int | None = None
@@ -353,12 +353,9 @@ class Seq2SeqForm(Form):
         beam: int = 1,
         decode_max: int | None = None,
     ) -> dict:
-        S, T = data
+        S, _ = data
         total = count = 0.0
-        for idx in _chunks(len(S)):
-            src, lengths, _ = pad_batch([S[i] for i in idx])
-            dec_in, dec_out, dmask = teacher_forcing([T[i] for i in idx])
-            _, c = model.forward(src, dec_in, dec_out, src_lengths=lengths, dec_mask=dmask, need_grad=False)
+        for _, c in self.scored(model, data):
             total, count = total + c["total"], count + c["count"]
         n = len(S) if decode_max is None else min(len(S), decode_max)
         hyps = self.decode(model, S[:n], beam)
@@ -416,17 +413,11 @@ class TagForm(Form):
             raise RnnkitError(f"{where}: {message_of(e)}") from None
         return X, Y
 
-    def loss(
-        self,
-        model: SequenceTagger,
-        data: tuple[list[list[int]], list[list[int]]],
-        idx: np.ndarray,
-        rng: np.random.Generator,
-    ) -> tuple[float, dict]:
+    def batch(self, data: tuple[list[list[int]], list[list[int]]], idx: np.ndarray) -> tuple[tuple, dict]:
         X, Y = data
         ids, lengths, _ = pad_batch([X[i] for i in idx])
         tg, _, _ = pad_batch([Y[i] for i in idx])
-        return model.forward(ids, tg, lengths=lengths, train=True, rng=rng)
+        return (ids, tg), dict(lengths=lengths)
 
     def predict_tags(self, model: SequenceTagger, texts: Sequence[str]) -> list[str]:
         X = [self.vocab.encode(t) for t in texts]
@@ -450,13 +441,10 @@ class TagForm(Form):
         X, Y = data
         total = count = 0.0
         pred = []  # (n,) predicted tag ids per example
-        for idx in _chunks(len(X)):
-            ids, lengths, _ = pad_batch([X[i] for i in idx])
-            tg, _, _ = pad_batch([Y[i] for i in idx])
-            _, c = model.forward(ids, tg, lengths=lengths, need_grad=False)
+        for kw, c in self.scored(model, data):
             total, count = total + c["total"], count + c["count"]
             p = c["logits"].argmax(axis=2)  # (T, B)
-            pred += [p[:n, b] for b, n in enumerate(lengths)]
+            pred += [p[:n, b] for b, n in enumerate(kw["lengths"])]
         report = metrics.classification_report(np.concatenate(Y), np.concatenate(pred), self.tags.labels)
         r = {"accuracy": report.pop("accuracy"), "loss": total / count, "examples": len(X), **report}
         if self.binary:

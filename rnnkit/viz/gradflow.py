@@ -168,18 +168,14 @@ def _bptt(model, x, y, chunk: int | None):
         del cache
 
 
-def bptt_cost(
-    model: CharRNN,
-    lengths: Sequence[int],
-    B: int = 8,
-    chunk: int = 64,
-    min_repeats: int = 2,
-    budget_s: float = 0.15,
-    seed: int = 0,
-) -> dict:
+# Timing of each length N: at least MIN_REPEATS runs, more while under BUDGET_S seconds, at most MAX_REPEATS.
+MIN_REPEATS, BUDGET_S, MAX_REPEATS = 2, 0.15, 20
+
+
+def bptt_cost(model: CharRNN, lengths: Sequence[int], B: int = 8, chunk: int = 64, seed: int = 0) -> dict:
     """Seconds and peak bytes of full BPTT and TBPTT(chunk) for each sequence length N.
 
-    Time: the best of at least ``min_repeats`` runs (more while under ``budget_s`` per N),
+    Time: the best of at least ``MIN_REPEATS`` runs (more while under ``BUDGET_S`` per N),
     the two methods alternating so both see the same machine load. Memory: the peak that
     ``tracemalloc`` sees above the starting point, in a separate run.
     """
@@ -200,7 +196,7 @@ def bptt_cost(
         x, y = ids[:-1], ids[1:]
         best = {name: math.inf for name, _ in methods}
         start, n = time.perf_counter(), 0
-        while n < min_repeats or (time.perf_counter() - start < budget_s and n < 20):
+        while n < MIN_REPEATS or (time.perf_counter() - start < BUDGET_S and n < MAX_REPEATS):
             for name, k in methods:
                 t0 = time.perf_counter()
                 _bptt(model, x, y, k)

@@ -28,7 +28,7 @@ from rnnkit.train.forms import Form
 from rnnkit.train.load_task import load_task
 
 from .form_trace import form_traces
-from .inspect_units import html_output, lm_run_page, page_from_traces, write_page
+from .inspect_units import html_output, lm_run_text, page_data, page_from_traces, write_page
 from .run_task import task_of
 
 MAX_EXAMPLES = 8
@@ -74,20 +74,6 @@ def form_page_data(
     return page_from_traces(traces, form.verb, model.cfg.to_dict(), source, layer, unit)
 
 
-def form_run_page(
-    run_dir: Path,
-    text_file: Path | None,
-    max_chars: int,
-    which: str,
-    layer: int | None = None,
-    unit: int | None = None,
-) -> dict:
-    """The page's data for a form's run over the examples ``form_items`` picks."""
-    form, model, _ = load_task(run_dir, None, which)
-    items, source = form_items(form, text_file, max_chars)
-    return form_page_data(form, model, items, source, layer, unit)
-
-
 def inspect_run(
     run_dir: Path,
     text_file: Path | None,
@@ -98,7 +84,7 @@ def inspect_run(
     which: str = "best",
 ) -> dict:
     """``rnnkit inspect``: write the page for ``run_dir``'s model, the LM's
-    (``inspect_units.lm_run_page``) or a form's (``form_run_page``), by the run's task.
+    (over ``inspect_units.lm_run_text``) or a form's (over ``form_items``), by the run's task.
 
     Returns the page's data; ``data["html"]`` is the path written (``.html`` added if
     ``html_out`` has no suffix).
@@ -106,5 +92,11 @@ def inspect_run(
     if max_chars < 1:
         raise RnnkitError(f"`max_chars` must be positive, got {max_chars}")
     html_out = html_output(html_out)  # a bad path fails before the model is read
-    run_page = lm_run_page if task_of(run_dir, which) in (None, "lm") else form_run_page
-    return write_page(run_page(run_dir, text_file, max_chars, which, layer, unit), html_out)
+    if task_of(run_dir, which) in (None, "lm"):
+        model, vocab, text, source = lm_run_text(run_dir, text_file, max_chars, which)
+        data = page_data(model, vocab, text, layer, unit, source)
+    else:
+        form, model, _ = load_task(run_dir, None, which)
+        items, source = form_items(form, text_file, max_chars)
+        data = form_page_data(form, model, items, source, layer, unit)
+    return write_page(data, html_out)

@@ -276,16 +276,11 @@ def html_output(path: str | os.PathLike) -> Path:
     return check_output(path, HTML_SUFFIXES, ".html", "html_out")
 
 
-def lm_run_page(
-    run_dir: Path,
-    text_file: Path | None,
-    max_chars: int,
-    which: str,
-    layer: int | None = None,
-    unit: int | None = None,
-) -> dict:
-    """The page's data for ``run_dir``'s LM over ``text_file`` (default: the run's validation
-    text), at most ``max_chars`` characters of it."""
+def lm_run_text(
+    run_dir: Path, text_file: Path | None, max_chars: int, which: str
+) -> tuple[CharRNN, Vocab, str, str]:
+    """``run_dir``'s LM and the text it is shown over: -> (model, vocab, text, source), the text
+    being ``text_file`` (default: the run's validation text), at most ``max_chars`` characters of it."""
     model, vocab, c = load_lm(run_dir, which)
     if model.rnn.dirs != 1:
         raise RnnkitError("inspect needs a left-to-right model")
@@ -300,7 +295,7 @@ def lm_run_page(
         if prep.vocab.chars != vocab.chars:
             raise RnnkitError(f"{data_dir} was prepared with another vocabulary; give `text_file` FILE")
         text, source = vocab.decode(ids), f"{run_dir} (validation text)"
-    return page_data(model, vocab, text, layer, unit, source)
+    return model, vocab, text, source
 
 
 def write_page(data: dict, html_out: Path) -> dict:
