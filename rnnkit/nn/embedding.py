@@ -65,17 +65,7 @@ def scatter_add_rows(dtable: np.ndarray, ids: np.ndarray, drows: np.ndarray) -> 
     """dtable (V, E) = onehot(ids)^T @ drows: the sum of drows (…, E) into the rows named by
     ids (…,). Overwrites dtable. Repeated ids accumulate (as ``np.add.at`` does).
     """
-    V, E = dtable.shape
-    ids = ids.reshape(-1)  # (N,)
-    d = drows.reshape(-1, E)  # (N, E)
-    if ids.size == 0:
-        dtable[...] = 0
-    elif V <= ONEHOT_GEMM_MAX_V:
-        np.matmul(_onehot_rows(ids, V, dtable.dtype).T, d, out=dtable)  # (V, N) @ (N, E)
-    else:
-        order, u, starts = _sorted_segments(ids)
-        dtable[...] = 0
-        dtable[u] = np.add.reduceat(d[order], starts, axis=0)  # (K, E)
+    _scatter_add(dtable, ids, drows, transposed=False)
 
 
 def scatter_add_cols(dtableT: np.ndarray, ids: np.ndarray, drows: np.ndarray) -> None:
@@ -84,17 +74,27 @@ def scatter_add_cols(dtableT: np.ndarray, ids: np.ndarray, drows: np.ndarray) ->
     This is ``dW_ih`` (H, V) of an RNN layer reading one-hot ids: column c collects every
     dz_t (H,) whose input was c. Overwrites dtableT.
     """
-    E, V = dtableT.shape
+    _scatter_add(dtableT, ids, drows, transposed=True)
+
+
+def _scatter_add(out: np.ndarray, ids: np.ndarray, drows: np.ndarray, transposed: bool) -> None:
+    """out (V, E), or (E, V) when ``transposed``, = the per-id sums of drows (…, E)."""
+    V = out.shape[1] if transposed else out.shape[0]
     ids = ids.reshape(-1)  # (N,)
-    d = drows.reshape(-1, E)  # (N, E)
+    d = drows.reshape(ids.size, -1)  # (N, E)
     if ids.size == 0:
-        dtableT[...] = 0
+        out[...] = 0
     elif V <= ONEHOT_GEMM_MAX_V:
-        np.matmul(d.T, _onehot_rows(ids, V, dtableT.dtype), out=dtableT)  # (E, N) @ (N, V)
+        oh = _onehot_rows(ids, V, out.dtype)  # (N, V)
+        if transposed:
+            np.matmul(d.T, oh, out=out)  # (E, N) @ (N, V)
+        else:
+            np.matmul(oh.T, d, out=out)  # (V, N) @ (N, E)
     else:
         order, u, starts = _sorted_segments(ids)
-        dtableT[...] = 0
-        dtableT[:, u] = np.add.reduceat(d[order], starts, axis=0).T  # (E, K)
+        out[...] = 0
+        rows = out.T if transposed else out  # (V, E) view
+        rows[u] = np.add.reduceat(d[order], starts, axis=0)  # (K, E)
 
 
 def check_ids(ids: np.ndarray, V: int) -> None:
