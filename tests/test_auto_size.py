@@ -30,6 +30,8 @@ def test_tiny_shakespeare_in_15_minutes_gets_the_tuned_size():
     calls = []
     c = pick_size(15, 1_003_854, 65, 32, 64, timed(SHAKESPEARE, calls))
     assert (c.hidden, c.layers, c.embed, c.dropout) == (512, 2, 64, 0.1)
+    assert (c.optimizer, c.weight_decay) == ("adamw", auto_size.WEIGHT_DECAY)
+    assert "adamw weight decay 0.1," in c.line(15, 1_003_854)
     assert c.chars_per_param >= CHARS_PER_PARAM and c.epochs > auto_size.EPOCHS_FOR_DROPOUT
     assert calls == [64, 128, 256, 384, 512, 768]  # stops at the first size that falls short
 
@@ -37,6 +39,8 @@ def test_tiny_shakespeare_in_15_minutes_gets_the_tuned_size():
 def test_the_3_minute_quickstart_keeps_2_x_256_without_dropout():
     c = pick_size(3, 12_100_000, 222, 32, 64, timed(STDLIB))
     assert (c.hidden, c.layers, c.embed, c.dropout) == (256, 2, 0, 0.0)
+    assert (c.optimizer, c.weight_decay) == ("adam", 0.0)  # one pass and a bit: no regularisation
+    assert "weight decay" not in c.line(3, 12_100_000)
 
 
 def test_a_tiny_budget_gets_the_smallest_size():
@@ -69,6 +73,11 @@ def test_train_with_minutes_alone_prints_and_uses_the_picked_size(text, tmp_path
     layers, hidden = int(words[1]), int(words[3].rstrip(","))
     model = _model(tmp_path / "r")
     assert (model["layers"], model["hidden"]) == (layers, hidden)
+    train = json.loads((tmp_path / "r" / "last" / "config.json").read_text())["train"]
+    picked_decay = "adamw weight decay" in line[0]  # a text read many times over: regularised
+    assert (train["optimizer"], train["weight_decay"] > 0) == (
+        ("adamw", True) if picked_decay else ("adam", False)
+    )
 
 
 def test_a_given_size_or_dropout_is_kept(text, tmp_path):
@@ -80,6 +89,12 @@ def test_a_given_size_or_dropout_is_kept(text, tmp_path):
     )
     assert p.returncode == 0 and "size: " in p.stdout, p.stderr
     assert _model(tmp_path / "b")["dropout"] == 0.3
+    p = cli(
+        "train", text, "--out", tmp_path / "d", "--minutes", "0.02", "--max-steps", "2", "--optimizer", "sgd"
+    )
+    assert p.returncode == 0 and "size: " in p.stdout, p.stderr
+    cfg = json.loads((tmp_path / "d" / "last" / "config.json").read_text())["train"]
+    assert (cfg["optimizer"], cfg["weight_decay"]) == ("sgd", 0.0)  # a given optimizer is kept as given
     p = cli("train", text, "--out", tmp_path / "c", "--max-steps", "2", "--no-progress")
     assert p.returncode == 0 and "size: " not in p.stdout, p.stderr  # no budget: the defaults
     assert (_model(tmp_path / "c")["layers"], _model(tmp_path / "c")["hidden"]) == (2, 256)

@@ -63,6 +63,8 @@ def _cmd_train(args) -> int:
     pick = () if not cfg.minutes or any(k in given for k in size) or cfg.engine != "numpy" else size
     if pick and "dropout" not in given:
         pick += ("dropout",)
+    if pick and not {"optimizer", "weight_decay"} & given.keys():
+        pick += ("optimizer", "weight_decay")
     return train(cfg, args.out or DEFAULT_OUT, force=args.force, auto_size=pick)
 
 

@@ -11,9 +11,10 @@ training step), and the budget's characters are counted:
     chars  = steps * batch * seq_len
     pick the largest candidate with  chars >= CHARS_PER_PARAM * parameters   (15)
 
-Dropout follows how often the run will see its text: none below ``EPOCHS_FOR_DROPOUT``
-passes over the training characters, ``DROPOUT`` from there (a model that sees each
-character many times memorises it).
+Regularisation follows how often the run will see its text: none below
+``EPOCHS_FOR_DROPOUT`` passes over the training characters; from there dropout ``DROPOUT``
+and AdamW's decoupled weight decay ``WEIGHT_DECAY`` (θ <- θ - lr λ θ each step, then Adam's
+update), since a model that sees each character many times memorises it.
 
 The constants come from measured runs (``docs/shakespeare.md``): on Tiny Shakespeare
 (1.0 M training characters, V = 65) in 15 minutes the best of the sweep, 2 x 512 with a
@@ -42,6 +43,7 @@ CANDIDATES = [(64, 1, 0), (128, 1, 0), (256, 2, 0), (384, 2, 64), (512, 2, 64), 
 CHARS_PER_PARAM = 15  # the least the budget must read per parameter
 EPOCHS_FOR_DROPOUT = 4
 DROPOUT = 0.1
+WEIGHT_DECAY = 0.1  # with AdamW; docs/shakespeare.md has the runs that chose it
 OVERHEAD = 0.1  # the share of a run spent validating and saving
 WARM_UP_STEPS, TIMED_STEPS = 2, 3  # per candidate
 
@@ -52,6 +54,8 @@ class SizeChoice:
     layers: int
     embed: int
     dropout: float
+    optimizer: str
+    weight_decay: float
     step_seconds: float
     steps: int
     chars_per_param: float
@@ -60,9 +64,10 @@ class SizeChoice:
     def line(self, minutes: float, n_train: int) -> str:
         """One line: what was picked, and why."""
         emb = f", embed {self.embed}" if self.embed else ""
+        wd = f", {self.optimizer} weight decay {self.weight_decay:g}" if self.weight_decay else ""
         return (
-            f"size: {self.layers} x {self.hidden}{emb}, dropout {self.dropout:g}, picked for {minutes:g} min "
-            f"(no --hidden/--layers/--embed given): about {self.steps:,} steps at "
+            f"size: {self.layers} x {self.hidden}{emb}, dropout {self.dropout:g}{wd}, "
+            f"picked for {minutes:g} min (no --hidden/--layers/--embed given): about {self.steps:,} steps at "
             f"{self.step_seconds * 1e3:.0f} ms measured here read {self.chars_per_param:.0f} characters "
             f"per parameter (the largest size with at least {CHARS_PER_PARAM}), "
             f"{self.epochs:.1f} passes over the {n_train:,} training characters"
@@ -112,8 +117,18 @@ def pick_size(
         steps = int(minutes * 60 * (1 - OVERHEAD) / t)
         chars = steps * batch * seq_len
         epochs = chars / max(n_train, 1)
+        regularise = epochs >= EPOCHS_FOR_DROPOUT
         choice = SizeChoice(
-            H, L, E, DROPOUT if epochs >= EPOCHS_FOR_DROPOUT else 0.0, t, steps, chars / params, epochs
+            H,
+            L,
+            E,
+            DROPOUT if regularise else 0.0,
+            "adamw" if regularise else "adam",
+            WEIGHT_DECAY if regularise else 0.0,
+            t,
+            steps,
+            chars / params,
+            epochs,
         )
         if best is None or choice.chars_per_param >= CHARS_PER_PARAM:
             best = choice  # the smallest is kept even when it falls short

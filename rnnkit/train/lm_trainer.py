@@ -258,8 +258,8 @@ def start_run(
 ) -> LMTrainer:
     """A new run in ``out``: check everything, then let ``claim`` take ``out`` and prepare the data.
 
-    ``auto_size``: the settings named (of hidden, layers, embed, dropout) are picked for the
-    ``--minutes`` budget from the corpus and this machine's measured speed (``auto_size.py``).
+    ``auto_size``: the settings named (of hidden, layers, embed, dropout, optimizer, weight_decay) are
+    picked for the ``--minutes`` budget from the corpus and this machine's measured speed (``auto_size.py``).
 
     Every check comes before ``out`` is touched: the configuration, the input (read once
     in full), that no input lies in what ``--force`` replaces, and the model on its engine
