@@ -2,7 +2,8 @@
 # The issue-19 measurements of docs/shakespeare.md, one run after another (run it on a quiet
 # machine; ~50 minutes): the 15-minute quality script, the same budget with the size picked
 # by rnnkit (`--minutes` alone), and on a corpus never tuned on (Debian's fortunes, made by
-# scripts/fortunes_corpus.sh) the script's recipe against the picked one at 5 minutes each.
+# scripts/fortunes_corpus.sh) the recipe before weight decay (OLD) against the picked one at
+# 5 minutes each.
 # Native BLAS kernels, as on a user's machine: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset.
 # Usage: bash scripts/budget_runs.sh TINYSHAKESPEARE FORTUNES OUT
 set -u

@@ -18,6 +18,6 @@ open(sys.argv[2], "w", encoding="utf-8").write(text[int(n * 0.9):])
 PY
 rnnkit train "$CORPUS" --out "$OUT" --force \
   --hidden 512 --layers 2 --embed 64 --dropout 0.1 --seq-len 64 --batch 32 \
-  --optimizer adam --lr 2e-3 --schedule cosine --warmup 200 --min-lr 1e-4 --clip 5 \
+  --optimizer adamw --weight-decay 0.1 --lr 2e-3 --schedule cosine --warmup 200 --min-lr 1e-4 --clip 5 \
   --max-steps 100000 --minutes "$MINUTES" --eval-every 500 --val-chars 0 --seed 1337
 rnnkit eval "$OUT" "$VAL" --json

@@ -43,6 +43,14 @@ def test_the_3_minute_quickstart_keeps_2_x_256_without_dropout():
     assert "weight decay" not in c.line(3, 12_100_000)
 
 
+def test_a_few_passes_get_dropout_without_weight_decay():
+    """Debian's fortunes (2.3 M training characters) in 5 minutes: 4.2 passes, where weight
+    decay lost (docs/shakespeare.md)."""
+    c = pick_size(5, 2_313_675, 113, 32, 64, timed({**SHAKESPEARE, 384: 0.057}))
+    assert auto_size.EPOCHS_FOR_DROPOUT <= c.epochs < auto_size.EPOCHS_FOR_WEIGHT_DECAY
+    assert (c.dropout, c.optimizer, c.weight_decay) == (auto_size.DROPOUT, "adam", 0.0)
+
+
 def test_a_tiny_budget_gets_the_smallest_size():
     c = pick_size(0.001, 10_000, 30, 32, 64, timed(SHAKESPEARE))
     assert (c.hidden, c.layers) == (64, 1) and c.chars_per_param < CHARS_PER_PARAM
