@@ -37,6 +37,7 @@ class StreamBatcher:
             raise RnnkitError(f"`batch` and `seq_len` must be at least 1 (got {B}, {T})")
         self.n, self.B, self.T = n, B, T
         self.rotate, self.seed = rotate, seed
+        self._rotations: dict[int, int] = {}  # epoch -> r_e, drawn once per epoch, not per chunk
         self.L = (n - 1) // B
         if self.L < 1:
             raise RnnkitError(
@@ -50,7 +51,9 @@ class StreamBatcher:
         """r_e: how far epoch ``epoch`` reads the streams on (0 without ``rotate`` and in epoch 0)."""
         if not self.rotate or epoch == 0:
             return 0
-        return int(np.random.default_rng([self.seed, epoch]).integers(self.L))
+        if epoch not in self._rotations:
+            self._rotations[epoch] = int(np.random.default_rng([self.seed, epoch]).integers(self.L))
+        return self._rotations[epoch]
 
     def positions(self, k: int, epoch: int = 0) -> np.ndarray:
         """(T', B) input positions of chunk k in ``epoch`` (the targets are the next positions)."""
