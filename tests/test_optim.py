@@ -145,3 +145,30 @@ def test_clip_disabled(mode, value):
 def test_clip_unknown_mode_raises():
     with pytest.raises(ValueError):
         clip_gradients(np.ones(2), "max", 1.0)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_beta2_setting_reaches_the_update(name):
+    """``--beta2`` is the β2 the update uses: each run equals torch.optim with that β2, and
+    two runs that differ only in it end apart."""
+    from types import SimpleNamespace
+
+    from rnnkit.train.lm_config import TrainConfig
+    from rnnkit.train.trainer import build_optimizer
+
+    ends = []
+    for beta2 in (0.999, 0.9):
+        flat = make_flat()
+        opt = build_optimizer(TrainConfig(optimizer=name, beta2=beta2), SimpleNamespace(flat=flat))
+        p = torch.nn.Parameter(torch.from_numpy(flat.data.copy()))
+        ref = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[name](
+            [p], lr=LR, betas=(0.9, beta2), weight_decay=0.0
+        )
+        for g in grads_sequence(STEPS, len(flat)):
+            flat.grad[...] = g
+            opt.step(LR)
+            p.grad = torch.from_numpy(g.copy())
+            ref.step()
+        np.testing.assert_allclose(flat.data, p.detach().numpy(), rtol=1e-6, atol=1e-7)
+        ends.append(flat.data.copy())
+    assert np.max(np.abs(ends[0] - ends[1])) > 1e-4

@@ -334,6 +334,8 @@ FLOAT_CASES = [
     ("--min-lr", "1e300"),
     ("--weight-decay", "nan"),
     ("--weight-decay", "1e9"),
+    ("--beta2", "1"),
+    ("--beta2", "nan"),
     ("--gamma", "inf"),
     ("--gamma", "2"),
     ("--gamma", "nan"),

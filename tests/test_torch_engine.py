@@ -99,9 +99,8 @@ def test_device_optimizer_and_clipping_match_numpy(name):
     """The GPU-resident optimizer: same rules, same state layout as optim.py."""
     cfg = ModelConfig(vocab_size=6, hidden=4, layers=1)
     ref, m = CharRNN(cfg, seed=1), TorchCharRNN(cfg, seed=1, device_optimizer=True)
-    hp = {"sgd": {"momentum": 0.9}, "adam": {"weight_decay": 0.01}, "adamw": {"weight_decay": 0.01}}.get(
-        name, {}
-    )
+    adam = {"weight_decay": 0.01, "betas": (0.9, 0.95)}
+    hp = {"sgd": {"momentum": 0.9}, "adam": adam, "adamw": adam}.get(name, {})
     o1, o2 = make_optimizer(name, ref.flat, **hp), m.make_optimizer(name, **hp)
     assert isinstance(o2, TorchFlatOptimizer)
     rng = np.random.default_rng(0)

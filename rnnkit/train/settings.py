@@ -90,6 +90,14 @@ class TrainSettings:
     weight_decay: float = option(
         0.0, "L2 (adam) or decoupled (adamw) weight decay", group="optimisation", ge=0, le=LR_MAX
     )
+    beta2: float = option(
+        0.999,
+        "adam and adamw: decay rate of the running mean of squared gradients (β2); nearer 1 "
+        "averages over more steps",
+        group="optimisation",
+        gt=0,
+        lt=1,
+    )
     clip: float = option(
         5.0, "gradient clipping threshold, 0 for none", group="optimisation", ge=0, resumable=True
     )

@@ -60,8 +60,8 @@ def build_optimizer(cfg: TrainSettings, model: Any) -> Any:
     torch engine's language model)."""
     hp = {
         "sgd": {"momentum": cfg.momentum},
-        "adam": {"weight_decay": cfg.weight_decay},
-        "adamw": {"weight_decay": cfg.weight_decay},
+        "adam": {"weight_decay": cfg.weight_decay, "betas": (0.9, cfg.beta2)},
+        "adamw": {"weight_decay": cfg.weight_decay, "betas": (0.9, cfg.beta2)},
     }.get(cfg.optimizer, {})
     if hasattr(model, "make_optimizer"):  # the torch engine (on its device)
         return model.make_optimizer(cfg.optimizer, **hp)
