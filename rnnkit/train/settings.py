@@ -98,6 +98,15 @@ class TrainSettings:
         gt=0,
         lt=1,
     )
+    ema: float = option(
+        0.0,
+        "keep an exponential moving average of the weights with decay D (about the last 1/(1-D) "
+        "steps), and validate and save it; training goes on from the weights themselves; 0 for off",
+        group="optimisation",
+        ge=0,
+        lt=1,
+        metavar="D",
+    )
     clip: float = option(
         5.0, "gradient clipping threshold, 0 for none", group="optimisation", ge=0, resumable=True
     )

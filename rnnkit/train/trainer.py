@@ -16,7 +16,11 @@ One step, for every model:
     g = d loss / d θ                                    (backward; BPTT inside the batch)
     g = mean of g over torchrun ranks;   clip g
     if loss and |g| are finite:  θ <- optimizer(θ, g, lr(step));  then θ must be finite
+                                 (--ema: fold θ into the average θ̄, ``optim/average.py``)
     advance the data position;  step <- step + 1
+
+With ``--ema`` a run validates θ̄ and saves it as the checkpoint's model; θ, from which
+training goes on, is saved with the trainer state.
 
 Everything that decides the next step goes into every checkpoint, so ``--resume``
 continues bit-identically.
@@ -33,7 +37,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
@@ -42,6 +46,7 @@ import numpy as np
 
 from rnnkit.errors import RnnkitError, TrainingFailed, message_of
 from rnnkit.models.backbone import BackboneConfig
+from rnnkit.optim.average import WeightAverage
 from rnnkit.optim.optimizers import clip_gradients, make_optimizer
 from rnnkit.optim.schedule import learning_rate
 from rnnkit.torch import distributed
@@ -53,6 +58,11 @@ from .metrics_log import MetricsLog
 from .nonfinite import NonFiniteGuard, kept_message, weights_finite
 from .progress import TrainingProgress
 from .settings import TrainSettings
+
+# --ema: a checkpoint's trainer tensors hold the weights training goes on from under these names
+# (the model's holding the average) and the number of updates averaged.
+TRAINING_WEIGHTS = "ema.training."
+EMA_UPDATES = "ema.updates"
 
 
 def build_optimizer(cfg: TrainSettings, model: Any) -> Any:
@@ -110,6 +120,7 @@ class Trainer:
         self.cfg, self.out, self.log, self.model = cfg, out, log, model
         self.dist = distributed.current()  # one process, or a torchrun rank
         self.opt = build_optimizer(cfg, model)
+        self.average = WeightAverage(cfg.ema) if cfg.ema else None  # --ema: θ̄, validated and saved
         self.rng = np.random.default_rng(cfg.seed)
         self.step = 0
         self.epoch = 0
@@ -181,15 +192,16 @@ class Trainer:
         trainer.update(tensors)
         if not self.dist.is_main:  # rank 0 alone writes
             return None
+        weights = self.model.flat.state_dict()
+        if self.average is not None and self.average.updates:
+            # --ema: the checkpoint's model is the average (what was validated, what eval and
+            # sample read); the weights training goes on from travel with the trainer state.
+            trainer.update({TRAINING_WEIGHTS + k: v for k, v in weights.items()})
+            trainer[EMA_UPDATES] = np.array([self.average.updates], dtype=np.int64)
+            with self.averaged_weights():
+                weights = self.model.flat.state_dict()
         return ckpt.save_and_link(
-            self.out,
-            self.step,
-            self.model.flat.state_dict(),
-            trainer,
-            self.config_dict(),
-            self.vocab_json(),
-            state,
-            best,
+            self.out, self.step, weights, trainer, self.config_dict(), self.vocab_json(), state, best
         )
 
     def restore(self, c: ckpt.Checkpoint) -> None:
@@ -207,6 +219,12 @@ class Trainer:
                 raise RnnkitError(f"checkpoint {c.dir}: {k} holds NaN or Inf")
         try:
             self.model.flat.load_state_dict(c.model)
+            if self.average is not None and EMA_UPDATES in c.trainer:  # the model is the average
+                self.average.resume(self.model.flat.data, int(c.trainer[EMA_UPDATES][0]))
+                n = len(TRAINING_WEIGHTS)
+                self.model.flat.load_state_dict(
+                    {k[n:]: v for k, v in c.trainer.items() if k.startswith(TRAINING_WEIGHTS)}
+                )
             self.opt.load_state_dict(c.trainer)
             s = c.state
             self.step, self.epoch = int(s["step"]), int(s["epoch"])
@@ -248,6 +266,8 @@ class Trainer:
             with np.errstate(over="ignore", invalid="ignore"):  # an overflow is caught just below
                 self.opt.step(lr)
             weights_ok = weights_finite(self.model.flat)
+            if self.average is not None and weights_ok:
+                self.average.update(self.model.flat.data)
         self.advance(finite)
         self.step += 1
         return {
@@ -258,6 +278,19 @@ class Trainer:
             "weights_ok": weights_ok,
             "items": items * self.dist.world,
         }
+
+    @contextlib.contextmanager
+    def averaged_weights(self) -> Iterator[None]:
+        """With ``--ema``, the model holds the weight average inside the block and its training
+        weights again after it; without, nothing changes."""
+        if self.average is None or not self.average.updates:
+            yield
+            return
+        self.average.swap(self.model.flat.data)
+        try:
+            yield
+        finally:
+            self.average.swap(self.model.flat.data)
 
     def record_validation(self, v: dict) -> bool:
         """Keep validation result ``v`` if it is the best so far (then reset the early-stopping
@@ -341,7 +374,8 @@ def run_loop(tr: Trainer, metrics: MetricsLog, log: Callable[[str], None]) -> in
                 )
             last = prog.finished(tr.step, tr.elapsed)
             if tr.step % cfg.eval_every == 0 or last:
-                v = tr.validate()
+                with tr.averaged_weights():
+                    v = tr.validate()
                 better = tr.record_validation(v)
                 metrics.write(kind="val", step=tr.step, time_s=round(tr.elapsed, 3), **tr.val_row(v))
                 prog.write(tr.val_line(v) + (" *best*" if better else ""))
