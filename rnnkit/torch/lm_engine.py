@@ -28,15 +28,12 @@ Where the parameters live — the design choice:
 
 ``device_optimizer=True`` forces the GPU layout on any device; the tests use it on CPU.
 
-The recurrence is the shared adapter (``recurrence.TorchRecurrence`` over ``net.rnn``), the
-one the forms' ``TorchRNNStack`` runs too: prefix masks as packed sequences, DropConnect
-(``weight_drop``) with the NumPy engine's masks (with ``--dropout 0`` the engines draw the same
-masks), and dropout between layers from torch's generator seeded from the trainer's numpy RNG
-each step, so a run is reproducible and resumes exactly. The same inverted dropout comes before
-the head. The dropout masks are not the NumPy engine's (same distribution, different draws);
-with ``--dropout 0`` the engines agree to float32 rounding. Locked dropout and tied weights
-cannot be trained here (``engines.check_regularisers``); a tied checkpoint, which holds both
-names, loads into the untied modules for sampling and evaluation.
+The recurrence is the shared adapter, ``recurrence.TorchRecurrence`` over ``net.rnn`` (prefix
+masks, DropConnect with the NumPy engine's masks, dropout seeded from the trainer's numpy RNG
+each step, so a run is reproducible and resumes exactly); the same inverted dropout comes before
+the head. With ``--dropout 0`` the engines agree to float32 rounding. Locked dropout and tied
+weights cannot be trained here (``engines.check_regularisers``); a tied checkpoint, which holds
+both names, loads into the untied modules for sampling and evaluation.
 """
 
 from __future__ import annotations

@@ -15,12 +15,9 @@ reads them afresh — zero-copy ``torch.from_numpy`` on the CPU, one host-to-dev
 call on a GPU — and ``backward`` writes numpy gradients into ``grads`` (overwriting, as the
 NumPy layers do).
 
-The recurrence is the shared adapter ``recurrence.TorchRecurrence``, the one the character
-LM's ``TorchCharRNN`` runs too: prefix masks (right padding, ``lengths_to_mask``) as packed
-sequences, so masked steps hold the state and output 0, as in the NumPy engine; DropConnect
-(``weight_drop``) with the NumPy engine's masks, drawn first from the same ``rng``; dropout
-between layers from torch's generator seeded from ``rng`` at each training forward
-(reproducible, but not the NumPy engine's masks). Locked dropout is refused
+The recurrence is the shared adapter ``recurrence.TorchRecurrence``, as in the character LM's
+``TorchCharRNN``: prefix masks only (right padding, ``lengths_to_mask``), DropConnect with the
+NumPy engine's masks, dropout seeded from ``rng``. Locked dropout is refused
 (``engines.check_regularisers``).
 """
 
