@@ -28,22 +28,17 @@ Where the parameters live — the design choice:
 
 ``device_optimizer=True`` forces the GPU layout on any device; the tests use it on CPU.
 
-Dropout: the same inverted dropout between layers (``nn.RNN(dropout=p)``) and before the
-head, with torch's generator seeded from the trainer's numpy RNG each step, so a run is
-reproducible and resumes exactly. The masks are not the NumPy engine's masks (same
-distribution, different draws); with ``--dropout 0`` the engines agree to float32 rounding.
-DropConnect (``weight_drop``) multiplies each ``weight_hh_l{k}`` by a mask drawn from the same
-numpy RNG as the NumPy engine's, before torch's seed (``nn/stack.py`` ``hh_masks``), and runs
-``nn.RNN`` on the masked weights (``torch.func.functional_call``): with ``--dropout 0`` the
-engines draw the same masks. Locked dropout and tied weights cannot be trained here
-(``engines.check_regularisers``); a tied checkpoint, which holds both names, loads into the
-untied modules for sampling and evaluation.
+The recurrence is the shared adapter, ``recurrence.TorchRecurrence`` over ``net.rnn`` (prefix
+masks, DropConnect with the NumPy engine's masks, dropout seeded from the trainer's numpy RNG
+each step, so a run is reproducible and resumes exactly); the same inverted dropout comes before
+the head. With ``--dropout 0`` the engines agree to float32 rounding. Locked dropout and tied
+weights cannot be trained here (``engines.check_regularisers``); a tied checkpoint, which holds
+both names, loads into the untied modules for sampling and evaluation.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from typing import Any
 
 import numpy as np
@@ -51,31 +46,12 @@ import torch
 import torch.nn.functional as F
 from numpy.typing import ArrayLike
 
-from rnnkit.errors import RnnkitError
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.nn.params import checked_state
-from rnnkit.nn.stack import hh_masks
 from rnnkit.optim.optimizers import OPTIMIZERS, Optimizer, clip_gradients, make_optimizer
 
 from .engines import check_regularisers
-
-TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """'cpu', 'cuda', 'cuda:1' -> torch.device; 'cuda' without a visible GPU raises an RnnkitError."""
-    try:
-        dev = torch.device(device or "cpu")
-    except RuntimeError:  # torch's own message lists two dozen device types
-        raise RnnkitError(f"`device` must be cpu or cuda[:N], got {device!r}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RnnkitError(
-            f"`device` {device}: PyTorch sees no CUDA GPU (torch.cuda.is_available() is False; "
-            f"torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'})"
-        )
-    if dev.type not in ("cpu", "cuda"):
-        raise RnnkitError(f"`device` must be cpu or cuda[:N], got {device!r}")
-    return dev
+from .recurrence import TORCH_DTYPES, TorchRecurrence, resolve_device
 
 
 class _Net(torch.nn.Module):
@@ -225,7 +201,7 @@ class TorchCharRNN:
         cfg.validate()
         self.cfg = cfg
         self.dtype = np.dtype(dtype)
-        self.device = resolve_device(device) if not isinstance(device, torch.device) else device
+        self.device = resolve_device(device)
         self.tdtype = TORCH_DTYPES[self.dtype]
         # The NumPy engine's init, same seed; untied (``tie_weights`` cannot be trained here, and
         # a tied checkpoint holds both copies, equal).
@@ -248,6 +224,7 @@ class TorchCharRNN:
             p.data = data[off : off + n].view(host.shapes[name])
             p.grad = grad[off : off + n].view(host.shapes[name])
         self._grad_views = {name: p.grad for name, p in params.items()}
+        self.recurrence = TorchRecurrence(self.net.rnn, cfg.dropout, cfg.weight_drop, self.dtype, self.device)
 
     # -------------------------------------------------------- trainer hooks
     def make_optimizer(self, name: str, **hp: Any) -> TorchFlatOptimizer | Optimizer:
@@ -274,50 +251,11 @@ class TorchCharRNN:
     def zero_state(self, B: int) -> np.ndarray:
         return np.zeros((self.cfg.layers, B, self.cfg.hidden), dtype=self.dtype)
 
-    def _t(self, a, dtype=None):
-        return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype).to(self.device, non_blocking=True)
-
     def _input(self, ids: torch.Tensor) -> torch.Tensor:
         if self.cfg.embed:
             return self.net.embedding(ids)  # (T, B, E)
         # one-hot rows: nn.RNN then computes W_ih onehot(c) = column c of W_ih (H, V)
         return F.one_hot(ids, self.cfg.vocab_size).to(self.tdtype)  # (T, B, V)
-
-    def _rnn(self, x, h0, weights=None):
-        """nn.RNN on x; ``weights`` (name -> tensor), if given, replaces those of its parameters."""
-        with warnings.catch_warnings():
-            # cuDNN wants its own packed weight layout; ours is a view of the flat buffer,
-            # so it packs a copy per call (a device-to-device copy, cheap) and says so.
-            warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
-            if weights:
-                return torch.func.functional_call(self.net.rnn, weights, (x, h0))
-            return self.net.rnn(x, h0)
-
-    def _dropped_weights(self, rng, train: bool) -> dict:
-        """DropConnect: {weight_hh_l{k}: W_hh ⊙ M_k} with the NumPy engine's masks, or {}."""
-        L, H, p = self.cfg.layers, self.cfg.hidden, self.cfg.weight_drop
-        masks = hh_masks(L, 1, H, p, rng, self.dtype, train)
-        rnn = self.net.rnn
-        return {
-            f"weight_hh_l{k}": getattr(rnn, f"weight_hh_l{k}") * self._t(m)
-            for k, m in enumerate(masks)
-            if m is not None
-        }
-
-    def _rnn_masked(self, x, h0, mask, weights=None):
-        """Variable lengths as packed sequences: h_n is each stream's state at its last
-        counted step, as in the NumPy engine. ``mask`` (T, B) must be a prefix mask."""
-        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-
-        mask = np.asarray(mask)
-        lengths = mask.sum(axis=0).astype(np.int64)  # (B,)
-        if not np.array_equal(mask != 0, np.arange(mask.shape[0])[:, None] < lengths[None, :]):
-            raise ValueError("the torch engine takes prefix masks only (lengths_to_mask)")
-        packed = pack_padded_sequence(x, torch.from_numpy(np.maximum(lengths, 1)), enforce_sorted=False)
-        out, h_n = self._rnn(packed, h0, weights)
-        hs, _ = pad_packed_sequence(out, total_length=x.shape[0])  # (T, B, H), zeros past the end
-        empty = torch.from_numpy(lengths == 0).to(self.device)[None, :, None]
-        return hs, torch.where(empty, h0, h_n)  # empty streams keep h0
 
     # ------------------------------------------------------------ training
     def forward(
@@ -332,34 +270,23 @@ class TorchCharRNN:
     ) -> tuple[float, np.ndarray, dict]:
         """ids, targets (T, B) ints; h0 (L, B, H). Returns (mean loss, h_n (L, B, H) numpy, cache)."""
         T, B = np.shape(ids)
-        p = self.cfg.dropout
-        if train and rng is None:
-            rng = np.random.default_rng()
-        weights = self._dropped_weights(rng, train)  # DropConnect's masks first, as in numpy
-        if train and p > 0:
-            torch.manual_seed(int(rng.integers(2**63 - 1)))  # reproducible dropout
-        # cuDNN can only backpropagate through an RNN run in training mode, so gradients
-        # without dropout (train=False, need_grad=True) run in training mode with the
-        # between-layer dropout set to 0; nn.RNN reads ``dropout`` at every call.
-        self.net.train(bool(train) or bool(need_grad))
-        self.net.rnn.dropout = p if (train and self.cfg.layers > 1) else 0.0
+        p, rec = self.cfg.dropout, self.recurrence
+        # DropConnect's masks, then torch's seed (for the dropout between layers and before the head)
+        weights = rec.prepare(rng, train, need_grad=need_grad, client_dropout=p > 0)
         h0 = self.zero_state(B) if h0 is None else h0
         with torch.set_grad_enabled(need_grad):
-            idt, tgt = self._t(ids, torch.int64), self._t(targets, torch.int64)
-            h0t = self._t(h0, self.tdtype)
+            idt, tgt = rec.tensor(ids, torch.int64), rec.tensor(targets, torch.int64)
+            h0t = rec.tensor(h0, self.tdtype)
             if need_grad:
                 h0t.requires_grad_(True)
-            if mask is None:
-                hs, h_n = self._rnn(self._input(idt), h0t, weights)  # (T, B, H), (L, B, H)
-            else:
-                hs, h_n = self._rnn_masked(self._input(idt), h0t, mask, weights)
+            hs, h_n = rec(self._input(idt), h0t, mask, weights)  # (T, B, H), (L, B, H)
             hs = F.dropout(hs, p, training=bool(train) and p > 0)
             logits = self.net.head(hs)  # (T, B, V)
             nll = F.cross_entropy(logits.reshape(T * B, -1), tgt.reshape(-1), reduction="none")
             if mask is None:
                 total_t, count = nll.sum(dtype=torch.float64), float(T * B)
             else:
-                m = self._t(mask, self.tdtype).reshape(-1)
+                m = rec.tensor(mask, self.tdtype).reshape(-1)
                 total_t, count = (nll * m).sum(dtype=torch.float64), float(np.sum(mask))
             loss_t = (nll if mask is None else nll * m).sum() / max(count, 1)
         total = float(total_t.detach())
@@ -372,7 +299,7 @@ class TorchCharRNN:
         outs, grads = [cache["loss"]], [None]
         if dh_n is not None:
             outs.append(cache["h_n"])
-            grads.append(self._t(dh_n, self.tdtype))
+            grads.append(self.recurrence.tensor(dh_n, self.tdtype))
         torch.autograd.backward(outs, grads)
         for name, p in self.net.named_parameters():  # autograd accumulated in
             if p.grad is not self._grad_views[name]:  # place; if it ever swaps
@@ -386,7 +313,8 @@ class TorchCharRNN:
     def step(self, ids: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One step for sampling: ids (B,), h (L, B, H) -> logits (B, V), new h (L, B, H)."""
         self.net.eval()
-        idt = self._t(np.asarray(ids).reshape(1, -1), torch.int64)  # (1, B)
-        hs, h_n = self._rnn(self._input(idt), self._t(h, self.tdtype))
+        rec = self.recurrence
+        idt = rec.tensor(np.asarray(ids).reshape(1, -1), torch.int64)  # (1, B)
+        hs, h_n = rec(self._input(idt), rec.tensor(h, self.tdtype))
         logits = self.net.head(hs[0])  # (B, V)
         return logits.cpu().numpy(), h_n.cpu().numpy()

@@ -15,25 +15,21 @@ reads them afresh — zero-copy ``torch.from_numpy`` on the CPU, one host-to-dev
 call on a GPU — and ``backward`` writes numpy gradients into ``grads`` (overwriting, as the
 NumPy layers do).
 
-Masks must be prefix masks (right padding, ``lengths_to_mask``): they become packed
-sequences, so masked steps hold the state and output 0, as in the NumPy engine. Dropout
-between layers is ``nn.RNN``'s own, with torch's generator seeded from the numpy ``rng``
-at each training forward: reproducible, but not the NumPy engine's masks. DropConnect
-(``weight_drop``) multiplies each ``weight_hh`` by the NumPy engine's mask, drawn first from
-the same ``rng`` (``nn/stack.py`` ``hh_masks``); locked dropout is refused
+The recurrence is the shared adapter ``recurrence.TorchRecurrence``, as in the character LM's
+``TorchCharRNN``: prefix masks only (right padding, ``lengths_to_mask``), DropConnect with the
+NumPy engine's masks, dropout seeded from ``rng``. Locked dropout is refused
 (``engines.check_regularisers``).
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from rnnkit.nn.params import MergedDict
-from rnnkit.nn.stack import RNNStack, hh_masks
+from rnnkit.nn.stack import RNNStack
 
 if TYPE_CHECKING:  # torch is imported when a stack is built, not with this module
     import torch
@@ -65,16 +61,15 @@ class TorchRNNStack:
         from .engines import require_torch
 
         torch = require_torch()
-        from .lm_engine import TORCH_DTYPES, resolve_device
+        from .recurrence import TORCH_DTYPES, TorchRecurrence, resolve_device
 
         self.np_stack = stack
         self.D, self.H, self.L, self.dropout, self.dirs = stack.D, stack.H, stack.L, stack.dropout, stack.dirs
         self.weight_drop = stack.weight_drop
         self.layers = stack.layers
         self.params, self.grads, self.dtype = stack.params, stack.grads, stack.dtype
-        self.device = device if isinstance(device, torch.device) else resolve_device(device)
-        self.tdtype = TORCH_DTYPES[self.dtype]
-        self.rnn = torch.nn.RNN(
+        self.device, self.tdtype = resolve_device(device), TORCH_DTYPES[self.dtype]
+        rnn = torch.nn.RNN(
             self.D,
             self.H,
             num_layers=self.L,
@@ -83,7 +78,8 @@ class TorchRNNStack:
             dtype=self.tdtype,
             device=self.device,
         )
-        self.names = [n for n, _ in self.rnn.named_parameters()]
+        self.recurrence = TorchRecurrence(rnn, self.dropout, self.weight_drop, self.dtype, self.device)
+        self.names = [n for n, _ in rnn.named_parameters()]
         missing = sorted(set(self.names) ^ set(self.params))
         if missing:
             raise AssertionError(f"torch and numpy parameter names differ: {missing}")
@@ -91,14 +87,6 @@ class TorchRNNStack:
     @property
     def out_size(self) -> int:
         return self.H * self.dirs
-
-    def _t(self, a, dtype=None):
-        import torch
-
-        t = torch.from_numpy(np.ascontiguousarray(a))
-        if dtype is not None:
-            t = t.to(dtype)
-        return t.to(self.device)
 
     def forward(
         self,
@@ -111,75 +99,31 @@ class TorchRNNStack:
         """x (T, B, D) or ids (T, B); h0 (L*dirs, B, H) -> ((y (T, B, dirs*H), h_n (L*dirs, B, H)), cache)."""
         import torch
         import torch.nn.functional as F
-        from torch.func import functional_call
 
+        rec = self.recurrence
         x = np.asarray(x)
         T, B = x.shape[:2]
         ids = np.issubdtype(x.dtype, np.integer)
         if ids:
             if x.size and (x.min() < 0 or x.max() >= self.D):
                 raise ValueError(f"ids must lie in [0, {self.D}), got values in [{x.min()}, {x.max()}]")
-            xt = F.one_hot(self._t(x, torch.int64), self.D).to(self.tdtype)  # (T, B, D)
+            xt = F.one_hot(rec.tensor(x, torch.int64), self.D).to(self.tdtype)  # (T, B, D)
         else:
             if x.ndim != 3 or x.shape[2] != self.D:
                 raise ValueError(f"input must be (T, B, {self.D}), got {x.shape}")
-            xt = self._t(x, self.tdtype).requires_grad_(True)
+            xt = rec.tensor(x, self.tdtype).requires_grad_(True)
         shape = (self.L * self.dirs, B, self.H)
         h0t = (
             torch.zeros(shape, dtype=self.tdtype, device=self.device)
             if h0 is None
-            else self._t(h0, self.tdtype)
+            else rec.tensor(h0, self.tdtype)
         ).requires_grad_(True)
-        weights = {n: self._t(self.params[n]).requires_grad_(True) for n in self.names}
-        if train and rng is None:
-            rng = np.random.default_rng()
-        call_weights = self._dropped(weights, rng, train)  # DropConnect's masks first, as in numpy
-        p = self.dropout if (train and self.L > 1) else 0.0
-        if p > 0:
-            torch.manual_seed(int(rng.integers(2**63 - 1)))  # reproducible dropout
-        # cuDNN backpropagates only through an RNN run in training mode; without dropout
-        # that is the same computation as eval mode.
-        self.rnn.train(True)
-        self.rnn.dropout = p
-        with warnings.catch_warnings(), torch.enable_grad():
-            warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
-            warnings.filterwarnings("ignore", message=".*dropout option adds dropout.*")
-            if mask is None:
-                y, h_n = functional_call(self.rnn, call_weights, (xt, h0t))
-            else:
-                y, h_n = self._masked(functional_call, call_weights, xt, h0t, mask)
+        weights = {n: rec.tensor(self.params[n]).requires_grad_(True) for n in self.names}
+        call_weights = rec.prepare(rng, train, weights)  # W_hh ⊙ DropConnect's masks; torch's seed
+        with torch.enable_grad():
+            y, h_n = rec(xt, h0t, mask, call_weights)
         cache = dict(y=y, h_n=h_n, x=None if ids else xt, h0=h0t, weights=weights)
         return (y.detach().cpu().numpy(), h_n.detach().cpu().numpy()), cache
-
-    def _dropped(self, weights: dict, rng, train: bool) -> dict:
-        """``weights`` with each W_hh multiplied by DropConnect's mask (the NumPy stack's draw)."""
-        masks = hh_masks(self.L, self.dirs, self.H, self.weight_drop, rng, self.dtype, train)
-        out = dict(weights)
-        for k, m in enumerate(masks):
-            if m is None:
-                continue
-            per_direction = [m] if self.dirs == 1 else list(m)  # (H, H) each, forward first
-            for sfx, md in zip(("", "_reverse"), per_direction):
-                name = f"weight_hh_l{k}{sfx}"
-                out[name] = weights[name] * self._t(md)
-        return out
-
-    def _masked(self, call, weights, xt, h0t, mask):
-        import torch
-        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-
-        mask = np.asarray(mask)
-        lengths = (mask != 0).sum(axis=0).astype(np.int64)  # (B,)
-        if not np.array_equal(mask != 0, np.arange(mask.shape[0])[:, None] < lengths[None, :]):
-            raise ValueError("the torch engine takes prefix masks only (right padding, lengths_to_mask)")
-        packed = pack_padded_sequence(xt, torch.from_numpy(np.maximum(lengths, 1)), enforce_sorted=False)
-        out, h_n = call(self.rnn, weights, (packed, h0t))
-        y, _ = pad_packed_sequence(out, total_length=xt.shape[0])  # zeros past each end
-        if (lengths == 0).any():  # empty streams: output 0, state held at h0
-            empty = torch.from_numpy(lengths == 0).to(self.device)[None, :, None]
-            y = torch.where(empty, torch.zeros_like(y), y)
-            h_n = torch.where(empty, h0t, h_n)
-        return y, h_n
 
     def backward(
         self, dy: np.ndarray | None, dh_n: np.ndarray | None, cache: dict
@@ -187,13 +131,14 @@ class TorchRNNStack:
         """dy (T, B, dirs*H) or None, dh_n (L*dirs, B, H) or None -> (dx, dh0 (L*dirs, B, H), grads)."""
         import torch
 
+        rec = self.recurrence
         outs, gouts = [], []
         if dy is not None:
             outs.append(cache["y"])
-            gouts.append(self._t(dy, self.tdtype))
+            gouts.append(rec.tensor(dy, self.tdtype))
         if dh_n is not None:
             outs.append(cache["h_n"])
-            gouts.append(self._t(dh_n, self.tdtype))
+            gouts.append(rec.tensor(dh_n, self.tdtype))
         inputs = [cache["weights"][n] for n in self.names] + [cache["h0"]]
         if cache["x"] is not None:
             inputs.append(cache["x"])

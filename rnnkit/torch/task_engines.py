@@ -1,7 +1,7 @@
 """Engines for the task models: ``numpy`` (the default, ``stack.RNNStack``) or ``torch``.
 
 The task models build their recurrent parts as NumPy ``RNNStack`` s. ``use_engine`` swaps
-each for a ``torch_stack.TorchRNNStack`` that computes with the very same parameter and
+each for a ``stack.TorchRNNStack`` that computes with the very same parameter and
 gradient arrays (views of the model's ``FlatParams`` buffer), so nothing else changes:
 heads, losses, optimizer, clipping and checkpoints stay NumPy, and a checkpoint written
 under one engine loads under the other. Nothing engine-specific is saved.
