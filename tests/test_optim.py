@@ -40,21 +40,28 @@ def grads_sequence(n, P, seed=1):
     return [rng.standard_normal(P) * (0.1 + i) for i in range(n)]  # growing scale, varying sign
 
 
+def step_beside_torch(opt, flat, torch_cls, **torch_kw):
+    """``opt`` over ``flat`` and ``torch_cls`` over a copy, STEPS steps on the same gradients;
+    -> (ours, torch's) weights after each step."""
+    p = torch.nn.Parameter(torch.from_numpy(flat.data.copy()))
+    ref = torch_cls([p], lr=LR, **torch_kw)
+    for g in grads_sequence(STEPS, len(flat)):
+        flat.grad[...] = g
+        opt.step(LR)
+        p.grad = torch.from_numpy(g.copy())
+        ref.step()
+        yield flat.data, p.detach().numpy()
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_optimizer_equals_torch(case):
     hp, cls, kw = CASES[case]
     name = case.split("_")[0]
     flat = make_flat()
     opt = make_optimizer(name, flat, **hp)
-    p = torch.nn.Parameter(torch.from_numpy(flat.data.copy()))
-    ref = cls([p], lr=LR, **kw)
     start = flat.data.copy()
-    for g in grads_sequence(STEPS, len(flat)):
-        flat.grad[...] = g
-        opt.step(LR)
-        p.grad = torch.from_numpy(g.copy())
-        ref.step()
-        np.testing.assert_allclose(flat.data, p.detach().numpy(), rtol=1e-13, atol=1e-15)
+    for ours, theirs in step_beside_torch(opt, flat, cls, **kw):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=1e-15)
     assert opt.t == STEPS
     assert np.max(np.abs(flat.data - start)) > 1e-3  # it did move
 
@@ -160,15 +167,8 @@ def test_beta2_setting_reaches_the_update(name):
     for beta2 in (0.999, 0.9):
         flat = make_flat()
         opt = build_optimizer(TrainConfig(optimizer=name, beta2=beta2), SimpleNamespace(flat=flat))
-        p = torch.nn.Parameter(torch.from_numpy(flat.data.copy()))
-        ref = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[name](
-            [p], lr=LR, betas=(0.9, beta2), weight_decay=0.0
-        )
-        for g in grads_sequence(STEPS, len(flat)):
-            flat.grad[...] = g
-            opt.step(LR)
-            p.grad = torch.from_numpy(g.copy())
-            ref.step()
-        np.testing.assert_allclose(flat.data, p.detach().numpy(), rtol=1e-6, atol=1e-7)
+        cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[name]
+        for ours, theirs in step_beside_torch(opt, flat, cls, betas=(0.9, beta2), weight_decay=0.0):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
         ends.append(flat.data.copy())
     assert np.max(np.abs(ends[0] - ends[1])) > 1e-4

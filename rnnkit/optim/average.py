@@ -5,8 +5,9 @@ After the n-th update θ_n of the flat (P,) weights:
     θ̄_1 = θ_1,    θ̄_n = d_n θ̄_(n-1) + (1 - d_n) θ_n,    d_n = min(D, (1 + n) / (10 + n))
 
 The warm-up of d_n (the rule of TensorFlow's ``ExponentialMovingAverage`` with a step count)
-keeps a short run's average from leaning on its first, poor weights; from n ≈ 9 D / (1 - D)
-on, d_n = D and the average spans about 1 / (1 - D) updates. Training goes on from θ; a run
+keeps a short run's average from leaning on its first, poor weights: before n = (10 D - 1) /
+(1 - D) (8,990 for D = 0.999), d_n = 1 - 9 / (10 + n) and the average spans about the last n / 9
+updates; from there on, about the last 1 / (1 - D). Training goes on from θ; a run
 validates and saves θ̄ (``Trainer.averaged_weights``).
 
 The buffer is a numpy array or, for the torch engine's device-resident weights, a torch
