@@ -17,7 +17,7 @@ n = len(text)
 open(sys.argv[2], "w", encoding="utf-8").write(text[int(n * 0.9):])
 PY
 rnnkit train "$CORPUS" --out "$OUT" --force \
-  --hidden 512 --layers 2 --embed 64 --dropout 0.1 --seq-len 64 --batch 32 \
-  --optimizer adamw --weight-decay 0.1 --lr 2e-3 --schedule cosine --warmup 200 --min-lr 1e-4 --clip 5 \
-  --max-steps 100000 --minutes "$MINUTES" --eval-every 500 --val-chars 0 --seed 1337
+  --hidden 384 --layers 3 --embed 64 --dropout 0.1 --seq-len 64 --batch 32 \
+  --optimizer adamw --weight-decay 0.1 --ema 0.999 --lr 2e-3 --schedule cosine --warmup 200 --min-lr 1e-4 \
+  --clip 5 --max-steps 100000 --minutes "$MINUTES" --eval-every 1000 --val-chars 0 --seed 1337
 rnnkit eval "$OUT" "$VAL" --json

@@ -31,7 +31,8 @@ def test_tiny_shakespeare_in_15_minutes_gets_the_tuned_size():
     c = pick_size(15, 1_003_854, 65, 32, 64, timed(SHAKESPEARE, calls))
     assert (c.hidden, c.layers, c.embed, c.dropout) == (512, 2, 64, 0.1)
     assert (c.optimizer, c.weight_decay) == ("adamw", auto_size.WEIGHT_DECAY)
-    assert "adamw weight decay 0.1," in c.line(15, 1_003_854)
+    assert "adamw weight decay 0.1, weight average 0.999," in c.line(15, 1_003_854)
+    assert c.steps >= auto_size.STEPS_FOR_EMA and c.ema == auto_size.EMA
     assert c.chars_per_param >= CHARS_PER_PARAM and c.epochs > auto_size.EPOCHS_FOR_DROPOUT
     assert calls == [64, 128, 256, 384, 512, 768]  # stops at the first size that falls short
 
@@ -41,6 +42,7 @@ def test_the_3_minute_quickstart_keeps_2_x_256_without_dropout():
     assert (c.hidden, c.layers, c.embed, c.dropout) == (256, 2, 0, 0.0)
     assert (c.optimizer, c.weight_decay) == ("adam", 0.0)  # one pass and a bit: no regularisation
     assert "weight decay" not in c.line(3, 12_100_000)
+    assert c.steps < auto_size.STEPS_FOR_EMA and c.ema == 0.0 and "average" not in c.line(3, 12_100_000)
 
 
 def test_a_few_passes_get_dropout_without_weight_decay():
@@ -48,7 +50,7 @@ def test_a_few_passes_get_dropout_without_weight_decay():
     decay lost (docs/shakespeare.md)."""
     c = pick_size(5, 2_313_675, 113, 32, 64, timed({**SHAKESPEARE, 384: 0.057}))
     assert auto_size.EPOCHS_FOR_DROPOUT <= c.epochs < auto_size.EPOCHS_FOR_WEIGHT_DECAY
-    assert (c.dropout, c.optimizer, c.weight_decay) == (auto_size.DROPOUT, "adam", 0.0)
+    assert (c.dropout, c.optimizer, c.weight_decay, c.ema) == (auto_size.DROPOUT, "adam", 0.0, 0.0)
 
 
 def test_a_tiny_budget_gets_the_smallest_size():
@@ -86,6 +88,7 @@ def test_train_with_minutes_alone_prints_and_uses_the_picked_size(text, tmp_path
     assert (train["optimizer"], train["weight_decay"] > 0) == (
         ("adamw", True) if picked_decay else ("adam", False)
     )
+    assert train["ema"] == (auto_size.EMA if "weight average" in line[0] else 0.0)
 
 
 def test_a_given_size_or_dropout_is_kept(text, tmp_path):
@@ -103,6 +106,9 @@ def test_a_given_size_or_dropout_is_kept(text, tmp_path):
     assert p.returncode == 0 and "size: " in p.stdout, p.stderr
     cfg = json.loads((tmp_path / "d" / "last" / "config.json").read_text())["train"]
     assert (cfg["optimizer"], cfg["weight_decay"]) == ("sgd", 0.0)  # a given optimizer is kept as given
+    p = cli("train", text, "--out", tmp_path / "e", "--minutes", "0.02", "--max-steps", "2", "--ema", "0.5")
+    assert p.returncode == 0 and "size: " in p.stdout, p.stderr
+    assert json.loads((tmp_path / "e" / "last" / "config.json").read_text())["train"]["ema"] == 0.5
     p = cli("train", text, "--out", tmp_path / "c", "--max-steps", "2", "--no-progress")
     assert p.returncode == 0 and "size: " not in p.stdout, p.stderr  # no budget: the defaults
     assert (_model(tmp_path / "c")["layers"], _model(tmp_path / "c")["hidden"]) == (2, 256)

@@ -65,6 +65,8 @@ def _cmd_train(args) -> int:
         pick += ("dropout",)
     if pick and not {"optimizer", "weight_decay"} & given.keys():
         pick += ("optimizer", "weight_decay")
+    if pick and "ema" not in given:
+        pick += ("ema",)
     return train(cfg, args.out or DEFAULT_OUT, force=args.force, auto_size=pick)
 
 

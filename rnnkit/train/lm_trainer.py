@@ -258,7 +258,7 @@ def start_run(
 ) -> LMTrainer:
     """A new run in ``out``: check everything, then let ``claim`` take ``out`` and prepare the data.
 
-    ``auto_size``: the settings named (of hidden, layers, embed, dropout, optimizer, weight_decay) are
+    ``auto_size``: the settings named (of hidden, layers, embed, dropout, optimizer, weight_decay, ema) are
     picked for the ``--minutes`` budget from the corpus and this machine's measured speed (``auto_size.py``).
 
     Every check comes before ``out`` is touched: the configuration, the input (read once
