@@ -193,7 +193,7 @@ class Trainer:
         if not self.dist.is_main:  # rank 0 alone writes
             return None
         weights = self.model.flat.state_dict()
-        if self.average is not None and self.average.updates:
+        if self.has_average:
             # --ema: the checkpoint's model is the average (what was validated, what eval and
             # sample read); the weights training goes on from travel with the trainer state.
             trainer.update({TRAINING_WEIGHTS + k: v for k, v in weights.items()})
@@ -279,11 +279,16 @@ class Trainer:
             "items": items * self.dist.world,
         }
 
+    @property
+    def has_average(self) -> bool:
+        """``--ema`` is on and has averaged at least one update."""
+        return self.average is not None and self.average.updates > 0
+
     @contextlib.contextmanager
     def averaged_weights(self) -> Iterator[None]:
         """With ``--ema``, the model holds the weight average inside the block and its training
         weights again after it; without, nothing changes."""
-        if self.average is None or not self.average.updates:
+        if not self.has_average:
             yield
             return
         self.average.swap(self.model.flat.data)
