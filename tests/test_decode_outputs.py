@@ -17,13 +17,7 @@ import pytest
 
 from rnnkit.data.padding import pad_batch
 from rnnkit.data.token_vocab import BOS, PAD
-from rnnkit.decode.forms import (
-    generator_greedy,
-    generator_sample,
-    seq2seq_beam_decode,
-    seq2seq_beam_search,
-    seq2seq_greedy,
-)
+from rnnkit.decode.forms import generator_greedy, generator_sample, seq2seq_beam_search, seq2seq_decode
 from rnnkit.decode.lm import lm_beam_search, lm_sample
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
@@ -517,17 +511,17 @@ def _seq2seq(name):
 
 
 @pytest.mark.parametrize("name", SEQ2SEQ)
-def test_seq2seq_greedy(name):
+def test_seq2seq_decode(name):
     m, src, lengths = _seq2seq(name)
-    seqs, scores = seq2seq_greedy(m, src, src_lengths=lengths, max_len=9)
+    seqs, scores = seq2seq_decode(m, src, src_lengths=lengths, max_len=9)
     assert seqs == S2S_GREEDY[name][0]
     np.testing.assert_allclose(scores, S2S_GREEDY[name][1], rtol=1e-12)
 
 
 @pytest.mark.parametrize("name,beam", sorted(S2S_BEAM))
-def test_seq2seq_beam_decode(name, beam):
+def test_seq2seq_decode(name, beam):
     m, src, lengths = _seq2seq(name)
-    seqs, scores = seq2seq_beam_decode(m, src, src_lengths=lengths, beam=beam, max_len=9)
+    seqs, scores = seq2seq_decode(m, src, src_lengths=lengths, beam=beam, max_len=9)
     assert seqs == S2S_BEAM[name, beam][0]
     np.testing.assert_allclose(scores, S2S_BEAM[name, beam][1], rtol=1e-12)
 

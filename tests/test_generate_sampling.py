@@ -18,13 +18,7 @@ import pytest
 from helpers import assert_one_line_error, rnnkit
 
 from rnnkit.data.token_vocab import BOS, EOS, PAD, UNK
-from rnnkit.decode.forms import (
-    generator_beam_search,
-    generator_greedy,
-    generator_sample,
-    seq2seq_beam_decode,
-    seq2seq_greedy,
-)
+from rnnkit.decode.forms import generator_beam_search, generator_greedy, generator_sample, seq2seq_decode
 from rnnkit.errors import RnnkitError
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
@@ -65,7 +59,7 @@ def test_decoders_never_emit_unk_even_where_it_is_the_most_likely_token():
     s2s = Seq2Seq(Seq2SeqConfig(6, 8, hidden=5), seed=1, dtype=F64)
     s2s.head.params["bias"][[UNK, EOS]] += [50.0, -50.0]
     src = np.array([[4, 5], [5, 4], [4, 4]])  # (S, B)
-    outputs += seq2seq_greedy(s2s, src, max_len=12)[0] + seq2seq_beam_decode(s2s, src, beam=3, max_len=12)[0]
+    outputs += seq2seq_decode(s2s, src, max_len=12)[0] + seq2seq_decode(s2s, src, beam=3, max_len=12)[0]
     assert len(outputs) >= 16 and all(len(o) == 12 for o in outputs)  # 12 tokens each ...
     assert not any(t in (PAD, BOS, UNK) for o in outputs for t in o)  # ... none of them special
 

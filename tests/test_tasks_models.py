@@ -11,9 +11,8 @@ from rnnkit.decode.forms import (
     generator_greedy,
     generator_sample,
     generator_start,
-    seq2seq_beam_decode,
     seq2seq_beam_search,
-    seq2seq_greedy,
+    seq2seq_decode,
 )
 from rnnkit.decode.sampler import step_logprobs
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
@@ -161,10 +160,11 @@ def test_beam_one_equals_greedy(seed):
     rng = np.random.default_rng(seed)
     m = small_seq2seq(seed, bidirectional=bool(seed % 2))
     src, lengths, _ = pad_batch(rand_seqs(rng, 7, [3, 5, 2]))
-    g_seqs, g_scores = seq2seq_greedy(m, src, src_lengths=lengths, max_len=8)
-    b_seqs, b_scores = seq2seq_beam_decode(m, src, src_lengths=lengths, beam=1, max_len=8)
-    assert b_seqs == g_seqs
-    np.testing.assert_allclose(b_scores, g_scores, rtol=1e-12)
+    g_seqs, g_scores = seq2seq_decode(m, src, src_lengths=lengths, max_len=8)  # beam 1: greedy, batched
+    for b, n in enumerate(lengths):  # a width-1 beam search of each source alone finds the same
+        [(seq, score)] = seq2seq_beam_search(m, src[:n, b : b + 1], beam=1, max_len=8)
+        assert seq == g_seqs[b]
+        np.testing.assert_allclose(score, g_scores[b], rtol=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -172,8 +172,8 @@ def test_beam_finds_at_least_as_likely_as_greedy(seed):
     rng = np.random.default_rng(10 + seed)
     m = small_seq2seq(seed, embed=4)
     src, lengths, _ = pad_batch(rand_seqs(rng, 7, [4, 2, 3, 5]))
-    g_seqs, g_scores = seq2seq_greedy(m, src, src_lengths=lengths, max_len=12)
-    b_seqs, b_scores = seq2seq_beam_decode(m, src, src_lengths=lengths, beam=6, max_len=12)
+    g_seqs, g_scores = seq2seq_decode(m, src, src_lengths=lengths, max_len=12)
+    b_seqs, b_scores = seq2seq_decode(m, src, src_lengths=lengths, beam=6, max_len=12)
     assert (b_scores >= g_scores - 1e-12).all()
     # the scores are the model's log-probabilities: teacher forcing gives the same numbers
     done = [b for b in range(4) if len(b_seqs[b]) < 12]
@@ -309,5 +309,5 @@ def test_seq2seq_learns_to_reverse():
 
     train(m, batches, lambda b: m.forward(b[0], b[2], b[3], src_lengths=b[1], dec_mask=b[4]), 150, lr=0.02)
     src, lengths, _ = pad_batch(data)
-    hyps, _ = seq2seq_greedy(m, src, src_lengths=lengths, max_len=6)
+    hyps, _ = seq2seq_decode(m, src, src_lengths=lengths, max_len=6)
     assert np.mean([h == d[::-1] for h, d in zip(hyps, data)]) > 0.9

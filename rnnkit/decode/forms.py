@@ -128,18 +128,6 @@ def seq2seq_start(
     return model.step(_bos(model, h0.shape[1]), h0)
 
 
-def seq2seq_greedy(
-    model: Seq2Seq,
-    src: np.ndarray,
-    src_mask: ArrayLike | None = None,
-    src_lengths: ArrayLike | None = None,
-    max_len: int = 50,
-) -> tuple[list[list[int]], np.ndarray]:
-    """src (S, B) -> (B target id lists without EOS, their log-probabilities (B,))."""
-    draw = partial(greedy_ids, banned=model.banned)
-    return _decode(model, *seq2seq_start(model, src, src_mask, src_lengths), max_len, draw, scored=True)
-
-
 def seq2seq_beam_search(
     model: Seq2Seq, src: ArrayLike, beam: int = 5, max_len: int = 50, length_penalty: float = 0.0
 ) -> list[tuple[list[int], float]]:
@@ -151,16 +139,20 @@ def seq2seq_beam_search(
     return beam_search(model.step, logits, h, max_len, beam, model.cfg.eos_id, model.banned, length_penalty)
 
 
-def seq2seq_beam_decode(
+def seq2seq_decode(
     model: Seq2Seq,
     src: np.ndarray,
     src_mask: ArrayLike | None = None,
     src_lengths: ArrayLike | None = None,
-    beam: int = 5,
+    beam: int = 1,
     max_len: int = 50,
     length_penalty: float = 0.0,
 ) -> tuple[list[list[int]], np.ndarray]:
-    """src (S, B) -> (B best id lists, their log-probabilities (B,)), by beam search."""
+    """src (S, B) -> (B target id lists without EOS, their log-probabilities (B,)): greedy, all
+    rows at once, or with ``beam`` > 1 the best hypothesis of a beam search of each row."""
+    if beam == 1 and not length_penalty:  # a width-1 search is greedy decoding (tested), one row at a time
+        draw = partial(greedy_ids, banned=model.banned)
+        return _decode(model, *seq2seq_start(model, src, src_mask, src_lengths), max_len, draw, scored=True)
     S, B = src.shape
     m = resolve_mask(S, B, src_mask, src_lengths)
     lengths = np.full(B, S) if m is None else m.sum(axis=0).astype(np.int64)

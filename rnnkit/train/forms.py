@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,7 @@ from rnnkit.data import tsv
 from rnnkit.data.padding import pad_batch, teacher_forcing
 from rnnkit.data.token_vocab import LabelSet, TokenVocab
 from rnnkit.data.vocab import Vocab
-from rnnkit.decode.forms import generator_beam_search, generator_sample, seq2seq_beam_decode, seq2seq_greedy
+from rnnkit.decode.forms import generator_beam_search, generator_sample, seq2seq_decode
 from rnnkit.decode.sampler import Sampling
 from rnnkit.errors import RnnkitError, message_of
 from rnnkit.models.backbone import BackboneModel
@@ -45,6 +45,8 @@ from . import task_metrics as metrics
 from .task_config import TaskTrainConfig
 
 EVAL_BATCH = 256
+Examples = Sequence[tuple[str, str]]  # a TSV's (first field, second field) pairs
+Ids = list[list[int]]  # each example's token ids
 
 
 def _chunks(n: int, size: int = EVAL_BATCH):
@@ -112,16 +114,23 @@ class Form:
         args, kw = self.batch(data, idx)
         return model.forward(*args, **kw, train=True, rng=rng)
 
-    def scored(self, model: BackboneModel | Seq2Seq, data: tuple) -> Iterator[tuple[dict, dict]]:
-        """Each evaluation chunk of ``data``: (its ``batch`` keywords, the forward's cache with
-        ``logits``, the summed nats ``total`` and ``count``), computed without gradients."""
+    def score(
+        self, model: BackboneModel | Seq2Seq, data: tuple, keep: Callable[[dict, dict], list] | None = None
+    ) -> tuple[float, float, list]:
+        """``data`` scored without gradients, one evaluation chunk at a time -> (summed nats,
+        the number of scored units, what ``keep(batch keywords, forward cache)`` returns for each
+        chunk, concatenated; nothing without ``keep``)."""
+        total = count = 0.0
+        kept = []
         for idx in _chunks(len(data[0])):
             args, kw = self.batch(data, idx)
             _, cache = model.forward(*args, **kw, need_grad=False)
-            yield kw, cache
+            total, count = total + cache["total"], count + cache["count"]
+            kept += keep(kw, cache) if keep else []
+        return total, count, kept
 
     # vocabularies -------------------------------------------------------
-    def fit_vocab(self, examples: Sequence[tuple[str, str]]) -> None:
+    def fit_vocab(self, examples: Examples) -> None:
         """The text's tokens and the labels, from the training examples."""
         self.vocab = TokenVocab.build(ex[self.text_field] for ex in examples)
         self.labels = LabelSet.build(ex[1 - self.text_field] for ex in examples)
@@ -148,7 +157,7 @@ class ClassifyForm(Form):
     verb, metric, higher_better = "classify", "accuracy", True
     config_class, model_class = ClassifierConfig, SequenceClassifier
 
-    def fit_vocab(self, examples: Sequence[tuple[str, str]]) -> None:
+    def fit_vocab(self, examples: Examples) -> None:
         super().fit_vocab(examples)
         if len(self.labels) < 2:
             raise RnnkitError(
@@ -164,13 +173,11 @@ class ClassifyForm(Form):
             **self.cfg.model_settings(),
         )
 
-    def encode(
-        self, examples: Sequence[tuple[str, str]], where: str = "data"
-    ) -> tuple[list[list[int]], np.ndarray]:
+    def encode(self, examples: Examples, where: str = "data") -> tuple[Ids, np.ndarray]:
         X = [self.vocab.encode(t) for t, _ in examples]
         return X, self.label_ids([l for _, l in examples], where)
 
-    def batch(self, data: tuple[list[list[int]], np.ndarray], idx: np.ndarray) -> tuple[tuple, dict]:
+    def batch(self, data: tuple[Ids, np.ndarray], idx: np.ndarray) -> tuple[tuple, dict]:
         X, Y = data
         ids, lengths, _ = pad_batch([X[i] for i in idx])
         return (ids, Y[idx]), dict(lengths=lengths)
@@ -184,21 +191,13 @@ class ClassifyForm(Form):
         return np.concatenate(out)
 
     def evaluate(
-        self,
-        model: SequenceClassifier,
-        data: tuple[list[list[int]], np.ndarray],
-        examples: Sequence[tuple[str, str]],
-        **kw: Any,
+        self, model: SequenceClassifier, data: tuple[Ids, np.ndarray], examples: Examples, **kw: Any
     ) -> dict:
         """-> accuracy, mean loss, examples, and the per-class report
         (``task_metrics.classification_report``: per_class, macro_avg, weighted_avg,
         confusion_matrix over labels)."""
         _, Y = data
-        total = count = 0
-        pred = []
-        for _, c in self.scored(model, data):
-            total, count = total + c["total"], count + c["count"]
-            pred.append(c["logits"].argmax(axis=1))
+        total, count, pred = self.score(model, data, lambda kw, c: [c["logits"].argmax(axis=1)])
         report = metrics.classification_report(Y, np.concatenate(pred), self.labels.labels)
         return {"accuracy": report.pop("accuracy"), "loss": total / count, "examples": len(Y), **report}
 
@@ -253,28 +252,20 @@ class GenerateForm(Form):
             **settings,
         )
 
-    def encode(
-        self, examples: Sequence[tuple[str, str]], where: str = "data"
-    ) -> tuple[np.ndarray, list[list[int]]]:
+    def encode(self, examples: Examples, where: str = "data") -> tuple[np.ndarray, Ids]:
         L = self.label_ids([l for l, _ in examples], where)
         return L, [self.vocab.encode(t) for _, t in examples]
 
-    def batch(self, data: tuple[np.ndarray, list[list[int]]], idx: np.ndarray) -> tuple[tuple, dict]:
+    def batch(self, data: tuple[np.ndarray, Ids], idx: np.ndarray) -> tuple[tuple, dict]:
         L, W = data
         dec_in, dec_out, mask = teacher_forcing([W[i] for i in idx])
         return (L[idx], dec_out, mask), dict(dec_in=dec_in)
 
     def evaluate(
-        self,
-        model: ConditionedGenerator,
-        data: tuple[np.ndarray, list[list[int]]],
-        examples: Sequence[tuple[str, str]],
-        **kw: Any,
+        self, model: ConditionedGenerator, data: tuple[np.ndarray, Ids], examples: Examples, **kw: Any
     ) -> dict:
         _, W = data
-        total = count = 0.0
-        for _, c in self.scored(model, data):
-            total, count = total + c["total"], count + c["count"]
+        total, count, _ = self.score(model, data)
         nll = total / count
         return {
             "nll": nll,
@@ -289,7 +280,7 @@ class Seq2SeqForm(Form):
     verb, metric, higher_better = "seq2seq", "token_error_rate", False
     config_class, model_class = Seq2SeqConfig, Seq2Seq
 
-    def fit_vocab(self, examples: Sequence[tuple[str, str]]) -> None:
+    def fit_vocab(self, examples: Examples) -> None:
         c = self.cfg
         self.src_vocab = TokenVocab.build(split_tokens(s, c.source_tokens) for s, _ in examples)
         self.tgt_vocab = TokenVocab.build(split_tokens(t, c.target_tokens) for _, t in examples)
@@ -311,12 +302,10 @@ class Seq2SeqForm(Form):
             **self.cfg.model_settings(),
         )
 
-    def encode_sources(self, sources: Iterable[str]) -> list[list[int]]:
+    def encode_sources(self, sources: Iterable[str]) -> Ids:
         return [self.src_vocab.encode(split_tokens(s, self.cfg.source_tokens)) for s in sources]
 
-    def encode(
-        self, examples: Sequence[tuple[str, str]], where: str = "data"
-    ) -> tuple[list[list[int]], list[list[int]]]:
+    def encode(self, examples: Examples, where: str = "data") -> tuple[Ids, Ids]:
         S = self.encode_sources([s for s, _ in examples])
         T = [self.tgt_vocab.encode(split_tokens(t, self.cfg.target_tokens)) for _, t in examples]
         for i, s in enumerate(S):
@@ -324,7 +313,7 @@ class Seq2SeqForm(Form):
                 raise RnnkitError(f"{where}: example {i + 1} has an empty source after tokenizing")
         return S, T
 
-    def batch(self, data: tuple[list[list[int]], list[list[int]]], idx: np.ndarray) -> tuple[tuple, dict]:
+    def batch(self, data: tuple[Ids, Ids], idx: np.ndarray) -> tuple[tuple, dict]:
         S, T = data
         src, lengths, _ = pad_batch([S[i] for i in idx])
         dec_in, dec_out, dmask = teacher_forcing([T[i] for i in idx])
@@ -338,25 +327,20 @@ class Seq2SeqForm(Form):
         max_len = max_len or self.cfg.max_len
         for idx in _chunks(len(S)):
             src, lengths, _ = pad_batch([S[i] for i in idx])
-            if beam > 1:
-                hyps, _ = seq2seq_beam_decode(model, src, src_lengths=lengths, beam=beam, max_len=max_len)
-            else:
-                hyps, _ = seq2seq_greedy(model, src, src_lengths=lengths, max_len=max_len)
+            hyps, _ = seq2seq_decode(model, src, src_lengths=lengths, beam=beam, max_len=max_len)
             out += [[self.tgt_vocab.itos[i] for i in h] for h in hyps]
         return out
 
     def evaluate(
         self,
         model: Seq2Seq,
-        data: tuple[list[list[int]], list[list[int]]],
-        examples: Sequence[tuple[str, str]],
+        data: tuple[Ids, Ids],
+        examples: Examples,
         beam: int = 1,
         decode_max: int | None = None,
     ) -> dict:
         S, _ = data
-        total = count = 0.0
-        for _, c in self.scored(model, data):
-            total, count = total + c["total"], count + c["count"]
+        total, count, _ = self.score(model, data)
         n = len(S) if decode_max is None else min(len(S), decode_max)
         hyps = self.decode(model, S[:n], beam)
         mode = self.cfg.target_tokens
@@ -378,7 +362,7 @@ class TagForm(Form):
     verb, metric, higher_better = "tag", "accuracy", True
     config_class, model_class = TaggerConfig, SequenceTagger
 
-    def fit_vocab(self, examples: Sequence[tuple[str, str]]) -> None:
+    def fit_vocab(self, examples: Examples) -> None:
         self.vocab = TokenVocab.build(t for t, _ in examples)
         self.tags = LabelSet.build(ch for _, tags in examples for ch in tags)
         if len(self.tags) < 2:
@@ -403,9 +387,7 @@ class TagForm(Form):
             len(self.vocab), len(self.tags), bidirectional=self.cfg.bidirectional, **self.cfg.model_settings()
         )
 
-    def encode(
-        self, examples: Sequence[tuple[str, str]], where: str = "data"
-    ) -> tuple[list[list[int]], list[list[int]]]:
+    def encode(self, examples: Examples, where: str = "data") -> tuple[Ids, Ids]:
         X = [self.vocab.encode(t) for t, _ in examples]
         try:
             Y = [self.tags.encode(tags, what="tag") for _, tags in examples]
@@ -413,7 +395,7 @@ class TagForm(Form):
             raise RnnkitError(f"{where}: {message_of(e)}") from None
         return X, Y
 
-    def batch(self, data: tuple[list[list[int]], list[list[int]]], idx: np.ndarray) -> tuple[tuple, dict]:
+    def batch(self, data: tuple[Ids, Ids], idx: np.ndarray) -> tuple[tuple, dict]:
         X, Y = data
         ids, lengths, _ = pad_batch([X[i] for i in idx])
         tg, _, _ = pad_batch([Y[i] for i in idx])
@@ -428,23 +410,17 @@ class TagForm(Form):
             out += ["".join(self.tags.decode(p[:n, b])) for b, n in enumerate(lengths)]
         return out
 
-    def evaluate(
-        self,
-        model: SequenceTagger,
-        data: tuple[list[list[int]], list[list[int]]],
-        examples: Sequence[tuple[str, str]],
-        **kw: Any,
-    ) -> dict:
+    def evaluate(self, model: SequenceTagger, data: tuple[Ids, Ids], examples: Examples, **kw: Any) -> dict:
         """-> tag accuracy (over characters), mean loss, examples, the per-tag report over all
         characters (``task_metrics.classification_report``), and with 0/1 tags the boundary
         precision, recall and F1 (``task_metrics.boundary_f1``)."""
         X, Y = data
-        total = count = 0.0
-        pred = []  # (n,) predicted tag ids per example
-        for kw, c in self.scored(model, data):
-            total, count = total + c["total"], count + c["count"]
+
+        def tags_of(kw: dict, c: dict) -> list:  # (n,) predicted tag ids of each example
             p = c["logits"].argmax(axis=2)  # (T, B)
-            pred += [p[:n, b] for b, n in enumerate(kw["lengths"])]
+            return [p[:n, b] for b, n in enumerate(kw["lengths"])]
+
+        total, count, pred = self.score(model, data, tags_of)
         report = metrics.classification_report(np.concatenate(Y), np.concatenate(pred), self.tags.labels)
         r = {"accuracy": report.pop("accuracy"), "loss": total / count, "examples": len(X), **report}
         if self.binary:

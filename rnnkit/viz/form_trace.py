@@ -24,7 +24,7 @@ import numpy as np
 
 from rnnkit.data.padding import pad_batch
 from rnnkit.data.token_vocab import BOS, EOS
-from rnnkit.decode.forms import generator_greedy, generator_sample, seq2seq_greedy
+from rnnkit.decode.forms import generator_greedy, generator_sample, seq2seq_decode
 from rnnkit.errors import RnnkitError
 from rnnkit.models.backbone import BackboneModel
 from rnnkit.models.classifier import SequenceClassifier
@@ -153,7 +153,7 @@ def seq2seq_traces(form: Seq2SeqForm, model: Seq2Seq, source: str, max_len: int 
     enc_states, _ = backbone_states(model.source, ids)  # (S, L, dirs*H)
     src = np.asarray(ids, dtype=np.int64)[:, None]  # (S, 1)
     max_len = max_len or c.max_len
-    out, _ = seq2seq_greedy(model, src, max_len=max_len)
+    out, _ = seq2seq_decode(model, src, max_len=max_len)
     emitted = _emitted(out[0], max_len)
     h0, _ = model.encode(src)  # (L, 1, Hd)
     dec_states, _ = backbone_states(model.target, [BOS] + emitted[:-1], h0)  # (n, L, Hd)
