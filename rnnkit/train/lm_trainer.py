@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -46,7 +45,7 @@ from .evaluate import evaluate_ids
 from .interrupt import StopAtOnce, Stopped
 from .lm_config import RESUMABLE_OVERRIDES, TrainConfig
 from .metrics_log import MetricsLog
-from .trainer import Trainer, merge_resume, run_loop
+from .trainer import Trainer, absolute_input, merge_resume, run_loop
 
 LN2 = math.log(2)
 
@@ -230,22 +229,9 @@ def plan_data(cfg: TrainConfig, log: Callable[[str], None]) -> CorpusPlan:
 
 
 def absolute_inputs(cfg: TrainConfig, run: Path | None = None) -> TrainConfig:
-    """``cfg`` with its input paths absolute, so that a resume reads the same files from any
-    directory. Runs saved by earlier versions recorded them as given, relative to the
-    directory they were started in: read from there they still resolve; read from elsewhere
-    (``run`` given) the run is refused in one line naming that directory's role."""
-
-    def fix(p: str) -> str:
-        if run is not None and not os.path.isabs(p) and not os.path.exists(p):
-            raise RnnkitError(
-                f"{run} recorded its input as {p!r}, relative to the directory it was started in, "
-                f"and there is no {p} here ({os.getcwd()}); resume it from that directory"
-            )
-        return os.path.abspath(p)
-
-    return dataclasses.replace(
-        cfg, files=[fix(p) for p in cfg.files], val_files=[fix(p) for p in cfg.val_files]
-    )
+    """``cfg`` with its corpus paths absolute (``trainer.absolute_input``)."""
+    files, val_files = ([absolute_input(p, run) for p in paths] for paths in (cfg.files, cfg.val_files))
+    return dataclasses.replace(cfg, files=files, val_files=val_files)
 
 
 def start_run(

@@ -30,7 +30,7 @@ from . import checkpoint as ckpt
 from .forms import Form, make_form, read_examples
 from .metrics_log import MetricsLog
 from .task_config import RESUMABLE, TaskTrainConfig
-from .trainer import Trainer, merge_resume, run_loop
+from .trainer import Trainer, absolute_input, merge_resume, run_loop
 
 
 def file_sha256(path: str | Path) -> str:
@@ -199,21 +199,16 @@ def _describe(tr: TaskTrainer) -> str:
 
 
 def absolute_data(cfg: TaskTrainConfig, run: Path | None = None) -> TaskTrainConfig:
-    """``cfg`` with absolute data paths (see ``train.absolute_inputs``: a run recorded with
-    relative ones resumes from the directory it was started in, and is refused elsewhere)."""
+    """``cfg`` with absolute data paths (``trainer.absolute_input``); a resumed run that keeps its
+    data (``keep_data``) finds it in its own ``data/``, wherever the run was copied or moved."""
 
     def fix(p: str) -> str:
         if not p:
             return p
         kept = run / "data" / Path(p).name if run is not None else None
         if kept is not None and Path(p).parent.name == "data" and not os.path.exists(p) and kept.is_file():
-            return str(kept.resolve())  # a run that keeps its data (``keep_data``), copied or moved
-        if run is not None and not os.path.isabs(p) and not os.path.exists(p):
-            raise RnnkitError(
-                f"{run} recorded its data as {p!r}, relative to the directory it was started in, "
-                f"and there is no {p} here ({os.getcwd()}); resume it from that directory"
-            )
-        return os.path.abspath(p)
+            return str(kept.resolve())
+        return absolute_input(p, run, "data")
 
     return dataclasses.replace(cfg, data=fix(cfg.data), val=fix(cfg.val))
 

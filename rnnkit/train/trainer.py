@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import MISSING, fields
@@ -91,6 +92,20 @@ def merge_resume(saved: TrainSettings, given: dict, resumable: set) -> TrainSett
                 )
             d[k] = v
     return type(saved).from_dict(d)
+
+
+def absolute_input(path: str, run: Path | None = None, what: str = "input") -> str:
+    """An input file's path made absolute, so that a resume reads the same file from any
+    directory. Runs saved by earlier versions recorded paths as given, relative to the directory
+    they were started in: read from there they still resolve; read from elsewhere (``run``, the
+    run being resumed, given) the run is refused in one line naming that directory's role
+    (and ``what`` the path is)."""
+    if run is not None and not os.path.isabs(path) and not os.path.exists(path):
+        raise RnnkitError(
+            f"{run} recorded its {what} as {path!r}, relative to the directory it was started in, "
+            f"and there is no {path} here ({os.getcwd()}); resume it from that directory"
+        )
+    return os.path.abspath(path)
 
 
 def with_defaults(cfg: BackboneConfig, saved: dict) -> dict:
