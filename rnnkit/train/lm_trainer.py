@@ -44,8 +44,7 @@ from .auto_size import pick_size
 from .evaluate import evaluate_ids
 from .interrupt import StopAtOnce, Stopped
 from .lm_config import RESUMABLE_OVERRIDES, TrainConfig
-from .metrics_log import MetricsLog
-from .trainer import Trainer, absolute_input, merge_resume, run_loop
+from .trainer import Trainer, absolute_input, merge_resume, train_run
 
 LN2 = math.log(2)
 
@@ -185,6 +184,14 @@ class LMTrainer(Trainer):
         return (
             f"done at step {self.step}: best val {self.best:.4f} nats/char "
             f"({self.best / LN2:.4f} bpc); checkpoints in {self.out}/best and {self.out}/last"
+        )
+
+    def describe(self) -> str:
+        m, c = self.model, self.cfg
+        return (
+            f"model: {m.cfg.layers} x {m.cfg.hidden} tanh RNN, vocabulary {len(self.vocab)}, "
+            f"{len(m.flat):,} parameters; {c.batch} streams x {c.seq_len} steps, "
+            f"{self.batcher.chunks_per_epoch} chunks per epoch; out: {self.out}"
         )
 
     @property
@@ -334,19 +341,7 @@ def train(
         with claim:
             with StopAtOnce() if single else contextlib.nullcontext():
                 trainer, out, resumed = _set_up(cfg, out, resume, given, force, log, claim, auto_size)
-            trainer.dist.broadcast_params(trainer.model)  # torchrun: rank 0's weights
-            metrics = MetricsLog(
-                out / "metrics.jsonl",
-                resume_step=trainer.step if resumed else None,
-                enabled=trainer.dist.is_main,
-            )
-            m = trainer.model
-            log(
-                f"model: {m.cfg.layers} x {m.cfg.hidden} tanh RNN, vocabulary {len(trainer.vocab)}, "
-                f"{len(m.flat):,} parameters; {trainer.cfg.batch} streams x {trainer.cfg.seq_len} steps, "
-                f"{trainer.batcher.chunks_per_epoch} chunks per epoch; out: {out}"
-            )
-            return run_loop(trainer, metrics, log)
+            return train_run(trainer, resumed, log)
     except Stopped as e:
         target = resume if resume is not None else out
         if claim.restored and resume is None:

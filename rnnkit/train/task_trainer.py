@@ -5,7 +5,7 @@ TSV data and its held-out split, minibatches of examples in a fresh seeded order
 epoch, the form's loss and its validation metric (``forms.py``). The epoch's permutation
 and the position in it go into every checkpoint with the rest, so ``--resume`` continues
 bit-identically: k steps in one run give the same weights as k/2 steps, then a resume to k.
-``train`` sets a run up (new, ``--force`` or ``--resume``) and hands it to ``run_loop``.
+``train`` sets a run up (new, ``--force`` or ``--resume``) and hands it to ``train_run``.
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ from rnnkit.torch.task_engines import use_engine
 
 from . import checkpoint as ckpt
 from .forms import Form, make_form, read_examples
-from .metrics_log import MetricsLog
 from .task_config import RESUMABLE, TaskTrainConfig
-from .trainer import Trainer, absolute_input, merge_resume, run_loop
+from .trainer import Trainer, absolute_input, merge_resume, train_run
 
 
 def file_sha256(path: str | Path) -> str:
@@ -184,18 +183,18 @@ class TaskTrainer(Trainer):
             f"checkpoints in {self.out}/best and {self.out}/last"
         )
 
+    def describe(self) -> str:
+        m = self.model_cfg
+        bi = "bidirectional " if getattr(m, "bidirectional", False) else ""
+        return (
+            f"{self.cfg.verb}: {m.layers} x {m.hidden} {bi}tanh RNN, {len(self.model.flat):,} parameters; "
+            f"{self.N:,} training and {len(self.val_ex):,} validation examples, batch {self.cfg.batch}; "
+            f"out: {self.out}"
+        )
+
     @property
     def resume_command(self) -> str:
         return f"rnnkit {self.cfg.verb} train --resume {self.out}"
-
-
-def _describe(tr: TaskTrainer) -> str:
-    m = tr.model_cfg
-    bi = "bidirectional " if getattr(m, "bidirectional", False) else ""
-    return (
-        f"{tr.cfg.verb}: {m.layers} x {m.hidden} {bi}tanh RNN, {len(tr.model.flat):,} parameters; "
-        f"{tr.N:,} training and {len(tr.val_ex):,} validation examples, batch {tr.cfg.batch}; out: {tr.out}"
-    )
 
 
 def absolute_data(cfg: TaskTrainConfig, run: Path | None = None) -> TaskTrainConfig:
@@ -297,7 +296,4 @@ def _train(cfg, out, resume, given, force, log, engine, device, claim: ckpt.RunC
             if keep_data:
                 _copy_data(cfg, kept)
         tr.cfg = kept
-    tr.dist.broadcast_params(tr.model)  # torchrun: rank 0's weights
-    metrics = MetricsLog(out / "metrics.jsonl", resume_step=tr.step if resume else None, enabled=main)
-    log(_describe(tr))
-    return run_loop(tr, metrics, log)
+    return train_run(tr, resume, log)

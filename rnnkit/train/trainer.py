@@ -186,6 +186,10 @@ class Trainer:
     def done_line(self) -> str:
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """The line that opens a run: the model, its data and where it saves."""
+        raise NotImplementedError
+
     @property
     def resume_command(self) -> str:
         raise NotImplementedError
@@ -341,6 +345,17 @@ class Trainer:
         if value == self.best:
             return loss < self.best_loss
         return value > self.best if self.higher_better else value < self.best
+
+
+def train_run(tr: Trainer, resumed: bool, log: Callable[[str], None]) -> int:
+    """A run that is set up (new or ``resumed``) trained by ``run_loop``: every torchrun rank starts
+    from rank 0's weights, and rank 0 alone writes ``metrics.jsonl`` (a resumed run's lines after
+    its checkpoint's step are dropped: ``MetricsLog``)."""
+    tr.dist.broadcast_params(tr.model)
+    resume_step = tr.step if resumed else None
+    metrics = MetricsLog(tr.out / "metrics.jsonl", resume_step=resume_step, enabled=tr.dist.is_main)
+    log(tr.describe())
+    return run_loop(tr, metrics, log)
 
 
 def run_loop(tr: Trainer, metrics: MetricsLog, log: Callable[[str], None]) -> int:
