@@ -364,33 +364,33 @@ class TagForm(Form):
 
     def fit_vocab(self, examples: Examples) -> None:
         self.vocab = TokenVocab.build(t for t, _ in examples)
-        self.tags = LabelSet.build(ch for _, tags in examples for ch in tags)
-        if len(self.tags) < 2:
+        self.labels = LabelSet.build(ch for _, tags in examples for ch in tags)  # a label per character
+        if len(self.labels) < 2:
             raise RnnkitError(
-                f"the training data uses only one tag ({self.tags.labels[0]!r}); a tagger needs at least 2"
+                f"the training data uses only one tag ({self.labels.labels[0]!r}); a tagger needs at least 2"
             )
         self._set_metric()
 
     def _set_metric(self):
-        self.binary = self.tags.labels == ["0", "1"]
+        self.binary = self.labels.labels == ["0", "1"]
         self.metric = "f1" if self.binary else "accuracy"
 
-    def vocab_dict(self) -> dict:
-        return {"input": self.vocab.to_dict(), "labels": self.tags.to_dict()}
-
     def load_vocab(self, obj: dict) -> None:
-        self.vocab, self.tags = TokenVocab.from_dict(obj["input"]), LabelSet.from_dict(obj["labels"])
+        super().load_vocab(obj)
         self._set_metric()
 
     def model_config(self) -> TaggerConfig:
         return TaggerConfig(
-            len(self.vocab), len(self.tags), bidirectional=self.cfg.bidirectional, **self.cfg.model_settings()
+            len(self.vocab),
+            len(self.labels),
+            bidirectional=self.cfg.bidirectional,
+            **self.cfg.model_settings(),
         )
 
     def encode(self, examples: Examples, where: str = "data") -> tuple[Ids, Ids]:
         X = [self.vocab.encode(t) for t, _ in examples]
         try:
-            Y = [self.tags.encode(tags, what="tag") for _, tags in examples]
+            Y = [self.labels.encode(tags, what="tag") for _, tags in examples]
         except ValueError as e:
             raise RnnkitError(f"{where}: {message_of(e)}") from None
         return X, Y
@@ -407,7 +407,7 @@ class TagForm(Form):
         for idx in _chunks(len(X)):
             ids, lengths, _ = pad_batch([X[i] for i in idx])
             p = model.predict(ids, lengths=lengths)
-            out += ["".join(self.tags.decode(p[:n, b])) for b, n in enumerate(lengths)]
+            out += ["".join(self.labels.decode(p[:n, b])) for b, n in enumerate(lengths)]
         return out
 
     def evaluate(self, model: SequenceTagger, data: tuple[Ids, Ids], examples: Examples, **kw: Any) -> dict:
@@ -421,10 +421,10 @@ class TagForm(Form):
             return [p[:n, b] for b, n in enumerate(kw["lengths"])]
 
         total, count, pred = self.score(model, data, tags_of)
-        report = metrics.classification_report(np.concatenate(Y), np.concatenate(pred), self.tags.labels)
+        report = metrics.classification_report(np.concatenate(Y), np.concatenate(pred), self.labels.labels)
         r = {"accuracy": report.pop("accuracy"), "loss": total / count, "examples": len(X), **report}
         if self.binary:
-            pred_tags = ["".join(self.tags.decode(p)) for p in pred]
+            pred_tags = ["".join(self.labels.decode(p)) for p in pred]
             r.update(metrics.boundary_f1(pred_tags, [tags for _, tags in examples], "1"))
         return r
 

@@ -117,7 +117,7 @@ def classify_trace(form: ClassifyForm, model: SequenceClassifier, text: str) -> 
 def tag_trace(form: TagForm, model: SequenceTagger, text: str) -> Trace:
     states, _ = backbone_states(model.backbone, _ids(form.vocab, text, "text"))  # (N, L, W)
     probs = head_probs(model.head, states[:, -1])  # (N, K)
-    labels = form.tags.labels
+    labels = form.labels.labels
     summary = "".join(labels[k] for k in probs.argmax(axis=1))
     return _text_trace(model, text, states, probs, labels, "tag", "tags", summary)
 
