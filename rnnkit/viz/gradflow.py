@@ -276,6 +276,15 @@ def gradflow_data(
     }
 
 
+def _label(a, xlabel: str, ylabel: str, title: str) -> None:
+    """One panel's axis labels, title, grid and legend (every panel of ``plot_gradflow`` alike)."""
+    a.set_xlabel(xlabel)
+    a.set_ylabel(ylabel)
+    a.set_title(title, fontsize=10)
+    a.grid(alpha=0.3, which="both")
+    a.legend(fontsize=8)
+
+
 def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
     """Draw ``gradflow_data``'s numbers into the image ``out`` (``.png`` if no suffix).
 
@@ -296,12 +305,8 @@ def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
         a.semilogy(d, layers[-1], color=col[n], lw=1.8, label=n)
         if len(layers) > 1:
             a.semilogy(d, layers[0], color=col[n], lw=1, ls=":")
-    a.set_xlabel("distance from the loss, T - t (steps)")
-    a.set_ylabel("||dL/dh_t||")
     sub = " (solid: top layer, dotted: layer 0)" if shape["layers"] > 1 else ""
-    a.set_title(f"gradient reaching h_t{sub}", fontsize=10)
-    a.grid(alpha=0.3, which="both")
-    a.legend(fontsize=8)
+    _label(a, "distance from the loss, T - t (steps)", "||dL/dh_t||", f"gradient reaching h_t{sub}")
 
     a = ax[0, 1]
     c = data["clip"]
@@ -310,33 +315,31 @@ def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
         a.loglog(r["T"], r["norm"], color=col[n], lw=1.5, marker="o", ms=3, label=f"{n}")
         a.loglog(r["T"], r["clipped"], color=col[n], lw=1, ls="--")
     a.axhline(c, color="k", lw=1.2, ls="-.", label=f"clip threshold c = {c:g}")
-    a.set_xlabel("sequence length T")
-    a.set_ylabel("||dL/dθ||")
     loss = "" if data["part"] == "character LM" else " (last-step loss)"
-    a.set_title(f"parameter gradient norm{loss}: raw (solid), after clipping (dashed)", fontsize=10)
-    a.grid(alpha=0.3, which="both")
-    a.legend(fontsize=8)
+    _label(
+        a,
+        "sequence length T",
+        "||dL/dθ||",
+        f"parameter gradient norm{loss}: raw (solid), after clipping (dashed)",
+    )
 
     cost = data["cost"]
     Ns = cost["lengths"]
     a = ax[1, 0]
     a.loglog(Ns, cost["full_s"], marker="o", label="full BPTT")
     a.loglog(Ns, cost["tbptt_s"], marker="s", label=f"TBPTT, chunks of {cost['chunk']}")
-    a.set_xlabel("sequence length N")
-    a.set_ylabel("seconds (forward + backward)")
     timed = f"; {cost['model']}" if cost.get("model") else ""
-    a.set_title(f"time, batch {cost['batch']}{timed}", fontsize=10)
-    a.grid(alpha=0.3, which="both")
-    a.legend(fontsize=8)
+    _label(a, "sequence length N", "seconds (forward + backward)", f"time, batch {cost['batch']}{timed}")
 
     a = ax[1, 1]
     a.loglog(Ns, np.array(cost["full_bytes"]) / 2**20, marker="o", label="full BPTT")
     a.loglog(Ns, np.array(cost["tbptt_bytes"]) / 2**20, marker="s", label=f"TBPTT, chunks of {cost['chunk']}")
-    a.set_xlabel("sequence length N")
-    a.set_ylabel("peak memory (MiB, tracemalloc)")
-    a.set_title("peak memory: grows with N for full BPTT, bounded for TBPTT", fontsize=10)
-    a.grid(alpha=0.3, which="both")
-    a.legend(fontsize=8)
+    _label(
+        a,
+        "sequence length N",
+        "peak memory (MiB, tracemalloc)",
+        "peak memory: grows with N for full BPTT, bounded for TBPTT",
+    )
 
     bi = "bidirectional " if shape["dirs"] == 2 else ""
     head, what = "gradient flow", f"vocabulary {shape['vocab']}"
