@@ -12,7 +12,16 @@ import pytest
 from rnnkit.cli import build_parser, messages
 from rnnkit.errors import RnnkitError
 from rnnkit.train.lm_config import RESUMABLE_OVERRIDES, TrainConfig
-from rnnkit.train.options import add_flags, again, check_options, flag_of, option, option_of, resumable
+from rnnkit.train.options import (
+    add_flags,
+    again,
+    check_options,
+    flag_of,
+    option,
+    option_of,
+    options_in,
+    resumable,
+)
 from rnnkit.train.task_config import RESUMABLE, TaskTrainConfig
 
 SHARED_RESUMABLE = {
@@ -168,3 +177,18 @@ def test_a_subclass_keeps_the_option_of_a_field_it_declares_again():
         add_flags(p.add_argument_group("g"), "g", cfg)
         assert shown in " ".join(p.format_help().split())
         assert p.parse_args(["--n", "3"]).n == 3 and p.parse_args([]).n is None
+
+
+def test_the_option_of_a_group_is_option_with_that_group():
+    """``options_in(group)`` declares the same option as ``option(..., group=group)``."""
+
+    @dataclass
+    class Grouped:
+        n: int = options_in("g")(1, "how many", ge=1, resumable=True, metavar="N")
+
+    @dataclass
+    class Plain:
+        n: int = option(1, "how many", group="g", ge=1, resumable=True, metavar="N")
+
+    assert option_of(Grouped, "n") == option_of(Plain, "n")
+    assert option_of(Grouped, "n").group == "g" and Grouped().n == 1

@@ -8,8 +8,12 @@ from rnnkit.errors import RnnkitError
 from rnnkit.models.char_rnn import check_tie
 from rnnkit.torch.engines import check_regularisers
 
-from .options import option, resumable
-from .settings import TrainSettings
+from .options import options_in, resumable
+from .settings import TrainSettings, data_option, model_option, run_option
+
+# The argparse groups only the language model has (the shared ones are in settings.py).
+bptt_option = options_in("truncated BPTT")
+engine_option = options_in("engine")
 
 
 @dataclass
@@ -17,35 +21,31 @@ class TrainConfig(TrainSettings):
     """``rnnkit train`` 's settings: the shared ones (``TrainSettings``) with the language
     model's defaults, plus the corpus, truncated BPTT, saving and the engine."""
 
-    files: list = option(
+    files: list = data_option(
         [],
         "UTF-8 text files or directories of them",
-        group="data",
         flag="files",
         default_text="the Python standard library's source",
         nargs="*",
     )
-    val_files: list = option(
+    val_files: list = data_option(
         [],
         "validation text from these files instead of the last part of the training text",
-        group="data",
         flag="--val",
         nargs="+",
         metavar="FILE",
     )
-    val_fraction: float = option(
-        0.1, "share of the text, taken from its end, used for validation", group="data", gt=0, lt=1
+    val_fraction: float = data_option(
+        0.1, "share of the text, taken from its end, used for validation", gt=0, lt=1
     )
-    encoding_errors: str = option(
+    encoding_errors: str = data_option(
         "strict",
         "'replace' turns invalid UTF-8 into U+FFFD instead of refusing the file",
-        group="data",
         choices=("strict", "replace"),
     )
-    vocab_limit: int = option(
+    vocab_limit: int = data_option(
         1000,
         "warn, showing the count, when the text has more than N distinct characters; 0 never warns",
-        group="data",
         ge=0,
         resumable=True,
         metavar="N",
@@ -53,42 +53,34 @@ class TrainConfig(TrainSettings):
     # model (new defaults for shared fields; they keep their options)
     hidden: int = 256
     layers: int = 2
-    tie_weights: bool = option(
+    tie_weights: bool = model_option(
         False,
         "tie the output layer to the input embedding (one (V, H) matrix for both): needs --embed "
         "equal to --hidden, or one-hot input (layer 0's W_ih, transposed)",
-        group="model",
     )
     # truncated BPTT
-    seq_len: int = option(64, "chunk length T: steps backpropagated through", group="truncated BPTT", ge=1)
-    batch: int = option(32, "B parallel streams the text is cut into", group="truncated BPTT", ge=1)
-    carry: bool = option(
-        True, "start every chunk from a zero state instead of carrying the state over", group="truncated BPTT"
-    )
-    rotate_epochs: bool = option(
+    seq_len: int = bptt_option(64, "chunk length T: steps backpropagated through", ge=1)
+    batch: int = bptt_option(32, "B parallel streams the text is cut into", ge=1)
+    carry: bool = bptt_option(True, "start every chunk from a zero state instead of carrying the state over")
+    rotate_epochs: bool = bptt_option(
         False,
         "read the streams from a new offset each epoch (drawn from --seed), so chunks and their "
         "truncation points change between epochs; each character is still read once per epoch",
-        group="truncated BPTT",
     )
     warmup: int = 100
     # bookkeeping
-    val_chars: int = option(  # 0: all; 1 is refused (validate)
-        200_000, "validation characters scored during training, 0 for all", group="run", ge=0, resumable=True
+    val_chars: int = run_option(  # 0: all; 1 is refused (validate)
+        200_000, "validation characters scored during training, 0 for all", ge=0, resumable=True
     )
     # the engine does not change the model (issue 5), so a resume may switch it
-    engine: str = option(
+    engine: str = engine_option(
         "numpy",
         "numpy (no dependencies) or torch (torch.nn.RNN, cuDNN on a GPU; needs the torch extra)",
-        group="engine",
         choices=("numpy", "torch"),
         resumable=True,
     )
-    device: str = option(
-        "cpu",
-        "torch engine: cpu, cuda or cuda:N; under torchrun, cuda means cuda:LOCAL_RANK",
-        group="engine",
-        resumable=True,
+    device: str = engine_option(
+        "cpu", "torch engine: cpu, cuda or cuda:N; under torchrun, cuda means cuda:LOCAL_RANK", resumable=True
     )
 
     def validate(self) -> None:

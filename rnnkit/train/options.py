@@ -4,6 +4,10 @@ A training configuration (``settings.TrainSettings`` and its subclasses) declare
 
     hidden: int = option(128, "hidden units H per layer", group="model", ge=1)
 
+or, with the group given once for all the options of one section (``options_in``), as
+
+    hidden: int = model_option(128, "hidden units H per layer", ge=1)
+
 and everything else follows from that one line:
 
 - ``add_flags`` makes the flag ``--hidden`` in the argparse group "model", typed as the
@@ -25,7 +29,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +81,13 @@ def option(default: Any, help: str | dict, *, group: str, **kw: Any) -> Any:
     passed_on = tuple((k, v) for k, v in kw.items() if k not in OPTION_FIELDS)
     own = {k: v for k, v in kw.items() if k in OPTION_FIELDS}
     return _field(default, Option(help=help, group=group, argparse=passed_on, **own))
+
+
+def options_in(group: str) -> Callable[..., Any]:
+    """``option`` with its argparse ``group`` given once, for the fields of one section: after
+    ``model_option = options_in("model")``, ``model_option(128, "hidden units", ge=1)`` is
+    ``option(128, "hidden units", group="model", ge=1)``."""
+    return functools.partial(option, group=group)
 
 
 def _field(default, opt: Option):

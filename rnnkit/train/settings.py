@@ -3,9 +3,10 @@
 ``rnnkit train`` (``lm_config.TrainConfig``) and the task verbs
 (``task_config.TaskTrainConfig``) extend ``TrainSettings``: the model's size and
 initialisation, the optimiser, clipping and learning-rate schedule, and the run's length.
-Each field is declared once, with its help, group, bounds and resume rule (``options.option``);
-its flag, its checks and the resume whitelist follow from that. A subclass may give a field
-another default by declaring it again. Each config is saved as JSON in every checkpoint and
+Each field is declared once, with its help, bounds and resume rule, by the option of its
+argparse group (``model_option`` and the like below: ``options.option`` with the group given
+once); its flag, its checks and the resume whitelist follow from that. A subclass may give a
+field another default by declaring it again. Each config is saved as JSON in every checkpoint and
 read back by ``from_dict``, which checks every value's type, so a damaged or hand-edited file
 ends in one line, not a traceback.
 """
@@ -23,7 +24,7 @@ from rnnkit.optim.optimizers import OPTIMIZERS
 from rnnkit.optim.schedule import SCHEDULES
 
 from . import memory_budget
-from .options import check_options, option
+from .options import check_options, options_in
 from .progress import PLAIN_EVERY_S
 
 CLIP_MODES = ("norm", "value", "none")
@@ -33,6 +34,13 @@ NONFINITE = ("skip", "stop")
 # keeps values like 1e300 from turning the weights into Inf/NaN at the first update.
 LR_MAX = 100.0
 
+# The options of each argparse group, the group given once (``options.options_in``); the data
+# options are each config's own.
+data_option = options_in("data")
+model_option = options_in("model")
+optimisation_option = options_in("optimisation")
+run_option = options_in("run")
+
 
 @dataclass
 class TrainSettings:
@@ -41,152 +49,128 @@ class TrainSettings:
     saved JSON."""
 
     # model
-    hidden: int = option(128, "hidden units H per layer", group="model", ge=1)
-    layers: int = option(1, "stacked RNN layers L", group="model", ge=1)
-    embed: int = option(
+    hidden: int = model_option(128, "hidden units H per layer", ge=1)
+    layers: int = model_option(1, "stacked RNN layers L", ge=1)
+    embed: int = model_option(
         0,
         "0 feeds one-hot characters (layer 0's W_ih is the embedding); "
         "E>0 adds an E-wide learned embedding table",
-        group="model",
         ge=0,
     )
-    dropout: float = option(
-        0.0, "dropout between layers and before the output layer", group="model", ge=0, lt=1
-    )
-    dropout_mode: str = option(
+    dropout: float = model_option(0.0, "dropout between layers and before the output layer", ge=0, lt=1)
+    dropout_mode: str = model_option(
         "step",
         "how --dropout draws its masks: step, a fresh mask at every time step; locked, one mask "
         "per sequence used at every step (variational dropout)",
-        group="model",
         choices=DROPOUT_MODES,
     )
-    weight_drop: float = option(
+    weight_drop: float = model_option(
         0.0,
         "DropConnect on the recurrent weights: in training, each entry of every W_hh is zeroed "
         "with probability P, one mask per step of training (the kept ones scaled by 1/(1-P))",
-        group="model",
         ge=0,
         lt=1,
         metavar="P",
     )
-    init: str = option(
+    init: str = model_option(
         "uniform",
         "recurrent weight init: uniform ±1/√H (as PyTorch), orthogonal, or identity",
-        group="model",
         choices=RECURRENT_INITS,
     )
-    input_init: str = option(  # one-hot input: its W_ih columns ~ N(0, 1); see init.py
+    input_init: str = model_option(  # one-hot input: its W_ih columns ~ N(0, 1); see init.py
         "normal",
         "one-hot input only: layer 0's W_ih, the characters' embedding, drawn N(0, 1) as "
         "torch.nn.Embedding (normal) or ±1/√H as torch.nn.RNN (uniform); normal trains much "
         "faster (docs/input_init.md)",
-        group="model",
         choices=INPUT_INITS,
     )
     # optimisation
-    optimizer: str = option("adam", "update rule", group="optimisation", choices=OPTIMIZERS)
-    lr: float = option(2e-3, "peak learning rate", group="optimisation", gt=0, le=LR_MAX, resumable=True)
-    momentum: float = option(0.9, "SGD momentum", group="optimisation", ge=0, lt=1)
-    weight_decay: float = option(
-        0.0, "L2 (adam) or decoupled (adamw) weight decay", group="optimisation", ge=0, le=LR_MAX
+    optimizer: str = optimisation_option("adam", "update rule", choices=OPTIMIZERS)
+    lr: float = optimisation_option(2e-3, "peak learning rate", gt=0, le=LR_MAX, resumable=True)
+    momentum: float = optimisation_option(0.9, "SGD momentum", ge=0, lt=1)
+    weight_decay: float = optimisation_option(
+        0.0, "L2 (adam) or decoupled (adamw) weight decay", ge=0, le=LR_MAX
     )
-    beta2: float = option(
+    beta2: float = optimisation_option(
         0.999,
         "adam and adamw: decay rate of the running mean of squared gradients (β2); nearer 1 "
         "averages over more steps",
-        group="optimisation",
         gt=0,
         lt=1,
     )
-    ema: float = option(
+    ema: float = optimisation_option(
         0.0,
         "keep an exponential moving average of the weights with decay D (about the last 1/(1-D) "
         "steps), and validate and save it; training goes on from the weights themselves; 0 for off",
-        group="optimisation",
         ge=0,
         lt=1,
         metavar="D",
     )
-    clip: float = option(
-        5.0, "gradient clipping threshold, 0 for none", group="optimisation", ge=0, resumable=True
+    clip: float = optimisation_option(5.0, "gradient clipping threshold, 0 for none", ge=0, resumable=True)
+    clip_mode: str = optimisation_option(
+        "norm", "clip the global L2 norm, or each element", choices=CLIP_MODES
     )
-    clip_mode: str = option(
-        "norm", "clip the global L2 norm, or each element", group="optimisation", choices=CLIP_MODES
-    )
-    schedule: str = option(
+    schedule: str = optimisation_option(
         "cosine",
         "learning-rate schedule; cosine anneals over --max-steps or --minutes, whichever is further along",
-        group="optimisation",
         choices=SCHEDULES,
     )
-    warmup: int = option(0, "linear warm-up steps", group="optimisation", ge=0)
-    min_lr: float = option(
-        1e-4, "final learning rate of the cosine schedule", group="optimisation", ge=0, le=LR_MAX
-    )
-    step_size: int = option(1000, "steps between decays of the step schedule", group="optimisation", ge=1)
-    gamma: float = option(
+    warmup: int = optimisation_option(0, "linear warm-up steps", ge=0)
+    min_lr: float = optimisation_option(1e-4, "final learning rate of the cosine schedule", ge=0, le=LR_MAX)
+    step_size: int = optimisation_option(1000, "steps between decays of the step schedule", ge=1)
+    gamma: float = optimisation_option(
         0.5,
         "decay factor of the step schedule",
-        group="optimisation",
         gt=0,
         le=1,
         bounds_text="be positive and at most 1 (a decay factor)",
     )
-    nonfinite: str = option(
+    nonfinite: str = optimisation_option(
         "skip",
         "on a NaN/Inf loss or gradient: skip the step and halve the learning rate, or stop",
-        group="optimisation",
         choices=NONFINITE,
         resumable=True,
     )
     # length and bookkeeping
-    max_steps: int = option(2000, "stop after this many steps", group="run", ge=1, resumable=True)
-    minutes: float = option(
+    max_steps: int = run_option(2000, "stop after this many steps", ge=1, resumable=True)
+    minutes: float = run_option(
         0.0,
         "also stop after this much training time; rnnkit train, given no --hidden, --layers or "
         "--embed, then picks the model's size for it from the corpus and this machine's measured speed",
-        group="run",
         ge=0,
         resumable=True,
         default_text="no limit",
     )
-    seed: int = option(1337, "seed for initialisation and dropout", group="run", ge=0)
-    eval_every: int = option(250, "validate every N steps", group="run", ge=1, resumable=True)
-    patience: int = option(
+    seed: int = run_option(1337, "seed for initialisation and dropout", ge=0)
+    eval_every: int = run_option(250, "validate every N steps", ge=1, resumable=True)
+    patience: int = run_option(
         0,
         "early stopping: end the run after N validations in a row without a new best (the best "
         "checkpoint is kept); 0 never stops early",
-        group="run",
         ge=0,
         resumable=True,
         metavar="N",
     )
-    log_every: int = option(10, "write a metrics line every N steps", group="run", ge=1, resumable=True)
-    save_every: int = option(
-        250, "checkpoint every N steps (besides each validation)", group="run", ge=1, resumable=True
+    log_every: int = run_option(10, "write a metrics line every N steps", ge=1, resumable=True)
+    save_every: int = run_option(
+        250, "checkpoint every N steps (besides each validation)", ge=1, resumable=True
     )
-    progress: bool = option(
+    progress: bool = run_option(
         True,
         f"no progress bar on a terminal, nor the line every {PLAIN_EVERY_S:g} s that replaces it elsewhere",
-        group="run",
         resumable=True,
     )
-    max_memory: float = option(  # GiB the run may use; 0: the memory available (memory_budget.py)
+    max_memory: float = run_option(  # GiB the run may use; 0: the memory available (memory_budget.py)
         0.0,
         "refuse to start when the estimated training memory (weights, gradients, optimizer "
         "state, one step's activations) exceeds this many GiB; raise it to run anyway",
-        group="run",
         ge=0,
         resumable=True,
         default_text="the memory available",
         metavar="GIB",
     )
-    fault_nan_step: int = option(
-        -1,
-        "testing: poison the gradient at this step to exercise --nonfinite",
-        group="run",
-        resumable=True,
-        hidden=True,
+    fault_nan_step: int = run_option(
+        -1, "testing: poison the gradient at this step to exercise --nonfinite", resumable=True, hidden=True
     )
 
     def validate(self) -> None:

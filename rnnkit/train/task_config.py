@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .options import again, option, resumable
-from .settings import TrainSettings
+from .options import again, resumable
+from .settings import TrainSettings, data_option, model_option
 
 # One-hot input weights drawn N(0, 1) trained faster in three forms, but not in seq2seq:
 # on G2P, PyTorch's small uniform draw beat N(0, 1) on the encoder, the decoder or both
@@ -40,40 +40,32 @@ class TaskTrainConfig(TrainSettings):
     eval_every: int = again(TrainSettings, "eval_every", help="validate (and checkpoint) every N steps")
     # data
     verb: str = "classify"  # no flag: the verb itself
-    data: str = option(  # training TSV (absolute path)
+    data: str = data_option(  # training TSV (absolute path)
         "",
         "UTF-8 TSV of training examples, lines {format} (not needed with --resume)",
-        group="data",
         flag="data",
         type=Path,
         nargs="?",
     )
-    val: str = option(
+    val: str = data_option(
         "",
         "validation TSV in the same format",
-        group="data",
         default_text="hold out --val-fraction of DATA",
         type=Path,
         metavar="FILE",
     )
-    val_fraction: float = option(
+    val_fraction: float = data_option(
         0.1,
         "share of DATA, drawn at random (seeded), held out for validation when no --val is given",
-        group="data",
         gt=0,
         lt=1,
     )
-    val_max: int = option(
-        2000,
-        "validation examples scored during training, 0 for all",
-        group="data",
-        ge=0,
-        resumable=True,
-        metavar="N",
+    val_max: int = data_option(
+        2000, "validation examples scored during training, 0 for all", ge=0, resumable=True, metavar="N"
     )
-    batch: int = option(64, "examples per minibatch B", group="data", ge=1)
+    batch: int = data_option(64, "examples per minibatch B", ge=1)
     # model
-    bidirectional: bool = option(
+    bidirectional: bool = model_option(
         False,
         {
             "classify": "two RNNs per layer, one reading each way: the classifier reads "
@@ -83,37 +75,31 @@ class TaskTrainConfig(TrainSettings):
             "seq2seq": "two RNNs per layer, one reading each way: bidirectional encoder; the "
             "decoder (2H wide) starts from both final states",
         },
-        group="model",
     )
     # On by default since issue 18 (it learns words; the plain form learns "which character
     # at position t"). Every saved config holds the field, so an old run keeps its setting.
-    autoregressive: bool = option(
+    autoregressive: bool = model_option(
         True,
         {
             "generate": 'the plain one-to-many form (the lecture\'s "zero input after t=1"): the '
             "label is the only input, at t=1, and zero vectors follow. By default the previous "
             "character is fed back as well at each step (a language model per label)"
         },
-        group="model",
     )
-    cond_embed: int = option(
-        0, {"generate": "size of a learned label embedding; 0 feeds the label one-hot"}, group="model", ge=0
+    cond_embed: int = model_option(
+        0, {"generate": "size of a learned label embedding; 0 feeds the label one-hot"}, ge=0
     )
-    source_tokens: str = option(
+    source_tokens: str = model_option(
         "chars",
         {"seq2seq": "read the source as characters or as whitespace-separated tokens"},
-        group="model",
         choices=TOKENS,
     )
-    target_tokens: str = option(
+    target_tokens: str = model_option(
         "chars",
         {"seq2seq": "read the target as characters or as whitespace-separated tokens, e.g. phonemes"},
-        group="model",
         choices=TOKENS,
     )
-    max_len: int = option(
-        50, {"seq2seq": "most target tokens decoded during validation"}, group="model", ge=1
-    )
+    max_len: int = model_option(50, {"seq2seq": "most target tokens decoded during validation"}, ge=1)
 
     def __post_init__(self) -> None:
         self.input_init = self.input_init or INPUT_INIT_DEFAULT.get(self.verb, "normal")
