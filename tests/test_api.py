@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import TINY
+from helpers import REPO, TINY
 from helpers import rnnkit as cli
 
 import rnnkit
@@ -184,6 +184,60 @@ def test_fit_again_continues_the_run(tmp_path):
         lm.fit(out=tmp_path / "elsewhere", **QUIET)
     with pytest.raises(rnnkit.RnnkitError, match="already holds a run"):
         rnnkit.CharLM(hidden=16, layers=1).fit(text, out=tmp_path / "r", max_steps=2, **QUIET)
+
+
+# ---------------------------------------------------------------------- constructors
+# A model's parameters are fields of its training configuration, named in its __signature__
+# (api/base.py, settings_signature): help() and inspect.signature must show them, with the
+# types and defaults they had when each constructor wrote them out.
+BACKBONE = "hidden: 'int' = 128, layers: 'int' = 1, bidirectional: 'bool' = False, embed: 'int' = 0"
+SIGNATURES = {
+    "CharLM": "(hidden: 'int' = 256, layers: 'int' = 2, embed: 'int' = 0, dropout: 'float' = 0.0, "
+    "bidirectional: 'bool' = False)",
+    "Classifier": f"({BACKBONE}, dropout: 'float' = 0.0)",
+    "Tagger": f"({BACKBONE}, dropout: 'float' = 0.0)",
+    "Seq2Seq": f"({BACKBONE}, dropout: 'float' = 0.0, source_tokens: 'str' = 'chars', "
+    "target_tokens: 'str' = 'chars', max_len: 'int' = 50)",
+    "Generator": "(hidden: 'int' = 128, layers: 'int' = 1, embed: 'int' = 0, cond_embed: 'int' = 0, "
+    "dropout: 'float' = 0.0, autoregressive: 'bool' = True)",
+}
+
+
+@pytest.mark.parametrize("name", SIGNATURES)
+def test_constructors_show_their_settings(name):
+    import pydoc
+
+    cls = getattr(rnnkit, name)
+    assert str(inspect.signature(cls)) == SIGNATURES[name]
+    assert f" |  {name}{SIGNATURES[name]}\n" in pydoc.render_doc(cls, renderer=pydoc.plaintext)
+    params = inspect.signature(cls).parameters.values()
+    # made with the defaults shown (CharLM takes `bidirectional` only to refuse True)
+    shown = [f"{p.name}={p.default!r}" for p in params if (name, p.name) != ("CharLM", "bidirectional")]
+    assert repr(cls()) == f"{name}({', '.join(shown)})"
+    # and docs/api.md's heading gives them too
+    heading = ", ".join(f"{p.name}={p.default!r}".replace("'", '"') for p in params)
+    assert f"### `rnnkit.{name}({heading})`" in (REPO / "docs" / "api.md").read_text(encoding="utf-8")
+
+
+def test_constructors_take_settings_by_position_or_by_name(cli_run):
+    assert repr(rnnkit.Seq2Seq(64, 2, True)) == repr(rnnkit.Seq2Seq(hidden=64, layers=2, bidirectional=True))
+    assert repr(rnnkit.Generator(32, 1, 0, 8)) == (
+        "Generator(hidden=32, layers=1, embed=0, cond_embed=8, dropout=0.0, autoregressive=True)"
+    )
+    assert repr(rnnkit.CharLM(64, 1, dropout=0.1)) == "CharLM(hidden=64, layers=1, embed=0, dropout=0.1)"
+    with pytest.raises(rnnkit.RnnkitError, match="bidirectional must be False"):
+        rnnkit.CharLM(64, 1, 0, 0.0, True)
+    for make, words in (
+        (lambda: rnnkit.Classifier(hiden=8), "Classifier(): got an unexpected keyword argument 'hiden'"),
+        (lambda: rnnkit.Generator(bidirectional=True), "unexpected keyword argument 'bidirectional'"),
+        (lambda: rnnkit.Tagger(8, hidden=8), "Tagger(): multiple values for argument 'hidden'"),
+        (lambda: rnnkit.Classifier(8, 1, False, 0, 0.0, 3), "Classifier(): too many positional arguments"),
+    ):
+        with pytest.raises(TypeError) as e:
+            make()
+        assert words in str(e.value)
+    # rnnkit.load makes the model with its run's settings (TINY: --hidden 16 --layers 1)
+    assert repr(rnnkit.load(cli_run)) == "CharLM(hidden=16, layers=1, embed=0, dropout=0.0)"
 
 
 # --------------------------------------------------------------------------- refusals

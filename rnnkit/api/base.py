@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import io
 import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +40,32 @@ class Model:
 
     A subclass sets ``task`` (``config.json`` 's task), ``config_class`` (its training
     configuration: every field not a model setting or its data is a keyword of ``fit``),
-    ``data_fields`` (the configuration's fields ``fit`` fills from its data) and implements
-    ``_start``, ``_resume`` and ``_load``.
+    ``data_fields`` (the configuration's fields ``fit`` fills from its data) and
+    ``__signature__`` (its settings, see below), and implements ``_start``, ``_resume`` and
+    ``_load``.
     """
 
     task = ""
     config_class: type = object
     data_fields: tuple[str, ...] = ()
+    # The constructor's parameters, the model's settings: a subclass sets it with
+    # settings_signature, naming fields of its config_class, which declares their types and
+    # defaults once for the command line and for Python. ``help()`` and ``inspect.signature``
+    # show a class's ``__signature__`` as its parameters, and ``__init__`` binds its arguments
+    # to it as Python would bind them to those parameters written out (a static type checker,
+    # which reads only the source, sees ``*args, **kwargs``).
+    __signature__ = inspect.Signature()
 
-    def __init__(self, **settings: Any):
-        self._settings = settings  # the model's settings: fields of config_class
+    def __init__(self, *args: Any, **kwargs: Any):
+        """Make an unfitted model with the settings its class's signature lists, given by position
+        or by name (the others keep their defaults)."""
+        try:
+            bound = self.__signature__.bind(*args, **kwargs)
+        except TypeError as e:  # Python's words ("got an unexpected keyword argument 'x'")
+            raise TypeError(f"{type(self).__name__}(): {e}") from None
+        bound.apply_defaults()
+        self._settings = dict(bound.arguments)  # the model's settings: fields of config_class
+        self.model: Any = None  # the engine's model, once fitted or loaded
         self._run: Path | None = None  # the run directory, once there is one
         self._checkpoint: Path | None = None  # the checkpoint directory the weights came from
         self._tmp: tempfile.TemporaryDirectory | None = None  # holds a run made without out=
@@ -164,6 +181,18 @@ class Model:
             return dst
         copy_run(self._run, dst)
         return dst
+
+
+def settings_signature(config_class: type, names: Sequence[str], **more: Any) -> inspect.Signature:
+    """A model constructor's signature (``Model.__signature__``): a parameter for each setting
+    in ``names``, in that order (positional arguments take it), with the type and default of
+    the ``config_class`` field of that name; then one for each of ``more`` (name=default), a
+    parameter that is no field, annotated with its default's type."""
+    fields = {f.name: f for f in dataclasses.fields(config_class)}
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter(n, kind, default=fields[n].default, annotation=fields[n].type) for n in names]
+    params += [inspect.Parameter(n, kind, default=d, annotation=type(d).__name__) for n, d in more.items()]
+    return inspect.Signature(params)
 
 
 def copy_run(run: Path, dst: Path) -> None:

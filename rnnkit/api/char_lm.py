@@ -22,7 +22,7 @@ from rnnkit.train.lm_config import TrainConfig
 from rnnkit.train.lm_trainer import train
 from rnnkit.train.load_lm import load_lm
 
-from .base import Model
+from .base import Model, settings_signature
 
 TextOrPaths = str | os.PathLike | list
 
@@ -40,23 +40,20 @@ class CharLM(Model):
     task = "lm"
     config_class = TrainConfig
     data_fields = ("files", "val_files")
+    # `bidirectional` is no setting of a language model: it is a parameter, as in the form
+    # models, only so that True is refused with the reason.
+    __signature__ = settings_signature(
+        TrainConfig, ("hidden", "layers", "embed", "dropout"), bidirectional=False
+    )
 
-    def __init__(
-        self,
-        hidden: int = 256,
-        layers: int = 2,
-        embed: int = 0,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-    ):
-        if bidirectional:
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if self._settings.pop("bidirectional"):
             raise RnnkitError(
                 "a language model predicts each character from the ones before it; a bidirectional "
                 "layer would read the character it is asked to predict (`bidirectional` must be False)"
             )
-        super().__init__(hidden=hidden, layers=layers, embed=embed, dropout=dropout)
-        self.model = None  # the engine's CharRNN, once fitted or loaded
-        self.vocab = None  # its Vocab
+        self.vocab = None  # the model's Vocab, once fitted or loaded
 
     # ------------------------------------------------------------------ train
     def fit(

@@ -8,7 +8,9 @@ one-to-many), and p(c_t | label, c_<t) = softmax(W_hy s_t), until the end marker
 from __future__ import annotations
 
 from rnnkit.decode.sampler import Sampling
+from rnnkit.train.task_config import TaskTrainConfig
 
+from .base import settings_signature
 from .task_model import TaskModel
 
 
@@ -24,19 +26,11 @@ class Generator(TaskModel):
 
     verb, fields = "generate", ("labels", "texts")
 
-    def __init__(
-        self,
-        hidden: int = 128,
-        layers: int = 1,
-        embed: int = 0,
-        cond_embed: int = 0,
-        dropout: float = 0.0,
-        autoregressive: bool = True,
-    ):
-        super().__init__(
-            hidden, layers, False, embed, dropout, cond_embed=cond_embed, autoregressive=autoregressive
-        )
-        del self._settings["bidirectional"]  # not a setting of this form
+    # No `bidirectional` (a generator reads only its label), and the label's embedding before
+    # `dropout`, where positional arguments have always taken it.
+    __signature__ = settings_signature(
+        TaskTrainConfig, ("hidden", "layers", "embed", "cond_embed", "dropout", "autoregressive")
+    )
 
     def sample(
         self,

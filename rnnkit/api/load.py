@@ -37,7 +37,7 @@ def load(path: str | os.PathLike, which: str = "best") -> Model:
     if task not in CLASSES:
         raise RnnkitError(f"{c.dir} holds a model of task {task!r}, which rnnkit cannot load")
     cls = CLASSES[task]
-    settings = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    settings = inspect.signature(cls).parameters
     model = cls(**{k: v for k, v in c.config.get("train", {}).items() if k in settings})
     model._load(c.dir)
     run = Path(path)

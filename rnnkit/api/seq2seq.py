@@ -10,8 +10,10 @@ from collections.abc import Sequence
 
 from rnnkit.errors import RnnkitError
 from rnnkit.train.forms import join_tokens
+from rnnkit.train.task_config import TaskTrainConfig
 
-from .task_model import TaskModel
+from .base import settings_signature
+from .task_model import BACKBONE, TaskModel
 
 
 class Seq2Seq(TaskModel):
@@ -26,27 +28,10 @@ class Seq2Seq(TaskModel):
 
     verb, fields = "seq2seq", ("sources", "targets")
 
-    def __init__(
-        self,
-        hidden: int = 128,
-        layers: int = 1,
-        bidirectional: bool = False,
-        embed: int = 0,
-        dropout: float = 0.0,
-        source_tokens: str = "chars",
-        target_tokens: str = "chars",
-        max_len: int = 50,
-    ):
-        super().__init__(
-            hidden,
-            layers,
-            bidirectional,
-            embed,
-            dropout,
-            source_tokens=source_tokens,
-            target_tokens=target_tokens,
-            max_len=max_len,
-        )
+    # The backbone's settings, then how sources and targets are read and decoded.
+    __signature__ = settings_signature(
+        TaskTrainConfig, (*BACKBONE, "source_tokens", "target_tokens", "max_len")
+    )
 
     def predict(self, sources: Sequence[str], beam: int = 1, max_len: int | None = None) -> list[str]:
         """The decoded target of each source: greedy, or beam search keeping ``beam``

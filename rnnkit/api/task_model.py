@@ -20,9 +20,11 @@ from rnnkit.train.load_task import load_task
 from rnnkit.train.task_config import TaskTrainConfig
 from rnnkit.train.task_trainer import train
 
-from .base import Model
+from .base import Model, settings_signature
 
 Pairs = list[tuple[str, str]]
+# The settings of the form models' shared backbone, in the order of their constructors' parameters.
+BACKBONE = ("hidden", "layers", "bidirectional", "embed", "dropout")
 
 
 class TaskModel(Model):
@@ -33,20 +35,11 @@ class TaskModel(Model):
     config_class = TaskTrainConfig
     data_fields = ("data", "val")
 
-    def __init__(
-        self,
-        hidden: int = 128,
-        layers: int = 1,
-        bidirectional: bool = False,
-        embed: int = 0,
-        dropout: float = 0.0,
-        **more: Any,
-    ):
-        """The backbone's settings (and a form's ``more``), as ``rnnkit VERB train`` 's flags."""
-        super().__init__(
-            hidden=hidden, layers=layers, bidirectional=bidirectional, embed=embed, dropout=dropout, **more
-        )
-        self.model = None  # the engine's model, once fitted or loaded
+    # The backbone's settings, as ``rnnkit VERB train`` 's flags (a form may add its own).
+    __signature__ = settings_signature(TaskTrainConfig, BACKBONE)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
         self._form = None  # the verb's Form, with the vocabularies
         self._engine = ("numpy", None)  # (engine, device) the trainer runs on
 
