@@ -76,12 +76,10 @@ class RNNLayer:
         self.grads = {key: np.zeros_like(v) for key, v in self.params.items()}
 
     # ------------------------------------------------------------------ forward
-    def _project(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """x (T, B, D) floats or (T, B) ids -> W_ih x_t + b_ih + b_hh for all t: (T, B, H).
-
-        Written into ``out`` when given (the forward pass writes straight into its state
-        buffer, so no separate (T, B, H) projection is kept alive).
-        """
+    def _project(self, x: np.ndarray, out: np.ndarray) -> None:
+        """x (T, B, D) floats or (T, B) ids, checked by ``forward`` -> W_ih x_t + b_ih + b_hh for
+        all t, written into ``out`` (T, B, H): the forward pass gives its state buffer, so no
+        separate (T, B, H) projection is kept alive."""
         W_ih = self.params[self.k_ih]
         bias = self.params[self.k_bih] + self.params[self.k_bhh]  # (H,)
         if np.issubdtype(x.dtype, np.integer):
@@ -90,16 +88,12 @@ class RNNLayer:
             # gather gives W_ih onehot(x_t) + b for every t (the same sums, done D*H times
             # instead of T*B*H, and the gather reads contiguous rows).
             table = W_ih.T + bias  # (D, H)
-            return gather_rows(table, x, out, checked=True)  # (T, B, H)
-        if x.ndim != 3 or x.shape[2] != self.D:
-            raise ValueError(f"input must be (T, B, {self.D}), got {x.shape}")
-        T, B, D = x.shape
-        if out is None:
-            out = np.empty((T, B, self.H), dtype=self.dtype)
-        # one GEMM for all t (a reversed view is copied by the reshape)
-        np.matmul(x.reshape(T * B, D), W_ih.T, out=out.reshape(T * B, self.H))
-        out += bias
-        return out
+            gather_rows(table, x, out, checked=True)  # (T, B, H)
+        else:
+            T, B, D = x.shape
+            # one GEMM for all t (a reversed view is copied by the reshape)
+            np.matmul(x.reshape(T * B, D), W_ih.T, out=out.reshape(T * B, self.H))
+            out += bias
 
     def forward(
         self,
