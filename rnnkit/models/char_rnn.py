@@ -130,20 +130,9 @@ class CharRNN(BackboneModel):
     def step(self, ids: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One step for sampling: ids (B,), h (L, B, H) -> logits (B, V), new h (L, B, H).
 
-        Runs the same equations as ``forward`` without keeping a cache.
+        ``forward``'s backbone and head for T = 1 (in evaluation: no dropout), without a loss.
+        ``StreamStep`` computes the same equations for one stream, laid out for speed.
         """
-        h = h.copy()
-        x = ids
-        for k, layer in enumerate(self.rnn.layers):
-            P = layer.params
-            if k == 0 and self.embedding is None:
-                z = P[layer.k_ih][:, x].T  # (B, H) column gather
-            else:
-                if k == 0:
-                    x = self.embedding.params["weight"][x]  # (B, E)
-                z = x @ P[layer.k_ih].T
-            z = z + h[k] @ P[layer.k_hh].T + P[layer.k_bih] + P[layer.k_bhh]
-            h[k] = np.tanh(z)
-            x = h[k]
-        logits = x @ self.head.params["weight"].T + self.head.params["bias"]
-        return logits, h
+        (hs, h_n), _ = self.backbone.forward(ids[None], h)  # (1, B, H)
+        logits, _ = self.head.forward(hs[0])  # (B, V)
+        return logits, h_n
