@@ -511,7 +511,7 @@ def _seq2seq(name):
 
 
 @pytest.mark.parametrize("name", SEQ2SEQ)
-def test_seq2seq_decode(name):
+def test_seq2seq_decode_greedy(name):
     m, src, lengths = _seq2seq(name)
     seqs, scores = seq2seq_decode(m, src, src_lengths=lengths, max_len=9)
     assert seqs == S2S_GREEDY[name][0]
@@ -519,7 +519,7 @@ def test_seq2seq_decode(name):
 
 
 @pytest.mark.parametrize("name,beam", sorted(S2S_BEAM))
-def test_seq2seq_decode(name, beam):
+def test_seq2seq_decode_beam(name, beam):
     m, src, lengths = _seq2seq(name)
     seqs, scores = seq2seq_decode(m, src, src_lengths=lengths, beam=beam, max_len=9)
     assert seqs == S2S_BEAM[name, beam][0]
