@@ -165,7 +165,7 @@ class LMTrainer(Trainer):
         val = self.data.val_ids()
         if self.cfg.val_chars:
             val = val[: self.cfg.val_chars]
-        return evaluate_ids(self.model, val, progress=False)
+        return evaluate_ids(self.model, val)
 
     # --------------------------------------------------------------- reporting
     def train_row(self, r: dict, rate: float) -> dict:
