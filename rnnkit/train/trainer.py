@@ -69,11 +69,8 @@ EMA_UPDATES = "ema.updates"
 def build_optimizer(cfg: TrainSettings, model: Any) -> Any:
     """The optimizer ``cfg`` names, over ``model`` 's flat parameters (on its device, for the
     torch engine's language model)."""
-    hp = {
-        "sgd": {"momentum": cfg.momentum},
-        "adam": {"weight_decay": cfg.weight_decay, "betas": (0.9, cfg.beta2)},
-        "adamw": {"weight_decay": cfg.weight_decay, "betas": (0.9, cfg.beta2)},
-    }.get(cfg.optimizer, {})
+    adam = {"weight_decay": cfg.weight_decay, "betas": (0.9, cfg.beta2)}  # Adam's and AdamW's
+    hp = {"sgd": {"momentum": cfg.momentum}, "adam": adam, "adamw": adam}.get(cfg.optimizer, {})
     if hasattr(model, "make_optimizer"):  # the torch engine (on its device)
         return model.make_optimizer(cfg.optimizer, **hp)
     return make_optimizer(cfg.optimizer, model.flat, **hp)
