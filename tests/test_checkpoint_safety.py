@@ -231,6 +231,7 @@ def test_nonfinite_weights_are_never_saved(tmp_path, small_run):
 def test_trainer_keeps_previous_checkpoint_when_weights_go_nonfinite(tmp_path, small_run):
     from rnnkit.data.corpus import load_prepared
     from rnnkit.train.lm_trainer import LMTrainer, TrainConfig
+    from rnnkit.train.trainer import save_or_warn
 
     _, src = small_run
     run = _copy_run(src, tmp_path / "run")
@@ -241,7 +242,7 @@ def test_trainer_keeps_previous_checkpoint_when_weights_go_nonfinite(tmp_path, s
     tr.step = 25
     tr.model.flat.data[3] = np.inf
     logged = []
-    assert ckpt.save_or_warn(tr, best=True, log=logged.append) is None
+    assert save_or_warn(tr, best=True, log=logged.append) is None
     assert "previous checkpoint is kept" in logged[0]
     assert last_step(run) == 20 and os.readlink(run / "best").endswith("20")
 

@@ -90,7 +90,7 @@ def test_the_stop_line_names_the_last_good_checkpoint_when_the_save_was_refused(
     """A save refused at the stop (non-finite weights) used to print 'checkpoint saved to None'."""
     from types import SimpleNamespace
 
-    from rnnkit.train.checkpoint import stopped_by_signal
+    from rnnkit.train.trainer import stopped_by_signal
 
     tr = SimpleNamespace(step=7, out=Path("runs/x"))
     line = stopped_by_signal(tr, None, "rnnkit train --resume runs/x")

@@ -36,6 +36,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -118,10 +119,7 @@ def pick_size(
     ``measure_step`` on this machine); candidates are timed from small to large and the
     search stops at the first that falls short, so a big one that cannot win is not built."""
     if step_seconds is None:
-
-        def step_seconds(H: int, L: int, E: int) -> float:
-            return measure_step(H, L, E, V, batch, seq_len)
-
+        step_seconds = partial(measure_step, V=V, batch=batch, seq_len=seq_len)
     best = None
     for H, L, E in CANDIDATES:
         params = param_count(model_parts(ModelConfig(vocab_size=V, hidden=H, layers=L, embed=E)))

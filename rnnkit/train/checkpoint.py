@@ -32,10 +32,9 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from safetensors.numpy import load as st_load
@@ -44,9 +43,6 @@ from safetensors.numpy import save as st_save
 from rnnkit.errors import RnnkitError, RnnkitWarning, write_error
 
 from .run_lock import LOCK_NAME, RunLock
-
-if TYPE_CHECKING:  # trainer.py imports this module
-    from .trainer import Trainer
 
 FORMAT_VERSION = 1
 RUN_MARKER = "rnnkit-run.json"
@@ -299,27 +295,6 @@ def _fault_sleep() -> float:
         return float(os.environ.get("RNNKIT_FAULT_SAVE_SLEEP", "0"))
     except ValueError:
         return 0.0
-
-
-def save_or_warn(trainer: Trainer, best: bool, log: Callable[[str], None]) -> Path | None:
-    """``trainer.save(best=...)``, or, when the weights are not finite, a warning through
-    ``log`` and None: the previous checkpoint stays the latest."""
-    try:
-        return trainer.save(best=best)
-    except NonFiniteCheckpoint as e:
-        log(f"warning: {e}; the previous checkpoint is kept")
-        return None
-
-
-def stopped_by_signal(trainer: Trainer, path: Path | None, resume_command: str) -> str:
-    """The line a run prints when a signal stopped it, after its last save gave ``path``
-    (None: that save was refused, and the previous checkpoint is the one to go on from)."""
-    saved = (
-        f"checkpoint saved to {path}"
-        if path is not None
-        else f"the last good checkpoint is {trainer.out}/last"
-    )
-    return f"stopped by signal at step {trainer.step}; {saved}. Continue with: {resume_command}"
 
 
 # Checkpoint directories this process has written (``save``): the same step saved twice by

@@ -32,21 +32,13 @@ def metrics_from_nats(loss_nats: float) -> dict:
     }
 
 
-def evaluate_ids(
-    model: CharRNN | TorchCharRNN,
-    ids: np.ndarray,
-    chunk: int = 512,
-    progress: bool = False,
-    desc: str = "eval",
-) -> dict:
+def evaluate_ids(model: CharRNN | TorchCharRNN, ids: np.ndarray, chunk: int = 512) -> dict:
     """ids (N,) (array or memmap) -> {loss_nats, bpc, perplexity, chars: N, predictions: N-1}."""
     N = len(ids)
     if N < 2:
         raise ValueError("evaluation needs at least 2 characters")
     step = max(chunk, 1 << 16)  # a memmap is read 64 Ki ids at a time
-    return evaluate_pieces(
-        model, (ids[s : s + step] for s in range(0, N, step)), chunk, progress, desc, N - 1
-    )
+    return evaluate_pieces(model, (ids[s : s + step] for s in range(0, N, step)), chunk, total=N - 1)
 
 
 def evaluate_pieces(
@@ -54,7 +46,6 @@ def evaluate_pieces(
     pieces: Iterable[np.ndarray],
     chunk: int = 512,
     progress: bool = False,
-    desc: str = "eval",
     total: int | None = None,
     what: str = "the text",
 ) -> dict:
@@ -69,7 +60,7 @@ def evaluate_pieces(
     h = model.zero_state(1)  # (L, 1, H)
     loss_sum, count, n = 0.0, 0, 0
     rest = np.zeros(0, dtype=np.int64)  # ids not yet scored as inputs (< chunk + 1 of them)
-    bar = tqdm(total=total, desc=desc, unit="char", disable=not progress, leave=False)
+    bar = tqdm(total=total, desc="eval", unit="char", disable=not progress, leave=False)
 
     def run(block: np.ndarray) -> None:  # block (T+1,): T inputs and their next characters
         nonlocal h, loss_sum, count

@@ -165,7 +165,7 @@ class LMTrainer(Trainer):
         val = self.data.val_ids()
         if self.cfg.val_chars:
             val = val[: self.cfg.val_chars]
-        return evaluate_ids(self.model, val, progress=False)
+        return evaluate_ids(self.model, val)
 
     # --------------------------------------------------------------- reporting
     def train_row(self, r: dict, rate: float) -> dict:
@@ -266,7 +266,9 @@ def start_run(
     if force:
         ckpt.check_inputs_outside(out, list(plan.files) + list(plan.val_files))
     if auto_size:
-        cfg = sized_for_budget(cfg, plan.n_train, len(plan.vocab), auto_size, log)
+        choice = pick_size(cfg.minutes, plan.n_train, len(plan.vocab), cfg.batch, cfg.seq_len)
+        log(choice.line(cfg.minutes, plan.n_train))
+        cfg = dataclasses.replace(cfg, **{k: getattr(choice, k) for k in auto_size})
     trainer = LMTrainer(cfg, out, plan, log)  # builds the model; the plan stands in for the data
     claim.start(out, force, train_config=cfg.to_dict())
     trainer.data = write_prepared(plan, out / "data", log=log)
@@ -283,16 +285,6 @@ def check_prepared_ids(data: Prepared, what: Path) -> str:
             f"prepared data of {what} is damaged; start the run again with `force`"
         )
     return sha
-
-
-def sized_for_budget(
-    cfg: TrainConfig, n_train: int, V: int, names: tuple[str, ...], log: Callable[[str], None]
-) -> TrainConfig:
-    """``cfg`` with the settings ``names`` as ``auto_size.pick_size`` picks them for its
-    ``--minutes``; says what and why in one line."""
-    choice = pick_size(cfg.minutes, n_train, V, cfg.batch, cfg.seq_len)
-    log(choice.line(cfg.minutes, n_train))
-    return dataclasses.replace(cfg, **{k: getattr(choice, k) for k in names})
 
 
 def _start_run_ranks(

@@ -105,7 +105,7 @@ class TrainingProgress:
             return  # --no-progress, or no plain line this step
         stats = {}
         if self.budget_bar:  # the bar counts time: the text gives it, and the step
-            stats["time"] = f"{_clock(elapsed_s)}/{_clock(self.limit_s)}"
+            stats["time"] = f"{tqdm.format_interval(elapsed_s)}/{tqdm.format_interval(self.limit_s)}"
             stats["step"] = f"{step}"
         elif self.plain:
             stats["step"] = f"{step}/{self.max_steps}"
@@ -116,7 +116,7 @@ class TrainingProgress:
             stats.update(postfix)
         left = self.seconds_left(step, elapsed_s)
         if (self.budget_bar or self.plain) and left is not None:  # a steps bar shows tqdm's own ETA
-            stats["time_left"] = _clock(left)
+            stats["time_left"] = tqdm.format_interval(left)
         if self.plain:
             self.write(_pairs(stats))
         elif self.budget_bar:
@@ -142,11 +142,6 @@ class TrainingProgress:
 
     def close(self) -> None:
         self.bar.close()
-
-
-def _clock(seconds: float) -> str:
-    """Seconds as [H:]MM:SS."""
-    return tqdm.format_interval(seconds)
 
 
 def _pairs(stats: dict) -> str:

@@ -87,13 +87,13 @@ class TaskTrainer(Trainer):
         if cfg.val_max and len(self.val_ex) > cfg.val_max:
             self.val_ex = self.val_ex[: cfg.val_max]
         self.val_data = self.form.encode(self.val_ex, cfg.val or cfg.data)
-        self.model_cfg = self.form.model_config()
+        model_cfg = self.form.model_config()
         # Before allocating: the memory of one batch of the longest example (both fields' lengths
         # plus BOS/EOS bound its steps, in characters or tokens).
         longest = max(len(a) + len(b) + 2 for a, b in self.train_ex)
-        cfg.check_memory(model_parts(self.model_cfg), longest, min(cfg.batch, len(self.train_ex)))
+        cfg.check_memory(model_parts(model_cfg), longest, min(cfg.batch, len(self.train_ex)))
         try:
-            model = self.form.build_model(self.model_cfg.to_dict(), cfg.seed)
+            model = self.form.build_model(model_cfg.to_dict(), cfg.seed)
         except ValueError as e:
             raise RnnkitError(message_of(e)) from None
         if engine == "torch":
@@ -108,9 +108,6 @@ class TaskTrainer(Trainer):
         self.data_sha = {"data": file_sha256(cfg.data), "val": file_sha256(cfg.val) if cfg.val else ""}
 
     # ------------------------------------------------------------------ state
-    def config_dict(self) -> dict:
-        return {"task": self.cfg.verb, "model": self.model_cfg.to_dict(), "train": self.cfg.to_dict()}
-
     def vocab_json(self) -> str:
         return self.form.vocab_json()
 
@@ -184,7 +181,7 @@ class TaskTrainer(Trainer):
         )
 
     def describe(self) -> str:
-        m = self.model_cfg
+        m = self.model.cfg
         bi = "bidirectional " if getattr(m, "bidirectional", False) else ""
         return (
             f"{self.cfg.verb}: {m.layers} x {m.hidden} {bi}tanh RNN, {len(self.model.flat):,} parameters; "

@@ -69,11 +69,8 @@ EMA_UPDATES = "ema.updates"
 def build_optimizer(cfg: TrainSettings, model: Any) -> Any:
     """The optimizer ``cfg`` names, over ``model`` 's flat parameters (on its device, for the
     torch engine's language model)."""
-    hp = {
-        "sgd": {"momentum": cfg.momentum},
-        "adam": {"weight_decay": cfg.weight_decay, "betas": (0.9, cfg.beta2)},
-        "adamw": {"weight_decay": cfg.weight_decay, "betas": (0.9, cfg.beta2)},
-    }.get(cfg.optimizer, {})
+    adam = {"weight_decay": cfg.weight_decay, "betas": (0.9, cfg.beta2)}  # Adam's and AdamW's
+    hp = {"sgd": {"momentum": cfg.momentum}, "adam": adam, "adamw": adam}.get(cfg.optimizer, {})
     if hasattr(model, "make_optimizer"):  # the torch engine (on its device)
         return model.make_optimizer(cfg.optimizer, **hp)
     return make_optimizer(cfg.optimizer, model.flat, **hp)
@@ -358,6 +355,27 @@ def train_run(tr: Trainer, resumed: bool, log: Callable[[str], None]) -> int:
     return run_loop(tr, metrics, log)
 
 
+def save_or_warn(trainer: Trainer, best: bool, log: Callable[[str], None]) -> Path | None:
+    """``trainer.save(best=...)``, or, when the weights are not finite, a warning through
+    ``log`` and None: the previous checkpoint stays the latest."""
+    try:
+        return trainer.save(best=best)
+    except ckpt.NonFiniteCheckpoint as e:
+        log(f"warning: {e}; the previous checkpoint is kept")
+        return None
+
+
+def stopped_by_signal(trainer: Trainer, path: Path | None, resume_command: str) -> str:
+    """The line a run prints when a signal stopped it, after its last save gave ``path``
+    (None: that save was refused, and the previous checkpoint is the one to go on from)."""
+    saved = (
+        f"checkpoint saved to {path}"
+        if path is not None
+        else f"the last good checkpoint is {trainer.out}/last"
+    )
+    return f"stopped by signal at step {trainer.step}; {saved}. Continue with: {resume_command}"
+
+
 def run_loop(tr: Trainer, metrics: MetricsLog, log: Callable[[str], None]) -> int:
     """Train ``tr`` to ``max_steps`` or ``minutes``; returns the process exit status (0 done,
     130 or 0 stopped by a signal). A run that cannot go on (non-finite steps it may not skip,
@@ -414,18 +432,18 @@ def run_loop(tr: Trainer, metrics: MetricsLog, log: Callable[[str], None]) -> in
                 better = tr.record_validation(v)
                 metrics.write(kind="val", step=tr.step, time_s=round(tr.elapsed, 3), **tr.val_row(v))
                 prog.write(tr.val_line(v) + (" *best*" if better else ""))
-                saved += ckpt.save_or_warn(tr, best=better, log=log) is not None
+                saved += save_or_warn(tr, best=better, log=log) is not None
                 if tr.out_of_patience() and not last:
                     stopped_early = True
                     break
             elif tr.step % cfg.save_every == 0:
-                saved += ckpt.save_or_warn(tr, best=False, log=log) is not None
+                saved += save_or_warn(tr, best=False, log=log) is not None
             if last:
                 break
             if stop_all:
                 prog.close()
-                path = ckpt.save_or_warn(tr, best=False, log=log)
-                log(ckpt.stopped_by_signal(tr, path, tr.resume_command))
+                path = save_or_warn(tr, best=False, log=log)
+                log(stopped_by_signal(tr, path, tr.resume_command))
                 return stop.exit_code
     if tr.step > first_step and not saved and tr.dist.is_main:  # rank 0 alone saves
         raise TrainingFailed(
