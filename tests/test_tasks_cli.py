@@ -397,3 +397,28 @@ def test_task_verbs_checkpoint_every_save_every_steps(tmp_path, monkeypatch):
     argv = ["classify", "train", str(data), "--out", str(tmp_path / "r"), *SMALL, "--max-steps", "5"]
     assert main([*argv, "--save-every", "2", "--eval-every", "100"]) == 0
     assert steps == [2, 4, 5]  # every 2 steps, and the final validation
+
+
+def test_checkpoint_with_nonfinite_weights_is_refused_in_one_line(tmp_path):
+    """A form's checkpoint whose weights hold NaN (manifest rewritten to match, a deliberate
+    tampering) is refused by its verbs in one line naming the tensor, as the LM's is."""
+    import hashlib
+
+    import numpy as np
+    from safetensors.numpy import load_file, save_file
+
+    data = make_tsv(tmp_path / "d.tsv", "classify", n=30)
+    run = tmp_path / "r"
+    ok("classify", "train", data, "--out", run, *SMALL, "--max-steps", 2)
+    d = (run / "best").resolve()
+    weights = load_file(str(d / "model.safetensors"))
+    weights["head.bias"][0] = np.nan
+    save_file(weights, str(d / "model.safetensors"))
+    manifest = json.loads((d / "manifest.json").read_text())
+    for name in manifest["files"]:
+        b = (d / name).read_bytes()
+        manifest["files"][name] = {"bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()}
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    for r in (rnnkit("classify", "predict", run, "abc"), rnnkit("classify", "eval", run, data)):
+        assert r.returncode == 2 and "weight head.bias holds NaN or Inf" in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1

@@ -499,6 +499,16 @@ def _load_tensors(data: bytes, name: str, where: Path) -> dict:
     return tensors
 
 
+def check_weights(c: Checkpoint) -> None:
+    """Refuse, in one line naming the tensor, a weight that is not float32 or float64 or that
+    holds NaN or Inf (a model would load it and compute garbage)."""
+    for k, v in c.model.items():
+        if v.dtype != np.float32 and v.dtype != np.float64:
+            raise RnnkitError(f"checkpoint {c.dir}: weight {k} has dtype {v.dtype}, expected float32")
+        if not np.all(np.isfinite(v)):
+            raise RnnkitError(f"checkpoint {c.dir}: weight {k} holds NaN or Inf")
+
+
 def load(path: str | Path, task: str | None = None, which: str = "best") -> Checkpoint:
     """Load and verify a checkpoint. Every failure is a ``RnnkitError`` with one clear line."""
     d = resolve(path, which)

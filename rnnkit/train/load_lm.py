@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from rnnkit.data.vocab import Vocab
 from rnnkit.errors import RnnkitError, message_of
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
@@ -42,11 +40,7 @@ def load_lm(
             f"but the model expects {mcfg.vocab_size}"
         )
     check_tensors(mcfg, c.model, c.dir)
-    for k, v in c.model.items():
-        if v.dtype != np.float32 and v.dtype != np.float64:
-            raise RnnkitError(f"checkpoint {c.dir}: weight {k} has dtype {v.dtype}, expected float32")
-        if not np.all(np.isfinite(v)):
-            raise RnnkitError(f"checkpoint {c.dir}: weight {k} holds NaN or Inf")
+    ckpt.check_weights(c)
     try:
         model = build_lm(mcfg, engine=engine, device=device)
         model.flat.load_state_dict(c.model)

@@ -43,6 +43,7 @@ def load_task(
     except (KeyError, TypeError, ValueError) as e:
         raise RnnkitError(f"{invalid}: {message_of(e)}") from None
     check_tensors(mcfg, c.model, c.dir)  # its own message, naming the tensor
+    ckpt.check_weights(c)
     try:
         model = form.build_model(c.config["model"], seed=0)
         model.flat.load_state_dict(c.model)
