@@ -14,7 +14,6 @@ every checkpoint, so ``--resume`` continues bit-identically.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import warnings
@@ -42,9 +41,8 @@ from rnnkit.torch.engines import build_lm
 from . import checkpoint as ckpt
 from .auto_size import pick_size
 from .evaluate import evaluate_ids
-from .interrupt import StopAtOnce, Stopped
 from .lm_config import RESUMABLE_OVERRIDES, TrainConfig
-from .trainer import Trainer, absolute_input, merge_resume, train_run
+from .trainer import Trainer, absolute_input, merge_resume, recorded_config, set_up_and_train
 
 LN2 = math.log(2)
 
@@ -325,29 +323,14 @@ def train(
     refused), and a new run that ends without a checkpoint is undone, putting back the run
     ``--force`` was replacing (``checkpoint.RunClaim``).
     """
-    # Under torchrun the ranks wait for each other in barriers, where a handler cannot run:
-    # there a signal keeps its default action, and torchrun ends the job.
-    single = distributed.current().world == 1
-    claim = ckpt.RunClaim(keep_on=(Stopped,))
-    try:
-        with claim:
-            with StopAtOnce() if single else contextlib.nullcontext():
-                trainer, out, resumed = _set_up(cfg, out, resume, given, force, log, claim, auto_size)
-            return train_run(trainer, resumed, log)
-    except Stopped as e:
-        target = resume if resume is not None else out
-        if claim.restored and resume is None:
-            log(
-                f"stopped by signal before the first step; {out} holds the run it held before. "
-                f"Run the command again to start over"
-            )
-        elif resume is not None or ckpt.is_run_dir(out):  # a marker or a checkpoint to go on from
-            log(f"stopped by signal before the first step. Continue with: rnnkit train --resume {target}")
-        else:
-            log(
-                "stopped by signal while reading the data, before anything was written; run the command again"
-            )
-        return e.exit_code
+    target = resume if resume is not None else out
+
+    def set_up(claim: ckpt.RunClaim) -> tuple[LMTrainer, bool]:
+        return _set_up(cfg, out, resume, given, force, log, claim, auto_size)
+
+    return set_up_and_train(
+        set_up, target, resume is not None, lambda: f"rnnkit train --resume {target}", log
+    )
 
 
 def _set_up(
@@ -359,20 +342,14 @@ def _set_up(
     log,
     claim: ckpt.RunClaim,
     auto_size: tuple[str, ...] = (),
-) -> tuple[LMTrainer, Path, bool]:
-    """-> (trainer, run directory, whether it continues from a checkpoint)."""
-    if resume is not None and ckpt.is_run_dir(resume) and not ckpt.has_checkpoint(resume):
-        saved = ckpt.read_run_marker(resume).get("train")
-        if not isinstance(saved, dict):
-            raise RnnkitError(
-                f"{resume} holds no checkpoint yet and no recorded configuration; "
-                f"start it again with `out` {resume} `force`"
-            )
-        cfg = merge_resume_config(absolute_inputs(TrainConfig.from_dict(saved), resume), given or {})
-        log(f"{resume} holds no checkpoint yet (stopped before the first save): starting it over from step 0")
-        return _start_run_ranks(cfg, resume, True, log, claim), resume, False
+) -> tuple[LMTrainer, bool]:
+    """-> (trainer, whether it continues from a checkpoint)."""
+    restart = recorded_config(resume, TrainConfig, log) if resume is not None else None
+    if restart is not None:
+        cfg = merge_resume_config(absolute_inputs(restart, resume), given or {})
+        return _start_run_ranks(cfg, resume, True, log, claim), False
     if resume is None:
-        return _start_run_ranks(cfg, out, force, log, claim, auto_size), out, False
+        return _start_run_ranks(cfg, out, force, log, claim, auto_size), False
     if distributed.current().is_main:
         claim.resume(ckpt.run_of_resume(resume))  # rank 0 alone writes
     c = ckpt.load(resume, task="lm", which="last")
@@ -393,4 +370,4 @@ def _set_up(
             f"the carried state of all {cfg.batch} streams is in the checkpoint, so the same streams go on "
             f"(the same steps up to float rounding; dropout masks are drawn differently)"
         )
-    return trainer, run, True
+    return trainer, True

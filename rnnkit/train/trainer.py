@@ -54,7 +54,7 @@ from rnnkit.torch import distributed
 
 from . import checkpoint as ckpt
 from .heap import keep_freed_memory
-from .interrupt import StopRequest
+from .interrupt import StopAtOnce, Stopped, StopRequest
 from .metrics_log import MetricsLog
 from .nonfinite import NonFiniteGuard, kept_message, weights_finite
 from .progress import TrainingProgress
@@ -342,6 +342,59 @@ class Trainer:
         if value == self.best:
             return loss < self.best_loss
         return value > self.best if self.higher_better else value < self.best
+
+
+def set_up_and_train(
+    set_up: Callable[[ckpt.RunClaim], tuple[Trainer, bool]],
+    out: Path,
+    resuming: bool,
+    resume_command: Callable[[], str],
+    log: Callable[[str], None],
+) -> int:
+    """Set a run up, ``set_up(claim)`` -> (trainer, whether it continues from a checkpoint), with
+    the run directory held by ``claim`` (``checkpoint.RunClaim``), then train it (``train_run``).
+
+    Ctrl-C or SIGTERM during the set-up (reading and preparing the data has no step boundary to
+    stop at) end it at once with one line saying how to go on (``resume_command()``, when there
+    is a run to resume), and the exit status of a stop during training. Under torchrun the ranks
+    wait for each other in barriers, where a handler cannot run: there a signal keeps its default
+    action, and torchrun ends the job."""
+    single = distributed.current().world == 1
+    claim = ckpt.RunClaim(keep_on=(Stopped,))
+    try:
+        with claim:
+            with StopAtOnce() if single else contextlib.nullcontext():
+                tr, resumed = set_up(claim)
+            return train_run(tr, resumed, log)
+    except Stopped as e:
+        if claim.restored and not resuming:
+            log(
+                f"stopped by signal before the first step; {out} holds the run it held before. "
+                f"Run the command again to start over"
+            )
+        elif resuming or ckpt.is_run_dir(out):  # a marker or a checkpoint to go on from
+            log(f"stopped by signal before the first step. Continue with: {resume_command()}")
+        else:
+            log(
+                "stopped by signal while reading the data, before anything was written; run the command again"
+            )
+        return e.exit_code
+
+
+def recorded_config(run: Path, config_class: type, log: Callable[[str], None]) -> TrainSettings | None:
+    """For a resume of ``run``: None when it has a checkpoint; else (a run killed before its first
+    checkpoint) the configuration its marker recorded, which starts it over from step 0 (the same
+    run: runs are deterministic)."""
+    if not ckpt.is_run_dir(run) or ckpt.has_checkpoint(run):
+        return None
+    saved = ckpt.read_run_marker(run).get("train")
+    if not isinstance(saved, dict):
+        raise RnnkitError(
+            f"{run} holds no checkpoint yet and no recorded configuration; "
+            f"start it again with `out` {run} `force`"
+        )
+    log(f"{run} holds no checkpoint yet (stopped before the first save): starting it over from step 0")
+    return config_class.from_dict(saved)
 
 
 def train_run(tr: Trainer, resumed: bool, log: Callable[[str], None]) -> int:
