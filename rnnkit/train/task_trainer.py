@@ -29,7 +29,7 @@ from rnnkit.torch.task_engines import use_engine
 from . import checkpoint as ckpt
 from .forms import Form, make_form, read_examples
 from .task_config import RESUMABLE, TaskTrainConfig
-from .trainer import Trainer, absolute_input, merge_resume, train_run
+from .trainer import Trainer, absolute_input, merge_resume, recorded_config, set_up_and_train
 
 
 def file_sha256(path: str | Path) -> str:
@@ -246,19 +246,37 @@ def train(
     Every check (configuration, data, model on its engine and device) comes before ``out``
     is touched. The run directory is locked for the whole run, and a new run that ends
     without a checkpoint is undone, putting back the run ``--force`` was replacing
-    (``checkpoint.RunClaim``).
+    (``checkpoint.RunClaim``). As for the LM (``trainer.set_up_and_train``): a signal while the
+    data is read ends the run in one line, and ``resume`` of a run killed before its first
+    checkpoint starts it over from step 0 with the configuration its marker recorded.
     """
     check_engine(engine, device)
     dist = distributed.init(device)  # torchrun: join the job
+
+    def set_up(claim: ckpt.RunClaim) -> tuple[TaskTrainer, bool]:
+        return _set_up(cfg, out, resume, given, force, log, engine, device, claim, keep_data)
+
+    def resume_command() -> str:
+        verb = cfg.verb if cfg is not None else ckpt.read_run_marker(out).get("train", {}).get("verb")
+        return f"rnnkit {verb} train --resume {out}"
+
     try:
-        with dist.quiet_unless_main(), ckpt.RunClaim() as claim:  # rank 0 alone prints
-            return _train(cfg, out, resume, given, force, log, engine, device, claim, keep_data)
+        with dist.quiet_unless_main():  # rank 0 alone prints
+            return set_up_and_train(set_up, out, resume, resume_command, log)
     finally:
         distributed.shutdown()
 
 
-def _train(cfg, out, resume, given, force, log, engine, device, claim: ckpt.RunClaim, keep_data=False) -> int:
+def _set_up(
+    cfg, out, resume, given, force, log, engine, device, claim: ckpt.RunClaim, keep_data=False
+) -> tuple[TaskTrainer, bool]:
+    """-> (trainer, whether it continues from a checkpoint)."""
     main = distributed.current().is_main  # rank 0 alone writes the run directory
+    restart = recorded_config(out, TaskTrainConfig, log) if resume else None
+    if restart is not None:  # killed before its first checkpoint: a new run, in the same place
+        _check_verb(restart, given, out)
+        cfg = merge_resume(restart, _resumable(given), RESUMABLE)
+        resume, force = False, True
     if resume:
         if main:
             claim.resume(ckpt.run_of_resume(out))
@@ -266,31 +284,38 @@ def _train(cfg, out, resume, given, force, log, engine, device, claim: ckpt.RunC
         if c.config.get("task") not in ("classify", "generate", "seq2seq", "tag"):
             raise RnnkitError(f"{out} is a run of task {c.config.get('task')!r}, not a task verb's run")
         saved = TaskTrainConfig.from_dict(c.config.get("train", {}))
-        if (given or {}).get("verb", saved.verb) != saved.verb:
-            raise RnnkitError(
-                f"{out} is a '{saved.verb}' run; resume it with rnnkit {saved.verb} train --resume {out}"
-            )
+        _check_verb(saved, given, out)
         run = ckpt.run_dir_of(c.dir)
-        given = {k: v for k, v in (given or {}).items() if k not in ("data", "verb")}
-        cfg = absolute_data(merge_resume(saved, given, RESUMABLE), run)
+        cfg = absolute_data(merge_resume(saved, _resumable(given), RESUMABLE), run)
         cfg.validate()
         tr = TaskTrainer(cfg, run, log, vocab_obj=json.loads(c.vocab_json), engine=engine, device=device)
         tr.restore(c)
-        out = tr.out
         log(f"resumed {c.dir} at step {tr.step} (epoch {tr.epoch}, example {tr.pos} of {tr.N})")
-    else:
-        cfg = absolute_data(cfg)
-        cfg.validate()
-        if main:
-            ckpt.check_out_dir(out, force)
-            if force:
-                ckpt.check_inputs_outside(out, [p for p in (cfg.data, cfg.val) if p])
-        # Reads and checks all data, and builds the model, before out is touched.
-        tr = TaskTrainer(cfg, out, log, engine=engine, device=device)
-        kept = _kept_data(cfg, out) if keep_data else cfg
-        if main:
-            claim.start(out, force, train_config=kept.to_dict())
-            if keep_data:
-                _copy_data(cfg, kept)
-        tr.cfg = kept
-    return train_run(tr, resume, log)
+        return tr, True
+    cfg = absolute_data(cfg)
+    cfg.validate()
+    if main:
+        ckpt.check_out_dir(out, force)
+        if force:
+            ckpt.check_inputs_outside(out, [p for p in (cfg.data, cfg.val) if p])
+    # Reads and checks all data, and builds the model, before out is touched.
+    tr = TaskTrainer(cfg, out, log, engine=engine, device=device)
+    kept = _kept_data(cfg, out) if keep_data else cfg
+    if main:
+        claim.start(out, force, train_config=kept.to_dict())
+        if keep_data:
+            _copy_data(cfg, kept)
+    tr.cfg = kept
+    return tr, False
+
+
+def _check_verb(saved: TaskTrainConfig, given: dict | None, out: Path) -> None:
+    if (given or {}).get("verb", saved.verb) != saved.verb:
+        raise RnnkitError(
+            f"{out} is a '{saved.verb}' run; resume it with rnnkit {saved.verb} train --resume {out}"
+        )
+
+
+def _resumable(given: dict | None) -> dict:
+    """The given settings a resume may compare with the saved ones (the data and verb are the run's)."""
+    return {k: v for k, v in (given or {}).items() if k not in ("data", "verb")}
