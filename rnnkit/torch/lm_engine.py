@@ -215,7 +215,7 @@ class TorchCharRNN:
         else:
             data, grad = torch.from_numpy(host.data), torch.from_numpy(host.grad)  # zero copy
             self.flat = host
-        self._data_t, self._grad_t = data, grad
+        self._grad_t = grad  # flat.grad as a tensor (the same memory), zeroed by backward
         params = dict(self.net.named_parameters())
         if sorted(params) != sorted(host.names):
             raise AssertionError(f"torch names {sorted(params)} != numpy names {sorted(host.names)}")
@@ -239,13 +239,6 @@ class TorchCharRNN:
         if self.on_device:
             return clip_gradients_torch(self.flat.grad, mode, value)
         return clip_gradients(self.flat.grad, mode, value)
-
-    def grad_tensor(self) -> torch.Tensor:
-        """The whole (P,) gradient as one torch tensor (for all-reduce), no copy."""
-        return self._grad_t
-
-    def data_tensor(self) -> torch.Tensor:
-        return self._data_t
 
     # ------------------------------------------------------------- helpers
     def zero_state(self, B: int) -> np.ndarray:
