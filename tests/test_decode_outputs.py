@@ -511,7 +511,7 @@ def _seq2seq(name):
 
 
 @pytest.mark.parametrize("name", SEQ2SEQ)
-def test_seq2seq_decode(name):
+def test_seq2seq_decode_greedy(name):
     m, src, lengths = _seq2seq(name)
     seqs, scores = seq2seq_decode(m, src, src_lengths=lengths, max_len=9)
     assert seqs == S2S_GREEDY[name][0]
