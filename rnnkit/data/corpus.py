@@ -37,30 +37,11 @@ from rnnkit.errors import RnnkitError, RnnkitWarning, write_error
 from .vocab import Vocab
 
 CHUNK_BYTES = 1 << 22  # 4 MiB per read: bounds memory whatever the file size
-TEXT_SUFFIXES = {
-    ".txt",
-    ".md",
-    ".rst",
-    ".py",
-    ".text",
-    ".tsv",
-    ".csv",
-    ".json",
-    ".html",
-    ".xml",
-    ".tex",
-    ".c",
-    ".h",
-    ".js",
-    ".ts",
-    ".java",
-    ".go",
-    ".rs",
-    ".sh",
-    ".yaml",
-    ".yml",
-    "",
-}
+TEXT_SUFFIXES = (  # the files a directory is searched for: extensionless ones count as text
+    {"", ".txt", ".text", ".md", ".rst", ".tex", ".html", ".xml"}  # prose and markup
+    | {".json", ".yaml", ".yml", ".csv", ".tsv"}  # data
+    | {".py", ".c", ".h", ".js", ".ts", ".java", ".go", ".rs", ".sh"}  # source code
+)
 MAX_SKIP_WARNINGS = 20  # skipped files named one per line; beyond this, only a count
 
 
