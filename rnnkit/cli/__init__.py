@@ -66,7 +66,3 @@ def _run(args) -> int:
         return 130
     except BrokenPipeError:  # e.g. `rnnkit sample ... | head`
         return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -59,14 +59,12 @@ def _cmd_train(args) -> int:
             raise RnnkitError("--out and --resume name different directories; --resume continues in its own")
         return train(TrainConfig(), args.resume, resume=args.resume, given=given)
     cfg = TrainConfig(**given)
-    size = ("hidden", "layers", "embed")
-    pick = () if not cfg.minutes or any(k in given for k in size) or cfg.engine != "numpy" else size
-    if pick and "dropout" not in given:
-        pick += ("dropout",)
-    if pick and not {"optimizer", "weight_decay"} & given.keys():
-        pick += ("optimizer", "weight_decay")
-    if pick and "ema" not in given:
-        pick += ("ema",)
+    # --minutes on the NumPy engine with no size given: the size is picked for the budget, and
+    # with it each of these groups of settings that no flag sets.
+    pick = ()
+    if cfg.minutes and cfg.engine == "numpy" and not given.keys() & {"hidden", "layers", "embed"}:
+        groups = (("hidden", "layers", "embed"), ("dropout",), ("optimizer", "weight_decay"), ("ema",))
+        pick = tuple(name for group in groups if not given.keys() & set(group) for name in group)
     return train(cfg, args.out or DEFAULT_OUT, force=args.force, auto_size=pick)
 
 

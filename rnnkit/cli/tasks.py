@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.cli import Parser
 from rnnkit.cli.report_table import report_lines
 from rnnkit.cli.shared_flags import (
     Command,
@@ -93,15 +94,9 @@ def _default_out(verb: str) -> Path:
     return Path(f"runs/{verb}")
 
 
-def _engine(args):
-    engine, device = getattr(args, "engine", "numpy"), getattr(args, "device", None)
-    check_engine(engine, device)
-    return engine, device
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    verb = args.verb
-    engine, device = _engine(args)
+    verb, engine, device = args.verb, args.engine, args.device
+    check_engine(engine, device)
     names = {f.name for f in fields(TaskTrainConfig)}
     given = {k: v for k, v in vars(args).items() if k in names and v is not None}
     for k in ("data", "val"):
@@ -168,7 +163,7 @@ def _unknown_note(
 def cmd_classify_predict(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise RnnkitError(f"--top must be at least 1, got {args.top}")
-    form, model, _ = load_task(args.dir, "classify", args.which, *_engine(args))
+    form, model, _ = load_task(args.dir, args.verb, args.which, args.engine, args.device)
     texts = _inputs(args)
     _unknown_note(form.vocab, texts)
     P = form.probs(model, texts)  # (N, K)
@@ -178,15 +173,15 @@ def cmd_classify_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(args, verb: str, line, notes=None, **kw) -> int:
+def _evaluate(args, line, notes=None, **kw) -> int:
     """Score ``args.file`` with the run in ``args.dir``; print ``line(r, checkpoint dir, form)``
     or, with ``--json``, the result itself. ``notes(form, examples)`` may print notes first."""
-    form, model, c = load_task(args.dir, verb, args.which, *_engine(args))
-    examples = read_examples(verb, args.file)
+    form, model, c = load_task(args.dir, args.verb, args.which, args.engine, args.device)
+    examples = read_examples(args.verb, args.file)
     if notes is not None:
         notes(form, examples)
     data = form.encode(examples, str(args.file))
-    if verb == "seq2seq" and args.max_len:
+    if args.verb == "seq2seq" and args.max_len:
         form.cfg.max_len = args.max_len
     r = form.evaluate(model, data, examples, **kw)
     r["checkpoint"] = str(c.dir)
@@ -202,13 +197,13 @@ def cmd_classify_eval(args: argparse.Namespace) -> int:
         )
         return "\n".join([line, *report_lines(r, "label")])
 
-    return _evaluate(args, "classify", text)
+    return _evaluate(args, text)
 
 
 # ---------------------------------------------------------------------------- generate
 def cmd_generate_sample(args: argparse.Namespace) -> int:
     sampling = sampling_of(args)
-    form, model, _ = load_task(args.dir, "generate", args.which, *_engine(args))
+    form, model, _ = load_task(args.dir, args.verb, args.which, args.engine, args.device)
     for text in form.sample(model, args.label, args.n, args.max_len, sampling, args.prime or ""):
         print(text)
     return 0
@@ -217,7 +212,6 @@ def cmd_generate_sample(args: argparse.Namespace) -> int:
 def cmd_generate_eval(args: argparse.Namespace) -> int:
     return _evaluate(
         args,
-        "generate",
         lambda r, where, _: (
             f"{args.file}: {r['nll']:.4f} nats/char ({r['bpc']:.4f} bits/char, end marker "
             f"included) over {r['predictions']:,} predictions ({where})"
@@ -240,7 +234,7 @@ def _token_unit(mode: str) -> str:
 
 def cmd_seq2seq_predict(args: argparse.Namespace) -> int:
     _check_decoding(args)
-    form, model, _ = load_task(args.dir, "seq2seq", args.which, *_engine(args))
+    form, model, _ = load_task(args.dir, args.verb, args.which, args.engine, args.device)
     texts = _inputs(args)
     S = form.encode_sources(texts)
     for t, s in zip(texts, S):
@@ -281,12 +275,12 @@ def cmd_seq2seq_eval(args: argparse.Namespace) -> int:
             f"over {r['examples']:,} examples, beam {args.beam} ({where})"
         )
 
-    return _evaluate(args, "seq2seq", line, _seq2seq_notes, beam=args.beam)
+    return _evaluate(args, line, _seq2seq_notes, beam=args.beam)
 
 
 # ---------------------------------------------------------------------------- tag
 def cmd_tag_predict(args: argparse.Namespace) -> int:
-    form, model, _ = load_task(args.dir, "tag", args.which, *_engine(args))
+    form, model, _ = load_task(args.dir, args.verb, args.which, args.engine, args.device)
     texts = _inputs(args)
     _unknown_note(form.vocab, texts)
     for t, tags in zip(texts, form.predict_tags(model, texts)):
@@ -304,7 +298,7 @@ def cmd_tag_eval(args: argparse.Namespace) -> int:
             text += f", boundary precision {r['precision']:.4f} recall {r['recall']:.4f} F1 {r['f1']:.4f}"
         return "\n".join([text + f" over {r['examples']:,} examples ({where})", *report_lines(r, "tag")])
 
-    return _evaluate(args, "tag", line)
+    return _evaluate(args, line)
 
 
 # ---------------------------------------------------------------------------- registration
@@ -449,28 +443,22 @@ RUN_ACTIONS = {
 }
 
 
-def _intermixed_parser_class():
-    from rnnkit.cli import Parser
+class IntermixedParser(Parser):
+    """Options may sit between positionals (``predict DIR --top 2 TEXT ...``)."""
 
-    class IntermixedParser(Parser):
-        """Options may sit between positionals (``predict DIR --top 2 TEXT ...``)."""
-
-        def parse_known_args(
-            self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
-        ) -> tuple[argparse.Namespace, list[str]]:
-            if getattr(self, "_mixing", False):
-                return super().parse_known_args(args, namespace)
-            self._mixing = True
-            try:
-                return self.parse_known_intermixed_args(args, namespace)
-            finally:
-                self._mixing = False
-
-    return IntermixedParser
+    def parse_known_args(
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if getattr(self, "_mixing", False):
+            return super().parse_known_args(args, namespace)
+        self._mixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._mixing = False
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    IntermixedParser = _intermixed_parser_class()
     for verb, (desc, fmt) in FORMS_HELP.items():
         vp = sub.add_parser(verb, help=desc, description=f"{desc}. Data: UTF-8 TSV, lines {fmt}.")
         vsub = vp.add_subparsers(dest="action", metavar="ACTION", parser_class=IntermixedParser)

@@ -37,30 +37,11 @@ from rnnkit.errors import RnnkitError, RnnkitWarning, write_error
 from .vocab import Vocab
 
 CHUNK_BYTES = 1 << 22  # 4 MiB per read: bounds memory whatever the file size
-TEXT_SUFFIXES = {
-    ".txt",
-    ".md",
-    ".rst",
-    ".py",
-    ".text",
-    ".tsv",
-    ".csv",
-    ".json",
-    ".html",
-    ".xml",
-    ".tex",
-    ".c",
-    ".h",
-    ".js",
-    ".ts",
-    ".java",
-    ".go",
-    ".rs",
-    ".sh",
-    ".yaml",
-    ".yml",
-    "",
-}
+TEXT_SUFFIXES = (  # the files a directory is searched for: extensionless ones count as text
+    {"", ".txt", ".text", ".md", ".rst", ".tex", ".html", ".xml"}  # prose and markup
+    | {".json", ".yaml", ".yml", ".csv", ".tsv"}  # data
+    | {".py", ".c", ".h", ".js", ".ts", ".java", ".go", ".rs", ".sh"}  # source code
+)
 MAX_SKIP_WARNINGS = 20  # skipped files named one per line; beyond this, only a count
 
 
@@ -219,14 +200,9 @@ def iter_text(path: Path, errors: str = "strict", chunk_bytes: int = CHUNK_BYTES
                 return
 
 
-def scan_vocab(
-    files: list[Path], errors: str = "strict", skipper: Skipper | None = None
-) -> tuple[Vocab, int, list[int | None]]:
-    """First pass: (vocabulary, total characters, characters per file).
-
-    With a ``skipper``, a file it skips (found by walking, binary or not UTF-8) counts
-    None characters and adds nothing to the vocabulary.
-    """
+def scan_vocab(files: list[Path], errors: str, skipper: Skipper) -> tuple[Vocab, list[int | None]]:
+    """First pass: (vocabulary, characters per file). A file ``skipper`` skips (found by
+    walking, binary or not UTF-8) counts None characters and adds nothing to the vocabulary."""
     chars: set[str] = set()
     counts: list[int | None] = []
     for p in files:
@@ -237,16 +213,13 @@ def scan_vocab(
                 seen.update(text)
                 n += len(text)
         except NotTextError as e:
-            if skipper is None:
-                raise
             skipper.skip(p, e)
             counts.append(None)
             continue
         chars |= seen
         counts.append(n)
-    if skipper is not None:
-        skipper.finish()
-    return Vocab(sorted(chars)), sum(n for n in counts if n is not None), counts
+    skipper.finish()
+    return Vocab(sorted(chars)), counts
 
 
 def encode_files(files: list[Path], vocab: Vocab, out: BinaryIO | np.ndarray, errors: str = "strict") -> int:
@@ -318,25 +291,23 @@ def plan_corpus(
     """
     walked = {**getattr(files, "walked", {}), **getattr(val_files, "walked", {})}
     files, val_files = list(files), list(val_files or [])
-    vocab, total, counts = scan_vocab(files + val_files, errors, Skipper(walked))
+    vocab, counts = scan_vocab(files + val_files, errors, Skipper(walked))
     # Leave the skipped files (count None) out of both lists and of the counts.
-    kept = [n is not None for n in counts]
-    n_tr = len(files)
-    files = [p for p, k in zip(files, kept[:n_tr]) if k]
-    val_files = [p for p, k in zip(val_files, kept[n_tr:]) if k]
-    all_files = files + val_files
-    counts = [n for n in counts if n is not None]
+    train_counts, val_counts = counts[: len(files)], counts[len(files) :]
+    files = [p for p, n in zip(files, train_counts) if n is not None]
+    val_files = [p for p, n in zip(val_files, val_counts) if n is not None]
+    n_tr_files = sum(n for n in train_counts if n is not None)
+    total = n_tr_files + sum(n for n in val_counts if n is not None)
     if total == 0:
-        raise RnnkitError(f"the corpus is empty ({', '.join(map(str, all_files[:3]))})")
-    n_tr_files = sum(counts[: len(files)])
+        raise RnnkitError(f"the corpus is empty ({', '.join(map(str, (files + val_files)[:3]))})")
     if val_files:
         n_train, n_val = n_tr_files, total - n_tr_files
         if n_train == 0:
-            raise RnnkitError(f"the training text is empty ({', '.join(map(str, list(files)[:3]))})")
+            raise RnnkitError(f"the training text is empty ({', '.join(map(str, files[:3]))})")
     else:
         n_train = int(total * (1.0 - val_fraction))  # as nanoGPT: data[:int(n * 0.9)]
         n_val = total - n_train
-    return CorpusPlan(list(files), list(val_files or []), vocab, n_train, n_val, errors)
+    return CorpusPlan(files, val_files, vocab, n_train, n_val, errors)
 
 
 def write_prepared(plan: CorpusPlan, data_dir: Path, log: Callable[[str], None] = print) -> Prepared:
@@ -348,7 +319,6 @@ def write_prepared(plan: CorpusPlan, data_dir: Path, log: Callable[[str], None] 
     """
     vocab = plan.vocab
     total = plan.n_train + plan.n_val
-    all_files = plan.files + plan.val_files
     dtype = np.dtype(vocab.id_dtype)
     tmp = data_dir / "ids.bin.tmp"
     try:
@@ -359,7 +329,7 @@ def write_prepared(plan: CorpusPlan, data_dir: Path, log: Callable[[str], None] 
             except (AttributeError, OSError) as e:  # no fallocate here: the writes extend the file
                 if isinstance(e, OSError) and e.errno == errno.ENOSPC:
                     raise
-            n = encode_files(all_files, vocab, f, plan.errors)
+            n = encode_files(plan.files + plan.val_files, vocab, f, plan.errors)
             assert n == total
             f.flush()
             os.fsync(f.fileno())
@@ -436,27 +406,18 @@ def load_prepared(data_dir: Path) -> Prepared:
 def read_text_file(path: str | Path, errors: str = "strict") -> str:
     """Whole file as text, with the same checks as preparation (for eval and prediction
     inputs). Given a directory, its files are joined, skipping binary or non-UTF-8 ones
-    as preparation does."""
-    files = find_files([str(path)])
-    skipper = Skipper(files.walked)
-    parts = []
-    for f in files:
-        try:
-            parts.append("".join(iter_text(f, errors)))
-        except NotTextError as e:
-            skipper.skip(f, e)
-    skipper.finish()
-    return "".join(parts)
+    as preparation does (``iter_text_file``'s pieces, joined)."""
+    return "".join(iter_text_file(path, errors))
 
 
 def iter_text_file(path: str | Path, errors: str = "strict", chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
-    """Yield the text ``read_text_file(path, errors)`` returns, in pieces of about
+    """Yield the text of ``path`` (a file, or a directory's files joined) in pieces of about
     ``chunk_bytes`` bytes, so a text of any size is read with memory of one piece.
 
     Files found by walking a directory are checked in a first pass (read, not kept), so
-    one that turns out binary or not UTF-8 is skipped before any of its text is yielded,
-    exactly as ``read_text_file`` leaves it out whole. A named file is read once; a bad
-    byte in it raises the same error as there, when the reading reaches it.
+    one that turns out binary or not UTF-8 is skipped, with a warning, before any of its
+    text is yielded: it is left out whole. A named file is read once; a bad byte in it
+    raises the one-line error (``NotTextError``) when the reading reaches it.
     """
     files = find_files([str(path)])
     skipper = Skipper(files.walked)

@@ -20,7 +20,6 @@ specials. The task models need PAD/BOS/EOS/UNK, hence this separate class.)
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -35,8 +34,6 @@ class TokenVocab:
     >>> v.encode("cabz"), v.decode(v.encode("cab") + [EOS, PAD])
     ([6, 4, 5, 3], 'cab')
     """
-
-    pad_id, bos_id, eos_id, unk_id = PAD, BOS, EOS, UNK
 
     def __init__(self, tokens: Sequence[str]):
         tokens = list(tokens)
@@ -89,13 +86,6 @@ class TokenVocab:
         if obj.get("specials", list(SPECIALS)) != list(SPECIALS):
             raise ValueError(f"vocabulary specials {obj.get('specials')} differ from {list(SPECIALS)}")
         return cls(obj["tokens"])
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> TokenVocab:
-        return cls.from_dict(json.loads(text))
 
 
 class LabelSet:

@@ -53,10 +53,9 @@ def _decode(path, data: bytes) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def read_tsv(
-    path: str | os.PathLike, fields: int = 2, names: tuple[str, ...] = ("first", "second")
-) -> list[tuple[int, tuple[str, ...]]]:
-    """path -> list of (line_number, fields tuple). See the module docstring for the rules."""
+def read_tsv(path: str | os.PathLike, names: tuple[str, ...]) -> list[tuple[int, tuple[str, ...]]]:
+    """path -> list of (line_number, fields tuple), one field per name in ``names``. See the
+    module docstring for the rules."""
     with open(path, "rb") as f:
         text = _decode(path, f.read())
     rows = []
@@ -73,9 +72,9 @@ def read_tsv(
                 RnnkitWarning(f"{path}:{lineno}: skipped a header line ({'<TAB>'.join(parts)})"), stacklevel=3
             )
             continue
-        if len(parts) != fields:
+        if len(parts) != len(names):
             raise ValueError(
-                f"{path}:{lineno}: expected {fields} tab-separated fields "
+                f"{path}:{lineno}: expected {len(names)} tab-separated fields "
                 f"({'<TAB>'.join(names)}), found {len(parts)}"
             )
         for name, p in zip(names, parts):
@@ -87,25 +86,25 @@ def read_tsv(
 
 def read_text_label(path: str | os.PathLike) -> tuple[list[str], list[str]]:
     """``text<TAB>label`` lines -> (texts, labels)."""
-    rows = read_tsv(path, 2, ("text", "label"))
+    rows = read_tsv(path, ("text", "label"))
     return [r[0] for _, r in rows], [r[1] for _, r in rows]
 
 
 def read_label_text(path: str | os.PathLike) -> tuple[list[str], list[str]]:
     """``label<TAB>text`` lines -> (labels, texts)."""
-    rows = read_tsv(path, 2, ("label", "text"))
+    rows = read_tsv(path, ("label", "text"))
     return [r[0] for _, r in rows], [r[1] for _, r in rows]
 
 
 def read_source_target(path: str | os.PathLike) -> tuple[list[str], list[str]]:
     """``source<TAB>target`` lines -> (sources, targets)."""
-    rows = read_tsv(path, 2, ("source", "target"))
+    rows = read_tsv(path, ("source", "target"))
     return [r[0] for _, r in rows], [r[1] for _, r in rows]
 
 
 def read_text_tags(path: str | os.PathLike) -> tuple[list[str], list[str]]:
     """``text<TAB>tags`` lines -> (texts, tags); one tag character per text character."""
-    rows = read_tsv(path, 2, ("text", "tags"))
+    rows = read_tsv(path, ("text", "tags"))
     for lineno, (text, tags) in rows:
         if len(text) != len(tags):
             raise ValueError(

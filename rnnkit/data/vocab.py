@@ -69,11 +69,9 @@ class Vocab:
         )
 
     def encode(self, text: str, what: str = "text") -> np.ndarray:
-        """str -> ids (N,). Characters outside the vocabulary raise a ``RnnkitError`` naming them."""
-        ids, ok = self._lookup(text)
-        if not ok.all():
-            raise self.unknown_error(self.unknown(text), what)
-        return ids.astype(self.id_dtype)
+        """str -> ids (N,): ``encode_pieces`` of the one piece. Characters outside the vocabulary
+        raise a ``RnnkitError`` naming them."""
+        return next(self.encode_pieces([text], what))
 
     def encode_pieces(
         self, pieces: Iterable[str], what: str = "text", hint: str = ""

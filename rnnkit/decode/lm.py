@@ -24,17 +24,6 @@ from .beam_search import beam_search
 from .sampler import GumbelDraw, Sampling, greedy_ids, sample_tokens
 
 
-# ``model`` below: a ``CharRNN``, or the torch engine's ``TorchCharRNN`` (rnnkit/torch, a later
-# layer, so not named here): anything with ``zero_state(B)`` and ``step(ids, h)``.
-def warm_up(model: Any, prime_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Feed the prime through the model: returns (logits for the next char (V,), state (L, 1, H))."""
-    h = model.zero_state(1)
-    logits = None
-    for c in prime_ids:
-        logits, h = model.step(np.array([c]), h)
-    return logits[0], h
-
-
 def greedy_char(logits: np.ndarray) -> int:
     """logits (V,) -> the most likely character: the LM's greedy draw."""
     return int(greedy_ids(logits))
@@ -49,6 +38,8 @@ def stream_tokens(
     return sample_tokens(lambda c, _: (stream.step(c), None), logits, None, length, draw)
 
 
+# ``model`` below: a ``CharRNN``, or the torch engine's ``TorchCharRNN`` (rnnkit/torch, a later
+# layer, so not named here): anything with ``zero_state(B)`` and ``step(ids, h)``.
 def lm_sample(
     model: Any,
     prime_ids: np.ndarray,
@@ -92,8 +83,10 @@ def lm_draw(
 
 def lm_beam_search(model: Any, prime_ids: np.ndarray, length: int, beam: int) -> tuple[list[int], float]:
     """The most likely continuation found with ``beam`` hypotheses: (ids, total log-prob)."""
-    logits, h = warm_up(model, prime_ids)
-    return beam_search(model.step, logits[None], h, length, beam)[0]
+    h = model.zero_state(1)  # (L, 1, H)
+    for c in prime_ids:  # the prime, fed through the model
+        logits, h = model.step(np.array([c]), h)  # (1, V): the next character's
+    return beam_search(model.step, logits, h, length, beam)[0]
 
 
 def default_prime(vocab: Vocab) -> str:

@@ -220,6 +220,7 @@ class GumbelDraw:
         return int(z.argmax())
 
 
+@dataclass
 class InverseCDFDraw:
     """Draws one token per row of logits (B, V): the forms' draw (``generate sample``).
 
@@ -227,16 +228,11 @@ class InverseCDFDraw:
     exceeds u_b ~ U[0, 1): one ``rng.random(B)`` per step, for every row, ended or not.
     """
 
-    def __init__(
-        self,
-        rng: np.random.Generator,
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        banned: Sequence[int] = (),
-    ):
-        self.rng = rng
-        self.temperature, self.top_k, self.top_p, self.banned = temperature, top_k, top_p, banned
+    rng: np.random.Generator
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    banned: Sequence[int] = ()
 
     def __call__(self, logits: np.ndarray) -> np.ndarray:
         """logits (B, V) -> the drawn ids (B,)."""

@@ -15,8 +15,8 @@ so W processes take the same steps as one process with all B streams (up to floa
 summation order). Clipping, the non-finite check and the optimizer then see identical
 gradients on every rank, and the weights stay identical without ever being sent.
 
-- NumPy engine: the all-reduce runs on ``torch.from_numpy(flat.grad)`` (Gloo), a zero-copy
-  view of the buffer the optimizer reads. Torch engine: on its flat gradient tensor,
+- The all-reduce runs on ``torch.as_tensor(flat.grad)``, the buffer the optimizer reads: for a
+  numpy buffer a zero-copy view (Gloo), for the torch engine's device buffer the tensor itself,
   with NCCL on GPUs (each rank on ``cuda:LOCAL_RANK``) and Gloo on CPUs.
 - The data position, step, schedule and the trainer's RNG advance identically on every
   rank. Dropout masks are drawn from a per-rank generator seeded from that shared RNG,
@@ -167,19 +167,9 @@ class DataParallel(Single):
             return rng
         return np.random.default_rng([int(rng.integers(2**63 - 1)), self.rank])
 
-    def _grad(self, model):
-        if hasattr(model, "grad_tensor"):
-            return model.grad_tensor()
-        return self.torch.from_numpy(model.flat.grad)  # zero copy
-
-    def _data(self, model):
-        if hasattr(model, "data_tensor"):
-            return model.data_tensor()
-        return self.torch.from_numpy(model.flat.data)
-
     def average_gradients(self, model: BackboneModel | Seq2Seq | TorchCharRNN, loss: float) -> float:
         """All-reduce (mean) the flat gradient in place; returns the mean loss over ranks."""
-        g = self._grad(model)
+        g = self.torch.as_tensor(model.flat.grad)  # no copy: a numpy buffer's view, or the device's tensor
         self.dist.all_reduce(g)
         g.div_(self.world)
         t = self.torch.tensor([loss], dtype=self.torch.float64, device=self.comm_device)
@@ -188,7 +178,7 @@ class DataParallel(Single):
 
     def broadcast_params(self, model: BackboneModel | Seq2Seq | TorchCharRNN) -> None:
         """Start every rank from rank 0's weights (they agree already; this makes sure)."""
-        self.dist.broadcast(self._data(model), src=0)
+        self.dist.broadcast(self.torch.as_tensor(model.flat.data), src=0)
 
     def agree(self, elapsed: float, stop: bool) -> tuple[float, bool]:
         """Rank 0's clock, and whether any rank was asked to stop."""

@@ -215,7 +215,7 @@ class TorchCharRNN:
         else:
             data, grad = torch.from_numpy(host.data), torch.from_numpy(host.grad)  # zero copy
             self.flat = host
-        self._data_t, self._grad_t = data, grad
+        self._grad_t = grad  # flat.grad as a tensor (the same memory), zeroed by backward
         params = dict(self.net.named_parameters())
         if sorted(params) != sorted(host.names):
             raise AssertionError(f"torch names {sorted(params)} != numpy names {sorted(host.names)}")
@@ -239,13 +239,6 @@ class TorchCharRNN:
         if self.on_device:
             return clip_gradients_torch(self.flat.grad, mode, value)
         return clip_gradients(self.flat.grad, mode, value)
-
-    def grad_tensor(self) -> torch.Tensor:
-        """The whole (P,) gradient as one torch tensor (for all-reduce), no copy."""
-        return self._grad_t
-
-    def data_tensor(self) -> torch.Tensor:
-        return self._data_t
 
     # ------------------------------------------------------------- helpers
     def zero_state(self, B: int) -> np.ndarray:
@@ -282,15 +275,13 @@ class TorchCharRNN:
             hs, h_n = rec(self._input(idt), h0t, mask, weights)  # (T, B, H), (L, B, H)
             hs = F.dropout(hs, p, training=bool(train) and p > 0)
             logits = self.net.head(hs)  # (T, B, V)
-            nll = F.cross_entropy(logits.reshape(T * B, -1), tgt.reshape(-1), reduction="none")
-            if mask is None:
-                total_t, count = nll.sum(dtype=torch.float64), float(T * B)
-            else:
-                m = rec.tensor(mask, self.tdtype).reshape(-1)
-                total_t, count = (nll * m).sum(dtype=torch.float64), float(np.sum(mask))
-            loss_t = (nll if mask is None else nll * m).sum() / max(count, 1)
-        total = float(total_t.detach())
-        cache = dict(loss=loss_t, h0=h0t, h_n=h_n, total=total, count=int(count) if mask is None else count)
+            nll = F.cross_entropy(logits.reshape(T * B, -1), tgt.reshape(-1), reduction="none")  # (T*B,)
+            if mask is not None:
+                nll = nll * rec.tensor(mask, self.tdtype).reshape(-1)  # uncounted positions weigh 0
+            count = T * B if mask is None else float(np.sum(mask))
+            loss_t = nll.sum() / max(count, 1)
+        total = float(nll.detach().sum(dtype=torch.float64))
+        cache = dict(loss=loss_t, h0=h0t, h_n=h_n, total=total, count=count)
         return total / max(count, 1), h_n.detach().cpu().numpy(), cache
 
     def backward(self, cache: dict, dh_n: np.ndarray | None = None) -> np.ndarray:

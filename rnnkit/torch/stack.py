@@ -142,11 +142,8 @@ class TorchRNNStack:
         inputs = [cache["weights"][n] for n in self.names] + [cache["h0"]]
         if cache["x"] is not None:
             inputs.append(cache["x"])
-        if outs:
-            got = torch.autograd.grad(outs, inputs, gouts, allow_unused=True)
-        else:
-            got = [None] * len(inputs)
-        got = [torch.zeros_like(i) if g is None else g for i, g in zip(inputs, got)]
+        got = torch.autograd.grad(outs, inputs, gouts, allow_unused=True) if outs else [None] * len(inputs)
+        got = [torch.zeros_like(i) if g is None else g for i, g in zip(inputs, got)]  # None: zero gradient
         for n, g in zip(self.names, got):
             self.grads[n][...] = g.detach().cpu().numpy()
         dh0 = got[len(self.names)].detach().cpu().numpy()

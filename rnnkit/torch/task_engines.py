@@ -24,23 +24,21 @@ def use_engine(
 ) -> BackboneModel | Seq2Seq:
     """Run ``model`` 's RNN stacks on ``engine`` (in place); returns the model."""
     check_engine(engine, device)
-    if (engine or "numpy") == "numpy":
-        for name in STACKS:
-            s = getattr(model, name, None)
-            if s is not None and not isinstance(s, RNNStack):
-                setattr(model, name, s.np_stack)
-        model.engine = "numpy"
-        return model
-    from .stack import TorchRNNStack
-
+    engine = engine or "numpy"
     for name in STACKS:
-        s = getattr(model, name, None)
-        if isinstance(s, TorchRNNStack):
-            s = s.np_stack
-        if isinstance(s, RNNStack):
-            try:
-                setattr(model, name, TorchRNNStack.wrap(s, device or "cpu"))
-            except ValueError as e:
-                raise RnnkitError(message_of(e)) from None
+        stack = getattr(model, name, None)
+        stack = getattr(stack, "np_stack", stack)  # a torch stack computes with its NumPy stack's arrays
+        if isinstance(stack, RNNStack):
+            setattr(model, name, stack if engine == "numpy" else _on_torch(stack, device))
     model.engine = engine
     return model
+
+
+def _on_torch(stack: RNNStack, device: str | None):
+    """``stack`` run by torch, with the one-line error for a device torch refuses."""
+    from .stack import TorchRNNStack
+
+    try:
+        return TorchRNNStack.wrap(stack, device or "cpu")
+    except ValueError as e:
+        raise RnnkitError(message_of(e)) from None
