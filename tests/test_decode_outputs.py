@@ -19,6 +19,7 @@ from rnnkit.data.padding import pad_batch
 from rnnkit.data.token_vocab import BOS, PAD
 from rnnkit.decode.forms import generator_greedy, generator_sample, seq2seq_beam_search, seq2seq_decode
 from rnnkit.decode.lm import lm_beam_search, lm_sample
+from rnnkit.errors import RnnkitError
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
@@ -533,3 +534,9 @@ def test_seq2seq_beam_search_hypotheses(name, length_penalty):
     expected = S2S_HYPS[name, length_penalty]
     assert [h for h, _ in hyps] == [h for h, _ in expected]
     np.testing.assert_allclose([s for _, s in hyps], [s for _, s in expected], rtol=1e-12)
+
+
+def test_lm_beam_search_refuses_an_empty_prime():
+    """The first step's distribution is the prime's last character's: no prime, one line."""
+    with pytest.raises(RnnkitError, match="prime must hold at least one character"):
+        lm_beam_search(_lm(), np.array([], dtype=np.int64), 5, 2)

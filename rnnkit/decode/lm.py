@@ -83,6 +83,8 @@ def lm_draw(
 
 def lm_beam_search(model: Any, prime_ids: np.ndarray, length: int, beam: int) -> tuple[list[int], float]:
     """The most likely continuation found with ``beam`` hypotheses: (ids, total log-prob)."""
+    if len(prime_ids) == 0:  # the first logits come from the prime's last character
+        raise RnnkitError("`prime` must hold at least one character")
     h = model.zero_state(1)  # (L, 1, H)
     for c in prime_ids:  # the prime, fed through the model
         logits, h = model.step(np.array([c]), h)  # (1, V): the next character's
