@@ -66,6 +66,11 @@ if TYPE_CHECKING:
 MAX_BODY = 64 * 1024
 ACT_SCALE = 1000
 TOP_N = 10  # next-character probabilities sent per character
+# The page's script and style are inline, and it talks to this server only.
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src data:"
+)
 
 
 class Generator:
@@ -244,12 +249,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, status: int, obj, extra: dict | None = None) -> None:
-        self._send(
-            status,
-            json.dumps(obj, ensure_ascii=False).encode("utf-8"),
-            "application/json; charset=utf-8",
-            extra,
-        )
+        body = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        self._send(status, body, "application/json; charset=utf-8", extra)
 
     def _error(self, status: int, message: str, extra: dict | None = None) -> None:
         if self.close_connection:
@@ -265,15 +266,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path in ("/", "/index.html"):
-            self._send(
-                200,
-                self.server.page,
-                "text/html; charset=utf-8",
-                {
-                    "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; "
-                    "style-src 'unsafe-inline'; connect-src 'self'; img-src data:"
-                },
-            )
+            csp = {"Content-Security-Policy": PAGE_POLICY}
+            self._send(200, self.server.page, "text/html; charset=utf-8", csp)
         elif path == "/api/info":
             self._json(200, self.server.gen.info())
         elif path == self.server.gen.post_path:
@@ -294,11 +288,8 @@ class Handler(BaseHTTPRequestHandler):
             self._error(e.status, str(e))
             return
         if not self.server.slots.acquire(blocking=False):
-            self._error(
-                429,
-                f"busy: {self.server.max_concurrent} generations are running; try again shortly",
-                {"Retry-After": "1"},
-            )
+            busy = f"busy: {self.server.max_concurrent} generations are running; try again shortly"
+            self._error(429, busy, {"Retry-After": "1"})
             return
         try:
             if app.streams:
