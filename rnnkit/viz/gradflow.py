@@ -312,12 +312,8 @@ def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
         a.loglog(r["T"], r["clipped"], color=col[n], lw=1, ls="--")
     a.axhline(c, color="k", lw=1.2, ls="-.", label=f"clip threshold c = {c:g}")
     loss = "" if data["part"] == "character LM" else " (last-step loss)"
-    _label(
-        a,
-        "sequence length T",
-        "||dL/dθ||",
-        f"parameter gradient norm{loss}: raw (solid), after clipping (dashed)",
-    )
+    title = f"parameter gradient norm{loss}: raw (solid), after clipping (dashed)"
+    _label(a, "sequence length T", "||dL/dθ||", title)
 
     cost = data["cost"]
     Ns = cost["lengths"]
@@ -330,20 +326,14 @@ def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
     a = ax[1, 1]
     a.loglog(Ns, np.array(cost["full_bytes"]) / 2**20, marker="o", label="full BPTT")
     a.loglog(Ns, np.array(cost["tbptt_bytes"]) / 2**20, marker="s", label=f"TBPTT, chunks of {cost['chunk']}")
-    _label(
-        a,
-        "sequence length N",
-        "peak memory (MiB, tracemalloc)",
-        "peak memory: grows with N for full BPTT, bounded for TBPTT",
-    )
+    title = "peak memory: grows with N for full BPTT, bounded for TBPTT"
+    _label(a, "sequence length N", "peak memory (MiB, tracemalloc)", title)
 
     bi = "bidirectional " if shape["dirs"] == 2 else ""
     head, what = "gradient flow", f"vocabulary {shape['vocab']}"
     if data["part"] != "character LM":
-        head, what = (
-            f"gradient flow of the {data['part']}",
-            f"{shape['vocab']} ids in, {shape['outputs']} out",
-        )
+        head = f"gradient flow of the {data['part']}"
+        what = f"{shape['vocab']} ids in, {shape['outputs']} out"
     fig.suptitle(
         f"{head}: {shape['layers']} x {shape['hidden']} {bi}tanh RNN, {what}, "
         f"loss on the last of {data['steps']} steps, mean over {data['batch']} sequences",
