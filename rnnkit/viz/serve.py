@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -49,13 +50,14 @@ from rnnkit.data.vocab import Vocab
 from rnnkit.decode.lm import greedy_char, stream_tokens
 from rnnkit.decode.sampler import GumbelDraw, filter_probs
 from rnnkit.errors import RnnkitError
+from rnnkit.models.char_rnn import CharRNN
 from rnnkit.models.stream_step import stream_for
 from rnnkit.nn.softmax_cross_entropy import softmax
 from rnnkit.train.load_lm import load_lm
 from rnnkit.train.load_task import load_task
 
 from . import serve_requests as checks
-from .inspect_units import embed_json, fill, template
+from .inspect_units import ACT_SCALE, embed_json, fill, template
 from .run_task import task_of
 from .serve_forms import FormPredictor
 from .serve_requests import MAX_TEMPERATURE, BadRequest, check_fields, number
@@ -64,7 +66,6 @@ if TYPE_CHECKING:
     import socket
 
 MAX_BODY = 64 * 1024
-ACT_SCALE = 1000
 TOP_N = 10  # next-character probabilities sent per character
 # The page's script and style are inline, and it talks to this server only.
 PAGE_POLICY = (
@@ -73,6 +74,7 @@ PAGE_POLICY = (
 )
 
 
+@dataclass
 class Generator:
     """The LM and the request rules, shared by every handler thread (read-only).
 
@@ -83,18 +85,12 @@ class Generator:
     FIELDS = {"prime", "temperature", "top_k", "length", "seed"}
     post_path, streams = "/api/generate", True
 
-    def __init__(
-        self,
-        model,
-        vocab,
-        max_length: int = 2000,
-        max_prime: int = 2000,
-        delay_s: float = 0.0,
-        prime: str = "",
-    ):
-        self.model, self.vocab = model, vocab
-        self.max_length, self.max_prime, self.delay_s = max_length, max_prime, delay_s
-        self.prime = prime
+    model: CharRNN
+    vocab: Vocab
+    max_length: int = 2000
+    max_prime: int = 2000
+    delay_s: float = 0.0
+    prime: str = ""
 
     def info(self) -> dict:
         c = self.model.cfg
