@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.png import png_size
 
 from rnnkit.cli import main
 from rnnkit.models.char_rnn import CharRNN, ModelConfig
@@ -23,7 +24,7 @@ from rnnkit.train.lm_trainer import train
 from rnnkit.train.load_lm import load_lm
 from rnnkit.viz import gradflow as gf
 from rnnkit.viz.inspect_units import ACT_SCALE, read_embedded, text_signals
-from rnnkit.viz.mpl import INSTALL_HINT, png_size
+from rnnkit.viz.mpl import INSTALL_HINT
 
 LINES = [
     'He said "the king (and the queen) are here" and left.\n',

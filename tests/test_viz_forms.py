@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from helpers import form_runs
+from helpers.png import png_size
 
 from rnnkit.cli import main
 from rnnkit.data.token_vocab import LabelSet, TokenVocab
@@ -26,7 +27,6 @@ from rnnkit.train.load_task import load_task
 from rnnkit.viz import gradflow as gf
 from rnnkit.viz.form_trace import classify_trace
 from rnnkit.viz.inspect_units import ACT_SCALE, read_embedded
-from rnnkit.viz.mpl import png_size
 
 VERBS = ("classify", "tag", "seq2seq", "generate")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import assert_one_line_error, rnnkit
+from helpers.png import png_size
 
 from rnnkit.cli import main
 from rnnkit.errors import RnnkitError
@@ -26,7 +27,6 @@ from rnnkit.train.lm_config import TrainConfig
 from rnnkit.train.lm_trainer import train
 from rnnkit.viz import gradflow as gf
 from rnnkit.viz import inspect_units, plot_curves
-from rnnkit.viz.mpl import png_size
 from rnnkit.viz.output_path import write_atomically
 
 FAST_GRADFLOW = ["--fresh", "--hidden", "8", "--steps", "10", "--batch", "2", "--max-len", "64"]

@@ -48,15 +48,14 @@ def _plot_flags(p) -> None:
 # --------------------------------------------------------------------------- inspect
 def cmd_inspect(args: argparse.Namespace) -> int:
     data = inspect_run(**flag_arguments(inspect_run, args))
-    ini = data["initial"]
+    ini, segments = data["initial"], [data, *data["more"]]
     if data["task"] == "lm":
         what = f"{len(data['chars']):,} characters"
     else:
-        segments = [data, *data["more"]]
-        what = f"{len([s for s in segments if s['net'] == 0]):,} examples ({data['task']})"
+        what = f"{sum(s['net'] == 0 for s in segments):,} examples ({data['task']})"
     print(f"wrote {data['html']}: {what}, showing layer {ini['layer']} unit {ini['unit']}")
     if data["task"] != "lm":
-        for s in [data, *data["more"]]:  # an input with what the model says of it, or an output
+        for s in segments:  # an input with what the model says of it, or an output
             if s["strip"] or not s["summary"]:
                 shown = " ".join(s["chars"]) if s["words"] else "".join(s["chars"])
                 print(f"  {s['name']} {shown[:60]!r}" + (f" -> {s['summary']}" if s["summary"] else ""))

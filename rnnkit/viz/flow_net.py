@@ -85,15 +85,8 @@ def flow_net(model: BackboneModel | Seq2Seq) -> FlowNet:
     """The stack, inputs and head gradflow measures of ``model`` (any of ``MODEL_OF``'s models)."""
     c = model.cfg
     if isinstance(model, CharRNN):
-        return FlowNet(
-            "character LM",
-            model.rnn,
-            model.head,
-            _embedded(model.embedding),
-            c.vocab_size,
-            c.vocab_size,
-            True,
-        )
+        inputs = _embedded(model.embedding)
+        return FlowNet("character LM", model.rnn, model.head, inputs, c.vocab_size, c.vocab_size, True)
     if isinstance(model, SequenceClassifier):
         inputs = _embedded(model.backbone.embedding)
         return FlowNet("classifier", model.rnn, model.head, inputs, c.vocab_size, c.num_classes, False)
@@ -105,9 +98,8 @@ def flow_net(model: BackboneModel | Seq2Seq) -> FlowNet:
         V = c.tgt_vocab_size
         return FlowNet("seq2seq decoder", model.decoder, model.head, inputs, V, V, True)
     if isinstance(model, ConditionedGenerator):
-        return FlowNet(
-            "generator", model.rnn, model.head, _generator_inputs(model), c.vocab_size, c.vocab_size, True
-        )
+        inputs = _generator_inputs(model)
+        return FlowNet("generator", model.rnn, model.head, inputs, c.vocab_size, c.vocab_size, True)
     raise TypeError(f"gradflow does not know a {type(model).__name__}")
 
 

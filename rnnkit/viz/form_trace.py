@@ -131,18 +131,10 @@ def _emitted(out: list[int], max_len: int) -> list[int]:
 def _decoder_trace(name, form_vocab, emitted, states, head, stack, words: bool, net: int) -> Trace:
     probs = head_probs(head, states[:, -1])  # (n, V)
     tokens = [form_vocab.itos[i] for i in emitted]
-    return Trace(
-        name,
-        tokens,
-        states,
-        probs,
-        list(form_vocab.itos),
-        "next token" if words else "next character",
-        stack,
-        net=net,
-        summary=join_tokens([t for i, t in zip(emitted, tokens) if i != EOS], "words" if words else "chars"),
-        words=words,
-    )
+    summary = join_tokens([t for i, t in zip(emitted, tokens) if i != EOS], "words" if words else "chars")
+    dist = "next token" if words else "next character"
+    itos = list(form_vocab.itos)
+    return Trace(name, tokens, states, probs, itos, dist, stack, net=net, summary=summary, words=words)
 
 
 def seq2seq_traces(form: Seq2SeqForm, model: Seq2Seq, source: str, max_len: int | None = None) -> list[Trace]:
@@ -157,18 +149,9 @@ def seq2seq_traces(form: Seq2SeqForm, model: Seq2Seq, source: str, max_len: int 
     emitted = _emitted(out[0], max_len)
     h0, _ = model.encode(src)  # (L, 1, Hd)
     dec_states, _ = backbone_states(model.target, [BOS] + emitted[:-1], h0)  # (n, L, Hd)
-    enc = Trace(
-        "source",
-        tokens,
-        enc_states,
-        None,
-        [],
-        "",
-        describe(model.encoder, "encoder"),
-        words=c.source_tokens == "words",
-    )
+    encoder, decoder = describe(model.encoder, "encoder"), describe(model.decoder, "decoder")
+    enc = Trace("source", tokens, enc_states, None, [], "", encoder, words=c.source_tokens == "words")
     words = c.target_tokens == "words"
-    decoder = describe(model.decoder, "decoder")
     dec = _decoder_trace("output", form.tgt_vocab, emitted, dec_states, model.head, decoder, words, 1)
     return [enc, dec]
 
@@ -192,10 +175,7 @@ def generate_trace(
         out = generator_greedy(model, cond, max_len)[0][0]
     emitted = _emitted(out, max_len)
     dec_in = np.array([BOS] + emitted[:-1], dtype=np.int64)[:, None]  # (n, 1)
-    if model.cfg.autoregressive:
-        x, _ = model.inputs(cond, dec_in)  # (n, 1, D)
-    else:
-        x, _ = model.inputs(cond, None, len(emitted))
+    x, _ = model.inputs(cond, dec_in, len(emitted))  # (n, 1, D); dec_in is read only when autoregressive
     states, _ = stack_states(model.rnn, x)  # (n, 1, L, H)
     return _decoder_trace(
         f"output for {label}", form.vocab, emitted, states[:, 0], model.head, describe(model.rnn), False, 0

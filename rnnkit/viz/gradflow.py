@@ -156,14 +156,10 @@ def clip_factor(norm: float, c: float) -> float:
 # --------------------------------------------------------------- 3. BPTT vs TBPTT cost
 def _bptt(model, x, y, chunk: int | None):
     """Forward + backward over x, y (N, B): in one pass (chunk None) or carried chunks."""
-    N = x.shape[0]
-    if chunk is None:
-        _, _, cache = model.forward(x, y)
-        model.backward(cache)
-        return
+    K = chunk or x.shape[0]
     h = None
-    for s in range(0, N, chunk):
-        _, h, cache = model.forward(x[s : s + chunk], y[s : s + chunk], h)
+    for s in range(0, x.shape[0], K):
+        _, h, cache = model.forward(x[s : s + K], y[s : s + K], h)
         model.backward(cache)  # the gradient stops at the edge
         del cache
 
@@ -316,12 +312,8 @@ def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
         a.loglog(r["T"], r["clipped"], color=col[n], lw=1, ls="--")
     a.axhline(c, color="k", lw=1.2, ls="-.", label=f"clip threshold c = {c:g}")
     loss = "" if data["part"] == "character LM" else " (last-step loss)"
-    _label(
-        a,
-        "sequence length T",
-        "||dL/dθ||",
-        f"parameter gradient norm{loss}: raw (solid), after clipping (dashed)",
-    )
+    title = f"parameter gradient norm{loss}: raw (solid), after clipping (dashed)"
+    _label(a, "sequence length T", "||dL/dθ||", title)
 
     cost = data["cost"]
     Ns = cost["lengths"]
@@ -334,20 +326,14 @@ def plot_gradflow(data: dict, out: Path, dpi: int = 110) -> Path:
     a = ax[1, 1]
     a.loglog(Ns, np.array(cost["full_bytes"]) / 2**20, marker="o", label="full BPTT")
     a.loglog(Ns, np.array(cost["tbptt_bytes"]) / 2**20, marker="s", label=f"TBPTT, chunks of {cost['chunk']}")
-    _label(
-        a,
-        "sequence length N",
-        "peak memory (MiB, tracemalloc)",
-        "peak memory: grows with N for full BPTT, bounded for TBPTT",
-    )
+    title = "peak memory: grows with N for full BPTT, bounded for TBPTT"
+    _label(a, "sequence length N", "peak memory (MiB, tracemalloc)", title)
 
     bi = "bidirectional " if shape["dirs"] == 2 else ""
     head, what = "gradient flow", f"vocabulary {shape['vocab']}"
     if data["part"] != "character LM":
-        head, what = (
-            f"gradient flow of the {data['part']}",
-            f"{shape['vocab']} ids in, {shape['outputs']} out",
-        )
+        head = f"gradient flow of the {data['part']}"
+        what = f"{shape['vocab']} ids in, {shape['outputs']} out"
     fig.suptitle(
         f"{head}: {shape['layers']} x {shape['hidden']} {bi}tanh RNN, {what}, "
         f"loss on the last of {data['steps']} steps, mean over {data['batch']} sequences",
@@ -408,26 +394,20 @@ def gradflow_report(
     json_out = check_output(json_out, None, None, "json_out") if json_out is not None else None
     if json_out is not None and os.path.realpath(json_out) == os.path.realpath(out):
         raise RnnkitError(f"`output` and `json_out` both name {out}; give two files")
-    trained, stream = None, None
+    trained, cfg, stream = None, None, None  # cfg None: the trained model's (gradflow_data)
     if run_dir is not None and task_of(run_dir, which) not in (None, "lm"):
         form, trained, _ = load_task(run_dir, None, which)
-        cfg = trained.cfg
         if text_file is not None:
             raise RnnkitError(f"`text_file` is for a language model's run; {run_dir} is a {form.verb} run")
         stream = form_stream(form)
-        if fresh:
-            trained = None
     elif run_dir is not None:
         trained, lm_vocab, _ = load_lm(run_dir, which)
-        cfg = trained.cfg
         if text_file is not None:
             stream = lm_vocab.encode(read_text_file(text_file)[:200_000], what=str(text_file))
         elif (Path(run_dir) / "data" / "meta.json").is_file():
             prep = load_prepared(Path(run_dir) / "data")
             if prep.vocab.chars == lm_vocab.chars:
                 stream = np.array(prep.val_ids()[:200_000])
-        if fresh:
-            trained = None
     else:
         V = vocab or 65
         if text_file is not None:
@@ -441,6 +421,8 @@ def gradflow_report(
             stream, V = text_vocab.encode(text), len(text_vocab)
         cfg = ModelConfig(vocab_size=V, hidden=hidden or 64, layers=layers or 1)
         cfg.validate()
+    if fresh and trained is not None:  # the run's shapes, without its trained model
+        cfg, trained = trained.cfg, None
     lengths = [n for n in (64, 128, 256, 512, 1024, 2048, 4096, 8192) if n <= max_len] or [max_len]
     data = gradflow_data(trained, cfg, stream, steps, batch, gain, clip, lengths, chunk=chunk, seed=seed)
     written = plot_gradflow(data, out)

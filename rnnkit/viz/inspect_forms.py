@@ -22,8 +22,6 @@ from pathlib import Path
 
 from rnnkit.data.corpus import read_text_file
 from rnnkit.errors import RnnkitError
-from rnnkit.models.backbone import BackboneModel
-from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.train.forms import Form
 from rnnkit.train.load_task import load_task
 
@@ -61,19 +59,6 @@ def form_items(form: Form, text_file: Path | None, max_chars: int) -> tuple[list
     return items, source
 
 
-def form_page_data(
-    form: Form,
-    model: BackboneModel | Seq2Seq,
-    items: list[str],
-    source: str = "",
-    layer: int | None = None,
-    unit: int | None = None,
-) -> dict:
-    """The page's data for a form's model over ``items`` (texts, sources, or generate's labels)."""
-    traces = [t for item in items for t in form_traces(form, model, item)]
-    return page_from_traces(traces, form.verb, model.cfg.to_dict(), source, layer, unit)
-
-
 def inspect_run(
     run_dir: Path,
     text_file: Path | None,
@@ -98,5 +83,6 @@ def inspect_run(
     else:
         form, model, _ = load_task(run_dir, None, which)
         items, source = form_items(form, text_file, max_chars)
-        data = form_page_data(form, model, items, source, layer, unit)
+        traces = [t for item in items for t in form_traces(form, model, item)]
+        data = page_from_traces(traces, form.verb, model.cfg.to_dict(), source, layer, unit)
     return write_page(data, html_out)

@@ -217,16 +217,14 @@ def page_data(
     return page_from_traces([tr], "lm", model.cfg.to_dict(), source, layer, unit)
 
 
+# What JSON may hold literally but a <script> must not: '<', '>', '&' (markup), and U+2028 and
+# U+2029 (line ends to older JavaScript); each becomes its \uXXXX escape, which JSON reads back.
+SCRIPT_ESCAPES = {ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
+
+
 def embed_json(obj: object) -> str:
     """JSON that is safe inside a <script> element: no '<', '>' or '&' appear literally."""
-    s = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-    return (
-        s.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).translate(SCRIPT_ESCAPES)
 
 
 def template(name: str) -> str:
@@ -260,9 +258,8 @@ def render_html(data: dict) -> str:
 
 def read_embedded(html_text: str) -> dict:
     """The data embedded in a page written by ``render_html`` (for tests and tools)."""
-    start = html_text.index('<script type="application/json" id="data">') + len(
-        '<script type="application/json" id="data">'
-    )
+    opening = '<script type="application/json" id="data">'
+    start = html_text.index(opening) + len(opening)
     end = html_text.index("</script>", start)
     return json.loads(html_text[start:end])
 

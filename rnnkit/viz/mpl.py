@@ -34,21 +34,17 @@ def pyplot() -> ModuleType:
     return plt
 
 
-def figure_suffixes() -> list[str]:
-    """The suffixes matplotlib can save a figure as (``.png``, ``.pdf``, ``.svg``, ...)."""
-    pyplot()  # matplotlib installed, or the install hint
-    from matplotlib.figure import Figure
-
-    return sorted("." + ext for ext in Figure().canvas.get_supported_filetypes())
-
-
 def figure_output(path: str | os.PathLike, name: str = "output") -> Path:
     """The image file to write for ``path``: ``.png`` appended when it has no suffix.
 
     Raises a ``RnnkitError`` (naming the parameter ``name``) for a suffix matplotlib cannot
     write, a directory, or an unwritable parent, so a bad path fails before any work is done.
     """
-    return check_output(path, figure_suffixes(), ".png", name)
+    pyplot()  # matplotlib installed, or the install hint
+    from matplotlib.figure import Figure
+
+    suffixes = ["." + ext for ext in Figure().canvas.get_supported_filetypes()]  # .png, .pdf, .svg, ...
+    return check_output(path, suffixes, ".png", name)
 
 
 def save_figure(fig: Figure, path: Path) -> Path:
@@ -62,12 +58,3 @@ def save_figure(fig: Figure, path: Path) -> Path:
             raise RnnkitError(f"cannot write {path} as {fmt}: {one_line(e)}") from None
 
     return write_atomically(path, write)
-
-
-def png_size(path: str | os.PathLike) -> tuple[int, int]:
-    """(width, height) in pixels from a PNG file's IHDR header."""
-    with open(path, "rb") as f:
-        head = f.read(24)
-    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        raise ValueError(f"{path} is not a PNG file")
-    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")

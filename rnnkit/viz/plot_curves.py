@@ -136,9 +136,7 @@ def load_curves(d: Path, label: str | None = None) -> Curves:
             RnnkitWarning(f"{path}: skipped {bad:,} malformed lines (not JSON, or no step and finite loss)"),
             stacklevel=2,
         )
-    c.train.sort()
-    c.val.sort()
-    for series in c.metrics.values():
+    for series in (c.train, c.val, *c.metrics.values()):
         series.sort()
     cfg = run_config(path)
     c.task = run_task(cfg, lm_rows)
@@ -208,25 +206,11 @@ def _draw(ax, run: Curves, panel: Panel, color, smooth: float) -> None:
     else:
         train, val = [], run.metrics.get(panel.series, [])
     if train:
-        ax.plot(
-            [r[x_i] for r in train],
-            ema([r[2] for r in train], smooth),
-            color=color,
-            lw=1.1,
-            alpha=0.85,
-            label=f"{run.label} train",
-        )
+        x, y = [r[x_i] for r in train], ema([r[2] for r in train], smooth)
+        ax.plot(x, y, color=color, lw=1.1, alpha=0.85, label=f"{run.label} train")
     if val:
-        ax.plot(
-            [r[x_i] for r in val],
-            [r[2] for r in val],
-            color=color,
-            lw=1.6,
-            ls="--",
-            marker="o",
-            ms=4,
-            label=f"{run.label} val",
-        )
+        x, y = [r[x_i] for r in val], [r[2] for r in val]
+        ax.plot(x, y, color=color, lw=1.6, ls="--", marker="o", ms=4, label=f"{run.label} val")
 
 
 def plot_curves(

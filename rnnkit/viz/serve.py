@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -49,13 +50,14 @@ from rnnkit.data.vocab import Vocab
 from rnnkit.decode.lm import greedy_char, stream_tokens
 from rnnkit.decode.sampler import GumbelDraw, filter_probs
 from rnnkit.errors import RnnkitError
+from rnnkit.models.char_rnn import CharRNN
 from rnnkit.models.stream_step import stream_for
 from rnnkit.nn.softmax_cross_entropy import softmax
 from rnnkit.train.load_lm import load_lm
 from rnnkit.train.load_task import load_task
 
 from . import serve_requests as checks
-from .inspect_units import embed_json, fill, template
+from .inspect_units import ACT_SCALE, embed_json, fill, template
 from .run_task import task_of
 from .serve_forms import FormPredictor
 from .serve_requests import MAX_TEMPERATURE, BadRequest, check_fields, number
@@ -64,10 +66,15 @@ if TYPE_CHECKING:
     import socket
 
 MAX_BODY = 64 * 1024
-ACT_SCALE = 1000
 TOP_N = 10  # next-character probabilities sent per character
+# The page's script and style are inline, and it talks to this server only.
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src data:"
+)
 
 
+@dataclass
 class Generator:
     """The LM and the request rules, shared by every handler thread (read-only).
 
@@ -78,18 +85,12 @@ class Generator:
     FIELDS = {"prime", "temperature", "top_k", "length", "seed"}
     post_path, streams = "/api/generate", True
 
-    def __init__(
-        self,
-        model,
-        vocab,
-        max_length: int = 2000,
-        max_prime: int = 2000,
-        delay_s: float = 0.0,
-        prime: str = "",
-    ):
-        self.model, self.vocab = model, vocab
-        self.max_length, self.max_prime, self.delay_s = max_length, max_prime, delay_s
-        self.prime = prime
+    model: CharRNN
+    vocab: Vocab
+    max_length: int = 2000
+    max_prime: int = 2000
+    delay_s: float = 0.0
+    prime: str = ""
 
     def info(self) -> dict:
         c = self.model.cfg
@@ -244,12 +245,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, status: int, obj, extra: dict | None = None) -> None:
-        self._send(
-            status,
-            json.dumps(obj, ensure_ascii=False).encode("utf-8"),
-            "application/json; charset=utf-8",
-            extra,
-        )
+        body = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        self._send(status, body, "application/json; charset=utf-8", extra)
 
     def _error(self, status: int, message: str, extra: dict | None = None) -> None:
         if self.close_connection:
@@ -265,15 +262,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path in ("/", "/index.html"):
-            self._send(
-                200,
-                self.server.page,
-                "text/html; charset=utf-8",
-                {
-                    "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; "
-                    "style-src 'unsafe-inline'; connect-src 'self'; img-src data:"
-                },
-            )
+            csp = {"Content-Security-Policy": PAGE_POLICY}
+            self._send(200, self.server.page, "text/html; charset=utf-8", csp)
         elif path == "/api/info":
             self._json(200, self.server.gen.info())
         elif path == self.server.gen.post_path:
@@ -294,11 +284,8 @@ class Handler(BaseHTTPRequestHandler):
             self._error(e.status, str(e))
             return
         if not self.server.slots.acquire(blocking=False):
-            self._error(
-                429,
-                f"busy: {self.server.max_concurrent} generations are running; try again shortly",
-                {"Retry-After": "1"},
-            )
+            busy = f"busy: {self.server.max_concurrent} generations are running; try again shortly"
+            self._error(429, busy, {"Retry-After": "1"})
             return
         try:
             if app.streams:
