@@ -257,7 +257,8 @@ def train(
         return _set_up(cfg, out, resume, given, force, log, engine, device, claim, keep_data)
 
     def resume_command() -> str:
-        verb = cfg.verb if cfg is not None else ckpt.read_run_marker(out).get("train", {}).get("verb")
+        recorded = ckpt.read_run_marker(out).get("train", {})  # the Python API resumes a run directory
+        verb = cfg.verb if cfg is not None else (given or {}).get("verb") or recorded.get("verb")
         return f"rnnkit {verb} train --resume {out}"
 
     try:
