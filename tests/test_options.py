@@ -192,3 +192,33 @@ def test_the_option_of_a_group_is_option_with_that_group():
 
     assert option_of(Grouped, "n") == option_of(Plain, "n")
     assert option_of(Grouped, "n").group == "g" and Grouped().n == 1
+
+
+@pytest.mark.parametrize("cls", [TrainConfig, TaskTrainConfig])
+def test_minutes_without_max_steps_is_a_time_budget(cls):
+    """Given --minutes and no --max-steps, the default 2,000 steps do not cut the budget short."""
+    from rnnkit.train.settings import NO_STEP_LIMIT
+
+    assert cls.from_given(minutes=15).max_steps == NO_STEP_LIMIT
+    assert cls.from_given(minutes=15, max_steps=500).max_steps == 500
+    assert cls.from_given().max_steps == cls().max_steps == 2000
+    assert cls.from_given(minutes=0.0).max_steps == 2000  # 0 minutes: no time limit
+
+
+def test_a_cli_run_given_only_minutes_records_no_step_limit(tmp_path):
+    """The flag path: ``rnnkit train --minutes`` with no ``--max-steps`` saves the budget's step
+    limit in the run's configuration, and the run ends by time."""
+    import json
+
+    from helpers import rnnkit as cli
+    from helpers import write_text
+
+    from rnnkit.train.settings import NO_STEP_LIMIT
+
+    text = write_text(tmp_path / "t.txt", n_words=800)
+    flags = ["--hidden", "8", "--layers", "1", "--batch", "4", "--seq-len", "16", "--no-progress"]
+    p = cli("train", text, "--out", tmp_path / "r", "--minutes", "0.01", "--eval-every", "100000", *flags)
+    assert p.returncode == 0, p.stderr
+    config = json.loads((tmp_path / "r" / "last" / "config.json").read_text())
+    assert config["train"]["max_steps"] == NO_STEP_LIMIT
+    assert "done at step" in p.stdout

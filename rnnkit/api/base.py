@@ -121,7 +121,7 @@ class Model:
 
     def _fit_logged(self, data: dict, train_args: dict, out, force: bool, log: Callable):
         if self._run is None:
-            cfg = self.config_class(**self._settings, **data, **train_args)
+            cfg = self.config_class.from_given(**self._settings, **data, **train_args)
             if out is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="rnnkit-")
                 run = Path(self._tmp.name) / "run"

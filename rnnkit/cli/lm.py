@@ -58,7 +58,7 @@ def _cmd_train(args) -> int:
         if args.out is not None and args.out.resolve() != ckpt.run_of_resume(args.resume):
             raise RnnkitError("--out and --resume name different directories; --resume continues in its own")
         return train(TrainConfig(), args.resume, resume=args.resume, given=given)
-    cfg = TrainConfig(**given)
+    cfg = TrainConfig.from_given(**given)
     # --minutes on the NumPy engine with no size given: the size is picked for the budget, and
     # with it each of these groups of settings that no flag sets.
     pick = ()

@@ -112,7 +112,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise RnnkitError(
             f"give the training data: rnnkit {verb} train DATA.tsv --out DIR (lines {FORMS_HELP[verb][1]})"
         )
-    cfg = TaskTrainConfig(**given)
+    cfg = TaskTrainConfig.from_given(**given)
     return train(cfg, args.out or _default_out(verb), force=args.force, engine=engine, device=device)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from rnnkit.errors import RnnkitError
 from rnnkit.models.backbone import DROPOUT_MODES
@@ -33,6 +34,9 @@ NONFINITE = ("skip", "stop")
 # weight by about lr per step, so any lr near this bound is already useless; the bound only
 # keeps values like 1e300 from turning the weights into Inf/NaN at the first update.
 LR_MAX = 100.0
+# The step limit of a run given --minutes and no --max-steps, beyond any run's reach (10^9
+# steps of a millisecond take eleven days): its time budget ends it.
+NO_STEP_LIMIT = 10**9
 
 # The options of each argparse group, the group given once (``options.options_in``); the data
 # options are each config's own.
@@ -132,11 +136,17 @@ class TrainSettings:
         resumable=True,
     )
     # length and bookkeeping
-    max_steps: int = run_option(2000, "stop after this many steps", ge=1, resumable=True)
+    max_steps: int = run_option(
+        2000,
+        "stop after this many steps; given --minutes and no --max-steps, the time alone ends the run",
+        ge=1,
+        resumable=True,
+    )
     minutes: float = run_option(
         0.0,
-        "also stop after this much training time; rnnkit train, given no --hidden, --layers or "
-        "--embed, then picks the model's size for it from the corpus and this machine's measured speed",
+        "stop after this much training time (or at --max-steps, when given); rnnkit train, given no "
+        "--hidden, --layers or --embed, then picks the model's size for it from the corpus and this "
+        "machine's measured speed",
         ge=0,
         resumable=True,
         default_text="no limit",
@@ -172,6 +182,15 @@ class TrainSettings:
     fault_nan_step: int = run_option(
         -1, "testing: poison the gradient at this step to exercise --nonfinite", resumable=True, hidden=True
     )
+
+    @classmethod
+    def from_given(cls, **given: Any) -> TrainSettings:
+        """The settings a user gave (flags or keywords), the others at their defaults. Given
+        ``minutes`` and no ``max_steps``, the time alone ends the run: the step limit is then
+        ``NO_STEP_LIMIT``, so a budget is not cut short by the default 2,000 steps."""
+        if given.get("minutes") and "max_steps" not in given:
+            given["max_steps"] = NO_STEP_LIMIT
+        return cls(**given)
 
     def validate(self) -> None:
         """Every shared setting in range; a subclass calls this, then makes its own checks.
