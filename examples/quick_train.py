@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rnnkit.data import tsv  # noqa: E402
 from rnnkit.data.padding import minibatches, pad_batch, teacher_forcing  # noqa: E402
 from rnnkit.data.token_vocab import LabelSet, TokenVocab  # noqa: E402
-from rnnkit.decode.forms import generator_sample, seq2seq_beam_decode, seq2seq_greedy
+from rnnkit.decode.forms import generator_sample, seq2seq_decode
 from rnnkit.models import baselines
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier  # noqa: E402
 from rnnkit.models.generator import ConditionedGenerator, GeneratorConfig  # noqa: E402
@@ -138,11 +138,7 @@ def g2p(args):
         hyps = []
         for idx in batched(len(te_s)):
             src, lengths, _ = pad_batch([sv.encode(te_s[i]) for i in idx])
-            out = (
-                seq2seq_greedy(m, src, src_lengths=lengths, max_len=30)[0]
-                if beam == 1
-                else seq2seq_beam_decode(m, src, src_lengths=lengths, beam=beam, max_len=30)[0]
-            )
+            out = seq2seq_decode(m, src, src_lengths=lengths, beam=beam, max_len=30)[0]
             hyps += [tv.decode(h, sep=" ").split() for h in out]
         print(
             f"steps {steps}  beam {beam}: WER {metrics.sequence_error_rate(hyps, refs):.4f}  "
