@@ -128,8 +128,6 @@ class Model:
             else:
                 run = Path(out)
             status = self._start(cfg, run, force, log)
-            if not ckpt.has_checkpoint(run):  # Ctrl-C or SIGTERM while it read the data: nothing saved
-                raise KeyboardInterrupt(f"training stopped before its first step; {run} holds no model")
             self._run = run.resolve()
         else:
             if out is not None and Path(out).resolve() != self._run:

@@ -85,10 +85,10 @@ class CharLM(Model):
             return self._fit(data, train_args, out, force, verbose)
 
     def _start(self, cfg: TrainConfig, out: Path, force: bool, log) -> int:
-        return train(cfg, out, force=force, log=log)
+        return train(cfg, out, force=force, log=log, stop_lines=False)
 
     def _resume(self, run: Path, given: dict, log) -> int:
-        return train(TrainConfig(), run, resume=run, given=given, log=log)
+        return train(TrainConfig(), run, resume=run, given=given, log=log, stop_lines=False)
 
     def _load(self, path: Path) -> None:
         self.model, self.vocab, c = load_lm(path)

@@ -81,11 +81,15 @@ class TaskModel(Model):
 
     def _start(self, cfg: TaskTrainConfig, out: Path, force: bool, log) -> int:
         engine, device = self._engine
-        return train(cfg, out, force=force, log=log, engine=engine, device=device, keep_data=True)
+        return train(
+            cfg, out, force=force, log=log, engine=engine, device=device, keep_data=True, stop_lines=False
+        )
 
     def _resume(self, run: Path, given: dict, log) -> int:
         engine, device = self._engine
-        return train(None, run, resume=True, given=given, log=log, engine=engine, device=device)
+        return train(
+            None, run, resume=True, given=given, log=log, engine=engine, device=device, stop_lines=False
+        )
 
     def _load(self, path: Path) -> None:
         self._form, self.model, c = load_task(path, self.verb)

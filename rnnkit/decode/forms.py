@@ -149,8 +149,9 @@ def seq2seq_decode(
     length_penalty: float = 0.0,
 ) -> tuple[list[list[int]], np.ndarray]:
     """src (S, B) -> (B target id lists without EOS, their log-probabilities (B,)): greedy, all
-    rows at once, or with ``beam`` > 1 the best hypothesis of a beam search of each row."""
-    if beam == 1 and not length_penalty:  # a width-1 search is greedy decoding (tested), one row at a time
+    rows at once, or the best hypothesis of a beam search of each row, for ``beam`` > 1 or a
+    ``length_penalty`` (which ranks the search's finished hypotheses)."""
+    if beam == 1 and not length_penalty:  # the same as a width-1 beam search of each row (tested)
         draw = partial(greedy_ids, banned=model.banned)
         return _decode(model, *seq2seq_start(model, src, src_mask, src_lengths), max_len, draw, scored=True)
     S, B = src.shape

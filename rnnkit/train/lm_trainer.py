@@ -42,7 +42,7 @@ from . import checkpoint as ckpt
 from .auto_size import pick_size
 from .evaluate import evaluate_ids
 from .lm_config import RESUMABLE_OVERRIDES, TrainConfig
-from .trainer import Trainer, absolute_input, merge_resume, recorded_config, set_up_and_train
+from .trainer import Trainer, absolute_input, merge_resume, recorded_config, restart_line, set_up_and_train
 
 LN2 = math.log(2)
 
@@ -308,6 +308,7 @@ def train(
     force: bool = False,
     log: Callable[[str], None] = print,
     auto_size: tuple[str, ...] = (),
+    stop_lines: bool = True,
 ) -> int:
     """Run training; returns the process exit status (0 done, 130 interrupted), or raises
     ``TrainingFailed`` for a run that diverged or ended without saving a checkpoint.
@@ -317,7 +318,8 @@ def train(
     step 0 with the configuration recorded in its run marker (the same result, since runs
     are deterministic). Ctrl-C or SIGTERM before the first step (reading and preparing the
     data has no step boundary to stop at) end the run at once with a line saying how to
-    continue, and the same exit status as a stop during training.
+    continue, and the same exit status as a stop during training (without ``stop_lines``, the
+    Python API, they keep Python's own actions: ``trainer.set_up_and_train``).
 
     The run directory is locked for the whole run (``run_lock``: a second writer is
     refused), and a new run that ends without a checkpoint is undone, putting back the run
@@ -328,9 +330,10 @@ def train(
     def set_up(claim: ckpt.RunClaim) -> tuple[LMTrainer, bool]:
         return _set_up(cfg, out, resume, given, force, log, claim, auto_size)
 
-    return set_up_and_train(
-        set_up, target, resume is not None, lambda: f"rnnkit train --resume {target}", log
-    )
+    def resume_command() -> str:
+        return f"rnnkit train --resume {target}"
+
+    return set_up_and_train(set_up, target, resume is not None, resume_command, log, stop_lines)
 
 
 def _set_up(
@@ -344,9 +347,10 @@ def _set_up(
     auto_size: tuple[str, ...] = (),
 ) -> tuple[LMTrainer, bool]:
     """-> (trainer, whether it continues from a checkpoint)."""
-    restart = recorded_config(resume, TrainConfig, log) if resume is not None else None
+    restart = recorded_config(resume, TrainConfig) if resume is not None else None
     if restart is not None:
         cfg = merge_resume_config(absolute_inputs(restart, resume), given or {})
+        log(restart_line(resume))
         return _start_run_ranks(cfg, resume, True, log, claim), False
     if resume is None:
         return _start_run_ranks(cfg, out, force, log, claim, auto_size), False

@@ -29,7 +29,7 @@ from rnnkit.torch.task_engines import use_engine
 from . import checkpoint as ckpt
 from .forms import Form, make_form, read_examples
 from .task_config import RESUMABLE, TaskTrainConfig
-from .trainer import Trainer, absolute_input, merge_resume, recorded_config, set_up_and_train
+from .trainer import Trainer, absolute_input, merge_resume, recorded_config, restart_line, set_up_and_train
 
 
 def file_sha256(path: str | Path) -> str:
@@ -234,6 +234,7 @@ def train(
     engine: str | None = None,
     device: str | None = None,
     keep_data: bool = False,
+    stop_lines: bool = True,
 ) -> int:
     """Train a task model; returns the exit status (0 done, 130 interrupted), or raises
     ``TrainingFailed`` for a run that diverged or ended without saving a checkpoint.
@@ -242,7 +243,8 @@ def train(
     copies, so the run resumes without the originals (the Python API trains from lists,
     written to temporary files).
 
-    ``engine``/``device``: ``numpy`` (default) or ``torch`` on ``cpu``/``cuda`` (``tasks/engine.py``).
+    ``engine``/``device``: ``numpy`` (default) or ``torch`` on ``cpu``/``cuda`` (``torch/task_engines.py``).
+    ``stop_lines``: see ``trainer.set_up_and_train`` (False for the Python API).
     Every check (configuration, data, model on its engine and device) comes before ``out``
     is touched. The run directory is locked for the whole run, and a new run that ends
     without a checkpoint is undone, putting back the run ``--force`` was replacing
@@ -256,14 +258,16 @@ def train(
     def set_up(claim: ckpt.RunClaim) -> tuple[TaskTrainer, bool]:
         return _set_up(cfg, out, resume, given, force, log, engine, device, claim, keep_data)
 
-    def resume_command() -> str:
-        recorded = ckpt.read_run_marker(out).get("train", {})  # the Python API resumes a run directory
-        verb = cfg.verb if cfg is not None else (given or {}).get("verb") or recorded.get("verb")
-        return f"rnnkit {verb} train --resume {out}"
+    def resume_command() -> str:  # the verb: the new run's, the one given (the CLI's), or the run's own
+        verb = cfg.verb if cfg is not None else (given or {}).get("verb")
+        if verb is None:
+            recorded = ckpt.read_run_marker(out).get("train")
+            verb = recorded.get("verb") if isinstance(recorded, dict) else None
+        return f"rnnkit {verb or '<verb>'} train --resume {out}"
 
     try:
         with dist.quiet_unless_main():  # rank 0 alone prints
-            return set_up_and_train(set_up, out, resume, resume_command, log)
+            return set_up_and_train(set_up, out, resume, resume_command, log, stop_lines)
     finally:
         distributed.shutdown()
 
@@ -273,10 +277,16 @@ def _set_up(
 ) -> tuple[TaskTrainer, bool]:
     """-> (trainer, whether it continues from a checkpoint)."""
     main = distributed.current().is_main  # rank 0 alone writes the run directory
-    restart = recorded_config(out, TaskTrainConfig, log) if resume else None
+    restart = recorded_config(out, TaskTrainConfig) if resume else None
     if restart is not None:  # killed before its first checkpoint: a new run, in the same place
         _check_verb(restart, given, out)
-        cfg = merge_resume(restart, _resumable(given), RESUMABLE)
+        cfg = absolute_data(merge_resume(restart, _resumable(given), RESUMABLE), out)
+        if any(Path(p).parent == Path(out).resolve() / "data" for p in (cfg.data, cfg.val) if p):
+            raise RnnkitError(  # a run made from Python keeps its data in data/, which a new start replaces
+                f"{out} holds no checkpoint yet, and its data is the copy kept inside it, which a new "
+                f"start would replace: fit the model again, or train again on the original files"
+            )
+        log(restart_line(out))
         resume, force = False, True
     if resume:
         if main:

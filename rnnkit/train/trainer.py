@@ -350,6 +350,7 @@ def set_up_and_train(
     resuming: bool,
     resume_command: Callable[[], str],
     log: Callable[[str], None],
+    stop_lines: bool = True,
 ) -> int:
     """Set a run up, ``set_up(claim)`` -> (trainer, whether it continues from a checkpoint), with
     the run directory held by ``claim`` (``checkpoint.RunClaim``), then train it (``train_run``).
@@ -358,12 +359,14 @@ def set_up_and_train(
     stop at) end it at once with one line saying how to go on (``resume_command()``, when there
     is a run to resume), and the exit status of a stop during training. Under torchrun the ranks
     wait for each other in barriers, where a handler cannot run: there a signal keeps its default
-    action, and torchrun ends the job."""
-    single = distributed.current().world == 1
+    action, and torchrun ends the job. Without ``stop_lines`` (the Python API) the signals keep
+    Python's own actions during the set-up: Ctrl-C raises ``KeyboardInterrupt``, and the start is
+    undone."""
+    catch = stop_lines and distributed.current().world == 1
     claim = ckpt.RunClaim(keep_on=(Stopped,))
     try:
         with claim:
-            with StopAtOnce() if single else contextlib.nullcontext():
+            with StopAtOnce() if catch else contextlib.nullcontext():
                 tr, resumed = set_up(claim)
             return train_run(tr, resumed, log)
     except Stopped as e:
@@ -381,10 +384,11 @@ def set_up_and_train(
         return e.exit_code
 
 
-def recorded_config(run: Path, config_class: type, log: Callable[[str], None]) -> TrainSettings | None:
-    """For a resume of ``run``: None when it has a checkpoint; else (a run killed before its first
-    checkpoint) the configuration its marker recorded, which starts it over from step 0 (the same
-    run: runs are deterministic)."""
+def recorded_config(run: Path, config_class: type) -> TrainSettings | None:
+    """For a resume of ``run`` killed before its first checkpoint (a run directory with none):
+    the configuration its marker recorded, which starts it over from step 0 (the same run: runs
+    are deterministic); None for anything else (``restart_line`` says it, once the resume's
+    flags are checked)."""
     if not ckpt.is_run_dir(run) or ckpt.has_checkpoint(run):
         return None
     saved = ckpt.read_run_marker(run).get("train")
@@ -393,8 +397,11 @@ def recorded_config(run: Path, config_class: type, log: Callable[[str], None]) -
             f"{run} holds no checkpoint yet and no recorded configuration; "
             f"start it again with `out` {run} `force`"
         )
-    log(f"{run} holds no checkpoint yet (stopped before the first save): starting it over from step 0")
     return config_class.from_dict(saved)
+
+
+def restart_line(run: Path) -> str:
+    return f"{run} holds no checkpoint yet (stopped before the first save): starting it over from step 0"
 
 
 def train_run(tr: Trainer, resumed: bool, log: Callable[[str], None]) -> int:
