@@ -128,9 +128,10 @@ class RNNLayer:
             m = m[::-1]
         S[0] = 0 if h0 is None else h0
         # Trick: h W_hh^T with a contiguous copy of W_hh^T is a plain (non-transposed) GEMM,
-        # measurably faster than BLAS's transposed path at these small batch sizes.
+        # measurably faster than BLAS's transposed path at these small batch sizes; the copy
+        # pays over T steps, so one step (decoding, T = 1) uses the transposed view.
         W_hh = self.params[self.k_hh] if hh_mask is None else self.params[self.k_hh] * hh_mask  # (H, H)
-        W_hhT = np.ascontiguousarray(W_hh.T)  # (H, H)
+        W_hhT = W_hh.T if T == 1 else np.ascontiguousarray(W_hh.T)  # (H, H)
         hw = np.empty((B, H), dtype=self.dtype)  # (B, H) scratch
         for t in range(T):
             np.matmul(S[t], W_hhT, out=hw)  # h_{t-1} W_hh^T
