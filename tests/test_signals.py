@@ -99,3 +99,33 @@ def test_the_stop_line_names_the_last_good_checkpoint_when_the_save_was_refused(
         "Continue with: rnnkit train --resume runs/x"
     )
     assert "checkpoint saved to runs/x/ckpt/step-7." in stopped_by_signal(tr, Path("runs/x/ckpt/step-7"), "c")
+
+
+def test_a_signal_before_force_touches_the_old_run_says_run_the_command_again(tmp_path, monkeypatch):
+    """--force over a run, stopped while the new input is read: nothing of the new run exists, so
+    the line says to run the command again, not to resume (which would go on with the old run)."""
+    import os
+    import time
+
+    from helpers import snapshot, write_text
+
+    from rnnkit.train import lm_trainer as train_mod
+
+    text = write_text(tmp_path / "t.txt", n_words=600)
+    cfg = train_mod.TrainConfig(
+        files=[str(text)], hidden=16, layers=1, batch=4, seq_len=16, max_steps=3, eval_every=3, progress=False
+    )
+    run = tmp_path / "run"
+    assert train_mod.train(cfg, run, log=lambda line: None) == 0
+    before = snapshot(run)
+
+    def interrupted(*a, **k):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        raise AssertionError("the signal did not stop the preparation")
+
+    monkeypatch.setattr(train_mod, "plan_data", interrupted)
+    lines = []
+    assert train_mod.train(cfg, run, force=True, log=lines.append) == 0
+    assert lines[-1].endswith("run the command again") and "--resume" not in lines[-1]
+    assert snapshot(run) == before

@@ -375,7 +375,7 @@ def set_up_and_train(
                 f"stopped by signal before the first step; {out} holds the run it held before. "
                 f"Run the command again to start over"
             )
-        elif resuming or ckpt.is_run_dir(out):  # a marker or a checkpoint to go on from
+        elif resuming or claim.started:  # a checkpoint, or the new run's marker, to go on from
             log(f"stopped by signal before the first step. Continue with: {resume_command()}")
         else:
             log(
