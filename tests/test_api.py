@@ -303,3 +303,14 @@ def test_import_rnnkit_nn_stays_numpy_alone():
     p = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert {"CharLM", "Classifier", "Tagger", "Seq2Seq", "Generator", "load"} <= set(dir(rnnkit))
+
+
+def test_a_settings_signature_refuses_a_field_without_a_plain_default():
+    """A list-valued field (``default_factory``) cannot be a constructor parameter: its default would
+    show as MISSING, or one list would be shared by every model. It is refused when the class is made."""
+    from rnnkit.api.base import settings_signature
+    from rnnkit.train.lm_config import TrainConfig
+
+    with pytest.raises(TypeError, match="files of TrainConfig has no plain default"):
+        settings_signature(TrainConfig, ("hidden", "files"))
+    assert list(settings_signature(TrainConfig, ("hidden", "layers")).parameters) == ["hidden", "layers"]

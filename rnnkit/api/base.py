@@ -189,6 +189,11 @@ def settings_signature(config_class: type, names: Sequence[str], **more: Any) ->
     the ``config_class`` field of that name; then one for each of ``more`` (name=default), a
     parameter that is no field, annotated with its default's type."""
     fields = {f.name: f for f in dataclasses.fields(config_class)}
+    lacking = [n for n in names if fields[n].default is dataclasses.MISSING]
+    if lacking:  # a list-valued field (default_factory) would show MISSING, or share one list
+        raise TypeError(
+            f"settings_signature: {', '.join(lacking)} of {config_class.__name__} has no plain default"
+        )
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
     params = [inspect.Parameter(n, kind, default=fields[n].default, annotation=fields[n].type) for n in names]
     params += [inspect.Parameter(n, kind, default=d, annotation=type(d).__name__) for n, d in more.items()]
