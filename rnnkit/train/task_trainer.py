@@ -281,7 +281,7 @@ def _set_up(
     if restart is not None:  # killed before its first checkpoint: a new run, in the same place
         _check_verb(restart, given, out)
         cfg = absolute_data(merge_resume(restart, _resumable(given), RESUMABLE), out)
-        if any(Path(p).parent == Path(out).resolve() / "data" for p in (cfg.data, cfg.val) if p):
+        if cfg.data == _kept_data(cfg, out).data:
             raise RnnkitError(  # a run made from Python keeps its data in data/, which a new start replaces
                 f"{out} holds no checkpoint yet, and its data is the copy kept inside it, which a new "
                 f"start would replace: fit the model again, or train again on the original files"
